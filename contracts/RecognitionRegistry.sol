@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {Context} from "@openzeppelin/contracts/utils/Context.sol";
+import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
+import {IPartyRegistry} from "./interfaces/IPartyRegistry.sol";
+import {IRecognitionRegistry} from "./interfaces/IRecognitionRegistry.sol";
+import {CountryCodes} from "./lib/CountryCodes.sol";
+
+/**
+ * @title RecognitionRegistry
+ * @notice AEO certificates and mutual recognition arrangements (MRAs) between customs
+ * administrations. An operator's certificate is written by an authority of the operator's
+ * own country. An MRA is proposed by one country's authority and is in force only once an
+ * authority of the partner country ratifies it, from the later of its effective date and
+ * the ratification, until its termination by either side.
+ *
+ * An operator is recognised by its own country while its certificate is valid, and by
+ * another country only under an MRA in force at that time. Times are unix seconds.
+ * Writes may come through the trusted ERC-2771 forwarder, as in {PartyRegistry}.
+ */
+contract RecognitionRegistry is IRecognitionRegistry, ERC2771Context {
+    /// @notice Registry of parties and customs authorities.
+    IPartyRegistry public immutable registry;
+
+    mapping(address operator => Certificate) private _certificates;
+    Arrangement[] private _arrangements; // id = index + 1
+    mapping(bytes4 pair => uint256[] mraIds) private _arrangementsByPair;
+
+    /**
+     * @param registry_ The party registry that says who is an authority of which country.
+     * @param trustedForwarder The ERC-2771 forwarder that relays signed requests.
+     */
+    constructor(IPartyRegistry registry_, address trustedForwarder) ERC2771Context(trustedForwarder) {
+        if (address(registry_) == address(0)) revert RecognitionZeroAddress();
+        registry = registry_;
+    }
+
+    // ---------------------------------------------------------------- certificates
+
+    /**
+     * @notice Issues or renews the AEO certificate of `operator` under `programme`
+     * (for example "AEOF"), valid from `validFrom` until `validUntil` (exclusive).
+     * @dev Requirements: caller is an active authority of the operator's country; the
+     * operator is registered; `programme` is non-empty; `validFrom < validUntil`.
+     * Emits {CertificateIssued}.
+     */
+    function issueCertificate(address operator, bytes32 programme, uint64 validFrom, uint64 validUntil) external {
+        if (operator == address(0)) revert RecognitionZeroAddress();
+        bytes2 country = registry.partyOf(operator).country;
+        if (country == bytes2(0)) revert RecognitionUnknownOperator(operator);
+        address caller = _requireAuthorityOf(country);
+        if (programme == bytes32(0)) revert RecognitionEmptyProgramme();
+        if (validFrom >= validUntil) revert RecognitionInvalidValidity(validFrom, validUntil);
+        _certificates[operator] = Certificate({
+            programme: programme,
+            country: country,
+            validFrom: validFrom,
+            validUntil: validUntil,
+            status: CertificateStatus.Active,
+            statusSince: SafeCast.toUint64(block.timestamp),
+            issuedBy: caller
+        });
+        emit CertificateIssued(operator, country, programme, validFrom, validUntil, caller);
+    }
+
+    /**
+     * @notice Suspends the certificate of `operator` from now on.
+     * @dev Requirements: caller is an active authority of the certificate's country; the
+     * certificate is active. Emits {CertificateStatusChanged}.
+     */
+    function suspendCertificate(address operator) external {
+        _changeStatus(operator, CertificateStatus.Active, CertificateStatus.Suspended);
+    }
+
+    /**
+     * @notice Reinstates a suspended certificate from now on.
+     * @dev Requirements: as {suspendCertificate}; the certificate is suspended.
+     * Emits {CertificateStatusChanged}.
+     */
+    function reinstateCertificate(address operator) external {
+        _changeStatus(operator, CertificateStatus.Suspended, CertificateStatus.Active);
+    }
+
+    /**
+     * @notice Revokes a certificate from now on; a new one must be issued to recognise the operator again.
+     * @dev Requirements: as {suspendCertificate}; the certificate is active or suspended.
+     * Emits {CertificateStatusChanged}.
+     */
+    function revokeCertificate(address operator) external {
+        CertificateStatus from = _certificates[operator].status == CertificateStatus.Suspended
+            ? CertificateStatus.Suspended
+            : CertificateStatus.Active;
+        _changeStatus(operator, from, CertificateStatus.Revoked);
+    }
+
+    // ---------------------------------------------------------------- arrangements
+
+    /**
+     * @notice Proposes an MRA between the caller's country and `partner`, in force from
+     * `effectiveFrom` once ratified.
+     * @dev Requirements: caller is an active authority; `partner` is two capital letters
+     * and not the caller's country; no arrangement between the two is pending or in force.
+     * Emits {ArrangementProposed}.
+     * @return mraId The new arrangement's id (from 1).
+     */
+    function proposeArrangement(bytes2 partner, uint64 effectiveFrom) external returns (uint256 mraId) {
+        bytes2 proposer = registry.partyOf(_msgSender()).country;
+        _requireAuthorityOf(proposer);
+        if (!CountryCodes.isWellFormed(partner) || partner == proposer) revert RecognitionInvalidCountry(partner);
+        uint256[] storage ids = _arrangementsByPair[_pair(proposer, partner)];
+        if (ids.length != 0) {
+            uint256 latest = ids[ids.length - 1];
+            if (_arrangements[latest - 1].terminatedAt == 0) revert RecognitionArrangementExists(latest);
+        }
+        _arrangements.push(
+            Arrangement({proposer: proposer, partner: partner, effectiveFrom: effectiveFrom, ratifiedAt: 0, terminatedAt: 0})
+        );
+        mraId = _arrangements.length;
+        ids.push(mraId);
+        emit ArrangementProposed(mraId, proposer, partner, effectiveFrom);
+    }
+
+    /**
+     * @notice Ratifies arrangement `mraId` on behalf of the partner country.
+     * @dev Requirements: caller is an active authority of the partner country; the
+     * arrangement is neither ratified nor terminated. Emits {ArrangementRatified}.
+     */
+    function ratifyArrangement(uint256 mraId) external {
+        Arrangement storage a = _arrangement(mraId);
+        address caller = _requireAuthorityOf(a.partner);
+        if (a.terminatedAt != 0) revert RecognitionAlreadyTerminated(mraId, a.terminatedAt);
+        if (a.ratifiedAt != 0) revert RecognitionAlreadyRatified(mraId);
+        a.ratifiedAt = SafeCast.toUint64(block.timestamp);
+        emit ArrangementRatified(mraId, a.partner, caller);
+    }
+
+    /**
+     * @notice Terminates arrangement `mraId` with effect from `terminatedAt`, which may
+     * be in the future (a notice period) but not in the past.
+     * @dev Requirements: caller is an active authority of either country; the arrangement
+     * is not terminated already. Emits {ArrangementTerminated}.
+     */
+    function terminateArrangement(uint256 mraId, uint64 terminatedAt) external {
+        Arrangement storage a = _arrangement(mraId);
+        bytes2 callerCountry = registry.partyOf(_msgSender()).country;
+        if (callerCountry != a.proposer && callerCountry != a.partner) {
+            revert RecognitionNotAuthorityOf(_msgSender(), a.partner);
+        }
+        _requireAuthorityOf(callerCountry);
+        if (a.terminatedAt != 0) revert RecognitionAlreadyTerminated(mraId, a.terminatedAt);
+        // slither-disable-next-line timestamp
+        if (terminatedAt < block.timestamp) revert RecognitionRetroactiveTermination(terminatedAt, block.timestamp);
+        a.terminatedAt = terminatedAt;
+        emit ArrangementTerminated(mraId, callerCountry, terminatedAt);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @inheritdoc IRecognitionRegistry
+    function certificateOf(address operator) external view returns (Certificate memory) {
+        return _certificates[operator];
+    }
+
+    /// @inheritdoc IRecognitionRegistry
+    function arrangementOf(uint256 mraId) external view returns (Arrangement memory) {
+        return _arrangement(mraId);
+    }
+
+    /// @notice Ids of every arrangement ever proposed between `a` and `b`, oldest first.
+    function arrangementsBetween(bytes2 a, bytes2 b) external view returns (uint256[] memory) {
+        return _arrangementsByPair[_pair(a, b)];
+    }
+
+    /// @inheritdoc IRecognitionRegistry
+    function isRecognised(address operator, bytes2 country, uint64 at) external view returns (bool) {
+        (Recognition reason,) = recognitionOf(operator, country, at);
+        return reason == Recognition.Recognised;
+    }
+
+    /// @inheritdoc IRecognitionRegistry
+    function recognitionOf(address operator, bytes2 country, uint64 at)
+        public
+        view
+        returns (Recognition reason, uint256 mraId)
+    {
+        Certificate storage cert = _certificates[operator];
+        reason = _certificateStanding(cert, at);
+        if (reason != Recognition.Recognised || cert.country == country) return (reason, 0);
+
+        uint256[] storage ids = _arrangementsByPair[_pair(cert.country, country)];
+        if (ids.length == 0) return (Recognition.NoArrangement, 0);
+        for (uint256 i = ids.length; i > 0; --i) {
+            Arrangement storage a = _arrangements[ids[i - 1] - 1];
+            if (_inForce(a, at)) return (Recognition.Recognised, ids[i - 1]);
+        }
+        // Not in force: explain by the latest arrangement.
+        mraId = ids[ids.length - 1];
+        Arrangement storage latest = _arrangements[mraId - 1];
+        if (latest.ratifiedAt == 0) return (Recognition.ArrangementNotRatified, mraId);
+        if (latest.terminatedAt != 0 && at >= latest.terminatedAt) return (Recognition.ArrangementTerminated, mraId);
+        return (Recognition.ArrangementNotYetInForce, mraId);
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    function _certificateStanding(Certificate storage cert, uint64 at) private view returns (Recognition) {
+        if (cert.status == CertificateStatus.None) return Recognition.NoCertificate;
+        if (at < cert.validFrom) return Recognition.CertificateNotYetValid;
+        if (at >= cert.validUntil) return Recognition.CertificateExpired;
+        if (cert.status == CertificateStatus.Suspended && at >= cert.statusSince) {
+            return Recognition.CertificateSuspended;
+        }
+        if (cert.status == CertificateStatus.Revoked && at >= cert.statusSince) return Recognition.CertificateRevoked;
+        return Recognition.Recognised;
+    }
+
+    function _inForce(Arrangement storage a, uint64 at) private view returns (bool) {
+        if (a.ratifiedAt == 0) return false;
+        uint64 from = a.effectiveFrom > a.ratifiedAt ? a.effectiveFrom : a.ratifiedAt;
+        return at >= from && (a.terminatedAt == 0 || at < a.terminatedAt);
+    }
+
+    function _changeStatus(address operator, CertificateStatus from, CertificateStatus to) private {
+        Certificate storage cert = _certificates[operator];
+        if (cert.status == CertificateStatus.None) revert RecognitionUnknownOperator(operator);
+        address caller = _requireAuthorityOf(cert.country);
+        if (cert.status != from) revert RecognitionInvalidStatusChange(operator, cert.status, to);
+        cert.status = to;
+        cert.statusSince = SafeCast.toUint64(block.timestamp);
+        emit CertificateStatusChanged(operator, from, to, caller);
+    }
+
+    function _arrangement(uint256 mraId) private view returns (Arrangement storage) {
+        if (mraId == 0 || mraId > _arrangements.length) revert RecognitionUnknownArrangement(mraId);
+        return _arrangements[mraId - 1];
+    }
+
+    function _requireAuthorityOf(bytes2 country) private view returns (address caller) {
+        caller = _msgSender();
+        IPartyRegistry.Party memory p = registry.partyOf(caller);
+        (, IPartyRegistry.Status status) = registry.stateOf(caller);
+        if (!p.isAuthority || p.country != country || status != IPartyRegistry.Status.Active) {
+            revert RecognitionNotAuthorityOf(caller, country);
+        }
+    }
+
+    /// The two countries in a fixed order, so that (A, B) and (B, A) share a key.
+    function _pair(bytes2 a, bytes2 b) private pure returns (bytes4) {
+        return a < b ? bytes4(bytes.concat(a, b)) : bytes4(bytes.concat(b, a));
+    }
+}
