@@ -125,6 +125,8 @@ contract ConsignmentLedger is IConsignmentLedger, EIP712, Nonces {
         returns (uint256 blockNumber)
     {
         blockNumber = _anchors[root];
+        // Zero is "never anchored" (no root is anchored at block 0): the strict equality is meant.
+        // slither-disable-next-line incorrect-equality
         if (blockNumber == 0) revert LedgerRootNotAnchored(root);
         bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(id))));
         if (!MerkleProof.verifyCalldata(proof, root, leaf)) revert LedgerInvalidInclusionProof(root, id);

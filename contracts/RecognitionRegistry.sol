@@ -90,6 +90,8 @@ contract RecognitionRegistry is IRecognitionRegistry, ERC2771Context {
      * Emits {CertificateStatusChanged}.
      */
     function revokeCertificate(address operator) external {
+        // An enum compared with its own value, not a balance or time: the strict equality is meant.
+        // slither-disable-next-line incorrect-equality
         CertificateStatus from = _certificates[operator].status == CertificateStatus.Suspended
             ? CertificateStatus.Suspended
             : CertificateStatus.Active;
@@ -119,7 +121,7 @@ contract RecognitionRegistry is IRecognitionRegistry, ERC2771Context {
             Arrangement({proposer: proposer, partner: partner, effectiveFrom: effectiveFrom, ratifiedAt: 0, terminatedAt: 0})
         );
         mraId = _arrangements.length;
-        ids.push(mraId);
+        _arrangementsByPair[_pair(proposer, partner)].push(mraId);
         emit ArrangementProposed(mraId, proposer, partner, effectiveFrom);
     }
 
@@ -175,52 +177,52 @@ contract RecognitionRegistry is IRecognitionRegistry, ERC2771Context {
     }
 
     /// @inheritdoc IRecognitionRegistry
-    function isRecognised(address operator, bytes2 country, uint64 at) external view returns (bool) {
-        (Recognition reason,) = recognitionOf(operator, country, at);
+    function isRecognised(address operator, bytes2 country, uint64 when) external view returns (bool) {
+        (Recognition reason,) = recognitionOf(operator, country, when);
         return reason == Recognition.Recognised;
     }
 
     /// @inheritdoc IRecognitionRegistry
-    function recognitionOf(address operator, bytes2 country, uint64 at)
+    function recognitionOf(address operator, bytes2 country, uint64 when)
         public
         view
         returns (Recognition reason, uint256 mraId)
     {
         Certificate storage cert = _certificates[operator];
-        reason = _certificateStanding(cert, at);
+        reason = _certificateStanding(cert, when);
         if (reason != Recognition.Recognised || cert.country == country) return (reason, 0);
 
         uint256[] storage ids = _arrangementsByPair[_pair(cert.country, country)];
         if (ids.length == 0) return (Recognition.NoArrangement, 0);
         for (uint256 i = ids.length; i > 0; --i) {
             Arrangement storage a = _arrangements[ids[i - 1] - 1];
-            if (_inForce(a, at)) return (Recognition.Recognised, ids[i - 1]);
+            if (_inForce(a, when)) return (Recognition.Recognised, ids[i - 1]);
         }
         // Not in force: explain by the latest arrangement.
         mraId = ids[ids.length - 1];
         Arrangement storage latest = _arrangements[mraId - 1];
         if (latest.ratifiedAt == 0) return (Recognition.ArrangementNotRatified, mraId);
-        if (latest.terminatedAt != 0 && at >= latest.terminatedAt) return (Recognition.ArrangementTerminated, mraId);
+        if (latest.terminatedAt != 0 && when >= latest.terminatedAt) return (Recognition.ArrangementTerminated, mraId);
         return (Recognition.ArrangementNotYetInForce, mraId);
     }
 
     // ---------------------------------------------------------------- internals
 
-    function _certificateStanding(Certificate storage cert, uint64 at) private view returns (Recognition) {
+    function _certificateStanding(Certificate storage cert, uint64 when) private view returns (Recognition) {
         if (cert.status == CertificateStatus.None) return Recognition.NoCertificate;
-        if (at < cert.validFrom) return Recognition.CertificateNotYetValid;
-        if (at >= cert.validUntil) return Recognition.CertificateExpired;
-        if (cert.status == CertificateStatus.Suspended && at >= cert.statusSince) {
+        if (when < cert.validFrom) return Recognition.CertificateNotYetValid;
+        if (when >= cert.validUntil) return Recognition.CertificateExpired;
+        if (cert.status == CertificateStatus.Suspended && when >= cert.statusSince) {
             return Recognition.CertificateSuspended;
         }
-        if (cert.status == CertificateStatus.Revoked && at >= cert.statusSince) return Recognition.CertificateRevoked;
+        if (cert.status == CertificateStatus.Revoked && when >= cert.statusSince) return Recognition.CertificateRevoked;
         return Recognition.Recognised;
     }
 
-    function _inForce(Arrangement storage a, uint64 at) private view returns (bool) {
+    function _inForce(Arrangement storage a, uint64 when) private view returns (bool) {
         if (a.ratifiedAt == 0) return false;
         uint64 from = a.effectiveFrom > a.ratifiedAt ? a.effectiveFrom : a.ratifiedAt;
-        return at >= from && (a.terminatedAt == 0 || at < a.terminatedAt);
+        return when >= from && (a.terminatedAt == 0 || when < a.terminatedAt);
     }
 
     function _changeStatus(address operator, CertificateStatus from, CertificateStatus to) private {
@@ -241,6 +243,8 @@ contract RecognitionRegistry is IRecognitionRegistry, ERC2771Context {
     function _requireAuthorityOf(bytes2 country) private view returns (address caller) {
         caller = _msgSender();
         IPartyRegistry.Party memory p = registry.partyOf(caller);
+        // Roles are not needed: being an authority is what counts here.
+        // slither-disable-next-line unused-return
         (, IPartyRegistry.Status status) = registry.stateOf(caller);
         if (!p.isAuthority || p.country != country || status != IPartyRegistry.Status.Active) {
             revert RecognitionNotAuthorityOf(caller, country);

@@ -91,14 +91,14 @@ interface IRecognitionRegistry {
     /// @notice The arrangement `mraId`.
     function arrangementOf(uint256 mraId) external view returns (Arrangement memory);
 
-    /// @notice Whether `operator`'s AEO status is recognised by `country` at time `at` (unix seconds).
-    function isRecognised(address operator, bytes2 country, uint64 at) external view returns (bool);
+    /// @notice Whether `operator`'s AEO status is recognised by `country` at time `when` (unix seconds).
+    function isRecognised(address operator, bytes2 country, uint64 when) external view returns (bool);
 
     /**
      * @notice As {isRecognised}, with the reason and the arrangement that applies
      * (zero for the operator's own country or when none applies).
      */
-    function recognitionOf(address operator, bytes2 country, uint64 at)
+    function recognitionOf(address operator, bytes2 country, uint64 when)
         external
         view
         returns (Recognition reason, uint256 mraId);

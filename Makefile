@@ -1,0 +1,70 @@
+# Two commands for a new user: `make run` and `make test`. Everything they need is
+# installed here, from PyPI and npm only: nothing downloads a compiler or a chain binary.
+#   .venv          the service (web3 8, FastAPI…) and the dev tools (pytest, slither, ruff)
+#   .venv-brownie  eth-brownie alone: its exact pins cannot live beside the service's
+#   node_modules   solc (WebAssembly), anvil, OpenZeppelin Contracts
+
+PYTHON ?= python3
+VENV := .venv
+BVENV := .venv-brownie
+SOL := $(shell find contracts -name '*.sol')
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+
+.PHONY: setup build run test test-contracts test-service lint gas clean
+
+setup: node_modules/.installed $(VENV)/.installed $(BVENV)/.installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(VENV)/.installed: pyproject.toml requirements/service.lock
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is needed (PYTHON=$(PYTHON))")'
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -c requirements/service.lock -e '.[dev]'
+	$(VENV)/bin/pip check
+	@touch $@
+
+$(BVENV)/.installed: requirements/brownie.lock
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is needed (PYTHON=$(PYTHON))")'
+	$(PYTHON) -m venv $(BVENV)
+	$(BVENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/brownie.lock
+	$(BVENV)/bin/pip check
+	@touch $@
+
+build: build/.compiled
+
+build/.compiled: $(SOL) brownie-config.yaml node_modules/.installed $(BVENV)/.installed
+	bin/brownie compile
+	@touch $@
+
+run: setup build
+	$(VENV)/bin/python -m ledger_api.run
+
+test: setup build
+	@status=0; \
+	$(MAKE) --no-print-directory test-contracts || status=1; \
+	$(MAKE) --no-print-directory test-service || status=1; \
+	$(MAKE) --no-print-directory lint || status=1; \
+	exit $$status
+
+test-contracts: setup build
+	bin/brownie test tests/contracts -W ignore::FutureWarning
+
+test-service: setup build
+	$(VENV)/bin/pytest
+
+# Static analysis of the contracts with the same offline compiler: fails on any
+# High or Medium finding in the project's own contracts.
+lint: setup build
+	PATH=$(CURDIR)/tools/solc:$$PATH $(VENV)/bin/slither contracts --solc-standard-json \
+	  --solc-remaps '@openzeppelin/contracts=node_modules/@openzeppelin/contracts' \
+	  --filter-paths node_modules --exclude-informational --exclude-low --fail-medium
+	$(VENV)/bin/ruff check ledger_api scripts tests
+	$(VENV)/bin/mypy
+
+gas: setup build
+	$(VENV)/bin/python -m scripts.bench_gas
+
+clean:
+	rm -rf build .brownie-home

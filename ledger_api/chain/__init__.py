@@ -1,0 +1,1 @@
+"""Adapters to the EVM chain: the node process, compiled artifacts, deployment."""

@@ -1,0 +1,119 @@
+"""The embedded development chain: an anvil process started and stopped by the project.
+
+anvil comes from the npm package @foundry-rs/anvil-linux-amd64 (node_modules/.bin/anvil).
+It keeps its per-block files under $HOME/.foundry, so it is given a HOME of its own inside
+its data folder, which is removed with the folder rather than filling the user's home.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+from ledger_api.errors import NodeUnavailable
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_ANVIL = PROJECT_ROOT / "node_modules" / ".bin" / "anvil"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rpc(url: str, method: str, params: list[object] | None = None, timeout: float = 2.0) -> object:
+    """One raw JSON-RPC call, for liveness checks and node control without web3."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}).encode()
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        reply = json.loads(response.read())
+    if "error" in reply:
+        raise NodeUnavailable(f"{method} failed: {reply['error']}")
+    return reply["result"]
+
+
+class AnvilNode:
+    """An anvil process on 127.0.0.1.
+
+    With `state_file`, the chain is loaded from it at start and dumped to it every second
+    and at a clean stop, so the next start resumes the same chain. anvil may lose the last
+    second of blocks on a hard kill: the service never trusts the node to keep what it
+    accepted (its outbox does).
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        port: int | None = None,
+        state_file: Path | None = None,
+        binary: Path = DEFAULT_ANVIL,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.state_file = state_file
+        self.binary = binary
+        self.extra_args = extra_args
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> AnvilNode:
+        if not self.binary.exists():
+            raise NodeUnavailable(f"anvil not found at {self.binary}: run 'make setup'")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        home = self.data_dir / "anvil-home"
+        home.mkdir(exist_ok=True)
+        args = [str(self.binary), "--host", "127.0.0.1", "--port", str(self.port), "--prune-history"]
+        if self.state_file is not None:
+            args += ["--state", str(self.state_file), "--state-interval", "1"]
+        args += list(self.extra_args)
+        log = open(self.data_dir / "anvil.log", "ab")  # noqa: SIM115 - lives as long as the process
+        self.process = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "HOME": str(home)}, start_new_session=True
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise NodeUnavailable(f"anvil exited with {self.process.returncode}; see {self.data_dir / 'anvil.log'}")
+            try:
+                rpc(self.url, "eth_chainId", timeout=0.5)
+                return self
+            except (OSError, NodeUnavailable):
+                time.sleep(0.05)
+        self.stop()
+        raise NodeUnavailable(f"anvil did not answer on {self.url} within {timeout:.0f} s")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM (anvil writes its state), then SIGKILL if it does not go."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: for fault tests."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def __enter__(self) -> AnvilNode:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
