@@ -104,7 +104,9 @@ contract RecognitionRegistry is IRecognitionRegistry, ERC2771Context {
      * @notice Proposes an MRA between the caller's country and `partner`, in force from
      * `effectiveFrom` once ratified.
      * @dev Requirements: caller is an active authority; `partner` is two capital letters
-     * and not the caller's country; no arrangement between the two is pending or in force.
+     * and not the caller's country; no arrangement between the two is pending or in force
+     * without a termination date. A successor may be proposed while the previous
+     * arrangement serves its termination notice, so that recognition can continue.
      * Emits {ArrangementProposed}.
      * @return mraId The new arrangement's id (from 1).
      */

@@ -46,8 +46,6 @@ interface IPartyRegistry {
     error RegistryUnknownParty(address party);
     /// @notice `caller` may not manage parties of `country`: it is not an active authority of it.
     error RegistryNotAuthorityOf(address caller, bytes2 country);
-    /// @notice Authorities are managed by the consortium admin, not by other authorities.
-    error RegistryPartyIsAuthority(address party);
     /// @notice The status change is not allowed from the party's current status.
     error RegistryInvalidStatusChange(address party, Status current, Status requested);
     /// @notice A block in the future was asked about.

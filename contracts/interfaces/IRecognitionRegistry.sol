@@ -74,7 +74,7 @@ interface IRecognitionRegistry {
     error RecognitionInvalidValidity(uint64 validFrom, uint64 validUntil);
     /// @notice The certificate's status does not allow this change.
     error RecognitionInvalidStatusChange(address operator, CertificateStatus current, CertificateStatus requested);
-    /// @notice An arrangement between the two countries is already proposed or in force.
+    /// @notice An arrangement between the two countries is pending, or in force with no termination date.
     error RecognitionArrangementExists(uint256 mraId);
     /// @notice No arrangement has this id.
     error RecognitionUnknownArrangement(uint256 mraId);
