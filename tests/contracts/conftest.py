@@ -10,7 +10,6 @@ from brownie import (
     RecognitionRegistry,
     accounts,
 )
-
 from helpers import Cast, LedgerBook, register_cast
 
 

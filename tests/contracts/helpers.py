@@ -4,10 +4,11 @@ standard EIP-712 encoder, and an assertion on custom errors and their arguments.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import eth_abi
 from brownie import chain, web3
@@ -101,7 +102,7 @@ class Cast:
         self._parties = parties
 
     @classmethod
-    def create(cls, accounts: Any, funder: Any) -> "Cast":
+    def create(cls, accounts: Any, funder: Any) -> Cast:
         parties = {}
         for name, code, roles, authority in cls.SPEC:
             account = accounts.add("0x" + keccak(text=f"ledger test party {name}").hex())
@@ -247,7 +248,7 @@ def expected_revert_message(error: str, *args: Any) -> str:
     if not _ERRORS:
         _ERRORS.update(_error_abis())
     types = [i["type"] for i in _ERRORS[error]["inputs"]]
-    values = [str(a) if isinstance(a, Party) or hasattr(a, "address") and not isinstance(a, str) else a for a in args]
+    values = [str(a) if isinstance(a, Party) or (hasattr(a, "address") and not isinstance(a, str)) else a for a in args]
     values = [v.address if hasattr(v, "address") and not isinstance(v, str) else v for v in values]
     decoded = eth_abi.decode(types, eth_abi.encode(types, values)) if types else ()
     return f"{error}: {', '.join(str(v) for v in decoded)}"
@@ -267,3 +268,17 @@ def reverts_with(error: str, *args: Any) -> Iterator[None]:
 
 def mine_block() -> None:
     web3.provider.make_request("evm_mine", [])
+
+
+def record_digest(domain: dict[str, Any], record: dict[str, Any]) -> str:
+    """The EIP-712 digest of `record` as eth-account computes it: what a wallet signs, and
+    so the record id the ledger must give it."""
+    from eth_account.messages import _hash_eip191_message
+
+    message = {
+        "types": {"EIP712Domain": DOMAIN_FIELDS, "Record": RECORD_FIELDS},
+        "primaryType": "Record",
+        "domain": domain,
+        "message": record,
+    }
+    return "0x" + _hash_eip191_message(encode_typed_data(full_message=message)).hex()
