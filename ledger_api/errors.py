@@ -1,8 +1,14 @@
 """The package's exception tree. Each layer raises its own errors and translates those of
-the layer below at its boundary (``raise ... from``)::
+the layer below at its boundary (``raise ... from``); the API maps them to HTTP in one
+place (api/problems.py)::
 
     LedgerError
     ├── ConfigurationError        a setting or config file that cannot work
+    ├── SubmissionError           a write refused before it is stored (code, field, message)
+    │   ├── InvalidSubmission     malformed or inconsistent record, payload or signature
+    │   ├── NotAuthorised         the signer lacks the role, or is not active
+    │   └── ConflictingSubmission breaks the consignment's custody order or a uniqueness rule
+    ├── NotFound                  no such record, consignment or party (or not yours to see)
     └── ChainError                the chain node or a contract did not do what was asked
         ├── NodeUnavailable       the node cannot be reached or did not start
         ├── TransactionFailed     a transaction was mined and reverted, or never mined
@@ -16,6 +22,31 @@ class LedgerError(Exception):
 
 class ConfigurationError(LedgerError):
     """A setting or configuration file that cannot work."""
+
+
+class SubmissionError(LedgerError):
+    """A write refused before anything of it is stored. `code` is stable and
+    machine-readable; `field` names the part of the request at fault."""
+
+    def __init__(self, code: str, field: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.field, self.message = code, field, message
+
+
+class InvalidSubmission(SubmissionError):
+    """Malformed or inconsistent record, payload or signature."""
+
+
+class NotAuthorised(SubmissionError):
+    """The signer lacks the role for this act, or is not an active party."""
+
+
+class ConflictingSubmission(SubmissionError):
+    """The record breaks its consignment's custody order or a uniqueness rule."""
+
+
+class NotFound(LedgerError):
+    """No such record, consignment or party, or none the caller may see."""
 
 
 class ChainError(LedgerError):

@@ -6,11 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEV_DEPLOYMENT_CONFIG = PROJECT_ROOT / "config" / "deployment.dev.yaml"
+# anvil's development account 9 (mnemonic "test test … junk"): public, for local chains only.
+ANVIL_ACCOUNT_9_KEY = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6"
 
 
 class Settings(BaseSettings):
@@ -26,10 +28,35 @@ class Settings(BaseSettings):
     deployment_config: Path = DEV_DEPLOYMENT_CONFIG
     manifest_path: Path | None = None
     deployer_key: SecretStr | None = None
+    # The relayer pays gas for the parties' signed records; it signs nothing for them.
+    # On the embedded chain it defaults to anvil's well-known development account 9.
+    relayer_key: SecretStr | None = None
+    confirmations: int = Field(default=1, ge=1, le=1000)
+    resend_after_seconds: float = Field(default=2.0, gt=0)
+
+    # Store: SQLite in data_dir unless a SQLAlchemy URL (postgresql+psycopg://…) is given.
+    database_url: str | None = None
+
+    # HTTP
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = 64 * 1024
+    max_batch_body_bytes: int = 16 * 1024 * 1024
+    max_batch_records: int = 10_000
 
     @property
     def embedded_chain(self) -> bool:
         return self.rpc_url is None
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'ledger.db'}"
+
+    @property
+    def relayer_secret(self) -> str:
+        if self.relayer_key is not None:
+            return self.relayer_key.get_secret_value()
+        return ANVIL_ACCOUNT_9_KEY
 
     @property
     def manifest_file(self) -> Path:
@@ -44,4 +71,6 @@ class Settings(BaseSettings):
                 raise ValueError("LEDGER_DEPLOYMENT_CONFIG points at the development config, whose keys are public")
         if not self.embedded_chain and self.deployer_key is None:
             raise ValueError("LEDGER_DEPLOYER_KEY is required with LEDGER_RPC_URL (an external chain)")
+        if not self.embedded_chain and self.relayer_key is None:
+            raise ValueError("LEDGER_RELAYER_KEY is required with LEDGER_RPC_URL (an external chain)")
         return self

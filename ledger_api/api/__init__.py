@@ -1,0 +1,1 @@
+"""HTTP interface: routes per resource, request/response schemas, problem responses."""

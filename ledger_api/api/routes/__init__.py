@@ -1,0 +1,1 @@
+"""Routes per resource: thin, they call a use case and convert."""

@@ -1,0 +1,22 @@
+"""Consignments: ordered history and custody, from the index."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from ledger_api.api.deps import QueriesDep
+from ledger_api.api.problems import responses
+from ledger_api.api.schemas import UCR_PATTERN, ConsignmentOut
+
+router = APIRouter(prefix="/v1/consignments", tags=["consignments"])
+
+
+@router.get("/{ucr}", response_model=ConsignmentOut, responses=responses(404, 422))
+def get_consignment(
+    ucr: Annotated[str, Path(pattern=UCR_PATTERN, max_length=35, description="WCO UCR")], service: QueriesDep
+) -> ConsignmentOut:
+    """The consignment's records in order, its current custodian and any pending handover."""
+    return ConsignmentOut(**asdict(service.consignment(ucr)))

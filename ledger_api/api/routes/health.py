@@ -1,0 +1,43 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from ledger_api.api.deps import RuntimeDep
+from ledger_api.errors import ChainError
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"description": "Not ready: the body says what is wrong"}})
+def readyz(rt: RuntimeDep) -> JSONResponse:
+    """Ready when the chain answers and the index is close to its head."""
+    problems: list[str] = []
+    body: dict[str, Any] = {}
+    try:
+        assert rt.rpc is not None
+        head = int(rt.rpc.call("eth_blockNumber"), 16)
+        body["chain_head"] = head
+    except ChainError as exc:
+        head = None
+        problems.append(f"chain unreachable: {exc}")
+    assert rt.queries is not None
+    indexed = rt.queries.indexed_block()
+    body["indexed_block"] = indexed
+    if head is not None:
+        body["indexer_lag"] = max(0, head - indexed)
+        if head - indexed > 10:
+            problems.append(f"indexer is {head - indexed} blocks behind")
+    body["status"] = "ready" if not problems else "not ready"
+    body["problems"] = problems
+    return JSONResponse(body, status_code=200 if not problems else 503)

@@ -1,0 +1,75 @@
+"""Signed records: submit one, submit a batch, read one."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
+
+from ledger_api.api.deps import QueriesDep, SubmissionsDep
+from ledger_api.api.problems import responses
+from ledger_api.api.schemas import (
+    RECORD_ID_PATTERN,
+    AcceptedOut,
+    BatchAcceptedOut,
+    BatchIn,
+    RecordOut,
+    SubmissionIn,
+)
+from ledger_api.services.submission import Submission
+
+router = APIRouter(prefix="/v1/records", tags=["records"])
+
+
+def _submission(item: SubmissionIn) -> Submission:
+    return Submission(record=item.record.to_domain(), signature=bytes.fromhex(item.signature[2:]), payload=item.payload)
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=AcceptedOut,
+    responses={
+        200: {"model": AcceptedOut, "description": "The same record was accepted before"},
+        **responses(403, 409, 413, 422, 503),
+    },
+)
+def submit_record(body: SubmissionIn, service: SubmissionsDep, response: Response) -> AcceptedOut:
+    """Accepts one signed record: stored durably before this answers, then written to the
+    chain exactly once. Posting the same record again returns the same id (200)."""
+    accepted = service.submit(_submission(body))
+    if not accepted.created:
+        response.status_code = 200
+    response.headers["Location"] = f"/v1/records/{accepted.record_id}"
+    return AcceptedOut(id=accepted.record_id, status="accepted", location=f"/v1/records/{accepted.record_id}")
+
+
+@router.post(
+    "/batch",
+    status_code=202,
+    response_model=BatchAcceptedOut,
+    responses={
+        200: {"model": BatchAcceptedOut, "description": "The same batch was accepted before"},
+        **responses(403, 409, 413, 422, 503),
+    },
+)
+def submit_batch(body: BatchIn, service: SubmissionsDep, response: Response) -> BatchAcceptedOut:
+    """Accepts many signed records, anchored together as one Merkle root in one
+    transaction. All or nothing: one bad record refuses the batch, naming its index."""
+    accepted = service.submit_batch([_submission(item) for item in body.records])
+    if not accepted.created:
+        response.status_code = 200
+    return BatchAcceptedOut(
+        root=accepted.root, count=len(accepted.record_ids), ids=accepted.record_ids, status="accepted"
+    )
+
+
+@router.get("/{record_id}", response_model=RecordOut, responses=responses(404, 422))
+def get_record(
+    record_id: Annotated[str, Path(pattern=RECORD_ID_PATTERN, description="the record id (EIP-712 digest)")],
+    service: QueriesDep,
+) -> RecordOut:
+    """Status (accepted, submitted, confirmed, failed), transaction, block, confirmations,
+    and for a batched record its Merkle inclusion proof."""
+    return RecordOut(**asdict(service.record(record_id)))

@@ -1,0 +1,171 @@
+"""Request and response schemas of the HTTP API (v1). Transport only: converted to and
+from domain types at the edge, never stored as such."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from eth_utils.address import is_checksum_address, to_checksum_address
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+from ledger_api.domain.payloads import Payload
+from ledger_api.domain.records import Record, RecordKind
+
+UCR_PATTERN = r"^[0-9][A-Z]{2}[A-Z0-9-]{1,32}$"
+RECORD_ID_PATTERN = r"^0x[0-9a-fA-F]{64}$"
+ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
+UINT256_MAX = 2**256 - 1
+
+Hash32 = Annotated[str, StringConstraints(pattern=RECORD_ID_PATTERN)]
+Signature = Annotated[
+    str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{130}$"), Field(description="65-byte r‖s‖v signature, v 27 or 28")
+]
+
+
+def _checksummed(value: str) -> str:
+    # A mixed-case address must carry a valid EIP-55 checksum: a typo is refused, not sent.
+    if value != value.lower() and value[2:] != value[2:].upper() and not is_checksum_address(value):
+        raise ValueError("mixed-case address with a wrong EIP-55 checksum")
+    return to_checksum_address(value)
+
+
+Address = Annotated[str, StringConstraints(pattern=ADDRESS_PATTERN), AfterValidator(_checksummed)]
+
+
+def _uint256(value: Any) -> Any:
+    # Large integers lose precision as JSON numbers in many clients: accept decimal text too.
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return value
+
+
+Uint256 = Annotated[int, BeforeValidator(_uint256), Field(ge=0, le=UINT256_MAX, strict=False)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class RecordFields(_In):
+    """The EIP-712 `Record` message the party signed (contracts/lib/LedgerRecords.sol)."""
+
+    consignment: Hash32 = Field(description="keccak256 of the UCR")
+    kind: Literal["DECLARATION", "HANDOVER", "ACCEPTANCE", "CUSTOMS_DECISION", "REVOCATION"]
+    payloadHash: Hash32 = Field(description="keccak256 of the payload's RFC 8785 canonical JSON")  # noqa: N815
+    previous: Hash32 = Field(description="id of the consignment's latest record; zero for a declaration")
+    party: Address
+    counterparty: Address
+    nonce: Uint256
+    deadline: Uint256 = Field(description="unix time after which the signature is void")
+
+    def to_domain(self) -> Record:
+        return Record(
+            consignment=bytes.fromhex(self.consignment[2:]),
+            kind=RecordKind[self.kind],
+            payload_hash=bytes.fromhex(self.payloadHash[2:]),
+            previous=bytes.fromhex(self.previous[2:]),
+            party=self.party,
+            counterparty=self.counterparty,
+            nonce=self.nonce,
+            deadline=self.deadline,
+        )
+
+
+class SubmissionIn(_In):
+    """One signed record and its payload."""
+
+    record: RecordFields
+    signature: Signature
+    payload: Payload
+
+
+class BatchIn(_In):
+    """Signed records to anchor together as one Merkle root."""
+
+    records: list[SubmissionIn] = Field(min_length=1)
+
+
+class AcceptedOut(BaseModel):
+    id: str
+    status: str
+    location: str
+
+
+class BatchAcceptedOut(BaseModel):
+    root: str
+    count: int
+    ids: list[str]
+    status: str
+
+
+class RecordOut(BaseModel):
+    id: str
+    status: Literal["accepted", "submitted", "confirmed", "failed"]
+    ucr: str
+    consignment: str
+    position: int
+    kind: str
+    party: str
+    counterparty: str | None
+    previous: str
+    payload_hash: str
+    nonce: str
+    signature: str
+    payload: dict[str, Any]
+    mode: Literal["single", "batch"]
+    tx_hash: str | None
+    block_number: int | None
+    block_hash: str | None
+    confirmations: int
+    batch_root: str | None
+    inclusion_proof: list[str] | None
+    error: str | None
+    accepted_at: str
+
+
+class ConsignmentOut(BaseModel):
+    ucr: str
+    consignment: str
+    mode: Literal["single", "batch"]
+    custodian: str
+    pending_custodian: str | None
+    exporter: str
+    records: list[RecordOut]
+
+
+class PartyOut(BaseModel):
+    address: str
+    country: str
+    roles: list[str]
+    status: str
+    is_authority: bool
+    identifiers_hash: str
+    registered_block: int
+    updated_block: int
+    next_nonce: int = Field(description="the nonce this party's next single-mode record must carry")
+
+
+class LedgerOut(BaseModel):
+    """What a client needs to sign records for this ledger."""
+
+    chain_id: int
+    contracts: dict[str, str]
+    eip712_domain: dict[str, Any]
+    record_type: list[dict[str, str]]
+    confirmations: int
+
+
+class FieldError(BaseModel):
+    field: str
+    reason: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details. `type` is stable; `errors` names each field at fault."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str | None = None
+    errors: list[FieldError] = []

@@ -1,0 +1,287 @@
+"""The relayer: turns the outbox into transactions and sees them onto the chain exactly
+once, whatever the node forgets.
+
+- Signing: each pending row gets the relayer's next nonce and is signed, and the raw
+  transaction is stored (committed) before it is ever sent. A resend is therefore the very
+  same transaction: it can be mined once at most, because its nonce can be used once.
+- Sending: signed rows go out in nonce order, in one JSON-RPC batch.
+- Reconciling: rows without a receipt are sent again after `resend_after` (anvil drops
+  transactions under bursts and loses its last blocks on a crash); a row whose nonce was
+  taken by another transaction (someone else used the relayer key) and that has no receipt
+  is signed again with a new nonce: the old one can no longer be mined.
+- Confirmation is the indexer's business: it marks rows done, and a reorg or a node that
+  lost blocks puts them back to `sent`, to be sent again.
+
+One relayer per key: two services sharing a relayer key would fight over nonces.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ledger_api.chain.abi import ContractAbi
+from ledger_api.chain.rpc import Rpc, RpcError
+from ledger_api.errors import ChainError
+from ledger_api.store.db import Store
+from ledger_api.store.tables import BatchRow, OutboxRow, RecordRow, StateRow
+
+log = logging.getLogger(__name__)
+
+GAS = {"write": 300_000, "anchor": 120_000, "forward": 400_000}
+NONCE_KEY = "relayer_nonce"
+
+
+def _hex(b: bytes) -> str:
+    return "0x" + b.hex()
+
+
+def record_tuple(row: RecordRow) -> tuple[Any, ...]:
+    return (
+        bytes.fromhex(row.consignment[2:]),
+        row.kind,
+        bytes.fromhex(row.payload_hash[2:]),
+        bytes.fromhex(row.previous[2:]),
+        row.party,
+        row.counterparty,
+        int(row.nonce),
+        int(row.deadline),
+    )
+
+
+class Relayer:
+    def __init__(
+        self,
+        store: Store,
+        rpc: Rpc,
+        abi: ContractAbi,
+        account: LocalAccount,
+        chain_id: int,
+        addresses: dict[str, str],
+        *,
+        resend_after: float = 2.0,
+    ) -> None:
+        self.store, self.rpc, self.abi, self.account = store, rpc, abi, account
+        self.chain_id, self.addresses = chain_id, addresses
+        self.resend_after = timedelta(seconds=resend_after)
+        self.wake = threading.Event()
+        self._gas_price: int | None = None
+
+    # ------------------------------------------------------------ loop
+
+    def run(self, stop: threading.Event, idle: float = 0.02) -> None:
+        while not stop.is_set():
+            try:
+                busy = self.step()
+            except ChainError as exc:
+                log.warning("relayer: chain unavailable: %s", exc)
+                busy = False
+                stop.wait(0.5)
+            except Exception:
+                log.exception("relayer step failed")
+                busy = False
+                stop.wait(0.5)
+            if not busy:
+                self.wake.wait(idle)
+                self.wake.clear()
+
+    def step(self) -> bool:
+        signed = self._sign_pending()
+        sent = self._send_due()
+        mined = self._reconcile()
+        return bool(signed or sent or mined)
+
+    # ------------------------------------------------------------ signing
+
+    def _gas(self) -> int:
+        if self._gas_price is None:
+            self._gas_price = max(2 * int(self.rpc.call("eth_gasPrice"), 16), 1_000_000_000)
+        return self._gas_price
+
+    def _next_nonce(self, session: Session) -> int:
+        row = session.get(StateRow, NONCE_KEY)
+        if row is None:
+            chain_nonce = int(self.rpc.call("eth_getTransactionCount", self.account.address, "pending"), 16)
+            row = StateRow(key=NONCE_KEY, value=str(chain_nonce))
+            session.add(row)
+        return int(row.value)
+
+    def _calldata(self, session: Session, row: OutboxRow) -> tuple[str, bytes]:
+        if row.action == "write":
+            record = session.get(RecordRow, row.ref)
+            assert record is not None
+            data = self.abi.encode_call(
+                "ConsignmentLedger", "write", record_tuple(record), bytes.fromhex(record.signature[2:])
+            )
+            return self.addresses["ConsignmentLedger"], data
+        if row.action == "anchor":
+            batch = session.get(BatchRow, row.ref)
+            assert batch is not None
+            return self.addresses["ConsignmentLedger"], self.abi.encode_call(
+                "ConsignmentLedger", "anchorRoot", bytes.fromhex(batch.root[2:]), batch.count
+            )
+        if row.action == "forward":
+            request = json.loads(row.payload or "{}")
+            req = (
+                request["from"],
+                request["to"],
+                0,
+                int(request["gas"]),
+                int(request["deadline"]),
+                bytes.fromhex(request["data"][2:]),
+                bytes.fromhex(request["signature"][2:]),
+            )
+            return self.addresses["LedgerForwarder"], self.abi.encode_call("LedgerForwarder", "execute", req)
+        raise ValueError(f"unknown outbox action {row.action}")
+
+    def _sign_pending(self, limit: int = 1000) -> int:
+        with self.store.session() as session:
+            rows = session.scalars(
+                select(OutboxRow).where(OutboxRow.status == "pending").order_by(OutboxRow.id).limit(limit)
+            ).all()
+            if not rows:
+                return 0
+            nonce = self._next_nonce(session)
+            gas_price = self._gas()
+            for row in rows:
+                to, data = self._calldata(session, row)
+                tx: dict[str, Any] = {
+                    "nonce": nonce,
+                    "gasPrice": gas_price,
+                    "gas": GAS[row.action],
+                    "to": to,
+                    "value": 0,
+                    "data": data,
+                    "chainId": self.chain_id,
+                }
+                signed = self.account.sign_transaction(tx)
+                row.raw_tx = _hex(bytes(signed.raw_transaction))
+                row.tx_hash = _hex(bytes(signed.hash))
+                row.relayer_nonce = nonce
+                row.status = "signed"
+                nonce += 1
+            state = session.get(StateRow, NONCE_KEY)
+            assert state is not None
+            state.value = str(nonce)
+            return len(rows)
+
+    # ------------------------------------------------------------ sending
+
+    def _send_due(self) -> int:
+        now = datetime.now(UTC)
+        with self.store.session() as session:
+            rows = session.scalars(
+                select(OutboxRow)
+                .where(
+                    (OutboxRow.status == "signed")
+                    | ((OutboxRow.status == "sent") & (OutboxRow.last_sent_at < now - self.resend_after))
+                )
+                .order_by(OutboxRow.relayer_nonce)
+                .limit(1000)
+            ).all()
+            if not rows:
+                return 0
+            results = self.rpc.batch([("eth_sendRawTransaction", [r.raw_tx]) for r in rows])
+            for row, result in zip(rows, results, strict=True):
+                if isinstance(result, RpcError) and not _harmless_send_error(result):
+                    row.error = result.error_message
+                    log.warning("relayer: sending nonce %s: %s", row.relayer_nonce, result.error_message)
+                if row.status == "signed":
+                    self._mark_submitted(session, row)
+                row.status = "sent"
+                row.attempts += 1
+                row.last_sent_at = now
+            return len(rows)
+
+    def _mark_submitted(self, session: Session, row: OutboxRow) -> None:
+        if row.action == "write":
+            session.execute(
+                update(RecordRow)
+                .where(RecordRow.id == row.ref, RecordRow.status == "accepted")
+                .values(status="submitted", tx_hash=row.tx_hash)
+            )
+        elif row.action == "anchor":
+            session.execute(
+                update(BatchRow).where(BatchRow.root == row.ref).values(status="submitted", tx_hash=row.tx_hash)
+            )
+            session.execute(
+                update(RecordRow)
+                .where(RecordRow.batch_root == row.ref, RecordRow.status == "accepted")
+                .values(status="submitted", tx_hash=row.tx_hash)
+            )
+
+    # ------------------------------------------------------------ reconciling
+
+    def _reconcile(self) -> int:
+        with self.store.session() as session:
+            rows = session.scalars(
+                select(OutboxRow).where(OutboxRow.status == "sent").order_by(OutboxRow.relayer_nonce).limit(2000)
+            ).all()
+            if not rows:
+                return 0
+            receipts = self.rpc.batch([("eth_getTransactionReceipt", [r.tx_hash]) for r in rows])
+            chain_nonce: int | None = None
+            changed = 0
+            for row, receipt in zip(rows, receipts, strict=True):
+                if isinstance(receipt, RpcError):
+                    continue
+                if receipt is None:
+                    if chain_nonce is None:
+                        chain_nonce = int(self.rpc.call("eth_getTransactionCount", self.account.address, "latest"), 16)
+                    if row.relayer_nonce is not None and row.relayer_nonce < chain_nonce:
+                        # Our nonce was used by another transaction and ours has no receipt:
+                        # it can never be mined, so sign the same call again.
+                        log.warning("relayer: nonce %s taken by another transaction; re-signing", row.relayer_nonce)
+                        row.status, row.relayer_nonce, row.raw_tx = "pending", None, None
+                        changed += 1
+                    continue
+                changed += 1
+                if int(receipt["status"], 16) == 1:
+                    row.status = "mined"
+                else:
+                    row.status = "failed"
+                    row.error = self._revert_reason(row, receipt)
+                    self._mark_failed(session, row)
+            return changed
+
+    def _revert_reason(self, row: OutboxRow, receipt: dict[str, Any]) -> str:
+        """Replays the reverted call to read its custom error (receipts carry none)."""
+        tx = self.rpc.call("eth_getTransactionByHash", row.tx_hash)
+        block = hex(int(receipt["blockNumber"], 16) - 1)
+        try:
+            self.rpc.call("eth_call", {"from": tx["from"], "to": tx["to"], "data": tx["input"]}, block)
+        except RpcError as exc:
+            data = exc.data if isinstance(exc.data, str) else None
+            decoded = self.abi.decode_error(bytes.fromhex(data[2:])) if data and data.startswith("0x") else None
+            return str(decoded) if decoded else exc.error_message
+        return "reverted"
+
+    def _mark_failed(self, session: Session, row: OutboxRow) -> None:
+        values = {"status": "failed", "error": row.error}
+        if row.action == "write":
+            session.execute(update(RecordRow).where(RecordRow.id == row.ref).values(**values))
+        elif row.action == "anchor":
+            session.execute(update(BatchRow).where(BatchRow.root == row.ref).values(status="failed"))
+            session.execute(update(RecordRow).where(RecordRow.batch_root == row.ref).values(**values))
+        log.error("relayer: %s %s reverted: %s", row.action, row.ref, row.error)
+
+
+def _harmless_send_error(error: RpcError) -> bool:
+    """The node has it already, or mined it: nothing to do but wait for the receipt."""
+    text = error.error_message.lower()
+    return "already known" in text or "nonce too low" in text or "already imported" in text
+
+
+def wait_idle(relayer: Relayer, timeout: float = 30.0) -> None:
+    """For tests and the demo: step until nothing is left to sign or send."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and relayer.step():
+        pass

@@ -1,0 +1,169 @@
+"""Python client of the ledger service, on httpx. It signs locally with the party's key:
+the key never leaves the party, the service only ever sees signatures.
+
+    client = LedgerClient("http://127.0.0.1:8000", Account.from_key(key))
+    record_id = client.submit(declaration_payload)          # the next record of its consignment
+    client.wait_confirmed(record_id)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from eth_account.signers.local import LocalAccount
+
+from ledger_api.domain.payloads import parse_payload, payload_hash
+from ledger_api.domain.records import (
+    ZERO_ADDRESS,
+    ZERO_HASH,
+    LedgerDomain,
+    Record,
+    RecordKind,
+    consignment_key,
+    domain_separator,
+    fast_record_id,
+    sign_record,
+)
+from ledger_api.errors import LedgerError
+
+DEFAULT_VALIDITY = 3600
+
+
+class ClientError(LedgerError):
+    """The service refused a request; `problem` is its RFC 9457 body."""
+
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        self.status, self.problem = status, problem
+        fields = "; ".join(f"{e['field']}: {e['reason']}" for e in problem.get("errors", []))
+        super().__init__(f"{status} {problem.get('title', '')}: {fields or problem.get('detail', '')}")
+
+
+@dataclass(frozen=True)
+class SignedRecord:
+    record: Record
+    signature: bytes
+    payload: dict[str, Any]
+    id: str
+
+    def body(self) -> dict[str, Any]:
+        r = self.record
+        return {
+            "record": {
+                "consignment": "0x" + r.consignment.hex(),
+                "kind": r.kind.name,
+                "payloadHash": "0x" + r.payload_hash.hex(),
+                "previous": "0x" + r.previous.hex(),
+                "party": r.party,
+                "counterparty": r.counterparty,
+                "nonce": r.nonce,
+                "deadline": r.deadline,
+            },
+            "signature": "0x" + self.signature.hex(),
+            "payload": self.payload,
+        }
+
+
+class LedgerClient:
+    def __init__(
+        self, base_url: str, account: LocalAccount, *, timeout: float = 30.0, token: str | None = None
+    ) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=base_url, timeout=timeout, headers=headers)
+        self.account = account
+        self._domain: LedgerDomain | None = None
+
+    @property
+    def address(self) -> str:
+        return str(self.account.address)
+
+    # ------------------------------------------------------------ reads
+
+    def _get(self, path: str) -> Any:
+        response = self.http.get(path)
+        if response.status_code >= 400:
+            raise ClientError(response.status_code, response.json())
+        return response.json()
+
+    def domain(self) -> LedgerDomain:
+        if self._domain is None:
+            info = self._get("/v1/ledger")
+            self._domain = LedgerDomain(info["chain_id"], info["contracts"]["ConsignmentLedger"])
+        return self._domain
+
+    def record(self, record_id: str) -> dict[str, Any]:
+        return dict(self._get(f"/v1/records/{record_id}"))
+
+    def consignment(self, ucr: str) -> dict[str, Any] | None:
+        response = self.http.get(f"/v1/consignments/{ucr}")
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            raise ClientError(response.status_code, response.json())
+        return dict(response.json())
+
+    def next_nonce(self) -> int:
+        return int(self._get(f"/v1/parties/{self.address}")["next_nonce"])
+
+    # ------------------------------------------------------------ signing
+
+    def sign(
+        self,
+        payload: dict[str, Any],
+        *,
+        counterparty: str = ZERO_ADDRESS,
+        previous: bytes | None = None,
+        nonce: int | None = None,
+        deadline: int | None = None,
+    ) -> SignedRecord:
+        """Builds and signs the record that carries `payload`. Without `previous`, it is
+        the consignment's latest record as the service knows it."""
+        parsed = parse_payload(payload)
+        if previous is None:
+            current = self.consignment(parsed.ucr)
+            previous = bytes.fromhex(current["records"][-1]["id"][2:]) if current else ZERO_HASH
+        record = Record(
+            consignment=consignment_key(parsed.ucr),
+            kind=RecordKind[parsed.kind],
+            payload_hash=payload_hash(parsed),
+            previous=previous,
+            party=self.address,
+            counterparty=counterparty,
+            nonce=self.next_nonce() if nonce is None else nonce,
+            deadline=int(time.time()) + DEFAULT_VALIDITY if deadline is None else deadline,
+        )
+        domain = self.domain()
+        signature = sign_record(record, domain, self.account.key)
+        rid = "0x" + fast_record_id(record, domain_separator(domain)).hex()
+        return SignedRecord(record, signature, payload, rid)
+
+    # ------------------------------------------------------------ writes
+
+    def post(self, signed: SignedRecord) -> dict[str, Any]:
+        response = self.http.post("/v1/records", json=signed.body())
+        if response.status_code >= 400:
+            raise ClientError(response.status_code, response.json())
+        return dict(response.json())
+
+    def submit(self, payload: dict[str, Any], *, counterparty: str = ZERO_ADDRESS) -> str:
+        """Signs and submits the next record of the payload's consignment; returns its id."""
+        return str(self.post(self.sign(payload, counterparty=counterparty))["id"])
+
+    def post_batch(self, signed: list[SignedRecord]) -> dict[str, Any]:
+        response = self.http.post("/v1/records/batch", json={"records": [s.body() for s in signed]})
+        if response.status_code >= 400:
+            raise ClientError(response.status_code, response.json())
+        return dict(response.json())
+
+    def wait_confirmed(self, record_id: str, timeout: float = 30.0, poll: float = 0.02) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            record = self.record(record_id)
+            if record["status"] in ("confirmed", "failed") or time.monotonic() > deadline:
+                return record
+            time.sleep(poll)
+
+    def close(self) -> None:
+        self.http.close()

@@ -1,0 +1,268 @@
+"""The indexer: follows the contracts' events into the store, block by block, with block
+numbers and hashes, so that every read is served from the index and never from a contract
+call per request.
+
+- Each processed block's hash is kept. Before going on, the last one is compared with the
+  chain's block at that height: a different hash (a reorg) or a shorter chain (a node
+  that lost its last blocks) rewinds the index to the last block both agree on. Records
+  and batches mined in the rewound blocks go back to `submitted`, and their outbox rows
+  to `sent`, so the relayer sends them again.
+- A record is `confirmed` once its block has `confirmations` blocks on top, counting its
+  own; until then it is `submitted` and its confirmations are shown.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from ledger_api.chain.abi import ContractAbi
+from ledger_api.chain.rpc import Rpc
+from ledger_api.errors import ChainError
+from ledger_api.store.db import Store
+from ledger_api.store.tables import BatchRow, BlockRow, EventRow, OutboxRow, PartyRow, RecordRow, StateRow
+
+log = logging.getLogger(__name__)
+
+CURSOR_KEY = "indexed_block"
+STEP_BLOCKS = 500
+PARTY_EVENTS = {"PartyRegistered", "PartyRolesChanged", "PartyStatusChanged", "AuthorityRegistered"}
+
+
+def _hex(b: bytes) -> str:
+    return "0x" + b.hex()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return _hex(value)
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+class Indexer:
+    def __init__(
+        self,
+        store: Store,
+        rpc: Rpc,
+        abi: ContractAbi,
+        addresses: dict[str, str],
+        deploy_block: int,
+        *,
+        confirmations: int = 1,
+    ) -> None:
+        self.store, self.rpc, self.abi = store, rpc, abi
+        self.names = {addr.lower(): name for name, addr in addresses.items()}
+        self.deploy_block = deploy_block
+        self.confirmations = confirmations
+        self.head: int | None = None  # the chain's head as last seen
+        self.updated = threading.Condition()
+
+    # ------------------------------------------------------------ loop
+
+    def run(self, stop: threading.Event, idle: float = 0.02) -> None:
+        while not stop.is_set():
+            try:
+                busy = self.step()
+            except ChainError as exc:
+                log.warning("indexer: chain unavailable: %s", exc)
+                busy = False
+                stop.wait(0.5)
+            except Exception:
+                log.exception("indexer step failed")
+                busy = False
+                stop.wait(0.5)
+            if not busy:
+                stop.wait(idle)
+
+    def cursor(self, session: Session) -> int:
+        row = session.get(StateRow, CURSOR_KEY)
+        return int(row.value) if row else self.deploy_block - 1
+
+    def step(self) -> bool:
+        head = int(self.rpc.call("eth_blockNumber"), 16)
+        self.head = head
+        with self.store.session() as session:
+            cursor = self.cursor(session)
+            if self._rewind_if_forked(session, cursor, head):
+                return True
+        if head <= cursor:
+            return False
+        last = min(head, cursor + STEP_BLOCKS)
+        numbers = list(range(cursor + 1, last + 1))
+        blocks = self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
+        logs = self.rpc.call(
+            "eth_getLogs", {"fromBlock": hex(numbers[0]), "toBlock": hex(last), "address": list(self.names)}
+        )
+        by_number = {int(b["number"], 16): b for b in blocks if isinstance(b, dict)}
+        if len(by_number) != len(numbers):
+            return False  # the chain moved under us; try again
+        for entry in logs:
+            if by_number[int(entry["blockNumber"], 16)]["hash"] != entry["blockHash"]:
+                return False  # a reorg between the two reads; try again
+        with self.store.session() as session:
+            if self.cursor(session) != cursor:
+                return False
+            parent = session.get(BlockRow, cursor)
+            first = by_number[numbers[0]]
+            if parent is not None and first["parentHash"] != parent.hash:
+                return False  # forked at the boundary: the next step rewinds
+            for n in numbers:
+                b = by_number[n]
+                session.add(
+                    BlockRow(number=n, hash=b["hash"], parent_hash=b["parentHash"], timestamp=int(b["timestamp"], 16))
+                )
+            session.flush()
+            for entry in logs:
+                self._apply_log(session, entry)
+            self._set_cursor(session, last)
+            self._confirm(session, last)
+        with self.updated:
+            self.updated.notify_all()
+        return True
+
+    # ------------------------------------------------------------ reorgs
+
+    def _rewind_if_forked(self, session: Session, cursor: int, head: int) -> bool:
+        if cursor < self.deploy_block:
+            return False
+        target = min(cursor, head)
+        while target >= self.deploy_block:
+            stored = session.get(BlockRow, target)
+            if stored is None:
+                break
+            chain_block = self.rpc.call("eth_getBlockByNumber", hex(target), False)
+            if chain_block is not None and chain_block["hash"] == stored.hash:
+                break
+            target -= 1
+        if target == cursor:
+            return False
+        log.warning(
+            "indexer: chain diverged after block %d (index was at %d, head %d); rewinding", target, cursor, head
+        )
+        self.rewind(session, target)
+        return True
+
+    def rewind(self, session: Session, to_block: int) -> None:
+        """Forgets everything above `to_block` and puts what was mined there back in flight."""
+        gone_txs = set(session.scalars(select(EventRow.tx_hash).where(EventRow.block_number > to_block)).all())
+        session.execute(delete(EventRow).where(EventRow.block_number > to_block))
+        session.execute(delete(BlockRow).where(BlockRow.number > to_block))
+        session.execute(
+            update(RecordRow)
+            .where(RecordRow.block_number > to_block)
+            .values(status="submitted", block_number=None, block_hash=None)
+        )
+        session.execute(
+            update(BatchRow)
+            .where(BatchRow.block_number > to_block)
+            .values(status="submitted", block_number=None, block_hash=None)
+        )
+        if gone_txs:
+            session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.tx_hash.in_(gone_txs), OutboxRow.status.in_(["mined", "done"]))
+                .values(status="sent", last_sent_at=None)
+            )
+        # Sent rows whose receipt vanished are due at once.
+        session.execute(update(OutboxRow).where(OutboxRow.status == "mined").values(status="sent", last_sent_at=None))
+        self._rebuild_parties(session)
+        self._set_cursor(session, to_block)
+
+    # ------------------------------------------------------------ projections
+
+    def _apply_log(self, session: Session, entry: dict[str, Any]) -> None:
+        decoded = self.abi.decode_log(entry)
+        if decoded is None:
+            return
+        spec, args = decoded
+        block, block_hash, tx_hash = int(entry["blockNumber"], 16), entry["blockHash"], entry["transactionHash"]
+        record_id = _hex(args["recordId"]) if "recordId" in args else None
+        session.add(
+            EventRow(
+                block_number=block,
+                log_index=int(entry["logIndex"], 16),
+                block_hash=block_hash,
+                tx_hash=tx_hash,
+                contract=self.names.get(entry["address"].lower(), "?"),
+                name=spec.name,
+                args=json.dumps({k: _jsonable(v) for k, v in args.items()}),
+                record_id=record_id,
+            )
+        )
+        if spec.name == "RecordWritten":
+            session.execute(
+                update(RecordRow)
+                .where(RecordRow.id == record_id)
+                .values(status="included", block_number=block, block_hash=block_hash, tx_hash=tx_hash)
+            )
+        elif spec.name == "RootAnchored":
+            root = _hex(args["root"])
+            values = {"status": "included", "block_number": block, "block_hash": block_hash, "tx_hash": tx_hash}
+            session.execute(update(BatchRow).where(BatchRow.root == root).values(**values))
+            session.execute(update(RecordRow).where(RecordRow.batch_root == root).values(**values))
+        elif spec.name in PARTY_EVENTS:
+            self._apply_party_event(session, spec.name, args, block)
+
+    def _apply_party_event(self, session: Session, name: str, args: dict[str, Any], block: int) -> None:
+        if name == "AuthorityRegistered":
+            row = session.get(PartyRow, args["authority"])
+            if row is not None:
+                row.is_authority = 1
+            return
+        party = session.get(PartyRow, args["party"])
+        if name == "PartyRegistered":
+            session.merge(
+                PartyRow(
+                    address=args["party"],
+                    country=args["country"].decode("ascii", "replace"),
+                    roles=args["roles"],
+                    status=1,
+                    is_authority=0,
+                    identifiers_hash=_hex(args["identifiersHash"]),
+                    registered_block=block,
+                    updated_block=block,
+                )
+            )
+        elif party is not None and name == "PartyRolesChanged":
+            party.roles, party.updated_block = args["roles"], block
+        elif party is not None and name == "PartyStatusChanged":
+            party.status, party.updated_block = args["status"], block
+
+    def _rebuild_parties(self, session: Session) -> None:
+        session.execute(delete(PartyRow))
+        session.flush()
+        events = session.scalars(
+            select(EventRow).where(EventRow.name.in_(PARTY_EVENTS)).order_by(EventRow.block_number, EventRow.log_index)
+        ).all()
+        for event in events:
+            args = json.loads(event.args)
+            for key in ("country",):
+                if key in args:
+                    args[key] = bytes.fromhex(args[key][2:])
+            if "identifiersHash" in args:
+                args["identifiersHash"] = bytes.fromhex(args["identifiersHash"][2:])
+            self._apply_party_event(session, event.name, args, event.block_number)
+            session.flush()
+
+    def _confirm(self, session: Session, indexed_head: int) -> None:
+        """Outbox rows whose transaction is deep enough are done."""
+        deep = indexed_head - self.confirmations + 1
+        txs = select(EventRow.tx_hash).where(EventRow.block_number <= deep)
+        session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.status.in_(["sent", "mined"]), OutboxRow.tx_hash.in_(txs))
+            .values(status="done")
+        )
+
+    def _set_cursor(self, session: Session, block: int) -> None:
+        session.merge(StateRow(key=CURSOR_KEY, value=str(block)))
+
+    def confirmations_of(self, block_number: int | None, indexed_head: int) -> int:
+        return 0 if block_number is None else max(0, indexed_head - block_number + 1)

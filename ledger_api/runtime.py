@@ -1,0 +1,109 @@
+"""Wires the running service together: the chain (embedded anvil or an RPC URL), the
+deployment, the store, the relayer and the indexer threads, and the use cases the API
+calls. One object to start and stop, so that tests and `make run` do the same thing."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from eth_abi.abi import decode as abi_decode
+from eth_account import Account
+from web3 import HTTPProvider, Web3
+
+from ledger_api.chain.abi import ContractAbi
+from ledger_api.chain.artifacts import load_artifacts
+from ledger_api.chain.deploy import Manifest, Sender, ensure_deployed, load_config
+from ledger_api.chain.node import AnvilNode
+from ledger_api.chain.relayer import Relayer
+from ledger_api.chain.rpc import Rpc
+from ledger_api.domain.records import LedgerDomain
+from ledger_api.indexer import Indexer
+from ledger_api.services.queries import Queries
+from ledger_api.services.submission import Submissions
+from ledger_api.settings import Settings
+from ledger_api.store.db import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    node: AnvilNode | None = None
+    manifest: Manifest | None = None
+    store: Store | None = None
+    rpc: Rpc | None = None
+    relayer: Relayer | None = None
+    indexer: Indexer | None = None
+    submissions: Submissions | None = None
+    queries: Queries | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    def start(self, *, background: bool = True) -> Runtime:
+        s = self.settings
+        if s.embedded_chain:
+            chain_dir = s.data_dir / "chain"
+            self.node = AnvilNode(chain_dir, port=s.anvil_port, state_file=chain_dir / "state.json").start()
+            url = self.node.url
+        else:
+            url = s.rpc_url or ""
+        w3 = Web3(HTTPProvider(url))
+        deployer = (
+            Sender(w3, Account.from_key(s.deployer_key.get_secret_value()))
+            if s.deployer_key is not None
+            else Sender(w3, w3.eth.accounts[0])
+        )
+        self.manifest, created = ensure_deployed(
+            w3, deployer, load_config(s.deployment_config), s.build_dir, s.manifest_file, replace_stale=s.embedded_chain
+        )
+        log.info("%s contracts on chain %d", "deployed" if created else "reusing", self.manifest.chain_id)
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store(s.database)
+        self.rpc = Rpc(url)
+        abi = ContractAbi(load_artifacts(s.build_dir))
+        addresses = {name: c.address for name, c in self.manifest.contracts.items()}
+        self.relayer = Relayer(
+            self.store,
+            self.rpc,
+            abi,
+            Account.from_key(s.relayer_secret),
+            self.manifest.chain_id,
+            addresses,
+            resend_after=s.resend_after_seconds,
+        )
+        self.indexer = Indexer(
+            self.store, self.rpc, abi, addresses, self.manifest.deploy_block, confirmations=s.confirmations
+        )
+        domain = LedgerDomain(self.manifest.chain_id, self.manifest.address("ConsignmentLedger"))
+        ledger = addresses["ConsignmentLedger"]
+        rpc = self.rpc
+
+        def chain_nonce(party: str) -> int:
+            data = abi.encode_call("ConsignmentLedger", "nonces", party)
+            result = rpc.call("eth_call", {"to": ledger, "data": "0x" + data.hex()}, "latest")
+            return int(abi_decode(["uint256"], bytes.fromhex(result[2:]))[0])
+
+        self.submissions = Submissions(self.store, domain, chain_nonce, wake_relayer=self.relayer.wake)
+        self.queries = Queries(self.store, s.confirmations, self.submissions.next_nonce)
+        if background:
+            for name, target in (("relayer", self.relayer.run), ("indexer", self.indexer.run)):
+                thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
+                thread.start()
+                self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.relayer is not None:
+            self.relayer.wake.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        if self.rpc is not None:
+            self.rpc.close()
+        if self.store is not None:
+            self.store.close()
+        if self.node is not None:
+            self.node.stop()

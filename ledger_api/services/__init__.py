@@ -1,0 +1,1 @@
+"""Use cases: what the API asks for, in terms of the domain, the store and the chain."""

@@ -1,0 +1,181 @@
+"""Reads, all from the store and the chain index: a record with its status,
+confirmations and inclusion proof; a consignment's history and custody; a party."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from ledger_api.domain.custody import role_names
+from ledger_api.domain.merkle import MerkleTree
+from ledger_api.domain.records import ZERO_ADDRESS, RecordKind, consignment_key
+from ledger_api.errors import NotFound
+from ledger_api.store.db import Store
+from ledger_api.store.tables import PartyRow, RecordRow, StateRow
+
+STATUS_NAMES = {0: "unregistered", 1: "active", 2: "suspended", 3: "revoked"}
+
+
+@dataclass(frozen=True)
+class RecordView:
+    id: str
+    status: str  # accepted | submitted | confirmed | failed
+    ucr: str
+    consignment: str
+    position: int
+    kind: str
+    party: str
+    counterparty: str | None
+    previous: str
+    payload_hash: str
+    nonce: str
+    signature: str
+    payload: dict[str, Any]
+    mode: str
+    tx_hash: str | None
+    block_number: int | None
+    block_hash: str | None
+    confirmations: int
+    batch_root: str | None
+    inclusion_proof: list[str] | None
+    error: str | None
+    accepted_at: str
+
+
+@dataclass(frozen=True)
+class ConsignmentView:
+    ucr: str
+    consignment: str
+    mode: str
+    custodian: str
+    pending_custodian: str | None
+    exporter: str
+    records: list[RecordView]
+
+
+@dataclass(frozen=True)
+class PartyView:
+    address: str
+    country: str
+    roles: list[str]
+    status: str
+    is_authority: bool
+    identifiers_hash: str
+    registered_block: int
+    updated_block: int
+    next_nonce: int
+
+
+class Queries:
+    def __init__(self, store: Store, confirmations: int, next_nonce: Callable[[str], int]) -> None:
+        self.store = store
+        self.confirmations = confirmations
+        self.next_nonce = next_nonce
+
+    def record(self, record_id: str) -> RecordView:
+        with self.store.session() as session:
+            row = session.get(RecordRow, record_id.lower())
+            if row is None:
+                raise NotFound(f"no record {record_id}")
+            proof = None
+            if row.batch_root is not None:
+                ids = session.scalars(
+                    select(RecordRow.id).where(RecordRow.batch_root == row.batch_root).order_by(RecordRow.batch_index)
+                ).all()
+                tree = MerkleTree([bytes.fromhex(i[2:]) for i in ids])
+                proof = ["0x" + p.hex() for p in tree.proof(bytes.fromhex(row.id[2:]))]
+            return self._view(row, self._head(session), proof)
+
+    def consignment(self, ucr: str) -> ConsignmentView:
+        key = "0x" + consignment_key(ucr).hex()
+        with self.store.session() as session:
+            rows = session.scalars(
+                select(RecordRow).where(RecordRow.consignment == key).order_by(RecordRow.position)
+            ).all()
+            if not rows:
+                raise NotFound(f"no consignment {ucr}")
+            head = self._head(session)
+            views = [self._view(r, head, None) for r in rows]
+        custodian, pending, exporter = ZERO_ADDRESS, ZERO_ADDRESS, ZERO_ADDRESS
+        for r in rows:
+            if r.status == "failed":
+                continue
+            kind = RecordKind(r.kind)
+            if kind == RecordKind.DECLARATION:
+                custodian = exporter = r.party
+            elif kind == RecordKind.HANDOVER:
+                pending = r.counterparty
+            elif kind == RecordKind.ACCEPTANCE:
+                custodian, pending = r.party, ZERO_ADDRESS
+            elif kind == RecordKind.REVOCATION and r.counterparty != ZERO_ADDRESS:
+                pending = ZERO_ADDRESS
+        return ConsignmentView(
+            ucr=ucr,
+            consignment=key,
+            mode=rows[0].mode,
+            custodian=custodian,
+            pending_custodian=None if pending == ZERO_ADDRESS else pending,
+            exporter=exporter,
+            records=views,
+        )
+
+    def party(self, address: str) -> PartyView:
+        with self.store.session() as session:
+            row = session.get(PartyRow, address)
+            if row is None:
+                raise NotFound(f"no party {address}")
+            return PartyView(
+                address=row.address,
+                country=row.country,
+                roles=role_names(row.roles),
+                status=STATUS_NAMES.get(row.status, str(row.status)),
+                is_authority=bool(row.is_authority),
+                identifiers_hash=row.identifiers_hash,
+                registered_block=row.registered_block,
+                updated_block=row.updated_block,
+                next_nonce=self.next_nonce(row.address),
+            )
+
+    def indexed_block(self) -> int:
+        with self.store.session() as session:
+            return self._head(session)
+
+    # ------------------------------------------------------------ helpers
+
+    def _head(self, session: Any) -> int:
+        row = session.get(StateRow, "indexed_block")
+        return int(row.value) if row else 0
+
+    def _view(self, row: RecordRow, head: int, proof: list[str] | None) -> RecordView:
+        confirmations = 0 if row.block_number is None else max(0, head - row.block_number + 1)
+        status = row.status
+        if status == "included":
+            status = "confirmed" if confirmations >= self.confirmations else "submitted"
+        return RecordView(
+            id=row.id,
+            status=status,
+            ucr=row.ucr,
+            consignment=row.consignment,
+            position=row.position,
+            kind=RecordKind(row.kind).name,
+            party=row.party,
+            counterparty=None if row.counterparty == ZERO_ADDRESS else row.counterparty,
+            previous=row.previous,
+            payload_hash=row.payload_hash,
+            nonce=row.nonce,
+            signature=row.signature,
+            payload=json.loads(row.payload),
+            mode=row.mode,
+            tx_hash=row.tx_hash,
+            block_number=row.block_number,
+            block_hash=row.block_hash,
+            confirmations=confirmations,
+            batch_root=row.batch_root,
+            inclusion_proof=proof,
+            error=row.error,
+            accepted_at=row.accepted_at.isoformat(),
+        )

@@ -1,0 +1,313 @@
+"""Submitting signed records: check everything the chain will check (and the payload,
+which it cannot), then store the record, its payload and its outbox entry in one
+transaction before answering. Nothing of a refused submission is stored; an accepted one
+is durable and reaches the chain through the outbox.
+
+Two modes, fixed per consignment by its declaration:
+- single: each record is its own `write` transaction; nonces are the party's on-chain
+  nonces, in order;
+- batch: records are anchored together as a Merkle root (`anchorRoot`); the contract does
+  not check them, so the rules below are the whole check, and the verifier repeats it.
+  Nonces must be unique per party among its batch records.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import BigInteger, cast, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ledger_api.domain.custody import UNREGISTERED, ConsignmentState, CustodyRuleError, PartyStanding, apply
+from ledger_api.domain.merkle import MerkleTree
+from ledger_api.domain.payloads import Payload, canonical_json, payload_hash, record_kind_of
+from ledger_api.domain.records import (
+    LedgerDomain,
+    Record,
+    RecordKind,
+    SignatureError,
+    consignment_key,
+    domain_separator,
+    fast_record_id,
+    fast_recover,
+)
+from ledger_api.errors import ConflictingSubmission, InvalidSubmission, NotAuthorised
+from ledger_api.store.db import Store
+from ledger_api.store.tables import BatchRow, OutboxRow, PartyRow, RecordRow
+
+FORBIDDEN_CODES = {"MISSING_ROLE", "PARTY_NOT_ACTIVE", "COUNTERPARTY_NOT_CUSTODIAN"}
+
+
+def _hex(b: bytes) -> str:
+    return "0x" + b.hex()
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One signed record with its payload, as parsed from the request."""
+
+    record: Record
+    signature: bytes
+    payload: Payload
+
+
+@dataclass(frozen=True)
+class Accepted:
+    record_id: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class BatchAccepted:
+    root: str
+    record_ids: list[str]
+    created: bool
+
+
+class _Prefixed:
+    """Prefixes the field of errors raised for the n-th record of a batch."""
+
+    def __init__(self, index: int | None) -> None:
+        self.prefix = "" if index is None else f"records[{index}]."
+
+    def invalid(self, code: str, field: str, message: str) -> InvalidSubmission:
+        return InvalidSubmission(code, self.prefix + field, message)
+
+    def conflict(self, code: str, field: str, message: str) -> ConflictingSubmission:
+        return ConflictingSubmission(code, self.prefix + field, message)
+
+    def forbidden(self, code: str, field: str, message: str) -> NotAuthorised:
+        return NotAuthorised(code, self.prefix + field, message)
+
+
+class Submissions:
+    def __init__(
+        self,
+        store: Store,
+        domain: LedgerDomain,
+        chain_nonce: Callable[[str], int],
+        wake_relayer: threading.Event | None = None,
+    ) -> None:
+        self.store = store
+        self.domain = domain
+        self.separator = domain_separator(domain)
+        self.chain_nonce = chain_nonce
+        self.wake_relayer = wake_relayer
+        self._lock = threading.Lock()  # one writer at a time keeps consignment order simple
+
+    # ------------------------------------------------------------ public
+
+    def submit(self, item: Submission) -> Accepted:
+        rid, canonical = self._check_alone(item, _Prefixed(None))
+        with self._lock, self.store.session() as session:
+            if session.get(RecordRow, _hex(rid)) is not None:
+                return Accepted(_hex(rid), created=False)
+            state, mode = self._consignment(session, item.record.consignment)
+            if mode == "batch":
+                raise ConflictingSubmission(
+                    "MODE_MISMATCH",
+                    "record.consignment",
+                    "this consignment is anchored in batches: post to /v1/records/batch",
+                )
+            new_state = self._apply_rules(session, state, item.record, rid, _Prefixed(None))
+            expected = self._next_nonce(session, item.record.party)
+            if item.record.nonce != expected:
+                raise ConflictingSubmission(
+                    "NONCE_MISMATCH", "record.nonce", f"the party's next nonce on the ledger is {expected}"
+                )
+            session.add(self._row(item, rid, canonical, new_state.position, "single", None, None))
+            session.add(OutboxRow(action="write", ref=_hex(rid), status="pending", attempts=0))
+            self._flush(session)
+        self._wake()
+        return Accepted(_hex(rid), created=True)
+
+    def submit_batch(self, items: Sequence[Submission]) -> BatchAccepted:
+        if not items:
+            raise InvalidSubmission("EMPTY_BATCH", "records", "a batch needs at least one record")
+        checked = [self._check_alone(item, _Prefixed(i)) for i, item in enumerate(items)]
+        ids = [_hex(rid) for rid, _ in checked]
+        if len(set(ids)) != len(ids):
+            raise InvalidSubmission("DUPLICATE_RECORD", "records", "the same record appears twice in the batch")
+        tree = MerkleTree([rid for rid, _ in checked])
+        root = _hex(tree.root)
+        with self._lock, self.store.session() as session:
+            if session.get(BatchRow, root) is not None:
+                return BatchAccepted(root, ids, created=False)
+            existing = session.scalars(select(RecordRow.id).where(RecordRow.id.in_(ids))).all()
+            if existing:
+                index = ids.index(existing[0])
+                raise ConflictingSubmission(
+                    "RECORD_EXISTS",
+                    f"records[{index}]",
+                    f"record {existing[0]} was accepted before, in another submission",
+                )
+            states: dict[bytes, ConsignmentState] = {}
+            rows = []
+            for i, (item, (rid, canonical)) in enumerate(zip(items, checked, strict=True)):
+                where = _Prefixed(i)
+                key = item.record.consignment
+                if key not in states:
+                    state, mode = self._consignment(session, key)
+                    if mode == "single":
+                        raise where.conflict(
+                            "MODE_MISMATCH",
+                            "record.consignment",
+                            "this consignment is written record by record: post to /v1/records",
+                        )
+                    states[key] = state
+                states[key] = self._apply_rules(session, states[key], item.record, rid, where)
+                rows.append(self._row(item, rid, canonical, states[key].position, "batch", root, i))
+            session.add(BatchRow(root=root, count=len(items), status="accepted", accepted_at=datetime.now(UTC)))
+            session.add_all(rows)
+            session.add(OutboxRow(action="anchor", ref=root, status="pending", attempts=0))
+            self._flush(session)
+        self._wake()
+        return BatchAccepted(root, ids, created=True)
+
+    def next_nonce(self, party: str) -> int:
+        """The nonce the party's next single-mode record must carry."""
+        with self.store.session() as session:
+            return self._next_nonce(session, party)
+
+    # ------------------------------------------------------------ checks
+
+    def _check_alone(self, item: Submission, where: _Prefixed) -> tuple[bytes, bytes]:
+        """What can be checked without the store: payload, hash, consignment, kind,
+        deadline, signature. Returns the record id and the canonical payload."""
+        record, payload = item.record, item.payload
+        canonical = canonical_json(payload)
+        digest = payload_hash(payload)
+        if digest != record.payload_hash:
+            raise where.invalid(
+                "PAYLOAD_HASH_MISMATCH",
+                "record.payloadHash",
+                f"does not match the payload's canonical JSON (RFC 8785) hash {_hex(digest)}",
+            )
+        if consignment_key(payload.ucr) != record.consignment:
+            raise where.invalid(
+                "CONSIGNMENT_MISMATCH", "record.consignment", f"is not keccak256 of the payload's UCR {payload.ucr!r}"
+            )
+        if record_kind_of(payload) != record.kind.name:
+            raise where.invalid(
+                "KIND_MISMATCH",
+                "record.kind",
+                f"a {record_kind_of(payload)} payload cannot go with a {record.kind.name} record",
+            )
+        if record.deadline < time.time():
+            raise where.invalid("EXPIRED", "record.deadline", "the signature's deadline has passed")
+        rid = fast_record_id(record, self.separator)
+        try:
+            signer = fast_recover(rid, item.signature)
+        except SignatureError as exc:
+            raise where.invalid("BAD_SIGNATURE", "signature", str(exc)) from exc
+        if signer != record.party:
+            raise where.invalid(
+                "WRONG_SIGNER",
+                "signature",
+                f"the signature is by {signer}, not by the record's party {record.party} "
+                "(or it was made for another chain or contract)",
+            )
+        return rid, canonical
+
+    def _apply_rules(
+        self, session: Session, state: ConsignmentState, record: Record, rid: bytes, where: _Prefixed
+    ) -> ConsignmentState:
+        party = self._standing(session, record.party)
+        counterparty = self._standing(session, record.counterparty)
+        try:
+            return apply(state, record, rid, party, counterparty)
+        except CustodyRuleError as exc:
+            if exc.code in FORBIDDEN_CODES:
+                raise where.forbidden(exc.code, exc.field, exc.message) from exc
+            raise where.conflict(exc.code, exc.field, exc.message) from exc
+
+    def _standing(self, session: Session, address: str) -> PartyStanding:
+        row = session.get(PartyRow, address)
+        return UNREGISTERED if row is None else PartyStanding(row.roles, row.status)
+
+    def _consignment(self, session: Session, key: bytes) -> tuple[ConsignmentState, str | None]:
+        """The consignment's state after its accepted records, and its mode."""
+        rows = session.scalars(
+            select(RecordRow)
+            .where(RecordRow.consignment == _hex(key), RecordRow.status != "failed")
+            .order_by(RecordRow.position)
+        ).all()
+        state = ConsignmentState()
+        for row in rows:
+            record = Record(
+                consignment=key,
+                kind=RecordKind(row.kind),
+                payload_hash=bytes.fromhex(row.payload_hash[2:]),
+                previous=bytes.fromhex(row.previous[2:]),
+                party=row.party,
+                counterparty=row.counterparty,
+                nonce=int(row.nonce),
+                deadline=int(row.deadline),
+            )
+            # Accepted records passed the rules when they came in: replay them as facts.
+            state = _replay(state, record, bytes.fromhex(row.id[2:]))
+        return state, (rows[0].mode if rows else None)
+
+    def _next_nonce(self, session: Session, party: str) -> int:
+        last = session.scalar(
+            select(func.max(cast(RecordRow.nonce, BigInteger))).where(
+                RecordRow.party == party, RecordRow.mode == "single", RecordRow.status != "failed"
+            )
+        )
+        return int(last) + 1 if last is not None else self.chain_nonce(party)
+
+    # ------------------------------------------------------------ storing
+
+    def _row(
+        self,
+        item: Submission,
+        rid: bytes,
+        canonical: bytes,
+        position: int,
+        mode: str,
+        root: str | None,
+        index: int | None,
+    ) -> RecordRow:
+        r = item.record
+        return RecordRow(
+            id=_hex(rid),
+            consignment=_hex(r.consignment),
+            ucr=item.payload.ucr,
+            position=position,
+            kind=int(r.kind),
+            party=r.party,
+            counterparty=r.counterparty,
+            previous=_hex(r.previous),
+            payload_hash=_hex(r.payload_hash),
+            nonce=str(r.nonce),
+            deadline=str(r.deadline),
+            signature=_hex(item.signature),
+            payload=canonical.decode(),
+            mode=mode,
+            batch_root=root,
+            batch_index=index,
+            status="accepted",
+            accepted_at=datetime.now(UTC),
+        )
+
+    def _flush(self, session: Session) -> None:
+        try:
+            session.flush()
+        except IntegrityError as exc:
+            raise ConflictingSubmission(
+                "CONCURRENT_WRITE", "record", "another record took this place in the consignment or this nonce"
+            ) from exc
+
+    def _wake(self) -> None:
+        if self.wake_relayer is not None:
+            self.wake_relayer.set()
+
+
+def _replay(state: ConsignmentState, record: Record, rid: bytes) -> ConsignmentState:
+    active_all = PartyStanding(roles=0xFFFF, status=1)
+    return apply(state, record, rid, active_all, active_all)

@@ -1,0 +1,141 @@
+"""Table models of the store. They are storage, not API schemas: the API converts.
+
+Hex strings (0x-prefixed, lower case) for ids, hashes and addresses in checksum form, so
+that rows read well in any SQL console.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class RecordRow(Base):
+    """A signed record accepted by the service, with its payload and where it stands."""
+
+    __tablename__ = "records"
+
+    id: Mapped[str] = mapped_column(String(66), primary_key=True)
+    consignment: Mapped[str] = mapped_column(String(66), index=True)
+    ucr: Mapped[str] = mapped_column(String(35), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # 0 for the declaration, then 1, 2…
+    kind: Mapped[int] = mapped_column(Integer)
+    party: Mapped[str] = mapped_column(String(42), index=True)
+    counterparty: Mapped[str] = mapped_column(String(42))
+    previous: Mapped[str] = mapped_column(String(66))
+    payload_hash: Mapped[str] = mapped_column(String(66))
+    nonce: Mapped[str] = mapped_column(String(78))  # uint256 as decimal text
+    deadline: Mapped[str] = mapped_column(String(78))
+    signature: Mapped[str] = mapped_column(String(132))
+    payload: Mapped[str] = mapped_column(Text)  # canonical JSON (RFC 8785), hashed on chain
+    mode: Mapped[str] = mapped_column(String(8))  # "single" (own transaction) or "batch" (Merkle root)
+    batch_root: Mapped[str | None] = mapped_column(String(66), index=True)
+    batch_index: Mapped[int | None] = mapped_column(Integer)  # leaf position in its batch's tree
+    # accepted → submitted → included (in a block the index has seen) ; failed
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    tx_hash: Mapped[str | None] = mapped_column(String(66))
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    block_hash: Mapped[str | None] = mapped_column(String(66))
+    error: Mapped[str | None] = mapped_column(Text)
+    accepted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("consignment", "position", name="one_record_per_position"),
+        UniqueConstraint("party", "nonce", "mode", name="one_record_per_party_nonce"),
+    )
+
+
+class BatchRow(Base):
+    """Records anchored together as one Merkle root."""
+
+    __tablename__ = "batches"
+
+    root: Mapped[str] = mapped_column(String(66), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    tx_hash: Mapped[str | None] = mapped_column(String(66))
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    block_hash: Mapped[str | None] = mapped_column(String(66))
+    accepted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OutboxRow(Base):
+    """One transaction the relayer owes the chain. Written in the same database
+    transaction as what it carries, so nothing accepted is forgotten; signed and stored
+    before it is sent, so a resend after a crash is the very same transaction."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    action: Mapped[str] = mapped_column(String(8))  # write | anchor | forward
+    ref: Mapped[str] = mapped_column(String(140), index=True)  # record id, batch root, or request id
+    payload: Mapped[str | None] = mapped_column(Text)  # forward: the signed request as JSON
+    # pending → signed → sent → mined → done (confirmed in the index); failed (reverted)
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    relayer_nonce: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    raw_tx: Mapped[str | None] = mapped_column(Text)
+    tx_hash: Mapped[str | None] = mapped_column(String(66), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class BlockRow(Base):
+    """Blocks the indexer has processed, to notice a reorg by a changed hash."""
+
+    __tablename__ = "blocks"
+
+    number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hash: Mapped[str] = mapped_column(String(66))
+    parent_hash: Mapped[str] = mapped_column(String(66))
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+
+
+class EventRow(Base):
+    """A contract event as indexed: the chain facts the service reads instead of the chain."""
+
+    __tablename__ = "events"
+
+    block_number: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("blocks.number", ondelete="CASCADE"), primary_key=True
+    )
+    log_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    block_hash: Mapped[str] = mapped_column(String(66))
+    tx_hash: Mapped[str] = mapped_column(String(66), index=True)
+    contract: Mapped[str] = mapped_column(String(24))
+    name: Mapped[str] = mapped_column(String(40), index=True)
+    args: Mapped[str] = mapped_column(Text)  # JSON
+    record_id: Mapped[str | None] = mapped_column(String(66), index=True)
+
+
+class PartyRow(Base):
+    """A registered party as the index knows it from PartyRegistry's events."""
+
+    __tablename__ = "parties"
+
+    address: Mapped[str] = mapped_column(String(42), primary_key=True)
+    country: Mapped[str] = mapped_column(String(2), index=True)
+    roles: Mapped[int] = mapped_column(Integer)
+    status: Mapped[int] = mapped_column(Integer)
+    is_authority: Mapped[int] = mapped_column(Integer)
+    identifiers_hash: Mapped[str] = mapped_column(String(66))
+    registered_block: Mapped[int] = mapped_column(BigInteger)
+    updated_block: Mapped[int] = mapped_column(BigInteger)
+
+
+class StateRow(Base):
+    """Small key/value facts: the indexer's cursor, the relayer's next nonce."""
+
+    __tablename__ = "state"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+Index("records_by_consignment_position", RecordRow.consignment, RecordRow.position)

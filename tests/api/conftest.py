@@ -1,0 +1,173 @@
+"""A real service for the API tests: its own anvil, store and uvicorn server on free
+loopback ports, and a cast of registered parties signing with their own keys."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
+from web3 import HTTPProvider, Web3
+
+from ledger_api.chain.artifacts import load_artifacts
+from ledger_api.chain.deploy import identifiers_hash
+from ledger_api.chain.node import free_port
+from ledger_api.client import LedgerClient
+from ledger_api.main import create_app
+from ledger_api.runtime import Runtime
+from ledger_api.settings import PROJECT_ROOT, Settings
+
+ROLES = {"EXPORTER": 1, "CARRIER": 2, "IMPORTER": 16, "CUSTOMS": 32}
+CAST = {
+    # name: (country, roles)
+    "exporter": ("NL", ROLES["EXPORTER"]),
+    "carrier": ("NL", ROLES["CARRIER"]),
+    "carrier_jp": ("JP", ROLES["CARRIER"]),
+    "importer": ("JP", ROLES["IMPORTER"]),
+    "customs_nl": ("NL", ROLES["CUSTOMS"]),
+}
+
+
+@dataclass
+class Service:
+    url: str
+    runtime: Runtime
+    settings: Settings
+    http: httpx.Client
+    w3: Web3
+    keys: dict[str, LocalAccount]
+
+    def client(self, name: str) -> LedgerClient:
+        return LedgerClient(self.url, self.keys[name])
+
+    def address(self, name: str) -> str:
+        return str(self.keys[name].address)
+
+
+def serve(settings: Settings) -> tuple[uvicorn.Server, threading.Thread, Any]:
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the service did not start")
+        time.sleep(0.05)
+    return server, thread, app
+
+
+def register_cast(w3: Web3, runtime: Runtime, keys: dict[str, LocalAccount]) -> None:
+    assert runtime.manifest is not None
+    registry = w3.eth.contract(
+        address=runtime.manifest.address("PartyRegistry"),
+        abi=load_artifacts(PROJECT_ROOT / "build")["PartyRegistry"].abi,
+    )
+    authorities = {a["country"]: a["address"] for a in runtime.manifest.authorities}
+    for name, (country, roles) in CAST.items():
+        tx = registry.functions.registerParty(keys[name].address, roles, identifiers_hash({"name": name}))
+        w3.eth.wait_for_transaction_receipt(tx.transact({"from": authorities[country]}))
+
+
+def wait_until(predicate: Any, timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    data: Path = tmp_path_factory.mktemp("service")
+    settings = Settings(data_dir=data, anvil_port=free_port(), port=free_port(), confirmations=1)
+    server, thread, app = serve(settings)
+    runtime: Runtime = app.state.runtime
+    assert runtime.node is not None
+    w3 = Web3(HTTPProvider(runtime.node.url))
+    keys = {name: Account.from_key(keccak(text=f"api test {name}")) for name in CAST}
+    register_cast(w3, runtime, keys)
+    http = httpx.Client(base_url=f"http://127.0.0.1:{settings.port}", timeout=30)
+    for name in CAST:
+        wait_until(lambda n=name: http.get(f"/v1/parties/{keys[n].address}").status_code == 200, what=f"{name} indexed")
+    try:
+        yield Service(f"http://127.0.0.1:{settings.port}", runtime, settings, http, w3, keys)
+    finally:
+        http.close()
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+# ---------------------------------------------------------------- payloads
+
+
+def declaration(ucr: str, **changes: Any) -> dict[str, Any]:
+    payload = {
+        "schema_version": "1",
+        "kind": "DECLARATION",
+        "ucr": ucr,
+        "exporter": {
+            "name": "Delta Electronics Export BV",
+            "address": "Waalhaven Zuidzijde 19, 3089 JH Rotterdam",
+            "country": "NL",
+            "identifier": {"scheme": "EORI", "value": "NL123456789"},
+        },
+        "consignee": {"name": "Sakura Trading KK", "address": "1-1 Marunouchi, Chiyoda-ku, Tokyo", "country": "JP"},
+        "origin_country": "NL",
+        "destination_country": "JP",
+        "goods": [
+            {
+                "line_number": 1,
+                "hs_code": "85044090",
+                "description": "Static converters (power supplies for servers)",
+                "quantity": "120",
+                "quantity_unit": "PCE",
+                "gross_mass_kg": "850.50",
+                "value": "24000.00",
+                "currency": "EUR",
+            }
+        ],
+        "containers": ["CSQU3054383"],
+        "seals": ["NL-SEAL-000123"],
+    }
+    payload.update(changes)
+    return payload
+
+
+def custody(ucr: str, kind: str, location: str = "NLRTM", **changes: Any) -> dict[str, Any]:
+    payload = {
+        "schema_version": "1",
+        "kind": kind,
+        "ucr": ucr,
+        "location": location,
+        "time": "2026-03-01T10:30:00Z",
+        "transport": {"mode": "sea", "means_id": "IMO9321483", "voyage": "024E"},
+        "containers": ["CSQU3054383"],
+        "seals": ["NL-SEAL-000123"],
+    }
+    payload.update(changes)
+    return payload
+
+
+def decision(ucr: str, **changes: Any) -> dict[str, Any]:
+    payload = {
+        "schema_version": "1",
+        "kind": "CUSTOMS_DECISION",
+        "ucr": ucr,
+        "authority_country": "NL",
+        "customs_office": "NL000396",
+        "decision": "EXPORT_RELEASE",
+        "inspection": {"method": "DOCUMENTARY", "result": "CONFORM"},
+        "time": "2026-03-01T09:00:00Z",
+    }
+    payload.update(changes)
+    return payload
