@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     # Store: SQLite in data_dir unless a SQLAlchemy URL (postgresql+psycopg://…) is given.
     database_url: str | None = None
 
+    # Seed the demo trade lane on the embedded development chain.
+    seed_demo: bool = True
+
     # HTTP
     host: str = "127.0.0.1"
     port: int = 8000

@@ -1,22 +1,32 @@
-"""`make run` as far as it goes today: it starts its own anvil, deploys once, stops
-cleanly on Ctrl-C, and the next start resumes the same chain and deployment."""
+"""`make run`: it starts its own anvil, deploys once, serves the API with the demo lane,
+stops cleanly on Ctrl-C, resumes the same chain and data on the next start, and says so
+when it is already running."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import httpx
+
 from ledger_api.chain.node import free_port
+from ledger_api.demo import UCR_PREFIX
 from ledger_api.settings import PROJECT_ROOT
 
 
-def start(data_dir: Path, port: int) -> subprocess.Popen[str]:
-    env = {**os.environ, "LEDGER_DATA_DIR": str(data_dir), "LEDGER_ANVIL_PORT": str(port)}
+def start(data_dir: Path, port: int, anvil_port: int) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "LEDGER_DATA_DIR": str(data_dir),
+        "LEDGER_PORT": str(port),
+        "LEDGER_ANVIL_PORT": str(anvil_port),
+    }
     return subprocess.Popen(
         [sys.executable, "-m", "ledger_api.run"],
         cwd=PROJECT_ROOT,
@@ -27,7 +37,7 @@ def start(data_dir: Path, port: int) -> subprocess.Popen[str]:
     )
 
 
-def wait_for(proc: subprocess.Popen[str], text: str, timeout: float = 60) -> list[str]:
+def wait_for(proc: subprocess.Popen[str], text: str, timeout: float = 120) -> str:
     lines: list[str] = []
     deadline = time.monotonic() + timeout
     assert proc.stdout is not None
@@ -37,34 +47,58 @@ def wait_for(proc: subprocess.Popen[str], text: str, timeout: float = 60) -> lis
             break
         lines.append(line)
         if text in line:
-            return lines
+            return "".join(lines)
     proc.kill()
     raise AssertionError(f"{text!r} not seen; output:\n{''.join(lines)}")
 
 
-def stop(proc: subprocess.Popen[str]) -> int:
+def stop(proc: subprocess.Popen[str], anvil_port: int) -> None:
+    """Ctrl-C: the service shuts down and takes its anvil with it. (uvicorn re-raises the
+    signal once it has shut down, so the exit status is that of SIGINT, as for any
+    program stopped with Ctrl-C.)"""
     proc.send_signal(signal.SIGINT)
-    return proc.wait(timeout=30)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode in (0, -signal.SIGINT), output
+    assert "Application shutdown complete" in output
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", anvil_port)) != 0, "anvil still running"
 
 
-def test_run_deploys_once_stops_on_ctrl_c_and_resumes_the_same_chain(tmp_path):
-    port = free_port()
-    first = start(tmp_path, port)
-    output = "".join(wait_for(first, "press Ctrl-C"))
+def wait_confirmed(http: httpx.Client, ucr: str, timeout: float = 30) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        body = http.get(f"/v1/consignments/{ucr}").json()
+        if all(r["status"] == "confirmed" for r in body["records"]) or time.monotonic() > deadline:
+            return body
+        time.sleep(0.1)
+
+
+def test_run_serves_the_demo_lane_stops_on_ctrl_c_and_resumes_with_the_same_data(tmp_path):
+    port, anvil_port = free_port(), free_port()
+    first = start(tmp_path, port, anvil_port)
+    output = wait_for(first, "demo lane seeded")
     assert "deployed contracts" in output
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+        delivered = wait_confirmed(http, UCR_PREFIX + "0001")
+        assert [r["kind"] for r in delivered["records"]][:2] == ["DECLARATION", "CUSTOMS_DECISION"]
+        in_transit = http.get(f"/v1/consignments/{UCR_PREFIX}0002").json()
+        assert in_transit["pending_custodian"] is not None
     manifest = json.loads((tmp_path / "deployment.json").read_text())
-    assert stop(first) == 0
+    stop(first, anvil_port)
     assert (tmp_path / "chain" / "state.json").exists()
 
-    second = start(tmp_path, port)
-    output = "".join(wait_for(second, "press Ctrl-C"))
+    second = start(tmp_path, port, anvil_port)
+    output = wait_for(second, "demo lane seeded")
     try:
         assert "reusing contracts" in output
         assert json.loads((tmp_path / "deployment.json").read_text()) == manifest
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            again = wait_confirmed(http, UCR_PREFIX + "0001")
+            assert [r["id"] for r in again["records"]] == [r["id"] for r in delivered["records"]]
 
-        third = start(tmp_path, port)
-        third_output = third.communicate(timeout=30)[0]
+        third = start(tmp_path, port, anvil_port)
+        third_output = third.communicate(timeout=60)[0]
         assert third.returncode == 1
         assert "running already" in third_output
     finally:
-        assert stop(second) == 0
+        stop(second, anvil_port)

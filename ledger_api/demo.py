@@ -1,0 +1,228 @@
+"""The demo trade lane that `make run` seeds on a new chain: an exporter in Japan ships to
+an importer in the Netherlands, with a Japanese ocean carrier and a Dutch rail operator,
+Japan Customs releasing for export and Dutch customs for import, both under an EU–Japan
+style mutual recognition arrangement.
+
+Consignments:
+  ...-0001  delivered: declared, released for export, two custody hops, released for import
+  ...-0002  in transit: handed to the rail operator, not yet accepted
+  ...-0003  broken: the rail operator accepts with other seals and no explanation
+  ...-0004  delivered, a second shipment of the same lane
+  ...-0005  declared and released for export, still with the exporter
+
+The parties' keys are derived from public names: this is demo data, on a local chain.
+Registrations and the MRA are sent as the authorities themselves (anvil's unlocked
+development accounts); every record goes through the service's API like any other.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
+from web3 import HTTPProvider, Web3
+
+from ledger_api.chain.artifacts import load_artifacts
+from ledger_api.chain.deploy import Manifest, identifiers_hash
+from ledger_api.client import LedgerClient
+from ledger_api.domain.custody import CARRIER, EXPORTER, IMPORTER
+
+log = logging.getLogger(__name__)
+
+UCR_PREFIX = "6JP7010001008-DEMO-"
+# Keys of anvil's development accounts 1–3, the authorities of config/deployment.dev.yaml
+# (mnemonic "test test … junk"; public, local chains only).
+ANVIL_AUTHORITY_KEYS = {
+    "0x70997970C51812dc3A010C7d01b50e0d17dc79C8": "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC": "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "0x90F79bf6EB2c4f870365E785982E1f101E93b906": "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+}
+AEO_VALID_DAYS = 3 * 365
+
+
+@dataclass(frozen=True)
+class DemoParty:
+    name: str
+    country: str
+    roles: int
+    identifiers: dict[str, str]
+
+    @property
+    def account(self) -> LocalAccount:
+        return Account.from_key(keccak(text=f"customs provenance ledger demo: {self.name}"))
+
+
+EXPORTER_P = DemoParty("Sakura Precision KK", "JP", EXPORTER, {"corporate_number": "7010001008844"})
+OCEAN = DemoParty("Nippon Ocean Lines", "JP", CARRIER, {"corporate_number": "1010401012345", "scac": "NOLU"})
+RAIL = DemoParty("Rotterdam Hinterland Rail BV", "NL", CARRIER, {"eori": "NL811223344"})
+IMPORTER_P = DemoParty("Delta Distribution BV", "NL", IMPORTER, {"eori": "NL855667788"})
+PARTIES = (EXPORTER_P, OCEAN, RAIL, IMPORTER_P)
+
+
+def _declaration(ucr: str, seal: str) -> dict[str, Any]:
+    return {
+        "schema_version": "1",
+        "kind": "DECLARATION",
+        "ucr": ucr,
+        "exporter": {
+            "name": EXPORTER_P.name,
+            "address": "2-3-1 Minatomirai, Nishi-ku, Yokohama",
+            "country": "JP",
+            "identifier": {"scheme": "OTHER", "value": "7010001008844"},
+        },
+        "consignee": {"name": IMPORTER_P.name, "address": "Waalhaven Zuidzijde 19, Rotterdam", "country": "NL"},
+        "origin_country": "JP",
+        "destination_country": "NL",
+        "goods": [
+            {
+                "line_number": 1,
+                "hs_code": "848210",
+                "description": "Ball bearings",
+                "quantity": "4000",
+                "quantity_unit": "PCE",
+                "gross_mass_kg": "1250",
+                "value": "38000",
+                "currency": "JPY",
+            },
+            {
+                "line_number": 2,
+                "hs_code": "903180",
+                "description": "Measuring instruments, optical",
+                "quantity": "40",
+                "quantity_unit": "PCE",
+                "gross_mass_kg": "210.5",
+                "value": "5200000",
+                "currency": "JPY",
+            },
+        ],
+        "containers": ["CSQU3054383"],
+        "seals": [seal],
+    }
+
+
+def _custody(ucr: str, kind: str, where: str, when: str, means: str, seal: str) -> dict[str, Any]:
+    mode = "rail" if means.startswith("TRAIN") else "sea"
+    return {
+        "schema_version": "1",
+        "kind": kind,
+        "ucr": ucr,
+        "location": where,
+        "time": when,
+        "transport": {"mode": mode, "means_id": means},
+        "containers": ["CSQU3054383"],
+        "seals": [seal],
+    }
+
+
+def _decision(ucr: str, country: str, office: str, decision: str, when: str) -> dict[str, Any]:
+    return {
+        "schema_version": "1",
+        "kind": "CUSTOMS_DECISION",
+        "ucr": ucr,
+        "authority_country": country,
+        "customs_office": office,
+        "decision": decision,
+        "inspection": {"method": "DOCUMENTARY", "result": "CONFORM"},
+        "time": when,
+    }
+
+
+def register_on_chain(w3: Web3, manifest: Manifest, build_dir: Any) -> dict[str, LocalAccount]:
+    """Registers the demo parties, the exporter's AEO certificate and the JP–NL MRA, as
+    the authorities of the deployment config (unlocked accounts of the local chain)."""
+    artifacts = load_artifacts(build_dir)
+    registry = w3.eth.contract(address=manifest.address("PartyRegistry"), abi=artifacts["PartyRegistry"].abi)
+    recognition = w3.eth.contract(
+        address=manifest.address("RecognitionRegistry"), abi=artifacts["RecognitionRegistry"].abi
+    )
+    authority = {a["country"]: a["address"] for a in manifest.authorities}
+
+    def send(fn: Any, sender: str) -> None:
+        receipt = w3.eth.wait_for_transaction_receipt(fn.transact({"from": sender}))
+        if receipt["status"] != 1:
+            raise RuntimeError(f"demo setup transaction reverted: {fn.fn_name}")
+
+    for party in PARTIES:
+        if registry.functions.partyOf(party.account.address).call()[2] == 0:
+            send(
+                registry.functions.registerParty(
+                    party.account.address, party.roles, identifiers_hash(party.identifiers)
+                ),
+                authority[party.country],
+            )
+    now = int(time.time())
+    if recognition.functions.certificateOf(EXPORTER_P.account.address).call()[4] == 0:
+        send(
+            recognition.functions.issueCertificate(
+                EXPORTER_P.account.address,
+                b"JP-AEO-EXPORTER".ljust(32, b"\0"),
+                now - 86400,
+                now + AEO_VALID_DAYS * 86400,
+            ),
+            authority["JP"],
+        )
+    if not recognition.functions.arrangementsBetween(b"JP", b"NL").call():
+        send(recognition.functions.proposeArrangement(b"NL", now - 86400), authority["JP"])
+        send(recognition.functions.ratifyArrangement(1), authority["NL"])
+    return {p.name: p.account for p in PARTIES}
+
+
+def seed(url: str, manifest: Manifest, build_dir: Any, chain_url: str) -> list[str]:
+    """Seeds the lane through the API at `url`; returns the UCRs written."""
+    authority_keys = {a["country"]: ANVIL_AUTHORITY_KEYS.get(a["address"]) for a in manifest.authorities}
+    if not (authority_keys.get("JP") and authority_keys.get("NL")):
+        raise RuntimeError("the demo needs the development deployment config (JP and NL authorities on anvil)")
+    w3 = Web3(HTTPProvider(chain_url))
+    register_on_chain(w3, manifest, build_dir)
+    exporter, ocean, rail = (LedgerClient(url, p.account) for p in (EXPORTER_P, OCEAN, RAIL))
+    jp_customs = LedgerClient(url, Account.from_key(authority_keys["JP"] or ""))
+    nl_customs = LedgerClient(url, Account.from_key(authority_keys["NL"] or ""))
+    _wait_indexed(exporter, [p.account.address for p in PARTIES])
+    ucrs = []
+    for n in range(1, 6):
+        ucr = f"{UCR_PREFIX}{n:04d}"
+        if exporter.consignment(ucr) is not None:
+            continue  # seeded by an earlier start
+        seal = f"JP-SEAL-{n:06d}"
+        exporter.submit(_declaration(ucr, seal))
+        jp_customs.submit(_decision(ucr, "JP", "JPYOK", "EXPORT_RELEASE", "2026-11-02T01:00:00Z"))
+        if n == 5:
+            ucrs.append(ucr)
+            continue
+        ship = f"IMO93{n:05d}"
+        exporter.submit(
+            _custody(ucr, "HANDOVER", "JPYOK", "2026-11-02T03:00:00Z", ship, seal), counterparty=ocean.address
+        )
+        ocean.submit(
+            _custody(ucr, "ACCEPTANCE", "JPYOK", "2026-11-02T03:30:00Z", ship, seal), counterparty=exporter.address
+        )
+        ocean.submit(_custody(ucr, "HANDOVER", "NLRTM", "2026-11-26T08:00:00Z", ship, seal), counterparty=rail.address)
+        if n == 2:
+            ucrs.append(ucr)
+            continue  # in transit: the rail operator has not accepted yet
+        arrival_seal = "NL-SEAL-990001" if n == 3 else seal  # 3: other seals, no reason given
+        rail.submit(
+            _custody(ucr, "ACCEPTANCE", "NLRTM", "2026-11-26T08:45:00Z", "TRAIN-4471", arrival_seal),
+            counterparty=ocean.address,
+        )
+        if n != 3:
+            nl_customs.submit(_decision(ucr, "NL", "NL000396", "IMPORT_RELEASE", "2026-11-26T10:00:00Z"))
+        ucrs.append(ucr)
+    for client in (exporter, ocean, rail, jp_customs, nl_customs):
+        client.close()
+    log.info("demo lane seeded: %s", ", ".join(ucrs) or "already there")
+    return ucrs
+
+
+def _wait_indexed(client: LedgerClient, addresses: list[str], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    for address in addresses:
+        while client.http.get(f"/v1/parties/{address}").status_code != 200:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"party {address} did not appear in the index")
+            time.sleep(0.05)
