@@ -1,6 +1,6 @@
 """The demo trade lane that `make run` seeds on a new chain: an exporter in Japan ships to
 an importer in the Netherlands, with a Japanese ocean carrier and a Dutch rail operator,
-Japan Customs releasing for export and Dutch customs for import, both under an EU–Japan
+Japan Customs releasing for export and Dutch customs for import, both under an EU-Japan
 style mutual recognition arrangement.
 
 Consignments:
@@ -27,7 +27,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from web3 import HTTPProvider, Web3
 
-from ledger_api.chain.artifacts import load_artifacts
+from ledger_api.chain.contracts import Contracts
 from ledger_api.chain.deploy import Manifest, identifiers_hash
 from ledger_api.client import LedgerClient
 from ledger_api.domain.custody import CARRIER, EXPORTER, IMPORTER
@@ -35,7 +35,7 @@ from ledger_api.domain.custody import CARRIER, EXPORTER, IMPORTER
 log = logging.getLogger(__name__)
 
 UCR_PREFIX = "6JP7010001008-DEMO-"
-# Keys of anvil's development accounts 1–3, the authorities of config/deployment.dev.yaml
+# Keys of anvil's development accounts 1-3, the authorities of config/deployment.dev.yaml
 # (mnemonic "test test … junk"; public, local chains only).
 ANVIL_AUTHORITY_KEYS = {
     "0x70997970C51812dc3A010C7d01b50e0d17dc79C8": "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
@@ -54,7 +54,8 @@ class DemoParty:
 
     @property
     def account(self) -> LocalAccount:
-        return Account.from_key(keccak(text=f"customs provenance ledger demo: {self.name}"))
+        account: LocalAccount = Account.from_key(keccak(text=f"customs provenance ledger demo: {self.name}"))
+        return account
 
 
 EXPORTER_P = DemoParty("Sakura Precision KK", "JP", EXPORTER, {"corporate_number": "7010001008844"})
@@ -133,13 +134,10 @@ def _decision(ucr: str, country: str, office: str, decision: str, when: str) -> 
 
 
 def register_on_chain(w3: Web3, manifest: Manifest, build_dir: Any) -> dict[str, LocalAccount]:
-    """Registers the demo parties, the exporter's AEO certificate and the JP–NL MRA, as
+    """Registers the demo parties, the exporter's AEO certificate and the JP-NL MRA, as
     the authorities of the deployment config (unlocked accounts of the local chain)."""
-    artifacts = load_artifacts(build_dir)
-    registry = w3.eth.contract(address=manifest.address("PartyRegistry"), abi=artifacts["PartyRegistry"].abi)
-    recognition = w3.eth.contract(
-        address=manifest.address("RecognitionRegistry"), abi=artifacts["RecognitionRegistry"].abi
-    )
+    contracts = Contracts.load(w3, manifest, build_dir)
+    registry, recognition = contracts.registry, contracts.recognition
     authority = {a["country"]: a["address"] for a in manifest.authorities}
 
     def send(fn: Any, sender: str) -> None:
