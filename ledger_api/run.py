@@ -13,6 +13,7 @@ import threading
 import uvicorn
 
 from ledger_api import demo
+from ledger_api.chain.node import AnvilNode
 from ledger_api.main import create_app
 from ledger_api.runtime import Runtime
 from ledger_api.settings import Settings
@@ -45,9 +46,12 @@ def main() -> int:
     except ValueError as exc:
         log.error("settings refused: %s", exc)
         return 2
-    taken = [
-        p for p in (settings.port, settings.anvil_port if settings.embedded_chain else None) if p and _port_in_use(p)
-    ]
+    taken = [settings.port] if _port_in_use(settings.port) else []
+    if settings.embedded_chain and _port_in_use(settings.anvil_port):
+        # An anvil left behind by a run that was killed is ours to stop; any other is not.
+        chain_dir = settings.data_dir / "chain"
+        if not AnvilNode(chain_dir, port=settings.anvil_port, state_file=chain_dir / "state.json").reclaim_orphan():
+            taken.append(settings.anvil_port)
     if taken:
         log.error(
             "port %s is taken: the ledger is probably running already (see http://%s:%d/healthz), "

@@ -68,10 +68,35 @@ class AnvilNode:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid_file(self) -> Path:
+        return self.data_dir / "anvil.pid"
+
+    def reclaim_orphan(self) -> bool:
+        """Stops an anvil that a previous run of ours started on this data folder and left
+        behind (the service was killed before it could stop it). Only a process whose
+        command line names our state file is touched."""
+        try:
+            pid = int(self.pid_file.read_text())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except (OSError, ValueError):
+            return False
+        if "anvil" not in cmdline or (self.state_file is not None and str(self.state_file) not in cmdline):
+            return False
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(100):
+            if not Path(f"/proc/{pid}").exists():
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, signal.SIGKILL)
+        return True
+
     def start(self, timeout: float = 15.0) -> AnvilNode:
         if not self.binary.exists():
             raise NodeUnavailable(f"anvil not found at {self.binary}: run 'make setup'")
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.reclaim_orphan()
         home = self.data_dir / "anvil-home"
         home.mkdir(exist_ok=True)
         args = [str(self.binary), "--host", "127.0.0.1", "--port", str(self.port), "--prune-history"]
@@ -83,6 +108,7 @@ class AnvilNode:
             args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "HOME": str(home)}, start_new_session=True
         )
         log.close()
+        self.pid_file.write_text(str(self.process.pid))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -182,7 +182,10 @@ class Relayer:
                 select(OutboxRow)
                 .where(
                     (OutboxRow.status == "signed")
-                    | ((OutboxRow.status == "sent") & (OutboxRow.last_sent_at < now - self.resend_after))
+                    | (
+                        (OutboxRow.status == "sent")
+                        & (OutboxRow.last_sent_at.is_(None) | (OutboxRow.last_sent_at < now - self.resend_after))
+                    )
                 )
                 .order_by(OutboxRow.relayer_nonce)
                 .limit(1000)
@@ -227,15 +230,15 @@ class Relayer:
             ).all()
             if not rows:
                 return 0
+            # The nonce first, the receipts after: a transaction of ours mined in between
+            # then shows its receipt, and is never mistaken for one whose nonce was taken.
+            chain_nonce = int(self.rpc.call("eth_getTransactionCount", self.account.address, "latest"), 16)
             receipts = self.rpc.batch([("eth_getTransactionReceipt", [r.tx_hash]) for r in rows])
-            chain_nonce: int | None = None
             changed = 0
             for row, receipt in zip(rows, receipts, strict=True):
                 if isinstance(receipt, RpcError):
                     continue
                 if receipt is None:
-                    if chain_nonce is None:
-                        chain_nonce = int(self.rpc.call("eth_getTransactionCount", self.account.address, "latest"), 16)
                     if row.relayer_nonce is not None and row.relayer_nonce < chain_nonce:
                         # Our nonce was used by another transaction and ours has no receipt:
                         # it can never be mined, so sign the same call again.

@@ -1,0 +1,187 @@
+"""Nothing accepted is lost or written twice when the chain node or the service dies:
+500 records in flight, the node (or the service) killed with SIGKILL half-way and
+restarted, and afterwards every record is on chain exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+from api.conftest import CAST, declaration, register_cast, serve, wait_until
+from eth_account import Account
+from eth_utils.crypto import keccak
+from web3 import HTTPProvider, Web3
+
+from ledger_api.chain.artifacts import load_artifacts
+from ledger_api.chain.deploy import Manifest
+from ledger_api.chain.node import AnvilNode, free_port
+from ledger_api.client import LedgerClient, SignedRecord
+from ledger_api.demo import ANVIL_AUTHORITY_KEYS
+from ledger_api.settings import ANVIL_ACCOUNT_9_KEY, PROJECT_ROOT, Settings
+
+RECORDS = 500
+ANVIL_DEPLOYER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+assert ANVIL_AUTHORITY_KEYS  # the cast is registered by these authorities
+
+
+def presign(client: LedgerClient, prefix: str, count: int) -> list[SignedRecord]:
+    """Declarations of `count` new consignments, nonces 0…count-1, signed in advance so
+    that the posting loop can run at full speed."""
+    return [
+        client.sign(declaration(f"{prefix}{n:05d}"), previous=bytes(32), nonce=n, deadline=int(time.time()) + 3600)
+        for n in range(count)
+    ]
+
+
+def post_until_accepted(http: httpx.Client, signed: SignedRecord, deadline: float) -> None:
+    """A client's retry loop: the same signed record again until the service takes it.
+    Safe because a re-post of the same record returns the same id and creates nothing."""
+    while True:
+        try:
+            response = http.post("/v1/records", json=signed.body())
+            if response.status_code in (200, 202):
+                return
+            assert response.status_code >= 500, response.text
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"record {signed.id} was never accepted")
+        time.sleep(0.05)
+
+
+def on_chain_record_ids(w3: Web3, manifest: Manifest) -> list[str]:
+    ledger = w3.eth.contract(
+        address=manifest.address("ConsignmentLedger"),
+        abi=load_artifacts(PROJECT_ROOT / "build")["ConsignmentLedger"].abi,
+    )
+    logs = ledger.events.RecordWritten().get_logs(from_block=manifest.deploy_block)
+    return ["0x" + bytes(log["args"]["recordId"]).hex() for log in logs]
+
+
+def assert_all_confirmed_once(http: httpx.Client, w3: Web3, manifest: Manifest, signed: list[SignedRecord]) -> None:
+    ids = [s.id for s in signed]
+    wait_until(
+        lambda: (
+            all(http.get(f"/v1/records/{i}").json()["status"] == "confirmed" for i in ids[-20:])
+            and all(http.get(f"/v1/records/{i}").json()["status"] == "confirmed" for i in ids)
+        ),
+        timeout=180,
+        what="every record confirmed",
+    )
+    on_chain = on_chain_record_ids(w3, manifest)
+    assert len(on_chain) == len(set(on_chain)), "a record was written twice"
+    assert sorted(set(on_chain) & set(ids)) == sorted(ids), "a record is missing on chain"
+
+
+def test_node_killed_during_a_500_record_ingest_then_restarted_loses_and_doubles_nothing(tmp_path: Path):
+    settings = Settings(
+        data_dir=tmp_path,
+        anvil_port=free_port(),
+        port=free_port(),
+        confirmations=1,
+        seed_demo=False,
+        resend_after_seconds=1.0,
+    )
+    server, thread, app = serve(settings)
+    runtime = app.state.runtime
+    try:
+        w3 = Web3(HTTPProvider(runtime.node.url))
+        keys = {name: Account.from_key(keccak(text=f"fault test {name}")) for name in CAST}
+        register_cast(w3, runtime, keys)
+        url = f"http://127.0.0.1:{settings.port}"
+        http = httpx.Client(base_url=url, timeout=30)
+        wait_until(lambda: http.get(f"/v1/parties/{keys['exporter'].address}").status_code == 200, what="indexed")
+        signed = presign(LedgerClient(url, keys["exporter"]), "6NL123456789-KN-", RECORDS)
+
+        deadline = time.monotonic() + 120
+        poster = threading.Thread(target=lambda: [post_until_accepted(http, s, deadline) for s in signed])
+        poster.start()
+        wait_until(
+            lambda: (
+                http.get(f"/v1/records/{signed[150].id}").status_code == 200
+                and http.get(f"/v1/records/{signed[100].id}").json()["status"] == "confirmed"
+            ),
+            what="a third of the records in flight",
+        )
+        runtime.node.kill()
+        time.sleep(1.5)
+        runtime.node.start()
+        poster.join()
+        assert_all_confirmed_once(http, w3, runtime.manifest, signed)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def _service_process(tmp_path: Path, rpc_url: str, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "LEDGER_DATA_DIR": str(tmp_path / "service"),
+        "LEDGER_RPC_URL": rpc_url,
+        "LEDGER_DEPLOYER_KEY": ANVIL_DEPLOYER_KEY,
+        "LEDGER_RELAYER_KEY": ANVIL_ACCOUNT_9_KEY,
+        "LEDGER_PORT": str(port),
+        "LEDGER_RESEND_AFTER_SECONDS": "1",
+    }
+    log = open(tmp_path / "service.log", "ab")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen([sys.executable, "-m", "ledger_api.run"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log)
+
+
+def test_service_killed_during_a_500_record_ingest_then_restarted_loses_and_doubles_nothing(tmp_path: Path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with AnvilNode(tmp_path / "anvil") as node:
+        w3 = Web3(HTTPProvider(node.url))
+        service = _service_process(tmp_path, node.url, port)
+        try:
+            http = httpx.Client(base_url=url, timeout=30)
+            wait_until(lambda: _up(http), timeout=60, what="service up")
+            manifest = Manifest.load(tmp_path / "service" / "deployment.json")
+            keys = {name: Account.from_key(keccak(text=f"fault test {name}")) for name in CAST}
+
+            class _Rt:  # what register_cast needs of a runtime
+                pass
+
+            rt = _Rt()
+            rt.manifest = manifest  # type: ignore[attr-defined]
+            register_cast(w3, rt, keys)  # type: ignore[arg-type]
+            wait_until(lambda: http.get(f"/v1/parties/{keys['exporter'].address}").status_code == 200, what="indexed")
+            signed = presign(LedgerClient(url, keys["exporter"]), "6NL123456789-KS-", RECORDS)
+
+            deadline = time.monotonic() + 150
+            poster = threading.Thread(target=lambda: [post_until_accepted(http, s, deadline) for s in signed])
+            poster.start()
+            wait_until(
+                lambda: _status(http, signed[150].id) is not None and _status(http, signed[100].id) == "confirmed",
+                what="a third of the records in flight",
+            )
+            service.send_signal(signal.SIGKILL)
+            service.wait()
+            time.sleep(1)
+            service = _service_process(tmp_path, node.url, port)
+            poster.join()
+            assert_all_confirmed_once(http, w3, manifest, signed)
+        finally:
+            service.send_signal(signal.SIGTERM)
+            service.wait(timeout=30)
+
+
+def _up(http: httpx.Client) -> bool:
+    try:
+        return http.get("/healthz").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _status(http: httpx.Client, record_id: str) -> str | None:
+    try:
+        response = http.get(f"/v1/records/{record_id}")
+    except httpx.HTTPError:
+        return None
+    return response.json()["status"] if response.status_code == 200 else None
