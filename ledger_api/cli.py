@@ -711,3 +711,47 @@ def import_records(
             _out().print(f"confirmed {len(outcome.accepted)}")
         if outcome.refused:
             raise typer.Exit(EXIT_REFUSED)
+
+
+# ---------------------------------------------------------------- benchmarks
+
+bench_app = typer.Typer(help="Benchmarks: figures printed, for docs/benchmarks.md.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    records: Annotated[int, typer.Option(min=1, help="Records posted through /v1/records/batch.")] = 10_000,
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="Records per batch request.")] = 1_000,
+    raw_records: Annotated[int, typer.Option(min=1, help="Pre-signed write transactions sent to the node.")] = 2_000,
+    samples: Annotated[int, typer.Option(min=1, help="Single records timed one at a time.")] = 200,
+    write_docs: Annotated[
+        bool, typer.Option("--write-docs", help="Write the figures into docs/benchmarks.md.")
+    ] = False,
+) -> None:
+    """Ingest throughput and latency of a fresh service, beside the raw limit of its node."""
+    from ledger_api.bench import render_ingest, run_ingest, write_section
+    from ledger_api.settings import PROJECT_ROOT
+
+    console = _out()
+    figures = run_ingest(records, batch_size, raw_records, samples, progress=lambda m: console.print(f"[dim]{m}[/]"))
+    table = Table("figure", "value", title="ledger bench ingest")
+    table.add_row("batch ingest", f"{figures.records:,} records in {figures.seconds:.2f} s")
+    table.add_row("batch ingest rate", f"{figures.records_per_second:,.0f} records/s")
+    table.add_row(
+        f"batch request ({figures.batch_size:,} records) p50 / p99",
+        f"{figures.request_p50_ms:.0f} / {figures.request_p99_ms:.0f} ms",
+    )
+    table.add_row(
+        "raw limit of the node",
+        f"{figures.raw_records_per_second:,.0f} records/s ({figures.raw_records:,} in {figures.raw_seconds:.2f} s)",
+    )
+    table.add_row("service / raw", f"{figures.records_per_second / figures.raw_records_per_second:.0%}")
+    table.add_row("single record confirmed p50 / p99", f"{figures.single_p50_ms:.1f} / {figures.single_p99_ms:.1f} ms")
+    table.add_row("chain length at the end", f"{figures.chain_blocks_at_end:,} blocks")
+    console.print(table)
+    if write_docs:
+        command = f"ledger bench ingest --records {records} --batch-size {batch_size} --raw-records {raw_records}"
+        command += f" --samples {samples}"
+        write_section(PROJECT_ROOT / "docs" / "benchmarks.md", "ingest", render_ingest(figures, command))
+        console.print("written to docs/benchmarks.md")

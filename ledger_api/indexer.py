@@ -63,6 +63,7 @@ class Indexer:
         self.confirmations = confirmations
         self.head: int | None = None  # the chain's head as last seen
         self.updated = threading.Condition()
+        self.wake = threading.Event()  # set by the relayer when a transaction was mined
 
     # ------------------------------------------------------------ loop
 
@@ -79,7 +80,8 @@ class Indexer:
                 busy = False
                 stop.wait(0.5)
             if not busy:
-                stop.wait(idle)
+                self.wake.wait(idle)
+                self.wake.clear()
 
     def cursor(self, session: Session) -> int:
         row = session.get(StateRow, CURSOR_KEY)

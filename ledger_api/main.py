@@ -4,9 +4,10 @@ that starts and stops the runtime (chain, relayer, indexer)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
+import pydantic_core
 from fastapi import FastAPI
 
 from ledger_api.api import problems
@@ -37,31 +38,91 @@ class BodyLimit:
         if length is not None and (not length.isdigit() or int(length) > limit):
             await self._refuse(scope, receive, send, limit)
             return
-        seen = 0
+        seen, exceeded, started = 0, False, False
 
         async def limited_receive() -> dict[str, Any]:
-            nonlocal seen
+            nonlocal seen, exceeded
             message: dict[str, Any] = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    exceeded = True
                     raise _TooLarge
             return message
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
+        async def guarded_send(message: dict[str, Any]) -> None:
+            nonlocal started
+            # FastAPI turns any error while reading the body (ours too) into its own 400:
+            # once the limit is passed, the app's answer is dropped and the 413 sent instead.
+            if exceeded and not started:
+                return
+            started = True
+            await send(message)
+
+        with suppress(_TooLarge):
+            await self.app(scope, limited_receive, guarded_send)
+        if exceeded and not started:
             await self._refuse(scope, receive, send, limit)
 
     async def _refuse(self, scope: dict[str, Any], receive: Any, send: Any, limit: int) -> None:
-        response = problems.problem(
-            413, "TOO_LARGE", "Body too large", f"the body of {scope['path']} may be at most {limit} bytes"
-        )
+        detail = f"the body of {scope['path']} may be at most {limit} bytes"
+        response = problems.problem(413, "TOO_LARGE", "Body too large", detail, [{"field": "body", "reason": detail}])
         await response(scope, receive, send)
 
 
 class _TooLarge(Exception):
     pass
+
+
+class JsonGuard:
+    """Parses a JSON body once with pydantic-core (jiter: no recursion on the C stack, at
+    most ~200 levels deep) before the app parses it again with the stdlib, and refuses
+    what jiter cannot parse with a 422 naming "body". The stdlib parser recurses on the C
+    stack and py_ecc raises the recursion limit to 100,000, so JSON nested a few hundred
+    thousand levels deep (well within the batch body limit) crashed the process."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        types = [v for k, v in scope.get("headers") or [] if k == b"content-type"] if scope["type"] == "http" else []
+        if not any(_is_json(t) for t in types):
+            await self.app(scope, receive, send)
+            return
+        messages: list[dict[str, Any]] = []
+        while True:
+            message: dict[str, Any] = await receive()
+            messages.append(message)
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
+        if body:
+            try:
+                pydantic_core.from_json(body)
+            except ValueError as exc:
+                reason = f"not JSON: {exc}"
+                if "recursion limit" in str(exc):
+                    reason = f"the body's JSON is nested too deeply ({exc})"
+                response = problems.problem(
+                    422,
+                    "VALIDATION",
+                    "The request is not valid",
+                    f"body: {reason}",
+                    [{"field": "body", "reason": reason}],
+                )
+                await response(scope, receive, send)
+                return
+
+        async def replay() -> dict[str, Any]:
+            return messages.pop(0) if messages else dict(await receive())
+
+        await self.app(scope, replay, send)
+
+
+def _is_json(content_type: bytes) -> bool:
+    # What FastAPI parses as JSON: application/json and application/*+json.
+    media = content_type.split(b";")[0].strip().lower()
+    return media == b"application/json" or (media.startswith(b"application/") and media.endswith(b"+json"))
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -87,6 +148,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     problems.install(app)
     for router in (health.router, ledger.router, records.router, consignments.router, parties.router):
         app.include_router(router)
+    app.add_middleware(JsonGuard)  # inside BodyLimit: it reads no more than the limit
     app.add_middleware(
         BodyLimit,
         default=settings.max_body_bytes,

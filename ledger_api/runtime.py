@@ -77,6 +77,7 @@ class Runtime:
         self.indexer = Indexer(
             self.store, self.rpc, abi, addresses, self.manifest.deploy_block, confirmations=s.confirmations
         )
+        self.indexer.wake = self.relayer.mined
         domain = LedgerDomain(self.manifest.chain_id, self.manifest.address("ConsignmentLedger"))
         ledger = addresses["ConsignmentLedger"]
         rpc = self.rpc
@@ -99,6 +100,7 @@ class Runtime:
         self._stop.set()
         if self.relayer is not None:
             self.relayer.wake.set()
+            self.relayer.mined.set()
         for thread in self._threads:
             thread.join(timeout=10)
         if self.rpc is not None:

@@ -3,6 +3,7 @@ from domain types at the edge, never stored as such."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from eth_utils.address import is_checksum_address, to_checksum_address
@@ -15,6 +16,8 @@ UCR_PATTERN = r"^[0-9][A-Z]{2}[A-Z0-9-]{1,32}$"
 RECORD_ID_PATTERN = r"^0x[0-9a-fA-F]{64}$"
 ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
 UINT256_MAX = 2**256 - 1
+# Most records one batch may carry (Settings.max_batch_records has the same default).
+MAX_BATCH_RECORDS = 10_000
 
 Hash32 = Annotated[str, StringConstraints(pattern=RECORD_ID_PATTERN)]
 Signature = Annotated[
@@ -22,6 +25,7 @@ Signature = Annotated[
 ]
 
 
+@lru_cache(maxsize=65_536)  # the same few parties sign thousands of records; EIP-55 costs ~50 µs
 def _checksummed(value: str) -> str:
     # A mixed-case address must carry a valid EIP-55 checksum: a typo is refused, not sent.
     if value != value.lower() and value[2:] != value[2:].upper() and not is_checksum_address(value):
@@ -33,13 +37,15 @@ Address = Annotated[str, StringConstraints(pattern=ADDRESS_PATTERN), AfterValida
 
 
 def _uint256(value: Any) -> Any:
-    # Large integers lose precision as JSON numbers in many clients: accept decimal text too.
-    if isinstance(value, str) and value.isdigit():
+    # Large integers lose precision as JSON numbers in many clients: accept decimal text too
+    # (ASCII digits only: str.isdigit() is true of "١٢" and "²" as well).
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         return int(value)
     return value
 
 
-Uint256 = Annotated[int, BeforeValidator(_uint256), Field(ge=0, le=UINT256_MAX, strict=False)]
+# Strict: a JSON float (5.0) or a boolean is not the integer the party signed.
+Uint256 = Annotated[int, BeforeValidator(_uint256), Field(ge=0, le=UINT256_MAX, strict=True)]
 
 
 class _In(BaseModel):
@@ -82,7 +88,7 @@ class SubmissionIn(_In):
 class BatchIn(_In):
     """Signed records to anchor together as one Merkle root."""
 
-    records: list[SubmissionIn] = Field(min_length=1)
+    records: list[SubmissionIn] = Field(min_length=1, max_length=MAX_BATCH_RECORDS)
 
 
 class AcceptedOut(BaseModel):

@@ -99,7 +99,10 @@ class AnvilNode:
         self.reclaim_orphan()
         home = self.data_dir / "anvil-home"
         home.mkdir(exist_ok=True)
-        args = [str(self.binary), "--host", "127.0.0.1", "--port", str(self.port), "--prune-history"]
+        # History states are kept in memory only (anvil would otherwise write every block's
+        # state under $HOME/.foundry: gigabytes in a long run), and 256 of them, so that a
+        # call "at latest" racing a new block still finds its state.
+        args = [str(self.binary), "--host", "127.0.0.1", "--port", str(self.port), "--prune-history", "256"]
         if self.state_file is not None:
             args += ["--state", str(self.state_file), "--state-interval", "1"]
         args += list(self.extra_args)

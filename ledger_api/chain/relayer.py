@@ -73,6 +73,7 @@ class Relayer:
         self.chain_id, self.addresses = chain_id, addresses
         self.resend_after = timedelta(seconds=resend_after)
         self.wake = threading.Event()
+        self.mined = threading.Event()  # set when a transaction was mined: the indexer waits on it
         self._gas_price: int | None = None
 
     # ------------------------------------------------------------ loop
@@ -247,6 +248,7 @@ class Relayer:
                         changed += 1
                     continue
                 changed += 1
+                self.mined.set()
                 if int(receipt["status"], 16) == 1:
                     row.status = "mined"
                 else:

@@ -18,14 +18,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, cast, func, select
+from eth_utils.crypto import keccak
+from sqlalchemy import BigInteger, cast, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ledger_api.domain.custody import UNREGISTERED, ConsignmentState, CustodyRuleError, PartyStanding, apply
 from ledger_api.domain.merkle import MerkleTree
-from ledger_api.domain.payloads import Payload, canonical_json, payload_hash, record_kind_of
+from ledger_api.domain.payloads import Payload, canonical_json, record_kind_of
 from ledger_api.domain.records import (
     LedgerDomain,
     Record,
@@ -146,24 +148,30 @@ class Submissions:
                     f"records[{index}]",
                     f"record {existing[0]} was accepted before, in another submission",
                 )
-            states: dict[bytes, ConsignmentState] = {}
+            states = self._consignments(session, {item.record.consignment for item in items})
+            standings: dict[str, PartyStanding] = {}
             rows = []
             for i, (item, (rid, canonical)) in enumerate(zip(items, checked, strict=True)):
                 where = _Prefixed(i)
                 key = item.record.consignment
-                if key not in states:
-                    state, mode = self._consignment(session, key)
-                    if mode == "single":
-                        raise where.conflict(
-                            "MODE_MISMATCH",
-                            "record.consignment",
-                            "this consignment is written record by record: post to /v1/records",
-                        )
-                    states[key] = state
-                states[key] = self._apply_rules(session, states[key], item.record, rid, where)
-                rows.append(self._row(item, rid, canonical, states[key].position, "batch", root, i))
+                state, mode = states.get(key, (ConsignmentState(), None))
+                if mode == "single":
+                    raise where.conflict(
+                        "MODE_MISMATCH",
+                        "record.consignment",
+                        "this consignment is written record by record: post to /v1/records",
+                    )
+                state = self._apply_rules(session, state, item.record, rid, where, standings)
+                states[key] = (state, "batch")
+                rows.append(self._values(item, rid, canonical, state.position, "batch", root, i))
             session.add(BatchRow(root=root, count=len(items), status="accepted", accepted_at=datetime.now(UTC)))
-            session.add_all(rows)
+            self._flush(session)
+            try:
+                session.execute(insert(RecordRow), rows)  # one executemany, not one ORM object per record
+            except IntegrityError as exc:
+                raise ConflictingSubmission(
+                    "CONCURRENT_WRITE", "records", "another record took a place in one of these consignments"
+                ) from exc
             session.add(OutboxRow(action="anchor", ref=root, status="pending", attempts=0))
             self._flush(session)
         self._wake()
@@ -181,7 +189,7 @@ class Submissions:
         deadline, signature. Returns the record id and the canonical payload."""
         record, payload = item.record, item.payload
         canonical = canonical_json(payload)
-        digest = payload_hash(payload)
+        digest = keccak(canonical)  # payload_hash(payload), without serialising twice
         if digest != record.payload_hash:
             raise where.invalid(
                 "PAYLOAD_HASH_MISMATCH",
@@ -215,10 +223,19 @@ class Submissions:
         return rid, canonical
 
     def _apply_rules(
-        self, session: Session, state: ConsignmentState, record: Record, rid: bytes, where: _Prefixed
+        self,
+        session: Session,
+        state: ConsignmentState,
+        record: Record,
+        rid: bytes,
+        where: _Prefixed,
+        standings: dict[str, PartyStanding] | None = None,
     ) -> ConsignmentState:
-        party = self._standing(session, record.party)
-        counterparty = self._standing(session, record.counterparty)
+        cache = {} if standings is None else standings
+        for address in (record.party, record.counterparty):
+            if address not in cache:
+                cache[address] = self._standing(session, address)
+        party, counterparty = cache[record.party], cache[record.counterparty]
         try:
             return apply(state, record, rid, party, counterparty)
         except CustodyRuleError as exc:
@@ -232,13 +249,19 @@ class Submissions:
 
     def _consignment(self, session: Session, key: bytes) -> tuple[ConsignmentState, str | None]:
         """The consignment's state after its accepted records, and its mode."""
+        return self._consignments(session, {key}).get(key, (ConsignmentState(), None))
+
+    def _consignments(self, session: Session, keys: set[bytes]) -> dict[bytes, tuple[ConsignmentState, str | None]]:
+        """The states and modes of those of `keys` that have records, in one query."""
         rows = session.scalars(
             select(RecordRow)
-            .where(RecordRow.consignment == _hex(key), RecordRow.status != "failed")
-            .order_by(RecordRow.position)
+            .where(RecordRow.consignment.in_([_hex(k) for k in keys]), RecordRow.status != "failed")
+            .order_by(RecordRow.consignment, RecordRow.position)
         ).all()
-        state = ConsignmentState()
+        out: dict[bytes, tuple[ConsignmentState, str | None]] = {}
         for row in rows:
+            key = bytes.fromhex(row.consignment[2:])
+            state, _ = out.get(key, (ConsignmentState(), row.mode))
             record = Record(
                 consignment=key,
                 kind=RecordKind(row.kind),
@@ -250,8 +273,8 @@ class Submissions:
                 deadline=int(row.deadline),
             )
             # Accepted records passed the rules when they came in: replay them as facts.
-            state = _replay(state, record, bytes.fromhex(row.id[2:]))
-        return state, (rows[0].mode if rows else None)
+            out[key] = (_replay(state, record, bytes.fromhex(row.id[2:])), row.mode)
+        return out
 
     def _next_nonce(self, session: Session, party: str) -> int:
         last = session.scalar(
@@ -273,8 +296,20 @@ class Submissions:
         root: str | None,
         index: int | None,
     ) -> RecordRow:
+        return RecordRow(**self._values(item, rid, canonical, position, mode, root, index))
+
+    def _values(
+        self,
+        item: Submission,
+        rid: bytes,
+        canonical: bytes,
+        position: int,
+        mode: str,
+        root: str | None,
+        index: int | None,
+    ) -> dict[str, Any]:
         r = item.record
-        return RecordRow(
+        return dict(
             id=_hex(rid),
             consignment=_hex(r.consignment),
             ucr=item.payload.ucr,

@@ -1,0 +1,347 @@
+"""Ingest benchmark: the service's write path measured end to end, beside the raw limit
+of the same node in the same run. Run through `ledger bench ingest`.
+
+The service runs in its own process (`python -m ledger_api.run`, its own anvil and a
+throwaway data folder), so that on a 2-core machine the load generator and the service
+each have a core. Figures:
+
+- batch ingest: N pre-signed records POSTed to /v1/records/batch in chunks, timed from
+  the first POST until every batch's anchor is confirmed in the index;
+- raw limit: the same node taking pre-signed `write` transactions (one record each) sent
+  directly in JSON-RPC batches with automine off, then mined in full blocks, timed until
+  the last receipt;
+- single-record latency: one record at a time, POST until the index reports it confirmed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import httpx
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
+from web3 import HTTPProvider, Web3
+
+from ledger_api.chain.abi import ContractAbi
+from ledger_api.chain.artifacts import load_artifacts
+from ledger_api.chain.contracts import Contracts
+from ledger_api.chain.deploy import Manifest, identifiers_hash
+from ledger_api.chain.node import free_port
+from ledger_api.chain.rpc import Rpc
+from ledger_api.client import LedgerClient, SignedRecord
+from ledger_api.domain.custody import EXPORTER
+from ledger_api.settings import PROJECT_ROOT
+
+# anvil's development account 8 (public key material, local chains only): sends the raw-limit transactions.
+RAW_SENDER_KEY = "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97"
+
+
+@dataclass(frozen=True)
+class IngestFigures:
+    records: int
+    batch_size: int
+    seconds: float
+    records_per_second: float
+    request_p50_ms: float
+    request_p99_ms: float
+    raw_records: int
+    raw_seconds: float
+    raw_records_per_second: float
+    single_samples: int
+    single_p50_ms: float
+    single_p99_ms: float
+    chain_blocks_at_end: int
+
+
+def declaration(ucr: str) -> dict[str, Any]:
+    return {
+        "schema_version": "1",
+        "kind": "DECLARATION",
+        "ucr": ucr,
+        "exporter": {
+            "name": "Bench Exporter BV",
+            "address": "Rotterdam",
+            "country": "NL",
+            "identifier": {"scheme": "EORI", "value": "NL000000001"},
+        },
+        "consignee": {"name": "Bench Importer KK", "address": "Tokyo", "country": "JP"},
+        "origin_country": "NL",
+        "destination_country": "JP",
+        "goods": [
+            {
+                "line_number": 1,
+                "hs_code": "850440",
+                "description": "Static converters",
+                "quantity": "10",
+                "quantity_unit": "PCE",
+                "gross_mass_kg": "12.5",
+                "value": "1000",
+                "currency": "EUR",
+            }
+        ],
+        "containers": ["CSQU3054383"],
+        "seals": ["SEAL-1"],
+    }
+
+
+def _percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+class _Service:
+    """The service in a child process, with its own anvil and data folder."""
+
+    def __init__(self, data: Path) -> None:
+        self.port, self.anvil_port = free_port(), free_port()
+        env = {
+            **os.environ,
+            "LEDGER_DATA_DIR": str(data),
+            "LEDGER_PORT": str(self.port),
+            "LEDGER_ANVIL_PORT": str(self.anvil_port),
+            "LEDGER_SEED_DEMO": "false",
+        }
+        self.log = open(data / "service.log", "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ledger_api.run"], cwd=PROJECT_ROOT, env=env, stdout=self.log, stderr=self.log
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.chain_url = f"http://127.0.0.1:{self.anvil_port}"
+        self.http = httpx.Client(base_url=self.url, timeout=120)
+        _wait(lambda: self._up(), 120, "the service to start")
+        self.manifest = Manifest.load(data / "deployment.json")
+
+    def _up(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError("the service exited; see its service.log")
+        try:
+            return self.http.get("/healthz").status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self) -> None:
+        self.http.close()
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=60)
+        self.log.close()
+
+
+def _wait(predicate: Callable[[], bool], timeout: float, what: str, poll: float = 0.01) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(poll)
+
+
+def _register(service: _Service, w3: Web3, parties: list[LocalAccount]) -> None:
+    contracts = Contracts.load(w3, service.manifest, PROJECT_ROOT / "build")
+    nl = next(a["address"] for a in service.manifest.authorities if a["country"] == "NL")
+    for account in parties:
+        fn = contracts.registry.functions.registerParty(account.address, EXPORTER, identifiers_hash({"bench": "1"}))
+        w3.eth.wait_for_transaction_receipt(fn.transact({"from": nl}))
+    for account in parties:
+        _wait(partial(_registered, service.http, account.address), 30, "indexing")
+
+
+def _ok(response: httpx.Response) -> None:
+    if response.status_code >= 400:
+        raise RuntimeError(f"the service refused: {response.status_code} {response.text}")
+
+
+def _registered(http: httpx.Client, address: str) -> bool:
+    return http.get(f"/v1/parties/{address}").status_code == 200
+
+
+def _confirmed(http: httpx.Client, record_id: str) -> bool:
+    return bool(http.get(f"/v1/records/{record_id}").json()["status"] == "confirmed")
+
+
+def measure_batches(
+    service: _Service, client: LedgerClient, records: int, batch_size: int
+) -> tuple[float, list[float]]:
+    signed = [
+        client.sign(declaration(f"6NL000000001-B{n:07d}"), previous=bytes(32), nonce=n, deadline=2**40)
+        for n in range(records)
+    ]
+    chunks = [signed[i : i + batch_size] for i in range(0, records, batch_size)]
+    bodies = [{"records": [s.body() for s in chunk]} for chunk in chunks]
+    latencies = []
+    start = time.perf_counter()
+    for body in bodies:
+        t = time.perf_counter()
+        response = service.http.post("/v1/records/batch", json=body)
+        latencies.append((time.perf_counter() - t) * 1000)
+        _ok(response)
+    for chunk in chunks:
+        _wait(partial(_confirmed, service.http, chunk[-1].id), 300, "a batch to be confirmed")
+    return time.perf_counter() - start, latencies
+
+
+def measure_raw(service: _Service, w3: Web3, party: LocalAccount, records: int) -> float:
+    """Pre-signed `write` transactions, one record each, straight to the node."""
+    sender: LocalAccount = Account.from_key(RAW_SENDER_KEY)
+    client = LedgerClient(service.url, party)
+    abi = ContractAbi(load_artifacts(PROJECT_ROOT / "build"))
+    ledger = service.manifest.address("ConsignmentLedger")
+    base_nonce = w3.eth.get_transaction_count(sender.address)
+    gas_price = 2 * w3.eth.gas_price + 1
+    raw = []
+    for n in range(records):
+        s: SignedRecord = client.sign(
+            declaration(f"6NL000000002-R{n:07d}"), previous=bytes(32), nonce=n, deadline=2**40
+        )
+        data = abi.encode_call("ConsignmentLedger", "write", s.record.as_tuple(), s.signature)
+        tx: dict[str, Any] = {
+            "nonce": base_nonce + n,
+            "gasPrice": gas_price,
+            "gas": 300_000,
+            "to": ledger,
+            "value": 0,
+            "data": data,
+            "chainId": service.manifest.chain_id,
+        }
+        raw.append("0x" + bytes(sender.sign_transaction(tx).raw_transaction).hex())
+    rpc = Rpc(service.chain_url)
+    last_hash = "0x" + keccak(bytes.fromhex(raw[-1][2:])).hex()
+    # The node at its best: everything sent in JSON-RPC batches with automine off, then
+    # mined in full blocks. The service's relayer is idle meanwhile.
+    rpc.call("evm_setAutomine", False)
+    start = time.perf_counter()
+    try:
+        for i in range(0, records, 500):
+            rpc.batch([("eth_sendRawTransaction", [tx]) for tx in raw[i : i + 500]])
+        while rpc.call("eth_getTransactionReceipt", last_hash) is None:
+            rpc.call("evm_mine")
+            if time.perf_counter() - start > 300:
+                raise TimeoutError("the raw transactions were not mined")
+        seconds = time.perf_counter() - start
+    finally:
+        rpc.call("evm_setAutomine", True)
+    rpc.close()
+    client.close()
+    return seconds
+
+
+def measure_single(service: _Service, client: LedgerClient, samples: int) -> list[float]:
+    nonce = client.next_nonce()
+    latencies = []
+    for n in range(samples):
+        signed = client.sign(declaration(f"6NL000000001-S{n:07d}"), previous=bytes(32), nonce=nonce + n)
+        t = time.perf_counter()
+        _ok(service.http.post("/v1/records", json=signed.body()))
+        _wait(partial(_confirmed, service.http, signed.id), 30, "a single record", poll=0.002)
+        latencies.append((time.perf_counter() - t) * 1000)
+    return latencies
+
+
+def run_ingest(
+    records: int = 10_000,
+    batch_size: int = 1_000,
+    raw_records: int = 2_000,
+    samples: int = 200,
+    progress: Callable[[str], None] = lambda _: None,
+) -> IngestFigures:
+    with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
+        service = _Service(Path(tmp))
+        try:
+            w3 = Web3(HTTPProvider(service.chain_url))
+            batcher, raw_party, single = (
+                Account.from_key(keccak(text=f"bench {n}")) for n in ("batch", "raw", "single")
+            )
+            _register(service, w3, [batcher, raw_party, single])
+            progress(f"batch ingest: {records:,} records in batches of {batch_size:,}")
+            seconds, request_ms = measure_batches(service, LedgerClient(service.url, batcher), records, batch_size)
+            progress(f"single-record latency: {samples} records one at a time")
+            single_ms = measure_single(service, LedgerClient(service.url, single), samples)
+            progress(f"raw limit: {raw_records:,} pre-signed write transactions straight to the node")
+            raw_seconds = measure_raw(service, w3, raw_party, raw_records)
+            blocks = w3.eth.block_number
+        finally:
+            service.stop()
+    return IngestFigures(
+        records=records,
+        batch_size=batch_size,
+        seconds=seconds,
+        records_per_second=records / seconds,
+        request_p50_ms=statistics.median(request_ms),
+        request_p99_ms=_percentile(request_ms, 99),
+        raw_records=raw_records,
+        raw_seconds=raw_seconds,
+        raw_records_per_second=raw_records / raw_seconds,
+        single_samples=samples,
+        single_p50_ms=statistics.median(single_ms),
+        single_p99_ms=_percentile(single_ms, 99),
+        chain_blocks_at_end=blocks,
+    )
+
+
+def write_section(path: Path, name: str, body: str) -> None:
+    """Replaces the block between `<!-- name:begin -->` and `<!-- name:end -->` in the
+    benchmarks page (appending it the first time): figures land there from the run that
+    measured them, never by hand."""
+
+    begin, end = f"<!-- {name}:begin (written by the benchmark) -->", f"<!-- {name}:end -->"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    block = f"{begin}\n{body}\n{end}"
+    if begin in text:
+        text = re.sub(re.escape(begin) + r".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+    else:
+        text += f"\n{block}\n"
+    path.write_text(text)
+
+
+def render_ingest(f: IngestFigures, command: str) -> str:
+    anvil = subprocess.run(
+        [str(PROJECT_ROOT / "node_modules/.bin/anvil"), "--version"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()[0]
+    ratio = f.records_per_second / f.raw_records_per_second
+    rows = [
+        (
+            "batch ingest through the API, anchored and confirmed",
+            f"{f.records:,} records in {f.seconds:.2f} s",
+            f"**{f.records_per_second:,.0f} records/s**",
+            "≥ 2,000 records/s",
+        ),
+        (
+            f"one batch request of {f.batch_size:,} records, p50 / p99",
+            f"{f.request_p50_ms:.0f} / {f.request_p99_ms:.0f} ms",
+            "",
+            "",
+        ),
+        (
+            "raw limit of the same node (pre-signed `write` txs, manual mining)",
+            f"{f.raw_records:,} records in {f.raw_seconds:.2f} s",
+            f"{f.raw_records_per_second:,.0f} records/s",
+            "",
+        ),
+        ("service / raw limit", "", f"**{ratio:.0%}**", "≥ 50%"),
+        (
+            f"single record, POST until confirmed in the index, p50 / p99 ({f.single_samples} samples)",
+            "",
+            f"**{f.single_p50_ms:.1f}** / {f.single_p99_ms:.1f} ms",
+            "p50 ≤ 60 ms",
+        ),
+    ]
+    lines = [
+        f"`{command}` — {anvil}; service and load generator in separate processes on the same 2-core",
+        f"machine; the chain had {f.chain_blocks_at_end:,} blocks at the end of the run.",
+        "",
+        "| figure | measured | rate | target |",
+        "|---|---|---|---|",
+        *[f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows],
+    ]
+    return "\n".join(lines)
