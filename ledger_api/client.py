@@ -15,6 +15,9 @@ from typing import Any
 import httpx
 from eth_account.signers.local import LocalAccount
 
+from ledger_api.chain.deploy import identifiers_hash
+from ledger_api.domain.custody import ROLE_NAMES
+from ledger_api.domain.forwarding import REGISTRY_CALL_GAS, ForwardRequest, registry_calldata
 from ledger_api.domain.payloads import parse_payload, payload_hash
 from ledger_api.domain.records import (
     ZERO_ADDRESS,
@@ -153,6 +156,44 @@ class LedgerClient:
 
     def post_batch(self, signed: list[SignedRecord]) -> dict[str, Any]:
         response = self.http.post("/v1/records/batch", json={"records": [s.body() for s in signed]})
+        if response.status_code >= 400:
+            raise ClientError(response.status_code, response.json())
+        return dict(response.json())
+
+    def manage_party(
+        self,
+        action: str,
+        party: str,
+        *,
+        roles: list[str] | None = None,
+        identifiers: dict[str, str] | None = None,
+        deadline: int | None = None,
+    ) -> dict[str, Any]:
+        """As a customs authority: signs and submits a registry write for `party`."""
+        info = self._get("/v1/ledger")
+        me = self._get(f"/v1/parties/{self.address}")
+        roles, identifiers = roles or [], identifiers or {}
+        ids = identifiers_hash(identifiers) if identifiers else b""
+        request = ForwardRequest(
+            sender=self.address,
+            to=info["contracts"]["PartyRegistry"],
+            gas=REGISTRY_CALL_GAS,
+            nonce=int(me["forwarder_nonce"]),
+            deadline=int(time.time()) + DEFAULT_VALIDITY if deadline is None else deadline,
+            data=registry_calldata(action, party, sum(ROLE_NAMES[r] for r in set(roles)), ids),
+        )
+        signature = request.sign(info["chain_id"], info["contracts"]["LedgerForwarder"], self.account.key)
+        body = {
+            "action": action,
+            "authority": self.address,
+            "party": party,
+            "roles": roles,
+            "identifiers": identifiers,
+            "nonce": request.nonce,
+            "deadline": request.deadline,
+            "signature": "0x" + signature.hex(),
+        }
+        response = self.http.post("/v1/parties", json=body)
         if response.status_code >= 400:
             raise ClientError(response.status_code, response.json())
         return dict(response.json())

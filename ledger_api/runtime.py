@@ -20,6 +20,7 @@ from ledger_api.chain.relayer import Relayer
 from ledger_api.chain.rpc import Rpc
 from ledger_api.domain.records import LedgerDomain
 from ledger_api.indexer import Indexer
+from ledger_api.services.parties import PartyWrites
 from ledger_api.services.queries import Queries
 from ledger_api.services.submission import Submissions
 from ledger_api.settings import Settings
@@ -39,6 +40,7 @@ class Runtime:
     indexer: Indexer | None = None
     submissions: Submissions | None = None
     queries: Queries | None = None
+    party_writes: PartyWrites | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -88,6 +90,16 @@ class Runtime:
             return int(abi_decode(["uint256"], bytes.fromhex(result[2:]))[0])
 
         self.submissions = Submissions(self.store, domain, chain_nonce, wake_relayer=self.relayer.wake)
+        forwarder = addresses["LedgerForwarder"]
+
+        def forwarder_nonce(authority: str) -> int:
+            data = abi.encode_call("LedgerForwarder", "nonces", authority)
+            result = rpc.call("eth_call", {"to": forwarder, "data": "0x" + data.hex()}, "latest")
+            return int(abi_decode(["uint256"], bytes.fromhex(result[2:]))[0])
+
+        self.party_writes = PartyWrites(
+            self.store, self.manifest.chain_id, addresses, forwarder_nonce, wake_relayer=self.relayer.wake
+        )
         self.queries = Queries(self.store, s.confirmations, self.submissions.next_nonce)
         if background:
             for name, target in (("relayer", self.relayer.run), ("indexer", self.indexer.run)):

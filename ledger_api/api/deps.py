@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from ledger_api.runtime import Runtime
+from ledger_api.services.parties import PartyWrites
 from ledger_api.services.queries import Queries
 from ledger_api.services.submission import Submissions
 
@@ -26,6 +27,12 @@ def queries(rt: Annotated[Runtime, Depends(runtime)]) -> Queries:
     return rt.queries
 
 
+def party_writes(rt: Annotated[Runtime, Depends(runtime)]) -> PartyWrites:
+    assert rt.party_writes is not None
+    return rt.party_writes
+
+
 SubmissionsDep = Annotated[Submissions, Depends(submissions)]
 QueriesDep = Annotated[Queries, Depends(queries)]
+PartyWritesDep = Annotated[PartyWrites, Depends(party_writes)]
 RuntimeDep = Annotated[Runtime, Depends(runtime)]

@@ -149,6 +149,36 @@ class PartyOut(BaseModel):
     registered_block: int
     updated_block: int
     next_nonce: int = Field(description="the nonce this party's next single-mode record must carry")
+    forwarder_nonce: int | None = Field(
+        default=None, description="for an authority: its next nonce at the forwarder (registry writes)"
+    )
+
+
+RoleName = Literal["EXPORTER", "CARRIER", "FORWARDER", "TERMINAL", "IMPORTER", "CUSTOMS"]
+IdentifierKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+IdentifierValue = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class PartyWriteIn(_In):
+    """A registry write signed by the customs authority of the party's country: the
+    signature is over the ERC-2771 ForwardRequest (EIP-712, domain "LedgerForwarder")
+    whose data is the registry call these fields describe."""
+
+    action: Literal["register", "set_roles", "suspend", "reinstate", "revoke"]
+    authority: Address
+    party: Address
+    roles: list[RoleName] = Field(default_factory=list, max_length=6)
+    identifiers: dict[IdentifierKey, IdentifierValue] = Field(
+        default_factory=dict, max_length=8, description='e.g. {"eori": "NL123456789"}; only its hash goes on chain'
+    )
+    nonce: Uint256 = Field(description="the authority's next nonce at the forwarder")
+    deadline: Annotated[int, Field(ge=0, lt=2**48, strict=True)]
+    signature: Signature
+
+
+class PartyWriteOut(BaseModel):
+    id: str
+    status: str
 
 
 class LedgerOut(BaseModel):

@@ -6,16 +6,49 @@ from dataclasses import asdict
 from typing import Annotated
 
 from eth_utils.address import to_checksum_address
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Response
 
-from ledger_api.api.deps import QueriesDep
+from ledger_api.api.deps import PartyWritesDep, QueriesDep
 from ledger_api.api.problems import responses
-from ledger_api.api.schemas import ADDRESS_PATTERN, PartyOut
+from ledger_api.api.schemas import ADDRESS_PATTERN, PartyOut, PartyWriteIn, PartyWriteOut
+from ledger_api.services.parties import PartyRequest
 
 router = APIRouter(prefix="/v1/parties", tags=["parties"])
 
 
+@router.post(
+    "",
+    status_code=202,
+    response_model=PartyWriteOut,
+    responses={
+        200: {"model": PartyWriteOut, "description": "The same request was accepted before"},
+        **responses(403, 409, 413, 422, 503),
+    },
+)
+def write_party(body: PartyWriteIn, writes: PartyWritesDep, response: Response) -> PartyWriteOut:
+    """Registers, re-roles, suspends, reinstates or revokes a party. Signed by the customs
+    authority of the party's country; relayed to the registry through the forwarder."""
+    request = PartyRequest(
+        action=body.action,
+        authority=body.authority,
+        party=body.party,
+        roles=list(body.roles),
+        identifiers=dict(body.identifiers),
+        nonce=body.nonce,
+        deadline=body.deadline,
+        signature=bytes.fromhex(body.signature[2:]),
+    )
+    request_id, created = writes.submit(request)
+    if not created:
+        response.status_code = 200
+    return PartyWriteOut(id=request_id, status="accepted")
+
+
 @router.get("/{address}", response_model=PartyOut, responses=responses(404, 422))
-def get_party(address: Annotated[str, Path(pattern=ADDRESS_PATTERN)], service: QueriesDep) -> PartyOut:
+def get_party(
+    address: Annotated[str, Path(pattern=ADDRESS_PATTERN)], service: QueriesDep, writes: PartyWritesDep
+) -> PartyOut:
     """Country, roles, status and identifiers hash of a registered party."""
-    return PartyOut(**asdict(service.party(to_checksum_address(address))))
+    party = service.party(to_checksum_address(address))
+    forwarder_nonce = writes.next_forwarder_nonce(party.address) if party.is_authority else None
+    return PartyOut(**asdict(party), forwarder_nonce=forwarder_nonce)

@@ -1,0 +1,89 @@
+"""The facts a verification is made of: a consignment's records as indexed, the parties'
+role and status history, and the exporter's AEO recognition. Gathered by the service
+from its index (or read from an evidence bundle), then handed to the pure checks in
+verification.py and the risk rules in risk.py: nothing here does I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger_api.domain.records import LedgerDomain, Record
+
+
+@dataclass(frozen=True)
+class RecordFact:
+    """One record of the consignment, in hash-chain order, with where it stands on chain."""
+
+    id: str  # 0x… EIP-712 digest, as the chain knows it
+    record: Record  # the signed message
+    signature: bytes
+    payload: dict[str, Any] | None  # the stored payload (canonical JSON parsed), None if missing
+    payload_canonical: bytes | None  # the exact bytes whose keccak256 must be record.payload_hash
+    mode: str  # "single" (its own transaction) or "batch" (leaf of a Merkle root)
+    block_number: int | None  # block of its transaction (single) or of its root's anchor (batch)
+    block_hash: str | None
+    block_timestamp: int | None  # unix seconds
+    confirmations: int
+    batch_root: str | None = None
+    inclusion_proof: list[str] | None = None  # sibling hashes, leaf to root (batch mode)
+    root_anchored_block: int | None = None  # where the chain says the root was anchored (batch)
+    written_on_chain: bool | None = None  # single mode: a RecordWritten event with this id exists
+
+
+@dataclass(frozen=True)
+class PartyCheckpoint:
+    """A party's roles and status from `from_block` on (PartyRegistry history)."""
+
+    from_block: int
+    roles: int
+    status: int  # 0 none, 1 active, 2 suspended, 3 revoked
+
+
+@dataclass(frozen=True)
+class PartyFact:
+    address: str
+    country: str
+    registered_block: int
+    history: tuple[PartyCheckpoint, ...]  # ordered by from_block
+
+    def at(self, block: int) -> PartyCheckpoint | None:
+        """Roles and status as of the end of `block`, or None before registration."""
+        current = None
+        for checkpoint in self.history:
+            if checkpoint.from_block <= block:
+                current = checkpoint
+            else:
+                break
+        return current
+
+
+@dataclass(frozen=True)
+class RecognitionFact:
+    """Whether the exporter's AEO status is recognised by the verifying country at the
+    time that matters (the declaration's block time). `reason` follows the contract's
+    Recognition enum names (RECOGNISED, NO_CERTIFICATE, CERTIFICATE_EXPIRED, …)."""
+
+    operator: str
+    country: str
+    at: int
+    recognised: bool
+    reason: str
+    programme: str | None = None
+    mra_id: int | None = None
+    valid_until: int | None = None
+
+
+@dataclass(frozen=True)
+class VerificationInput:
+    ucr: str
+    consignment: bytes  # keccak256(ucr)
+    domain: LedgerDomain
+    records: tuple[RecordFact, ...]  # hash-chain order: declaration first
+    parties: dict[str, PartyFact]  # by checksummed address
+    verifying_country: str
+    as_of_block: int
+    confirmations_required: int
+    recognition: RecognitionFact | None = None
+    chain_id: int = 0
+    contracts: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,88 @@
+"""Registry writes signed by a customs authority: an OpenZeppelin ERC-2771 ForwardRequest
+(EIP-712) that the service relays through the LedgerForwarder, so the registry sees the
+authority as the caller while the relayer pays gas and holds no role."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi.abi import encode as abi_encode
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+
+FORWARD_REQUEST_TYPE = [
+    {"name": "from", "type": "address"},
+    {"name": "to", "type": "address"},
+    {"name": "value", "type": "uint256"},
+    {"name": "gas", "type": "uint256"},
+    {"name": "nonce", "type": "uint256"},
+    {"name": "deadline", "type": "uint48"},
+    {"name": "data", "type": "bytes"},
+]
+DOMAIN_TYPE = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+REGISTRY_CALL_GAS = 250_000
+
+# PartyRegistry's writes an authority signs, by action: the function and its argument
+# types. A test checks these against the compiled ABI.
+REGISTRY_FUNCTIONS: dict[str, tuple[str, list[str]]] = {
+    "register": ("registerParty", ["address", "uint64", "bytes32"]),
+    "set_roles": ("setRoles", ["address", "uint64"]),
+    "suspend": ("suspendParty", ["address"]),
+    "reinstate": ("reinstateParty", ["address"]),
+    "revoke": ("revokeParty", ["address"]),
+}
+
+
+def registry_calldata(action: str, party: str, roles: int = 0, identifiers_hash: bytes = b"") -> bytes:
+    """The calldata of the registry write `action` (one of REGISTRY_FUNCTIONS)."""
+    name, types = REGISTRY_FUNCTIONS[action]
+    args: list[object] = [to_checksum_address(party), roles, identifiers_hash][: len(types)]
+    selector = keccak(text=f"{name}({','.join(types)})")[:4]
+    return selector + abi_encode(types, args)
+
+
+@dataclass(frozen=True)
+class ForwardRequest:
+    sender: str  # the authority
+    to: str  # the registry
+    gas: int
+    nonce: int
+    deadline: int
+    data: bytes
+
+    def typed_data(self, chain_id: int, forwarder: str) -> dict[str, Any]:
+        return {
+            "types": {"EIP712Domain": DOMAIN_TYPE, "ForwardRequest": FORWARD_REQUEST_TYPE},
+            "primaryType": "ForwardRequest",
+            "domain": {
+                "name": "LedgerForwarder",
+                "version": "1",
+                "chainId": chain_id,
+                "verifyingContract": to_checksum_address(forwarder),
+            },
+            "message": {
+                "from": to_checksum_address(self.sender),
+                "to": to_checksum_address(self.to),
+                "value": 0,
+                "gas": self.gas,
+                "nonce": self.nonce,
+                "deadline": self.deadline,
+                "data": self.data,
+            },
+        }
+
+    def sign(self, chain_id: int, forwarder: str, private_key: bytes | str) -> bytes:
+        signable = encode_typed_data(full_message=self.typed_data(chain_id, forwarder))
+        return bytes(Account.sign_message(signable, private_key).signature)
+
+    def signer(self, chain_id: int, forwarder: str, signature: bytes) -> str:
+        signable = encode_typed_data(full_message=self.typed_data(chain_id, forwarder))
+        return str(Account.recover_message(signable, signature=signature))

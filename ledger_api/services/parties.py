@@ -1,0 +1,148 @@
+"""Registering and managing parties: each write is signed by the customs authority of
+the party's country (an ERC-2771 ForwardRequest) and relayed through the outbox like any
+record, after the same checks the registry will make."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ledger_api.chain.deploy import identifiers_hash
+from ledger_api.domain.custody import ROLE_NAMES
+from ledger_api.domain.forwarding import REGISTRY_CALL_GAS, ForwardRequest, registry_calldata
+from ledger_api.errors import ConflictingSubmission, InvalidSubmission, NotAuthorised
+from ledger_api.store.db import Store
+from ledger_api.store.tables import OutboxRow, PartyRow
+
+# The registry's status transitions: action -> statuses it may start from.
+FROM_STATUS = {"set_roles": {1, 2}, "suspend": {1}, "reinstate": {2}, "revoke": {1, 2}}
+
+
+@dataclass(frozen=True)
+class PartyRequest:
+    action: str
+    authority: str
+    party: str
+    roles: list[str]
+    identifiers: dict[str, str]
+    nonce: int
+    deadline: int
+    signature: bytes
+
+
+def roles_bits(roles: list[str]) -> int:
+    return sum(ROLE_NAMES[r] for r in set(roles))
+
+
+class PartyWrites:
+    def __init__(
+        self,
+        store: Store,
+        chain_id: int,
+        addresses: dict[str, str],
+        chain_forwarder_nonce: Callable[[str], int],
+        wake_relayer: threading.Event | None = None,
+    ) -> None:
+        self.store, self.chain_id, self.addresses = store, chain_id, addresses
+        self.chain_forwarder_nonce = chain_forwarder_nonce
+        self.wake_relayer = wake_relayer
+        self._lock = threading.Lock()
+
+    def calldata(self, request: PartyRequest) -> bytes:
+        ids = identifiers_hash(request.identifiers) if request.identifiers else b""
+        return registry_calldata(request.action, request.party, roles_bits(request.roles), ids)
+
+    def forward_request(self, request: PartyRequest) -> ForwardRequest:
+        return ForwardRequest(
+            sender=request.authority,
+            to=self.addresses["PartyRegistry"],
+            gas=REGISTRY_CALL_GAS,
+            nonce=request.nonce,
+            deadline=request.deadline,
+            data=self.calldata(request),
+        )
+
+    def next_forwarder_nonce(self, authority: str) -> int:
+        with self.store.session() as session:
+            pending = session.scalar(
+                select(func.count()).where(
+                    OutboxRow.action == "forward",
+                    OutboxRow.ref.like(f"{authority}:%"),
+                    OutboxRow.status.in_(["pending", "signed", "sent", "mined"]),
+                )
+            )
+        return self.chain_forwarder_nonce(authority) + int(pending or 0)
+
+    def submit(self, request: PartyRequest) -> tuple[str, bool]:
+        if request.deadline < time.time():
+            raise InvalidSubmission("EXPIRED", "deadline", "the signature's deadline has passed")
+        if request.action in ("register", "set_roles") and not request.roles:
+            raise InvalidSubmission("NO_ROLES", "roles", "name at least one role")
+        if request.action == "register" and not request.identifiers:
+            raise InvalidSubmission("NO_IDENTIFIERS", "identifiers", "name the party's identifiers (EORI, TIN, LEI…)")
+        forward = self.forward_request(request)
+        signer = forward.signer(self.chain_id, self.addresses["LedgerForwarder"], request.signature)
+        if signer != request.authority:
+            raise InvalidSubmission(
+                "WRONG_SIGNER",
+                "signature",
+                f"the request is signed by {signer}, not by the authority {request.authority}",
+            )
+        ref = f"{request.authority}:{request.nonce}"
+        with self._lock:
+            with self.store.session() as session:
+                existing = session.scalar(select(OutboxRow).where(OutboxRow.action == "forward", OutboxRow.ref == ref))
+                if (
+                    existing is not None
+                    and json.loads(existing.payload or "{}").get("signature") == "0x" + request.signature.hex()
+                ):
+                    return ref, False
+                self._check_rules(session, request)
+            expected = self.next_forwarder_nonce(request.authority)
+            if request.nonce != expected:
+                raise ConflictingSubmission(
+                    "NONCE_MISMATCH", "nonce", f"the authority's next forwarder nonce is {expected}"
+                )
+            with self.store.session() as session:
+                payload = {
+                    "from": request.authority,
+                    "to": forward.to,
+                    "gas": forward.gas,
+                    "deadline": forward.deadline,
+                    "data": "0x" + forward.data.hex(),
+                    "signature": "0x" + request.signature.hex(),
+                }
+                session.add(
+                    OutboxRow(action="forward", ref=ref, payload=json.dumps(payload), status="pending", attempts=0)
+                )
+        if self.wake_relayer is not None:
+            self.wake_relayer.set()
+        return ref, True
+
+    def _check_rules(self, session: Session, request: PartyRequest) -> None:
+        authority = session.get(PartyRow, request.authority)
+        if authority is None or not authority.is_authority or authority.status != 1:
+            raise NotAuthorised("NOT_AUTHORITY", "authority", f"{request.authority} is not an active customs authority")
+        party = session.get(PartyRow, request.party)
+        if request.action == "register":
+            if party is not None:
+                raise ConflictingSubmission("PARTY_EXISTS", "party", f"{request.party} is registered already")
+            return
+        if party is None:
+            raise ConflictingSubmission("UNKNOWN_PARTY", "party", f"{request.party} is not registered")
+        if party.is_authority or party.country != authority.country:
+            raise NotAuthorised(
+                "NOT_AUTHORITY_OF",
+                "party",
+                f"{request.party} is managed by customs of {party.country}, not {authority.country}",
+            )
+        if party.status not in FROM_STATUS[request.action]:
+            raise ConflictingSubmission(
+                "INVALID_STATUS_CHANGE", "action", f"cannot {request.action} a party in status {party.status}"
+            )

@@ -1,0 +1,113 @@
+"""Registry writes through the API: signed by the customs authority of the party's
+country, relayed through the forwarder, and refused when anyone else signs them."""
+
+from __future__ import annotations
+
+import time
+
+from eth_account import Account
+from eth_utils.crypto import keccak
+
+from ledger_api.chain.artifacts import load_artifacts
+from ledger_api.client import ClientError, LedgerClient
+from ledger_api.demo import ANVIL_AUTHORITY_KEYS
+from ledger_api.domain.forwarding import REGISTRY_FUNCTIONS
+from ledger_api.settings import PROJECT_ROOT
+
+from .conftest import Service, declaration, wait_until
+
+NL_CUSTOMS = Account.from_key(ANVIL_AUTHORITY_KEYS["0x70997970C51812dc3A010C7d01b50e0d17dc79C8"])
+JP_CUSTOMS = Account.from_key(ANVIL_AUTHORITY_KEYS["0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"])
+
+
+def party_status(service: Service, address: str) -> str | None:
+    response = service.http.get(f"/v1/parties/{address}")
+    return response.json()["status"] if response.status_code == 200 else None
+
+
+def test_customs_registers_suspends_and_reinstates_a_trader_of_its_country(service: Service):
+    newcomer = Account.from_key(keccak(text="parties test newcomer"))
+    customs = LedgerClient(service.url, NL_CUSTOMS)
+    accepted = customs.manage_party("register", newcomer.address, roles=["EXPORTER"], identifiers={"eori": "NL42"})
+    assert accepted["status"] == "accepted"
+    wait_until(lambda: party_status(service, newcomer.address) == "active", what="registration indexed")
+    party = service.http.get(f"/v1/parties/{newcomer.address}").json()
+    assert (party["country"], party["roles"]) == ("NL", ["EXPORTER"])
+
+    customs.manage_party("suspend", newcomer.address)
+    wait_until(lambda: party_status(service, newcomer.address) == "suspended", what="suspension indexed")
+    trader = LedgerClient(service.url, newcomer)
+    refused = service.http.post("/v1/records", json=trader.sign(declaration("6NL123456789-PARTY-01")).body())
+    assert refused.status_code == 403 and refused.json()["code"] == "PARTY_NOT_ACTIVE"
+
+    customs.manage_party("reinstate", newcomer.address)
+    wait_until(lambda: party_status(service, newcomer.address) == "active", what="reinstatement indexed")
+    assert trader.wait_confirmed(trader.submit(declaration("6NL123456789-PARTY-01")))["status"] == "confirmed"
+
+
+def test_a_trader_cannot_register_parties(service: Service):
+    exporter = LedgerClient(service.url, service.keys["exporter"])
+    outsider = Account.from_key(keccak(text="parties test outsider")).address
+    info = service.http.get("/v1/ledger").json()
+    body = _signed_body(service, exporter.account, "register", outsider, info, nonce=0)
+    response = service.http.post("/v1/parties", json=body)
+    assert response.status_code == 403 and response.json()["code"] == "NOT_AUTHORITY"
+
+
+def test_customs_of_another_country_cannot_suspend_a_trader(service: Service):
+    customs_jp = LedgerClient(service.url, JP_CUSTOMS)
+    try:
+        customs_jp.manage_party("suspend", service.address("exporter"))
+    except ClientError as exc:
+        assert exc.status == 403 and exc.problem["code"] == "NOT_AUTHORITY_OF"
+    else:
+        raise AssertionError("a JP authority suspended an NL exporter")
+    assert party_status(service, service.address("exporter")) == "active"
+
+
+def test_a_request_signed_by_another_key_is_refused_and_a_repeat_is_the_same_request(service: Service):
+    info = service.http.get("/v1/ledger").json()
+    target = Account.from_key(keccak(text="parties test forged")).address
+    nonce = service.http.get(f"/v1/parties/{NL_CUSTOMS.address}").json()["forwarder_nonce"]
+    forged = _signed_body(service, NL_CUSTOMS, "register", target, info, nonce=nonce, signer=JP_CUSTOMS)
+    response = service.http.post("/v1/parties", json=forged)
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "signature"
+
+    good = _signed_body(service, NL_CUSTOMS, "register", target, info, nonce=nonce)
+    first, again = service.http.post("/v1/parties", json=good), service.http.post("/v1/parties", json=good)
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert first.json()["id"] == again.json()["id"]
+    wait_until(lambda: party_status(service, target) == "active", what="registration indexed")
+
+
+def test_registry_calls_signed_by_authorities_match_the_compiled_abi():
+    abi = load_artifacts(PROJECT_ROOT / "build")["PartyRegistry"].abi
+    functions = {f["name"]: [i["type"] for i in f["inputs"]] for f in abi if f["type"] == "function"}
+    for name, types in REGISTRY_FUNCTIONS.values():
+        assert functions[name] == types
+
+
+def _signed_body(service, authority, action, party, info, *, nonce, signer=None):
+    from ledger_api.chain.deploy import identifiers_hash
+    from ledger_api.domain.forwarding import REGISTRY_CALL_GAS, ForwardRequest, registry_calldata
+
+    deadline = int(time.time()) + 600
+    request = ForwardRequest(
+        sender=authority.address,
+        to=info["contracts"]["PartyRegistry"],
+        gas=REGISTRY_CALL_GAS,
+        nonce=nonce,
+        deadline=deadline,
+        data=registry_calldata(action, party, 2, identifiers_hash({"eori": "NL1"})),
+    )
+    signature = request.sign(info["chain_id"], info["contracts"]["LedgerForwarder"], (signer or authority).key)
+    return {
+        "action": action,
+        "authority": authority.address,
+        "party": party,
+        "roles": ["CARRIER"],
+        "identifiers": {"eori": "NL1"},
+        "nonce": nonce,
+        "deadline": deadline,
+        "signature": "0x" + signature.hex(),
+    }
