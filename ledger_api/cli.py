@@ -755,3 +755,12 @@ def bench_ingest(
         command += f" --samples {samples}"
         write_section(PROJECT_ROOT / "docs" / "benchmarks.md", "ingest", render_ingest(figures, command))
         console.print("written to docs/benchmarks.md")
+
+
+@app.command()
+def demo() -> None:
+    """Start the service on its own local chain with the demo trade lane, as `make run`
+    does (http://127.0.0.1:8000; Ctrl-C stops it). Settings come from LEDGER_* variables."""
+    from ledger_api import run
+
+    raise typer.Exit(run.main())
