@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from eth_account import Account
@@ -181,6 +182,13 @@ def seed(url: str, manifest: Manifest, build_dir: Any, chain_url: str) -> list[s
     jp_customs = LedgerClient(url, Account.from_key(authority_keys["JP"] or ""))
     nl_customs = LedgerClient(url, Account.from_key(authority_keys["NL"] or ""))
     _wait_indexed(exporter, [p.account.address for p in PARTIES])
+    start = datetime.now(UTC).replace(microsecond=0)
+
+    def at(minutes: int) -> str:
+        # The lane's events follow one another after the declaration is on chain (a
+        # compressed voyage): real times, so the risk rules see no declaration after departure.
+        return (start + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
+
     ucrs = []
     for n in range(1, 6):
         ucr = f"{UCR_PREFIX}{n:04d}"
@@ -188,28 +196,24 @@ def seed(url: str, manifest: Manifest, build_dir: Any, chain_url: str) -> list[s
             continue  # seeded by an earlier start
         seal = f"JP-SEAL-{n:06d}"
         exporter.submit(_declaration(ucr, seal))
-        jp_customs.submit(_decision(ucr, "JP", "JPYOK", "EXPORT_RELEASE", "2026-11-02T01:00:00Z"))
+        jp_customs.submit(_decision(ucr, "JP", "JPYOK", "EXPORT_RELEASE", at(1)))
         if n == 5:
             ucrs.append(ucr)
             continue
         ship = f"IMO93{n:05d}"
-        exporter.submit(
-            _custody(ucr, "HANDOVER", "JPYOK", "2026-11-02T03:00:00Z", ship, seal), counterparty=ocean.address
-        )
-        ocean.submit(
-            _custody(ucr, "ACCEPTANCE", "JPYOK", "2026-11-02T03:30:00Z", ship, seal), counterparty=exporter.address
-        )
-        ocean.submit(_custody(ucr, "HANDOVER", "NLRTM", "2026-11-26T08:00:00Z", ship, seal), counterparty=rail.address)
+        exporter.submit(_custody(ucr, "HANDOVER", "JPYOK", at(2), ship, seal), counterparty=ocean.address)
+        ocean.submit(_custody(ucr, "ACCEPTANCE", "JPYOK", at(3), ship, seal), counterparty=exporter.address)
+        ocean.submit(_custody(ucr, "HANDOVER", "NLRTM", at(4), ship, seal), counterparty=rail.address)
         if n == 2:
             ucrs.append(ucr)
             continue  # in transit: the rail operator has not accepted yet
         arrival_seal = "NL-SEAL-990001" if n == 3 else seal  # 3: other seals, no reason given
         rail.submit(
-            _custody(ucr, "ACCEPTANCE", "NLRTM", "2026-11-26T08:45:00Z", "TRAIN-4471", arrival_seal),
+            _custody(ucr, "ACCEPTANCE", "NLRTM", at(5), "TRAIN-4471", arrival_seal),
             counterparty=ocean.address,
         )
         if n != 3:
-            nl_customs.submit(_decision(ucr, "NL", "NL000396", "IMPORT_RELEASE", "2026-11-26T10:00:00Z"))
+            nl_customs.submit(_decision(ucr, "NL", "NL000396", "IMPORT_RELEASE", at(6)))
         ucrs.append(ucr)
     for client in (exporter, ocean, rail, jp_customs, nl_customs):
         client.close()

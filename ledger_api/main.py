@@ -11,7 +11,7 @@ import pydantic_core
 from fastapi import FastAPI
 
 from ledger_api.api import problems
-from ledger_api.api.routes import consignments, health, ledger, parties, records
+from ledger_api.api.routes import consignments, health, ledger, parties, records, verification
 from ledger_api.runtime import Runtime
 from ledger_api.settings import Settings
 
@@ -146,7 +146,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         lifespan=lifespan,
     )
     problems.install(app)
-    for router in (health.router, ledger.router, records.router, consignments.router, parties.router):
+    for router in (
+        health.router,
+        ledger.router,
+        records.router,
+        consignments.router,
+        verification.router,
+        parties.router,
+    ):
         app.include_router(router)
     app.add_middleware(JsonGuard)  # inside BodyLimit: it reads no more than the limit
     app.add_middleware(

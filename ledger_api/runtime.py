@@ -18,11 +18,14 @@ from ledger_api.chain.deploy import Manifest, Sender, ensure_deployed, load_conf
 from ledger_api.chain.node import AnvilNode
 from ledger_api.chain.relayer import Relayer
 from ledger_api.chain.rpc import Rpc
+from ledger_api.domain.receipts import load_or_create_keyring
 from ledger_api.domain.records import LedgerDomain
+from ledger_api.domain.risk import load_rules
 from ledger_api.indexer import Indexer
 from ledger_api.services.parties import PartyWrites
 from ledger_api.services.queries import Queries
 from ledger_api.services.submission import Submissions
+from ledger_api.services.verification import FactFinder, Verifier
 from ledger_api.settings import Settings
 from ledger_api.store.db import Store
 
@@ -41,11 +44,16 @@ class Runtime:
     submissions: Submissions | None = None
     queries: Queries | None = None
     party_writes: PartyWrites | None = None
+    facts: FactFinder | None = None
+    verifier: Verifier | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def start(self, *, background: bool = True) -> Runtime:
         s = self.settings
+        # Rules and keys first: a bad rules file stops the start before anything runs.
+        rules = load_rules(s.risk_rules)
+        keyring = load_or_create_keyring(s.receipt_keys)
         if s.embedded_chain:
             chain_dir = s.data_dir / "chain"
             self.node = AnvilNode(chain_dir, port=s.anvil_port, state_file=chain_dir / "state.json").start()
@@ -100,6 +108,8 @@ class Runtime:
         self.party_writes = PartyWrites(
             self.store, self.manifest.chain_id, addresses, forwarder_nonce, wake_relayer=self.relayer.wake
         )
+        self.facts = FactFinder(self.store, domain, addresses, s.confirmations)
+        self.verifier = Verifier(self.facts, rules, keyring, s.service_id)
         self.queries = Queries(self.store, s.confirmations, self.submissions.next_nonce)
         if background:
             for name, target in (("relayer", self.relayer.run), ("indexer", self.indexer.run)):

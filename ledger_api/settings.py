@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     # Store: SQLite in data_dir unless a SQLAlchemy URL (postgresql+psycopg://…) is given.
     database_url: str | None = None
 
+    # Verification: risk rules (an operator may replace the file) and receipt signing keys.
+    risk_rules: Path = PROJECT_ROOT / "config" / "risk-rules.yaml"
+    receipt_keys_dir: Path | None = None  # default: data_dir / "receipt-keys"
+    service_id: str = "customs-provenance-ledger"
+
     # Seed the demo trade lane on the embedded development chain.
     seed_demo: bool = True
 
@@ -50,6 +55,10 @@ class Settings(BaseSettings):
     @property
     def embedded_chain(self) -> bool:
         return self.rpc_url is None
+
+    @property
+    def receipt_keys(self) -> Path:
+        return self.receipt_keys_dir or self.data_dir / "receipt-keys"
 
     @property
     def database(self) -> str:

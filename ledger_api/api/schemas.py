@@ -205,3 +205,73 @@ class Problem(BaseModel):
     detail: str
     code: str | None = None
     errors: list[FieldError] = []
+
+
+# ---------------------------------------------------------------- verification
+
+COUNTRY_PATTERN = r"^[A-Z]{2}$"
+
+
+class ReasonOut(BaseModel):
+    code: str
+    number: int
+    message: str
+
+
+class CheckOut(BaseModel):
+    name: str
+    status: Literal["VALID", "INVALID", "ERROR", "SKIPPED"]
+    reason: ReasonOut
+    records: list[str]
+
+
+class FiredRuleOut(BaseModel):
+    id: str
+    description: str
+    points: int
+    reason: str
+    records: list[str]
+
+
+class RiskOut(BaseModel):
+    lane: Literal["GREEN", "AMBER", "RED"]
+    score: int
+    fired: list[FiredRuleOut]
+
+
+class RecognitionOut(BaseModel):
+    operator: str
+    country: str
+    at: int
+    recognised: bool
+    reason: str
+    programme: str | None = None
+    mra_id: int | None = None
+    valid_until: int | None = None
+
+
+class VerificationOut(BaseModel):
+    """The verdict with every check and its reason, the risk lane with the rules that
+    fired, and a receipt (compact JWS, EdDSA) anyone can check against /v1/keys."""
+
+    ucr: str
+    verifying_country: str
+    as_of_block: int
+    verdict: Literal["VERIFIED", "FAILED", "INCOMPLETE"]
+    checks: list[CheckOut]
+    risk: RiskOut
+    recognition: RecognitionOut | None
+    evidence_hash: str
+    receipt: str
+
+
+class RecognitionAnswerOut(BaseModel):
+    operator: str
+    country: str
+    at: int
+    recognised: bool
+    reason: str
+    programme: str | None
+    certificate_country: str | None
+    valid_until: int | None
+    mra_id: int | None

@@ -66,14 +66,19 @@ def on_chain_record_ids(w3: Web3, manifest: Manifest) -> list[str]:
 
 def assert_all_confirmed_once(http: httpx.Client, w3: Web3, manifest: Manifest, signed: list[SignedRecord]) -> None:
     ids = [s.id for s in signed]
-    wait_until(
-        lambda: (
-            all(http.get(f"/v1/records/{i}").json()["status"] == "confirmed" for i in ids[-20:])
-            and all(http.get(f"/v1/records/{i}").json()["status"] == "confirmed" for i in ids)
-        ),
-        timeout=180,
-        what="every record confirmed",
-    )
+
+    def statuses() -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for i in ids:
+            status = http.get(f"/v1/records/{i}").json()["status"]
+            counts[status] = counts.get(status, 0) + 1
+        return counts
+
+    try:
+        wait_until(lambda: statuses() == {"confirmed": len(ids)}, timeout=120, what="every record confirmed")
+    except AssertionError:
+        pool = w3.provider.make_request("txpool_status", [])
+        raise AssertionError(f"not all confirmed: {statuses()}; node pool {pool.get('result')}") from None
     on_chain = on_chain_record_ids(w3, manifest)
     assert len(on_chain) == len(set(on_chain)), "a record was written twice"
     assert sorted(set(on_chain) & set(ids)) == sorted(ids), "a record is missing on chain"

@@ -1,0 +1,66 @@
+"""Verification before clearance, evidence, receipt keys and AEO recognition."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from eth_utils.address import to_checksum_address
+from fastapi import APIRouter, Path, Query, Response
+
+from ledger_api.api.deps import RuntimeDep
+from ledger_api.api.problems import responses
+from ledger_api.api.schemas import (
+    ADDRESS_PATTERN,
+    COUNTRY_PATTERN,
+    UCR_PATTERN,
+    RecognitionAnswerOut,
+    VerificationOut,
+)
+
+router = APIRouter(tags=["verification"])
+
+Ucr = Annotated[str, Path(pattern=UCR_PATTERN, max_length=35, description="WCO UCR")]
+Country = Annotated[str, Query(pattern=COUNTRY_PATTERN, description="ISO 3166-1 alpha-2 of the verifying customs")]
+AtBlock = Annotated[
+    int | None, Query(ge=0, le=2**63 - 1, description="verify as of this block (default: the index head)")
+]
+
+
+@router.get("/v1/consignments/{ucr}/verification", response_model=VerificationOut, responses=responses(404, 422))
+def verify_consignment(ucr: Ucr, country: Country, rt: RuntimeDep, at_block: AtBlock = None) -> dict[str, Any]:
+    """The verdict (VERIFIED, FAILED, INCOMPLETE) with each check and its reason, the risk
+    lane with the rules that fired, and a signed receipt."""
+    assert rt.verifier is not None
+    return rt.verifier.verify(ucr, country, at_block)
+
+
+@router.get(
+    "/v1/consignments/{ucr}/evidence",
+    responses={200: {"content": {"application/json": {}}, "description": "the evidence bundle"}, **responses(404, 422)},
+)
+def evidence(ucr: Ucr, country: Country, rt: RuntimeDep, at_block: AtBlock = None) -> Response:
+    """Everything needed to re-derive the verdict offline (`ledger verify-bundle`), as
+    canonical JSON: these exact bytes are what a receipt's evidence hash covers."""
+    assert rt.verifier is not None
+    return Response(rt.verifier.evidence(ucr, country, at_block), media_type="application/json")
+
+
+@router.get("/v1/keys")
+def keys(rt: RuntimeDep) -> dict[str, Any]:
+    """The receipt-signing public keys (JWKS, Ed25519), old ones included."""
+    assert rt.verifier is not None
+    return dict(rt.verifier.keyring.jwks())
+
+
+@router.get("/v1/recognition", response_model=RecognitionAnswerOut, responses=responses(422))
+def recognition(
+    operator: Annotated[str, Query(pattern=ADDRESS_PATTERN)],
+    country: Country,
+    rt: RuntimeDep,
+    at: Annotated[int | None, Query(ge=0, le=2**63 - 1, description="unix time (default: now on chain)")] = None,
+) -> dict[str, Any]:
+    """Whether the operator's AEO status is recognised by `country` at `at`: under which
+    programme and MRA, valid until when, and why not when not."""
+    assert rt.facts is not None
+    return asdict(rt.facts.recognition(to_checksum_address(operator), country, at))

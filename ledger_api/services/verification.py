@@ -1,0 +1,252 @@
+"""Verification before clearance: gathers a consignment's facts from the index (as of a
+block), runs the pure checks and the risk rules, and signs a receipt over the outcome and
+the hash of the evidence bundle. Also answers recognition questions from the index."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import rfc8785
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger_api.domain.evidence import to_bundle, with_recognition
+from ledger_api.domain.facts import PartyCheckpoint, PartyFact, RecordFact, VerificationInput
+from ledger_api.domain.merkle import MerkleTree
+from ledger_api.domain.receipts import KeyRing, receipt_claims
+from ledger_api.domain.recognition import Recognition, RecognitionBook
+from ledger_api.domain.records import LedgerDomain, Record, RecordKind, consignment_key
+from ledger_api.domain.risk import RuleSet, assess
+from ledger_api.domain.verification import verify
+from ledger_api.errors import NotFound
+from ledger_api.store.db import Store
+from ledger_api.store.tables import BlockRow, EventRow, RecordRow, StateRow
+
+PARTY_EVENTS = ("PartyRegistered", "PartyRolesChanged", "PartyStatusChanged")
+RECOGNITION_EVENTS = (
+    "CertificateIssued",
+    "CertificateStatusChanged",
+    "ArrangementProposed",
+    "ArrangementRatified",
+    "ArrangementTerminated",
+)
+
+
+@dataclass(frozen=True)
+class Facts:
+    input: VerificationInput
+    recognition_events: list[dict[str, Any]]
+
+    def bundle(self) -> dict[str, Any]:
+        return to_bundle(self.input, self.recognition_events)
+
+
+class FactFinder:
+    """Reads what a verification needs from the store and the chain index."""
+
+    def __init__(self, store: Store, domain: LedgerDomain, contracts: dict[str, str], confirmations: int) -> None:
+        self.store, self.domain, self.contracts, self.confirmations = store, domain, contracts, confirmations
+
+    def indexed_block(self, session: Session) -> int:
+        row = session.get(StateRow, "indexed_block")
+        return int(row.value) if row else 0
+
+    def facts(self, ucr: str, country: str, at_block: int | None = None) -> Facts:
+        key = consignment_key(ucr)
+        with self.store.session() as session:
+            head = self.indexed_block(session)
+            as_of = head if at_block is None else min(at_block, head)
+            rows = session.scalars(
+                select(RecordRow)
+                .where(RecordRow.consignment == "0x" + key.hex(), RecordRow.status != "failed")
+                .order_by(RecordRow.position)
+            ).all()
+            if not rows:
+                raise NotFound(f"no consignment {ucr}")
+            records = tuple(self._record(session, row, as_of) for row in rows)
+            addresses = {r.record.party for r in records} | {r.record.counterparty for r in records}
+            parties = self._parties(session, addresses, as_of)
+            events = self._recognition_events(session, as_of)
+        inp = VerificationInput(
+            ucr=ucr,
+            consignment=key,
+            domain=self.domain,
+            records=records,
+            parties=parties,
+            verifying_country=country,
+            as_of_block=as_of,
+            confirmations_required=self.confirmations,
+            chain_id=self.domain.chain_id,
+            contracts=self.contracts,
+        )
+        return Facts(with_recognition(inp, events), events)
+
+    def _record(self, session: Session, row: RecordRow, as_of: int) -> RecordFact:
+        on_chain = row.block_number is not None and row.block_number <= as_of
+        block = session.get(BlockRow, row.block_number) if on_chain and row.block_number is not None else None
+        proof = root_block = None
+        written = None
+        if row.mode == "batch" and row.batch_root is not None:
+            ids = session.scalars(
+                select(RecordRow.id).where(RecordRow.batch_root == row.batch_root).order_by(RecordRow.batch_index)
+            ).all()
+            proof = [
+                "0x" + p.hex() for p in MerkleTree([bytes.fromhex(i[2:]) for i in ids]).proof(bytes.fromhex(row.id[2:]))
+            ]
+            anchor = session.scalar(
+                select(EventRow).where(
+                    EventRow.name == "RootAnchored",
+                    EventRow.args.like(f'%"{row.batch_root}"%'),
+                    EventRow.block_number <= as_of,
+                )
+            )
+            root_block = anchor.block_number if anchor else None
+        else:
+            written = (
+                session.scalar(
+                    select(EventRow.block_number).where(
+                        EventRow.record_id == row.id, EventRow.name == "RecordWritten", EventRow.block_number <= as_of
+                    )
+                )
+                is not None
+            )
+        return RecordFact(
+            id=row.id,
+            record=Record(
+                consignment=bytes.fromhex(row.consignment[2:]),
+                kind=RecordKind(row.kind),
+                payload_hash=bytes.fromhex(row.payload_hash[2:]),
+                previous=bytes.fromhex(row.previous[2:]),
+                party=row.party,
+                counterparty=row.counterparty,
+                nonce=int(row.nonce),
+                deadline=int(row.deadline),
+            ),
+            signature=bytes.fromhex(row.signature[2:]),
+            payload=json.loads(row.payload),
+            payload_canonical=row.payload.encode(),
+            mode=row.mode,
+            block_number=row.block_number if on_chain else None,
+            block_hash=row.block_hash if on_chain else None,
+            block_timestamp=block.timestamp if block else None,
+            confirmations=max(0, as_of - row.block_number + 1) if on_chain and row.block_number is not None else 0,
+            batch_root=row.batch_root,
+            inclusion_proof=proof,
+            root_anchored_block=root_block,
+            written_on_chain=written,
+        )
+
+    def _parties(self, session: Session, addresses: set[str], as_of: int) -> dict[str, PartyFact]:
+        events = session.scalars(
+            select(EventRow)
+            .where(EventRow.name.in_(PARTY_EVENTS), EventRow.block_number <= as_of)
+            .order_by(EventRow.block_number, EventRow.log_index)
+        ).all()
+        state: dict[str, dict[str, Any]] = {}
+        for event in events:
+            args = json.loads(event.args)
+            party = args["party"]
+            if party not in addresses:
+                continue
+            if event.name == "PartyRegistered":
+                state[party] = {
+                    "country": bytes.fromhex(args["country"][2:]).decode("ascii", "replace"),
+                    "registered": event.block_number,
+                    "roles": int(args["roles"]),
+                    "status": 1,
+                    "history": [],
+                }
+            elif party in state and event.name == "PartyRolesChanged":
+                state[party]["roles"] = int(args["roles"])
+            elif party in state and event.name == "PartyStatusChanged":
+                state[party]["status"] = int(args["status"])
+            if party in state:
+                s = state[party]
+                s["history"].append(PartyCheckpoint(event.block_number, s["roles"], s["status"]))
+        return {
+            address: PartyFact(address, s["country"], s["registered"], tuple(s["history"]))
+            for address, s in state.items()
+        }
+
+    def _recognition_events(self, session: Session, as_of: int) -> list[dict[str, Any]]:
+        rows = session.execute(
+            select(EventRow, BlockRow.timestamp)
+            .join(BlockRow, BlockRow.number == EventRow.block_number)
+            .where(EventRow.name.in_(RECOGNITION_EVENTS), EventRow.block_number <= as_of)
+            .order_by(EventRow.block_number, EventRow.log_index)
+        ).all()
+        return [
+            {"name": event.name, "args": json.loads(event.args), "block": event.block_number, "timestamp": ts}
+            for event, ts in rows
+        ]
+
+    def recognition(self, operator: str, country: str, when: int | None) -> Recognition:
+        with self.store.session() as session:
+            head = self.indexed_block(session)
+            events = self._recognition_events(session, head)
+            if when is None:
+                block = session.get(BlockRow, head)
+                when = block.timestamp if block else 0
+        book = RecognitionBook()
+        for event in events:
+            book.apply(event["name"], event["args"], int(event["timestamp"]))
+        return book.recognition(operator, country, when)
+
+
+class Verifier:
+    """Verdict, risk lane and signed receipt for a consignment, as of a block."""
+
+    def __init__(self, finder: FactFinder, rules: RuleSet, keyring: KeyRing, service_id: str) -> None:
+        self.finder, self.rules, self.keyring, self.service_id = finder, rules, keyring, service_id
+
+    def evidence(self, ucr: str, country: str, at_block: int | None = None) -> bytes:
+        """The evidence bundle as canonical JSON bytes: the exact bytes a receipt hashes."""
+        return rfc8785.dumps(self.finder.facts(ucr, country, at_block).bundle())
+
+    def verify(self, ucr: str, country: str, at_block: int | None = None) -> dict[str, Any]:
+        facts = self.finder.facts(ucr, country, at_block)
+        result = verify(facts.input)
+        risk = assess(self.rules, facts.input)
+        evidence = rfc8785.dumps(facts.bundle())
+        checks = [c.as_dict() for c in result.checks]
+        claims = receipt_claims(
+            verdict=str(result.verdict),
+            checks=checks,
+            lane=risk.lane,
+            score=risk.score,
+            fired=risk.rule_ids,
+            as_of_block=result.as_of_block,
+            ucr=ucr,
+            consignment=facts.input.consignment,
+            chain_id=facts.input.chain_id,
+            ledger=facts.input.domain.verifying_contract,
+            evidence=evidence,
+            iss=self.service_id,
+        )
+        recognition = facts.input.recognition
+        return {
+            "ucr": ucr,
+            "verifying_country": country,
+            "as_of_block": result.as_of_block,
+            "verdict": str(result.verdict),
+            "checks": checks,
+            "risk": {
+                "lane": risk.lane,
+                "score": risk.score,
+                "fired": [
+                    {
+                        "id": f.id,
+                        "description": f.description,
+                        "points": f.points,
+                        "reason": f.reason,
+                        "records": list(f.records),
+                    }
+                    for f in risk.fired
+                ],
+            },
+            "recognition": None if recognition is None else asdict(recognition),
+            "evidence_hash": claims["evidence"],
+            "receipt": self.keyring.issue(claims),
+        }

@@ -1,0 +1,184 @@
+"""Verification before clearance on the demo trade lane: verdicts with their reasons,
+lanes, receipts checkable against /v1/keys, evidence that re-derives the verdict offline
+and betrays any changed byte, and recognition answered from the index as the contract
+would answer it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import rfc8785
+from web3 import HTTPProvider, Web3
+
+from ledger_api import demo
+from ledger_api.chain.contracts import Contracts
+from ledger_api.chain.node import free_port
+from ledger_api.domain.evidence import from_bundle
+from ledger_api.domain.receipts import evidence_hash, verify_receipt
+from ledger_api.domain.verification import verify
+from ledger_api.settings import PROJECT_ROOT, Settings
+
+from .conftest import serve
+
+DELIVERED, IN_TRANSIT, BROKEN = (f"{demo.UCR_PREFIX}{n:04d}" for n in (1, 2, 3))
+
+
+@pytest.fixture(scope="module")
+def lane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Client, object]]:
+    data: Path = tmp_path_factory.mktemp("verification")
+    settings = Settings(data_dir=data, anvil_port=free_port(), port=free_port(), confirmations=1, seed_demo=False)
+    server, thread, app = serve(settings)
+    rt = app.state.runtime
+    url = f"http://127.0.0.1:{settings.port}"
+    demo.seed(url, rt.manifest, PROJECT_ROOT / "build", rt.node.url)
+    http = httpx.Client(base_url=url, timeout=30)
+    for ucr in (DELIVERED, IN_TRANSIT, BROKEN):
+        _wait_confirmed(http, ucr)
+    try:
+        yield http, rt
+    finally:
+        http.close()
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def _wait_confirmed(http: httpx.Client, ucr: str) -> None:
+    import time
+
+    deadline = time.monotonic() + 30
+    while any(r["status"] != "confirmed" for r in http.get(f"/v1/consignments/{ucr}").json()["records"]):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def _verification(http: httpx.Client, ucr: str, country: str, **params: int) -> dict:
+    response = http.get(f"/v1/consignments/{ucr}/verification", params={"country": country, **params})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _check(result: dict, name: str) -> dict:
+    return next(c for c in result["checks"] if c["name"] == name)
+
+
+def test_import_customs_verifies_the_delivered_consignment_green_with_a_receipt_it_can_check(lane):
+    http, _ = lane
+    result = _verification(http, DELIVERED, "NL")
+    assert result["verdict"] == "VERIFIED"
+    assert {c["status"] for c in result["checks"]} == {"VALID"}
+    assert [c["name"] for c in result["checks"]] == [
+        "RECORD_SIGNATURE",
+        "PAYLOAD_INTEGRITY",
+        "SIGNER_AUTHORITY",
+        "CUSTODY_CONTINUITY",
+        "DECLARATION",
+        "EXPORT_RELEASE",
+        "REVOCATION",
+        "AEO_RECOGNITION",
+        "CONFIRMATIONS",
+    ]
+    assert result["risk"]["lane"] == "GREEN" and result["recognition"]["recognised"] is True
+
+    claims = verify_receipt(result["receipt"], http.get("/v1/keys").json())
+    assert claims["verdict"] == "VERIFIED" and claims["ucr"] == DELIVERED
+    assert claims["as_of_block"] == result["as_of_block"]
+    assert [c["code"] for c in claims["checks"]] == [c["reason"]["code"] for c in result["checks"]]
+    evidence = http.get(f"/v1/consignments/{DELIVERED}/evidence", params={"country": "NL"}).content
+    assert claims["evidence"] == evidence_hash(evidence) == result["evidence_hash"]
+
+
+def test_the_consignment_whose_seals_changed_without_a_reason_fails_on_custody_and_is_not_green(lane):
+    http, _ = lane
+    result = _verification(http, BROKEN, "NL")
+    assert result["verdict"] == "FAILED"
+    custody = _check(result, "CUSTODY_CONTINUITY")
+    assert (custody["status"], custody["reason"]["code"]) == ("INVALID", "SEAL_CHANGE_UNEXPLAINED")
+    assert result["risk"]["lane"] != "GREEN"
+    assert "R004" in [f["id"] for f in result["risk"]["fired"]]
+
+
+def test_the_consignment_still_in_transit_is_incomplete(lane):
+    http, _ = lane
+    result = _verification(http, IN_TRANSIT, "NL")
+    assert result["verdict"] == "INCOMPLETE"
+    assert _check(result, "CUSTODY_CONTINUITY")["reason"]["code"] == "IN_TRANSIT"
+
+
+def test_a_country_without_an_mra_does_not_recognise_the_exporter_and_fails_its_aeo_check(lane):
+    http, _ = lane
+    result = _verification(http, DELIVERED, "SG")
+    assert result["verdict"] == "FAILED"
+    aeo = _check(result, "AEO_RECOGNITION")
+    assert (aeo["status"], aeo["reason"]["code"]) == ("INVALID", "AEO_NOT_RECOGNISED")
+    assert "R001" in [f["id"] for f in result["risk"]["fired"]]
+
+
+def test_a_verdict_as_of_an_earlier_block_sees_only_what_was_on_chain_then(lane):
+    http, _ = lane
+    records = http.get(f"/v1/consignments/{DELIVERED}").json()["records"]
+    before_handover = records[1]["block_number"]  # the export release's block
+    result = _verification(http, DELIVERED, "NL", at_block=before_handover)
+    assert result["as_of_block"] == before_handover
+    assert result["verdict"] == "INCOMPLETE"
+    assert _check(result, "CONFIRMATIONS")["reason"]["code"] == "RECORD_PENDING"
+
+
+def test_recognition_is_answered_from_the_index_as_the_contract_answers_it(lane):
+    http, rt = lane
+    exporter = demo.EXPORTER_P.account.address
+    w3 = Web3(HTTPProvider(rt.node.url))
+    contracts = Contracts.load(w3, rt.manifest, PROJECT_ROOT / "build")
+    now = w3.eth.get_block("latest")["timestamp"]
+    names = [
+        "RECOGNISED",
+        "NO_CERTIFICATE",
+        "CERTIFICATE_NOT_YET_VALID",
+        "CERTIFICATE_EXPIRED",
+        "CERTIFICATE_SUSPENDED",
+        "CERTIFICATE_REVOKED",
+        "NO_ARRANGEMENT",
+        "ARRANGEMENT_NOT_RATIFIED",
+        "ARRANGEMENT_NOT_YET_IN_FORCE",
+        "ARRANGEMENT_TERMINATED",
+    ]
+    for country, at in (("NL", now), ("JP", now), ("SG", now), ("NL", now + 10 * 365 * 86400), ("NL", 1)):
+        answer = http.get("/v1/recognition", params={"operator": exporter, "country": country, "at": at}).json()
+        reason, mra_id = contracts.recognition.functions.recognitionOf(exporter, country.encode(), at).call()
+        assert answer["reason"] == names[reason], (country, at)
+        assert (answer["mra_id"] or 0) == mra_id
+    nl = http.get("/v1/recognition", params={"operator": exporter, "country": "NL"}).json()
+    assert nl["recognised"] is True and nl["programme"] == "JP-AEO-EXPORTER" and nl["mra_id"] == 1
+
+
+def test_the_evidence_bundle_re_derives_the_verdict_offline_and_any_changed_byte_is_caught(lane):
+    http, _ = lane
+    bundle = json.loads(http.get(f"/v1/consignments/{DELIVERED}/evidence", params={"country": "NL"}).content)
+    assert str(verify(from_bundle(bundle)).verdict) == "VERIFIED"
+    rng = random.Random(20261128)
+    for _ in range(60):
+        tampered = json.loads(rfc8785.dumps(bundle))
+        record = rng.choice(tampered["records"])
+        target = rng.choice(["payload", "signature", "payloadHash", "previous"])
+        if target == "payload":
+            raw = bytearray(base64.b64decode(record["payload_canonical"]))
+            raw[rng.randrange(len(raw))] ^= 1 << rng.randrange(7)
+            record["payload_canonical"] = base64.b64encode(bytes(raw)).decode()
+        elif target == "signature":
+            sig = bytearray(bytes.fromhex(record["signature"][2:]))
+            sig[rng.randrange(64)] ^= 1 << rng.randrange(8)
+            record["signature"] = "0x" + sig.hex()
+        else:
+            value = bytearray(bytes.fromhex(record["record"][target][2:]))
+            value[rng.randrange(32)] ^= 1 << rng.randrange(8)
+            record["record"][target] = "0x" + value.hex()
+        try:
+            verdict = str(verify(from_bundle(tampered)).verdict)
+        except (ValueError, KeyError, UnicodeDecodeError):
+            continue  # refused as malformed: caught as well
+        assert verdict != "VERIFIED", f"a flipped byte in {target} went unnoticed"

@@ -1,0 +1,504 @@
+"""The risk lane: declared rules, each condition on a crafted consignment, thresholds, and
+rules files refused at start with the line and the reason."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_utils.address import to_checksum_address
+
+from ledger_api.domain.facts import PartyCheckpoint, PartyFact, RecognitionFact, RecordFact, VerificationInput
+from ledger_api.domain.payloads import canonical_json, parse_payload
+from ledger_api.domain.records import ZERO_ADDRESS, LedgerDomain, Record, RecordKind, consignment_key
+from ledger_api.domain.risk import RiskRulesError, RuleSet, assess, load_rules, parse_rules
+
+SHIPPED = Path(__file__).resolve().parents[2] / "config" / "risk-rules.yaml"
+UCR = "4NL123456789-INV2026-0001"
+DOMAIN = LedgerDomain(chain_id=31337, verifying_contract="0x" + "11" * 20)
+EXPORTER = to_checksum_address("0x" + "a1" * 20)
+CARRIER = to_checksum_address("0x" + "b2" * 20)
+CARRIER_JP = to_checksum_address("0x" + "c3" * 20)
+IMPORTER = to_checksum_address("0x" + "d4" * 20)
+
+# One rule per condition type, one point each, so that a test names exactly what fired.
+EVERY_CONDITION = """
+lanes: {amber: 100, red: 200}
+lists:
+  sensitive_hs_chapters: ["93", "36"]
+  transshipment_watch: ["IR", "KP", "SY"]
+rules:
+  - {id: NOT_RECOGNISED, description: d, points: 1, when: {type: exporter_not_recognised}}
+  - {id: SENSITIVE_HS, description: d, points: 1, when: {type: hs_chapter_in, list: sensitive_hs_chapters}}
+  - {id: ORIGIN, description: d, points: 1, when: {type: origin_differs_from_first_location}}
+  - {id: SEALS, description: d, points: 1, when: {type: unexplained_seal_change}}
+  - {id: CONTAINERS, description: d, points: 1, when: {type: unexplained_container_change}}
+  - {id: WATCHED, description: d, points: 1, when: {type: transshipment_through, list: transshipment_watch}}
+  - {id: NEW_PARTY, description: d, points: 1, when: {type: party_registered_within_blocks, blocks: 1000}}
+  - {id: LATE, description: d, points: 1, when: {type: declaration_after_departure}}
+  - {id: COUNTRIES, description: d, points: 1, when: {type: transshipment, max_countries: 2}}
+"""
+
+
+# ---------------------------------------------------------------- a consignment, built by hand
+
+
+def canonical(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload as the service stores it: validated, canonical JSON, parsed again."""
+    parsed: dict[str, Any] = json.loads(canonical_json(parse_payload(payload)))
+    return parsed
+
+
+def declaration(**changes: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "schema_version": "1",
+        "kind": "DECLARATION",
+        "ucr": UCR,
+        "exporter": {
+            "name": "Delta Electronics Export BV",
+            "address": "Rotterdam",
+            "country": "NL",
+            "identifier": {"scheme": "EORI", "value": "NL123456789"},
+        },
+        "consignee": {"name": "Sakura Trading KK", "address": "Tokyo", "country": "JP"},
+        "origin_country": "NL",
+        "destination_country": "JP",
+        "goods": [
+            {
+                "line_number": 1,
+                "hs_code": "85044090",
+                "description": "Static converters",
+                "quantity": "120",
+                "quantity_unit": "PCE",
+                "gross_mass_kg": "850.50",
+                "value": "24000.00",
+                "currency": "EUR",
+            }
+        ],
+        "containers": ["CSQU3054383"],
+        "seals": ["NL-SEAL-000123"],
+    }
+    payload.update(changes)
+    return canonical(payload)
+
+
+def custody(kind: str, location: str, time: str, **changes: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "schema_version": "1",
+        "kind": kind,
+        "ucr": UCR,
+        "location": location,
+        "time": time,
+        "transport": {"mode": "sea", "means_id": "IMO9321483", "voyage": "024E"},
+        "containers": ["CSQU3054383"],
+        "seals": ["NL-SEAL-000123"],
+    }
+    payload.update(changes)
+    return canonical(payload)
+
+
+def fact(
+    n: int,
+    kind: RecordKind,
+    party: str,
+    payload: dict[str, Any] | None,
+    block: int,
+    timestamp: int | None = None,
+) -> RecordFact:
+    record = Record(
+        consignment=consignment_key(UCR),
+        kind=kind,
+        payload_hash=b"\x00" * 32,
+        previous=b"\x00" * 32,
+        party=party,
+        counterparty=ZERO_ADDRESS,
+        nonce=n,
+        deadline=2**40,
+    )
+    return RecordFact(
+        id=f"0x{n:064x}",
+        record=record,
+        signature=b"\x00" * 65,  # risk does not read signatures
+        payload=payload,
+        payload_canonical=None,
+        mode="single",
+        block_number=block,
+        block_hash=None,
+        block_timestamp=timestamp,
+        confirmations=10,
+    )
+
+
+def at(text: str) -> int:
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp())
+
+
+def clean_records() -> list[RecordFact]:
+    """NL to JP by sea: declared at 08:00, handed over in Rotterdam at 10:30, accepted
+    there, handed over and accepted in Tokyo. Nothing about it should raise an eyebrow."""
+    return [
+        fact(1, RecordKind.DECLARATION, EXPORTER, declaration(), 5000, at("2026-03-01T08:00:00")),
+        fact(2, RecordKind.HANDOVER, EXPORTER, custody("HANDOVER", "NLRTM", "2026-03-01T10:30:00Z"), 5010),
+        fact(3, RecordKind.ACCEPTANCE, CARRIER, custody("ACCEPTANCE", "NLRTM", "2026-03-01T11:00:00Z"), 5011),
+        fact(4, RecordKind.HANDOVER, CARRIER, custody("HANDOVER", "JPTYO", "2026-04-02T09:00:00Z"), 9000),
+        fact(5, RecordKind.ACCEPTANCE, IMPORTER, custody("ACCEPTANCE", "JPTYO", "2026-04-02T10:00:00Z"), 9001),
+    ]
+
+
+def party(address: str, country: str, registered: int) -> PartyFact:
+    return PartyFact(address, country, registered, (PartyCheckpoint(registered, 1, 1),))
+
+
+def consignment(records: list[RecordFact] | None = None, **changes: Any) -> VerificationInput:
+    inp = VerificationInput(
+        ucr=UCR,
+        consignment=consignment_key(UCR),
+        domain=DOMAIN,
+        records=tuple(clean_records() if records is None else records),
+        parties={
+            EXPORTER: party(EXPORTER, "NL", 10),
+            CARRIER: party(CARRIER, "NL", 12),
+            CARRIER_JP: party(CARRIER_JP, "JP", 14),
+            IMPORTER: party(IMPORTER, "JP", 16),
+        },
+        verifying_country="JP",
+        as_of_block=9100,
+        confirmations_required=1,
+        recognition=RecognitionFact(EXPORTER, "JP", at("2026-03-01T08:00:00"), True, "RECOGNISED", "AEO-S", 1),
+    )
+    return replace(inp, **changes)
+
+
+def with_record(records: list[RecordFact], index: int, payload: dict[str, Any] | None) -> list[RecordFact]:
+    changed = list(records)
+    changed[index] = replace(changed[index], payload=payload)
+    return changed
+
+
+@pytest.fixture(scope="module")
+def every_condition() -> RuleSet:
+    return parse_rules(EVERY_CONDITION)
+
+
+def fired(rules: RuleSet, inp: VerificationInput) -> dict[str, tuple[str, tuple[str, ...]]]:
+    return {rule.id: (rule.reason, rule.records) for rule in assess(rules, inp).fired}
+
+
+# ---------------------------------------------------------------- the shipped rules
+
+
+def test_the_shipped_rules_load_and_use_every_condition_type():
+    rules = load_rules(SHIPPED)
+    assert rules.lanes.amber < rules.lanes.red
+    assert {rule.when.type for rule in rules.rules} == {
+        "exporter_not_recognised",
+        "hs_chapter_in",
+        "origin_differs_from_first_location",
+        "unexplained_seal_change",
+        "unexplained_container_change",
+        "transshipment_through",
+        "party_registered_within_blocks",
+        "declaration_after_departure",
+        "transshipment",
+    }
+
+
+def test_a_clean_consignment_is_green_with_score_zero():
+    result = assess(load_rules(SHIPPED), consignment())
+    assert (result.lane, result.score, result.fired) == ("GREEN", 0, ())
+
+
+def test_no_condition_fires_on_a_clean_consignment(every_condition):
+    assert fired(every_condition, consignment()) == {}
+
+
+# ---------------------------------------------------------------- each condition
+
+
+def test_an_exporter_not_recognised_by_the_verifying_country_fires(every_condition):
+    refused = RecognitionFact(EXPORTER, "JP", 0, False, "NO_MRA")
+    assert fired(every_condition, consignment(recognition=refused)) == {
+        "NOT_RECOGNISED": (f"exporter {EXPORTER} is not recognised by JP (NO_MRA)", ("0x" + "0" * 63 + "1",)),
+    }
+
+
+def test_an_exporter_whose_recognition_is_unknown_counts_as_not_recognised(every_condition):
+    assert fired(every_condition, consignment(recognition=None))["NOT_RECOGNISED"][0] == (
+        "the exporter's AEO recognition by JP is unknown"
+    )
+
+
+def test_goods_in_a_sensitive_hs_chapter_fire_naming_code_chapter_and_list(every_condition):
+    goods = declaration()["goods"]
+    lines = [
+        {**goods[0], "hs_code": "930690"},
+        {**goods[0], "line_number": 2, "hs_code": "85044090"},
+        {**goods[0], "line_number": 3, "hs_code": "360200"},
+    ]
+    records = with_record(clean_records(), 0, declaration(goods=lines))
+    assert fired(every_condition, consignment(records))["SENSITIVE_HS"][0] == (
+        "HS 930690 is in chapter 93 (sensitive_hs_chapters); HS 360200 is in chapter 36 (sensitive_hs_chapters)"
+    )
+
+
+def test_an_origin_other_than_where_custody_began_fires(every_condition):
+    records = with_record(clean_records(), 0, declaration(origin_country="DE"))
+    reason, ids = fired(every_condition, consignment(records))["ORIGIN"]
+    assert reason.startswith("origin DE is declared, but custody began in NL (NLRTM, HANDOVER 0x00000000")
+    assert ids == (records[0].id, records[1].id)
+
+
+def test_the_first_location_is_the_first_custody_record_with_a_payload(every_condition):
+    records = with_record(clean_records(), 1, None)  # the Rotterdam handover's payload is missing
+    records = with_record(records, 2, custody("ACCEPTANCE", "BEANR", "2026-03-01T11:00:00Z"))
+    assert "ORIGIN" in fired(every_condition, consignment(records))
+
+
+def test_seals_changed_without_a_reason_fire_and_with_a_reason_do_not(every_condition):
+    changed = custody("ACCEPTANCE", "JPTYO", "2026-04-02T10:00:00Z", seals=["JP-SEAL-9"])
+    records = with_record(clean_records(), 4, changed)
+    assert fired(every_condition, consignment(records)) == {
+        "SEALS": (
+            "seals changed from [NL-SEAL-000123] to [JP-SEAL-9] at ACCEPTANCE 0x00000000 with no seal_change_reason",
+            (records[3].id, records[4].id),
+        )
+    }
+    explained = {**changed, "seal_change_reason": "re-sealed after a JP customs physical inspection"}
+    assert fired(every_condition, consignment(with_record(clean_records(), 4, explained))) == {}
+
+
+def test_records_without_a_payload_are_skipped_not_read_as_a_change(every_condition):
+    records = with_record(clean_records(), 2, None)
+    assert fired(every_condition, consignment(records)) == {}
+
+
+def test_containers_changed_without_a_reason_fire(every_condition):
+    records = with_record(
+        clean_records(), 3, custody("HANDOVER", "JPTYO", "2026-04-02T09:00:00Z", containers=["MSKU0000006"])
+    )
+    records = with_record(
+        records, 4, custody("ACCEPTANCE", "JPTYO", "2026-04-02T10:00:00Z", containers=["MSKU0000006"])
+    )
+    reason, ids = fired(every_condition, consignment(records))["CONTAINERS"]
+    assert reason == (
+        "containers changed from [CSQU3054383] to [MSKU0000006] at HANDOVER 0x00000000 with no seal_change_reason"
+    )
+    assert ids == (records[2].id, records[3].id)
+
+
+def test_custody_in_a_watched_country_fires_and_in_origin_or_destination_does_not(every_condition):
+    records = clean_records()
+    via_iran = [
+        *records[:3],
+        fact(6, RecordKind.HANDOVER, CARRIER, custody("HANDOVER", "IRBND", "2026-03-20T09:00:00Z"), 7000),
+        fact(7, RecordKind.ACCEPTANCE, CARRIER_JP, custody("ACCEPTANCE", "IRBND", "2026-03-20T10:00:00Z"), 7001),
+        *records[3:],
+    ]
+    result = fired(every_condition, consignment(via_iran))
+    assert result["WATCHED"] == (
+        "custody passed through IR (IRBND), which is on transshipment_watch",
+        (via_iran[3].id, via_iran[4].id),
+    )
+    assert set(result) == {"WATCHED", "COUNTRIES"}  # NL, IR, JP: three countries too
+    # A consignment that starts or ends in a watched country is not "passing through" it.
+    to_iran = with_record(
+        records, 0, declaration(destination_country="IR", consignee={"name": "X", "address": "Y", "country": "IR"})
+    )
+    to_iran = [*to_iran[:3], *via_iran[3:5]]
+    assert "WATCHED" not in fired(every_condition, consignment(to_iran))
+
+
+def test_a_signer_registered_shortly_before_the_declaration_fires(every_condition):
+    parties = dict(consignment().parties)
+    parties[CARRIER] = party(CARRIER, "NL", 4500)  # 500 blocks before the declaration's block 5000
+    reason, ids = fired(every_condition, consignment(parties=parties))["NEW_PARTY"]
+    assert reason == (
+        f"{CARRIER} was registered at block 4500, 500 blocks before the declaration's block 5000 (fewer than 1000)"
+    )
+    assert ids == ("0x" + "0" * 63 + "3", "0x" + "0" * 63 + "4")  # the records the carrier signed
+
+
+def test_a_signer_registered_after_the_declaration_fires_too(every_condition):
+    parties = dict(consignment().parties)
+    parties[IMPORTER] = party(IMPORTER, "JP", 8000)
+    reason, _ = fired(every_condition, consignment(parties=parties))["NEW_PARTY"]
+    assert "3000 blocks after the declaration's block 5000" in reason
+
+
+def test_a_declaration_mined_after_the_first_handover_fires(every_condition):
+    records = clean_records()
+    records[0] = replace(records[0], block_timestamp=at("2026-03-01T12:00:00"))
+    reason, ids = fired(every_condition, consignment(records))["LATE"]
+    assert reason == (
+        "the declaration was written at 2026-03-01T12:00:00Z (block 5000), "
+        "after the first handover at NLRTM at 2026-03-01T10:30:00Z"
+    )
+    assert ids == (records[0].id, records[1].id)
+
+
+def test_a_late_declaration_within_the_grace_does_not_fire():
+    rules = parse_rules(
+        "lanes: {amber: 1, red: 2}\nrules:\n"
+        "  - {id: LATE, description: d, points: 1, when: {type: declaration_after_departure, grace_seconds: 600}}\n"
+    )
+    records = clean_records()
+    records[0] = replace(records[0], block_timestamp=at("2026-03-01T10:35:00"))
+    assert assess(rules, consignment(records)).fired == ()
+    records[0] = replace(records[0], block_timestamp=at("2026-03-01T10:45:00"))
+    assert assess(rules, consignment(records)).rule_ids == ("LATE",)
+
+
+def test_custody_in_more_countries_than_allowed_fires(every_condition):
+    records = clean_records()
+    via_singapore = [
+        *records[:3],
+        fact(6, RecordKind.HANDOVER, CARRIER, custody("HANDOVER", "SGSIN", "2026-03-20T09:00:00Z"), 7000),
+        fact(7, RecordKind.ACCEPTANCE, CARRIER_JP, custody("ACCEPTANCE", "SGSIN", "2026-03-20T10:00:00Z"), 7001),
+        *records[3:],
+    ]
+    assert fired(every_condition, consignment(via_singapore)) == {
+        "COUNTRIES": (
+            "custody took place in 3 countries (NL, SG, JP), more than 2",
+            tuple(r.id for r in via_singapore[1:]),
+        )
+    }
+
+
+# ---------------------------------------------------------------- lanes
+
+
+def test_a_score_below_amber_is_green_even_when_a_rule_fired():
+    result = assess(load_rules(SHIPPED), consignment(recognition=None))
+    assert (result.lane, result.score, result.rule_ids) == ("GREEN", 20, ("R001",))
+
+
+def test_a_score_from_amber_is_amber():
+    goods = [{**declaration()["goods"][0], "hs_code": "930690"}]
+    result = assess(load_rules(SHIPPED), consignment(with_record(clean_records(), 0, declaration(goods=goods))))
+    assert (result.lane, result.score, result.rule_ids) == ("AMBER", 30, ("R002",))
+    assert result.fired[0].description == "Goods in a sensitive HS chapter"
+
+
+def test_a_score_from_red_is_red():
+    goods = [{**declaration()["goods"][0], "hs_code": "930690"}]
+    records = with_record(clean_records(), 0, declaration(goods=goods))
+    records = with_record(records, 4, custody("ACCEPTANCE", "JPTYO", "2026-04-02T10:00:00Z", seals=["JP-SEAL-9"]))
+    result = assess(load_rules(SHIPPED), consignment(records))
+    assert (result.lane, result.score, result.rule_ids) == ("RED", 70, ("R002", "R004"))
+
+
+def test_a_rule_counts_once_however_often_it_matches():
+    goods = declaration()["goods"][0]
+    lines = [{**goods, "line_number": i, "hs_code": "930690"} for i in (1, 2, 3)]
+    result = assess(load_rules(SHIPPED), consignment(with_record(clean_records(), 0, declaration(goods=lines))))
+    assert result.score == 30
+
+
+# ---------------------------------------------------------------- invalid files
+
+
+VALID_RULE = "  - id: R001\n    description: d\n    points: 1\n    when: {type: exporter_not_recognised}\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "reason"),
+    [
+        pytest.param(
+            "lanes: {amber: 30, red: 60}\nrules:\n  - id: R001\n   description: d\n",
+            4,
+            "YAML syntax error",
+            id="syntax error",
+        ),
+        pytest.param(
+            "lanes: {amber: 30, red: 60}\nlists: {}\nrules:\n"
+            "  - id: R001\n    description: d\n    points: 1\n    when:\n      type: no_such_condition\n",
+            8,
+            "rules[0].when.type: unknown condition type 'no_such_condition' (known: exporter_not_recognised,",
+            id="unknown condition type",
+        ),
+        pytest.param(
+            "lanes: {amber: 30, red: 60}\nrules:\n" + VALID_RULE + VALID_RULE,
+            7,
+            "rule id R001 is used twice",
+            id="duplicate id",
+        ),
+        pytest.param(
+            "lanes: {amber: 30, red: 60}\nrules:\n"
+            + VALID_RULE
+            + "  - id: R002\n    description: d\n    when: {type: transshipment, max_countries: 2}\n",
+            7,
+            "rules[1].points: required field is missing",
+            id="missing field",
+        ),
+        pytest.param(
+            "lanes: {amber: 30, red: 60}\nlists:\n  watch: [IR]\nrules:\n"
+            "  - id: R001\n    description: d\n    points: 1\n    when:\n      type: transshipment_through\n      list: wach\n",
+            10,
+            "rule R001 names list 'wach', which is not under `lists:` (defined: watch)",
+            id="unknown list",
+        ),
+        pytest.param(
+            "lanes:\n  amber: 60\n  red: 60\nrules: []\n",
+            3,
+            "lanes.red (60) must be greater than lanes.amber (60)",
+            id="amber equals red",
+        ),
+        pytest.param(
+            "lanes: {amber: 30, red: 60}\nrules:\n  - id: R001\n    description: d\n    points: -5\n    when: {type: exporter_not_recognised}\n",
+            5,
+            "rules[0].points: Input should be greater than or equal to 0",
+            id="negative points",
+        ),
+        pytest.param(
+            "lanes: {amber: 30, red: 60}\nrules:\n" + VALID_RULE + "    weight: 3\n",
+            7,
+            "rules[0].weight: unknown field",
+            id="unknown field",
+        ),
+        pytest.param(
+            "lanes: {amber: 30, red: 60}\nrules:\n  - id: R001\n    description: d\n    points: 1\n"
+            "    when: {type: transshipment, max_countries: 2, extra: 1}\n",
+            6,
+            "rules[0].when.extra: unknown field",
+            id="unknown condition parameter",
+        ),
+        pytest.param(
+            "lanes: {amber: 30, red: 60}\nlists:\n  chapters:\n    - 93\nrules:\n"
+            "  - {id: R001, description: d, points: 1, when: {type: hs_chapter_in, list: chapters}}\n",
+            4,
+            "lists.chapters[0]: Input should be a valid string",
+            id="unquoted HS chapter",
+        ),
+        pytest.param(
+            'lanes: {amber: 30, red: 60}\nlists:\n  watch: ["ir"]\nrules:\n'
+            "  - {id: R001, description: d, points: 1, when: {type: transshipment_through, list: watch}}\n",
+            3,
+            "list watch entry 'ir' cannot match in transshipment_through (rule R001)",
+            id="list entry of the wrong form",
+        ),
+        pytest.param(
+            "lanes: {amber: 30, red: 60}\nrules:\n  - id: R001\n    description: d\n    points: 1\n    points: 50\n"
+            "    when: {type: exporter_not_recognised}\n",
+            6,
+            "key 'points' appears twice",
+            id="duplicate key",
+        ),
+        pytest.param("# nothing yet\n", 1, "the file is empty", id="empty file"),
+    ],
+)
+def test_an_invalid_rules_file_is_refused_with_its_line_and_reason(tmp_path, text, line, reason):
+    path = tmp_path / "risk-rules.yaml"
+    path.write_text(text)
+    with pytest.raises(RiskRulesError) as refused:
+        load_rules(path)
+    assert str(refused.value).startswith(f"{path}:{line}: ")
+    assert reason in str(refused.value)
+
+
+def test_a_missing_rules_file_is_refused_with_its_path(tmp_path):
+    with pytest.raises(RiskRulesError, match="cannot read the risk rules file"):
+        load_rules(tmp_path / "nowhere.yaml")
