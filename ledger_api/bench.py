@@ -43,7 +43,9 @@ from ledger_api.chain.node import free_port
 from ledger_api.chain.rpc import Rpc
 from ledger_api.client import LedgerClient, SignedRecord
 from ledger_api.domain.custody import EXPORTER
+from ledger_api.services.credentials import Credentials
 from ledger_api.settings import PROJECT_ROOT
+from ledger_api.store.db import Store
 
 # anvil's development account 8 (public key material, local chains only): sends the raw-limit transactions.
 RAW_SENDER_KEY = "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97"
@@ -123,6 +125,8 @@ class _Service:
         self.http = httpx.Client(base_url=self.url, timeout=120)
         _wait(lambda: self._up(), 120, "the service to start")
         self.manifest = Manifest.load(data / "deployment.json")
+        self.tokens: dict[str, str] = {}
+        self.credentials = Credentials(Store(f"sqlite:///{data / 'ledger.db'}"))
 
     def _up(self) -> bool:
         if self.process.poll() is not None:
@@ -155,6 +159,10 @@ def _register(service: _Service, w3: Web3, parties: list[LocalAccount]) -> None:
         w3.eth.wait_for_transaction_receipt(fn.transact({"from": nl}))
     for account in parties:
         _wait(partial(_registered, service.http, account.address), 30, "indexing")
+    # The load generator reads as the first party (every bench consignment is its own or
+    # the others', and each client below carries its own party's credential).
+    service.tokens = {a.address: service.credentials.issue(a.address, "bench") for a in parties}
+    service.http.headers["Authorization"] = f"Bearer {service.tokens[parties[0].address]}"
 
 
 def _ok(response: httpx.Response) -> None:
@@ -183,18 +191,18 @@ def measure_batches(
     start = time.perf_counter()
     for body in bodies:
         t = time.perf_counter()
-        response = service.http.post("/v1/records/batch", json=body)
+        response = client.http.post("/v1/records/batch", json=body)
         latencies.append((time.perf_counter() - t) * 1000)
         _ok(response)
     for chunk in chunks:
-        _wait(partial(_confirmed, service.http, chunk[-1].id), 300, "a batch to be confirmed")
+        _wait(partial(_confirmed, client.http, chunk[-1].id), 300, "a batch to be confirmed")
     return time.perf_counter() - start, latencies
 
 
 def measure_raw(service: _Service, w3: Web3, party: LocalAccount, records: int) -> float:
     """Pre-signed `write` transactions, one record each, straight to the node."""
     sender: LocalAccount = Account.from_key(RAW_SENDER_KEY)
-    client = LedgerClient(service.url, party)
+    client = LedgerClient(service.url, party, token=service.tokens[party.address])
     abi = ContractAbi(load_artifacts(PROJECT_ROOT / "build"))
     ledger = service.manifest.address("ConsignmentLedger")
     base_nonce = w3.eth.get_transaction_count(sender.address)
@@ -242,8 +250,8 @@ def measure_single(service: _Service, client: LedgerClient, samples: int) -> lis
     for n in range(samples):
         signed = client.sign(declaration(f"6NL000000001-S{n:07d}"), previous=bytes(32), nonce=nonce + n)
         t = time.perf_counter()
-        _ok(service.http.post("/v1/records", json=signed.body()))
-        _wait(partial(_confirmed, service.http, signed.id), 30, "a single record", poll=0.002)
+        _ok(client.http.post("/v1/records", json=signed.body()))
+        _wait(partial(_confirmed, client.http, signed.id), 30, "a single record", poll=0.002)
         latencies.append((time.perf_counter() - t) * 1000)
     return latencies
 
@@ -264,9 +272,13 @@ def run_ingest(
             )
             _register(service, w3, [batcher, raw_party, single])
             progress(f"batch ingest: {records:,} records in batches of {batch_size:,}")
-            seconds, request_ms = measure_batches(service, LedgerClient(service.url, batcher), records, batch_size)
+            seconds, request_ms = measure_batches(
+                service, LedgerClient(service.url, batcher, token=service.tokens[batcher.address]), records, batch_size
+            )
             progress(f"single-record latency: {samples} records one at a time")
-            single_ms = measure_single(service, LedgerClient(service.url, single), samples)
+            single_ms = measure_single(
+                service, LedgerClient(service.url, single, token=service.tokens[single.address]), samples
+            )
             progress(f"raw limit: {raw_records:,} pre-signed write transactions straight to the node")
             raw_seconds = measure_raw(service, w3, raw_party, raw_records)
             blocks = w3.eth.block_number

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -171,16 +172,21 @@ def register_on_chain(w3: Web3, manifest: Manifest, build_dir: Any) -> dict[str,
     return {p.name: p.account for p in PARTIES}
 
 
-def seed(url: str, manifest: Manifest, build_dir: Any, chain_url: str) -> list[str]:
-    """Seeds the lane through the API at `url`; returns the UCRs written."""
+def seed(url: str, manifest: Manifest, build_dir: Any, chain_url: str, issue_token: Callable[[str], str]) -> list[str]:
+    """Seeds the lane through the API at `url`, each party reading with a credential from
+    `issue_token(address)`; returns the UCRs written."""
     authority_keys = {a["country"]: ANVIL_AUTHORITY_KEYS.get(a["address"]) for a in manifest.authorities}
     if not (authority_keys.get("JP") and authority_keys.get("NL")):
         raise RuntimeError("the demo needs the development deployment config (JP and NL authorities on anvil)")
     w3 = Web3(HTTPProvider(chain_url))
     register_on_chain(w3, manifest, build_dir)
-    exporter, ocean, rail = (LedgerClient(url, p.account) for p in (EXPORTER_P, OCEAN, RAIL))
-    jp_customs = LedgerClient(url, Account.from_key(authority_keys["JP"] or ""))
-    nl_customs = LedgerClient(url, Account.from_key(authority_keys["NL"] or ""))
+
+    def client_of(account: LocalAccount) -> LedgerClient:
+        return LedgerClient(url, account, token=issue_token(account.address))
+
+    exporter, ocean, rail = (client_of(p.account) for p in (EXPORTER_P, OCEAN, RAIL))
+    jp_customs = client_of(Account.from_key(authority_keys["JP"] or ""))
+    nl_customs = client_of(Account.from_key(authority_keys["NL"] or ""))
     _wait_indexed(exporter, [p.account.address for p in PARTIES])
     start = datetime.now(UTC).replace(microsecond=0)
 

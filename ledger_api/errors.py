@@ -8,6 +8,7 @@ place (api/problems.py)::
     │   ├── InvalidSubmission     malformed or inconsistent record, payload or signature
     │   ├── NotAuthorised         the signer lacks the role, or is not active
     │   └── ConflictingSubmission breaks the consignment's custody order or a uniqueness rule
+    ├── NotAuthenticated          no credential, or one that is unknown or revoked
     ├── NotFound                  no such record, consignment or party (or not yours to see)
     └── ChainError                the chain node or a contract did not do what was asked
         ├── NodeUnavailable       the node cannot be reached or did not start
@@ -43,6 +44,10 @@ class NotAuthorised(SubmissionError):
 
 class ConflictingSubmission(SubmissionError):
     """The record breaks its consignment's custody order or a uniqueness rule."""
+
+
+class NotAuthenticated(LedgerError):
+    """No credential, or one that is unknown or revoked."""
 
 
 class NotFound(LedgerError):

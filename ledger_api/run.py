@@ -5,6 +5,7 @@ cleanly; the next `make run` resumes with the same data."""
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import sys
@@ -31,11 +32,36 @@ def _seed_when_up(server: uvicorn.Server, runtime: Runtime, settings: Settings) 
         if server.should_exit:
             return
         threading.Event().wait(0.05)
-    assert runtime.manifest is not None and runtime.node is not None
+    assert runtime.manifest is not None and runtime.node is not None and runtime.credentials is not None
+    credentials = runtime.credentials
     try:
-        demo.seed(f"http://{settings.host}:{settings.port}", runtime.manifest, settings.build_dir, runtime.node.url)
+        _write_demo_credentials(settings, runtime)
+        demo.seed(
+            f"http://{settings.host}:{settings.port}",
+            runtime.manifest,
+            settings.build_dir,
+            runtime.node.url,
+            lambda address: credentials.issue(address, "demo"),
+        )
     except Exception:
         log.exception("seeding the demo lane failed; the service runs on without it")
+
+
+def _write_demo_credentials(settings: Settings, runtime: Runtime) -> None:
+    """Credentials for trying the demo lane (curl, the CLI, the officer page): the customs
+    of both countries and the exporter, written once to data/demo-credentials.json (0600)."""
+    path = settings.data_dir / "demo-credentials.json"
+    if path.exists() or runtime.manifest is None or runtime.credentials is None:
+        return
+    who = {f"customs {a['country']}": a["address"] for a in runtime.manifest.authorities}
+    who["exporter"] = demo.EXPORTER_P.account.address
+    tokens = {
+        name: {"address": address, "token": runtime.credentials.issue(address, f"demo {name}")}
+        for name, address in who.items()
+    }
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(tokens, indent=2) + "\n")
+    log.info("demo credentials (Authorization: Bearer …) in %s", path)
 
 
 def main() -> int:

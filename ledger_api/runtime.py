@@ -22,6 +22,8 @@ from ledger_api.domain.receipts import load_or_create_keyring
 from ledger_api.domain.records import LedgerDomain
 from ledger_api.domain.risk import load_rules
 from ledger_api.indexer import Indexer
+from ledger_api.services.access import Access
+from ledger_api.services.credentials import Credentials
 from ledger_api.services.parties import PartyWrites
 from ledger_api.services.queries import Queries
 from ledger_api.services.submission import Submissions
@@ -45,6 +47,8 @@ class Runtime:
     queries: Queries | None = None
     party_writes: PartyWrites | None = None
     facts: FactFinder | None = None
+    credentials: Credentials | None = None
+    access: Access | None = None
     verifier: Verifier | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -108,6 +112,8 @@ class Runtime:
         self.party_writes = PartyWrites(
             self.store, self.manifest.chain_id, addresses, forwarder_nonce, wake_relayer=self.relayer.wake
         )
+        self.credentials = Credentials(self.store)
+        self.access = Access(self.store, self.credentials)
         self.facts = FactFinder(self.store, domain, addresses, s.confirmations)
         self.verifier = Verifier(self.facts, rules, keyring, s.service_id)
         self.queries = Queries(self.store, s.confirmations, self.submissions.next_nonce)

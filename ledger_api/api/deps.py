@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from ledger_api.errors import NotAuthenticated
 from ledger_api.runtime import Runtime
+from ledger_api.services.access import Access, Caller
 from ledger_api.services.parties import PartyWrites
 from ledger_api.services.queries import Queries
 from ledger_api.services.submission import Submissions
@@ -32,7 +35,28 @@ def party_writes(rt: Annotated[Runtime, Depends(runtime)]) -> PartyWrites:
     return rt.party_writes
 
 
+_bearer = HTTPBearer(auto_error=False, description="a party's credential: lgr_<id>_<secret>")
+
+
+def caller(
+    rt: Annotated[Runtime, Depends(runtime)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    """The party a request speaks for; 401 without a valid credential."""
+    if credentials is None:
+        raise NotAuthenticated("this needs a credential: Authorization: Bearer lgr_…")
+    assert rt.access is not None
+    return rt.access.caller(credentials.credentials)
+
+
+def access(rt: Annotated[Runtime, Depends(runtime)]) -> Access:
+    assert rt.access is not None
+    return rt.access
+
+
 SubmissionsDep = Annotated[Submissions, Depends(submissions)]
 QueriesDep = Annotated[Queries, Depends(queries)]
 PartyWritesDep = Annotated[PartyWrites, Depends(party_writes)]
+CallerDep = Annotated[Caller, Depends(caller)]
+AccessDep = Annotated[Access, Depends(access)]
 RuntimeDep = Annotated[Runtime, Depends(runtime)]

@@ -18,6 +18,7 @@ from ledger_api.errors import (
     ConflictingSubmission,
     InvalidSubmission,
     NodeUnavailable,
+    NotAuthenticated,
     NotAuthorised,
     NotFound,
     SubmissionError,
@@ -81,6 +82,10 @@ async def _submission(_: Request, exc: SubmissionError) -> JSONResponse:
     )
 
 
+async def _not_authenticated(_: Request, exc: NotAuthenticated) -> JSONResponse:
+    return problem(401, "NOT_AUTHENTICATED", "Credentials needed", str(exc), headers={"WWW-Authenticate": "Bearer"})
+
+
 async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
     return problem(404, "NOT_FOUND", "Not found", str(exc))
 
@@ -105,6 +110,7 @@ async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
     app.add_exception_handler(SubmissionError, _submission)  # type: ignore[arg-type]
+    app.add_exception_handler(NotAuthenticated, _not_authenticated)  # type: ignore[arg-type]
     app.add_exception_handler(NotFound, _not_found)  # type: ignore[arg-type]
     app.add_exception_handler(ChainError, _chain)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
@@ -114,7 +120,7 @@ def install(app: FastAPI) -> None:
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the problem responses an operation can return."""
     text = {
-        401: "No or bad credentials",
+        401: "No credential, or an unknown or revoked one",
         403: "Signer lacks the role or is not active",
         404: "Not found",
         409: "Conflicts with the consignment's custody order",

@@ -129,6 +129,20 @@ class PartyRow(Base):
     updated_block: Mapped[int] = mapped_column(BigInteger)
 
 
+class CredentialRow(Base):
+    """An API credential of a party. Only a hash of its secret is kept: the token is shown
+    once, when issued."""
+
+    __tablename__ = "credentials"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    party: Mapped[str] = mapped_column(String(42), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class StateRow(Base):
     """Small key/value facts: the indexer's cursor, the relayer's next nonce."""
 

@@ -45,9 +45,10 @@ class Service:
     http: httpx.Client
     w3: Web3
     keys: dict[str, LocalAccount]
+    tokens: dict[str, str]
 
     def client(self, name: str) -> LedgerClient:
-        return LedgerClient(self.url, self.keys[name])
+        return LedgerClient(self.url, self.keys[name], token=self.tokens[name])
 
     def address(self, name: str) -> str:
         return str(self.keys[name].address)
@@ -96,11 +97,18 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     w3 = Web3(HTTPProvider(runtime.node.url))
     keys = {name: Account.from_key(keccak(text=f"api test {name}")) for name in CAST}
     register_cast(w3, runtime, keys)
-    http = httpx.Client(base_url=f"http://127.0.0.1:{settings.port}", timeout=30)
+    assert runtime.credentials is not None
+    tokens = {name: runtime.credentials.issue(keys[name].address, name) for name in CAST}
+    # The tests' own HTTP client reads as NL customs: the customs of the consignments' origin.
+    http = httpx.Client(
+        base_url=f"http://127.0.0.1:{settings.port}",
+        timeout=30,
+        headers={"Authorization": f"Bearer {tokens['customs_nl']}"},
+    )
     for name in CAST:
         wait_until(lambda n=name: http.get(f"/v1/parties/{keys[n].address}").status_code == 200, what=f"{name} indexed")
     try:
-        yield Service(f"http://127.0.0.1:{settings.port}", runtime, settings, http, w3, keys)
+        yield Service(f"http://127.0.0.1:{settings.port}", runtime, settings, http, w3, keys, tokens)
     finally:
         http.close()
         server.should_exit = True

@@ -36,7 +36,7 @@ def test_customs_registers_suspends_and_reinstates_a_trader_of_its_country(servi
 
     customs.manage_party("suspend", newcomer.address)
     wait_until(lambda: party_status(service, newcomer.address) == "suspended", what="suspension indexed")
-    trader = LedgerClient(service.url, newcomer)
+    trader = LedgerClient(service.url, newcomer, token=service.runtime.credentials.issue(newcomer.address))
     refused = service.http.post("/v1/records", json=trader.sign(declaration("6NL123456789-PARTY-01")).body())
     assert refused.status_code == 403 and refused.json()["code"] == "PARTY_NOT_ACTIVE"
 

@@ -36,8 +36,10 @@ def lane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Clien
     server, thread, app = serve(settings)
     rt = app.state.runtime
     url = f"http://127.0.0.1:{settings.port}"
-    demo.seed(url, rt.manifest, PROJECT_ROOT / "build", rt.node.url)
-    http = httpx.Client(base_url=url, timeout=30)
+    demo.seed(url, rt.manifest, PROJECT_ROOT / "build", rt.node.url, rt.credentials.issue)
+    nl_customs = next(a["address"] for a in rt.manifest.authorities if a["country"] == "NL")
+    token = rt.credentials.issue(nl_customs, "NL customs")
+    http = httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {token}"})
     for ucr in (DELIVERED, IN_TRANSIT, BROKEN):
         _wait_confirmed(http, ucr)
     try:

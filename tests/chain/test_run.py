@@ -78,7 +78,10 @@ def test_run_serves_the_demo_lane_stops_on_ctrl_c_and_resumes_with_the_same_data
     first = start(tmp_path, port, anvil_port)
     output = wait_for(first, "demo lane seeded")
     assert "deployed contracts" in output
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+    # make run leaves credentials for trying the demo: read as the Dutch customs.
+    tokens = json.loads((tmp_path / "demo-credentials.json").read_text())
+    auth = {"Authorization": f"Bearer {tokens['customs NL']['token']}"}
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10, headers=auth) as http:
         delivered = wait_confirmed(http, UCR_PREFIX + "0001")
         assert [r["kind"] for r in delivered["records"]][:2] == ["DECLARATION", "CUSTOMS_DECISION"]
         in_transit = http.get(f"/v1/consignments/{UCR_PREFIX}0002").json()
@@ -92,7 +95,7 @@ def test_run_serves_the_demo_lane_stops_on_ctrl_c_and_resumes_with_the_same_data
     try:
         assert "reusing contracts" in output
         assert json.loads((tmp_path / "deployment.json").read_text()) == manifest
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10, headers=auth) as http:
             again = wait_confirmed(http, UCR_PREFIX + "0001")
             assert [r["id"] for r in again["records"]] == [r["id"] for r in delivered["records"]]
 

@@ -23,7 +23,9 @@ from ledger_api.chain.deploy import Manifest
 from ledger_api.chain.node import AnvilNode, free_port
 from ledger_api.client import LedgerClient, SignedRecord
 from ledger_api.demo import ANVIL_AUTHORITY_KEYS
+from ledger_api.services.credentials import Credentials
 from ledger_api.settings import ANVIL_ACCOUNT_9_KEY, PROJECT_ROOT, Settings
+from ledger_api.store.db import Store
 
 RECORDS = 500
 ANVIL_DEPLOYER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
@@ -100,9 +102,10 @@ def test_node_killed_during_a_500_record_ingest_then_restarted_loses_and_doubles
         keys = {name: Account.from_key(keccak(text=f"fault test {name}")) for name in CAST}
         register_cast(w3, runtime, keys)
         url = f"http://127.0.0.1:{settings.port}"
-        http = httpx.Client(base_url=url, timeout=30)
+        token = runtime.credentials.issue(keys["exporter"].address)
+        http = httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {token}"})
         wait_until(lambda: http.get(f"/v1/parties/{keys['exporter'].address}").status_code == 200, what="indexed")
-        signed = presign(LedgerClient(url, keys["exporter"]), "6NL123456789-KN-", RECORDS)
+        signed = presign(LedgerClient(url, keys["exporter"], token=token), "6NL123456789-KN-", RECORDS)
 
         deadline = time.monotonic() + 120
         poster = threading.Thread(target=lambda: [post_until_accepted(http, s, deadline) for s in signed])
@@ -149,6 +152,11 @@ def test_service_killed_during_a_500_record_ingest_then_restarted_loses_and_doub
             wait_until(lambda: _up(http), timeout=60, what="service up")
             manifest = Manifest.load(tmp_path / "service" / "deployment.json")
             keys = {name: Account.from_key(keccak(text=f"fault test {name}")) for name in CAST}
+            # The operator's way to a credential: straight into the service's store.
+            token = Credentials(Store(f"sqlite:///{tmp_path / 'service' / 'ledger.db'}")).issue(
+                keys["exporter"].address
+            )
+            http.headers["Authorization"] = f"Bearer {token}"
 
             class _Rt:  # what register_cast needs of a runtime
                 pass
@@ -157,7 +165,7 @@ def test_service_killed_during_a_500_record_ingest_then_restarted_loses_and_doub
             rt.manifest = manifest  # type: ignore[attr-defined]
             register_cast(w3, rt, keys)  # type: ignore[arg-type]
             wait_until(lambda: http.get(f"/v1/parties/{keys['exporter'].address}").status_code == 200, what="indexed")
-            signed = presign(LedgerClient(url, keys["exporter"]), "6NL123456789-KS-", RECORDS)
+            signed = presign(LedgerClient(url, keys["exporter"], token=token), "6NL123456789-KS-", RECORDS)
 
             deadline = time.monotonic() + 150
             poster = threading.Thread(target=lambda: [post_until_accepted(http, s, deadline) for s in signed])

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from ledger_api.api.deps import QueriesDep, SubmissionsDep
+from ledger_api.api.deps import AccessDep, CallerDep, QueriesDep, SubmissionsDep
 from ledger_api.api.problems import responses
 from ledger_api.api.schemas import (
     RECORD_ID_PATTERN,
@@ -65,11 +65,15 @@ def submit_batch(body: BatchIn, service: SubmissionsDep, response: Response) -> 
     )
 
 
-@router.get("/{record_id}", response_model=RecordOut, responses=responses(404, 422))
+@router.get("/{record_id}", response_model=RecordOut, responses=responses(401, 404, 422))
 def get_record(
     record_id: Annotated[str, Path(pattern=RECORD_ID_PATTERN, description="the record id (EIP-712 digest)")],
     service: QueriesDep,
+    caller: CallerDep,
+    access: AccessDep,
 ) -> RecordOut:
     """Status (accepted, submitted, confirmed, failed), transaction, block, confirmations,
-    and for a batched record its Merkle inclusion proof."""
+    and for a batched record its Merkle inclusion proof. For the parties to its
+    consignment and the customs of its origin and destination."""
+    access.require(caller, access.ucr_of_record(record_id))
     return RecordOut(**asdict(service.record(record_id)))

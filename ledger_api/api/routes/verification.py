@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from eth_utils.address import to_checksum_address
 from fastapi import APIRouter, Path, Query, Response
 
-from ledger_api.api.deps import RuntimeDep
+from ledger_api.api.deps import AccessDep, CallerDep, RuntimeDep
 from ledger_api.api.problems import responses
 from ledger_api.api.schemas import (
     ADDRESS_PATTERN,
@@ -27,21 +27,33 @@ AtBlock = Annotated[
 ]
 
 
-@router.get("/v1/consignments/{ucr}/verification", response_model=VerificationOut, responses=responses(404, 422))
-def verify_consignment(ucr: Ucr, country: Country, rt: RuntimeDep, at_block: AtBlock = None) -> dict[str, Any]:
+@router.get("/v1/consignments/{ucr}/verification", response_model=VerificationOut, responses=responses(401, 404, 422))
+def verify_consignment(
+    ucr: Ucr, country: Country, rt: RuntimeDep, caller: CallerDep, access: AccessDep, at_block: AtBlock = None
+) -> dict[str, Any]:
     """The verdict (VERIFIED, FAILED, INCOMPLETE) with each check and its reason, the risk
-    lane with the rules that fired, and a signed receipt."""
+    lane with the rules that fired, and a signed receipt. For the parties to the
+    consignment, the customs of its origin and destination, and partner customs."""
+    access.require(caller, ucr, partner_ok=True)
     assert rt.verifier is not None
     return rt.verifier.verify(ucr, country, at_block)
 
 
 @router.get(
     "/v1/consignments/{ucr}/evidence",
-    responses={200: {"content": {"application/json": {}}, "description": "the evidence bundle"}, **responses(404, 422)},
+    responses={
+        200: {"content": {"application/json": {}}, "description": "the evidence bundle"},
+        **responses(401, 404, 422),
+    },
 )
-def evidence(ucr: Ucr, country: Country, rt: RuntimeDep, at_block: AtBlock = None) -> Response:
+def evidence(
+    ucr: Ucr, country: Country, rt: RuntimeDep, caller: CallerDep, access: AccessDep, at_block: AtBlock = None
+) -> Response:
     """Everything needed to re-derive the verdict offline (`ledger verify-bundle`), as
-    canonical JSON: these exact bytes are what a receipt's evidence hash covers."""
+    canonical JSON: these exact bytes are what a receipt's evidence hash covers. It holds
+    the payloads, so only the parties to the consignment and the customs of its origin
+    and destination get it."""
+    access.require(caller, ucr)
     assert rt.verifier is not None
     return Response(rt.verifier.evidence(ucr, country, at_block), media_type="application/json")
 

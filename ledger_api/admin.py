@@ -1,0 +1,57 @@
+"""`ledger admin`: operator commands that work on the service's own store, on the machine
+that runs it (settings from LEDGER_* variables, as the service reads them)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from eth_utils.address import is_address, to_checksum_address
+from rich.console import Console
+from rich.table import Table
+
+from ledger_api.errors import NotFound
+from ledger_api.services.credentials import Credentials
+from ledger_api.settings import Settings
+from ledger_api.store.db import Store
+
+app = typer.Typer(help="Operator commands on the service's store (run where the service runs).", no_args_is_help=True)
+credentials_app = typer.Typer(help="API credentials of parties: issue, list, revoke.", no_args_is_help=True)
+app.add_typer(credentials_app, name="credentials")
+
+
+def _credentials() -> Credentials:
+    return Credentials(Store(Settings().database))
+
+
+@credentials_app.command("issue")
+def issue(
+    address: Annotated[str, typer.Argument(help="The party's address (0x…).")],
+    label: Annotated[str, typer.Option(help="What the credential is for, e.g. 'NL customs, Rotterdam office'.")] = "",
+) -> None:
+    """Issues a credential for a party and prints its token, once: it is kept only hashed."""
+    if not is_address(address):
+        raise typer.BadParameter("not an address", param_hint="ADDRESS")
+    token = _credentials().issue(to_checksum_address(address), label)
+    Console(stderr=True).print("[dim]the token is shown once; store it where the party keeps secrets[/]")
+    print(token)
+
+
+@credentials_app.command("list")
+def list_credentials() -> None:
+    """Lists credentials (ids, parties, labels, revoked or not): never their secrets."""
+    table = Table("id", "party", "label", "created", "revoked")
+    for c in _credentials().list():
+        table.add_row(c.id, c.party, c.label, c.created_at, "yes" if c.revoked else "")
+    Console().print(table)
+
+
+@credentials_app.command("revoke")
+def revoke(credential_id: Annotated[str, typer.Argument(help="The credential's id (see list).")]) -> None:
+    """Revokes a credential: its token is refused from the next request on."""
+    try:
+        _credentials().revoke(credential_id)
+    except NotFound as exc:
+        Console(stderr=True).print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    Console().print(f"revoked {credential_id}")

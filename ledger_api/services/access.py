@@ -1,0 +1,80 @@
+"""Who may see what. Parties to a consignment, and the customs of its origin and
+destination, see its whole history; a partner customs (any other active customs) sees its
+verdict, checks, lane and recognition, not its records, values or consignee; anyone else
+sees nothing, and is told the consignment does not exist rather than that it is hidden."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import select
+
+from ledger_api.domain.custody import CUSTOMS
+from ledger_api.domain.records import ZERO_ADDRESS, RecordKind, consignment_key
+from ledger_api.errors import NotFound
+from ledger_api.services.credentials import Credentials
+from ledger_api.store.db import Store
+from ledger_api.store.tables import PartyRow, RecordRow
+
+View = Literal["full", "partner"]
+
+
+@dataclass(frozen=True)
+class Caller:
+    address: str
+    country: str | None
+    roles: int
+    active: bool
+
+    @property
+    def is_customs(self) -> bool:
+        return self.active and bool(self.roles & CUSTOMS)
+
+
+class Access:
+    def __init__(self, store: Store, credentials: Credentials) -> None:
+        self.store, self.credentials = store, credentials
+
+    def caller(self, token: str) -> Caller:
+        address = self.credentials.authenticate(token)
+        with self.store.session() as session:
+            row = session.get(PartyRow, address)
+            if row is None:
+                return Caller(address, None, 0, False)
+            return Caller(address, row.country, row.roles, row.status == 1)
+
+    def view(self, caller: Caller, ucr: str) -> View | None:
+        key = "0x" + consignment_key(ucr).hex()
+        with self.store.session() as session:
+            rows = session.execute(
+                select(RecordRow.kind, RecordRow.party, RecordRow.counterparty, RecordRow.payload).where(
+                    RecordRow.consignment == key
+                )
+            ).all()
+        if not rows:
+            return None
+        if any(caller.address in (party, counterparty) for _, party, counterparty, _ in rows if party != ZERO_ADDRESS):
+            return "full"
+        if not caller.is_customs:
+            return None
+        countries: set[str] = set()
+        for kind, _, _, payload in rows:
+            if kind == RecordKind.DECLARATION:
+                declaration = json.loads(payload)
+                countries = {declaration.get("origin_country"), declaration.get("destination_country")}
+        return "full" if caller.country in countries else "partner"
+
+    def require(self, caller: Caller, ucr: str, *, partner_ok: bool = False) -> View:
+        view = self.view(caller, ucr)
+        if view is None or (view == "partner" and not partner_ok):
+            raise NotFound(f"no consignment {ucr}")
+        return view
+
+    def ucr_of_record(self, record_id: str) -> str:
+        with self.store.session() as session:
+            ucr = session.scalar(select(RecordRow.ucr).where(RecordRow.id == record_id.lower()))
+        if ucr is None:
+            raise NotFound(f"no record {record_id}")
+        return ucr

@@ -1,0 +1,101 @@
+"""Who may see what: parties to a consignment and the customs of its origin and
+destination see its history; a partner customs sees the verdict but not the records or
+the evidence; anyone else sees nothing (401 without a credential, 404 with one, exactly as
+for a consignment that does not exist)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from ledger_api.demo import ANVIL_AUTHORITY_KEYS
+
+from .conftest import Service, custody, declaration
+
+UCR = "6NL123456789-ACCESS-01"
+NL, JP, SG = list(ANVIL_AUTHORITY_KEYS)  # the authorities of config/deployment.dev.yaml
+
+
+@pytest.fixture(scope="module")
+def shipped(service: Service) -> str:
+    """NL exporter → NL carrier; carrier_jp and importer are not parties to it (yet)."""
+    exporter, carrier = service.client("exporter"), service.client("carrier")
+    exporter.submit(declaration(UCR))
+    exporter.submit(custody(UCR, "HANDOVER"), counterparty=carrier.address)
+    record_id = carrier.submit(custody(UCR, "ACCEPTANCE"), counterparty=exporter.address)
+    assert carrier.wait_confirmed(record_id)["status"] == "confirmed"
+    return record_id
+
+
+def reader(service: Service, token: str | None) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=service.url, timeout=30, headers=headers)
+
+
+def paths(record_id: str) -> dict[str, str]:
+    return {
+        "record": f"/v1/records/{record_id}",
+        "history": f"/v1/consignments/{UCR}",
+        "verification": f"/v1/consignments/{UCR}/verification?country=NL",
+        "evidence": f"/v1/consignments/{UCR}/evidence?country=NL",
+    }
+
+
+def statuses(client: httpx.Client, record_id: str) -> dict[str, int]:
+    return {name: client.get(path).status_code for name, path in paths(record_id).items()}
+
+
+def test_without_a_credential_nothing_is_shown(service: Service, shipped: str):
+    with reader(service, None) as anonymous:
+        for path in paths(shipped).values():
+            response = anonymous.get(path)
+            assert response.status_code == 401
+            assert response.headers["www-authenticate"] == "Bearer"
+            assert response.json()["code"] == "NOT_AUTHENTICATED"
+
+
+def test_an_unknown_or_revoked_credential_is_refused(service: Service, shipped: str):
+    credentials = service.runtime.credentials
+    assert credentials is not None
+    token = credentials.issue(service.address("exporter"), "to be revoked")
+    with reader(service, token) as client:
+        assert client.get(paths(shipped)["history"]).status_code == 200
+        credentials.revoke(token.split("_")[1])
+        assert client.get(paths(shipped)["history"]).status_code == 401
+    with reader(service, token[:-2] + "xx") as forged:
+        assert forged.get(paths(shipped)["history"]).status_code == 401
+
+
+def test_the_parties_to_a_consignment_see_its_history(service: Service, shipped: str):
+    for name in ("exporter", "carrier"):
+        with reader(service, service.tokens[name]) as client:
+            assert set(statuses(client, shipped).values()) == {200}, name
+
+
+def test_the_customs_of_origin_and_destination_see_everything(service: Service, shipped: str):
+    credentials = service.runtime.credentials
+    assert credentials is not None
+    for authority in (NL, JP):
+        with reader(service, credentials.issue(authority)) as client:
+            assert set(statuses(client, shipped).values()) == {200}, authority
+
+
+def test_a_partner_customs_sees_the_verdict_but_not_the_records_values_or_evidence(service: Service, shipped: str):
+    credentials = service.runtime.credentials
+    assert credentials is not None
+    with reader(service, credentials.issue(SG)) as partner:
+        seen = statuses(partner, shipped)
+        assert seen == {"record": 404, "history": 404, "verification": 200, "evidence": 404}
+        body = partner.get(paths(shipped)["verification"]).json()
+        assert body["verdict"] and body["risk"]["lane"] and body["checks"]
+        assert "24000" not in str(body) and "Sakura" not in str(body)  # no value, no consignee
+
+
+def test_anyone_else_is_told_the_consignment_does_not_exist(service: Service, shipped: str):
+    for name in ("carrier_jp", "importer"):
+        with reader(service, service.tokens[name]) as outsider:
+            assert set(statuses(outsider, shipped).values()) == {404}, name
+            hidden = outsider.get(paths(shipped)["history"]).json()
+            missing = outsider.get("/v1/consignments/6NL123456789-NO-SUCH-1").json()
+            assert hidden["code"] == missing["code"] == "NOT_FOUND"
+            assert hidden["title"] == missing["title"]
