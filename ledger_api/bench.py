@@ -22,9 +22,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -357,3 +359,232 @@ def render_ingest(f: IngestFigures, command: str) -> str:
         *[f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows],
     ]
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- verification
+
+
+@dataclass(frozen=True)
+class VerifyFigures:
+    records: int
+    verdict: str
+    workers: int
+    connections: int
+    seconds: float
+    requests: int
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    static_requests_per_second: float
+    static_p99_ms: float
+    tool: str
+
+
+def _lane_of(records: int) -> list[tuple[str, Any]]:
+    """A consignment of `records` records: declaration, export release, custody hops
+    between the demo's two carriers, import release."""
+    from ledger_api import demo
+
+    ucr = "6JP7010001008-BENCH-VERIFY"
+    seal = "JP-SEAL-BENCH"
+    start = datetime.now(UTC)
+
+    def at(minutes: int) -> str:
+        return (start + timedelta(minutes=minutes)).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+    steps: list[tuple[str, Any]] = [
+        ("exporter", (demo._declaration(ucr, seal), None)),
+        ("customs JP", (demo._decision(ucr, "JP", "JPYOK", "EXPORT_RELEASE", at(1)), None)),
+    ]
+    holder, n = "exporter", 0
+    # Whole hops only (handover and acceptance), then the import side's decisions.
+    while len(steps) + 2 <= records - 2:
+        to = "ocean" if holder != "ocean" else "rail"
+        where = "JPYOK" if n == 0 else "NLRTM"
+        steps.append((holder, (demo._custody(ucr, "HANDOVER", where, at(2 + 2 * n), "IMO9300001", seal), to)))
+        steps.append((to, (demo._custody(ucr, "ACCEPTANCE", where, at(3 + 2 * n), "IMO9300001", seal), holder)))
+        holder, n = to, n + 1
+    if len(steps) < records - 1:
+        steps.append(("customs NL", (demo._decision(ucr, "NL", "NL000396", "HOLD", at(4 + 2 * n)), None)))
+    steps.append(("customs NL", (demo._decision(ucr, "NL", "NL000396", "IMPORT_RELEASE", at(5 + 2 * n)), None)))
+    return steps
+
+
+def _run_load(url: str, token: str, seconds: float, connections: int) -> tuple[int, float, float, float, int, str]:
+    """requests, req/s, p50 ms, p99 ms, errors: wrk when installed (C, little CPU), else
+    Python threads."""
+    import shutil
+
+    if shutil.which("wrk"):
+        script = (
+            "done = function(summary, latency, requests)\n"
+            ' io.write(string.format("RESULT %d %f %f %d\\n", summary.requests, latency:percentile(50),'
+            " latency:percentile(99), summary.errors.status + summary.errors.connect + summary.errors.read"
+            " + summary.errors.write + summary.errors.timeout))\nend\n"
+        )
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+            f.write(script)
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t",
+                "1",
+                "-c",
+                str(connections),
+                "-d",
+                f"{seconds:.0f}s",
+                "-s",
+                f.name,
+                "-H",
+                f"Authorization: Bearer {token}",
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        os.unlink(f.name)
+        line = next(x for x in out.splitlines() if x.startswith("RESULT"))
+        _, n, p50, p99, failed = line.split()
+        return int(n), int(n) / seconds, float(p50) / 1000, float(p99) / 1000, int(failed), "wrk"
+    latencies: list[float] = []
+    errors = 0
+    stop_at = time.perf_counter() + seconds
+
+    def worker() -> None:
+        nonlocal errors
+        with httpx.Client(timeout=30, headers={"Authorization": f"Bearer {token}"}) as http:
+            while time.perf_counter() < stop_at:
+                t = time.perf_counter()
+                if http.get(url).status_code != 200:
+                    errors += 1
+                latencies.append((time.perf_counter() - t) * 1000)
+
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return (
+        len(latencies),
+        len(latencies) / seconds,
+        statistics.median(latencies),
+        _percentile(latencies, 99),
+        errors,
+        "python threads",
+    )
+
+
+def run_verify(
+    records: int = 20,
+    workers: int = 2,
+    seconds: float = 10,
+    connections: int = 16,
+    progress: Callable[[str], None] = lambda _: None,
+) -> VerifyFigures:
+    from ledger_api import demo
+
+    with tempfile.TemporaryDirectory(prefix="ledger-bench-verify-") as tmp:
+        data = Path(tmp)
+        service = _Service(data)
+        reader: subprocess.Popen[bytes] | None = None
+        try:
+            progress(f"writing a {records}-record consignment")
+            w3 = Web3(HTTPProvider(service.chain_url))
+            demo.register_on_chain(w3, service.manifest, PROJECT_ROOT / "build")
+            authorities = {a["country"]: a["address"] for a in service.manifest.authorities}
+            accounts = {
+                "exporter": demo.EXPORTER_P.account,
+                "ocean": demo.OCEAN.account,
+                "rail": demo.RAIL.account,
+                "customs JP": Account.from_key(demo.ANVIL_AUTHORITY_KEYS[authorities["JP"]]),
+                "customs NL": Account.from_key(demo.ANVIL_AUTHORITY_KEYS[authorities["NL"]]),
+            }
+            for account in accounts.values():
+                _wait(partial(_registered, service.http, account.address), 30, "indexing")
+            clients = {
+                n: LedgerClient(service.url, a, token=service.credentials.issue(a.address)) for n, a in accounts.items()
+            }
+            ucr, last = "", ""
+            for who, (payload, to) in _lane_of(records):
+                counterparty = accounts[to].address if to else "0x" + "00" * 20
+                last = clients[who].submit(payload, counterparty=counterparty)
+                ucr = payload["ucr"]
+            _wait(partial(_confirmed, clients["customs NL"].http, last), 60, "the consignment confirmed")
+            token = service.credentials.issue(accounts["customs NL"].address, "bench verify")
+            progress(f"{workers} uvicorn workers reading the same store; {connections} connections for {seconds:.0f} s")
+            port = free_port()
+            env = {**os.environ, "LEDGER_DATA_DIR": str(data), "LEDGER_ROLE": "reader"}
+            reader = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "--factory",
+                    "ledger_api.main:app_from_env",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(workers),
+                    "--log-level",
+                    "warning",
+                ],
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=service.log,
+                stderr=service.log,
+            )
+            base = f"http://127.0.0.1:{port}"
+            verify_url = f"{base}/v1/consignments/{ucr}/verification?country=NL"
+            _wait(partial(_answers, verify_url, token), 60, "the readers")
+            verdict = httpx.get(verify_url, headers={"Authorization": f"Bearer {token}"}).json()["verdict"]
+            n, rps, p50, p99, errors, tool = _run_load(verify_url, token, seconds, connections)
+            progress("the same server, a static answer (/healthz), for comparison")
+            _, static_rps, _, static_p99, _, _ = _run_load(f"{base}/healthz", token, seconds, connections)
+        finally:
+            if reader is not None:
+                reader.send_signal(signal.SIGTERM)
+                reader.wait(timeout=30)
+            service.stop()
+    return VerifyFigures(
+        records, verdict, workers, connections, seconds, n, rps, p50, p99, errors, static_rps, static_p99, tool
+    )
+
+
+def _answers(url: str, token: str) -> bool:
+    try:
+        return httpx.get(url, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def render_verify(f: VerifyFigures, command: str) -> str:
+    rows = [
+        (
+            f"verification of a {f.records}-record consignment (verdict {f.verdict}), receipt included",
+            f"**{f.requests_per_second:,.0f} requests/s**",
+            f"{f.p50_ms:.1f} / **{f.p99_ms:.1f}** ms",
+            "≥ 500 requests/s, p99 ≤ 50 ms",
+        ),
+        (
+            "a static answer (/healthz) from the same server",
+            f"{f.static_requests_per_second:,.0f} requests/s",
+            f"— / {f.static_p99_ms:.1f} ms",
+            "",
+        ),
+        ("verification / static", f"{f.requests_per_second / f.static_requests_per_second:.0%}", "", ""),
+    ]
+    return "\n".join(
+        [
+            f"`{command}` — {f.workers} uvicorn workers (reader role) on the 2-core machine, load by {f.tool} with "
+            f"{f.connections} connections for {f.seconds:.0f} s each, on the same machine; "
+            f"{f.requests:,} verifications, {f.errors} errors.",
+            "",
+            "| figure | rate | p50 / p99 | target |",
+            "|---|---|---|---|",
+            *[f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows],
+        ]
+    )

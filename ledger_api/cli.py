@@ -10,6 +10,9 @@ signatures reach the service.
     ledger status RECORD_ID
     ledger history UCR
     ledger import FILE.json|FILE.csv --key ALIAS [--batch-size N | --single] [--wait]
+    ledger verify UCR --country CC [--at-block N] [--receipt-out FILE] [--evidence-out FILE]
+    ledger verify-receipt FILE [--jwks FILE | --url URL]
+    ledger verify-bundle FILE [--rpc URL]
 
 Exit codes, for scripts:
 
@@ -18,7 +21,12 @@ Exit codes, for scripts:
     2  usage error (a bad option or argument)
     3  the service is unreachable or failed (5xx, 503), or with --wait a record failed on
        chain or was not confirmed in time
-    4  local error: no such key, wrong password, unreadable or invalid payload file
+    4  local error: no such key, wrong password, unreadable or invalid payload file; with
+       verify-receipt, a receipt that does not verify; with verify-bundle, a malformed bundle
+    5  verify, verify-receipt, verify-bundle: the verification was made and its verdict is
+       not VERIFIED (FAILED or INCOMPLETE: the verdict and every check are printed)
+    6  verify-bundle --rpc: the chain contradicts the bundle (another chain id, an anchor
+       missing or at another block or block hash); takes precedence over 5
 
 Passwords come from --password-file, else LEDGER_KEY_PASSWORD, else a hidden prompt.
 Record ids go to stdout alone on their line; tables and progress are for people.
@@ -50,6 +58,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ledger_api import keystore
+from ledger_api.admin import app as admin_app
 from ledger_api.client import ClientError, LedgerClient, SignedRecord
 from ledger_api.domain.payloads import parse_payload
 from ledger_api.domain.records import ZERO_ADDRESS, ZERO_HASH
@@ -60,6 +69,8 @@ EXIT_REFUSED = 1
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
 EXIT_LOCAL = 4
+EXIT_NOT_VERIFIED = 5
+EXIT_CHAIN_CONTRADICTS = 6
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 PASSWORD_ENV = "LEDGER_KEY_PASSWORD"
@@ -78,7 +89,9 @@ Exit codes:
   1  the service refused (4xx): the problem's fields and reasons are printed
   2  usage error
   3  the service is unreachable or failed (5xx, 503); with --wait, a record failed on chain or was not confirmed in time
-  4  local error: no such key, wrong password, bad payload file
+  4  local error: no such key, wrong password, bad payload file; an invalid receipt; a malformed evidence bundle
+  5  verify, verify-receipt, verify-bundle: checked, but the verdict is not VERIFIED (FAILED or INCOMPLETE)
+  6  verify-bundle --rpc: an anchor is not on chain as the bundle says (or another chain id)
 
 Passwords: --password-file FILE, else env LEDGER_KEY_PASSWORD, else a hidden prompt."""
 
@@ -95,6 +108,7 @@ class LocalError(LedgerError):
 class _Settings:
     url: str = DEFAULT_URL
     keys_dir: Path | None = None
+    token: str | None = None
 
 
 _settings = _Settings()
@@ -165,8 +179,12 @@ def _main(
             file_okay=False,
         ),
     ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option("--token", envvar="LEDGER_TOKEN", help="Your credential (lgr_…) for reads, from the operator."),
+    ] = None,
 ) -> None:
-    _settings.url, _settings.keys_dir = url.rstrip("/"), keys_dir
+    _settings.url, _settings.keys_dir, _settings.token = url.rstrip("/"), keys_dir, token
 
 
 PasswordFile = Annotated[
@@ -338,7 +356,7 @@ def _sign_and_post(
 ) -> None:
     with _reporting_errors():
         payload = _payload_file(payload_path, kind, command)
-        client = LedgerClient(_settings.url, _account(alias, password_file))
+        client = LedgerClient(_settings.url, _account(alias, password_file), token=_settings.token)
         try:
             accepted = client.post(client.sign(payload, counterparty=counterparty))
             record_id = str(accepted["id"])
@@ -409,7 +427,7 @@ def decide(
 
 
 def _reader() -> LedgerClient:
-    return LedgerClient(_settings.url, _READER)
+    return LedgerClient(_settings.url, _READER, token=_settings.token)
 
 
 @app.command()
@@ -683,7 +701,7 @@ def import_records(
     exits 1 if any was refused."""
     with _reporting_errors():
         items = _import_items(file)
-        client = LedgerClient(_settings.url, _account(key, password_file))
+        client = LedgerClient(_settings.url, _account(key, password_file), token=_settings.token)
         outcome = _Outcome()
         unconfirmed: list[str] = []
         try:
@@ -714,6 +732,8 @@ def import_records(
 
 
 # ---------------------------------------------------------------- benchmarks
+
+app.add_typer(admin_app, name="admin")
 
 bench_app = typer.Typer(help="Benchmarks: figures printed, for docs/benchmarks.md.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
@@ -764,3 +784,478 @@ def demo() -> None:
     from ledger_api import run
 
     raise typer.Exit(run.main())
+
+
+# ================================================================ verification
+# `ledger verify`, `ledger verify-receipt`, `ledger verify-bundle`: a verdict asked of the
+# service, a receipt checked with its public keys alone, an evidence bundle re-derived
+# offline (and, with --rpc, its anchors confirmed on chain). Each exits 5 when the
+# verification was made and the verdict is not VERIFIED; verify-bundle --rpc exits 6 when
+# the chain contradicts the bundle.
+
+# The event the ledger emits for a single-mode record (contracts/interfaces/IConsignmentLedger.sol).
+RECORD_WRITTEN = "RecordWritten(bytes32,bytes32,address,uint8,bytes32,bytes32,address,uint256)"
+ANCHORED_AT = "anchoredAt(bytes32)"
+
+_STATUS_MARKS = {
+    "VALID": ("✓", "green"),
+    "INVALID": ("✗", "red"),
+    "ERROR": ("!", "yellow"),
+    "SKIPPED": ("-", "dim"),
+}
+_VERDICT_STYLES = {"VERIFIED": "bold green", "FAILED": "bold red", "INCOMPLETE": "bold yellow"}
+_LANE_STYLES = {"GREEN": "green", "AMBER": "yellow", "RED": "red"}
+
+
+def _status_text(status: str) -> Text:
+    # A mark as well as a colour: the status must read without colour (NO_COLOR, a pipe, a printout).
+    mark, style = _STATUS_MARKS.get(status, ("?", ""))
+    return Text(f"{mark} {status}", style=style)
+
+
+def _verdict_text(verdict: str) -> Text:
+    mark = "✓" if verdict == "VERIFIED" else "✗" if verdict == "FAILED" else "…"
+    return Text(f"{mark} {verdict}", style=_VERDICT_STYLES.get(verdict, "bold"))
+
+
+def _print_checks(checks: list[dict[str, Any]], title: str) -> None:
+    """Checks as the service and `VerificationResult.as_dict` write them: name, status, reason{code, message}."""
+    table = Table("check", "status", "reason", "message", title=title)
+    for check in checks:
+        reason = check.get("reason") or {}
+        table.add_row(
+            Text(str(check["name"])),
+            _status_text(str(check["status"])),
+            Text(str(reason.get("code", check.get("code", "-")))),
+            Text(str(reason.get("message", ""))),
+        )
+    _out().print(table)
+
+
+def _write_output(path: Path, data: bytes, what: str) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise LocalError(f"cannot write the {what} to {path}: {exc.strerror or exc}") from None
+
+
+def _read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise LocalError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise LocalError(f"{path} is not a {what}: not UTF-8 text ({exc.reason})") from None
+
+
+def _not_verified_exit(verdict: str) -> None:
+    if verdict != "VERIFIED":
+        raise typer.Exit(EXIT_NOT_VERIFIED)
+
+
+# ---------------------------------------------------------------- verify
+
+
+def _service_get(client: LedgerClient, path: str, params: dict[str, Any]) -> httpx.Response:
+    response = client.http.get(path, params=params)
+    if response.status_code >= 400:
+        try:
+            problem = response.json()
+        except ValueError:
+            problem = {"title": response.reason_phrase or "Error", "detail": response.text[:500]}
+        raise ClientError(response.status_code, problem if isinstance(problem, dict) else {"detail": str(problem)})
+    return response
+
+
+def _print_risk(risk: dict[str, Any]) -> None:
+    out = _out()
+    lane = str(risk.get("lane"))
+    line = Text("lane: ")
+    line.append(f"{lane} (score {risk.get('score')})", style=_LANE_STYLES.get(lane, ""))
+    out.print(line)
+    fired = risk.get("fired") or []
+    if not fired:
+        out.print(Text("fired rules: none"))
+        return
+    table = Table("rule", "points", "description", "reason", title="fired rules")
+    for rule in fired:
+        table.add_row(
+            Text(str(rule.get("id"))),
+            Text(f"+{rule.get('points')}"),
+            Text(str(rule.get("description", ""))),
+            Text(str(rule.get("reason", ""))),
+        )
+    out.print(table)
+
+
+@app.command()
+def verify(
+    ucr: Annotated[str, typer.Argument(help="The consignment's WCO UCR.")],
+    country: Annotated[
+        str, typer.Option("--country", "-c", help="ISO 3166-1 alpha-2 of the verifying customs, e.g. NL.")
+    ],
+    at_block: Annotated[
+        int | None, typer.Option("--at-block", min=0, help="Verify as of this block (default: the index head).")
+    ] = None,
+    receipt_out: Annotated[
+        Path | None, typer.Option("--receipt-out", dir_okay=False, help="Write the signed receipt (compact JWS) here.")
+    ] = None,
+    evidence_out: Annotated[
+        Path | None,
+        typer.Option("--evidence-out", dir_okay=False, help="Write the evidence bundle (the exact bytes hashed) here."),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token", envvar="LEDGER_TOKEN", help="A party's credential (lgr_…), sent as a bearer token if given."
+        ),
+    ] = None,
+) -> None:
+    """Asks the service for the consignment's verdict as COUNTRY's customs: prints each
+    check with its reason, the verdict, and the risk lane with the rules that fired.
+
+    --receipt-out writes the signed receipt (check it with `ledger verify-receipt`);
+    --evidence-out writes the evidence bundle the verdict was drawn from, as of the same
+    block (re-derive it with `ledger verify-bundle`). Exits 0 when the verdict is VERIFIED,
+    5 when it is FAILED or INCOMPLETE."""
+    if not _UCR.fullmatch(ucr):
+        raise typer.BadParameter("not a WCO UCR (e.g. 4NL123456789-INV2026-0001)", param_hint="UCR")
+    if not re.fullmatch(r"[A-Z]{2}", country):
+        raise typer.BadParameter("expected an ISO 3166-1 alpha-2 code, e.g. NL", param_hint="--country")
+    with _reporting_errors():
+        client = LedgerClient(_settings.url, _READER, token=token or _settings.token)
+        try:
+            params: dict[str, Any] = {"country": country}
+            if at_block is not None:
+                params["at_block"] = at_block
+            result = _service_get(client, f"/v1/consignments/{ucr}/verification", params).json()
+            evidence: bytes | None = None
+            if evidence_out is not None:
+                # As of the verdict's block, so that these bytes are the ones the receipt's hash covers.
+                params = {"country": country, "at_block": result["as_of_block"]}
+                evidence = _service_get(client, f"/v1/consignments/{ucr}/evidence", params).content
+        finally:
+            client.close()
+        out = _out()
+        out.print(Text(f"consignment {result['ucr']}, verified for {result['verifying_country']}"))
+        out.print(Text(f"as of block {result['as_of_block']}"))
+        _print_checks(result["checks"], f"checks of {result['ucr']}")
+        out.print(Text("verdict: ").append_text(_verdict_text(str(result["verdict"]))))
+        _print_risk(result["risk"])
+        recognition = result.get("recognition")
+        if recognition:
+            out.print(Text(f"AEO recognition: {recognition.get('reason')}"))
+        out.print(Text(f"evidence: {result['evidence_hash']}"))
+        if receipt_out is not None:
+            _write_output(receipt_out, str(result["receipt"]).encode("ascii"), "receipt")
+            out.print(Text(f"receipt written to {receipt_out}"))
+        if evidence_out is not None and evidence is not None:
+            from ledger_api.domain.receipts import evidence_hash
+
+            if evidence_hash(evidence) != result["evidence_hash"]:
+                _fail(
+                    EXIT_UNAVAILABLE,
+                    f"the service's evidence as of block {result['as_of_block']} hashes to "
+                    f"{evidence_hash(evidence)}, not to the verdict's {result['evidence_hash']}: not written",
+                )
+            _write_output(evidence_out, evidence, "evidence bundle")
+            out.print(Text(f"evidence written to {evidence_out}"))
+    _not_verified_exit(str(result["verdict"]))
+
+
+# ---------------------------------------------------------------- verify-receipt
+
+
+def _receipt_header(token: str) -> dict[str, Any]:
+    """The header of a receipt that verify_receipt already accepted."""
+    import base64
+
+    part = token.strip().split(".")[0]
+    header = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    return dict(header)
+
+
+def _utc(timestamp: Any) -> str:
+    from datetime import UTC, datetime
+
+    try:
+        return datetime.fromtimestamp(int(timestamp), UTC).isoformat().replace("+00:00", "Z") + f" ({timestamp})"
+    except (TypeError, ValueError, OverflowError, OSError):
+        return str(timestamp)
+
+
+@app.command("verify-receipt")
+def verify_receipt_command(
+    file: Annotated[Path, typer.Argument(help="The receipt: a compact JWS, as `ledger verify --receipt-out` writes.")],
+    jwks: Annotated[
+        Path | None, typer.Option("--jwks", dir_okay=False, help="Check against this JWKS file: offline.")
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="Check against this service's /v1/keys (default: the global --url)."),
+    ] = None,
+) -> None:
+    """Checks a verification receipt's signature with the service's public keys, with no
+    chain: against a JWKS file (--jwks, offline) or the keys the service publishes at
+    /v1/keys (--url, else the global --url). Prints the receipt's claims.
+
+    Exits 0 for a valid receipt whose verdict is VERIFIED, 5 for a valid receipt with
+    another verdict, 4 for a receipt that does not verify (its reason is printed)."""
+    from ledger_api.domain.receipts import ReceiptError, verify_receipt
+
+    if jwks is not None and url is not None:
+        raise typer.BadParameter("give --jwks FILE or --url URL, not both", param_hint="--jwks / --url")
+    with _reporting_errors():
+        token = _read_text(file, "receipt").strip()
+        if jwks is not None:
+            keys = _read_json(jwks)
+            source = str(jwks)
+        else:
+            base = (url or _settings.url).rstrip("/")
+            source = f"{base}/v1/keys"
+            try:
+                response = httpx.get(source, timeout=30)
+            except httpx.TransportError as exc:
+                _fail(EXIT_UNAVAILABLE, f"cannot reach the ledger service at {base}: {exc or type(exc).__name__}")
+            if response.status_code >= 400:
+                _fail(
+                    EXIT_UNAVAILABLE if response.status_code >= 500 else EXIT_REFUSED,
+                    f"{source} answered {response.status_code}",
+                )
+            keys = response.json()
+        if not isinstance(keys, dict):
+            raise LocalError(f"{source} is not a JWKS: expected a JSON object with a keys list")
+        try:
+            claims = verify_receipt(token, keys)
+        except ReceiptError as exc:
+            raise LocalError(f"{file} is not a valid receipt ({exc.code}): {exc.message}") from None
+        kid = _receipt_header(token).get("kid")
+        risk: dict[str, Any] = claims["risk"] if isinstance(claims.get("risk"), dict) else {}
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold")
+        grid.add_column()
+        grid.add_row("verdict", _verdict_text(str(claims.get("verdict"))))
+        grid.add_row("ucr", Text(str(claims.get("ucr"))))
+        grid.add_row("as of block", Text(str(claims.get("as_of_block"))))
+        grid.add_row("lane", Text(f"{risk.get('lane')} (score {risk.get('score')})"))
+        grid.add_row("fired rules", Text(", ".join(str(f) for f in risk.get("fired") or []) or "none"))
+        grid.add_row("evidence", Text(str(claims.get("evidence"))))
+        grid.add_row("chain id", Text(str(claims.get("chain_id"))))
+        grid.add_row("ledger", Text(str(claims.get("ledger"))))
+        grid.add_row("issuer", Text(str(claims.get("iss"))))
+        grid.add_row("issued at", Text(_utc(claims.get("iat"))))
+        grid.add_row("receipt id", Text(str(claims.get("jti"))))
+        out = _out()
+        out.print(grid)
+        checks = claims.get("checks")
+        if isinstance(checks, list) and checks:
+            table = Table("check", "status", "reason", title="checks")
+            for check in checks:
+                if isinstance(check, dict):
+                    table.add_row(
+                        Text(str(check.get("name"))),
+                        _status_text(str(check.get("status"))),
+                        Text(str(check.get("code"))),
+                    )
+            out.print(table)
+        out.print(Text(f"signature valid (kid {kid}), keys from {source}", style="green"))
+    _not_verified_exit(str(claims.get("verdict")))
+
+
+# ---------------------------------------------------------------- verify-bundle
+
+
+@dataclass
+class _AnchorCheck:
+    what: str
+    ok: bool
+    detail: str
+
+
+def _hex32(value: Any, what: str) -> bytes:
+    if not isinstance(value, str) or not re.fullmatch(r"0x[0-9a-fA-F]{64}", value):
+        raise LocalError(f"the bundle's {what} is not 0x and 64 hex digits: {value!r}")
+    return bytes.fromhex(value[2:])
+
+
+def _confirm_anchors(bundle: dict[str, Any], rpc: str) -> list[_AnchorCheck]:
+    """Every anchor the bundle claims, confirmed or contradicted by the chain at `rpc`.
+    LocalError for a bundle that names no ledger; the node's errors reach the caller."""
+    from eth_utils.crypto import keccak
+    from web3 import HTTPProvider, Web3
+    from web3.exceptions import BlockNotFound
+
+    ledger = bundle.get("contracts", {}).get("ConsignmentLedger")
+    if not isinstance(ledger, str) or not is_address(ledger):
+        raise LocalError(f"the bundle names no ConsignmentLedger address: {ledger!r}")
+    ledger = to_checksum_address(ledger)
+    w3 = Web3(HTTPProvider(rpc, request_kwargs={"timeout": 30}))
+    checks: list[_AnchorCheck] = []
+    chain_id = int(w3.eth.chain_id)
+    expected_chain = bundle["chain_id"]
+    checks.append(
+        _AnchorCheck(
+            "chain",
+            chain_id == expected_chain,
+            f"chain id {chain_id}" + ("" if chain_id == expected_chain else f", the bundle says {expected_chain}"),
+        )
+    )
+    if chain_id != expected_chain:
+        return checks  # another chain: its blocks and logs say nothing about this bundle
+    topic0 = keccak(text=RECORD_WRITTEN)
+    selector = keccak(text=ANCHORED_AT)[:4]
+    hashes: dict[int, str] = {}
+
+    def block_hash(number: int) -> str | None:
+        if number not in hashes:
+            try:
+                hashes[number] = "0x" + bytes(w3.eth.get_block(number)["hash"]).hex()
+            except BlockNotFound:
+                return None
+        return hashes[number]
+
+    def same_block(number: int, claimed: Any) -> tuple[bool, str]:
+        actual = block_hash(number)
+        if actual is None:
+            return False, f"the chain has no block {number}"
+        if not isinstance(claimed, str) or actual.lower() != claimed.lower():
+            return False, f"block {number} has hash {actual}, the bundle says {claimed}"
+        return True, f"block {number} hash {actual}"
+
+    for item in bundle["records"]:
+        record_id = str(item["id"])
+        what = f"record {record_id}"
+        number = item.get("block_number")
+        if number is None:
+            checks.append(_AnchorCheck(what, True, "not on chain as of the bundle's block: nothing to confirm"))
+            continue
+        number = int(number)
+        if item["mode"] == "single":
+            topics: list[Any] = [topic0, None, _hex32(record_id, "record id")]
+            logs = w3.eth.get_logs({"address": ledger, "fromBlock": number, "toBlock": number, "topics": topics})
+            if not logs:
+                checks.append(_AnchorCheck(what, False, f"no RecordWritten with this id at block {number}"))
+                continue
+            logged = "0x" + bytes(logs[0]["blockHash"]).hex()
+            ok, detail = same_block(number, item.get("block_hash"))
+            if ok and logged.lower() != str(item.get("block_hash")).lower():
+                ok, detail = (
+                    False,
+                    f"the RecordWritten log is in block {logged}, the bundle says {item.get('block_hash')}",
+                )
+            checks.append(_AnchorCheck(what, ok, f"RecordWritten at block {number}; {detail}"))
+        elif item["mode"] == "batch":
+            root = _hex32(item.get("batch_root"), f"batch root of {what}")
+            claimed = item.get("root_anchored_block")
+            raw = w3.eth.call({"to": ledger, "data": selector + root})
+            anchored = int.from_bytes(bytes(raw), "big") if raw else 0
+            if claimed is None or anchored != int(claimed):
+                on_chain = f"anchored at block {anchored}" if anchored else "not anchored"
+                checks.append(
+                    _AnchorCheck(what, False, f"root {item['batch_root']} is {on_chain}, the bundle says {claimed}")
+                )
+                continue
+            ok, detail = same_block(number, item.get("block_hash"))
+            checks.append(_AnchorCheck(what, ok, f"root {item['batch_root']} anchored at block {anchored}; {detail}"))
+        else:
+            checks.append(_AnchorCheck(what, False, f"unknown mode {item['mode']!r}: cannot be confirmed"))
+    return checks
+
+
+def _chain_errors() -> tuple[type[BaseException], ...]:
+    import requests
+    from web3.exceptions import Web3Exception
+
+    return (requests.RequestException, Web3Exception, OSError)
+
+
+@app.command("verify-bundle")
+def verify_bundle(
+    file: Annotated[Path, typer.Argument(help="An evidence bundle, as `ledger verify --evidence-out` writes.")],
+    rpc: Annotated[
+        str | None,
+        typer.Option("--rpc", help="Also confirm every anchor on the chain behind this JSON-RPC URL."),
+    ] = None,
+) -> None:
+    """Re-derives the verdict from an evidence bundle alone: no service, no chain. Prints
+    the verdict and each check.
+
+    With --rpc URL, also confirms on that chain that the bundle's anchors are there as it
+    says: the chain id; for single records a RecordWritten event with the record's id at
+    its block, and that block's hash; for batch records the root's anchoredAt block, and
+    that block's hash. One line per anchor.
+
+    Exits 0 when the verdict is VERIFIED (and, with --rpc, every anchor holds), 4 for a
+    malformed bundle, 5 for a FAILED or INCOMPLETE verdict, 6 when the chain contradicts the
+    bundle, 3 when the node cannot be reached."""
+    from ledger_api.domain.evidence import from_bundle
+    from ledger_api.domain.verification import verify as run_checks
+
+    with _reporting_errors():
+        bundle = _read_json(file)
+        if not isinstance(bundle, dict):
+            raise LocalError(
+                f"{file} is not an evidence bundle: a JSON object is expected, not {type(bundle).__name__}"
+            )
+        try:
+            result = run_checks(from_bundle(bundle))
+        except KeyError as exc:
+            raise LocalError(f"{file} is not a valid evidence bundle: missing member {exc}") from None
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise LocalError(f"{file} is not a valid evidence bundle: {exc}") from None
+        out = _out()
+        out.print(Text(f"consignment {result.ucr}, as of block {result.as_of_block}, re-derived offline from {file}"))
+        _print_checks([c.as_dict() for c in result.checks], f"checks of {result.ucr}")
+        verdict = str(result.verdict)
+        out.print(Text("verdict: ").append_text(_verdict_text(verdict)))
+        if rpc is not None:
+            try:
+                anchors = _confirm_anchors(bundle, rpc)
+            except _chain_errors() as exc:
+                _fail(EXIT_UNAVAILABLE, f"cannot confirm the anchors on {rpc}: {exc or type(exc).__name__}")
+            except (KeyError, ValueError, TypeError) as exc:
+                raise LocalError(f"{file} is not a valid evidence bundle: {exc}") from None
+            out.print(Text(f"anchors on {rpc}:"))
+            for anchor in anchors:
+                line = Text("  ")
+                line.append("✓ on chain  " if anchor.ok else "✗ NOT AS SAID  ", style="green" if anchor.ok else "red")
+                line.append(f"{anchor.what}: {anchor.detail}")
+                out.print(line, soft_wrap=True)
+            wrong = [a for a in anchors if not a.ok]
+            if wrong:
+                _fail(
+                    EXIT_CHAIN_CONTRADICTS,
+                    f"{len(wrong)} of {len(anchors)} anchors are not on chain as the bundle says",
+                )
+            out.print(Text(f"all {len(anchors)} anchors confirmed", style="green"))
+    _not_verified_exit(verdict)
+
+
+@bench_app.command("verify")
+def bench_verify(
+    records: Annotated[int, typer.Option(min=3, max=200, help="Records in the verified consignment.")] = 20,
+    workers: Annotated[int, typer.Option(min=1, max=16, help="uvicorn worker processes reading the store.")] = 2,
+    seconds: Annotated[float, typer.Option(min=1, max=120, help="Length of each load run.")] = 10,
+    connections: Annotated[int, typer.Option(min=1, max=256, help="Concurrent connections.")] = 16,
+    write_docs: Annotated[
+        bool, typer.Option("--write-docs", help="Write the figures into docs/benchmarks.md.")
+    ] = False,
+) -> None:
+    """Verification throughput and latency (receipt included) with N reader workers, beside
+    a static answer of the same server. Uses wrk when installed (apt-get install wrk)."""
+    from ledger_api.bench import render_verify, run_verify, write_section
+    from ledger_api.settings import PROJECT_ROOT
+
+    console = _out()
+    f = run_verify(records, workers, seconds, connections, progress=lambda m: console.print(f"[dim]{m}[/]"))
+    table = Table("figure", "value", title="ledger bench verify")
+    table.add_row(f"verification, {f.records} records ({f.verdict})", f"{f.requests_per_second:,.0f} requests/s")
+    table.add_row("latency p50 / p99", f"{f.p50_ms:.1f} / {f.p99_ms:.1f} ms")
+    table.add_row("static answer", f"{f.static_requests_per_second:,.0f} requests/s, p99 {f.static_p99_ms:.1f} ms")
+    table.add_row("errors", str(f.errors))
+    console.print(table)
+    if write_docs:
+        command = f"ledger bench verify --records {records} --workers {workers} --seconds {seconds:.0f}"
+        command += f" --connections {connections}"
+        write_section(PROJECT_ROOT / "docs" / "benchmarks.md", "verify", render_verify(f, command))
+        console.print("written to docs/benchmarks.md")

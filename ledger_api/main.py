@@ -132,7 +132,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if rt.store is None:
-            rt.start()
+            if settings.role == "reader":
+                rt.start_reader()
+            else:
+                rt.start()
         app.state.runtime = rt
         try:
             yield
@@ -162,3 +165,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         larger={"/v1/records/batch": settings.max_batch_body_bytes},
     )
     return app
+
+
+def app_from_env() -> FastAPI:
+    """For `uvicorn --factory ledger_api.main:app_from_env [--workers N]`: settings from the
+    environment (a reader role for more than one worker: see Settings.role)."""
+    return create_app(Settings())

@@ -21,6 +21,7 @@ from ledger_api.chain.rpc import Rpc
 from ledger_api.domain.receipts import load_or_create_keyring
 from ledger_api.domain.records import LedgerDomain
 from ledger_api.domain.risk import load_rules
+from ledger_api.errors import NodeUnavailable
 from ledger_api.indexer import Indexer
 from ledger_api.services.access import Access
 from ledger_api.services.credentials import Credentials
@@ -124,6 +125,22 @@ class Runtime:
                 self._threads.append(thread)
         return self
 
+    def start_reader(self) -> Runtime:
+        """The read side only, from the store and manifest of the instance that writes."""
+        s = self.settings
+        rules = load_rules(s.risk_rules)
+        keyring = load_or_create_keyring(s.receipt_keys)
+        self.manifest = Manifest.load(s.manifest_file)
+        self.store = Store(s.database)
+        addresses = {name: c.address for name, c in self.manifest.contracts.items()}
+        domain = LedgerDomain(self.manifest.chain_id, self.manifest.address("ConsignmentLedger"))
+        self.credentials = Credentials(self.store)
+        self.access = Access(self.store, self.credentials)
+        self.facts = FactFinder(self.store, domain, addresses, s.confirmations)
+        self.verifier = Verifier(self.facts, rules, keyring, s.service_id)
+        self.queries = Queries(self.store, s.confirmations, _no_chain)
+        return self
+
     def stop(self) -> None:
         self._stop.set()
         if self.relayer is not None:
@@ -137,3 +154,7 @@ class Runtime:
             self.store.close()
         if self.node is not None:
             self.node.stop()
+
+
+def _no_chain(_: str) -> int:
+    raise NodeUnavailable("this instance serves reads only (LEDGER_ROLE=reader)")

@@ -19,6 +19,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LEDGER_", env_file=".env", extra="ignore")
 
     environment: Literal["development", "production"] = "development"
+    # "all": chain, relayer, indexer and API in one process. "reader": the read side only
+    # (verification, history) from the store another "all" instance keeps; any number of
+    # reader processes can serve behind a load balancer.
+    role: Literal["all", "reader"] = "all"
     data_dir: Path = PROJECT_ROOT / "data"
     build_dir: Path = PROJECT_ROOT / "build"
 

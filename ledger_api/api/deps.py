@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ledger_api.errors import NotAuthenticated
+from ledger_api.errors import NodeUnavailable, NotAuthenticated
 from ledger_api.runtime import Runtime
 from ledger_api.services.access import Access, Caller
 from ledger_api.services.parties import PartyWrites
@@ -21,7 +21,8 @@ def runtime(request: Request) -> Runtime:
 
 
 def submissions(rt: Annotated[Runtime, Depends(runtime)]) -> Submissions:
-    assert rt.submissions is not None
+    if rt.submissions is None:
+        raise NodeUnavailable("this instance serves reads only: send writes to the writing instance")
     return rt.submissions
 
 
@@ -31,7 +32,8 @@ def queries(rt: Annotated[Runtime, Depends(runtime)]) -> Queries:
 
 
 def party_writes(rt: Annotated[Runtime, Depends(runtime)]) -> PartyWrites:
-    assert rt.party_writes is not None
+    if rt.party_writes is None:
+        raise NodeUnavailable("this instance serves reads only: send writes to the writing instance")
     return rt.party_writes
 
 

@@ -5,6 +5,10 @@ the hash of the evidence bundle. Also answers recognition questions from the ind
 from __future__ import annotations
 
 import json
+import threading
+import time
+import uuid
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -52,6 +56,23 @@ class FactFinder:
     def indexed_block(self, session: Session) -> int:
         row = session.get(StateRow, "indexed_block")
         return int(row.value) if row else 0
+
+    def fingerprint(self, ucr: str, country: str, at_block: int | None = None) -> tuple[Any, ...]:
+        """What a verification's outcome depends on, in two cheap queries: the block it
+        stands at (and that block's hash, which a reorg changes) and each record's place.
+        Registry and recognition events up to that block cannot change while its hash
+        does not."""
+        key = "0x" + consignment_key(ucr).hex()
+        with self.store.session() as session:
+            head = self.indexed_block(session)
+            as_of = head if at_block is None else min(at_block, head)
+            block = session.get(BlockRow, as_of)
+            rows = session.execute(
+                select(RecordRow.id, RecordRow.status, RecordRow.block_number)
+                .where(RecordRow.consignment == key)
+                .order_by(RecordRow.position)
+            ).all()
+        return (ucr, country, as_of, block.hash if block else None, tuple(tuple(r) for r in rows))
 
     def facts(self, ucr: str, country: str, at_block: int | None = None) -> Facts:
         key = consignment_key(ucr)
@@ -196,16 +217,38 @@ class FactFinder:
 
 
 class Verifier:
-    """Verdict, risk lane and signed receipt for a consignment, as of a block."""
+    """Verdict, risk lane and signed receipt for a consignment, as of a block. Outcomes are
+    cached by what they depend on (FactFinder.fingerprint): a repeated question costs two
+    queries and a signature; every answer still gets a receipt of its own."""
+
+    CACHE_SIZE = 1024
 
     def __init__(self, finder: FactFinder, rules: RuleSet, keyring: KeyRing, service_id: str) -> None:
         self.finder, self.rules, self.keyring, self.service_id = finder, rules, keyring, service_id
+        self._cache: OrderedDict[tuple[Any, ...], tuple[dict[str, Any], dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def evidence(self, ucr: str, country: str, at_block: int | None = None) -> bytes:
         """The evidence bundle as canonical JSON bytes: the exact bytes a receipt hashes."""
         return rfc8785.dumps(self.finder.facts(ucr, country, at_block).bundle())
 
     def verify(self, ucr: str, country: str, at_block: int | None = None) -> dict[str, Any]:
+        key = self.finder.fingerprint(ucr, country, at_block)
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+        if cached is None:
+            cached = self._outcome(ucr, country, at_block)
+            with self._lock:
+                self._cache[key] = cached
+                while len(self._cache) > self.CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        response, claims = cached
+        fresh = dict(claims, iat=int(time.time()), jti=uuid.uuid4().hex)
+        return dict(response, receipt=self.keyring.issue(fresh))
+
+    def _outcome(self, ucr: str, country: str, at_block: int | None) -> tuple[dict[str, Any], dict[str, Any]]:
         facts = self.finder.facts(ucr, country, at_block)
         result = verify(facts.input)
         risk = assess(self.rules, facts.input)
@@ -226,7 +269,7 @@ class Verifier:
             iss=self.service_id,
         )
         recognition = facts.input.recognition
-        return {
+        response = {
             "ucr": ucr,
             "verifying_country": country,
             "as_of_block": result.as_of_block,
@@ -248,5 +291,5 @@ class Verifier:
             },
             "recognition": None if recognition is None else asdict(recognition),
             "evidence_hash": claims["evidence"],
-            "receipt": self.keyring.issue(claims),
         }
+        return response, claims

@@ -24,13 +24,15 @@ def readyz(rt: RuntimeDep) -> JSONResponse:
     """Ready when the chain answers and the index is close to its head."""
     problems: list[str] = []
     body: dict[str, Any] = {}
-    try:
-        assert rt.rpc is not None
-        head = int(rt.rpc.call("eth_blockNumber"), 16)
-        body["chain_head"] = head
-    except ChainError as exc:
-        head = None
-        problems.append(f"chain unreachable: {exc}")
+    head: int | None = None
+    if rt.rpc is None:
+        body["role"] = "reader"  # reads the writing instance's store; no chain of its own
+    else:
+        try:
+            head = int(rt.rpc.call("eth_blockNumber"), 16)
+            body["chain_head"] = head
+        except ChainError as exc:
+            problems.append(f"chain unreachable: {exc}")
     assert rt.queries is not None
     indexed = rt.queries.indexed_block()
     body["indexed_block"] = indexed

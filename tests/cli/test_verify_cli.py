@@ -1,0 +1,251 @@
+"""`ledger verify`, `verify-receipt` and `verify-bundle` against the demo trade lane: a
+verdict with its checks and lane, a receipt that checks with the service's keys or a
+JWKS file and refuses a flipped character, and an evidence bundle that re-derives the
+verdict offline and whose anchors are confirmed on the lane's chain."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from api.conftest import wait_until
+from api.test_verification import BROKEN, DELIVERED, lane  # noqa: F401
+from click.testing import Result
+from eth_utils.crypto import keccak
+from typer.testing import CliRunner
+
+from ledger_api import demo
+from ledger_api.chain.artifacts import load_artifact
+from ledger_api.cli import ANCHORED_AT, RECORD_WRITTEN, app
+from ledger_api.client import LedgerClient
+from ledger_api.domain.records import ZERO_HASH
+from ledger_api.settings import PROJECT_ROOT
+
+Lane = tuple[Any, Any]
+
+
+def run(lane: Lane, *args: str) -> Result:  # noqa: F811
+    http, _ = lane
+    env = {"COLUMNS": "250", "NO_COLOR": "1"}
+    # The lane's own client carries a credential when the service asks for one: the CLI sends it as --token.
+    authorization = http.headers.get("Authorization", "")
+    if authorization.startswith("Bearer "):
+        env["LEDGER_TOKEN"] = authorization.removeprefix("Bearer ")
+    return CliRunner().invoke(app, ["--url", str(http.base_url).rstrip("/"), *args], env=env)
+
+
+@pytest.fixture(scope="module")
+def delivered(lane: Lane, tmp_path_factory: pytest.TempPathFactory) -> tuple[Result, Path, Path]:  # noqa: F811
+    folder = tmp_path_factory.mktemp("verify")
+    receipt, evidence = folder / "receipt.jws", folder / "evidence.json"
+    result = run(
+        lane, "verify", DELIVERED, "--country", "NL", "--receipt-out", str(receipt), "--evidence-out", str(evidence)
+    )
+    return result, receipt, evidence
+
+
+def test_the_delivered_consignment_verifies_with_its_checks_lane_receipt_and_evidence(delivered):
+    result, receipt, evidence = delivered
+    assert result.exit_code == 0, result.output
+    assert "✓ VERIFIED" in result.stdout
+    for name in ("RECORD_SIGNATURE", "CUSTODY_CONTINUITY", "AEO_RECOGNITION", "CONFIRMATIONS"):
+        assert name in result.stdout
+    assert "✓ VALID" in result.stdout and "INVALID" not in result.stdout
+    assert "lane: GREEN (score" in result.stdout and "fired rules" in result.stdout
+    token = receipt.read_text()
+    assert token.count(".") == 2 and "\n" not in token
+    bundle = json.loads(evidence.read_bytes())
+    assert bundle["ucr"] == DELIVERED and bundle["records"]
+
+
+def test_the_broken_consignment_fails_on_unexplained_seals_and_exits_5(lane):  # noqa: F811
+    result = run(lane, "verify", BROKEN, "--country", "NL")
+    assert result.exit_code == 5, result.output
+    assert "✗ FAILED" in result.stdout
+    custody = next(line for line in result.stdout.splitlines() if "CUSTODY_CONTINUITY" in line)
+    assert "✗ INVALID" in custody and "SEAL_CHANGE_UNEXPLAINED" in custody
+    assert "R004" in result.stdout
+
+
+def test_verify_refuses_a_bad_ucr_or_country_before_asking(lane):  # noqa: F811
+    assert run(lane, "verify", "not a ucr", "--country", "NL").exit_code == 2
+    assert run(lane, "verify", DELIVERED, "--country", "nl").exit_code == 2
+
+
+def test_an_unknown_consignment_is_refused_by_the_service_with_exit_1(lane):  # noqa: F811
+    result = run(lane, "verify", "9ZZ000000000-NONE-0001", "--country", "NL")
+    assert result.exit_code == 1, result.output
+
+
+def test_the_receipt_verifies_against_the_service_keys(lane, delivered):  # noqa: F811
+    _, receipt, evidence = delivered
+    http, _ = lane
+    result = run(lane, "verify-receipt", str(receipt), "--url", str(http.base_url))
+    assert result.exit_code == 0, result.output
+    assert "signature valid (kid " in result.stdout
+    assert DELIVERED in result.stdout and "VERIFIED" in result.stdout and "GREEN" in result.stdout
+    from ledger_api.domain.receipts import evidence_hash
+
+    assert evidence_hash(evidence.read_bytes()) in result.stdout
+
+
+def test_the_receipt_verifies_offline_against_a_jwks_file(lane, delivered, tmp_path: Path):  # noqa: F811
+    _, receipt, _ = delivered
+    http, _ = lane
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(http.get("/v1/keys").text)
+    # A service that cannot be reached: the check must not need it.
+    result = CliRunner().invoke(
+        app,
+        ["--url", "http://127.0.0.1:9", "verify-receipt", str(receipt), "--jwks", str(jwks)],
+        env={"COLUMNS": "250"},
+    )
+    assert result.exit_code == 0, result.output
+    assert "signature valid (kid " in result.stdout
+
+
+def test_a_receipt_with_one_flipped_character_in_its_claims_is_refused(lane, delivered, tmp_path: Path):  # noqa: F811
+    _, receipt, _ = delivered
+    http, _ = lane
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(http.get("/v1/keys").text)
+    header, claims, signature = receipt.read_text().split(".")
+    middle = len(claims) // 2
+    flipped = "B" if claims[middle] != "B" else "C"
+    tampered = tmp_path / "tampered.jws"
+    tampered.write_text(".".join([header, claims[:middle] + flipped + claims[middle + 1 :], signature]))
+    for source in (["--jwks", str(jwks)], ["--url", str(http.base_url)]):
+        result = run(lane, "verify-receipt", str(tampered), *source)
+        assert result.exit_code == 4, result.output
+        assert (
+            "BAD_SIGNATURE" in result.output
+            and "is not a valid receipt" in result.output
+            and "signature valid" not in result.output
+        )
+
+
+def test_verify_receipt_takes_keys_from_one_place(lane, delivered, tmp_path: Path):  # noqa: F811
+    _, receipt, _ = delivered
+    result = run(lane, "verify-receipt", str(receipt), "--jwks", str(tmp_path / "k.json"), "--url", "http://x")
+    assert result.exit_code == 2
+
+
+def test_the_evidence_bundle_re_derives_the_verdict_offline(delivered):
+    _, _, evidence = delivered
+    result = CliRunner().invoke(app, ["verify-bundle", str(evidence)], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert "✓ VERIFIED" in result.stdout and "CUSTODY_CONTINUITY" in result.stdout
+
+
+def test_every_anchor_of_the_bundle_is_confirmed_on_the_lane_chain(lane, delivered):  # noqa: F811
+    _, rt = lane
+    _, _, evidence = delivered
+    records = json.loads(evidence.read_bytes())["records"]
+    result = CliRunner().invoke(app, ["verify-bundle", str(evidence), "--rpc", rt.node.url], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("✓ on chain") == len(records) + 1  # the chain id, then every record
+    assert f"all {len(records) + 1} anchors confirmed" in result.stdout
+
+
+def test_a_bundle_with_another_block_hash_is_contradicted_by_the_chain(lane, delivered, tmp_path: Path):  # noqa: F811
+    _, rt = lane
+    _, _, evidence = delivered
+    bundle = json.loads(evidence.read_bytes())
+    record = bundle["records"][1]
+    record["block_hash"] = "0x" + "ab" * 32
+    changed = tmp_path / "changed.json"
+    changed.write_text(json.dumps(bundle))
+    offline = CliRunner().invoke(app, ["verify-bundle", str(changed)], env={"COLUMNS": "250"})
+    assert offline.exit_code == 0, offline.output  # the block hash is the chain's word: only --rpc can tell
+    result = CliRunner().invoke(app, ["verify-bundle", str(changed), "--rpc", rt.node.url], env={"COLUMNS": "250"})
+    assert result.exit_code == 6, result.output
+    wrong = next(line for line in result.stdout.splitlines() if "NOT AS SAID" in line)
+    assert record["id"] in wrong and "0x" + "ab" * 32 in wrong
+    assert "1 of" in result.output
+
+
+def test_a_bundle_of_another_chain_is_contradicted(lane, delivered, tmp_path: Path):  # noqa: F811
+    _, rt = lane
+    _, _, evidence = delivered
+    bundle = json.loads(evidence.read_bytes())
+    bundle["chain_id"] += 1
+    changed = tmp_path / "other-chain.json"
+    changed.write_text(json.dumps(bundle))
+    result = CliRunner().invoke(app, ["verify-bundle", str(changed), "--rpc", rt.node.url], env={"COLUMNS": "250"})
+    assert result.exit_code == 6, result.output
+
+
+def test_a_batch_record_is_confirmed_by_its_root_anchor_and_a_wrong_anchor_block_is_caught(
+    lane: Lane,  # noqa: F811
+    tmp_path: Path,
+):
+    http, rt = lane
+    ucr = f"{demo.UCR_PREFIX}0901"
+    exporter = LedgerClient(str(http.base_url).rstrip("/"), demo.EXPORTER_P.account)
+    try:
+        # A declaration opens its consignment: previous is the zero hash, no need to ask.
+        declaration = demo._declaration(ucr, "JP-SEAL-000901")
+        signed = exporter.sign(declaration, previous=ZERO_HASH, nonce=time.time_ns() // 1000)
+        exporter.post_batch([signed])
+        wait_until(
+            lambda: http.get(f"/v1/records/{signed.id}").json().get("status") == "confirmed",
+            what="the batch record confirmed",
+        )
+    finally:
+        exporter.close()
+    evidence = tmp_path / "batch.json"
+    verified = run(lane, "verify", ucr, "--country", "NL", "--evidence-out", str(evidence))
+    assert verified.exit_code == 5, verified.output  # a declaration alone: no export release yet
+    bundle = json.loads(evidence.read_bytes())
+    (record,) = bundle["records"]
+    assert record["mode"] == "batch" and record["root_anchored_block"] is not None
+
+    result = CliRunner().invoke(app, ["verify-bundle", str(evidence), "--rpc", rt.node.url], env={"COLUMNS": "250"})
+    assert result.exit_code == 5, result.output  # anchors hold; the verdict is not VERIFIED
+    anchored = next(line for line in result.stdout.splitlines() if signed.id in line)
+    assert "✓ on chain" in anchored and f"anchored at block {record['root_anchored_block']}" in anchored
+
+    record["root_anchored_block"] += 1
+    changed = tmp_path / "batch-changed.json"
+    changed.write_text(json.dumps(bundle))
+    result = CliRunner().invoke(app, ["verify-bundle", str(changed), "--rpc", rt.node.url], env={"COLUMNS": "250"})
+    assert result.exit_code == 6, result.output
+    assert "NOT AS SAID" in result.stdout
+
+
+def test_an_unreachable_node_exits_3(delivered):
+    _, _, evidence = delivered
+    result = CliRunner().invoke(app, ["verify-bundle", str(evidence), "--rpc", "http://127.0.0.1:9"])
+    assert result.exit_code == 3, result.output
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("this is not JSON {", "is not JSON"),
+        ("[1, 2]", "a JSON object is expected"),
+        ('{"version": 1}', "missing member"),
+        ('{"version": 99}', "unsupported bundle version"),
+    ],
+)
+def test_a_malformed_bundle_exits_4_with_its_reason(tmp_path: Path, content: str, reason: str):
+    bundle = tmp_path / "bundle.json"
+    bundle.write_text(content)
+    result = CliRunner().invoke(app, ["verify-bundle", str(bundle)], env={"COLUMNS": "250"})
+    assert result.exit_code == 4, result.output
+    assert reason in result.output
+
+
+def test_the_event_and_view_the_anchor_check_uses_are_those_of_the_build():
+    abi = load_artifact(PROJECT_ROOT / "build", "ConsignmentLedger").abi
+
+    def signature(entry: dict[str, Any]) -> str:
+        return f"{entry['name']}({','.join(i['type'] for i in entry['inputs'])})"
+
+    events = {signature(e) for e in abi if e["type"] == "event"}
+    functions = {signature(e) for e in abi if e["type"] == "function"}
+    assert RECORD_WRITTEN in events and ANCHORED_AT in functions
+    assert keccak(text=RECORD_WRITTEN).hex() != keccak(text=ANCHORED_AT).hex()
