@@ -12,7 +12,7 @@ from typing import Literal
 from sqlalchemy import select
 
 from ledger_api.domain.custody import CUSTOMS
-from ledger_api.domain.records import ZERO_ADDRESS, RecordKind, consignment_key
+from ledger_api.domain.records import RecordKind, consignment_key
 from ledger_api.errors import NotFound
 from ledger_api.services.credentials import Credentials
 from ledger_api.store.db import Store
@@ -49,21 +49,21 @@ class Access:
         key = "0x" + consignment_key(ucr).hex()
         with self.store.session() as session:
             rows = session.execute(
-                select(RecordRow.kind, RecordRow.party, RecordRow.counterparty, RecordRow.payload).where(
-                    RecordRow.consignment == key
-                )
+                select(RecordRow.party, RecordRow.counterparty).where(RecordRow.consignment == key)
             ).all()
-        if not rows:
-            return None
-        if any(caller.address in (party, counterparty) for _, party, counterparty, _ in rows if party != ZERO_ADDRESS):
-            return "full"
-        if not caller.is_customs:
-            return None
-        countries: set[str] = set()
-        for kind, _, _, payload in rows:
-            if kind == RecordKind.DECLARATION:
-                declaration = json.loads(payload)
-                countries = {declaration.get("origin_country"), declaration.get("destination_country")}
+            if not rows:
+                return None
+            if any(caller.address in (party, counterparty) for party, counterparty in rows):
+                return "full"
+            if not caller.is_customs:
+                return None
+            payload = session.scalar(
+                select(RecordRow.payload).where(
+                    RecordRow.consignment == key, RecordRow.kind == int(RecordKind.DECLARATION)
+                )
+            )
+        declaration = json.loads(payload) if payload else {}
+        countries = {declaration.get("origin_country"), declaration.get("destination_country")}
         return "full" if caller.country in countries else "partner"
 
     def require(self, caller: Caller, ucr: str, *, partner_ok: bool = False) -> View:
