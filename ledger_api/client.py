@@ -17,7 +17,7 @@ from eth_account.signers.local import LocalAccount
 
 from ledger_api.chain.deploy import identifiers_hash
 from ledger_api.domain.custody import ROLE_NAMES
-from ledger_api.domain.forwarding import REGISTRY_CALL_GAS, ForwardRequest, registry_calldata
+from ledger_api.domain.forwarding import REGISTRY_CALL_GAS, ForwardRequest, recognition_calldata, registry_calldata
 from ledger_api.domain.payloads import parse_payload, payload_hash
 from ledger_api.domain.records import (
     ZERO_ADDRESS,
@@ -170,30 +170,79 @@ class LedgerClient:
         deadline: int | None = None,
     ) -> dict[str, Any]:
         """As a customs authority: signs and submits a registry write for `party`."""
-        info = self._get("/v1/ledger")
-        me = self._get(f"/v1/parties/{self.address}")
         roles, identifiers = roles or [], identifiers or {}
         ids = identifiers_hash(identifiers) if identifiers else b""
+        data = registry_calldata(action, party, sum(ROLE_NAMES[r] for r in set(roles)), ids)
+        body = {"action": action, "party": party, "roles": roles, "identifiers": identifiers}
+        return self._forward("PartyRegistry", data, "/v1/parties", body, deadline)
+
+    def issue_certificate(
+        self, operator: str, programme: str, valid_from: int, valid_until: int, *, deadline: int | None = None
+    ) -> dict[str, Any]:
+        """As a customs authority: issues (or renews) the AEO certificate of an operator of
+        its country, valid from `valid_from` until `valid_until` (unix seconds, exclusive)."""
+        data = recognition_calldata("issue", operator, programme, valid_from, valid_until)
+        body = {
+            "action": "issue",
+            "operator": operator,
+            "programme": programme,
+            "valid_from": valid_from,
+            "valid_until": valid_until,
+        }
+        return self._forward("RecognitionRegistry", data, "/v1/aeo", body, deadline)
+
+    def change_certificate(self, action: str, operator: str, *, deadline: int | None = None) -> dict[str, Any]:
+        """As a customs authority: suspends, reinstates or revokes an operator's certificate."""
+        data = recognition_calldata(action, operator)
+        body = {"action": action, "operator": operator}
+        return self._forward("RecognitionRegistry", data, "/v1/aeo", body, deadline)
+
+    def propose_mra(self, partner: str, effective_from: int, *, deadline: int | None = None) -> dict[str, Any]:
+        """As a customs authority: proposes an MRA with `partner`, in force from
+        `effective_from` once ratified. The arrangement's id is known once indexed."""
+        data = recognition_calldata("propose", partner, effective_from)
+        body = {"partner": partner, "effective_from": effective_from}
+        return self._forward("RecognitionRegistry", data, "/v1/mras", body, deadline)
+
+    def ratify_mra(self, mra_id: int, *, deadline: int | None = None) -> dict[str, Any]:
+        """As the partner country's customs authority: ratifies arrangement `mra_id`."""
+        data = recognition_calldata("ratify", mra_id)
+        return self._forward("RecognitionRegistry", data, f"/v1/mras/{mra_id}/ratify", {}, deadline)
+
+    def terminate_mra(self, mra_id: int, terminated_at: int, *, deadline: int | None = None) -> dict[str, Any]:
+        """As customs of either country: terminates arrangement `mra_id` from `terminated_at`."""
+        data = recognition_calldata("terminate", mra_id, terminated_at)
+        body = {"terminated_at": terminated_at}
+        return self._forward("RecognitionRegistry", data, f"/v1/mras/{mra_id}/terminate", body, deadline)
+
+    def mra(self, mra_id: int) -> dict[str, Any]:
+        """Arrangement `mra_id` as the service has indexed it."""
+        return dict(self._get(f"/v1/mras/{mra_id}"))
+
+    def _forward(
+        self, contract: str, data: bytes, path: str, body: dict[str, Any], deadline: int | None
+    ) -> dict[str, Any]:
+        """Signs the call `data` to `contract` as an ERC-2771 ForwardRequest with this
+        authority's next forwarder nonce, and posts it with `body` to `path`."""
+        info = self._get("/v1/ledger")
+        me = self._get(f"/v1/parties/{self.address}")
         request = ForwardRequest(
             sender=self.address,
-            to=info["contracts"]["PartyRegistry"],
+            to=info["contracts"][contract],
             gas=REGISTRY_CALL_GAS,
             nonce=int(me["forwarder_nonce"]),
             deadline=int(time.time()) + DEFAULT_VALIDITY if deadline is None else deadline,
-            data=registry_calldata(action, party, sum(ROLE_NAMES[r] for r in set(roles)), ids),
+            data=data,
         )
         signature = request.sign(info["chain_id"], info["contracts"]["LedgerForwarder"], self.account.key)
-        body = {
-            "action": action,
+        signed = {
+            **body,
             "authority": self.address,
-            "party": party,
-            "roles": roles,
-            "identifiers": identifiers,
             "nonce": request.nonce,
             "deadline": request.deadline,
             "signature": "0x" + signature.hex(),
         }
-        response = self.http.post("/v1/parties", json=body)
+        response = self.http.post(path, json=signed)
         if response.status_code >= 400:
             raise ClientError(response.status_code, response.json())
         return dict(response.json())

@@ -11,7 +11,7 @@ import pydantic_core
 from fastapi import FastAPI
 
 from ledger_api.api import problems
-from ledger_api.api.routes import consignments, health, ledger, parties, records, verification
+from ledger_api.api.routes import consignments, health, ledger, parties, recognition_writes, records, verification
 from ledger_api.runtime import Runtime
 from ledger_api.settings import Settings
 
@@ -156,6 +156,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         consignments.router,
         verification.router,
         parties.router,
+        recognition_writes.router,
     ):
         app.include_router(router)
     app.add_middleware(JsonGuard)  # inside BodyLimit: it reads no more than the limit

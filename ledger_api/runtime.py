@@ -27,6 +27,7 @@ from ledger_api.services.access import Access
 from ledger_api.services.credentials import Credentials
 from ledger_api.services.parties import PartyWrites
 from ledger_api.services.queries import Queries
+from ledger_api.services.recognition_writes import RecognitionWrites
 from ledger_api.services.submission import Submissions
 from ledger_api.services.verification import FactFinder, Verifier
 from ledger_api.settings import Settings
@@ -47,6 +48,7 @@ class Runtime:
     submissions: Submissions | None = None
     queries: Queries | None = None
     party_writes: PartyWrites | None = None
+    recognition_writes: RecognitionWrites | None = None
     facts: FactFinder | None = None
     credentials: Credentials | None = None
     access: Access | None = None
@@ -112,6 +114,9 @@ class Runtime:
 
         self.party_writes = PartyWrites(
             self.store, self.manifest.chain_id, addresses, forwarder_nonce, wake_relayer=self.relayer.wake
+        )
+        self.recognition_writes = RecognitionWrites(
+            self.store, self.manifest.chain_id, addresses, self.party_writes, wake_relayer=self.relayer.wake
         )
         self.credentials = Credentials(self.store)
         self.access = Access(self.store, self.credentials)

@@ -12,6 +12,7 @@ from ledger_api.runtime import Runtime
 from ledger_api.services.access import Access, Caller
 from ledger_api.services.parties import PartyWrites
 from ledger_api.services.queries import Queries
+from ledger_api.services.recognition_writes import RecognitionWrites
 from ledger_api.services.submission import Submissions
 
 
@@ -37,6 +38,12 @@ def party_writes(rt: Annotated[Runtime, Depends(runtime)]) -> PartyWrites:
     return rt.party_writes
 
 
+def recognition_writes(rt: Annotated[Runtime, Depends(runtime)]) -> RecognitionWrites:
+    if rt.recognition_writes is None:
+        raise NodeUnavailable("this instance serves reads only: send writes to the writing instance")
+    return rt.recognition_writes
+
+
 _bearer = HTTPBearer(auto_error=False, description="a party's credential: lgr_<id>_<secret>")
 
 
@@ -59,6 +66,7 @@ def access(rt: Annotated[Runtime, Depends(runtime)]) -> Access:
 SubmissionsDep = Annotated[Submissions, Depends(submissions)]
 QueriesDep = Annotated[Queries, Depends(queries)]
 PartyWritesDep = Annotated[PartyWrites, Depends(party_writes)]
+RecognitionWritesDep = Annotated[RecognitionWrites, Depends(recognition_writes)]
 CallerDep = Annotated[Caller, Depends(caller)]
 AccessDep = Annotated[Access, Depends(access)]
 RuntimeDep = Annotated[Runtime, Depends(runtime)]

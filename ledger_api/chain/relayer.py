@@ -250,7 +250,12 @@ class Relayer:
                 changed += 1
                 self.mined.set()
                 if int(receipt["status"], 16) == 1:
-                    row.status = "mined"
+                    # Only from `sent`: the indexer may have marked it done meanwhile.
+                    session.execute(
+                        update(OutboxRow)
+                        .where(OutboxRow.id == row.id, OutboxRow.status == "sent")
+                        .values(status="mined")
+                    )
                 else:
                     row.status = "failed"
                     row.error = self._revert_reason(row, receipt)

@@ -49,6 +49,34 @@ def registry_calldata(action: str, party: str, roles: int = 0, identifiers_hash:
     return selector + abi_encode(types, args)
 
 
+# RecognitionRegistry's writes an authority signs, by action: the function and its argument
+# types. A test checks these against the compiled ABI.
+RECOGNITION_FUNCTIONS: dict[str, tuple[str, list[str]]] = {
+    "issue": ("issueCertificate", ["address", "bytes32", "uint64", "uint64"]),
+    "suspend": ("suspendCertificate", ["address"]),
+    "reinstate": ("reinstateCertificate", ["address"]),
+    "revoke": ("revokeCertificate", ["address"]),
+    "propose": ("proposeArrangement", ["bytes2", "uint64"]),
+    "ratify": ("ratifyArrangement", ["uint256"]),
+    "terminate": ("terminateArrangement", ["uint256", "uint64"]),
+}
+
+
+def recognition_calldata(action: str, *args: object) -> bytes:
+    """The calldata of the recognition write `action` (one of RECOGNITION_FUNCTIONS), its
+    arguments in the function's order: an address as hex text, a programme (bytes32) or a
+    country (bytes2) as ASCII text, integers as int."""
+    name, types = RECOGNITION_FUNCTIONS[action]
+    if len(args) != len(types):
+        raise TypeError(f"{name} takes {len(types)} arguments, not {len(args)}")
+    values: list[object] = [
+        to_checksum_address(str(a)) if t == "address" else a.encode("ascii") if isinstance(a, str) else a
+        for t, a in zip(types, args, strict=True)
+    ]
+    selector = keccak(text=f"{name}({','.join(types)})")[:4]
+    return selector + abi_encode(types, values)
+
+
 @dataclass(frozen=True)
 class ForwardRequest:
     sender: str  # the authority

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger_api.chain.deploy import identifiers_hash
@@ -69,15 +69,19 @@ class PartyWrites:
         )
 
     def next_forwarder_nonce(self, authority: str) -> int:
+        """The chain's nonce for the authority, or one past the highest it has queued with
+        us (a request that did not fail will use its nonce), whichever is higher. Counting
+        in-flight rows instead would count twice a request mined but not yet indexed."""
         with self.store.session() as session:
-            pending = session.scalar(
-                select(func.count()).where(
+            refs = session.scalars(
+                select(OutboxRow.ref).where(
                     OutboxRow.action == "forward",
                     OutboxRow.ref.like(f"{authority}:%"),
-                    OutboxRow.status.in_(["pending", "signed", "sent", "mined"]),
+                    OutboxRow.status != "failed",
                 )
-            )
-        return self.chain_forwarder_nonce(authority) + int(pending or 0)
+            ).all()
+        queued = max((int(ref.rsplit(":", 1)[1]) + 1 for ref in refs), default=0)
+        return max(self.chain_forwarder_nonce(authority), queued)
 
     def submit(self, request: PartyRequest) -> tuple[str, bool]:
         if request.deadline < time.time():

@@ -1,0 +1,292 @@
+"""AEO certificates and MRAs through the API: signed by customs authorities, relayed
+through the forwarder to the RecognitionRegistry, and seen in /v1/recognition once indexed;
+refused, naming the field, when the registry would refuse them."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from ledger_api.chain.artifacts import load_artifacts
+from ledger_api.client import ClientError, LedgerClient
+from ledger_api.demo import ANVIL_AUTHORITY_KEYS
+from ledger_api.domain.forwarding import RECOGNITION_FUNCTIONS, REGISTRY_CALL_GAS, ForwardRequest, recognition_calldata
+from ledger_api.settings import PROJECT_ROOT
+
+from .conftest import Service, wait_until
+
+NL_CUSTOMS = Account.from_key(ANVIL_AUTHORITY_KEYS["0x70997970C51812dc3A010C7d01b50e0d17dc79C8"])
+JP_CUSTOMS = Account.from_key(ANVIL_AUTHORITY_KEYS["0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"])
+SG_CUSTOMS = Account.from_key(ANVIL_AUTHORITY_KEYS["0x90F79bf6EB2c4f870365E785982E1f101E93b906"])
+YEAR = 365 * 24 * 3600
+
+
+def recognition(service: Service, operator: str, country: str, at: int | None = None) -> dict[str, Any]:
+    params: dict[str, Any] = {"operator": operator, "country": country}
+    if at is not None:
+        params["at"] = at
+    response = service.http.get("/v1/recognition", params=params)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def mra(service: Service, mra_id: int) -> dict[str, Any] | None:
+    response = service.http.get(f"/v1/mras/{mra_id}")
+    return dict(response.json()) if response.status_code == 200 else None
+
+
+def chain_time(service: Service) -> int:
+    return int(service.w3.eth.get_block("latest")["timestamp"])
+
+
+def indexed(service: Service, predicate: Any, what: str) -> None:
+    """Waits for a write to be indexed; then the authorities' forwarder nonces as the
+    service serves them must agree with the forwarder's (no request in flight)."""
+    wait_until(predicate, what=what)
+    info = service.http.get("/v1/ledger").json()
+    forwarder = service.w3.eth.contract(
+        address=info["contracts"]["LedgerForwarder"],
+        abi=load_artifacts(PROJECT_ROOT / "build")["LedgerForwarder"].abi,
+    )
+    for authority in (NL_CUSTOMS, JP_CUSTOMS, SG_CUSTOMS):
+        served = service.http.get(f"/v1/parties/{authority.address}").json()["forwarder_nonce"]
+        assert served == forwarder.functions.nonces(authority.address).call()
+
+
+def refused(call: Any) -> ClientError:
+    with pytest.raises(ClientError) as caught:
+        call()
+    return caught.value
+
+
+def signed_body(
+    service: Service,
+    authority: LocalAccount,
+    action: str,
+    args: tuple[Any, ...],
+    fields: dict[str, Any],
+    *,
+    signer: LocalAccount | None = None,
+    nonce: int | None = None,
+) -> dict[str, Any]:
+    """A request body signed as the client signs it: `args` are the signed call's, `fields`
+    what the body says (they differ in the tests of bodies that do not match a good call)."""
+    info = service.http.get("/v1/ledger").json()
+    if nonce is None:
+        nonce = service.http.get(f"/v1/parties/{authority.address}").json()["forwarder_nonce"]
+    deadline = int(time.time()) + 600
+    request = ForwardRequest(
+        sender=authority.address,
+        to=info["contracts"]["RecognitionRegistry"],
+        gas=REGISTRY_CALL_GAS,
+        nonce=nonce,
+        deadline=deadline,
+        data=recognition_calldata(action, *args),
+    )
+    signature = request.sign(info["chain_id"], info["contracts"]["LedgerForwarder"], (signer or authority).key)
+    return {
+        **fields,
+        "authority": authority.address,
+        "nonce": nonce,
+        "deadline": deadline,
+        "signature": "0x" + signature.hex(),
+    }
+
+
+def problem(response: Any) -> tuple[int, str, str]:
+    body = response.json()
+    return response.status_code, body["code"], body["errors"][0]["field"]
+
+
+@pytest.fixture(scope="module")
+def certified_exporter(service: Service) -> str:
+    """The NL exporter, certified AEOF by NL customs through the API."""
+    exporter = service.address("exporter")
+    now = chain_time(service)
+    accepted = LedgerClient(service.url, NL_CUSTOMS).issue_certificate(exporter, "AEOF", now - 60, now + YEAR)
+    assert accepted["status"] == "accepted"
+    indexed(service, lambda: recognition(service, exporter, "NL")["recognised"], what="certificate indexed")
+    return exporter
+
+
+def test_customs_certifies_an_operator_of_its_country_and_its_country_recognises_it(
+    service: Service, certified_exporter: str
+):
+    answer = recognition(service, certified_exporter, "NL")
+    assert (answer["recognised"], answer["reason"], answer["programme"]) == (True, "RECOGNISED", "AEOF")
+    assert answer["certificate_country"] == "NL" and answer["mra_id"] is None
+    assert recognition(service, certified_exporter, "JP")["reason"] == "NO_ARRANGEMENT"
+
+
+def test_customs_of_another_country_cannot_certify_an_operator(service: Service):
+    now = chain_time(service)
+    exc = refused(
+        lambda: LedgerClient(service.url, JP_CUSTOMS).issue_certificate(
+            service.address("exporter"), "AEOF", now, now + YEAR
+        )
+    )
+    assert (exc.status, exc.problem["code"], exc.problem["errors"][0]["field"]) == (403, "NOT_AUTHORITY_OF", "operator")
+
+
+def test_an_mra_is_proposed_ratified_and_terminated_and_recognition_follows(service: Service, certified_exporter: str):
+    nl, jp, sg = (LedgerClient(service.url, a) for a in (NL_CUSTOMS, JP_CUSTOMS, SG_CUSTOMS))
+
+    nl.propose_mra("JP", 0)
+    indexed(
+        service,
+        lambda: recognition(service, certified_exporter, "JP")["reason"] == "ARRANGEMENT_NOT_RATIFIED",
+        what="proposal indexed",
+    )
+    mra_id = recognition(service, certified_exporter, "JP")["mra_id"]
+    assert mra(service, mra_id) == {
+        "mra_id": mra_id,
+        "proposer": "NL",
+        "partner": "JP",
+        "effective_from": 0,
+        "ratified_at": None,
+        "terminated_at": None,
+        "in_force_now": False,
+        "at": mra(service, mra_id)["at"],  # type: ignore[index]
+    }
+    assert not recognition(service, certified_exporter, "JP")["recognised"]
+    # Only one open arrangement between two countries.
+    exc = refused(lambda: jp.propose_mra("NL", 0))
+    assert (exc.status, exc.problem["code"], exc.problem["errors"][0]["field"]) == (
+        409,
+        "ARRANGEMENT_EXISTS",
+        "partner",
+    )
+
+    # A third country can neither ratify nor terminate it.
+    exc = refused(lambda: sg.ratify_mra(mra_id))
+    assert (exc.status, exc.problem["code"], exc.problem["errors"][0]["field"]) == (403, "NOT_PARTNER", "authority")
+    exc = refused(lambda: sg.terminate_mra(mra_id, chain_time(service) + 60))
+    assert (exc.status, exc.problem["code"]) == (403, "NOT_PARTY_TO_ARRANGEMENT")
+    # Nor can the proposer ratify its own proposal.
+    assert refused(lambda: nl.ratify_mra(mra_id)).status == 403
+
+    jp.ratify_mra(mra_id)
+    indexed(service, lambda: recognition(service, certified_exporter, "JP")["recognised"], what="ratification indexed")
+    answer = recognition(service, certified_exporter, "JP")
+    assert (answer["reason"], answer["mra_id"], answer["certificate_country"]) == ("RECOGNISED", mra_id, "NL")
+    assert mra(service, mra_id)["in_force_now"]  # type: ignore[index]
+    exc = refused(lambda: jp.ratify_mra(mra_id))
+    assert (exc.status, exc.problem["code"], exc.problem["errors"][0]["field"]) == (409, "ALREADY_RATIFIED", "mra_id")
+    # JP customs cannot terminate with effect in the past.
+    exc = refused(lambda: jp.terminate_mra(mra_id, chain_time(service) - 3600))
+    assert (exc.status, exc.problem["errors"][0]["field"]) == (422, "terminated_at")
+
+    terminated_at = chain_time(service) + 2
+    nl.terminate_mra(mra_id, terminated_at)
+    indexed(service, lambda: mra(service, mra_id)["terminated_at"] == terminated_at, what="termination indexed")  # type: ignore[index]
+    before = recognition(service, certified_exporter, "JP", at=terminated_at - 1)
+    assert (before["recognised"], before["mra_id"]) == (True, mra_id)
+    after = recognition(service, certified_exporter, "JP", at=terminated_at)
+    assert (after["recognised"], after["reason"], after["mra_id"]) == (False, "ARRANGEMENT_TERMINATED", mra_id)
+    exc = refused(lambda: jp.terminate_mra(mra_id, terminated_at + 10))
+    assert (exc.status, exc.problem["code"]) == (409, "ALREADY_TERMINATED")
+    assert refused(lambda: jp.ratify_mra(mra_id)).status == 409
+    # The exporter's own country recognises it still.
+    assert recognition(service, certified_exporter, "NL", at=terminated_at)["recognised"]
+
+
+def test_suspending_a_certificate_ends_recognition_and_reinstating_restores_it(service: Service):
+    carrier, now = service.address("carrier"), chain_time(service)
+    body = signed_body(
+        service,
+        NL_CUSTOMS,
+        "issue",
+        (carrier, "AEOS", now - 60, now + YEAR),
+        {
+            "action": "issue",
+            "operator": carrier,
+            "programme": "AEOS",
+            "valid_from": now - 60,
+            "valid_until": now + YEAR,
+        },
+    )
+    first, again = service.http.post("/v1/aeo", json=body), service.http.post("/v1/aeo", json=body)
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert first.json()["id"] == again.json()["id"] == f"{NL_CUSTOMS.address}:{body['nonce']}"
+    indexed(service, lambda: recognition(service, carrier, "NL")["recognised"], what="certificate indexed")
+    assert service.http.post("/v1/aeo", json=body).status_code == 200  # still the same request once mined
+
+    nl = LedgerClient(service.url, NL_CUSTOMS)
+    exc = refused(lambda: nl.change_certificate("reinstate", carrier))
+    assert (exc.status, exc.problem["code"], exc.problem["errors"][0]["field"]) == (
+        409,
+        "INVALID_STATUS_CHANGE",
+        "action",
+    )
+    nl.change_certificate("suspend", carrier)
+    indexed(
+        service,
+        lambda: recognition(service, carrier, "NL")["reason"] == "CERTIFICATE_SUSPENDED",
+        what="suspension indexed",
+    )
+    assert refused(lambda: nl.change_certificate("suspend", carrier)).status == 409
+    assert refused(lambda: LedgerClient(service.url, JP_CUSTOMS).change_certificate("reinstate", carrier)).status == 403
+    nl.change_certificate("reinstate", carrier)
+    indexed(service, lambda: recognition(service, carrier, "NL")["recognised"], what="reinstatement indexed")
+    nl.change_certificate("revoke", carrier)
+    indexed(
+        service,
+        lambda: recognition(service, carrier, "NL")["reason"] == "CERTIFICATE_REVOKED",
+        what="revocation indexed",
+    )
+    # Without a certificate there is nothing to suspend.
+    exc = refused(
+        lambda: LedgerClient(service.url, JP_CUSTOMS).change_certificate("suspend", service.address("importer"))
+    )
+    assert (exc.status, exc.problem["code"], exc.problem["errors"][0]["field"]) == (409, "NO_CERTIFICATE", "operator")
+
+
+def test_bad_requests_are_refused_naming_the_field(service: Service):
+    exporter, now = service.address("exporter"), chain_time(service)
+    issue = {"action": "issue", "operator": exporter, "programme": "AEOF", "valid_from": now, "valid_until": now + YEAR}
+    good_call = (exporter, "AEOF", now, now + YEAR)
+
+    forged = signed_body(service, NL_CUSTOMS, "issue", good_call, issue, signer=JP_CUSTOMS)
+    assert problem(service.http.post("/v1/aeo", json=forged)) == (422, "WRONG_SIGNER", "signature")
+
+    too_long = signed_body(service, NL_CUSTOMS, "issue", good_call, {**issue, "programme": "A" * 33})
+    assert problem(service.http.post("/v1/aeo", json=too_long)) == (422, "INVALID_PROGRAMME", "programme")
+    not_ascii = signed_body(service, NL_CUSTOMS, "issue", good_call, {**issue, "programme": "AEO\u00e9"})
+    assert problem(service.http.post("/v1/aeo", json=not_ascii)) == (422, "INVALID_PROGRAMME", "programme")
+
+    reversed_window = (exporter, "AEOF", now + YEAR, now + YEAR)
+    body = signed_body(service, NL_CUSTOMS, "issue", reversed_window, {**issue, "valid_from": now + YEAR})
+    assert problem(service.http.post("/v1/aeo", json=body)) == (422, "INVALID_VALIDITY", "valid_until")
+
+    missing = signed_body(service, NL_CUSTOMS, "issue", good_call, {k: v for k, v in issue.items() if k != "programme"})
+    assert problem(service.http.post("/v1/aeo", json=missing)) == (422, "MISSING", "programme")
+
+    own = signed_body(service, NL_CUSTOMS, "propose", ("NL", 0), {"partner": "NL", "effective_from": 0})
+    assert problem(service.http.post("/v1/mras", json=own)) == (422, "INVALID_COUNTRY", "partner")
+    lower = signed_body(service, NL_CUSTOMS, "propose", ("JP", 0), {"partner": "jp", "effective_from": 0})
+    assert problem(service.http.post("/v1/mras", json=lower))[::2] == (422, "partner")
+
+    # A trader is no authority, whatever it signs.
+    trader = service.keys["exporter"]
+    body = signed_body(service, trader, "propose", ("SG", 0), {"partner": "SG", "effective_from": 0}, nonce=0)
+    assert problem(service.http.post("/v1/mras", json=body)) == (403, "NOT_AUTHORITY", "authority")
+
+    # A nonce that is not the authority's next one.
+    nonce = service.http.get(f"/v1/parties/{NL_CUSTOMS.address}").json()["forwarder_nonce"]
+    body = signed_body(service, NL_CUSTOMS, "issue", good_call, issue, nonce=nonce + 5)
+    assert problem(service.http.post("/v1/aeo", json=body)) == (409, "NONCE_MISMATCH", "nonce")
+
+    assert service.http.get("/v1/mras/999").status_code == 404
+    unknown = signed_body(service, JP_CUSTOMS, "ratify", (999,), {})
+    assert problem(service.http.post("/v1/mras/999/ratify", json=unknown)) == (409, "UNKNOWN_ARRANGEMENT", "mra_id")
+
+
+def test_recognition_calls_signed_by_authorities_match_the_compiled_abi():
+    abi = load_artifacts(PROJECT_ROOT / "build")["RecognitionRegistry"].abi
+    functions = {f["name"]: [i["type"] for i in f["inputs"]] for f in abi if f["type"] == "function"}
+    for name, types in RECOGNITION_FUNCTIONS.values():
+        assert functions[name] == types
