@@ -48,8 +48,13 @@ test: setup build
 	$(MAKE) --no-print-directory lint || status=1; \
 	exit $$status
 
+# brownie sometimes reports a transaction "dropped without known replacement" when the
+# machine is loaded (a race in its confirmation polling; seen once in 302 tests in CI).
+# The suite then runs once more: a test that fails twice fails the build.
 test-contracts: setup build
-	bin/brownie test tests/contracts -W ignore::FutureWarning
+	bin/brownie test tests/contracts -W ignore::FutureWarning || { \
+	  echo "contract suite failed; running it once more to tell a flake from a failure"; \
+	  bin/brownie test tests/contracts -W ignore::FutureWarning; }
 
 test-service: setup build
 	$(VENV)/bin/pytest
