@@ -22,8 +22,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from ledger_api.chain.abi import ContractAbi
+from ledger_api.chain.loop import run_steps
 from ledger_api.chain.rpc import Rpc
-from ledger_api.errors import ChainError
 from ledger_api.store.db import Store
 from ledger_api.store.tables import BatchRow, BlockRow, EventRow, OutboxRow, PartyRow, RecordRow, StateRow
 
@@ -68,20 +68,7 @@ class Indexer:
     # ------------------------------------------------------------ loop
 
     def run(self, stop: threading.Event, idle: float = 0.02) -> None:
-        while not stop.is_set():
-            try:
-                busy = self.step()
-            except ChainError as exc:
-                log.warning("indexer: chain unavailable: %s", exc)
-                busy = False
-                stop.wait(0.5)
-            except Exception:
-                log.exception("indexer step failed")
-                busy = False
-                stop.wait(0.5)
-            if not busy:
-                self.wake.wait(idle)
-                self.wake.clear()
+        run_steps("indexer", self.step, stop, self.wake, idle)
 
     def cursor(self, session: Session) -> int:
         row = session.get(StateRow, CURSOR_KEY)

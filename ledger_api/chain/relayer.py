@@ -29,8 +29,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ledger_api.chain.abi import ContractAbi
+from ledger_api.chain.loop import run_steps
 from ledger_api.chain.rpc import Rpc, RpcError
-from ledger_api.errors import ChainError
 from ledger_api.store.db import Store
 from ledger_api.store.tables import BatchRow, OutboxRow, RecordRow, StateRow
 
@@ -79,20 +79,7 @@ class Relayer:
     # ------------------------------------------------------------ loop
 
     def run(self, stop: threading.Event, idle: float = 0.02) -> None:
-        while not stop.is_set():
-            try:
-                busy = self.step()
-            except ChainError as exc:
-                log.warning("relayer: chain unavailable: %s", exc)
-                busy = False
-                stop.wait(0.5)
-            except Exception:
-                log.exception("relayer step failed")
-                busy = False
-                stop.wait(0.5)
-            if not busy:
-                self.wake.wait(idle)
-                self.wake.clear()
+        run_steps("relayer", self.step, stop, self.wake, idle)
 
     def step(self) -> bool:
         signed = self._sign_pending()
