@@ -4,6 +4,10 @@ place (api/problems.py)::
 
     LedgerError
     ├── ConfigurationError        a setting or config file that cannot work
+    │   ├── RiskRulesError        risk rules that cannot be used (domain/risk.py): file:line: reason
+    │   └── KeyRingError          receipt keys that cannot be read or written (domain/receipts.py)
+    ├── ReceiptError              a receipt that does not verify (domain/receipts.py)
+    ├── KeystoreError             a party's encrypted key file problem (keystore.py)
     ├── SubmissionError           a write refused before it is stored (code, field, message)
     │   ├── InvalidSubmission     malformed or inconsistent record, payload or signature
     │   ├── NotAuthorised         the signer lacks the role, or is not active
