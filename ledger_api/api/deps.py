@@ -16,7 +16,7 @@ from ledger_api.services.recognition_writes import RecognitionWrites
 from ledger_api.services.submission import Submissions
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
     rt: Runtime = request.app.state.runtime
     return rt
 
@@ -47,7 +47,7 @@ def recognition_writes(rt: Annotated[Runtime, Depends(runtime)]) -> RecognitionW
 _bearer = HTTPBearer(auto_error=False, description="a party's credential: lgr_<id>_<secret>")
 
 
-def caller(
+async def caller(  # async: a short read, cheaper on the event loop than on the thread pool
     rt: Annotated[Runtime, Depends(runtime)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
@@ -58,7 +58,7 @@ def caller(
     return rt.access.caller(credentials.credentials)
 
 
-def access(rt: Annotated[Runtime, Depends(runtime)]) -> Access:
+async def access(rt: Annotated[Runtime, Depends(runtime)]) -> Access:
     assert rt.access is not None
     return rt.access
 

@@ -28,12 +28,16 @@ AtBlock = Annotated[
 
 
 @router.get("/v1/consignments/{ucr}/verification", response_model=VerificationOut, responses=responses(401, 404, 422))
-def verify_consignment(
+async def verify_consignment(
     ucr: Ucr, country: Country, rt: RuntimeDep, caller: CallerDep, access: AccessDep, at_block: AtBlock = None
 ) -> dict[str, Any]:
     """The verdict (VERIFIED, FAILED, INCOMPLETE) with each check and its reason, the risk
     lane with the rules that fired, and a signed receipt. For the parties to the
     consignment, the customs of its origin and destination, and partner customs."""
+    # async on purpose: the work is a few milliseconds of CPU and short reads (the outcome
+    # is cached per block), so it runs on the event loop, one request at a time per
+    # worker; on the thread pool, many threads fighting over the GIL and the connection
+    # pool cost more than the work itself (ledger bench verify).
     access.require(caller, ucr, partner_ok=True)
     assert rt.verifier is not None
     return rt.verifier.verify(ucr, country, at_block)
