@@ -55,3 +55,28 @@ def revoke(credential_id: Annotated[str, typer.Argument(help="The credential's i
         Console(stderr=True).print(f"[red]{exc}[/]")
         raise typer.Exit(1) from None
     Console().print(f"revoked {credential_id}")
+
+
+receipt_keys_app = typer.Typer(help="The service's receipt-signing keys (Ed25519).", no_args_is_help=True)
+app.add_typer(receipt_keys_app, name="receipt-keys")
+
+
+@receipt_keys_app.command("rotate")
+def rotate_receipt_key() -> None:
+    """Makes a new receipt-signing key the active one. Old keys stay in /v1/keys, so every
+    receipt already issued stays verifiable; running services sign with the new key within
+    a minute."""
+    from ledger_api.domain.receipts import load_or_create_keyring
+
+    keyring = load_or_create_keyring(Settings().receipt_keys)
+    key = keyring.rotate()
+    Console().print(f"active receipt key: {key.kid} ({len(keyring.keys)} keys in {keyring.folder})")
+
+
+@receipt_keys_app.command("list")
+def list_receipt_keys() -> None:
+    """Lists the receipt keys' ids (RFC 7638 thumbprints), the active one first."""
+    from ledger_api.domain.receipts import load_or_create_keyring
+
+    for jwk in load_or_create_keyring(Settings().receipt_keys).jwks()["keys"]:
+        print(jwk["kid"])

@@ -222,11 +222,22 @@ class Verifier:
     queries and a signature; every answer still gets a receipt of its own."""
 
     CACHE_SIZE = 1024
+    KEY_RELOAD_SECONDS = 60.0  # picks up a key rotated by `ledger admin receipt-keys rotate`
 
     def __init__(self, finder: FactFinder, rules: RuleSet, keyring: KeyRing, service_id: str) -> None:
         self.finder, self.rules, self.keyring, self.service_id = finder, rules, keyring, service_id
         self._cache: OrderedDict[tuple[Any, ...], tuple[dict[str, Any], dict[str, Any]]] = OrderedDict()
         self._lock = threading.Lock()
+        self._keys_loaded = time.monotonic()
+
+    def jwks(self) -> dict[str, Any]:
+        self._refresh_keys()
+        return dict(self.keyring.jwks())
+
+    def _refresh_keys(self) -> None:
+        if time.monotonic() - self._keys_loaded > self.KEY_RELOAD_SECONDS:
+            self.keyring.reload()
+            self._keys_loaded = time.monotonic()
 
     def evidence(self, ucr: str, country: str, at_block: int | None = None) -> bytes:
         """The evidence bundle as canonical JSON bytes: the exact bytes a receipt hashes."""
@@ -245,6 +256,7 @@ class Verifier:
                 while len(self._cache) > self.CACHE_SIZE:
                     self._cache.popitem(last=False)
         response, claims = cached
+        self._refresh_keys()
         fresh = dict(claims, iat=int(time.time()), jti=uuid.uuid4().hex)
         return dict(response, receipt=self.keyring.issue(fresh))
 

@@ -36,3 +36,19 @@ def test_an_operator_issues_lists_and_revokes_a_credential(tmp_path):
         credentials.authenticate(token)
     unknown = runner.invoke(app, ["admin", "credentials", "revoke", "0000000000000000"], env=env)
     assert unknown.exit_code == 1
+
+
+def test_an_operator_rotates_the_receipt_key_and_old_receipts_stay_verifiable(tmp_path):
+    from ledger_api.domain.receipts import load_or_create_keyring, verify_receipt
+
+    env = {"LEDGER_DATA_DIR": str(tmp_path)}
+    keyring = load_or_create_keyring(tmp_path / "receipt-keys")
+    old_receipt = keyring.issue({"verdict": "VERIFIED"})
+    rotated = CliRunner().invoke(app, ["admin", "receipt-keys", "rotate"], env=env)
+    assert rotated.exit_code == 0, rotated.output
+    keyring.reload()
+    assert len(keyring.keys) == 2 and keyring.active.kid in rotated.stdout
+    listed = CliRunner().invoke(app, ["admin", "receipt-keys", "list"], env=env).stdout.split()
+    assert listed[0] == keyring.active.kid and len(listed) == 2
+    assert verify_receipt(old_receipt, keyring.jwks())["verdict"] == "VERIFIED"
+    assert verify_receipt(keyring.issue({"verdict": "FAILED"}), keyring.jwks())["verdict"] == "FAILED"

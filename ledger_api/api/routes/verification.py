@@ -66,7 +66,7 @@ def evidence(
 def keys(rt: RuntimeDep) -> dict[str, Any]:
     """The receipt-signing public keys (JWKS, Ed25519), old ones included."""
     assert rt.verifier is not None
-    return dict(rt.verifier.keyring.jwks())
+    return rt.verifier.jwks()
 
 
 @router.get("/v1/recognition", response_model=RecognitionAnswerOut, responses=responses(422))
