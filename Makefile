@@ -56,8 +56,16 @@ test-contracts: setup build
 	  echo "contract suite failed; running it once more to tell a flake from a failure"; \
 	  bin/brownie test tests/contracts -W ignore::FutureWarning; }
 
-test-service: setup build
+test-service: setup build /usr/bin/chromium
 	$(VENV)/bin/pytest
+
+# Debian's chromium for the officer page's browser tests: Playwright drives it and downloads
+# no browser of its own. Installed when missing and make runs as root (as CI does); without
+# it the browser tests skip and say why.
+/usr/bin/chromium:
+	@if [ "$$(id -u)" = 0 ]; then \
+	  apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }; \
+	else echo "chromium is missing: sudo apt-get install chromium (the browser tests will skip)"; fi
 
 # Static analysis of the contracts with the same offline compiler: fails on any
 # High or Medium finding in the project's own contracts.

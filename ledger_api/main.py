@@ -9,9 +9,10 @@ from typing import Any
 
 import pydantic_core
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from ledger_api.api import problems
-from ledger_api.api.routes import consignments, health, ledger, parties, recognition_writes, records, verification
+from ledger_api.api.routes import consignments, health, ledger, page, parties, recognition_writes, records, verification
 from ledger_api.runtime import Runtime
 from ledger_api.settings import Settings
 
@@ -157,8 +158,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         verification.router,
         parties.router,
         recognition_writes.router,
+        page.router,
     ):
         app.include_router(router)
+    app.mount("/static", StaticFiles(directory=page.STATIC_DIR), name="static")
     app.add_middleware(JsonGuard)  # inside BodyLimit: it reads no more than the limit
     app.add_middleware(
         BodyLimit,
