@@ -44,19 +44,6 @@ def _hex(b: bytes) -> str:
     return "0x" + b.hex()
 
 
-def record_tuple(row: RecordRow) -> tuple[Any, ...]:
-    return (
-        bytes.fromhex(row.consignment[2:]),
-        row.kind,
-        bytes.fromhex(row.payload_hash[2:]),
-        bytes.fromhex(row.previous[2:]),
-        row.party,
-        row.counterparty,
-        int(row.nonce),
-        int(row.deadline),
-    )
-
-
 class Relayer:
     def __init__(
         self,
@@ -107,7 +94,7 @@ class Relayer:
             record = session.get(RecordRow, row.ref)
             assert record is not None
             data = self.abi.encode_call(
-                "ConsignmentLedger", "write", record_tuple(record), bytes.fromhex(record.signature[2:])
+                "ConsignmentLedger", "write", record.to_record().as_tuple(), bytes.fromhex(record.signature[2:])
             )
             return self.addresses["ConsignmentLedger"], data
         if row.action == "anchor":

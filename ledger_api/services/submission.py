@@ -31,7 +31,6 @@ from ledger_api.domain.payloads import Payload, canonical_json, record_kind_of
 from ledger_api.domain.records import (
     LedgerDomain,
     Record,
-    RecordKind,
     SignatureError,
     consignment_key,
     domain_separator,
@@ -262,16 +261,7 @@ class Submissions:
         for row in rows:
             key = bytes.fromhex(row.consignment[2:])
             state, _ = out.get(key, (ConsignmentState(), row.mode))
-            record = Record(
-                consignment=key,
-                kind=RecordKind(row.kind),
-                payload_hash=bytes.fromhex(row.payload_hash[2:]),
-                previous=bytes.fromhex(row.previous[2:]),
-                party=row.party,
-                counterparty=row.counterparty,
-                nonce=int(row.nonce),
-                deadline=int(row.deadline),
-            )
+            record = row.to_record()
             # Accepted records passed the rules when they came in: replay them as facts.
             out[key] = (_replay(state, record, bytes.fromhex(row.id[2:])), row.mode)
         return out

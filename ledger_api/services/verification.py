@@ -21,7 +21,7 @@ from ledger_api.domain.facts import PartyCheckpoint, PartyFact, RecordFact, Veri
 from ledger_api.domain.merkle import MerkleTree
 from ledger_api.domain.receipts import KeyRing, receipt_claims
 from ledger_api.domain.recognition import Recognition, RecognitionBook
-from ledger_api.domain.records import LedgerDomain, Record, RecordKind, consignment_key
+from ledger_api.domain.records import LedgerDomain, consignment_key
 from ledger_api.domain.risk import RuleSet, assess
 from ledger_api.domain.verification import verify
 from ledger_api.errors import NotFound
@@ -135,16 +135,7 @@ class FactFinder:
             )
         return RecordFact(
             id=row.id,
-            record=Record(
-                consignment=bytes.fromhex(row.consignment[2:]),
-                kind=RecordKind(row.kind),
-                payload_hash=bytes.fromhex(row.payload_hash[2:]),
-                previous=bytes.fromhex(row.previous[2:]),
-                party=row.party,
-                counterparty=row.counterparty,
-                nonce=int(row.nonce),
-                deadline=int(row.deadline),
-            ),
+            record=row.to_record(),
             signature=bytes.fromhex(row.signature[2:]),
             payload=json.loads(row.payload),
             payload_canonical=row.payload.encode(),

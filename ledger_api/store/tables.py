@@ -11,6 +11,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from ledger_api.domain.records import Record, RecordKind
+
 
 class Base(DeclarativeBase):
     pass
@@ -44,6 +46,19 @@ class RecordRow(Base):
     block_hash: Mapped[str | None] = mapped_column(String(66))
     error: Mapped[str | None] = mapped_column(Text)
     accepted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    def to_record(self) -> Record:
+        """The signed message this row stores, as the domain (and the contract) sees it."""
+        return Record(
+            consignment=bytes.fromhex(self.consignment[2:]),
+            kind=RecordKind(self.kind),
+            payload_hash=bytes.fromhex(self.payload_hash[2:]),
+            previous=bytes.fromhex(self.previous[2:]),
+            party=self.party,
+            counterparty=self.counterparty,
+            nonce=int(self.nonce),
+            deadline=int(self.deadline),
+        )
 
     __table_args__ = (
         UniqueConstraint("consignment", "position", name="one_record_per_position"),
