@@ -9,7 +9,6 @@ service uses. Prints a table and writes it into docs/benchmarks.md.
 
 from __future__ import annotations
 
-import re
 import subprocess
 import tempfile
 import time
@@ -21,6 +20,7 @@ from eth_account import Account
 from eth_utils import keccak
 from web3 import HTTPProvider, Web3
 
+from ledger_api.bench import write_section
 from ledger_api.chain.contracts import Contracts
 from ledger_api.chain.deploy import Sender, ensure_deployed, identifiers_hash, load_config
 from ledger_api.chain.node import AnvilNode
@@ -29,7 +29,6 @@ from ledger_api.domain.records import ZERO_ADDRESS, Record, RecordKind, consignm
 from ledger_api.settings import DEV_DEPLOYMENT_CONFIG, PROJECT_ROOT
 
 BENCHMARKS = PROJECT_ROOT / "docs" / "benchmarks.md"
-BEGIN, END = "<!-- gas:begin (written by scripts/bench_gas.py) -->", "<!-- gas:end -->"
 
 # Peer ledgers' figures on anvil 1.7.1, as given in the contracts issue (#2).
 OA_ISSUE = 48_168
@@ -213,14 +212,7 @@ def render(rows: list[tuple[str, int, str]]) -> str:
 def main() -> None:
     table = render(measure())
     print(table)
-    text = BENCHMARKS.read_text() if BENCHMARKS.exists() else "# Benchmarks\n"
-    block = f"{BEGIN}\n{table}\n{END}"
-    if BEGIN in text:
-        text = re.sub(re.escape(BEGIN) + r".*?" + re.escape(END), lambda _: block, text, flags=re.S)
-    else:
-        text += f"\n## Gas per operation\n\n{block}\n"
-    BENCHMARKS.parent.mkdir(exist_ok=True)
-    BENCHMARKS.write_text(text)
+    write_section(BENCHMARKS, "gas", table)
     print(f"\nwritten to {BENCHMARKS.relative_to(PROJECT_ROOT)}")
 
 
