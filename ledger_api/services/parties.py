@@ -90,37 +90,44 @@ class PartyWrites:
             raise InvalidSubmission("NO_ROLES", "roles", "name at least one role")
         if request.action == "register" and not request.identifiers:
             raise InvalidSubmission("NO_IDENTIFIERS", "identifiers", "name the party's identifiers (EORI, TIN, LEI…)")
-        forward = self.forward_request(request)
-        signer = forward.signer(self.chain_id, self.addresses["LedgerForwarder"], request.signature)
-        if signer != request.authority:
+        return self.enqueue(
+            self.forward_request(request), request.signature, lambda session: self._check_rules(session, request)
+        )
+
+    def enqueue(self, forward: ForwardRequest, signature: bytes, check: Callable[[Session], None]) -> tuple[str, bool]:
+        """Queues an authority's signed ForwardRequest (to either registry) for the relayer,
+        after its signature, `check` (the registry's rules, against the index) and its
+        forwarder nonce. The same signed request again returns the same id, created False.
+        Owned here because the forwarder nonce is one per authority, whatever the registry."""
+        signer = forward.signer(self.chain_id, self.addresses["LedgerForwarder"], signature)
+        if signer != forward.sender:
             raise InvalidSubmission(
                 "WRONG_SIGNER",
                 "signature",
-                f"the request is signed by {signer}, not by the authority {request.authority}",
+                f"the request is signed by {signer}, not by the authority {forward.sender}",
             )
-        ref = f"{request.authority}:{request.nonce}"
+        ref, signature_hex = f"{forward.sender}:{forward.nonce}", "0x" + signature.hex()
         with self._lock:
             with self.store.session() as session:
-                existing = session.scalar(select(OutboxRow).where(OutboxRow.action == "forward", OutboxRow.ref == ref))
-                if (
-                    existing is not None
-                    and json.loads(existing.payload or "{}").get("signature") == "0x" + request.signature.hex()
-                ):
+                existing = session.scalars(
+                    select(OutboxRow).where(OutboxRow.action == "forward", OutboxRow.ref == ref)
+                ).all()
+                if any(json.loads(row.payload or "{}").get("signature") == signature_hex for row in existing):
                     return ref, False
-                self._check_rules(session, request)
-            expected = self.next_forwarder_nonce(request.authority)
-            if request.nonce != expected:
+                check(session)
+            expected = self.next_forwarder_nonce(forward.sender)
+            if forward.nonce != expected:
                 raise ConflictingSubmission(
                     "NONCE_MISMATCH", "nonce", f"the authority's next forwarder nonce is {expected}"
                 )
             with self.store.session() as session:
                 payload = {
-                    "from": request.authority,
+                    "from": forward.sender,
                     "to": forward.to,
                     "gas": forward.gas,
                     "deadline": forward.deadline,
                     "data": "0x" + forward.data.hex(),
-                    "signature": "0x" + request.signature.hex(),
+                    "signature": signature_hex,
                 }
                 session.add(
                     OutboxRow(action="forward", ref=ref, payload=json.dumps(payload), status="pending", attempts=0)

@@ -25,7 +25,7 @@ from ledger_api.errors import ConflictingSubmission, InvalidSubmission, NotAutho
 from ledger_api.services.parties import PartyWrites
 from ledger_api.services.verification import RECOGNITION_EVENTS
 from ledger_api.store.db import Store
-from ledger_api.store.tables import BlockRow, EventRow, OutboxRow, PartyRow, StateRow
+from ledger_api.store.tables import BlockRow, EventRow, PartyRow, StateRow
 
 CERTIFICATE_ACTIONS = ("issue", "suspend", "reinstate", "revoke")
 ARRANGEMENT_ACTIONS = ("propose", "ratify", "terminate")
@@ -79,11 +79,10 @@ class RecognitionWrites:
         wake_relayer: threading.Event | None = None,
     ) -> None:
         self.store, self.chain_id, self.addresses = store, chain_id, addresses
+        # One forwarder nonce per authority, whichever registry the request is for: the
+        # party writes own its accounting and the queueing (PartyWrites.enqueue).
         self.parties = parties
         self.wake_relayer = wake_relayer
-        # One forwarder nonce per authority, whichever registry the request is for: the
-        # nonce check and the queueing are serialised with the party writes'.
-        self._lock: threading.Lock = parties._lock
 
     def forward_request(self, request: RecognitionRequest) -> ForwardRequest:
         return ForwardRequest(
@@ -102,44 +101,9 @@ class RecognitionWrites:
         """Checks and queues `request`; returns its id and whether it is new (False: the
         same signed request was accepted before)."""
         _check_shape(request)
-        forward = self.forward_request(request)
-        signer = forward.signer(self.chain_id, self.addresses["LedgerForwarder"], request.signature)
-        if signer != request.authority:
-            raise InvalidSubmission(
-                "WRONG_SIGNER",
-                "signature",
-                f"the request is signed by {signer}, not by the authority {request.authority}",
-            )
-        ref = f"{request.authority}:{request.nonce}"
-        signature = "0x" + request.signature.hex()
-        with self._lock:
-            with self.store.session() as session:
-                existing = session.scalars(
-                    select(OutboxRow).where(OutboxRow.action == "forward", OutboxRow.ref == ref)
-                ).all()
-                if any(json.loads(row.payload or "{}").get("signature") == signature for row in existing):
-                    return ref, False
-                self._check_rules(session, request)
-            expected = self.next_forwarder_nonce(request.authority)
-            if request.nonce != expected:
-                raise ConflictingSubmission(
-                    "NONCE_MISMATCH", "nonce", f"the authority's next forwarder nonce is {expected}"
-                )
-            with self.store.session() as session:
-                payload = {
-                    "from": request.authority,
-                    "to": forward.to,
-                    "gas": forward.gas,
-                    "deadline": forward.deadline,
-                    "data": "0x" + forward.data.hex(),
-                    "signature": signature,
-                }
-                session.add(
-                    OutboxRow(action="forward", ref=ref, payload=json.dumps(payload), status="pending", attempts=0)
-                )
-        if self.wake_relayer is not None:
-            self.wake_relayer.set()
-        return ref, True
+        return self.parties.enqueue(
+            self.forward_request(request), request.signature, lambda session: self._check_rules(session, request)
+        )
 
     # ------------------------------------------------------------ reads
 
