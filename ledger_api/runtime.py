@@ -115,9 +115,7 @@ class Runtime:
         self.party_writes = PartyWrites(
             self.store, self.manifest.chain_id, addresses, forwarder_nonce, wake_relayer=self.relayer.wake
         )
-        self.recognition_writes = RecognitionWrites(
-            self.store, self.manifest.chain_id, addresses, self.party_writes, wake_relayer=self.relayer.wake
-        )
+        self.recognition_writes = RecognitionWrites(self.store, self.manifest.chain_id, addresses, self.party_writes)
         self.credentials = Credentials(self.store)
         self.access = Access(self.store, self.credentials)
         self.facts = FactFinder(self.store, domain, addresses, s.confirmations)

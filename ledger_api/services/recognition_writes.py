@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -76,13 +75,11 @@ class RecognitionWrites:
         chain_id: int,
         addresses: dict[str, str],
         parties: PartyWrites,
-        wake_relayer: threading.Event | None = None,
     ) -> None:
         self.store, self.chain_id, self.addresses = store, chain_id, addresses
         # One forwarder nonce per authority, whichever registry the request is for: the
         # party writes own its accounting and the queueing (PartyWrites.enqueue).
         self.parties = parties
-        self.wake_relayer = wake_relayer
 
     def forward_request(self, request: RecognitionRequest) -> ForwardRequest:
         return ForwardRequest(
