@@ -5,6 +5,7 @@ import json
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+import payload_examples as examples
 import pytest
 from eth_utils import keccak
 from pydantic import ValidationError
@@ -29,60 +30,15 @@ RECORD_B = "0x" + "22" * 32
 
 
 def declaration() -> dict:
-    return {
-        "schema_version": "1",
-        "kind": "DECLARATION",
-        "ucr": UCR,
-        "exporter": {
-            "name": "Delta Electronics Export BV",
-            "address": "Waalhaven Zuidzijde 19, 3089 JH Rotterdam",
-            "country": "NL",
-            "identifier": {"scheme": "EORI", "value": "NL123456789"},
-        },
-        "consignee": {"name": "Sakura Trading KK", "address": "1-1 Marunouchi, Chiyoda-ku, Tokyo", "country": "JP"},
-        "origin_country": "NL",
-        "destination_country": "JP",
-        "goods": [
-            {
-                "line_number": 1,
-                "hs_code": "85044090",
-                "description": "Static converters (power supplies for servers)",
-                "quantity": "120",
-                "quantity_unit": "PCE",
-                "gross_mass_kg": "850.50",
-                "value": "24000.00",
-                "currency": "EUR",
-            }
-        ],
-        "containers": ["CSQU3054383"],
-        "seals": ["NL-SEAL-000123"],
-    }
+    return examples.declaration(UCR)
 
 
 def handover() -> dict:
-    return {
-        "schema_version": "1",
-        "kind": "HANDOVER",
-        "ucr": UCR,
-        "location": "NLRTM",
-        "time": "2026-03-01T10:30:00Z",
-        "transport": {"mode": "sea", "means_id": "IMO9321483", "voyage": "024E"},
-        "containers": ["CSQU3054383"],
-        "seals": ["NL-SEAL-000123"],
-    }
+    return examples.custody(UCR, "HANDOVER")
 
 
 def decision() -> dict:
-    return {
-        "schema_version": "1",
-        "kind": "CUSTOMS_DECISION",
-        "ucr": UCR,
-        "authority_country": "NL",
-        "customs_office": "NL000396",
-        "decision": "EXPORT_RELEASE",
-        "inspection": {"method": "DOCUMENTARY", "result": "CONFORM"},
-        "time": "2026-03-01T09:00:00Z",
-    }
+    return examples.decision(UCR)
 
 
 def revocation() -> dict:

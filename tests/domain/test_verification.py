@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+import payload_examples as examples
 import pytest
 from eth_account import Account
 from eth_utils.crypto import keccak
@@ -62,66 +63,15 @@ def address(name: str) -> str:
 
 
 def declaration(**changes: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "schema_version": "1",
-        "kind": "DECLARATION",
-        "ucr": UCR,
-        "exporter": {
-            "name": "Delta Electronics Export BV",
-            "address": "Waalhaven Zuidzijde 19, 3089 JH Rotterdam",
-            "country": "NL",
-            "identifier": {"scheme": "EORI", "value": "NL123456789"},
-        },
-        "consignee": {"name": "Sakura Trading KK", "address": "1-1 Marunouchi, Chiyoda-ku, Tokyo", "country": "JP"},
-        "origin_country": "NL",
-        "destination_country": "JP",
-        "goods": [
-            {
-                "line_number": 1,
-                "hs_code": "85044090",
-                "description": "Static converters (power supplies for servers)",
-                "quantity": "120",
-                "quantity_unit": "PCE",
-                "gross_mass_kg": "850.50",
-                "value": "24000.00",
-                "currency": "EUR",
-            }
-        ],
-        "containers": ["CSQU3054383"],
-        "seals": ["NL-SEAL-000123"],
-    }
-    payload.update(changes)
-    return payload
+    return examples.declaration(UCR, **changes)
 
 
 def custody(kind: str, location: str = "NLRTM", time: str = "2026-03-01T10:30:00Z", **changes: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "schema_version": "1",
-        "kind": kind,
-        "ucr": UCR,
-        "location": location,
-        "time": time,
-        "transport": {"mode": "sea", "means_id": "IMO9321483", "voyage": "024E"},
-        "containers": ["CSQU3054383"],
-        "seals": ["NL-SEAL-000123"],
-    }
-    payload.update(changes)
-    return payload
+    return examples.custody(UCR, kind, location, time=time, **changes)
 
 
 def decision(**changes: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "schema_version": "1",
-        "kind": "CUSTOMS_DECISION",
-        "ucr": UCR,
-        "authority_country": "NL",
-        "customs_office": "NL000396",
-        "decision": "EXPORT_RELEASE",
-        "inspection": {"method": "DOCUMENTARY", "result": "CONFORM"},
-        "time": "2026-03-01T09:00:00Z",
-    }
-    payload.update(changes)
-    return payload
+    return examples.decision(UCR, **changes)
 
 
 def import_release(**changes: Any) -> dict[str, Any]:
