@@ -10,7 +10,9 @@ once, whatever the node forgets.
   taken by another transaction (someone else used the relayer key) and that has no receipt
   is signed again with a new nonce: the old one can no longer be mined.
 - Confirmation is the indexer's business: it marks rows done, and a reorg or a node that
-  lost blocks puts them back to `sent`, to be sent again.
+  lost blocks puts them back to `sent`, to be sent again. A row mined but not yet indexed
+  whose receipt vanishes (its block was lost above the indexer's cursor) is put back to
+  `sent` here, since no indexer rewind will ever see it.
 
 One relayer per key: two services sharing a relayer key would fight over nonces.
 """
@@ -201,7 +203,10 @@ class Relayer:
     def _reconcile(self) -> int:
         with self.store.session() as session:
             rows = session.scalars(
-                select(OutboxRow).where(OutboxRow.status == "sent").order_by(OutboxRow.relayer_nonce).limit(2000)
+                select(OutboxRow)
+                .where(OutboxRow.status.in_(["sent", "mined"]))
+                .order_by(OutboxRow.relayer_nonce)
+                .limit(2000)
             ).all()
             if not rows:
                 return 0
@@ -213,6 +218,13 @@ class Relayer:
             for row, receipt in zip(rows, receipts, strict=True):
                 if isinstance(receipt, RpcError):
                     continue
+                if receipt is None and row.status == "mined":
+                    # Its block is gone (the node restarted without its last blocks) before
+                    # the indexer confirmed it: in flight again, and due at once.
+                    log.warning("relayer: nonce %s lost its receipt; sending again", row.relayer_nonce)
+                    row.status, row.last_sent_at = "sent", None
+                    changed += 1
+                    continue
                 if receipt is None:
                     if row.relayer_nonce is not None and row.relayer_nonce < chain_nonce:
                         # Our nonce was used by another transaction and ours has no receipt:
@@ -220,6 +232,8 @@ class Relayer:
                         log.warning("relayer: nonce %s taken by another transaction; re-signing", row.relayer_nonce)
                         row.status, row.relayer_nonce, row.raw_tx = "pending", None, None
                         changed += 1
+                    continue
+                if row.status == "mined":
                     continue
                 changed += 1
                 self.mined.set()
