@@ -181,7 +181,11 @@ def _main(
     ] = None,
     token: Annotated[
         str | None,
-        typer.Option("--token", envvar="LEDGER_TOKEN", help="Your credential (lgr_…) for reads, from the operator."),
+        typer.Option(
+            "--token",
+            envvar="LEDGER_TOKEN",
+            help="Your credential (lgr_…), from the operator: for reads, and for writes signed by your key.",
+        ),
     ] = None,
 ) -> None:
     _settings.url, _settings.keys_dir, _settings.token = url.rstrip("/"), keys_dir, token

@@ -10,9 +10,10 @@ place (api/problems.py)::
     ├── KeystoreError             a party's encrypted key file problem (keystore.py)
     ├── SubmissionError           a write refused before it is stored (code, field, message)
     │   ├── InvalidSubmission     malformed or inconsistent record, payload or signature
-    │   ├── NotAuthorised         the signer lacks the role, or is not active
+    │   ├── NotAuthorised         the signer lacks the role, or is not active, or the credential is another's
     │   └── ConflictingSubmission breaks the consignment's custody order or a uniqueness rule
     ├── NotAuthenticated          no credential, or one that is unknown or revoked
+    ├── RateLimited               a credential over its request rate (retry_after seconds)
     ├── NotFound                  no such record, consignment or party (or not yours to see)
     └── ChainError                the chain node or a contract did not do what was asked
         ├── NodeUnavailable       the node cannot be reached or did not start
@@ -43,7 +44,8 @@ class InvalidSubmission(SubmissionError):
 
 
 class NotAuthorised(SubmissionError):
-    """The signer lacks the role for this act, or is not an active party."""
+    """The signer lacks the role for this act, or is not an active party, or the request
+    came with the credential of another party than the one acting in it."""
 
 
 class ConflictingSubmission(SubmissionError):
@@ -52,6 +54,15 @@ class ConflictingSubmission(SubmissionError):
 
 class NotAuthenticated(LedgerError):
     """No credential, or one that is unknown or revoked."""
+
+
+class RateLimited(LedgerError):
+    """A credential sent more requests than its rate allows; `retry_after` is the whole
+    seconds until the next one is let through."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class NotFound(LedgerError):

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from ledger_api.api import problems
+from ledger_api.api.ratelimit import RateLimiter
 from ledger_api.api.routes import consignments, health, ledger, page, parties, recognition_writes, records, verification
 from ledger_api.runtime import Runtime
 from ledger_api.settings import Settings
@@ -150,6 +151,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         lifespan=lifespan,
     )
     problems.install(app)
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     for router in (
         health.router,
         ledger.router,

@@ -1,4 +1,5 @@
-"""Dependencies of the routes: the running service's use cases, from app.state."""
+"""Dependencies of the routes: the running service's use cases, from app.state, and the
+caller: the party a request's credential speaks for, within its credential's rate."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from ledger_api.api.ratelimit import RateLimiter
 from ledger_api.errors import NodeUnavailable, NotAuthenticated
 from ledger_api.runtime import Runtime
 from ledger_api.services.access import Access, Caller
@@ -48,14 +50,20 @@ _bearer = HTTPBearer(auto_error=False, description="a party's credential: lgr_<i
 
 
 async def caller(  # async: a short read, cheaper on the event loop than on the thread pool
+    request: Request,
     rt: Annotated[Runtime, Depends(runtime)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
-    """The party a request speaks for; 401 without a valid credential."""
+    """The party a request speaks for; 401 without a valid credential, 429 when the
+    credential is over its rate."""
     if credentials is None:
         raise NotAuthenticated("this needs a credential: Authorization: Bearer lgr_…")
     assert rt.access is not None
-    return rt.access.caller(credentials.credentials)
+    who = rt.access.caller(credentials.credentials)
+    limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+    if limiter is not None:
+        limiter.check(who.credential)
+    return who
 
 
 async def access(rt: Annotated[Runtime, Depends(runtime)]) -> Access:

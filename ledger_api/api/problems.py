@@ -21,6 +21,7 @@ from ledger_api.errors import (
     NotAuthenticated,
     NotAuthorised,
     NotFound,
+    RateLimited,
     SubmissionError,
 )
 
@@ -86,6 +87,10 @@ async def _not_authenticated(_: Request, exc: NotAuthenticated) -> JSONResponse:
     return problem(401, "NOT_AUTHENTICATED", "Credentials needed", str(exc), headers={"WWW-Authenticate": "Bearer"})
 
 
+async def _rate_limited(_: Request, exc: RateLimited) -> JSONResponse:
+    return problem(429, "RATE_LIMITED", "Too many requests", str(exc), headers={"Retry-After": str(exc.retry_after)})
+
+
 async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
     return problem(404, "NOT_FOUND", "Not found", str(exc))
 
@@ -111,6 +116,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
     app.add_exception_handler(SubmissionError, _submission)  # type: ignore[arg-type]
     app.add_exception_handler(NotAuthenticated, _not_authenticated)  # type: ignore[arg-type]
+    app.add_exception_handler(RateLimited, _rate_limited)  # type: ignore[arg-type]
     app.add_exception_handler(NotFound, _not_found)  # type: ignore[arg-type]
     app.add_exception_handler(ChainError, _chain)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
@@ -121,11 +127,21 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the problem responses an operation can return."""
     text = {
         401: "No credential, or an unknown or revoked one",
-        403: "Signer lacks the role or is not active",
+        403: "Signer lacks the role or is not active, or the credential is not the acting party's",
         404: "Not found",
         409: "Conflicts with the consignment's custody order",
         413: "Body too large",
         422: "Invalid request: the field and the reason are named",
+        429: "The credential is over its request rate; retry after Retry-After seconds",
         503: "The chain cannot be reached; retry later",
     }
-    return {s: {"model": Problem, "description": text.get(s, "Problem"), "content": {MEDIA_TYPE: {}}} for s in statuses}
+    retry_after = {"Retry-After": {"description": "whole seconds to wait", "schema": {"type": "integer", "minimum": 1}}}
+    return {
+        s: {
+            "model": Problem,
+            "description": text.get(s, "Problem"),
+            "content": {MEDIA_TYPE: {}},
+            **({"headers": retry_after} if s in (429, 503) else {}),
+        }
+        for s in statuses
+    }

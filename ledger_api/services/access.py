@@ -1,7 +1,11 @@
 """Who may see what. Parties to a consignment, and the customs of its origin and
 destination, see its whole history; a partner customs (any other active customs) sees its
 verdict, checks, lane and recognition, not its records, values or consignee; anyone else
-sees nothing, and is told the consignment does not exist rather than that it is hidden."""
+sees nothing, and is told the consignment does not exist rather than that it is hidden.
+
+Writes are bound to the credential: a record, a registry or recognition request is made
+with the credential of the party that acts in it (the record's party, the request's
+authority), so a stolen or shared credential cannot post what another party signed."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from sqlalchemy import select
 
 from ledger_api.domain.custody import CUSTOMS
 from ledger_api.domain.records import RecordKind, consignment_key
-from ledger_api.errors import NotFound
+from ledger_api.errors import NotAuthorised, NotFound
 from ledger_api.services.credentials import Credentials
 from ledger_api.store.db import Store
 from ledger_api.store.tables import PartyRow, RecordRow
@@ -27,10 +31,22 @@ class Caller:
     country: str | None
     roles: int
     active: bool
+    credential: str  # the credential's id: what the rate limiter counts by
 
     @property
     def is_customs(self) -> bool:
         return self.active and bool(self.roles & CUSTOMS)
+
+    def require_acting(self, party: str, field: str) -> None:
+        """A write acted by `party` (named in the request at `field`) is this caller's to
+        make only if its credential is that party's; else NotAuthorised naming the field."""
+        if party.lower() != self.address.lower():
+            raise NotAuthorised(
+                "WRONG_CREDENTIAL",
+                field,
+                f"the credential speaks for {self.address}, not for {party}: "
+                "a write is made with the credential of the party that acts in it",
+            )
 
 
 class Access:
@@ -38,12 +54,13 @@ class Access:
         self.store, self.credentials = store, credentials
 
     def caller(self, token: str) -> Caller:
-        address = self.credentials.authenticate(token)
+        credential = self.credentials.verify(token)
+        address = credential.party
         with self.store.session() as session:
             row = session.get(PartyRow, address)
             if row is None:
-                return Caller(address, None, 0, False)
-            return Caller(address, row.country, row.roles, row.status == 1)
+                return Caller(address, None, 0, False, credential.id)
+            return Caller(address, row.country, row.roles, row.status == 1, credential.id)
 
     def view(self, caller: Caller, ucr: str) -> View | None:
         key = "0x" + consignment_key(ucr).hex()

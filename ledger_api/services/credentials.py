@@ -23,6 +23,14 @@ PREFIX = "lgr"
 
 
 @dataclass(frozen=True)
+class Credential:
+    """An authenticated credential: its id (the rate limiter's key) and its party."""
+
+    id: str
+    party: str
+
+
+@dataclass(frozen=True)
 class CredentialInfo:
     id: str
     party: str
@@ -71,6 +79,10 @@ class Credentials:
 
     def authenticate(self, token: str) -> str:
         """The party a token speaks for, or NotAuthenticated."""
+        return self.verify(token).party
+
+    def verify(self, token: str) -> Credential:
+        """The credential a token is, with the party it speaks for, or NotAuthenticated."""
         parts = token.split("_", 2)
         if len(parts) != 3 or parts[0] != PREFIX:
             raise NotAuthenticated("the credential is not a ledger token (lgr_<id>_<secret>)")
@@ -80,4 +92,4 @@ class Credentials:
                 raise NotAuthenticated("unknown credential")
             if row.revoked_at is not None:
                 raise NotAuthenticated("the credential was revoked")
-            return row.party
+            return Credential(row.id, row.party)

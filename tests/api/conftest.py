@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +46,29 @@ class Service:
     w3: Web3
     keys: dict[str, LocalAccount]
     tokens: dict[str, str]
+    _credentials: dict[str, str] = field(default_factory=dict)
 
     def client(self, name: str) -> LedgerClient:
         return LedgerClient(self.url, self.keys[name], token=self.tokens[name])
 
     def address(self, name: str) -> str:
         return str(self.keys[name].address)
+
+    def credential(self, address: str) -> str:
+        """A credential of the party at `address` (one per party, issued when first asked)."""
+        if address not in self._credentials:
+            assert self.runtime.credentials is not None
+            self._credentials[address] = self.runtime.credentials.issue(address, "api test")
+        return self._credentials[address]
+
+    def as_party(self, account: LocalAccount) -> LedgerClient:
+        """A client signing with `account` and sending its own credential, as a party does."""
+        return LedgerClient(self.url, account, token=self.credential(account.address))
+
+    def post_as(self, address: str, path: str, body: Any) -> httpx.Response:
+        """`body` posted with the credential of the party at `address`: writes go with the
+        credential of the party acting in them."""
+        return self.http.post(path, json=body, headers={"Authorization": f"Bearer {self.credential(address)}"})
 
 
 def serve(settings: Settings) -> tuple[uvicorn.Server, threading.Thread, Any]:
@@ -108,7 +125,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     for name in CAST:
         wait_until(lambda n=name: http.get(f"/v1/parties/{keys[n].address}").status_code == 200, what=f"{name} indexed")
     try:
-        yield Service(f"http://127.0.0.1:{settings.port}", runtime, settings, http, w3, keys, tokens)
+        by_address = {keys[n].address: tokens[n] for n in CAST}
+        yield Service(f"http://127.0.0.1:{settings.port}", runtime, settings, http, w3, keys, tokens, by_address)
     finally:
         http.close()
         server.should_exit = True

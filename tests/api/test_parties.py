@@ -9,7 +9,7 @@ from eth_account import Account
 from eth_utils.crypto import keccak
 
 from ledger_api.chain.artifacts import load_artifacts
-from ledger_api.client import ClientError, LedgerClient
+from ledger_api.client import ClientError
 from ledger_api.demo import ANVIL_AUTHORITY_KEYS
 from ledger_api.domain.forwarding import REGISTRY_FUNCTIONS
 from ledger_api.settings import PROJECT_ROOT
@@ -27,7 +27,7 @@ def party_status(service: Service, address: str) -> str | None:
 
 def test_customs_registers_suspends_and_reinstates_a_trader_of_its_country(service: Service):
     newcomer = Account.from_key(keccak(text="parties test newcomer"))
-    customs = LedgerClient(service.url, NL_CUSTOMS)
+    customs = service.as_party(NL_CUSTOMS)
     accepted = customs.manage_party("register", newcomer.address, roles=["EXPORTER"], identifiers={"eori": "NL42"})
     assert accepted["status"] == "accepted"
     wait_until(lambda: party_status(service, newcomer.address) == "active", what="registration indexed")
@@ -36,8 +36,8 @@ def test_customs_registers_suspends_and_reinstates_a_trader_of_its_country(servi
 
     customs.manage_party("suspend", newcomer.address)
     wait_until(lambda: party_status(service, newcomer.address) == "suspended", what="suspension indexed")
-    trader = LedgerClient(service.url, newcomer, token=service.runtime.credentials.issue(newcomer.address))
-    refused = service.http.post("/v1/records", json=trader.sign(declaration("6NL123456789-PARTY-01")).body())
+    trader = service.as_party(newcomer)
+    refused = trader.http.post("/v1/records", json=trader.sign(declaration("6NL123456789-PARTY-01")).body())
     assert refused.status_code == 403 and refused.json()["code"] == "PARTY_NOT_ACTIVE"
 
     customs.manage_party("reinstate", newcomer.address)
@@ -46,16 +46,16 @@ def test_customs_registers_suspends_and_reinstates_a_trader_of_its_country(servi
 
 
 def test_a_trader_cannot_register_parties(service: Service):
-    exporter = LedgerClient(service.url, service.keys["exporter"])
+    exporter = service.keys["exporter"]
     outsider = Account.from_key(keccak(text="parties test outsider")).address
     info = service.http.get("/v1/ledger").json()
-    body = _signed_body(service, exporter.account, "register", outsider, info, nonce=0)
-    response = service.http.post("/v1/parties", json=body)
+    body = _signed_body(service, exporter, "register", outsider, info, nonce=0)
+    response = service.post_as(exporter.address, "/v1/parties", body)
     assert response.status_code == 403 and response.json()["code"] == "NOT_AUTHORITY"
 
 
 def test_customs_of_another_country_cannot_suspend_a_trader(service: Service):
-    customs_jp = LedgerClient(service.url, JP_CUSTOMS)
+    customs_jp = service.as_party(JP_CUSTOMS)
     try:
         customs_jp.manage_party("suspend", service.address("exporter"))
     except ClientError as exc:
@@ -70,11 +70,11 @@ def test_a_request_signed_by_another_key_is_refused_and_a_repeat_is_the_same_req
     target = Account.from_key(keccak(text="parties test forged")).address
     nonce = service.http.get(f"/v1/parties/{NL_CUSTOMS.address}").json()["forwarder_nonce"]
     forged = _signed_body(service, NL_CUSTOMS, "register", target, info, nonce=nonce, signer=JP_CUSTOMS)
-    response = service.http.post("/v1/parties", json=forged)
+    response = service.post_as(NL_CUSTOMS.address, "/v1/parties", forged)
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "signature"
 
     good = _signed_body(service, NL_CUSTOMS, "register", target, info, nonce=nonce)
-    first, again = service.http.post("/v1/parties", json=good), service.http.post("/v1/parties", json=good)
+    first, again = (service.post_as(NL_CUSTOMS.address, "/v1/parties", good) for _ in range(2))
     assert (first.status_code, again.status_code) == (202, 200)
     assert first.json()["id"] == again.json()["id"]
     wait_until(lambda: party_status(service, target) == "active", what="registration indexed")

@@ -12,7 +12,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from ledger_api.chain.artifacts import load_artifacts
-from ledger_api.client import ClientError, LedgerClient
+from ledger_api.client import ClientError
 from ledger_api.demo import ANVIL_AUTHORITY_KEYS
 from ledger_api.domain.forwarding import RECOGNITION_FUNCTIONS, REGISTRY_CALL_GAS, ForwardRequest, recognition_calldata
 from ledger_api.settings import PROJECT_ROOT
@@ -97,6 +97,11 @@ def signed_body(
     }
 
 
+def post(service: Service, path: str, body: dict[str, Any]) -> Any:
+    """`body` sent by its authority, with the authority's own credential."""
+    return service.post_as(body["authority"], path, body)
+
+
 def problem(response: Any) -> tuple[int, str, str]:
     body = response.json()
     return response.status_code, body["code"], body["errors"][0]["field"]
@@ -107,7 +112,7 @@ def certified_exporter(service: Service) -> str:
     """The NL exporter, certified AEOF by NL customs through the API."""
     exporter = service.address("exporter")
     now = chain_time(service)
-    accepted = LedgerClient(service.url, NL_CUSTOMS).issue_certificate(exporter, "AEOF", now - 60, now + YEAR)
+    accepted = service.as_party(NL_CUSTOMS).issue_certificate(exporter, "AEOF", now - 60, now + YEAR)
     assert accepted["status"] == "accepted"
     indexed(service, lambda: recognition(service, exporter, "NL")["recognised"], what="certificate indexed")
     return exporter
@@ -125,15 +130,13 @@ def test_customs_certifies_an_operator_of_its_country_and_its_country_recognises
 def test_customs_of_another_country_cannot_certify_an_operator(service: Service):
     now = chain_time(service)
     exc = refused(
-        lambda: LedgerClient(service.url, JP_CUSTOMS).issue_certificate(
-            service.address("exporter"), "AEOF", now, now + YEAR
-        )
+        lambda: service.as_party(JP_CUSTOMS).issue_certificate(service.address("exporter"), "AEOF", now, now + YEAR)
     )
     assert (exc.status, exc.problem["code"], exc.problem["errors"][0]["field"]) == (403, "NOT_AUTHORITY_OF", "operator")
 
 
 def test_an_mra_is_proposed_ratified_and_terminated_and_recognition_follows(service: Service, certified_exporter: str):
-    nl, jp, sg = (LedgerClient(service.url, a) for a in (NL_CUSTOMS, JP_CUSTOMS, SG_CUSTOMS))
+    nl, jp, sg = (service.as_party(a) for a in (NL_CUSTOMS, JP_CUSTOMS, SG_CUSTOMS))
 
     nl.propose_mra("JP", 0)
     indexed(
@@ -209,13 +212,13 @@ def test_suspending_a_certificate_ends_recognition_and_reinstating_restores_it(s
             "valid_until": now + YEAR,
         },
     )
-    first, again = service.http.post("/v1/aeo", json=body), service.http.post("/v1/aeo", json=body)
+    first, again = post(service, "/v1/aeo", body), post(service, "/v1/aeo", body)
     assert (first.status_code, again.status_code) == (202, 200)
     assert first.json()["id"] == again.json()["id"] == f"{NL_CUSTOMS.address}:{body['nonce']}"
     indexed(service, lambda: recognition(service, carrier, "NL")["recognised"], what="certificate indexed")
-    assert service.http.post("/v1/aeo", json=body).status_code == 200  # still the same request once mined
+    assert post(service, "/v1/aeo", body).status_code == 200  # still the same request once mined
 
-    nl = LedgerClient(service.url, NL_CUSTOMS)
+    nl = service.as_party(NL_CUSTOMS)
     exc = refused(lambda: nl.change_certificate("reinstate", carrier))
     assert (exc.status, exc.problem["code"], exc.problem["errors"][0]["field"]) == (
         409,
@@ -229,7 +232,7 @@ def test_suspending_a_certificate_ends_recognition_and_reinstating_restores_it(s
         what="suspension indexed",
     )
     assert refused(lambda: nl.change_certificate("suspend", carrier)).status == 409
-    assert refused(lambda: LedgerClient(service.url, JP_CUSTOMS).change_certificate("reinstate", carrier)).status == 403
+    assert refused(lambda: service.as_party(JP_CUSTOMS).change_certificate("reinstate", carrier)).status == 403
     nl.change_certificate("reinstate", carrier)
     indexed(service, lambda: recognition(service, carrier, "NL")["recognised"], what="reinstatement indexed")
     nl.change_certificate("revoke", carrier)
@@ -239,9 +242,7 @@ def test_suspending_a_certificate_ends_recognition_and_reinstating_restores_it(s
         what="revocation indexed",
     )
     # Without a certificate there is nothing to suspend.
-    exc = refused(
-        lambda: LedgerClient(service.url, JP_CUSTOMS).change_certificate("suspend", service.address("importer"))
-    )
+    exc = refused(lambda: service.as_party(JP_CUSTOMS).change_certificate("suspend", service.address("importer")))
     assert (exc.status, exc.problem["code"], exc.problem["errors"][0]["field"]) == (409, "NO_CERTIFICATE", "operator")
 
 
@@ -251,38 +252,38 @@ def test_bad_requests_are_refused_naming_the_field(service: Service):
     good_call = (exporter, "AEOF", now, now + YEAR)
 
     forged = signed_body(service, NL_CUSTOMS, "issue", good_call, issue, signer=JP_CUSTOMS)
-    assert problem(service.http.post("/v1/aeo", json=forged)) == (422, "WRONG_SIGNER", "signature")
+    assert problem(post(service, "/v1/aeo", forged)) == (422, "WRONG_SIGNER", "signature")
 
     too_long = signed_body(service, NL_CUSTOMS, "issue", good_call, {**issue, "programme": "A" * 33})
-    assert problem(service.http.post("/v1/aeo", json=too_long)) == (422, "INVALID_PROGRAMME", "programme")
+    assert problem(post(service, "/v1/aeo", too_long)) == (422, "INVALID_PROGRAMME", "programme")
     not_ascii = signed_body(service, NL_CUSTOMS, "issue", good_call, {**issue, "programme": "AEO\u00e9"})
-    assert problem(service.http.post("/v1/aeo", json=not_ascii)) == (422, "INVALID_PROGRAMME", "programme")
+    assert problem(post(service, "/v1/aeo", not_ascii)) == (422, "INVALID_PROGRAMME", "programme")
 
     reversed_window = (exporter, "AEOF", now + YEAR, now + YEAR)
     body = signed_body(service, NL_CUSTOMS, "issue", reversed_window, {**issue, "valid_from": now + YEAR})
-    assert problem(service.http.post("/v1/aeo", json=body)) == (422, "INVALID_VALIDITY", "valid_until")
+    assert problem(post(service, "/v1/aeo", body)) == (422, "INVALID_VALIDITY", "valid_until")
 
     missing = signed_body(service, NL_CUSTOMS, "issue", good_call, {k: v for k, v in issue.items() if k != "programme"})
-    assert problem(service.http.post("/v1/aeo", json=missing)) == (422, "MISSING", "programme")
+    assert problem(post(service, "/v1/aeo", missing)) == (422, "MISSING", "programme")
 
     own = signed_body(service, NL_CUSTOMS, "propose", ("NL", 0), {"partner": "NL", "effective_from": 0})
-    assert problem(service.http.post("/v1/mras", json=own)) == (422, "INVALID_COUNTRY", "partner")
+    assert problem(post(service, "/v1/mras", own)) == (422, "INVALID_COUNTRY", "partner")
     lower = signed_body(service, NL_CUSTOMS, "propose", ("JP", 0), {"partner": "jp", "effective_from": 0})
-    assert problem(service.http.post("/v1/mras", json=lower))[::2] == (422, "partner")
+    assert problem(post(service, "/v1/mras", lower))[::2] == (422, "partner")
 
     # A trader is no authority, whatever it signs.
     trader = service.keys["exporter"]
     body = signed_body(service, trader, "propose", ("SG", 0), {"partner": "SG", "effective_from": 0}, nonce=0)
-    assert problem(service.http.post("/v1/mras", json=body)) == (403, "NOT_AUTHORITY", "authority")
+    assert problem(post(service, "/v1/mras", body)) == (403, "NOT_AUTHORITY", "authority")
 
     # A nonce that is not the authority's next one.
     nonce = service.http.get(f"/v1/parties/{NL_CUSTOMS.address}").json()["forwarder_nonce"]
     body = signed_body(service, NL_CUSTOMS, "issue", good_call, issue, nonce=nonce + 5)
-    assert problem(service.http.post("/v1/aeo", json=body)) == (409, "NONCE_MISMATCH", "nonce")
+    assert problem(post(service, "/v1/aeo", body)) == (409, "NONCE_MISMATCH", "nonce")
 
     assert service.http.get("/v1/mras/999").status_code == 404
     unknown = signed_body(service, JP_CUSTOMS, "ratify", (999,), {})
-    assert problem(service.http.post("/v1/mras/999/ratify", json=unknown)) == (409, "UNKNOWN_ARRANGEMENT", "mra_id")
+    assert problem(post(service, "/v1/mras/999/ratify", unknown)) == (409, "UNKNOWN_ARRANGEMENT", "mra_id")
 
 
 def test_recognition_calls_signed_by_authorities_match_the_compiled_abi():

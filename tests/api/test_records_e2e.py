@@ -36,8 +36,8 @@ def test_the_same_record_posted_again_gets_the_same_id_and_is_stored_once(servic
     ucr = "6NL123456789-E2E-0002"
     exporter = service.client("exporter")
     signed = exporter.sign(declaration(ucr))
-    first = service.http.post("/v1/records", json=signed.body())
-    again = service.http.post("/v1/records", json=signed.body())
+    first = exporter.http.post("/v1/records", json=signed.body())
+    again = exporter.http.post("/v1/records", json=signed.body())
     assert (first.status_code, again.status_code) == (202, 200)
     assert first.json()["id"] == again.json()["id"] == signed.id
     assert exporter.wait_confirmed(signed.id)["status"] == "confirmed"
@@ -59,5 +59,5 @@ def test_a_batch_is_anchored_as_one_root_and_every_record_carries_its_inclusion_
         assert record["batch_root"] == accepted["root"]
         proof = [bytes.fromhex(p[2:]) for p in record["inclusion_proof"]]
         assert verify(bytes.fromhex(accepted["root"][2:]), bytes.fromhex(s.id[2:]), proof)
-    again = service.http.post("/v1/records/batch", json={"records": [s.body() for s in signed]})
+    again = exporter.http.post("/v1/records/batch", json={"records": [s.body() for s in signed]})
     assert again.status_code == 200 and again.json()["root"] == accepted["root"]

@@ -52,8 +52,11 @@ def ledger(service: Service, keys_dir: Path) -> Ledger:  # noqa: F811
 
     def run(*args: str, input: str | None = None, url: str | None = None, env: dict[str, str] | None = None) -> Result:
         argv: Sequence[str] = ["--url", url or service.url, *args]
-        # Reads as NL customs, who sees every consignment of these tests (origin NL).
-        variables = {"LEDGER_TOKEN": service.tokens["customs_nl"], **(env or {})}
+        # A party runs the CLI with its own credential: the one of its --key. Without a key
+        # it reads as NL customs, who sees every consignment of these tests (origin NL).
+        key = next((args[i + 1] for i, a in enumerate(args[:-1]) if a in ("--key", "-k")), "customs_nl")
+        token = service.tokens.get(key, service.tokens["customs_nl"])
+        variables = {"LEDGER_TOKEN": token, **(env or {})}
         return CliRunner().invoke(app, list(argv), input=input, env=_env(keys_dir, **variables))
 
     return run

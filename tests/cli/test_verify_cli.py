@@ -184,7 +184,8 @@ def test_a_batch_record_is_confirmed_by_its_root_anchor_and_a_wrong_anchor_block
 ):
     http, rt = lane
     ucr = f"{demo.UCR_PREFIX}0901"
-    exporter = LedgerClient(str(http.base_url).rstrip("/"), demo.EXPORTER_P.account)
+    token = rt.credentials.issue(demo.EXPORTER_P.account.address)  # a batch goes with its party's credential
+    exporter = LedgerClient(str(http.base_url).rstrip("/"), demo.EXPORTER_P.account, token=token)
     try:
         # A declaration opens its consignment: previous is the zero hash, no need to ask.
         declaration = demo._declaration(ucr, "JP-SEAL-000901")

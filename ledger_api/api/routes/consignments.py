@@ -14,7 +14,7 @@ from ledger_api.api.schemas import UCR_PATTERN, ConsignmentOut
 router = APIRouter(prefix="/v1/consignments", tags=["consignments"])
 
 
-@router.get("/{ucr}", response_model=ConsignmentOut, responses=responses(401, 404, 422))
+@router.get("/{ucr}", response_model=ConsignmentOut, responses=responses(401, 404, 422, 429))
 def get_consignment(
     ucr: Annotated[str, Path(pattern=UCR_PATTERN, max_length=35, description="WCO UCR")],
     service: QueriesDep,

@@ -8,7 +8,7 @@ from typing import Annotated
 from eth_utils.address import to_checksum_address
 from fastapi import APIRouter, Path, Response
 
-from ledger_api.api.deps import PartyWritesDep, QueriesDep
+from ledger_api.api.deps import CallerDep, PartyWritesDep, QueriesDep
 from ledger_api.api.problems import responses
 from ledger_api.api.schemas import ADDRESS_PATTERN, PartyOut, PartyWriteIn, PartyWriteOut
 from ledger_api.services.parties import PartyRequest
@@ -22,12 +22,14 @@ router = APIRouter(prefix="/v1/parties", tags=["parties"])
     response_model=PartyWriteOut,
     responses={
         200: {"model": PartyWriteOut, "description": "The same request was accepted before"},
-        **responses(403, 409, 413, 422, 503),
+        **responses(401, 403, 409, 413, 422, 429, 503),
     },
 )
-def write_party(body: PartyWriteIn, writes: PartyWritesDep, response: Response) -> PartyWriteOut:
+def write_party(caller: CallerDep, body: PartyWriteIn, writes: PartyWritesDep, response: Response) -> PartyWriteOut:
     """Registers, re-roles, suspends, reinstates or revokes a party. Signed by the customs
-    authority of the party's country; relayed to the registry through the forwarder."""
+    authority of the party's country, and sent with its credential; relayed to the registry
+    through the forwarder."""
+    caller.require_acting(body.authority, "authority")
     request = PartyRequest(
         action=body.action,
         authority=body.authority,

@@ -9,9 +9,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ledger_api.api.deps import RecognitionWritesDep
+from ledger_api.api.deps import CallerDep, RecognitionWritesDep
 from ledger_api.api.problems import responses
 from ledger_api.api.schemas import Address, Signature, Uint256
+from ledger_api.services.access import Caller
 from ledger_api.services.recognition_writes import RecognitionRequest, RecognitionWrites
 
 router = APIRouter(tags=["recognition"])
@@ -22,14 +23,14 @@ MraId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the arrangement's i
 Nonce = Annotated[Uint256, Field(description="the authority's next nonce at the forwarder")]
 WRITE_RESPONSES = {
     200: {"description": "The same signed request was accepted before"},
-    **responses(403, 409, 413, 422, 503),
+    **responses(401, 403, 409, 413, 422, 429, 503),
 }
 
 
 class _Signed(BaseModel):
-    """Signed by the authority: the signature is over the ERC-2771 ForwardRequest (EIP-712,
-    domain "LedgerForwarder") to the RecognitionRegistry whose data is the call these
-    fields describe."""
+    """Signed by the authority, and sent with its credential: the signature is over the
+    ERC-2771 ForwardRequest (EIP-712, domain "LedgerForwarder") to the RecognitionRegistry
+    whose data is the call these fields describe."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -79,7 +80,10 @@ class ArrangementOut(BaseModel):
     at: int = Field(description="the time in_force_now is for: the index head's block time")
 
 
-def _submit(writes: RecognitionWrites, request: RecognitionRequest, response: Response) -> RecognitionWriteOut:
+def _submit(
+    caller: Caller, writes: RecognitionWrites, request: RecognitionRequest, response: Response
+) -> RecognitionWriteOut:
+    caller.require_acting(request.authority, "authority")
     request_id, created = writes.submit(request)
     if not created:
         response.status_code = 200
@@ -99,7 +103,7 @@ def _request(action: str, body: _Signed, **call: Any) -> RecognitionRequest:
 
 @router.post("/v1/aeo", status_code=202, response_model=RecognitionWriteOut, responses=WRITE_RESPONSES)
 def write_certificate(
-    body: CertificateWriteIn, writes: RecognitionWritesDep, response: Response
+    caller: CallerDep, body: CertificateWriteIn, writes: RecognitionWritesDep, response: Response
 ) -> RecognitionWriteOut:
     """Issues, suspends, reinstates or revokes the AEO certificate of an operator, signed by
     customs of the operator's country."""
@@ -111,38 +115,42 @@ def write_certificate(
         valid_from=body.valid_from,
         valid_until=body.valid_until,
     )
-    return _submit(writes, request, response)
+    return _submit(caller, writes, request, response)
 
 
 @router.post("/v1/mras", status_code=202, response_model=RecognitionWriteOut, responses=WRITE_RESPONSES)
 def propose_arrangement(
-    body: ArrangementProposalIn, writes: RecognitionWritesDep, response: Response
+    caller: CallerDep, body: ArrangementProposalIn, writes: RecognitionWritesDep, response: Response
 ) -> RecognitionWriteOut:
     """Proposes a mutual recognition arrangement between the authority's country and
     `partner`, in force from `effective_from` once the partner ratifies it."""
     request = _request("propose", body, partner=body.partner, effective_from=body.effective_from)
-    return _submit(writes, request, response)
+    return _submit(caller, writes, request, response)
 
 
 @router.post("/v1/mras/{mra_id}/ratify", status_code=202, response_model=RecognitionWriteOut, responses=WRITE_RESPONSES)
 def ratify_arrangement(
-    mra_id: MraId, body: ArrangementRatificationIn, writes: RecognitionWritesDep, response: Response
+    caller: CallerDep, mra_id: MraId, body: ArrangementRatificationIn, writes: RecognitionWritesDep, response: Response
 ) -> RecognitionWriteOut:
     """Ratifies the arrangement, signed by customs of its partner country."""
     request = _request("ratify", body, mra_id=mra_id)
-    return _submit(writes, request, response)
+    return _submit(caller, writes, request, response)
 
 
 @router.post(
     "/v1/mras/{mra_id}/terminate", status_code=202, response_model=RecognitionWriteOut, responses=WRITE_RESPONSES
 )
 def terminate_arrangement(
-    mra_id: MraId, body: ArrangementTerminationIn, writes: RecognitionWritesDep, response: Response
+    caller: CallerDep,
+    mra_id: MraId,
+    body: ArrangementTerminationIn,
+    writes: RecognitionWritesDep,
+    response: Response,
 ) -> RecognitionWriteOut:
     """Terminates the arrangement from `terminated_at` (now or later), signed by customs of
     either country."""
     request = _request("terminate", body, mra_id=mra_id, terminated_at=body.terminated_at)
-    return _submit(writes, request, response)
+    return _submit(caller, writes, request, response)
 
 
 @router.get("/v1/mras/{mra_id}", response_model=ArrangementOut, responses=responses(404, 422))

@@ -32,12 +32,14 @@ def _submission(item: SubmissionIn) -> Submission:
     response_model=AcceptedOut,
     responses={
         200: {"model": AcceptedOut, "description": "The same record was accepted before"},
-        **responses(403, 409, 413, 422, 503),
+        **responses(401, 403, 409, 413, 422, 429, 503),
     },
 )
-def submit_record(body: SubmissionIn, service: SubmissionsDep, response: Response) -> AcceptedOut:
+def submit_record(caller: CallerDep, body: SubmissionIn, service: SubmissionsDep, response: Response) -> AcceptedOut:
     """Accepts one signed record: stored durably before this answers, then written to the
-    chain exactly once. Posting the same record again returns the same id (200)."""
+    chain exactly once. Posting the same record again returns the same id (200). With the
+    credential of the record's party."""
+    caller.require_acting(body.record.party, "record.party")
     accepted = service.submit(_submission(body))
     if not accepted.created:
         response.status_code = 200
@@ -51,12 +53,15 @@ def submit_record(body: SubmissionIn, service: SubmissionsDep, response: Respons
     response_model=BatchAcceptedOut,
     responses={
         200: {"model": BatchAcceptedOut, "description": "The same batch was accepted before"},
-        **responses(403, 409, 413, 422, 503),
+        **responses(401, 403, 409, 413, 422, 429, 503),
     },
 )
-def submit_batch(body: BatchIn, service: SubmissionsDep, response: Response) -> BatchAcceptedOut:
+def submit_batch(caller: CallerDep, body: BatchIn, service: SubmissionsDep, response: Response) -> BatchAcceptedOut:
     """Accepts many signed records, anchored together as one Merkle root in one
-    transaction. All or nothing: one bad record refuses the batch, naming its index."""
+    transaction. All or nothing: one bad record refuses the batch, naming its index. With
+    the credential of the records' party: every record of a batch is that party's."""
+    for i, item in enumerate(body.records):
+        caller.require_acting(item.record.party, f"records[{i}].record.party")
     accepted = service.submit_batch([_submission(item) for item in body.records])
     if not accepted.created:
         response.status_code = 200
@@ -65,7 +70,7 @@ def submit_batch(body: BatchIn, service: SubmissionsDep, response: Response) -> 
     )
 
 
-@router.get("/{record_id}", response_model=RecordOut, responses=responses(401, 404, 422))
+@router.get("/{record_id}", response_model=RecordOut, responses=responses(401, 404, 422, 429))
 def get_record(
     record_id: Annotated[str, Path(pattern=RECORD_ID_PATTERN, description="the record id (EIP-712 digest)")],
     service: QueriesDep,

@@ -27,7 +27,9 @@ AtBlock = Annotated[
 ]
 
 
-@router.get("/v1/consignments/{ucr}/verification", response_model=VerificationOut, responses=responses(401, 404, 422))
+@router.get(
+    "/v1/consignments/{ucr}/verification", response_model=VerificationOut, responses=responses(401, 404, 422, 429)
+)
 async def verify_consignment(
     ucr: Ucr, country: Country, rt: RuntimeDep, caller: CallerDep, access: AccessDep, at_block: AtBlock = None
 ) -> dict[str, Any]:
@@ -47,7 +49,7 @@ async def verify_consignment(
     "/v1/consignments/{ucr}/evidence",
     responses={
         200: {"content": {"application/json": {}}, "description": "the evidence bundle"},
-        **responses(401, 404, 422),
+        **responses(401, 404, 422, 429),
     },
 )
 def evidence(
