@@ -10,6 +10,7 @@ signatures reach the service.
     ledger status RECORD_ID
     ledger history UCR
     ledger import FILE.json|FILE.csv --key ALIAS [--batch-size N | --single] [--wait]
+    ledger import-epcis FILE.jsonld --key ALIAS [--chunk-size N] [--wait]
     ledger verify UCR --country CC [--at-block N] [--receipt-out FILE] [--evidence-out FILE]
     ledger verify-receipt FILE [--jwks FILE | --url URL]
     ledger verify-bundle FILE [--rpc URL]
@@ -60,6 +61,7 @@ from rich.text import Text
 from ledger_api import keystore
 from ledger_api.admin import app as admin_app
 from ledger_api.client import ClientError, LedgerClient, SignedRecord
+from ledger_api.domain.epcis import EpcisError, capture_document
 from ledger_api.domain.payloads import parse_payload
 from ledger_api.domain.records import ZERO_ADDRESS, ZERO_HASH
 from ledger_api.errors import LedgerError
@@ -729,6 +731,102 @@ def import_records(
         if unconfirmed:
             listed = "\n  ".join(unconfirmed[:20])
             _fail(EXIT_UNAVAILABLE, f"{len(unconfirmed)} accepted records not confirmed:\n  {listed}")
+        if wait and outcome.accepted:
+            _out().print(f"confirmed {len(outcome.accepted)}")
+        if outcome.refused:
+            raise typer.Exit(EXIT_REFUSED)
+
+
+def _epcis_chunks(path: Path, chunk_size: int, chain_id: int) -> list[dict[str, Any]]:
+    """The document split into documents of `chunk_size` events, each with the original's
+    header; every event checked here first, so that nothing is sent if any is bad."""
+    document = _read_json(path)
+    body = document.get("epcisBody") if isinstance(document, dict) else None
+    events = body.get("eventList") if isinstance(body, dict) else None
+    if not isinstance(body, dict) or not isinstance(events, list) or not events:
+        raise LocalError(f"{path}: not an EPCIS 2.0 document with events (epcisBody.eventList)")
+    chunks = []
+    problems: list[str] = []
+    for start in range(0, len(events), chunk_size):
+        chunk = {**document, "epcisBody": {**body, "eventList": events[start : start + chunk_size]}}
+        try:
+            capture_document(chunk, chain_id)
+        except EpcisError as exc:
+            for where, reason in exc.errors:
+                match = re.fullmatch(r"epcisBody\.eventList\[(\d+)\]\.?(.*)", where)
+                if match:
+                    where = f"event {start + int(match[1])}: {match[2] or 'event'}"
+                problems.append(f"{where}: {reason}")
+        chunks.append(chunk)
+    if problems:
+        more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
+        raise LocalError(f"{path}: nothing imported, {len(problems)} problems:\n  " + "\n  ".join(problems[:20]) + more)
+    return chunks
+
+
+@app.command("import-epcis")
+def import_epcis(
+    file: Annotated[Path, typer.Argument(help="An EPCIS 2.0 JSON-LD document (EPCISDocument).")],
+    key: KeyAlias,
+    chunk_size: Annotated[
+        int, typer.Option("--chunk-size", min=1, max=10_000, help="Events per capture (each all or nothing).")
+    ] = 500,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait until every captured record is confirmed.")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", min=0, help="Seconds --wait waits at most, in all.")] = 300.0,
+    password_file: PasswordFile = None,
+) -> None:
+    """Signs the events of an EPCIS 2.0 document with KEY and captures them as ledger
+    records (docs/epcis.md), --chunk-size events per request, each request all or nothing.
+
+    Every event is checked before anything is sent. Event numbers count from 0 in the
+    file's eventList. Prints how many were captured and why the others were refused;
+    exits 1 if any was refused."""
+    with _reporting_errors():
+        client = LedgerClient(_settings.url, _account(key, password_file), token=_settings.token)
+        outcome = _Outcome()
+        unconfirmed: list[str] = []
+        try:
+            chunks = _epcis_chunks(file, chunk_size, client.domain().chain_id)
+            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+            with Progress(*columns, console=_err()) as progress:
+                task = progress.add_task(
+                    "capturing events", total=sum(len(c["epcisBody"]["eventList"]) for c in chunks)
+                )
+                chain: dict[str, tuple[bytes, str]] = {}
+                first = 0
+                for chunk in chunks:
+                    count = len(chunk["epcisBody"]["eventList"])
+                    chained_before = dict(chain)
+                    try:
+                        captured = client.capture(client.sign_capture(chunk, chain=chain))
+                    except ClientError as exc:
+                        if exc.status >= 500:
+                            progress.stop()
+                            _print_import_summary(outcome)
+                            _err().print(Text("import stopped: the events after these were not sent", "red"))
+                            raise
+                        outcome.refused += count
+                        span = f"{first}-{first + count - 1} (whole chunk)"
+                        for error in exc.problem.get("errors") or [{"field": "", "reason": exc.problem.get("detail")}]:
+                            where = str(error.get("field", ""))
+                            match = re.fullmatch(r"epcisDocument\.epcisBody\.eventList\[(\d+)\]\.?(.*)", where)
+                            if match:
+                                where = f"event {first + int(match[1])}: {match[2] or 'event'}"
+                            outcome.refusals.append(_Refusal(span, where, str(error.get("reason", ""))))
+                        chain.clear()
+                        chain.update(chained_before)  # none of the chunk exists: chain to what the service holds
+                    else:
+                        outcome.accepted.extend(str(r["id"]) for r in captured["records"])
+                    first += count
+                    progress.advance(task, count)
+                if wait and outcome.accepted:
+                    unconfirmed = _wait_all(client, outcome.accepted, timeout, progress)
+        finally:
+            client.close()
+        _print_import_summary(outcome)
+        if unconfirmed:
+            listed = "\n  ".join(unconfirmed[:20])
+            _fail(EXIT_UNAVAILABLE, f"{len(unconfirmed)} captured records not confirmed:\n  {listed}")
         if wait and outcome.accepted:
             _out().print(f"confirmed {len(outcome.accepted)}")
         if outcome.refused:

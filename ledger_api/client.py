@@ -17,6 +17,7 @@ from eth_account.signers.local import LocalAccount
 
 from ledger_api.chain.deploy import identifiers_hash
 from ledger_api.domain.custody import ROLE_NAMES
+from ledger_api.domain.epcis import capture_document
 from ledger_api.domain.forwarding import REGISTRY_CALL_GAS, ForwardRequest, recognition_calldata, registry_calldata
 from ledger_api.domain.payloads import parse_payload, payload_hash
 from ledger_api.domain.records import (
@@ -141,6 +142,74 @@ class LedgerClient:
         signature = sign_record(record, domain, self.account.key)
         rid = "0x" + fast_record_id(record, domain_separator(domain)).hex()
         return SignedRecord(record, signature, payload, rid)
+
+    def sign_capture(
+        self,
+        document: dict[str, Any],
+        *,
+        chain: dict[str, tuple[bytes, str]] | None = None,
+        deadline: int | None = None,
+    ) -> dict[str, Any]:
+        """The signed capture of an EPCIS 2.0 document (docs/epcis.md): each event as the
+        ledger record it becomes, signed with this party's key. Refuses locally
+        (EpcisError) what the service would refuse as an event it cannot record.
+
+        `chain` maps a UCR to its latest record id and mode, as a previous capture of a
+        longer import left them; it is read from the service when missing and updated."""
+        domain = self.domain()
+        events = capture_document(document, domain.chain_id)
+        chain = {} if chain is None else chain
+        deadline = int(time.time()) + DEFAULT_VALIDITY if deadline is None else deadline
+        single_nonce: int | None = None
+        # Batch-mode nonces need only be unique among the party's batch records:
+        # microseconds since the epoch, one more per record (as `ledger import` does).
+        batch_nonce = time.time_ns() // 1000
+        separator = domain_separator(domain)
+        signatures = []
+        for event in events:
+            ucr = event.payload.ucr
+            if ucr not in chain:
+                current = self.consignment(ucr)
+                head = bytes.fromhex(current["records"][-1]["id"][2:]) if current else ZERO_HASH
+                chain[ucr] = (head, current["mode"] if current else "single")
+            previous, mode = chain[ucr]
+            if mode == "batch":
+                nonce, batch_nonce = batch_nonce, batch_nonce + 1
+            else:
+                nonce = self.next_nonce() if single_nonce is None else single_nonce
+                single_nonce = nonce + 1
+            record = Record(
+                consignment=consignment_key(ucr),
+                kind=RecordKind[event.payload.kind],
+                payload_hash=payload_hash(event.payload),
+                previous=previous,
+                party=self.address,
+                counterparty=event.counterparty,
+                nonce=nonce,
+                deadline=deadline,
+            )
+            signature = sign_record(record, domain, self.account.key)
+            chain[ucr] = (fast_record_id(record, separator), mode)
+            signatures.append(
+                {
+                    "nonce": nonce,
+                    "deadline": deadline,
+                    "previous": "0x" + previous.hex(),
+                    "signature": "0x" + signature.hex(),
+                }
+            )
+        return {"signer": self.address, "epcisDocument": document, "signatures": signatures}
+
+    def capture(self, signed: dict[str, Any]) -> dict[str, Any]:
+        """Posts a signed capture (`sign_capture`); returns the records it became."""
+        response = self.http.post("/v1/epcis/capture", json=signed)
+        if response.status_code >= 400:
+            raise ClientError(response.status_code, response.json())
+        return dict(response.json())
+
+    def epcis(self, ucr: str) -> dict[str, Any]:
+        """The consignment's history as an EPCIS 2.0 document."""
+        return dict(self._get(f"/v1/consignments/{ucr}/epcis"))
 
     # ------------------------------------------------------------ writes
 

@@ -13,7 +13,17 @@ from fastapi.staticfiles import StaticFiles
 
 from ledger_api.api import problems
 from ledger_api.api.ratelimit import RateLimiter
-from ledger_api.api.routes import consignments, health, ledger, page, parties, recognition_writes, records, verification
+from ledger_api.api.routes import (
+    consignments,
+    epcis,
+    health,
+    ledger,
+    page,
+    parties,
+    recognition_writes,
+    records,
+    verification,
+)
 from ledger_api.runtime import Runtime
 from ledger_api.settings import Settings
 
@@ -160,6 +170,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         verification.router,
         parties.router,
         recognition_writes.router,
+        epcis.router,
         page.router,
     ):
         app.include_router(router)
@@ -168,7 +179,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_middleware(
         BodyLimit,
         default=settings.max_body_bytes,
-        larger={"/v1/records/batch": settings.max_batch_body_bytes},
+        larger={"/v1/records/batch": settings.max_batch_body_bytes, "/v1/epcis/capture": settings.max_batch_body_bytes},
     )
     return app
 

@@ -78,9 +78,10 @@ async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
 
 async def _submission(_: Request, exc: SubmissionError) -> JSONResponse:
     status = next(s for cls, s in STATUS_OF if isinstance(exc, cls))
-    return problem(
-        status, exc.code, "The submission was refused", exc.message, [{"field": exc.field, "reason": exc.message}]
-    )
+    # Some refusals name several fields at once (every bad event of an EPCIS document).
+    pairs: list[tuple[str, str]] = getattr(exc, "errors", None) or [(exc.field, exc.message)]
+    errors = [{"field": field, "reason": reason} for field, reason in pairs]
+    return problem(status, exc.code, "The submission was refused", exc.message, errors)
 
 
 async def _not_authenticated(_: Request, exc: NotAuthenticated) -> JSONResponse:

@@ -275,3 +275,37 @@ class RecognitionAnswerOut(BaseModel):
     certificate_country: str | None
     valid_until: int | None
     mra_id: int | None
+
+
+# ---------------------------------------------------------------- EPCIS 2.0
+
+
+class EventSignature(_In):
+    """The capturing party's signature of the ledger record one event becomes (docs/epcis.md):
+    the EIP-712 `Record` whose payload is the event's, with these nonce, deadline and previous."""
+
+    nonce: Uint256
+    deadline: Uint256 = Field(description="unix time after which the signature is void")
+    previous: Hash32 = Field(description="id of the consignment's latest record before this event's")
+    signature: Signature
+
+
+class CaptureIn(_In):
+    """A signed EPCIS 2.0 capture: the document, who signed it, and one signature per event,
+    in the order of the document's eventList."""
+
+    signer: Address = Field(description="the capturing party: every event's record is signed by it")
+    epcisDocument: dict[str, Any] = Field(description="an EPCIS 2.0 JSON-LD document (EPCISDocument)")  # noqa: N815
+    signatures: list[EventSignature] = Field(min_length=1, max_length=MAX_BATCH_RECORDS)
+
+
+class CapturedRecordOut(BaseModel):
+    event: int = Field(description="the event's index in the document's eventList")
+    id: str
+    kind: str
+
+
+class CaptureOut(BaseModel):
+    records: list[CapturedRecordOut]
+    batch_root: str | None = Field(description="the Merkle root the records are anchored under, for batch consignments")
+    status: str

@@ -176,6 +176,65 @@ class Submissions:
         self._wake()
         return BatchAccepted(root, ids, created=True)
 
+    def submit_many(self, items: Sequence[Submission]) -> list[Accepted]:
+        """Many records of single-mode consignments, all or nothing (an EPCIS document):
+        each its own `write` transaction, as if posted one by one in this order, but none
+        stored unless every one passes. Posting the same records again creates nothing."""
+        if not items:
+            raise InvalidSubmission("EMPTY_BATCH", "records", "at least one record is needed")
+        checked = [self._check_alone(item, _Prefixed(i)) for i, item in enumerate(items)]
+        ids = [_hex(rid) for rid, _ in checked]
+        if len(set(ids)) != len(ids):
+            raise InvalidSubmission("DUPLICATE_RECORD", "records", "the same record appears twice")
+        with self._lock, self.store.session() as session:
+            existing = set(session.scalars(select(RecordRow.id).where(RecordRow.id.in_(ids))).all())
+            if len(existing) == len(ids):
+                return [Accepted(i, created=False) for i in ids]
+            if existing:
+                index = next(n for n, i in enumerate(ids) if i in existing)
+                raise ConflictingSubmission(
+                    "RECORD_EXISTS",
+                    f"records[{index}]",
+                    f"record {ids[index]} was accepted before, in another submission",
+                )
+            states = self._consignments(session, {item.record.consignment for item in items})
+            standings: dict[str, PartyStanding] = {}
+            nonces: dict[str, int] = {}
+            for i, (item, (rid, canonical)) in enumerate(zip(items, checked, strict=True)):
+                where, record = _Prefixed(i), item.record
+                state, mode = states.get(record.consignment, (ConsignmentState(), None))
+                if mode == "batch":
+                    raise where.conflict(
+                        "MODE_MISMATCH",
+                        "record.consignment",
+                        "this consignment is anchored in batches, not record by record",
+                    )
+                state = self._apply_rules(session, state, record, rid, where, standings)
+                states[record.consignment] = (state, "single")
+                expected = nonces.get(record.party)
+                if expected is None:
+                    expected = self._next_nonce(session, record.party)
+                if record.nonce != expected:
+                    raise where.conflict(
+                        "NONCE_MISMATCH", "record.nonce", f"the party's next nonce on the ledger is {expected}"
+                    )
+                nonces[record.party] = expected + 1
+                session.add(self._row(item, rid, canonical, state.position, "single", None, None))
+                session.add(OutboxRow(action="write", ref=_hex(rid), status="pending", attempts=0))
+            self._flush(session)
+        self._wake()
+        return [Accepted(i, created=True) for i in ids]
+
+    def modes(self, keys: set[bytes]) -> dict[bytes, str]:
+        """How each of these consignments is written ("single" or "batch"), for those that exist."""
+        with self.store.session() as session:
+            rows = session.execute(
+                select(RecordRow.consignment, RecordRow.mode).where(
+                    RecordRow.consignment.in_([_hex(k) for k in keys]), RecordRow.position == 0
+                )
+            ).all()
+        return {bytes.fromhex(c[2:]): m for c, m in rows}
+
     def next_nonce(self, party: str) -> int:
         """The nonce the party's next single-mode record must carry."""
         with self.store.session() as session:
