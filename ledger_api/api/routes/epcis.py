@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Path, Response
 from ledger_api.api.deps import AccessDep, CallerDep, QueriesDep, RuntimeDep, SubmissionsDep
 from ledger_api.api.problems import responses
 from ledger_api.api.schemas import UCR_PATTERN, CapturedRecordOut, CaptureIn, CaptureOut
-from ledger_api.errors import NotAuthorised
 from ledger_api.services.epcis import Epcis, EventSigning
 
 router = APIRouter(tags=["epcis"])
@@ -42,12 +41,7 @@ def capture(
     shipping and departing become handovers, receiving and arriving acceptances,
     inspecting customs decisions. All or nothing: any event the ledger cannot record is
     named by its index with the reason, and nothing of the document is stored."""
-    if body.signer != caller.address:
-        raise NotAuthorised(
-            "CREDENTIAL_MISMATCH",
-            "signer",
-            f"this credential is {caller.address}'s; it cannot capture for {body.signer}",
-        )
+    caller.require_acting(body.signer, "signer")
     signings = [
         EventSigning(s.nonce, s.deadline, bytes.fromhex(s.previous[2:]), bytes.fromhex(s.signature[2:]))
         for s in body.signatures
