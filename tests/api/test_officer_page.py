@@ -88,7 +88,7 @@ def _verify(page, ucr: str, token: str | None, country: str = "NL") -> None:
     page.click("#verify")
 
 
-def test_the_officer_sees_the_delivered_consignment_verified_green_with_every_check_and_can_download_both(
+def test_the_officer_sees_the_delivered_consignment_verified_green_with_every_check_and_can_download_all(
     lane, browser, tmp_path
 ):
     http, _ = lane
@@ -117,6 +117,11 @@ def test_the_officer_sees_the_delivered_consignment_verified_green_with_every_ch
             page.click("#download-evidence")
         bundle = json.loads(Path(evidence.value.path()).read_bytes())
         assert len(bundle["records"]) == rows.count()
+        with page.expect_download() as epcis:
+            page.click("#download-epcis")
+        history = json.loads(Path(epcis.value.path()).read_bytes())
+        assert history["type"] == "EPCISDocument" and epcis.value.suggested_filename.endswith(".jsonld")
+        assert len(history["epcisBody"]["eventList"]) == rows.count()
     finally:
         context.close()
 

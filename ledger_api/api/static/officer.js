@@ -223,6 +223,16 @@
       .catch(function (err) { show("message", explain(err)); });
   }
 
+  function downloadEpcis() {
+    if (!last) return;
+    request("/v1/consignments/" + encodeURIComponent(last.ucr) + "/epcis")
+      .then(function (r) { return r.blob(); })
+      .then(function (blob) {
+        save(new Blob([blob], { type: "application/ld+json" }), "epcis-" + last.ucr + ".jsonld");
+      })
+      .catch(function (err) { show("message", explain(err)); });
+  }
+
   function recognition(event) {
     event.preventDefault();
     var operator = $("operator").value.trim();
@@ -256,6 +266,7 @@
     $("recognition-form").addEventListener("submit", recognition);
     $("download-receipt").addEventListener("click", downloadReceipt);
     $("download-evidence").addEventListener("click", downloadEvidence);
+    $("download-epcis").addEventListener("click", downloadEpcis);
     $("forget-token").addEventListener("click", function () {
       sessionStorage.removeItem(TOKEN_KEY);
       $("token").value = "";
