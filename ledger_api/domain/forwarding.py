@@ -13,6 +13,8 @@ from eth_account.messages import encode_typed_data
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
+from ledger_api.domain.records import fast_recover
+
 FORWARD_REQUEST_TYPE = [
     {"name": "from", "type": "address"},
     {"name": "to", "type": "address"},
@@ -112,5 +114,8 @@ class ForwardRequest:
         return bytes(Account.sign_message(signable, private_key).signature)
 
     def signer(self, chain_id: int, forwarder: str, signature: bytes) -> str:
+        """The signer as the forwarder's ECDSA.recover finds it; SignatureError for a
+        signature it would refuse (not 65 bytes, v not 27/28, high s, no key)."""
         signable = encode_typed_data(full_message=self.typed_data(chain_id, forwarder))
-        return str(Account.recover_message(signable, signature=signature))
+        digest = keccak(b"\x19" + signable.version + signable.header + signable.body)
+        return fast_recover(digest, signature)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from ledger_api.chain.deploy import identifiers_hash
 from ledger_api.domain.custody import ROLE_NAMES
 from ledger_api.domain.forwarding import REGISTRY_CALL_GAS, ForwardRequest, registry_calldata
+from ledger_api.domain.records import SignatureError
 from ledger_api.errors import ConflictingSubmission, InvalidSubmission, NotAuthorised
 from ledger_api.store.db import Store
 from ledger_api.store.tables import OutboxRow, PartyRow
@@ -99,7 +100,10 @@ class PartyWrites:
         after its signature, `check` (the registry's rules, against the index) and its
         forwarder nonce. The same signed request again returns the same id, created False.
         Owned here because the forwarder nonce is one per authority, whatever the registry."""
-        signer = forward.signer(self.chain_id, self.addresses["LedgerForwarder"], signature)
+        try:
+            signer = forward.signer(self.chain_id, self.addresses["LedgerForwarder"], signature)
+        except SignatureError as exc:
+            raise InvalidSubmission("BAD_SIGNATURE", "signature", str(exc)) from exc
         if signer != forward.sender:
             raise InvalidSubmission(
                 "WRONG_SIGNER",
