@@ -44,8 +44,10 @@ def _uint256(value: Any) -> Any:
     return value
 
 
-# Strict: a JSON float (5.0) or a boolean is not the integer the party signed.
-Uint256 = Annotated[int, BeforeValidator(_uint256), Field(ge=0, le=UINT256_MAX, strict=True)]
+# Strict: a JSON float (5.0) or a boolean is not the integer the party signed. The bounds
+# sit on the int, inside the text-to-int validator: after it, pydantic could not apply them
+# to the int schema and published them as "ge"/"le", which JSON Schema does not know.
+Uint256 = Annotated[int, Field(ge=0, le=UINT256_MAX, strict=True), BeforeValidator(_uint256)]
 
 
 class _In(BaseModel):
