@@ -8,7 +8,11 @@ once, whatever the node forgets.
 - Reconciling: rows without a receipt are sent again after `resend_after` (anvil drops
   transactions under bursts and loses its last blocks on a crash); a row whose nonce was
   taken by another transaction (someone else used the relayer key) and that has no receipt
-  is signed again with a new nonce: the old one can no longer be mined.
+  is signed again with a new nonce: the old one can no longer be mined. "Taken" is judged
+  only after the row has looked so for `TAKEN_GRACE` seconds: under a burst anvil reports
+  an account nonce past a transaction whose receipt it does not show yet, and re-signing
+  that one would send the same call twice (the second reverts, and a record that is on
+  chain would be marked failed).
 - Confirmation is the indexer's business: it marks rows done, and a reorg or a node that
   lost blocks puts them back to `sent`, to be sent again. A row mined but not yet indexed
   whose receipt vanishes (its block was lost above the indexer's cursor) is put back to
@@ -40,6 +44,7 @@ log = logging.getLogger(__name__)
 
 GAS = {"write": 300_000, "anchor": 120_000, "forward": 400_000}
 NONCE_KEY = "relayer_nonce"
+TAKEN_GRACE = 10.0  # seconds a row must look "nonce taken, no receipt" before it is re-signed
 
 
 def _hex(b: bytes) -> str:
@@ -64,6 +69,7 @@ class Relayer:
         self.wake = threading.Event()
         self.mined = threading.Event()  # set when a transaction was mined: the indexer waits on it
         self._gas_price: int | None = None
+        self._taken_since: dict[int, float] = {}  # outbox row id -> when it first looked taken
 
     # ------------------------------------------------------------ loop
 
@@ -227,12 +233,17 @@ class Relayer:
                     continue
                 if receipt is None:
                     if row.relayer_nonce is not None and row.relayer_nonce < chain_nonce:
-                        # Our nonce was used by another transaction and ours has no receipt:
-                        # it can never be mined, so sign the same call again.
+                        # Our nonce looks used by another transaction and ours has no receipt:
+                        # if that lasts, it can never be mined, so sign the same call again.
+                        since = self._taken_since.setdefault(row.id, time.monotonic())
+                        if time.monotonic() - since < TAKEN_GRACE:
+                            continue
+                        del self._taken_since[row.id]
                         log.warning("relayer: nonce %s taken by another transaction; re-signing", row.relayer_nonce)
                         row.status, row.relayer_nonce, row.raw_tx = "pending", None, None
                         changed += 1
                     continue
+                self._taken_since.pop(row.id, None)
                 if row.status == "mined":
                     continue
                 changed += 1
