@@ -17,6 +17,7 @@ place (api/problems.py)::
     ├── NotFound                  no such record, consignment or party (or not yours to see)
     └── ChainError                the chain node or a contract did not do what was asked
         ├── NodeUnavailable       the node cannot be reached or did not start
+        │   └── WritesQueueFull   too many writes wait for the chain: new ones are refused for now
         ├── TransactionFailed     a transaction was mined and reverted, or never mined
         └── DeploymentError       contracts missing, or wired differently than the manifest says
 """
@@ -75,6 +76,13 @@ class ChainError(LedgerError):
 
 class NodeUnavailable(ChainError):
     """The chain node cannot be reached or did not start."""
+
+
+class WritesQueueFull(NodeUnavailable):
+    """More writes wait for the chain than the service will queue (LEDGER_MAX_QUEUED_WRITES),
+    usually because the node is unreachable: a new write is refused, to be retried later,
+    rather than stored without bound. A NodeUnavailable, so the API answers 503 with
+    Retry-After."""
 
 
 class TransactionFailed(ChainError):

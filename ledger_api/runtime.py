@@ -104,7 +104,9 @@ class Runtime:
             result = rpc.call("eth_call", {"to": ledger, "data": "0x" + data.hex()}, "latest")
             return int(abi_decode(["uint256"], bytes.fromhex(result[2:]))[0])
 
-        self.submissions = Submissions(self.store, domain, chain_nonce, wake_relayer=self.relayer.wake)
+        self.submissions = Submissions(
+            self.store, domain, chain_nonce, wake_relayer=self.relayer.wake, max_queued=s.max_queued_writes
+        )
         forwarder = addresses["LedgerForwarder"]
 
         def forwarder_nonce(authority: str) -> int:

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     relayer_key: SecretStr | None = None
     confirmations: int = Field(default=1, ge=1, le=1000)
     resend_after_seconds: float = Field(default=2.0, gt=0)
+    # Writes not yet handed to the chain (outbox rows pending or signed) above which new
+    # writes are refused with 503 and Retry-After, e.g. while the node is unreachable.
+    max_queued_writes: int = Field(default=50_000, ge=1)
 
     # Store: SQLite in data_dir unless a SQLAlchemy URL (postgresql+psycopg://…) is given.
     database_url: str | None = None

@@ -3,6 +3,10 @@ which it cannot), then store the record, its payload and its outbox entry in one
 transaction before answering. Nothing of a refused submission is stored; an accepted one
 is durable and reaches the chain through the outbox.
 
+While the chain cannot be reached, writes are still accepted and queued in the outbox, up
+to `max_queued` writes not yet handed to the chain; beyond it a new write is refused with
+WritesQueueFull (503, Retry-After) until the queue drains.
+
 Two modes, fixed per consignment by its declaration:
 - single: each record is its own `write` transaction; nonces are the party's on-chain
   nonces, in order;
@@ -37,7 +41,7 @@ from ledger_api.domain.records import (
     fast_record_id,
     fast_recover,
 )
-from ledger_api.errors import ConflictingSubmission, InvalidSubmission, NotAuthorised
+from ledger_api.errors import ConflictingSubmission, InvalidSubmission, NotAuthorised, WritesQueueFull
 from ledger_api.store.db import Store
 from ledger_api.store.tables import BatchRow, OutboxRow, PartyRow, RecordRow
 
@@ -93,8 +97,10 @@ class Submissions:
         domain: LedgerDomain,
         chain_nonce: Callable[[str], int],
         wake_relayer: threading.Event | None = None,
+        max_queued: int | None = None,
     ) -> None:
         self.store = store
+        self.max_queued = max_queued  # writes waiting for the chain above which new ones are refused
         self.domain = domain
         self.separator = domain_separator(domain)
         self.chain_nonce = chain_nonce
@@ -108,6 +114,7 @@ class Submissions:
         with self._lock, self.store.session() as session:
             if session.get(RecordRow, _hex(rid)) is not None:
                 return Accepted(_hex(rid), created=False)
+            self._refuse_if_queue_full(session)
             state, mode = self._consignment(session, item.record.consignment)
             if mode == "batch":
                 raise ConflictingSubmission(
@@ -139,6 +146,7 @@ class Submissions:
         with self._lock, self.store.session() as session:
             if session.get(BatchRow, root) is not None:
                 return BatchAccepted(root, ids, created=False)
+            self._refuse_if_queue_full(session)
             existing = session.scalars(select(RecordRow.id).where(RecordRow.id.in_(ids))).all()
             if existing:
                 index = ids.index(existing[0])
@@ -235,12 +243,31 @@ class Submissions:
             ).all()
         return {bytes.fromhex(c[2:]): m for c, m in rows}
 
+    def queued_writes(self) -> int:
+        """Writes not yet handed to the chain: outbox rows pending or signed."""
+        with self.store.session() as session:
+            return self._queued(session)
+
     def next_nonce(self, party: str) -> int:
         """The nonce the party's next single-mode record must carry."""
         with self.store.session() as session:
             return self._next_nonce(session, party)
 
     # ------------------------------------------------------------ checks
+
+    def _queued(self, session: Session) -> int:
+        return int(session.scalar(select(func.count()).where(OutboxRow.status.in_(["pending", "signed"]))) or 0)
+
+    def _refuse_if_queue_full(self, session: Session) -> None:
+        """A replay of an accepted write is answered before this; only new writes wait."""
+        if self.max_queued is None:
+            return
+        queued = self._queued(session)
+        if queued >= self.max_queued:
+            raise WritesQueueFull(
+                f"{queued:,} writes are waiting for the chain (the limit is {self.max_queued:,}): "
+                "the chain node is unreachable or behind; retry later"
+            )
 
     def _check_alone(self, item: Submission, where: _Prefixed) -> tuple[bytes, bytes]:
         """What can be checked without the store: payload, hash, consignment, kind,

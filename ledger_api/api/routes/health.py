@@ -21,7 +21,9 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {"description": "Not ready: the body says what is wrong"}})
 def readyz(rt: RuntimeDep) -> JSONResponse:
-    """Ready when the chain answers and the index is close to its head."""
+    """Ready when the chain answers, the index is close to its head and the queue of
+    writes waiting for the chain is below its limit. The body names what is wrong, with
+    the queue's depth (`queued_writes`)."""
     problems: list[str] = []
     body: dict[str, Any] = {}
     head: int | None = None
@@ -40,6 +42,12 @@ def readyz(rt: RuntimeDep) -> JSONResponse:
         body["indexer_lag"] = max(0, head - indexed)
         if head - indexed > 10:
             problems.append(f"indexer is {head - indexed} blocks behind")
+    if rt.submissions is not None:
+        queued = rt.submissions.queued_writes()
+        body["queued_writes"] = queued
+        limit = rt.submissions.max_queued
+        if limit is not None and queued >= limit:
+            problems.append(f"{queued} writes wait for the chain (limit {limit}): new writes are refused")
     body["status"] = "ready" if not problems else "not ready"
     body["problems"] = problems
     return JSONResponse(body, status_code=200 if not problems else 503)

@@ -1,0 +1,102 @@
+"""The chain node down: writes are still accepted and queued, up to a limit beyond which
+they are refused with 503 and Retry-After; reads from the index go on; /readyz says the
+chain is unreachable and how many writes wait; and once the node is back the queue
+drains and every accepted record is on chain exactly once."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+from api.conftest import CAST, register_cast, serve, wait_until
+from eth_account import Account
+from eth_utils.crypto import keccak
+from web3 import HTTPProvider, Web3
+
+from faults.conftest import Figure
+from faults.test_kill_and_restart import assert_all_confirmed_once, presign
+from ledger_api.chain.node import free_port
+from ledger_api.client import LedgerClient
+from ledger_api.runtime import Runtime
+from ledger_api.settings import Settings
+
+QUEUE_LIMIT = 25
+
+
+def test_with_the_chain_down_writes_queue_up_to_a_limit_reads_go_on_and_all_drains_once_it_is_back(
+    tmp_path: Path, figure: Figure
+):
+    settings = Settings(
+        data_dir=tmp_path,
+        anvil_port=free_port(),
+        port=free_port(),
+        confirmations=1,
+        seed_demo=False,
+        resend_after_seconds=1.0,
+        max_queued_writes=QUEUE_LIMIT,
+    )
+    server, thread, app = serve(settings)
+    runtime: Runtime = app.state.runtime
+    try:
+        assert runtime.node is not None and runtime.manifest is not None and runtime.credentials is not None
+        w3 = Web3(HTTPProvider(runtime.node.url))
+        keys = {name: Account.from_key(keccak(text=f"unreachable test {name}")) for name in CAST}
+        register_cast(w3, runtime, keys)
+        url = f"http://127.0.0.1:{settings.port}"
+        token = runtime.credentials.issue(keys["exporter"].address)
+        http = httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {token}"})
+        wait_until(lambda: http.get(f"/v1/parties/{keys['exporter'].address}").status_code == 200, what="indexed")
+        spec = http.get("/openapi.json").json()["paths"]
+        for path in ("/v1/records", "/v1/records/batch"):
+            assert "503" in spec[path]["post"]["responses"], f"503 missing from the OpenAPI of POST {path}"
+
+        signed = presign(LedgerClient(url, keys["exporter"], token=token), "6NL123456789-UN-", QUEUE_LIMIT + 2)
+        first, queued, refused = signed[0], signed[1 : QUEUE_LIMIT + 1], signed[QUEUE_LIMIT + 1]
+        assert http.post("/v1/records", json=first.body()).status_code == 202
+        wait_until(lambda: http.get(f"/v1/records/{first.id}").json()["status"] == "confirmed", what="first")
+        assert http.get("/readyz").status_code == 200
+
+        runtime.node.kill()
+        down = time.monotonic()
+        codes = [http.post("/v1/records", json=s.body()).status_code for s in queued]
+        assert codes == [202] * QUEUE_LIMIT, codes
+        full = http.post("/v1/records", json=refused.body())
+        assert full.status_code == 503, full.text
+        assert full.headers["content-type"].startswith("application/problem+json")
+        retry_after = full.headers.get("Retry-After")
+        assert retry_after is not None and int(retry_after) > 0
+        problem = full.json()
+        assert problem["code"] == "CHAIN_UNAVAILABLE" and "waiting for the chain" in problem["detail"], problem
+        # A replay of a queued record is still answered: it creates nothing.
+        assert http.post("/v1/records", json=queued[0].body()).status_code == 200
+
+        # Reads come from the index and keep working.
+        assert http.get(f"/v1/consignments/{first.payload['ucr']}").status_code == 200
+        assert http.get(f"/v1/records/{first.id}").json()["status"] == "confirmed"
+        assert http.get(f"/v1/records/{queued[-1].id}").json()["status"] == "accepted"
+
+        ready = http.get("/readyz")
+        assert ready.status_code == 503
+        body = ready.json()
+        assert any("chain unreachable" in p for p in body["problems"]), body
+        assert body["queued_writes"] == QUEUE_LIMIT, body
+
+        time.sleep(max(0.0, down + 3 - time.monotonic()))  # the relayer and indexer keep failing meanwhile
+        runtime.node.start()
+        back = time.monotonic()
+        wait_until(lambda: http.get("/readyz").status_code == 200, timeout=60, what="ready again")
+        wait_until(lambda: http.post("/v1/records", json=refused.body()).status_code == 202, what="refused one taken")
+        assert_all_confirmed_once(http, w3, runtime.manifest, signed)
+        drained = time.monotonic() - back
+        figure(
+            f"chain node stopped (SIGKILL) for {back - down:.0f} s while writes come in; queue limit "
+            f"{QUEUE_LIMIT} (LEDGER_MAX_QUEUED_WRITES)",
+            f"{QUEUE_LIMIT} writes accepted (202) and queued, the next refused with 503 problem+json and "
+            f"Retry-After {retry_after} s; reads 200; /readyz 503 naming the chain unreachable and "
+            f"{QUEUE_LIMIT} queued writes; node back: ready again, all {len(signed)} records confirmed "
+            f"{drained:.0f} s later, 0 duplicates",
+        )
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
