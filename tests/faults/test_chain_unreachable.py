@@ -93,10 +93,9 @@ def test_with_the_chain_down_writes_queue_up_to_a_limit_reads_go_on_and_all_drai
         assert_all_confirmed_once(http, w3, runtime.manifest, signed)
         drained = time.monotonic() - back
         figure(
-            f"chain node stopped for {back - down:.0f} s while writes come in; queue limit "
-            f"{QUEUE_LIMIT} (LEDGER_MAX_QUEUED_WRITES)",
-            f"{QUEUE_LIMIT} writes accepted (202) and queued, the next refused with 503 problem+json and "
-            f"Retry-After {retry_after} s; reads 200; /readyz 503 naming the chain unreachable and "
+            f"chain node stopped while writes come in; queue limit {QUEUE_LIMIT} (LEDGER_MAX_QUEUED_WRITES)",
+            f"node down {back - down:.0f} s: {QUEUE_LIMIT} writes accepted (202) and queued, the next refused "
+            f"with 503 problem+json and Retry-After {retry_after} s; reads 200; /readyz 503 naming the chain unreachable and "
             f"{QUEUE_LIMIT} queued writes; node back: ready again, all {len(signed)} records confirmed "
             f"{drained:.0f} s later, 0 duplicates",
         )

@@ -215,8 +215,9 @@ def test_a_burst_of_single_records_one_transaction_each_is_all_on_chain_once(tmp
         for r in streams[0][1][:: max(1, per // 20)]:
             assert http.get(f"/v1/records/{r.id}").json()["status"] == "confirmed"
         n = per * SINGLE_CLIENTS
+        sized = "" if "LEDGER_FAULTS_SINGLE_BURST" not in os.environ else f" (LEDGER_FAULTS_SINGLE_BURST={n})"
         figure(
-            f"a burst of {n:,} single records (one transaction each), {SINGLE_CLIENTS} clients posting at once",
+            f"a burst of {n:,} single records (one transaction each), {SINGLE_CLIENTS} clients posting at once{sized}",
             f"{n:,} of {n:,} on chain, 0 duplicates, all confirmed {elapsed:.0f} s after the first post "
             f"(accepted after {accepted_in:.0f} s = {n / accepted_in:.0f} posts/s; {resent:,} transactions sent "
             "more than once)",
