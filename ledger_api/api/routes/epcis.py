@@ -31,7 +31,7 @@ EpcisDep = Annotated[Epcis, Depends(_epcis)]
     response_model=CaptureOut,
     responses={
         200: {"model": CaptureOut, "description": "The same document was captured before"},
-        **responses(401, 403, 409, 413, 422, 503),
+        **responses(401, 403, 409, 413, 422, 429, 503),
     },
 )
 def capture(
@@ -64,7 +64,7 @@ def capture(
     response_class=Response,
     responses={
         200: {"description": "An EPCIS 2.0 document (JSON-LD)", "content": {EPCIS_MEDIA_TYPE: {}}},
-        **responses(401, 404, 422),
+        **responses(401, 404, 422, 429),
     },
 )
 def export(
