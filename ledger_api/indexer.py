@@ -243,11 +243,15 @@ class Indexer:
     def _confirm(self, session: Session, indexed_head: int) -> None:
         """Outbox rows whose transaction is deep enough are done."""
         deep = indexed_head - self.confirmations + 1
-        txs = select(EventRow.tx_hash).where(EventRow.block_number <= deep)
+        # Correlated, so each in-flight row is one lookup by tx_hash: `tx_hash IN (SELECT …)`
+        # would list every event ever indexed on every step, inside the write transaction.
+        deep_event = (
+            select(EventRow.block_number)
+            .where(EventRow.tx_hash == OutboxRow.tx_hash, EventRow.block_number <= deep)
+            .exists()
+        )
         session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.status.in_(["sent", "mined"]), OutboxRow.tx_hash.in_(txs))
-            .values(status="done")
+            update(OutboxRow).where(OutboxRow.status.in_(["sent", "mined"]), deep_event).values(status="done")
         )
 
     def _set_cursor(self, session: Session, block: int) -> None:
