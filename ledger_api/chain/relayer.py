@@ -70,6 +70,7 @@ class Relayer:
         self.mined = threading.Event()  # set when a transaction was mined: the indexer waits on it
         self._gas_price: int | None = None
         self._taken_since: dict[int, float] = {}  # outbox row id -> when it first looked taken
+        self._mined_checked_at = 0.0
 
     # ------------------------------------------------------------ loop
 
@@ -207,10 +208,17 @@ class Relayer:
     # ------------------------------------------------------------ reconciling
 
     def _reconcile(self) -> int:
+        # Mined rows only wait for the indexer; their receipts are looked at again only to
+        # notice a block lost in a node restart, so every `resend_after`, not every step:
+        # under a burst thousands of them would otherwise be asked for many times a second.
+        statuses = ["sent"]
+        if time.monotonic() - self._mined_checked_at >= self.resend_after.total_seconds():
+            statuses.append("mined")
+            self._mined_checked_at = time.monotonic()
         with self.store.session() as session:
             rows = session.scalars(
                 select(OutboxRow)
-                .where(OutboxRow.status.in_(["sent", "mined"]))
+                .where(OutboxRow.status.in_(statuses))
                 .order_by(OutboxRow.relayer_nonce)
                 .limit(2000)
             ).all()
