@@ -1338,26 +1338,44 @@ def bench_verify(
     records: Annotated[int, typer.Option(min=3, max=200, help="Records in the verified consignment.")] = 20,
     workers: Annotated[int, typer.Option(min=1, max=16, help="uvicorn worker processes reading the store.")] = 2,
     seconds: Annotated[float, typer.Option(min=1, max=120, help="Length of each load run.")] = 10,
-    connections: Annotated[int, typer.Option(min=1, max=256, help="Concurrent connections.")] = 16,
+    connections: Annotated[
+        list[int] | None,
+        typer.Option(min=1, max=256, help="Concurrent connections of a load run; repeat for several runs."),
+    ] = None,
     write_docs: Annotated[
         bool, typer.Option("--write-docs", help="Write the figures into docs/benchmarks.md.")
     ] = False,
 ) -> None:
-    """Verification throughput and latency (receipt included) with N reader workers, beside
-    a static answer of the same server. Uses wrk when installed (apt-get install wrk)."""
+    """Verification throughput and latency (receipt included) with N reader workers, at
+    each concurrency given (default 4, 8 and 16 connections), beside a static answer of
+    the same server. Uses wrk when installed (apt-get install wrk)."""
     from ledger_api.bench import render_verify, run_verify, write_section
     from ledger_api.settings import PROJECT_ROOT
 
+    levels = connections or [4, 8, 16]
     console = _out()
-    f = run_verify(records, workers, seconds, connections, progress=lambda m: console.print(f"[dim]{m}[/]"))
-    table = Table("figure", "value", title="ledger bench verify")
-    table.add_row(f"verification, {f.records} records ({f.verdict})", f"{f.requests_per_second:,.0f} requests/s")
-    table.add_row("latency p50 / p99", f"{f.p50_ms:.1f} / {f.p99_ms:.1f} ms")
-    table.add_row("static answer", f"{f.static_requests_per_second:,.0f} requests/s, p99 {f.static_p99_ms:.1f} ms")
-    table.add_row("errors", str(f.errors))
+    f = run_verify(records, workers, seconds, levels, progress=lambda m: console.print(f"[dim]{m}[/]"))
+    table = Table(
+        "connections",
+        "verifications/s",
+        "p50 / p99 ms",
+        "errors",
+        "static answers/s",
+        "target met",
+        title=f"ledger bench verify: {f.records} records ({f.verdict}), {f.workers} workers",
+    )
+    for run, static in zip(f.runs, f.static, strict=True):
+        table.add_row(
+            str(run.connections),
+            f"{run.requests_per_second:,.0f}",
+            f"{run.p50_ms:.1f} / {run.p99_ms:.1f}",
+            str(run.errors),
+            f"{static.requests_per_second:,.0f}",
+            "yes" if run.meets_target else "no",
+        )
     console.print(table)
     if write_docs:
         command = f"ledger bench verify --records {records} --workers {workers} --seconds {seconds:.0f}"
-        command += f" --connections {connections}"
+        command += "".join(f" --connections {c}" for c in levels)
         write_section(PROJECT_ROOT / "docs" / "benchmarks.md", "verify", render_verify(f, command))
         console.print("written to docs/benchmarks.md")

@@ -217,10 +217,7 @@ class Relayer:
             self._mined_checked_at = time.monotonic()
         with self.store.session() as session:
             rows = session.scalars(
-                select(OutboxRow)
-                .where(OutboxRow.status.in_(statuses))
-                .order_by(OutboxRow.relayer_nonce)
-                .limit(2000)
+                select(OutboxRow).where(OutboxRow.status.in_(statuses)).order_by(OutboxRow.relayer_nonce).limit(2000)
             ).all()
             if not rows:
                 return 0
