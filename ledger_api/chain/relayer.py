@@ -27,6 +27,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -71,6 +72,7 @@ class Relayer:
         self._gas_price: int | None = None
         self._taken_since: dict[int, float] = {}  # outbox row id -> when it first looked taken
         self._mined_checked_at = 0.0
+        self._dev_node: bool | None = None  # anvil: mines on arrival only; learnt from web3_clientVersion
 
     # ------------------------------------------------------------ loop
 
@@ -264,7 +266,33 @@ class Relayer:
                     row.status = "failed"
                     row.error = self._revert_reason(row, receipt)
                     self._mark_failed(session, row)
+            if self._nudge_if_stalled(rows, receipts, chain_nonce):
+                changed += 1
             return changed
+
+    def _nudge_if_stalled(self, rows: Sequence[OutboxRow], receipts: list[Any], chain_nonce: int) -> bool:
+        """anvil's automine mines when a transaction arrives. A backlog sent at once fills a
+        block, and what the block left behind waits in the node's pool for the next arrival,
+        which may never come: a resend of a known transaction is no arrival. When the next
+        nonce the chain expects is ours, sent more than once, unmined yet held by the node,
+        a development node is asked to mine a block. A production chain mines on its own."""
+        stalled = next(
+            (
+                row
+                for row, receipt in zip(rows, receipts, strict=True)
+                if row.status == "sent" and receipt is None and row.relayer_nonce == chain_nonce and row.attempts >= 2
+            ),
+            None,
+        )
+        if stalled is None:
+            return False
+        if self._dev_node is None:
+            self._dev_node = str(self.rpc.call("web3_clientVersion")).lower().startswith("anvil/")
+        if not self._dev_node or self.rpc.call("eth_getTransactionByHash", stalled.tx_hash) is None:
+            return False  # not a dev node, or dropped: the next resend brings it back
+        log.warning("relayer: nonce %s waits unmined in the node's pool; asking the dev node to mine", chain_nonce)
+        self.rpc.call("evm_mine")
+        return True
 
     def _revert_reason(self, row: OutboxRow, receipt: dict[str, Any]) -> str:
         """Replays the reverted call to read its custom error (receipts carry none)."""

@@ -102,3 +102,54 @@ def test_with_the_chain_down_writes_queue_up_to_a_limit_reads_go_on_and_all_drai
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+BACKLOG = 1_000  # more single-record transactions than fit in one block (30 M gas, ~90 k each)
+
+
+def test_a_backlog_longer_than_a_block_drains_once_the_node_is_back(tmp_path: Path, figure: Figure):
+    """The relayer hands the node its whole backlog at once. anvil's automine then fills a
+    block, mines what the next arrivals trigger, and leaves the rest in its pool until some
+    new transaction comes, which may be never: the relayer must notice that the next nonce
+    it waits for sits in the node unmined, and see it mined."""
+    settings = Settings(
+        data_dir=tmp_path,
+        anvil_port=free_port(),
+        port=free_port(),
+        confirmations=1,
+        seed_demo=False,
+        resend_after_seconds=1.0,
+    )
+    server, thread, app = serve(settings)
+    runtime: Runtime = app.state.runtime
+    try:
+        assert runtime.node is not None and runtime.manifest is not None and runtime.credentials is not None
+        w3 = Web3(HTTPProvider(runtime.node.url))
+        keys = {name: Account.from_key(keccak(text=f"backlog test {name}")) for name in CAST}
+        register_cast(w3, runtime, keys)
+        url = f"http://127.0.0.1:{settings.port}"
+        token = runtime.credentials.issue(keys["exporter"].address)
+        http = httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {token}"})
+        wait_until(lambda: http.get(f"/v1/parties/{keys['exporter'].address}").status_code == 200, what="indexed")
+        signed = presign(LedgerClient(url, keys["exporter"], token=token), "6NL123456789-BL-", BACKLOG)
+
+        # The party's first record while the node is up: its nonce base comes from the chain.
+        assert http.post("/v1/records", json=signed[0].body()).status_code == 202
+        wait_until(lambda: http.get(f"/v1/records/{signed[0].id}").json()["status"] == "confirmed", what="first")
+        runtime.node.stop()
+        codes = {http.post("/v1/records", json=s.body()).status_code for s in signed[1:]}
+        assert codes == {202}, codes
+        assert http.get("/readyz").json()["queued_writes"] == BACKLOG - 1
+        runtime.node.start()
+        back = time.monotonic()
+        assert_all_confirmed_once(http, w3, runtime.manifest, signed)
+        drained = time.monotonic() - back
+        blocks = w3.eth.block_number - runtime.manifest.deploy_block
+        figure(
+            f"a backlog of {BACKLOG:,} single-record transactions handed to the node at once when it comes back",
+            f"all {BACKLOG:,} confirmed {drained:.0f} s after the node came back, 0 duplicates "
+            f"({blocks} blocks since the deployment)",
+        )
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
