@@ -30,10 +30,12 @@ def figure(request: pytest.FixtureRequest) -> Iterator[Figure]:
     FIGURES.parent.mkdir(parents=True, exist_ok=True)
     data = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
     path, _, name = request.node.nodeid.partition("::")
+    # The suite's own knobs (LEDGER_FAULTS_SINGLE_BURST=…) belong to the command that reproduces the row.
+    knobs = "".join(f"{k}={v} " for k, v in sorted(os.environ.items()) if k.startswith("LEDGER_FAULTS_"))
     for row, measured in rows:
         data[row] = {
             "measured": measured,
-            "command": f".venv/bin/pytest {path} -k {name.split('[')[0]}",
+            "command": f"{knobs}.venv/bin/pytest {path} -k {name.split('[')[0]}",
             "at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "cpus": os.cpu_count(),
         }
