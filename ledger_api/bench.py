@@ -15,6 +15,7 @@ each have a core. Figures:
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -188,12 +189,14 @@ def measure_batches(
         for n in range(records)
     ]
     chunks = [signed[i : i + batch_size] for i in range(0, records, batch_size)]
-    bodies = [{"records": [s.body() for s in chunk]} for chunk in chunks]
+    # Signed and serialised before the clock starts: the load generator shares the two
+    # cores with the service, and its own JSON encoding is not the service's ingest.
+    bodies = [json.dumps({"records": [s.body() for s in chunk]}).encode() for chunk in chunks]
     latencies = []
     start = time.perf_counter()
     for body in bodies:
         t = time.perf_counter()
-        response = client.http.post("/v1/records/batch", json=body)
+        response = client.http.post("/v1/records/batch", content=body, headers={"content-type": "application/json"})
         latencies.append((time.perf_counter() - t) * 1000)
         _ok(response)
     for chunk in chunks:
