@@ -275,7 +275,9 @@ class Relayer:
         block, and what the block left behind waits in the node's pool for the next arrival,
         which may never come: a resend of a known transaction is no arrival. When the next
         nonce the chain expects is ours, sent more than once, unmined yet held by the node,
-        a development node is asked to mine a block. A production chain mines on its own."""
+        a development node in automine mode is asked to mine a block. With automine off,
+        whoever turned it off (interval mining, a test holding blocks back) decides when
+        blocks come. A production chain mines on its own."""
         stalled = next(
             (
                 row
@@ -288,8 +290,10 @@ class Relayer:
             return False
         if self._dev_node is None:
             self._dev_node = str(self.rpc.call("web3_clientVersion")).lower().startswith("anvil/")
-        if not self._dev_node or self.rpc.call("eth_getTransactionByHash", stalled.tx_hash) is None:
-            return False  # not a dev node, or dropped: the next resend brings it back
+        if not self._dev_node or not self.rpc.call("anvil_getAutomine"):
+            return False
+        if self.rpc.call("eth_getTransactionByHash", stalled.tx_hash) is None:
+            return False  # dropped: the next resend brings it back
         log.warning("relayer: nonce %s waits unmined in the node's pool; asking the dev node to mine", chain_nonce)
         self.rpc.call("evm_mine")
         return True
