@@ -18,14 +18,14 @@ import logging
 import threading
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from ledger_api.chain.abi import ContractAbi
 from ledger_api.chain.loop import run_steps
 from ledger_api.chain.rpc import Rpc
 from ledger_api.store.db import Store
-from ledger_api.store.tables import BatchRow, BlockRow, EventRow, OutboxRow, PartyRow, RecordRow, StateRow
+from ledger_api.store.tables import RECORDS, BatchRow, BlockRow, EventRow, OutboxRow, PartyRow, RecordRow, StateRow
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +108,21 @@ class Indexer:
                     BlockRow(number=n, hash=b["hash"], parent_hash=b["parentHash"], timestamp=int(b["timestamp"], 16))
                 )
             session.flush()
+            included: list[dict[str, Any]] = []
             for entry in logs:
-                self._apply_log(session, entry)
+                self._apply_log(session, entry, included)
+            if included:  # the records written, in one executemany rather than a statement each
+                session.execute(
+                    update(RECORDS)
+                    .where(RECORDS.c.id == bindparam("rid"))
+                    .values(
+                        status="included",
+                        block_number=bindparam("block"),
+                        block_hash=bindparam("hash"),
+                        tx_hash=bindparam("tx"),
+                    ),
+                    included,
+                )
             self._set_cursor(session, last)
             self._confirm(session, last)
         with self.updated:
@@ -166,7 +179,9 @@ class Indexer:
 
     # ------------------------------------------------------------ projections
 
-    def _apply_log(self, session: Session, entry: dict[str, Any]) -> None:
+    def _apply_log(self, session: Session, entry: dict[str, Any], included: list[dict[str, Any]]) -> None:
+        """Stores the event and applies what it says; a written record is added to
+        `included`, for the caller to mark in one statement."""
         decoded = self.abi.decode_log(entry)
         if decoded is None:
             return
@@ -186,11 +201,7 @@ class Indexer:
             )
         )
         if spec.name == "RecordWritten":
-            session.execute(
-                update(RecordRow)
-                .where(RecordRow.id == record_id)
-                .values(status="included", block_number=block, block_hash=block_hash, tx_hash=tx_hash)
-            )
+            included.append({"rid": record_id, "block": block, "hash": block_hash, "tx": tx_hash})
         elif spec.name == "RootAnchored":
             root = _hex(args["root"])
             values = {"status": "included", "block_number": block, "block_hash": block_hash, "tx_hash": tx_hash}

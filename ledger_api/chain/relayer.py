@@ -32,14 +32,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from ledger_api.chain.abi import ContractAbi
 from ledger_api.chain.loop import run_steps
 from ledger_api.chain.rpc import Rpc, RpcError
 from ledger_api.store.db import Store
-from ledger_api.store.tables import BatchRow, OutboxRow, RecordRow, StateRow
+from ledger_api.store.tables import RECORDS, BatchRow, OutboxRow, RecordRow, StateRow
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +137,10 @@ class Relayer:
                 return 0
             nonce = self._next_nonce(session)
             gas_price = self._gas()
+            # The records behind these rows in one query: `_calldata`'s lookups then find
+            # them in the session instead of asking the database once per row.
+            writes = [row.ref for row in rows if row.action == "write"]
+            session.scalars(select(RecordRow).where(RecordRow.id.in_(writes))).all()
             for row in rows:
                 to, data = self._calldata(session, row)
                 tx: dict[str, Any] = {
@@ -179,33 +183,36 @@ class Relayer:
             if not rows:
                 return 0
             results = self.rpc.batch([("eth_sendRawTransaction", [r.raw_tx]) for r in rows])
+            self._mark_submitted(session, [row for row in rows if row.status == "signed"])
             for row, result in zip(rows, results, strict=True):
                 if isinstance(result, RpcError) and not _harmless_send_error(result):
                     row.error = result.error_message
                     log.warning("relayer: sending nonce %s: %s", row.relayer_nonce, result.error_message)
-                if row.status == "signed":
-                    self._mark_submitted(session, row)
                 row.status = "sent"
                 row.attempts += 1
                 row.last_sent_at = now
             return len(rows)
 
-    def _mark_submitted(self, session: Session, row: OutboxRow) -> None:
-        if row.action == "write":
+    def _mark_submitted(self, session: Session, rows: Sequence[OutboxRow]) -> None:
+        """The records of rows sent for the first time now have a transaction."""
+        writes = [{"ref": row.ref, "tx": row.tx_hash} for row in rows if row.action == "write"]
+        if writes:  # one executemany, not one ORM statement per row
             session.execute(
-                update(RecordRow)
-                .where(RecordRow.id == row.ref, RecordRow.status == "accepted")
-                .values(status="submitted", tx_hash=row.tx_hash)
+                update(RECORDS)
+                .where(RECORDS.c.id == bindparam("ref"), RECORDS.c.status == "accepted")
+                .values(status="submitted", tx_hash=bindparam("tx")),
+                writes,
             )
-        elif row.action == "anchor":
-            session.execute(
-                update(BatchRow).where(BatchRow.root == row.ref).values(status="submitted", tx_hash=row.tx_hash)
-            )
-            session.execute(
-                update(RecordRow)
-                .where(RecordRow.batch_root == row.ref, RecordRow.status == "accepted")
-                .values(status="submitted", tx_hash=row.tx_hash)
-            )
+        for row in rows:
+            if row.action == "anchor":
+                session.execute(
+                    update(BatchRow).where(BatchRow.root == row.ref).values(status="submitted", tx_hash=row.tx_hash)
+                )
+                session.execute(
+                    update(RecordRow)
+                    .where(RecordRow.batch_root == row.ref, RecordRow.status == "accepted")
+                    .values(status="submitted", tx_hash=row.tx_hash)
+                )
 
     # ------------------------------------------------------------ reconciling
 
@@ -228,6 +235,7 @@ class Relayer:
             chain_nonce = int(self.rpc.call("eth_getTransactionCount", self.account.address, "latest"), 16)
             receipts = self.rpc.batch([("eth_getTransactionReceipt", [r.tx_hash]) for r in rows])
             changed = 0
+            mined: list[int] = []
             for row, receipt in zip(rows, receipts, strict=True):
                 if isinstance(receipt, RpcError):
                     continue
@@ -256,16 +264,16 @@ class Relayer:
                 changed += 1
                 self.mined.set()
                 if int(receipt["status"], 16) == 1:
-                    # Only from `sent`: the indexer may have marked it done meanwhile.
-                    session.execute(
-                        update(OutboxRow)
-                        .where(OutboxRow.id == row.id, OutboxRow.status == "sent")
-                        .values(status="mined")
-                    )
+                    mined.append(row.id)
                 else:
                     row.status = "failed"
                     row.error = self._revert_reason(row, receipt)
                     self._mark_failed(session, row)
+            if mined:
+                # Only from `sent`: the indexer may have marked them done meanwhile.
+                session.execute(
+                    update(OutboxRow).where(OutboxRow.id.in_(mined), OutboxRow.status == "sent").values(status="mined")
+                )
             if self._nudge_if_stalled(rows, receipts, chain_nonce):
                 changed += 1
             return changed

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ledger_api.domain.records import Record, RecordKind
@@ -64,6 +64,11 @@ class RecordRow(Base):
         UniqueConstraint("consignment", "position", name="one_record_per_position"),
         UniqueConstraint("party", "nonce", "mode", name="one_record_per_party_nonce"),
     )
+
+
+# The records table as Core sees it: for executemany updates of many rows at once, where
+# an ORM statement per row costs the relayer and the indexer most of their time in a burst.
+RECORDS: Table = RecordRow.__table__  # type: ignore[assignment]
 
 
 class BatchRow(Base):
