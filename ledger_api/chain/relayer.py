@@ -100,10 +100,9 @@ class Relayer:
             session.add(row)
         return int(row.value)
 
-    def _calldata(self, session: Session, row: OutboxRow) -> tuple[str, bytes]:
+    def _calldata(self, session: Session, row: OutboxRow, records: dict[str, RecordRow]) -> tuple[str, bytes]:
         if row.action == "write":
-            record = session.get(RecordRow, row.ref)
-            assert record is not None
+            record = records[row.ref]
             data = self.abi.encode_call(
                 "ConsignmentLedger", "write", record.to_record().as_tuple(), bytes.fromhex(record.signature[2:])
             )
@@ -137,12 +136,10 @@ class Relayer:
                 return 0
             nonce = self._next_nonce(session)
             gas_price = self._gas()
-            # The records behind these rows in one query: `_calldata`'s lookups then find
-            # them in the session instead of asking the database once per row.
             writes = [row.ref for row in rows if row.action == "write"]
-            session.scalars(select(RecordRow).where(RecordRow.id.in_(writes))).all()
+            records = {r.id: r for r in session.scalars(select(RecordRow).where(RecordRow.id.in_(writes)))}
             for row in rows:
-                to, data = self._calldata(session, row)
+                to, data = self._calldata(session, row, records)
                 tx: dict[str, Any] = {
                     "nonce": nonce,
                     "gasPrice": gas_price,
