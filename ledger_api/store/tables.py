@@ -67,7 +67,7 @@ class RecordRow(Base):
 
 
 # The records table as Core sees it: for executemany updates of many rows at once, where
-# an ORM statement per row costs the relayer and the indexer most of their time in a burst.
+# an ORM statement per row cost the relayer and the indexer much of their time in a burst.
 RECORDS: Table = RecordRow.__table__  # type: ignore[assignment]
 
 
