@@ -33,6 +33,7 @@ from ledger_api.chain.contracts import Contracts
 from ledger_api.chain.deploy import Manifest, identifiers_hash
 from ledger_api.client import LedgerClient
 from ledger_api.domain.custody import CARRIER, EXPORTER, IMPORTER
+from ledger_api.domain.records import ZERO_ADDRESS
 
 log = logging.getLogger(__name__)
 
@@ -198,29 +199,29 @@ def seed(url: str, manifest: Manifest, build_dir: Any, chain_url: str, issue_tok
     ucrs = []
     for n in range(1, 6):
         ucr = f"{UCR_PREFIX}{n:04d}"
-        if exporter.consignment(ucr) is not None:
-            continue  # seeded by an earlier start
-        seal = f"JP-SEAL-{n:06d}"
-        exporter.submit(_declaration(ucr, seal))
-        jp_customs.submit(_decision(ucr, "JP", "JPYOK", "EXPORT_RELEASE", at(1)))
-        if n == 5:
-            ucrs.append(ucr)
-            continue
-        ship = f"IMO93{n:05d}"
-        exporter.submit(_custody(ucr, "HANDOVER", "JPYOK", at(2), ship, seal), counterparty=ocean.address)
-        ocean.submit(_custody(ucr, "ACCEPTANCE", "JPYOK", at(3), ship, seal), counterparty=exporter.address)
-        ocean.submit(_custody(ucr, "HANDOVER", "NLRTM", at(4), ship, seal), counterparty=rail.address)
-        if n == 2:
-            ucrs.append(ucr)
-            continue  # in transit: the rail operator has not accepted yet
+        seal, ship = f"JP-SEAL-{n:06d}", f"IMO93{n:05d}"
         arrival_seal = "NL-SEAL-990001" if n == 3 else seal  # 3: other seals, no reason given
-        rail.submit(
-            _custody(ucr, "ACCEPTANCE", "NLRTM", at(5), "TRAIN-4471", arrival_seal),
-            counterparty=ocean.address,
-        )
-        if n != 3:
-            nl_customs.submit(_decision(ucr, "NL", "NL000396", "IMPORT_RELEASE", at(6)))
-        ucrs.append(ucr)
+        steps: list[tuple[LedgerClient, dict[str, Any], str]] = [
+            (exporter, _declaration(ucr, seal), ZERO_ADDRESS),
+            (jp_customs, _decision(ucr, "JP", "JPYOK", "EXPORT_RELEASE", at(1)), ZERO_ADDRESS),
+        ]
+        if n != 5:  # 5: released for export, not handed over yet
+            steps += [
+                (exporter, _custody(ucr, "HANDOVER", "JPYOK", at(2), ship, seal), ocean.address),
+                (ocean, _custody(ucr, "ACCEPTANCE", "JPYOK", at(3), ship, seal), exporter.address),
+                (ocean, _custody(ucr, "HANDOVER", "NLRTM", at(4), ship, seal), rail.address),
+            ]
+        if n not in (2, 5):  # 2: in transit, the rail operator has not accepted yet
+            steps.append((rail, _custody(ucr, "ACCEPTANCE", "NLRTM", at(5), "TRAIN-4471", arrival_seal), ocean.address))
+        if n not in (2, 3, 5):  # 3: the broken chain, not released for import
+            steps.append((nl_customs, _decision(ucr, "NL", "NL000396", "IMPORT_RELEASE", at(6)), ZERO_ADDRESS))
+        # An earlier start may have seeded part of it (stopped with Ctrl-C): go on from there.
+        seeded = exporter.consignment(ucr)
+        done = len(seeded["records"]) if seeded else 0
+        for client, payload, counterparty in steps[done:]:
+            client.submit(payload, counterparty=counterparty)
+        if done < len(steps):
+            ucrs.append(ucr)
     for client in (exporter, ocean, rail, jp_customs, nl_customs):
         client.close()
     log.info("demo lane seeded: %s", ", ".join(ucrs) or "already there")

@@ -44,6 +44,9 @@ def _seed_when_up(server: uvicorn.Server, runtime: Runtime, settings: Settings) 
             lambda address: credentials.issue(address, "demo"),
         )
     except Exception:
+        if server.should_exit:  # Ctrl-C while seeding: the next start goes on from where it stopped
+            log.info("demo lane seeding stopped by the shutdown; the next start completes it")
+            return
         log.exception("seeding the demo lane failed; the service runs on without it")
 
 

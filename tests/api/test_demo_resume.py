@@ -1,0 +1,64 @@
+"""`make run` seeds the demo lane once the server is up. Stopped in the middle (Ctrl-C a
+few seconds after start), the next start must complete it, not leave a consignment cut
+off after its first records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ledger_api import demo
+from ledger_api.chain.node import free_port
+from ledger_api.client import LedgerClient
+from ledger_api.settings import PROJECT_ROOT, Settings
+
+from .conftest import serve
+
+# Records per demo consignment: delivered, in transit, broken chain, delivered, not shipped.
+LANE = {f"{demo.UCR_PREFIX}{n:04d}": count for n, count in zip(range(1, 6), (7, 5, 6, 7, 2), strict=True)}
+
+
+def test_a_demo_seeding_stopped_midway_is_completed_by_the_next_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    settings = Settings(data_dir=tmp_path, anvil_port=free_port(), port=free_port(), confirmations=1, seed_demo=False)
+    server, thread, app = serve(settings)
+    rt = app.state.runtime
+    url = f"http://127.0.0.1:{settings.port}"
+    try:
+
+        def seed() -> list[str]:
+            return demo.seed(url, rt.manifest, PROJECT_ROOT / "build", rt.node.url, rt.credentials.issue)
+
+        submit = LedgerClient.submit
+        calls = 0
+
+        def stopping_submit(self: LedgerClient, payload: dict[str, Any], **kwargs: Any) -> str:
+            nonlocal calls
+            calls += 1
+            if calls == 10:  # the second consignment's handover, after its declaration and release
+                raise KeyboardInterrupt
+            return submit(self, payload, **kwargs)
+
+        monkeypatch.setattr(LedgerClient, "submit", stopping_submit)
+        with pytest.raises(KeyboardInterrupt):
+            seed()
+        monkeypatch.setattr(LedgerClient, "submit", submit)
+
+        nl_customs = next(a["address"] for a in rt.manifest.authorities if a["country"] == "NL")
+        http = httpx.Client(
+            base_url=url, timeout=30, headers={"Authorization": f"Bearer {rt.credentials.issue(nl_customs)}"}
+        )
+        partly = {ucr: len(http.get(f"/v1/consignments/{ucr}").json().get("records", [])) for ucr in LANE}
+        assert list(partly.values()) == [7, 2, 0, 0, 0]
+
+        assert seed() == list(LANE)[1:]  # the cut one and those never started
+        assert seed() == []  # and a third start has nothing left to do
+        for ucr, count in LANE.items():
+            records = http.get(f"/v1/consignments/{ucr}").json()["records"]
+            assert len(records) == count, ucr
+            assert [r["position"] for r in records] == list(range(count))
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
