@@ -8,13 +8,49 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
+import httpx
 import pytest
+from api.conftest import CAST, register_cast, wait_until
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
+from web3 import HTTPProvider, Web3
 
+from ledger_api.client import LedgerClient
+from ledger_api.runtime import Runtime
 from ledger_api.settings import PROJECT_ROOT
 
 FIGURES = PROJECT_ROOT / "build" / "reliability.json"
 Figure = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class Exporter:
+    """The api tests' cast registered on a running service's chain, seen from its exporter."""
+
+    w3: Web3
+    url: str
+    http: httpx.Client  # with the exporter's credential
+    client: LedgerClient  # signs as the exporter
+
+
+def registered_exporter(runtime: Runtime, label: str) -> Exporter:
+    """Registers the cast (keys derived from `label`), issues the exporter a credential and
+    waits until the service's index knows it (mining blocks until it is deep enough)."""
+    assert runtime.node is not None and runtime.credentials is not None
+    w3 = Web3(HTTPProvider(runtime.node.url))
+    keys: dict[str, LocalAccount] = {name: Account.from_key(keccak(text=f"{label} {name}")) for name in CAST}
+    register_cast(w3, runtime, keys)
+    for _ in range(runtime.settings.confirmations - 1):
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    url = f"http://127.0.0.1:{runtime.settings.port}"
+    exporter = keys["exporter"]
+    token = runtime.credentials.issue(exporter.address)
+    http = httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {token}"})
+    wait_until(lambda: http.get(f"/v1/parties/{exporter.address}").status_code == 200, what="indexed")
+    return Exporter(w3, url, http, LedgerClient(url, exporter, token=token))
 
 
 @pytest.fixture

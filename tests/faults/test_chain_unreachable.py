@@ -8,16 +8,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import httpx
-from api.conftest import CAST, register_cast, serve, wait_until
-from eth_account import Account
-from eth_utils.crypto import keccak
-from web3 import HTTPProvider, Web3
+from api.conftest import serve, wait_until
 
-from faults.conftest import Figure
+from faults.conftest import Figure, registered_exporter
 from faults.test_kill_and_restart import assert_all_confirmed_once, presign
 from ledger_api.chain.node import free_port
-from ledger_api.client import LedgerClient
 from ledger_api.runtime import Runtime
 from ledger_api.settings import Settings
 
@@ -39,19 +34,14 @@ def test_with_the_chain_down_writes_queue_up_to_a_limit_reads_go_on_and_all_drai
     server, thread, app = serve(settings)
     runtime: Runtime = app.state.runtime
     try:
-        assert runtime.node is not None and runtime.manifest is not None and runtime.credentials is not None
-        w3 = Web3(HTTPProvider(runtime.node.url))
-        keys = {name: Account.from_key(keccak(text=f"unreachable test {name}")) for name in CAST}
-        register_cast(w3, runtime, keys)
-        url = f"http://127.0.0.1:{settings.port}"
-        token = runtime.credentials.issue(keys["exporter"].address)
-        http = httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {token}"})
-        wait_until(lambda: http.get(f"/v1/parties/{keys['exporter'].address}").status_code == 200, what="indexed")
+        assert runtime.node is not None and runtime.manifest is not None
+        exporter = registered_exporter(runtime, "unreachable test")
+        w3, http = exporter.w3, exporter.http
         spec = http.get("/openapi.json").json()["paths"]
         for path in ("/v1/records", "/v1/records/batch"):
             assert "503" in spec[path]["post"]["responses"], f"503 missing from the OpenAPI of POST {path}"
 
-        signed = presign(LedgerClient(url, keys["exporter"], token=token), "6NL123456789-UN-", QUEUE_LIMIT + 2)
+        signed = presign(exporter.client, "6NL123456789-UN-", QUEUE_LIMIT + 2)
         first, queued, refused = signed[0], signed[1 : QUEUE_LIMIT + 1], signed[QUEUE_LIMIT + 1]
         assert http.post("/v1/records", json=first.body()).status_code == 202
         wait_until(lambda: http.get(f"/v1/records/{first.id}").json()["status"] == "confirmed", what="first")
@@ -123,15 +113,10 @@ def test_a_backlog_longer_than_a_block_drains_once_the_node_is_back(tmp_path: Pa
     server, thread, app = serve(settings)
     runtime: Runtime = app.state.runtime
     try:
-        assert runtime.node is not None and runtime.manifest is not None and runtime.credentials is not None
-        w3 = Web3(HTTPProvider(runtime.node.url))
-        keys = {name: Account.from_key(keccak(text=f"backlog test {name}")) for name in CAST}
-        register_cast(w3, runtime, keys)
-        url = f"http://127.0.0.1:{settings.port}"
-        token = runtime.credentials.issue(keys["exporter"].address)
-        http = httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {token}"})
-        wait_until(lambda: http.get(f"/v1/parties/{keys['exporter'].address}").status_code == 200, what="indexed")
-        signed = presign(LedgerClient(url, keys["exporter"], token=token), "6NL123456789-BL-", BACKLOG)
+        assert runtime.node is not None and runtime.manifest is not None
+        exporter = registered_exporter(runtime, "backlog test")
+        w3, http = exporter.w3, exporter.http
+        signed = presign(exporter.client, "6NL123456789-BL-", BACKLOG)
 
         # The party's first record while the node is up: its nonce base comes from the chain.
         assert http.post("/v1/records", json=signed[0].body()).status_code == 202

@@ -21,7 +21,7 @@ from eth_account import Account
 from eth_utils.crypto import keccak
 from web3 import HTTPProvider, Web3
 
-from faults.conftest import Figure
+from faults.conftest import Figure, registered_exporter
 from ledger_api.chain.artifacts import load_artifacts
 from ledger_api.chain.deploy import Manifest
 from ledger_api.chain.node import AnvilNode, free_port
@@ -104,14 +104,9 @@ def test_node_killed_during_a_1000_record_ingest_then_restarted_loses_and_double
     server, thread, app = serve(settings)
     runtime = app.state.runtime
     try:
-        w3 = Web3(HTTPProvider(runtime.node.url))
-        keys = {name: Account.from_key(keccak(text=f"fault test {name}")) for name in CAST}
-        register_cast(w3, runtime, keys)
-        url = f"http://127.0.0.1:{settings.port}"
-        token = runtime.credentials.issue(keys["exporter"].address)
-        http = httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {token}"})
-        wait_until(lambda: http.get(f"/v1/parties/{keys['exporter'].address}").status_code == 200, what="indexed")
-        signed = presign(LedgerClient(url, keys["exporter"], token=token), "6NL123456789-KN-", RECORDS)
+        exporter = registered_exporter(runtime, "fault test")
+        w3, http = exporter.w3, exporter.http
+        signed = presign(exporter.client, "6NL123456789-KN-", RECORDS)
 
         deadline = time.monotonic() + 120
         poster = threading.Thread(target=lambda: [post_until_accepted(http, s, deadline) for s in signed])

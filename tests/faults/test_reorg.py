@@ -13,15 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from api.conftest import CAST, register_cast, serve, wait_until
-from eth_account import Account
-from eth_utils.crypto import keccak
-from web3 import HTTPProvider, Web3
+from api.conftest import serve, wait_until
 
-from faults.conftest import Figure
+from faults.conftest import Figure, registered_exporter
 from faults.test_kill_and_restart import assert_all_confirmed_once, post_until_accepted, presign
 from ledger_api.chain.node import free_port
-from ledger_api.client import LedgerClient
 from ledger_api.runtime import Runtime
 from ledger_api.settings import Settings
 
@@ -43,22 +39,14 @@ def test_records_of_a_block_taken_back_by_a_reorg_are_never_confirmed_early_and_
     runtime: Runtime = app.state.runtime
     stop = threading.Event()
     try:
-        assert runtime.node is not None and runtime.manifest is not None and runtime.credentials is not None
-        assert runtime.queries is not None
-        w3 = Web3(HTTPProvider(runtime.node.url))
+        assert runtime.node is not None and runtime.manifest is not None and runtime.queries is not None
+        exporter = registered_exporter(runtime, "reorg fault test")  # mines the registrations deep enough
+        w3, http, url = exporter.w3, exporter.http, exporter.url
 
         def node(method: str, *params: Any) -> Any:
             return w3.provider.make_request(method, list(params))["result"]  # type: ignore[arg-type]
 
-        keys = {name: Account.from_key(keccak(text=f"reorg fault test {name}")) for name in CAST}
-        register_cast(w3, runtime, keys)
-        url = f"http://127.0.0.1:{settings.port}"
-        token = runtime.credentials.issue(keys["exporter"].address)
-        http = httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {token}"})
-        for _ in range(CONFIRMATIONS):
-            node("evm_mine")  # the registrations deep enough to be seen
-        wait_until(lambda: http.get(f"/v1/parties/{keys['exporter'].address}").status_code == 200, what="indexed")
-        signed = presign(LedgerClient(url, keys["exporter"], token=token), "6NL123456789-RO-", RECORDS)
+        signed = presign(exporter.client, "6NL123456789-RO-", RECORDS)
         ids = [s.id for s in signed]
 
         # A reader polling every record: what it was told "confirmed" must hold.
