@@ -6,52 +6,20 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from eth_account import Account
 from eth_utils.crypto import keccak
 from web3 import HTTPProvider, Web3
 
 from ledger_api.chain.contracts import Contracts
-from ledger_api.chain.deploy import identifiers_hash
 from ledger_api.chain.node import free_port
 from ledger_api.chain.relayer import Relayer
-from ledger_api.domain.payloads import parse_payload, payload_hash
-from ledger_api.domain.records import ZERO_ADDRESS, Record, RecordKind, consignment_key, sign_record
 from ledger_api.indexer import Indexer
 from ledger_api.runtime import Runtime
-from ledger_api.services.submission import Submission
 from ledger_api.settings import PROJECT_ROOT, Settings
 
 EXPORTER = Account.from_key(keccak(text="reorg test exporter"))
-
-
-def _declaration(ucr: str) -> dict:
-    return {
-        "schema_version": "1",
-        "kind": "DECLARATION",
-        "ucr": ucr,
-        "exporter": {
-            "name": "Exporter",
-            "address": "Rotterdam",
-            "country": "NL",
-            "identifier": {"scheme": "EORI", "value": "NL1"},
-        },
-        "consignee": {"name": "Importer", "address": "Tokyo", "country": "JP"},
-        "origin_country": "NL",
-        "destination_country": "JP",
-        "goods": [
-            {
-                "line_number": 1,
-                "hs_code": "850440",
-                "description": "Converters",
-                "quantity": "1",
-                "quantity_unit": "PCE",
-                "gross_mass_kg": "1",
-                "value": "1",
-                "currency": "EUR",
-            }
-        ],
-    }
 
 
 def _drive(relayer: Relayer, indexer: Indexer, rounds: int = 20) -> None:
@@ -60,7 +28,9 @@ def _drive(relayer: Relayer, indexer: Indexer, rounds: int = 20) -> None:
         indexer.step()
 
 
-def test_a_reorg_rewinds_the_index_and_the_reverted_record_is_written_again_once(tmp_path: Path):
+def test_a_reorg_rewinds_the_index_and_the_reverted_record_is_written_again_once(
+    tmp_path: Path, register_exporter: Any, signed_declaration: Any
+):
     settings = Settings(
         data_dir=tmp_path, anvil_port=free_port(), confirmations=3, seed_demo=False, resend_after_seconds=0.2
     )
@@ -69,29 +39,11 @@ def test_a_reorg_rewinds_the_index_and_the_reverted_record_is_written_again_once
         assert rt.node and rt.manifest and rt.relayer and rt.indexer and rt.submissions and rt.queries
         w3 = Web3(HTTPProvider(rt.node.url))
         contracts = Contracts.load(w3, rt.manifest, PROJECT_ROOT / "build")
-        nl = rt.manifest.authorities[0]["address"]
-        w3.eth.wait_for_transaction_receipt(
-            contracts.registry.functions.registerParty(EXPORTER.address, 1, identifiers_hash({"n": "x"})).transact(
-                {"from": nl}
-            )
-        )
+        register_exporter(contracts, rt.manifest, EXPORTER)
         _drive(rt.relayer, rt.indexer)
         snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
 
-        payload = parse_payload(_declaration("6NL123456789-REORG-1"))
-        record = Record(
-            consignment_key(payload.ucr),
-            RecordKind.DECLARATION,
-            payload_hash(payload),
-            bytes(32),
-            EXPORTER.address,
-            ZERO_ADDRESS,
-            0,
-            int(time.time()) + 600,
-        )
-        accepted = rt.submissions.submit(
-            Submission(record, sign_record(record, contracts.ledger_domain, EXPORTER.key), payload)
-        )
+        accepted = rt.submissions.submit(signed_declaration(contracts, EXPORTER, "6NL123456789-REORG-1"))
         _drive(rt.relayer, rt.indexer)
         view = rt.queries.record(accepted.record_id)
         assert view.block_number is not None and view.confirmations == 1

@@ -10,22 +10,19 @@ from typing import Any
 
 from eth_account import Account
 from eth_utils.crypto import keccak
-from payload_examples import declaration
 from web3 import HTTPProvider, Web3
 
 from ledger_api.chain.contracts import Contracts
-from ledger_api.chain.deploy import identifiers_hash
 from ledger_api.chain.node import free_port
-from ledger_api.domain.payloads import parse_payload, payload_hash
-from ledger_api.domain.records import ZERO_ADDRESS, Record, RecordKind, consignment_key, sign_record
 from ledger_api.runtime import Runtime
-from ledger_api.services.submission import Submission
 from ledger_api.settings import PROJECT_ROOT, Settings
 
 EXPORTER = Account.from_key(keccak(text="dev node nudge test exporter"))
 
 
-def test_with_automine_off_the_relayer_resends_but_never_mines(tmp_path: Path):
+def test_with_automine_off_the_relayer_resends_but_never_mines(
+    tmp_path: Path, register_exporter: Any, signed_declaration: Any
+):
     settings = Settings(
         data_dir=tmp_path, anvil_port=free_port(), confirmations=1, seed_demo=False, resend_after_seconds=0.1
     )
@@ -38,25 +35,9 @@ def test_with_automine_off_the_relayer_resends_but_never_mines(tmp_path: Path):
             return w3.provider.make_request(method, list(params))["result"]  # type: ignore[arg-type]
 
         contracts = Contracts.load(w3, rt.manifest, PROJECT_ROOT / "build")
-        nl = rt.manifest.authorities[0]["address"]
-        w3.eth.wait_for_transaction_receipt(
-            contracts.registry.functions.registerParty(EXPORTER.address, 1, identifiers_hash({"n": "x"})).transact(
-                {"from": nl}
-            )
-        )
+        register_exporter(contracts, rt.manifest, EXPORTER)
         rt.indexer.step()  # the exporter's registration, seen by the service
-        payload = parse_payload(declaration("6NL123456789-NUDGE-1"))
-        record = Record(
-            consignment_key(payload.ucr),
-            RecordKind.DECLARATION,
-            payload_hash(payload),
-            bytes(32),
-            EXPORTER.address,
-            ZERO_ADDRESS,
-            0,
-            int(time.time()) + 600,
-        )
-        rt.submissions.submit(Submission(record, sign_record(record, contracts.ledger_domain, EXPORTER.key), payload))
+        rt.submissions.submit(signed_declaration(contracts, EXPORTER, "6NL123456789-NUDGE-1"))
 
         node("evm_setAutomine", False)
         head = w3.eth.block_number
