@@ -54,9 +54,9 @@ class Access:
         self.store, self.credentials = store, credentials
 
     def caller(self, token: str) -> Caller:
-        credential = self.credentials.verify(token)
-        address = credential.party
         with self.store.session() as session:
+            credential = self.credentials.verify_in(session, token)
+            address = credential.party
             row = session.get(PartyRow, address)
             if row is None:
                 return Caller(address, None, 0, False, credential.id)

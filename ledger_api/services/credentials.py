@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ledger_api.errors import NotAuthenticated, NotFound
 from ledger_api.store.db import Store
@@ -83,13 +84,17 @@ class Credentials:
 
     def verify(self, token: str) -> Credential:
         """The credential a token is, with the party it speaks for, or NotAuthenticated."""
+        with self.store.session() as session:
+            return self.verify_in(session, token)
+
+    def verify_in(self, session: Session, token: str) -> Credential:
+        """`verify` within the caller's transaction: a request's lookups share one."""
         parts = token.split("_", 2)
         if len(parts) != 3 or parts[0] != PREFIX:
             raise NotAuthenticated("the credential is not a ledger token (lgr_<id>_<secret>)")
-        with self.store.session() as session:
-            row = session.get(CredentialRow, parts[1])
-            if row is None or not hmac.compare_digest(row.secret_hash, _hash(parts[2])):
-                raise NotAuthenticated("unknown credential")
-            if row.revoked_at is not None:
-                raise NotAuthenticated("the credential was revoked")
-            return Credential(row.id, row.party)
+        row = session.get(CredentialRow, parts[1])
+        if row is None or not hmac.compare_digest(row.secret_hash, _hash(parts[2])):
+            raise NotAuthenticated("unknown credential")
+        if row.revoked_at is not None:
+            raise NotAuthenticated("the credential was revoked")
+        return Credential(row.id, row.party)
