@@ -106,6 +106,7 @@ class Submissions:
         self.chain_nonce = chain_nonce
         self.wake_relayer = wake_relayer
         self._lock = threading.Lock()  # one writer at a time keeps consignment order simple
+        self._next_nonces: dict[str, int] = {}  # party -> its next single-mode nonce, as last seen
 
     # ------------------------------------------------------------ public
 
@@ -131,6 +132,7 @@ class Submissions:
             session.add(self._row(item, rid, canonical, new_state.position, "single", None, None))
             session.add(OutboxRow(action="write", ref=_hex(rid), status="pending", attempts=0))
             self._flush(session)
+            self._next_nonces[item.record.party] = expected + 1  # checked on use: a rollback is noticed
         self._wake()
         return Accepted(_hex(rid), created=True)
 
@@ -230,6 +232,7 @@ class Submissions:
                 session.add(self._row(item, rid, canonical, state.position, "single", None, None))
                 session.add(OutboxRow(action="write", ref=_hex(rid), status="pending", attempts=0))
             self._flush(session)
+            self._next_nonces.update(nonces)
         self._wake()
         return [Accepted(i, created=True) for i in ids]
 
@@ -353,12 +356,33 @@ class Submissions:
         return out
 
     def _next_nonce(self, session: Session, party: str) -> int:
+        """One more than the party's highest single-mode nonce not failed, or its nonce on
+        chain before its first record. The last answer per party is kept and checked with
+        one lookup on the (party, nonce, mode) index: the record before it is there and
+        not failed, and none has it yet. The maximum over all the party's records, asked
+        every time, grew with its history: a millisecond per post at 750 records."""
+        known = self._next_nonces.get(party)
+        if known is not None:
+            around = dict(
+                session.execute(
+                    select(RecordRow.nonce, RecordRow.status).where(
+                        RecordRow.party == party,
+                        RecordRow.nonce.in_([str(known - 1), str(known)]),
+                        RecordRow.mode == "single",
+                    )
+                ).all()
+            )
+            if around.get(str(known - 1), "failed") != "failed" and str(known) not in around:
+                return known
         last = session.scalar(
             select(func.max(cast(RecordRow.nonce, BigInteger))).where(
                 RecordRow.party == party, RecordRow.mode == "single", RecordRow.status != "failed"
             )
         )
-        return int(last) + 1 if last is not None else self.chain_nonce(party)
+        if last is None:
+            return self.chain_nonce(party)
+        self._next_nonces[party] = int(last) + 1
+        return int(last) + 1
 
     # ------------------------------------------------------------ storing
 
