@@ -74,15 +74,17 @@ class Indexer:
         row = session.get(StateRow, CURSOR_KEY)
         return int(row.value) if row else self.deploy_block - 1
 
-    def step(self) -> bool:
+    def step(self) -> int:
+        """Indexes the next blocks; returns how many of our events it applied (at least 1
+        when it did any work, 0 when there was none)."""
         head = int(self.rpc.call("eth_blockNumber"), 16)
         self.head = head
         with self.store.session() as session:
             cursor = self.cursor(session)
             if self._rewind_if_forked(session, cursor, head):
-                return True
+                return 1
         if head <= cursor:
-            return False
+            return 0
         last = min(head, cursor + STEP_BLOCKS)
         numbers = list(range(cursor + 1, last + 1))
         blocks = self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
@@ -91,17 +93,17 @@ class Indexer:
         )
         by_number = {int(b["number"], 16): b for b in blocks if isinstance(b, dict)}
         if len(by_number) != len(numbers):
-            return False  # the chain moved under us; try again
+            return 0  # the chain moved under us; try again
         for entry in logs:
             if by_number[int(entry["blockNumber"], 16)]["hash"] != entry["blockHash"]:
-                return False  # a reorg between the two reads; try again
+                return 0  # a reorg between the two reads; try again
         with self.store.session() as session:
             if self.cursor(session) != cursor:
-                return False
+                return 0
             parent = session.get(BlockRow, cursor)
             first = by_number[numbers[0]]
             if parent is not None and first["parentHash"] != parent.hash:
-                return False  # forked at the boundary: the next step rewinds
+                return 0  # forked at the boundary: the next step rewinds
             for n in numbers:
                 b = by_number[n]
                 session.add(
@@ -127,7 +129,7 @@ class Indexer:
             self._confirm(session, last)
         with self.updated:
             self.updated.notify_all()
-        return True
+        return max(1, len(logs))
 
     # ------------------------------------------------------------ reorgs
 
