@@ -7,6 +7,7 @@ the other fault tests."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -90,9 +91,23 @@ def assert_all_confirmed_once(http: httpx.Client, w3: Web3, manifest: Manifest, 
     assert sorted(set(on_chain) & set(ids)) == sorted(ids), "a record is missing on chain"
 
 
-def test_node_killed_during_a_1000_record_ingest_then_restarted_loses_and_doubles_nothing(
-    tmp_path: Path, figure: Figure
-):
+def transactions_in_state_but_in_no_block(state_file: Path, sender: str) -> int:
+    """How many of `sender`'s transactions anvil's state file has applied to its state but
+    holds in none of its blocks. anvil 1.7.1's periodic dump (`--state-interval`) races its
+    miner: reading each dump while a stream of transactions came in, 10 of 23 had an
+    account's nonce one or two ahead of the transactions in their blocks. A node restarted
+    from such a dump has run transactions it can show no block, receipt or event for, and
+    nothing (no service, on any node) can confirm those records."""
+    data = json.loads(state_file.read_text())
+    account = next((a for k, a in data["accounts"].items() if k.lower() == sender.lower()), {"nonce": 0})
+    in_blocks = {entry["transaction"]["hash"] for block in data["blocks"] for entry in block["transactions"]}
+    ours = {t["info"]["transaction_hash"] for t in data["transactions"] if t["info"]["from"].lower() == sender.lower()}
+    return int(account["nonce"]) - len(ours & in_blocks)
+
+
+def _ingest_with_the_node_killed(tmp_path: Path) -> float | None:
+    """One run: seconds from the restart until all records were confirmed, or None when
+    the state file anvil restarts from already lost transactions of ours (see above)."""
     settings = Settings(
         data_dir=tmp_path,
         anvil_port=free_port(),
@@ -119,19 +134,37 @@ def test_node_killed_during_a_1000_record_ingest_then_restarted_loses_and_double
             what="a third of the records in flight",
         )
         runtime.node.kill()
+        lost_by_the_dump = transactions_in_state_but_in_no_block(
+            runtime.node.state_file, runtime.relayer.account.address
+        )
         time.sleep(1.5)
         runtime.node.start()
         restarted = time.monotonic()
         poster.join()
+        if lost_by_the_dump:
+            return None
         assert_all_confirmed_once(http, w3, runtime.manifest, signed)
-        figure(
-            "anvil SIGKILLed a third into a 1,000-record ingest (single records), restarted 1.5 s later",
-            f"{RECORDS:,} of {RECORDS:,} on chain, 0 duplicates; all confirmed "
-            f"{time.monotonic() - restarted:.0f} s after the restart",
-        )
+        return time.monotonic() - restarted
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def test_node_killed_during_a_1000_record_ingest_then_restarted_loses_and_doubles_nothing(
+    tmp_path: Path, figure: Figure
+):
+    """A run whose restart state anvil itself had corrupted proves nothing either way: it
+    is discarded and the whole run repeated, at most three times, and the figure says how
+    many were discarded."""
+    discarded = 0
+    while (took := _ingest_with_the_node_killed(tmp_path / f"run-{discarded}")) is None:
+        discarded += 1
+        assert discarded < 3, "anvil restarted three times from a state file with transactions in no block"
+    figure(
+        "anvil SIGKILLed a third into a 1,000-record ingest (single records), restarted 1.5 s later",
+        f"{RECORDS:,} of {RECORDS:,} on chain, 0 duplicates; all confirmed {took:.0f} s after the restart"
+        f" ({discarded} earlier run(s) discarded: anvil's state file had run transactions of ours in no block)",
+    )
 
 
 def _service_process(tmp_path: Path, rpc_url: str, port: int) -> subprocess.Popen[bytes]:
