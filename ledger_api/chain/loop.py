@@ -11,12 +11,8 @@ A step that found a backlog (more than one item to handle) is followed by a shor
 before the next: a step costs about the same for one record as for fifty (a few queries,
 a commit, JSON-RPC round trips), and under a stream of single posts a loop stepping flat
 out handled them one or two at a time, spending the process's one core on overhead the
-HTTP side needed. One record alone is never held back. The indexer reports how many
-events it applied, so it gathers; the relayer reports only whether it worked, so it sends
-as soon as it can: when it gathered too, anvil mined blocks of about six of its
-transactions, and after a SIGKILL anvil came back (in 2 of 7 runs of the node-kill fault
-test) with the contract state of a block it no longer had: records in the state and in no
-block, which nothing can confirm."""
+HTTP side needed. One record alone is never held back: the relayer reports the most rows
+one part of its step handled, the indexer the events it applied."""
 
 from __future__ import annotations
 

@@ -79,11 +79,12 @@ class Relayer:
     def run(self, stop: threading.Event, idle: float = 0.02) -> None:
         run_steps("relayer", self.step, stop, self.wake, idle)
 
-    def step(self) -> bool:
+    def step(self) -> int:
+        """One round; returns the most rows one part of it handled (0: nothing to do)."""
         signed = self._sign_pending()
         sent = self._send_due()
         mined = self._reconcile()
-        return bool(signed or sent or mined)
+        return max(signed, sent, mined)
 
     # ------------------------------------------------------------ signing
 

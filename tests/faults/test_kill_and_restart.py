@@ -154,12 +154,12 @@ def test_node_killed_during_a_1000_record_ingest_then_restarted_loses_and_double
     tmp_path: Path, figure: Figure
 ):
     """A run whose restart state anvil itself had corrupted proves nothing either way: it
-    is discarded and the whole run repeated, at most three times, and the figure says how
-    many were discarded."""
+    is discarded and the whole run repeated (about one run in three was; at most five runs
+    in all), and the figure says how many were discarded."""
     discarded = 0
     while (took := _ingest_with_the_node_killed(tmp_path / f"run-{discarded}")) is None:
         discarded += 1
-        assert discarded < 3, "anvil restarted three times from a state file with transactions in no block"
+        assert discarded < 5, "anvil restarted five times from a state file with transactions in no block"
     figure(
         "anvil SIGKILLed a third into a 1,000-record ingest (single records), restarted 1.5 s later",
         f"{RECORDS:,} of {RECORDS:,} on chain, 0 duplicates; all confirmed {took:.0f} s after the restart"
