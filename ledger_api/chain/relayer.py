@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from ledger_api.chain.abi import ContractAbi
 from ledger_api.chain.loop import run_steps
 from ledger_api.chain.rpc import Rpc, RpcError
+from ledger_api.chain.txsign import LegacySigner
 from ledger_api.store.db import Store
 from ledger_api.store.tables import RECORDS, BatchRow, OutboxRow, RecordRow, StateRow
 
@@ -66,6 +67,7 @@ class Relayer:
     ) -> None:
         self.store, self.rpc, self.abi, self.account = store, rpc, abi, account
         self.chain_id, self.addresses = chain_id, addresses
+        self._signer = LegacySigner(bytes(account.key), chain_id)
         self.resend_after = timedelta(seconds=resend_after)
         self.wake = threading.Event()
         self.mined = threading.Event()  # set when a transaction was mined: the indexer waits on it
@@ -141,18 +143,10 @@ class Relayer:
             records = {r.id: r for r in session.scalars(select(RecordRow).where(RecordRow.id.in_(writes)))}
             for row in rows:
                 to, data = self._calldata(session, row, records)
-                tx: dict[str, Any] = {
-                    "nonce": nonce,
-                    "gasPrice": gas_price,
-                    "gas": GAS[row.action],
-                    "to": to,
-                    "value": 0,
-                    "data": data,
-                    "chainId": self.chain_id,
-                }
-                signed = self.account.sign_transaction(tx)
-                row.raw_tx = _hex(bytes(signed.raw_transaction))
-                row.tx_hash = _hex(bytes(signed.hash))
+                raw, tx_hash = self._signer.sign(
+                    nonce=nonce, gas_price=gas_price, gas=GAS[row.action], to=to, data=data
+                )
+                row.raw_tx, row.tx_hash = _hex(raw), _hex(tx_hash)
                 row.relayer_nonce = nonce
                 row.status = "signed"
                 nonce += 1
