@@ -183,8 +183,8 @@ def test_a_burst_of_10000_records_is_all_on_chain_within_60_s_although_the_node_
 def test_a_burst_of_single_records_one_transaction_each_is_all_on_chain_once(tmp_path: Path, figure: Figure):
     """The same with one transaction per record, the harder case for the node, which
     drops part of such a burst by itself. Sized for CI (SINGLE_BURST, default 2,000): on a
-    2-core machine the service takes in about 45-60 single posts/s while its relayer and
-    indexer run, so 10,000 single posts alone take minutes (LEDGER_FAULTS_SINGLE_BURST=10000)."""
+    2-core machine the service takes in about 90-100 single posts/s while its relayer and
+    indexer run, so 10,000 single posts take about 100 s (LEDGER_FAULTS_SINGLE_BURST=10000)."""
     settings = Settings(data_dir=tmp_path, anvil_port=free_port(), port=free_port(), confirmations=1, seed_demo=False)
     server, thread, app = serve(settings)
     runtime: Runtime = app.state.runtime
