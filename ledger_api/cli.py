@@ -847,6 +847,9 @@ def bench_ingest(
     batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="Records per batch request.")] = 1_000,
     raw_records: Annotated[int, typer.Option(min=1, help="Pre-signed write transactions sent to the node.")] = 2_000,
     samples: Annotated[int, typer.Option(min=1, help="Single records timed one at a time.")] = 200,
+    stream_records: Annotated[
+        int, typer.Option(min=4, help="Single records posted by 4 clients at once (one transaction each).")
+    ] = 3_000,
     write_docs: Annotated[
         bool, typer.Option("--write-docs", help="Write the figures into docs/benchmarks.md.")
     ] = False,
@@ -856,7 +859,9 @@ def bench_ingest(
     from ledger_api.settings import PROJECT_ROOT
 
     console = _out()
-    figures = run_ingest(records, batch_size, raw_records, samples, progress=lambda m: console.print(f"[dim]{m}[/]"))
+    figures = run_ingest(
+        records, batch_size, raw_records, samples, stream_records, progress=lambda m: console.print(f"[dim]{m}[/]")
+    )
     table = Table("figure", "value", title="ledger bench ingest")
     table.add_row("batch ingest", f"{figures.records:,} records in {figures.seconds:.2f} s")
     table.add_row("batch ingest rate", f"{figures.records_per_second:,.0f} records/s")
@@ -870,11 +875,17 @@ def bench_ingest(
     )
     table.add_row("service / raw", f"{figures.records_per_second / figures.raw_records_per_second:.0%}")
     table.add_row("single record confirmed p50 / p99", f"{figures.single_p50_ms:.1f} / {figures.single_p99_ms:.1f} ms")
+    table.add_row(
+        f"single-record stream, {figures.stream_clients} clients",
+        f"{figures.stream_records / figures.stream_confirmed_seconds:,.0f} records/s "
+        f"({figures.stream_records:,} confirmed in {figures.stream_confirmed_seconds:.1f} s, "
+        f"accepted in {figures.stream_accepted_seconds:.1f} s)",
+    )
     table.add_row("chain length at the end", f"{figures.chain_blocks_at_end:,} blocks")
     console.print(table)
     if write_docs:
         command = f"ledger bench ingest --records {records} --batch-size {batch_size} --raw-records {raw_records}"
-        command += f" --samples {samples}"
+        command += f" --samples {samples} --stream-records {stream_records}"
         write_section(PROJECT_ROOT / "docs" / "benchmarks.md", "ingest", render_ingest(figures, command))
         console.print("written to docs/benchmarks.md")
 
