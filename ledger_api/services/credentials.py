@@ -12,13 +12,13 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select
 
 from ledger_api.errors import NotAuthenticated, NotFound
 from ledger_api.store.db import Store
-from ledger_api.store.tables import CredentialRow
+from ledger_api.store.tables import CREDENTIALS, CredentialRow
 
 PREFIX = "lgr"
 
@@ -84,17 +84,29 @@ class Credentials:
 
     def verify(self, token: str) -> Credential:
         """The credential a token is, with the party it speaks for, or NotAuthenticated."""
-        with self.store.session() as session:
-            return self.verify_in(session, token)
+        credential_id, secret = parse_token(token)
+        with self.store.connection() as conn:
+            row = conn.execute(_BY_ID, {"id": credential_id}).first()
+        return check_secret(row, secret)
 
-    def verify_in(self, session: Session, token: str) -> Credential:
-        """`verify` within the caller's transaction: a request's lookups share one."""
-        parts = token.split("_", 2)
-        if len(parts) != 3 or parts[0] != PREFIX:
-            raise NotAuthenticated("the credential is not a ledger token (lgr_<id>_<secret>)")
-        row = session.get(CredentialRow, parts[1])
-        if row is None or not hmac.compare_digest(row.secret_hash, _hash(parts[2])):
-            raise NotAuthenticated("unknown credential")
-        if row.revoked_at is not None:
-            raise NotAuthenticated("the credential was revoked")
-        return Credential(row.id, row.party)
+
+def parse_token(token: str) -> tuple[str, str]:
+    """A token's credential id and secret, or NotAuthenticated if it is not a token."""
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != PREFIX:
+        raise NotAuthenticated("the credential is not a ledger token (lgr_<id>_<secret>)")
+    return parts[1], parts[2]
+
+
+def check_secret(row: Any, secret: str) -> Credential:
+    """The credential of a stored row (id, party, secret_hash, revoked_at; None if there is
+    none) if `secret` is its secret and it is not revoked, or NotAuthenticated."""
+    if row is None or not hmac.compare_digest(row.secret_hash, _hash(secret)):
+        raise NotAuthenticated("unknown credential")
+    if row.revoked_at is not None:
+        raise NotAuthenticated("the credential was revoked")
+    return Credential(row.id, row.party)
+
+
+CREDENTIAL_COLUMNS = (CREDENTIALS.c.id, CREDENTIALS.c.party, CREDENTIALS.c.secret_hash, CREDENTIALS.c.revoked_at)
+_BY_ID = select(*CREDENTIAL_COLUMNS).where(CREDENTIALS.c.id == bindparam("id"))

@@ -25,9 +25,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eth_utils.crypto import keccak
-from sqlalchemy import BigInteger, cast, func, insert, select
+from sqlalchemy import BigInteger, Connection, bindparam, cast, func, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from ledger_api.domain.custody import UNREGISTERED, ConsignmentState, CustodyRuleError, PartyStanding, apply
 from ledger_api.domain.merkle import MerkleTree
@@ -43,9 +42,30 @@ from ledger_api.domain.records import (
 )
 from ledger_api.errors import ConflictingSubmission, InvalidSubmission, NotAuthorised, WritesQueueFull
 from ledger_api.store.db import Store
-from ledger_api.store.tables import BatchRow, OutboxRow, PartyRow, RecordRow
+from ledger_api.store.tables import BATCHES, OUTBOX, PARTIES, RECORD_FIELDS, RECORDS, record_of
 
 FORBIDDEN_CODES = {"MISSING_ROLE", "PARTY_NOT_ACTIVE", "COUNTERPARTY_NOT_CUSTODIAN"}
+
+# The statements a post runs, built once: a single post is ~8 of them within the writers'
+# lock, so each one's cost is the service's ceiling (Core rows, no ORM objects).
+_RECORD_BY_ID = select(RECORDS.c.id).where(RECORDS.c.id == bindparam("id"))
+_RECORDS_BY_IDS = select(RECORDS.c.id).where(RECORDS.c.id.in_(bindparam("ids", expanding=True)))
+_QUEUED = select(func.count()).select_from(OUTBOX).where(OUTBOX.c.status.in_(["pending", "signed"]))
+_STANDINGS = select(PARTIES.c.address, PARTIES.c.roles, PARTIES.c.status).where(
+    PARTIES.c.address.in_(bindparam("a", expanding=True))
+)
+_CONSIGNMENT_RECORDS = (
+    select(*(RECORDS.c[name] for name in ("id", "mode", *RECORD_FIELDS)))
+    .where(RECORDS.c.consignment.in_(bindparam("keys", expanding=True)), RECORDS.c.status != "failed")
+    .order_by(RECORDS.c.consignment, RECORDS.c.position)
+)
+_SINGLE_OF_PARTY = (RECORDS.c.party == bindparam("party"), RECORDS.c.mode == "single")
+_NONCES_AROUND = select(RECORDS.c.nonce, RECORDS.c.status).where(
+    *_SINGLE_OF_PARTY, RECORDS.c.nonce.in_(bindparam("nonces", expanding=True))
+)
+_HIGHEST_NONCE = select(func.max(cast(RECORDS.c.nonce, BigInteger))).where(
+    *_SINGLE_OF_PARTY, RECORDS.c.status != "failed"
+)
 
 
 def _hex(b: bytes) -> str:
@@ -112,29 +132,28 @@ class Submissions:
 
     def submit(self, item: Submission) -> Accepted:
         rid, canonical = self._check_alone(item, _Prefixed(None))
-        with self._lock, self.store.session() as session:
-            if session.get(RecordRow, _hex(rid)) is not None:
-                return Accepted(_hex(rid), created=False)
-            self._refuse_if_queue_full(session)
-            state, mode = self._consignment(session, item.record.consignment)
+        record_id = _hex(rid)
+        with self._lock, self.store.connection() as conn:
+            if conn.execute(_RECORD_BY_ID, {"id": record_id}).first() is not None:
+                return Accepted(record_id, created=False)
+            self._refuse_if_queue_full(conn)
+            state, mode = self._consignment(conn, item.record.consignment)
             if mode == "batch":
                 raise ConflictingSubmission(
                     "MODE_MISMATCH",
                     "record.consignment",
                     "this consignment is anchored in batches: post to /v1/records/batch",
                 )
-            new_state = self._apply_rules(session, state, item.record, rid, _Prefixed(None))
-            expected = self._next_nonce(session, item.record.party)
+            new_state = self._apply_rules(conn, state, item.record, rid, _Prefixed(None))
+            expected = self._next_nonce(conn, item.record.party)
             if item.record.nonce != expected:
                 raise ConflictingSubmission(
                     "NONCE_MISMATCH", "record.nonce", f"the party's next nonce on the ledger is {expected}"
                 )
-            session.add(self._row(item, rid, canonical, new_state.position, "single", None, None))
-            session.add(OutboxRow(action="write", ref=_hex(rid), status="pending", attempts=0))
-            self._flush(session)
+            self._insert(conn, [self._values(item, rid, canonical, new_state.position, "single", None, None)])
             self._next_nonces[item.record.party] = expected + 1  # checked on use: a rollback is noticed
         self._wake()
-        return Accepted(_hex(rid), created=True)
+        return Accepted(record_id, created=True)
 
     def submit_batch(self, items: Sequence[Submission]) -> BatchAccepted:
         if not items:
@@ -145,11 +164,11 @@ class Submissions:
             raise InvalidSubmission("DUPLICATE_RECORD", "records", "the same record appears twice in the batch")
         tree = MerkleTree([rid for rid, _ in checked])
         root = _hex(tree.root)
-        with self._lock, self.store.session() as session:
-            if session.get(BatchRow, root) is not None:
+        with self._lock, self.store.connection() as conn:
+            if conn.execute(select(BATCHES.c.root).where(BATCHES.c.root == root)).first() is not None:
                 return BatchAccepted(root, ids, created=False)
-            self._refuse_if_queue_full(session)
-            existing = session.scalars(select(RecordRow.id).where(RecordRow.id.in_(ids))).all()
+            self._refuse_if_queue_full(conn)
+            existing = conn.scalars(_RECORDS_BY_IDS, {"ids": ids}).all()
             if existing:
                 index = ids.index(existing[0])
                 raise ConflictingSubmission(
@@ -157,7 +176,7 @@ class Submissions:
                     f"records[{index}]",
                     f"record {existing[0]} was accepted before, in another submission",
                 )
-            states = self._consignments(session, {item.record.consignment for item in items})
+            states = self._consignments(conn, {item.record.consignment for item in items})
             standings: dict[str, PartyStanding] = {}
             rows = []
             for i, (item, (rid, canonical)) in enumerate(zip(items, checked, strict=True)):
@@ -170,19 +189,10 @@ class Submissions:
                         "record.consignment",
                         "this consignment is written record by record: post to /v1/records",
                     )
-                state = self._apply_rules(session, state, item.record, rid, where, standings)
+                state = self._apply_rules(conn, state, item.record, rid, where, standings)
                 states[key] = (state, "batch")
                 rows.append(self._values(item, rid, canonical, state.position, "batch", root, i))
-            session.add(BatchRow(root=root, count=len(items), status="accepted", accepted_at=datetime.now(UTC)))
-            self._flush(session)
-            try:
-                session.execute(insert(RecordRow), rows)  # one executemany, not one ORM object per record
-            except IntegrityError as exc:
-                raise ConflictingSubmission(
-                    "CONCURRENT_WRITE", "records", "another record took a place in one of these consignments"
-                ) from exc
-            session.add(OutboxRow(action="anchor", ref=root, status="pending", attempts=0))
-            self._flush(session)
+            self._insert(conn, rows, batch={"root": root, "count": len(items)})
         self._wake()
         return BatchAccepted(root, ids, created=True)
 
@@ -196,8 +206,8 @@ class Submissions:
         ids = [_hex(rid) for rid, _ in checked]
         if len(set(ids)) != len(ids):
             raise InvalidSubmission("DUPLICATE_RECORD", "records", "the same record appears twice")
-        with self._lock, self.store.session() as session:
-            existing = set(session.scalars(select(RecordRow.id).where(RecordRow.id.in_(ids))).all())
+        with self._lock, self.store.connection() as conn:
+            existing = set(conn.scalars(_RECORDS_BY_IDS, {"ids": ids}).all())
             if len(existing) == len(ids):
                 return [Accepted(i, created=False) for i in ids]
             if existing:
@@ -207,9 +217,10 @@ class Submissions:
                     f"records[{index}]",
                     f"record {ids[index]} was accepted before, in another submission",
                 )
-            states = self._consignments(session, {item.record.consignment for item in items})
+            states = self._consignments(conn, {item.record.consignment for item in items})
             standings: dict[str, PartyStanding] = {}
             nonces: dict[str, int] = {}
+            rows = []
             for i, (item, (rid, canonical)) in enumerate(zip(items, checked, strict=True)):
                 where, record = _Prefixed(i), item.record
                 state, mode = states.get(record.consignment, (ConsignmentState(), None))
@@ -219,53 +230,52 @@ class Submissions:
                         "record.consignment",
                         "this consignment is anchored in batches, not record by record",
                     )
-                state = self._apply_rules(session, state, record, rid, where, standings)
+                state = self._apply_rules(conn, state, record, rid, where, standings)
                 states[record.consignment] = (state, "single")
                 expected = nonces.get(record.party)
                 if expected is None:
-                    expected = self._next_nonce(session, record.party)
+                    expected = self._next_nonce(conn, record.party)
                 if record.nonce != expected:
                     raise where.conflict(
                         "NONCE_MISMATCH", "record.nonce", f"the party's next nonce on the ledger is {expected}"
                     )
                 nonces[record.party] = expected + 1
-                session.add(self._row(item, rid, canonical, state.position, "single", None, None))
-                session.add(OutboxRow(action="write", ref=_hex(rid), status="pending", attempts=0))
-            self._flush(session)
+                rows.append(self._values(item, rid, canonical, state.position, "single", None, None))
+            self._insert(conn, rows)
             self._next_nonces.update(nonces)
         self._wake()
         return [Accepted(i, created=True) for i in ids]
 
     def modes(self, keys: set[bytes]) -> dict[bytes, str]:
         """How each of these consignments is written ("single" or "batch"), for those that exist."""
-        with self.store.session() as session:
-            rows = session.execute(
-                select(RecordRow.consignment, RecordRow.mode).where(
-                    RecordRow.consignment.in_([_hex(k) for k in keys]), RecordRow.position == 0
+        with self.store.connection() as conn:
+            rows = conn.execute(
+                select(RECORDS.c.consignment, RECORDS.c.mode).where(
+                    RECORDS.c.consignment.in_([_hex(k) for k in keys]), RECORDS.c.position == 0
                 )
             ).all()
         return {bytes.fromhex(c[2:]): m for c, m in rows}
 
     def queued_writes(self) -> int:
         """Writes not yet handed to the chain: outbox rows pending or signed."""
-        with self.store.session() as session:
-            return self._queued(session)
+        with self.store.connection() as conn:
+            return self._queued(conn)
 
     def next_nonce(self, party: str) -> int:
         """The nonce the party's next single-mode record must carry."""
-        with self.store.session() as session:
-            return self._next_nonce(session, party)
+        with self.store.connection() as conn:
+            return self._next_nonce(conn, party)
 
     # ------------------------------------------------------------ checks
 
-    def _queued(self, session: Session) -> int:
-        return int(session.scalar(select(func.count()).where(OutboxRow.status.in_(["pending", "signed"]))) or 0)
+    def _queued(self, conn: Connection) -> int:
+        return int(conn.scalar(_QUEUED) or 0)
 
-    def _refuse_if_queue_full(self, session: Session) -> None:
+    def _refuse_if_queue_full(self, conn: Connection) -> None:
         """A replay of an accepted write is answered before this; only new writes wait."""
         if self.max_queued is None:
             return
-        queued = self._queued(session)
+        queued = self._queued(conn)
         if queued >= self.max_queued:
             raise WritesQueueFull(
                 f"{queued:,} writes are waiting for the chain (the limit is {self.max_queued:,}): "
@@ -312,7 +322,7 @@ class Submissions:
 
     def _apply_rules(
         self,
-        session: Session,
+        conn: Connection,
         state: ConsignmentState,
         record: Record,
         rid: bytes,
@@ -320,9 +330,11 @@ class Submissions:
         standings: dict[str, PartyStanding] | None = None,
     ) -> ConsignmentState:
         cache = {} if standings is None else standings
-        for address in (record.party, record.counterparty):
-            if address not in cache:
-                cache[address] = self._standing(session, address)
+        missing = {record.party, record.counterparty} - cache.keys()
+        if missing:
+            rows = conn.execute(_STANDINGS, {"a": sorted(missing)})
+            found = {address: PartyStanding(roles, status) for address, roles, status in rows}
+            cache.update({address: found.get(address, UNREGISTERED) for address in missing})
         party, counterparty = cache[record.party], cache[record.counterparty]
         try:
             return apply(state, record, rid, party, counterparty)
@@ -331,31 +343,21 @@ class Submissions:
                 raise where.forbidden(exc.code, exc.field, exc.message) from exc
             raise where.conflict(exc.code, exc.field, exc.message) from exc
 
-    def _standing(self, session: Session, address: str) -> PartyStanding:
-        row = session.get(PartyRow, address)
-        return UNREGISTERED if row is None else PartyStanding(row.roles, row.status)
-
-    def _consignment(self, session: Session, key: bytes) -> tuple[ConsignmentState, str | None]:
+    def _consignment(self, conn: Connection, key: bytes) -> tuple[ConsignmentState, str | None]:
         """The consignment's state after its accepted records, and its mode."""
-        return self._consignments(session, {key}).get(key, (ConsignmentState(), None))
+        return self._consignments(conn, {key}).get(key, (ConsignmentState(), None))
 
-    def _consignments(self, session: Session, keys: set[bytes]) -> dict[bytes, tuple[ConsignmentState, str | None]]:
+    def _consignments(self, conn: Connection, keys: set[bytes]) -> dict[bytes, tuple[ConsignmentState, str | None]]:
         """The states and modes of those of `keys` that have records, in one query."""
-        rows = session.scalars(
-            select(RecordRow)
-            .where(RecordRow.consignment.in_([_hex(k) for k in keys]), RecordRow.status != "failed")
-            .order_by(RecordRow.consignment, RecordRow.position)
-        ).all()
         out: dict[bytes, tuple[ConsignmentState, str | None]] = {}
-        for row in rows:
+        for row in conn.execute(_CONSIGNMENT_RECORDS, {"keys": [_hex(k) for k in keys]}):
             key = bytes.fromhex(row.consignment[2:])
             state, _ = out.get(key, (ConsignmentState(), row.mode))
-            record = row.to_record()
             # Accepted records passed the rules when they came in: replay them as facts.
-            out[key] = (_replay(state, record, bytes.fromhex(row.id[2:])), row.mode)
+            out[key] = (_replay(state, record_of(row), bytes.fromhex(row.id[2:])), row.mode)
         return out
 
-    def _next_nonce(self, session: Session, party: str) -> int:
+    def _next_nonce(self, conn: Connection, party: str) -> int:
         """One more than the party's highest single-mode nonce not failed, or its nonce on
         chain before its first record. The last answer per party is kept and checked with
         one lookup on the (party, nonce, mode) index: the record before it is there and
@@ -363,40 +365,16 @@ class Submissions:
         every time, grew with its history: a millisecond per post at 750 records."""
         known = self._next_nonces.get(party)
         if known is not None:
-            around = dict(
-                session.execute(
-                    select(RecordRow.nonce, RecordRow.status).where(
-                        RecordRow.party == party,
-                        RecordRow.nonce.in_([str(known - 1), str(known)]),
-                        RecordRow.mode == "single",
-                    )
-                ).all()
-            )
+            around = dict(conn.execute(_NONCES_AROUND, {"party": party, "nonces": [str(known - 1), str(known)]}).all())
             if around.get(str(known - 1), "failed") != "failed" and str(known) not in around:
                 return known
-        last = session.scalar(
-            select(func.max(cast(RecordRow.nonce, BigInteger))).where(
-                RecordRow.party == party, RecordRow.mode == "single", RecordRow.status != "failed"
-            )
-        )
+        last = conn.scalar(_HIGHEST_NONCE, {"party": party})
         if last is None:
             return self.chain_nonce(party)
         self._next_nonces[party] = int(last) + 1
         return int(last) + 1
 
     # ------------------------------------------------------------ storing
-
-    def _row(
-        self,
-        item: Submission,
-        rid: bytes,
-        canonical: bytes,
-        position: int,
-        mode: str,
-        root: str | None,
-        index: int | None,
-    ) -> RecordRow:
-        return RecordRow(**self._values(item, rid, canonical, position, mode, root, index))
 
     def _values(
         self,
@@ -430,13 +408,25 @@ class Submissions:
             accepted_at=datetime.now(UTC),
         )
 
-    def _flush(self, session: Session) -> None:
+    def _insert(self, conn: Connection, rows: list[dict[str, Any]], batch: dict[str, Any] | None = None) -> None:
+        """Stores accepted records with their outbox entries: a `write` transaction per
+        single-mode record, or the batch and one `anchor` of its root. A place or nonce
+        taken meanwhile (by another instance on the same store) refuses it all."""
+        if batch is None:
+            outbox = [{"action": "write", "ref": row["id"]} for row in rows]
+        else:
+            outbox = [{"action": "anchor", "ref": batch["root"]}]
         try:
-            session.flush()
+            if batch is not None:
+                conn.execute(insert(BATCHES), {**batch, "status": "accepted", "accepted_at": datetime.now(UTC)})
+            conn.execute(insert(RECORDS), rows)  # one executemany, not one ORM object per record
         except IntegrityError as exc:
             raise ConflictingSubmission(
-                "CONCURRENT_WRITE", "record", "another record took this place in the consignment or this nonce"
+                "CONCURRENT_WRITE",
+                "record" if batch is None else "records",
+                "another record took this place in the consignment, or this nonce",
             ) from exc
+        conn.execute(insert(OUTBOX), [{**entry, "status": "pending", "attempts": 0} for entry in outbox])
 
     def _wake(self) -> None:
         if self.wake_relayer is not None:
