@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from eth_abi.abi import decode as abi_decode
@@ -18,6 +19,7 @@ from ledger_api.chain.deploy import Manifest, Sender, ensure_deployed, load_conf
 from ledger_api.chain.node import AnvilNode
 from ledger_api.chain.relayer import Relayer
 from ledger_api.chain.rpc import Rpc
+from ledger_api.chain.worker import ChainWorker, WakeSender, make_wake_pipe
 from ledger_api.domain.receipts import load_or_create_keyring
 from ledger_api.domain.records import LedgerDomain
 from ledger_api.domain.risk import load_rules
@@ -53,6 +55,7 @@ class Runtime:
     credentials: Credentials | None = None
     access: Access | None = None
     verifier: Verifier | None = None
+    worker: ChainWorker | None = None  # the relayer and indexer's process (chain_worker="process")
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -82,6 +85,62 @@ class Runtime:
         self.rpc = Rpc(url)
         abi = ContractAbi(load_artifacts(s.build_dir))
         addresses = {name: c.address for name, c in self.manifest.contracts.items()}
+        wake: Callable[[], None]
+        if background and s.chain_worker == "process":
+            wake = WakeSender(make_wake_pipe(s.data_dir)).set
+        else:
+            self._chain_workers(abi, addresses)
+            assert self.relayer is not None
+            wake = self.relayer.wake.set
+        domain = LedgerDomain(self.manifest.chain_id, self.manifest.address("ConsignmentLedger"))
+        ledger = addresses["ConsignmentLedger"]
+        rpc = self.rpc
+
+        def chain_nonce(party: str) -> int:
+            data = abi.encode_call("ConsignmentLedger", "nonces", party)
+            result = rpc.call("eth_call", {"to": ledger, "data": "0x" + data.hex()}, "latest")
+            return int(abi_decode(["uint256"], bytes.fromhex(result[2:]))[0])
+
+        self.submissions = Submissions(
+            self.store, domain, chain_nonce, wake_relayer=wake, max_queued=s.max_queued_writes
+        )
+        forwarder = addresses["LedgerForwarder"]
+
+        def forwarder_nonce(authority: str) -> int:
+            data = abi.encode_call("LedgerForwarder", "nonces", authority)
+            result = rpc.call("eth_call", {"to": forwarder, "data": "0x" + data.hex()}, "latest")
+            return int(abi_decode(["uint256"], bytes.fromhex(result[2:]))[0])
+
+        self.party_writes = PartyWrites(
+            self.store, self.manifest.chain_id, addresses, forwarder_nonce, wake_relayer=wake
+        )
+        self.recognition_writes = RecognitionWrites(self.store, self.manifest.chain_id, addresses, self.party_writes)
+        self.credentials = Credentials(self.store)
+        self.access = Access(self.store, self.credentials)
+        self.facts = FactFinder(self.store, domain, addresses, s.confirmations)
+        self.verifier = Verifier(self.facts, rules, keyring, s.service_id)
+        self.queries = Queries(self.store, s.confirmations, self.submissions.next_nonce)
+        if background and s.chain_worker == "process":
+            self.worker = ChainWorker(s, url).start()
+        elif background:
+            self._run_chain_workers()
+        return self
+
+    def start_chain_worker(self, rpc_url: str) -> Runtime:
+        """The relayer and indexer threads alone, for the store and deployment of the API
+        process that started this one (chain/worker.py)."""
+        s = self.settings
+        self.manifest = Manifest.load(s.manifest_file)
+        self.store = Store(s.database)
+        self.rpc = Rpc(rpc_url)
+        addresses = {name: c.address for name, c in self.manifest.contracts.items()}
+        self._chain_workers(ContractAbi(load_artifacts(s.build_dir)), addresses)
+        self._run_chain_workers()
+        return self
+
+    def _chain_workers(self, abi: ContractAbi, addresses: dict[str, str]) -> None:
+        s = self.settings
+        assert self.store is not None and self.rpc is not None and self.manifest is not None
         self.relayer = Relayer(
             self.store,
             self.rpc,
@@ -95,40 +154,13 @@ class Runtime:
             self.store, self.rpc, abi, addresses, self.manifest.deploy_block, confirmations=s.confirmations
         )
         self.indexer.wake = self.relayer.mined
-        domain = LedgerDomain(self.manifest.chain_id, self.manifest.address("ConsignmentLedger"))
-        ledger = addresses["ConsignmentLedger"]
-        rpc = self.rpc
 
-        def chain_nonce(party: str) -> int:
-            data = abi.encode_call("ConsignmentLedger", "nonces", party)
-            result = rpc.call("eth_call", {"to": ledger, "data": "0x" + data.hex()}, "latest")
-            return int(abi_decode(["uint256"], bytes.fromhex(result[2:]))[0])
-
-        self.submissions = Submissions(
-            self.store, domain, chain_nonce, wake_relayer=self.relayer.wake, max_queued=s.max_queued_writes
-        )
-        forwarder = addresses["LedgerForwarder"]
-
-        def forwarder_nonce(authority: str) -> int:
-            data = abi.encode_call("LedgerForwarder", "nonces", authority)
-            result = rpc.call("eth_call", {"to": forwarder, "data": "0x" + data.hex()}, "latest")
-            return int(abi_decode(["uint256"], bytes.fromhex(result[2:]))[0])
-
-        self.party_writes = PartyWrites(
-            self.store, self.manifest.chain_id, addresses, forwarder_nonce, wake_relayer=self.relayer.wake
-        )
-        self.recognition_writes = RecognitionWrites(self.store, self.manifest.chain_id, addresses, self.party_writes)
-        self.credentials = Credentials(self.store)
-        self.access = Access(self.store, self.credentials)
-        self.facts = FactFinder(self.store, domain, addresses, s.confirmations)
-        self.verifier = Verifier(self.facts, rules, keyring, s.service_id)
-        self.queries = Queries(self.store, s.confirmations, self.submissions.next_nonce)
-        if background:
-            for name, target in (("relayer", self.relayer.run), ("indexer", self.indexer.run)):
-                thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
-                thread.start()
-                self._threads.append(thread)
-        return self
+    def _run_chain_workers(self) -> None:
+        assert self.relayer is not None and self.indexer is not None
+        for name, target in (("relayer", self.relayer.run), ("indexer", self.indexer.run)):
+            thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def start_reader(self) -> Runtime:
         """The read side only, from the store and manifest of the instance that writes."""
@@ -147,6 +179,8 @@ class Runtime:
         return self
 
     def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
         self._stop.set()
         if self.relayer is not None:
             self.relayer.wake.set()

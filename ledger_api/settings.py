@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     # (verification, history) from the store another "all" instance keeps; any number of
     # reader processes can serve behind a load balancer.
     role: Literal["all", "reader"] = "all"
+    # Where an "all" instance runs its relayer and indexer: "process", a process of its own
+    # beside the API's (each side has a core: single posts went from ~165 to ~200/s on two
+    # cores), or "thread", threads of the API process (tests that drive them directly).
+    chain_worker: Literal["process", "thread"] = "process"
     data_dir: Path = PROJECT_ROOT / "data"
     build_dir: Path = PROJECT_ROOT / "build"
 

@@ -48,7 +48,7 @@ class PartyWrites:
         chain_id: int,
         addresses: dict[str, str],
         chain_forwarder_nonce: Callable[[str], int],
-        wake_relayer: threading.Event | None = None,
+        wake_relayer: Callable[[], None] | None = None,  # new work in the outbox
     ) -> None:
         self.store, self.chain_id, self.addresses = store, chain_id, addresses
         self.chain_forwarder_nonce = chain_forwarder_nonce
@@ -137,7 +137,7 @@ class PartyWrites:
                     OutboxRow(action="forward", ref=ref, payload=json.dumps(payload), status="pending", attempts=0)
                 )
         if self.wake_relayer is not None:
-            self.wake_relayer.set()
+            self.wake_relayer()
         return ref, True
 
     def _check_rules(self, session: Session, request: PartyRequest) -> None:

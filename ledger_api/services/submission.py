@@ -116,7 +116,7 @@ class Submissions:
         store: Store,
         domain: LedgerDomain,
         chain_nonce: Callable[[str], int],
-        wake_relayer: threading.Event | None = None,
+        wake_relayer: Callable[[], None] | None = None,  # new work in the outbox
         max_queued: int | None = None,
     ) -> None:
         self.store = store
@@ -430,7 +430,7 @@ class Submissions:
 
     def _wake(self) -> None:
         if self.wake_relayer is not None:
-            self.wake_relayer.set()
+            self.wake_relayer()
 
 
 def _replay(state: ConsignmentState, record: Record, rid: bytes) -> ConsignmentState:

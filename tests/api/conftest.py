@@ -19,7 +19,7 @@ from eth_utils.crypto import keccak
 from web3 import HTTPProvider, Web3
 
 from ledger_api.chain.artifacts import load_artifacts
-from ledger_api.chain.deploy import identifiers_hash
+from ledger_api.chain.deploy import Manifest, identifiers_hash
 from ledger_api.chain.node import free_port
 from ledger_api.client import LedgerClient
 from ledger_api.main import create_app
@@ -84,13 +84,12 @@ def serve(settings: Settings) -> tuple[uvicorn.Server, threading.Thread, Any]:
     return server, thread, app
 
 
-def register_cast(w3: Web3, runtime: Runtime, keys: dict[str, LocalAccount]) -> None:
-    assert runtime.manifest is not None
+def register_cast(w3: Web3, manifest: Manifest, keys: dict[str, LocalAccount]) -> None:
     registry = w3.eth.contract(
-        address=runtime.manifest.address("PartyRegistry"),
+        address=manifest.address("PartyRegistry"),
         abi=load_artifacts(PROJECT_ROOT / "build")["PartyRegistry"].abi,
     )
-    authorities = {a["country"]: a["address"] for a in runtime.manifest.authorities}
+    authorities = {a["country"]: a["address"] for a in manifest.authorities}
     for name, (country, roles) in CAST.items():
         tx = registry.functions.registerParty(keys[name].address, roles, identifiers_hash({"name": name}))
         w3.eth.wait_for_transaction_receipt(tx.transact({"from": authorities[country]}))
@@ -113,7 +112,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     assert runtime.node is not None
     w3 = Web3(HTTPProvider(runtime.node.url))
     keys = {name: Account.from_key(keccak(text=f"api test {name}")) for name in CAST}
-    register_cast(w3, runtime, keys)
+    assert runtime.manifest is not None
+    register_cast(w3, runtime.manifest, keys)
     assert runtime.credentials is not None
     tokens = {name: runtime.credentials.issue(keys[name].address, name) for name in CAST}
     # The tests' own HTTP client reads as NL customs: the customs of the consignments' origin.

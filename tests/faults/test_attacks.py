@@ -14,7 +14,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -79,7 +78,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     try:
         w3 = Web3(HTTPProvider(service.chain_url))
         keys = {name: Account.from_key(keccak(text=f"attack test {name}")) for name in CAST}
-        register_cast(w3, SimpleNamespace(manifest=service.manifest), keys)  # type: ignore[arg-type]
+        register_cast(w3, service.manifest, keys)
         keys |= {"nl_authority": NL_AUTHORITY, "jp_authority": JP_AUTHORITY}
         tokens = {name: service.credentials.issue(account.address, name) for name, account in keys.items()}
         for name in CAST:

@@ -8,29 +8,23 @@ the other fault tests."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
-from api.conftest import CAST, declaration, register_cast, serve, wait_until
+from api.conftest import declaration, serve, wait_until
 from eth_account import Account
-from eth_utils.crypto import keccak
 from web3 import HTTPProvider, Web3
 
-from faults.conftest import Figure, registered_exporter
+from faults.conftest import Figure, registered_exporter, service_process, service_process_exporter, up
 from ledger_api.chain.artifacts import load_artifacts
 from ledger_api.chain.deploy import Manifest
 from ledger_api.chain.node import AnvilNode, free_port
 from ledger_api.client import LedgerClient, SignedRecord
 from ledger_api.demo import ANVIL_AUTHORITY_KEYS
-from ledger_api.services.credentials import Credentials
-from ledger_api.settings import ANVIL_ACCOUNT_9_KEY, PROJECT_ROOT, Settings
-from ledger_api.store.db import Store
+from ledger_api.settings import PROJECT_ROOT, Settings
 
 RECORDS = 1000
 ANVIL_DEPLOYER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
@@ -135,7 +129,7 @@ def _ingest_with_the_node_killed(tmp_path: Path) -> float | None:
         )
         runtime.node.kill()
         lost_by_the_dump = transactions_in_state_but_in_no_block(
-            runtime.node.state_file, runtime.relayer.account.address
+            runtime.node.state_file, Account.from_key(settings.relayer_secret).address
         )
         time.sleep(1.5)
         runtime.node.start()
@@ -167,20 +161,6 @@ def test_node_killed_during_a_1000_record_ingest_then_restarted_loses_and_double
     )
 
 
-def _service_process(tmp_path: Path, rpc_url: str, port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "LEDGER_DATA_DIR": str(tmp_path / "service"),
-        "LEDGER_RPC_URL": rpc_url,
-        "LEDGER_DEPLOYER_KEY": ANVIL_DEPLOYER_KEY,
-        "LEDGER_RELAYER_KEY": ANVIL_ACCOUNT_9_KEY,
-        "LEDGER_PORT": str(port),
-        "LEDGER_RESEND_AFTER_SECONDS": "1",
-    }
-    log = open(tmp_path / "service.log", "ab")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen([sys.executable, "-m", "ledger_api.run"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log)
-
-
 def test_service_killed_during_a_1000_record_ingest_then_restarted_loses_and_doubles_nothing(
     tmp_path: Path, figure: Figure
 ):
@@ -188,26 +168,14 @@ def test_service_killed_during_a_1000_record_ingest_then_restarted_loses_and_dou
     url = f"http://127.0.0.1:{port}"
     with AnvilNode(tmp_path / "anvil") as node:
         w3 = Web3(HTTPProvider(node.url))
-        service = _service_process(tmp_path, node.url, port)
+        service = service_process(tmp_path, node.url, port)
         try:
             http = httpx.Client(base_url=url, timeout=30)
-            wait_until(lambda: _up(http), timeout=60, what="service up")
+            wait_until(lambda: up(http), timeout=60, what="service up")
+            exporter = service_process_exporter(tmp_path, node.url, url, "fault test")
             manifest = Manifest.load(tmp_path / "service" / "deployment.json")
-            keys = {name: Account.from_key(keccak(text=f"fault test {name}")) for name in CAST}
-            # The operator's way to a credential: straight into the service's store.
-            token = Credentials(Store(f"sqlite:///{tmp_path / 'service' / 'ledger.db'}")).issue(
-                keys["exporter"].address
-            )
-            http.headers["Authorization"] = f"Bearer {token}"
-
-            class _Rt:  # what register_cast needs of a runtime
-                pass
-
-            rt = _Rt()
-            rt.manifest = manifest  # type: ignore[attr-defined]
-            register_cast(w3, rt, keys)  # type: ignore[arg-type]
-            wait_until(lambda: http.get(f"/v1/parties/{keys['exporter'].address}").status_code == 200, what="indexed")
-            signed = presign(LedgerClient(url, keys["exporter"], token=token), "6NL123456789-KS-", RECORDS)
+            http = exporter.http
+            signed = presign(exporter.client, "6NL123456789-KS-", RECORDS)
 
             deadline = time.monotonic() + 150
             poster = threading.Thread(target=lambda: [post_until_accepted(http, s, deadline) for s in signed])
@@ -222,7 +190,7 @@ def test_service_killed_during_a_1000_record_ingest_then_restarted_loses_and_dou
             service.send_signal(signal.SIGKILL)
             service.wait()
             time.sleep(1)
-            service = _service_process(tmp_path, node.url, port)
+            service = service_process(tmp_path, node.url, port)
             restarted = time.monotonic()
             poster.join()
             assert_all_confirmed_once(http, w3, manifest, signed)
@@ -234,13 +202,6 @@ def test_service_killed_during_a_1000_record_ingest_then_restarted_loses_and_dou
         finally:
             service.send_signal(signal.SIGTERM)
             service.wait(timeout=30)
-
-
-def _up(http: httpx.Client) -> bool:
-    try:
-        return http.get("/healthz").status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _status(http: httpx.Client, record_id: str) -> str | None:

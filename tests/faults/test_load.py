@@ -233,10 +233,9 @@ def test_four_clients_writing_at_once_lose_nothing_and_leave_no_nonce_gap(tmp_pa
     runtime: Runtime = app.state.runtime
     try:
         assert runtime.node is not None and runtime.store is not None and runtime.manifest is not None
-        assert runtime.relayer is not None
         w3 = Web3(HTTPProvider(runtime.node.url))
         url = f"http://127.0.0.1:{settings.port}"
-        relayer = runtime.relayer.account.address
+        relayer = Account.from_key(settings.relayer_secret).address
         first_nonce = w3.eth.get_transaction_count(relayer)
         keys = _exporters(w3, runtime, "concurrent", CLIENTS)
         clients = _clients(url, runtime, keys)

@@ -21,8 +21,8 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {"description": "Not ready: the body says what is wrong"}})
 def readyz(rt: RuntimeDep) -> JSONResponse:
-    """Ready when the chain answers, the index is close to its head and the queue of
-    writes waiting for the chain is below its limit. The body names what is wrong, with
+    """Ready when the chain answers, the relayer and indexer run, the index is close to
+    its head and the queue of writes waiting for the chain is below its limit. The body names what is wrong, with
     the queue's depth (`queued_writes`)."""
     problems: list[str] = []
     body: dict[str, Any] = {}
@@ -35,6 +35,10 @@ def readyz(rt: RuntimeDep) -> JSONResponse:
             body["chain_head"] = head
         except ChainError as exc:
             problems.append(f"chain unreachable: {exc}")
+    if rt.worker is not None:
+        body["chain_worker"] = {"pid": rt.worker.pid, "running": rt.worker.alive, "restarts": rt.worker.restarts}
+        if not rt.worker.alive:
+            problems.append("the relayer and indexer process is not running: writes queue until it is restarted")
     assert rt.queries is not None
     indexed = rt.queries.indexed_block()
     body["indexed_block"] = indexed
