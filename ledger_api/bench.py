@@ -304,7 +304,7 @@ def run_ingest(
     batch_size: int = 1_000,
     raw_records: int = 2_000,
     samples: int = 200,
-    stream_records: int = 3_000,
+    stream_records: int = 10_000,
     stream_clients: int = 4,
     progress: Callable[[str], None] = lambda _: None,
 ) -> IngestFigures:
@@ -376,6 +376,7 @@ def render_ingest(f: IngestFigures, command: str) -> str:
         [str(PROJECT_ROOT / "node_modules/.bin/anvil"), "--version"], capture_output=True, text=True, check=True
     ).stdout.splitlines()[0]
     ratio = f.records_per_second / f.raw_records_per_second
+    stream_met = f.stream_records / f.stream_confirmed_seconds >= 10_000 / 60  # issue #6
     rows = [
         (
             "batch ingest through the API, anchored and confirmed",
@@ -407,7 +408,7 @@ def render_ingest(f: IngestFigures, command: str) -> str:
             f"{f.stream_records:,} records in {f.stream_confirmed_seconds:.1f} s "
             f"(all accepted after {f.stream_accepted_seconds:.1f} s)",
             f"**{f.stream_records / f.stream_confirmed_seconds:,.0f} records/s**",
-            "10,000 in 60 s: 167 records/s (issue #6, not met)",
+            f"10,000 in ≤ 60 s, ≥ 167 records/s ({'met' if stream_met else 'not met'})",
         ),
     ]
     lines = [

@@ -849,7 +849,7 @@ def bench_ingest(
     samples: Annotated[int, typer.Option(min=1, help="Single records timed one at a time.")] = 200,
     stream_records: Annotated[
         int, typer.Option(min=4, help="Single records posted by 4 clients at once (one transaction each).")
-    ] = 3_000,
+    ] = 10_000,
     write_docs: Annotated[
         bool, typer.Option("--write-docs", help="Write the figures into docs/benchmarks.md.")
     ] = False,
