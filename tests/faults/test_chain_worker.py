@@ -12,12 +12,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api.conftest import wait_until
+from api.conftest import serve, wait_until
 
-from faults.conftest import Figure, service_process, service_process_exporter, up
+from faults.conftest import Figure, registered_exporter, service_process, service_process_exporter, up
 from faults.test_kill_and_restart import presign
 from ledger_api.chain.node import AnvilNode, free_port
 from ledger_api.chain.worker import WakeSender, exclusive, make_wake_pipe
+from ledger_api.settings import Settings
 
 
 def _running(pid: int) -> bool:
@@ -91,6 +92,25 @@ def test_a_worker_that_dies_is_restarted_and_writes_accepted_meanwhile_reach_the
         finally:
             service.send_signal(signal.SIGTERM)
             service.wait(timeout=30)
+
+
+def test_with_chain_worker_thread_the_relayer_and_indexer_run_in_the_api_process(tmp_path: Path):
+    """LEDGER_CHAIN_WORKER=thread, the way before the worker process: still relays and indexes."""
+    settings = Settings(
+        data_dir=tmp_path, anvil_port=free_port(), port=free_port(), seed_demo=False, chain_worker="thread"
+    )
+    server, thread, app = serve(settings)
+    runtime = app.state.runtime
+    try:
+        assert runtime.worker is None and runtime.relayer is not None
+        exporter = registered_exporter(runtime, "thread mode")
+        (record,) = presign(exporter.client, "6NL123456789-TH-", 1)
+        assert exporter.http.post("/v1/records", json=record.body()).status_code == 202
+        wait_until(lambda: _status(exporter.http, record.id) == "confirmed", what="the record confirmed")
+        assert "chain_worker" not in exporter.http.get("/readyz").json()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 def _status(http: httpx.Client, record_id: str) -> str | None:
