@@ -94,7 +94,9 @@ class Queries:
         key = "0x" + consignment_key(ucr).hex()
         with self.store.session() as session:
             rows = session.scalars(
-                select(RecordRow).where(RecordRow.consignment == key).order_by(RecordRow.position)
+                select(RecordRow)
+                .where(RecordRow.consignment == key)
+                .order_by(RecordRow.position, RecordRow.accepted_at)  # a failed record shares its place
             ).all()
             if not rows:
                 raise NotFound(f"no consignment {ucr}")

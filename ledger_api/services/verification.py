@@ -70,7 +70,7 @@ class FactFinder:
             rows = session.execute(
                 select(RecordRow.id, RecordRow.status, RecordRow.block_number)
                 .where(RecordRow.consignment == key)
-                .order_by(RecordRow.position)
+                .order_by(RecordRow.position, RecordRow.id)  # a failed record shares its place
             ).all()
         return (ucr, country, as_of, block.hash if block else None, tuple(tuple(r) for r in rows))
 

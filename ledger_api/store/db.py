@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger_api.store.tables import Base
+from ledger_api.store.tables import ONE_RECORD_PER_PLACE, RECORDS, Base
 
 
 def make_engine(url: str) -> Engine:
@@ -28,8 +28,39 @@ def make_engine(url: str) -> Engine:
 
     else:
         engine = create_engine(url, pool_pre_ping=True)
+    with engine.begin() as connection:
+        _free_the_places_of_failed_records(connection)
     Base.metadata.create_all(engine)
     return engine
+
+
+def _free_the_places_of_failed_records(connection: Connection) -> None:
+    """Stores made before 2026-11-29 hold a record's consignment place and party nonce as
+    table constraints, failed records included, which locked a party out once its last
+    record reverted. They become unique indexes over the records not failed (tables.py).
+    SQLite cannot drop a table constraint, so there the table is rebuilt, rows kept."""
+    inspector = inspect(connection)
+    if not inspector.has_table("records"):
+        return
+    names = {index.name for index in ONE_RECORD_PER_PLACE}
+    if not names & {c["name"] for c in inspector.get_unique_constraints("records")}:
+        return
+    if connection.dialect.name == "sqlite":
+        # pysqlite leaves DDL outside transactions unless one is open: open it, so that a
+        # crash half-way leaves the old table as it was.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("ALTER TABLE records RENAME TO records_before_migration")
+        for old in inspector.get_indexes("records_before_migration"):
+            connection.exec_driver_sql(f'DROP INDEX "{old["name"]}"')
+        RECORDS.create(connection)  # with its indexes
+        columns = ", ".join(f'"{column.name}"' for column in RECORDS.columns)
+        connection.exec_driver_sql(f"INSERT INTO records ({columns}) SELECT {columns} FROM records_before_migration")
+        connection.exec_driver_sql("DROP TABLE records_before_migration")
+    else:  # PostgreSQL: written to the same plan, not run here (no server on this machine)
+        for name in names:
+            connection.exec_driver_sql(f'ALTER TABLE records DROP CONSTRAINT IF EXISTS "{name}"')
+        for index in ONE_RECORD_PER_PLACE:
+            index.create(connection, checkfirst=True)
 
 
 class Store:

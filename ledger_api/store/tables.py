@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Table, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ledger_api.domain.records import Record, RecordKind
@@ -51,11 +51,6 @@ class RecordRow(Base):
     def to_record(self) -> Record:
         """The signed message this row stores, as the domain (and the contract) sees it."""
         return record_of(self)
-
-    __table_args__ = (
-        UniqueConstraint("consignment", "position", name="one_record_per_position"),
-        UniqueConstraint("party", "nonce", "mode", name="one_record_per_party_nonce"),
-    )
 
 
 RECORD_FIELDS = ("consignment", "kind", "payload_hash", "previous", "party", "counterparty", "nonce", "deadline")
@@ -190,3 +185,28 @@ PARTIES: Table = PartyRow.__table__  # type: ignore[assignment]
 CREDENTIALS: Table = CredentialRow.__table__  # type: ignore[assignment]
 
 Index("records_by_consignment_position", RecordRow.consignment, RecordRow.position)
+
+# One live record per place in a consignment and per party nonce. A record that failed on
+# chain (reverted) took neither: the contract did not move the consignment or the party's
+# nonce, so the next record takes its place and nonce. (Table constraints until this was
+# seen to lock a party out after its last record reverted; store/db.py migrates them.)
+_LIVE = RecordRow.status != "failed"
+ONE_RECORD_PER_PLACE = (
+    Index(
+        "one_record_per_position",
+        RecordRow.consignment,
+        RecordRow.position,
+        unique=True,
+        sqlite_where=_LIVE,
+        postgresql_where=_LIVE,
+    ),
+    Index(
+        "one_record_per_party_nonce",
+        RecordRow.party,
+        RecordRow.nonce,
+        RecordRow.mode,
+        unique=True,
+        sqlite_where=_LIVE,
+        postgresql_where=_LIVE,
+    ),
+)

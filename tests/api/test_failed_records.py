@@ -1,0 +1,188 @@
+"""A record that failed on chain (its transaction reverted) took neither its place in the
+consignment nor its party's nonce: the contract moved neither. The next record takes both
+again. Until 2026-11-29 the store held them as table constraints, failed records included,
+and a party whose last record reverted got 409 CONCURRENT_WRITE for good; stores made then
+are migrated on open. No chain here (see test_next_nonce.py)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
+from sqlalchemy import create_engine, func, insert, inspect, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from api.conftest import ROLES
+from api.test_next_nonce import CHAIN_NONCE, _declaration, _set_status, _submissions
+from ledger_api.chain.abi import ContractAbi
+from ledger_api.chain.artifacts import load_artifacts
+from ledger_api.chain.rpc import Rpc
+from ledger_api.indexer import Indexer
+from ledger_api.settings import PROJECT_ROOT
+from ledger_api.store import db
+from ledger_api.store.db import Store
+from ledger_api.store.tables import ONE_RECORD_PER_PLACE, RECORDS, PartyRow, RecordRow
+
+
+def _exporter(label: str) -> LocalAccount:
+    return Account.from_key(keccak(text=f"failed records {label}"))
+
+
+def _register(store: Store, *keys: LocalAccount) -> None:
+    with store.session() as session:
+        for key in keys:
+            session.add(
+                PartyRow(
+                    address=key.address,
+                    country="NL",
+                    roles=ROLES["EXPORTER"],
+                    status=1,
+                    is_authority=0,
+                    identifiers_hash="0x" + "00" * 32,
+                    registered_block=1,
+                    updated_block=1,
+                )
+            )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    store = Store(f"sqlite:///{tmp_path / 'ledger.db'}")
+    _register(store, _exporter("a"), _exporter("b"))
+    return store
+
+
+def test_a_party_whose_last_record_failed_posts_again_with_the_same_nonce(store: Store):
+    a = _exporter("a")
+    submissions = _submissions(store)
+    for n in range(3):
+        submissions.submit(_declaration(a, n, CHAIN_NONCE + n))
+    _set_status(store, a.address, CHAIN_NONCE + 2, "failed")  # as the relayer marks a revert
+    again = submissions.submit(_declaration(a, 3, CHAIN_NONCE + 2))  # another consignment, same nonce
+    assert again.created
+    assert submissions.next_nonce(a.address) == CHAIN_NONCE + 3
+
+
+def test_the_place_of_a_failed_record_in_its_consignment_is_free_again(store: Store):
+    a, b = _exporter("a"), _exporter("b")
+    submissions = _submissions(store)
+    submissions.submit(_declaration(a, 0, CHAIN_NONCE))  # consignment 0, position 0
+    _set_status(store, a.address, CHAIN_NONCE, "failed")
+    declared = submissions.submit(_declaration(b, 0, CHAIN_NONCE))  # the same consignment, another party
+    with store.session() as session:
+        positions = session.execute(select(RecordRow.status, RecordRow.position).where(RecordRow.ucr.like("%0000")))
+        assert sorted(positions) == [("accepted", 0), ("failed", 0)]
+    assert declared.created
+
+
+def test_two_live_records_still_never_share_a_place_or_a_nonce(store: Store):
+    a = _exporter("a")
+    _submissions(store).submit(_declaration(a, 0, CHAIN_NONCE))
+    with store.session() as session:
+        row = {c.name: v for c, v in zip(RECORDS.columns, session.execute(select(RECORDS)).one(), strict=True)}
+    for changed in ({"nonce": str(CHAIN_NONCE + 9)}, {"ucr": "other", "consignment": "0x" + "ab" * 32}):
+        # A copy differing in its id and one of the two: the other still clashes.
+        with pytest.raises(IntegrityError), store.connection() as conn:
+            conn.execute(insert(RECORDS), {**row, "id": "0x" + "cd" * 32, **changed})
+
+
+def test_the_indexer_fails_a_live_record_whose_nonce_the_chain_gave_to_a_failed_one(store: Store):
+    """A reverted transaction mined again after a reorg: the chain holds the record the
+    store had as failed, so the one accepted into its nonce since can never be written."""
+    a = _exporter("a")
+    submissions = _submissions(store)
+    first = submissions.submit(_declaration(a, 0, CHAIN_NONCE))
+    _set_status(store, a.address, CHAIN_NONCE, "failed")
+    second = submissions.submit(_declaration(a, 1, CHAIN_NONCE))
+    indexer = Indexer(store, Rpc("http://127.0.0.1:9"), ContractAbi(load_artifacts(PROJECT_ROOT / "build")), {}, 0)
+    with store.session() as session:
+        indexer._make_way(session, RECORDS.c.id == first.record_id)
+        session.execute(update(RECORDS).where(RECORDS.c.id == first.record_id).values(status="included"))
+    with store.session() as session:
+        status = dict(session.execute(select(RecordRow.id, RecordRow.status)).all())
+        error = session.scalar(select(RecordRow.error).where(RecordRow.id == second.record_id))
+    assert status == {first.record_id: "included", second.record_id: "failed"}
+    assert error == f"record {first.record_id} was written on chain in its place"
+
+
+def _store_of_before(path: Path) -> None:
+    """A store as the service made it before: the two places as table constraints."""
+    engine = create_engine(f"sqlite:///{path}")
+    table = str(CreateTable(RECORDS).compile(engine)).rstrip().rstrip(")")
+    table += (
+        ",\n\tCONSTRAINT one_record_per_position UNIQUE (consignment, position),"
+        "\n\tCONSTRAINT one_record_per_party_nonce UNIQUE (party, nonce, mode)\n)"
+    )
+    with engine.begin() as conn:
+        conn.exec_driver_sql(table)
+        for index in RECORDS.indexes - set(ONE_RECORD_PER_PLACE):
+            conn.exec_driver_sql(str(CreateIndex(index).compile(engine)))
+    engine.dispose()
+
+
+def _copy_rows(source: Store, path: Path) -> None:
+    with source.connection() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(select(RECORDS))]
+    with sqlite3.connect(path) as target:
+        columns = list(rows[0])
+        target.executemany(
+            f"INSERT INTO records ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
+            [tuple(str(r[c]) if c == "accepted_at" else r[c] for c in columns) for r in rows],
+        )
+
+
+def test_a_store_made_before_is_migrated_on_open_with_its_records(store: Store, tmp_path: Path):
+    a = _exporter("a")
+    submissions = _submissions(store)
+    for n in range(3):
+        submissions.submit(_declaration(a, n, CHAIN_NONCE + n))
+    _set_status(store, a.address, CHAIN_NONCE + 2, "failed")
+    old = tmp_path / "before.db"
+    _store_of_before(old)
+    _copy_rows(store, old)
+    assert len(inspect(create_engine(f"sqlite:///{old}")).get_unique_constraints("records")) == 2
+
+    migrated = Store(f"sqlite:///{old}")
+    inspector = inspect(migrated.engine)
+    assert inspector.get_unique_constraints("records") == []
+    assert {i["name"] for i in inspector.get_indexes("records") if i["unique"]} == {
+        "one_record_per_position",
+        "one_record_per_party_nonce",
+    }
+    with migrated.session() as session:
+        assert session.scalar(select(func.count()).select_from(RecordRow)) == 3
+        assert session.scalar(select(RecordRow.status).where(RecordRow.nonce == str(CHAIN_NONCE + 2))) == "failed"
+    _register(migrated, a)  # parties were not copied
+    assert _submissions(migrated).submit(_declaration(a, 3, CHAIN_NONCE + 2)).created
+    Store(f"sqlite:///{old}")  # opened again: nothing left to migrate, nothing lost
+    with migrated.session() as session:
+        assert session.scalar(select(func.count()).select_from(RecordRow)) == 4
+
+
+def test_a_migration_that_fails_half_way_leaves_the_store_as_it_was(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    _submissions(store).submit(_declaration(_exporter("a"), 0, CHAIN_NONCE))
+    old = tmp_path / "before.db"
+    _store_of_before(old)
+    _copy_rows(store, old)
+
+    class Broken:
+        columns = RECORDS.columns
+
+        def create(self, _connection: object) -> None:
+            raise OSError("disk gone")
+
+    monkeypatch.setattr(db, "RECORDS", Broken())
+    with pytest.raises(OSError, match="disk gone"):
+        Store(f"sqlite:///{old}")
+    with sqlite3.connect(old) as raw:
+        tables = {name for (name,) in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert "records" in tables and "records_before_migration" not in tables
+        assert raw.execute("SELECT count(*) FROM records").fetchone() == (1,)
+    assert len(inspect(create_engine(f"sqlite:///{old}")).get_unique_constraints("records")) == 2
