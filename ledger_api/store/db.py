@@ -31,6 +31,9 @@ def make_engine(url: str) -> Engine:
     with engine.begin() as connection:
         _free_the_places_of_failed_records(connection)
     Base.metadata.create_all(engine)
+    with engine.begin() as connection:  # create_all adds no index to a table that exists
+        for index in RECORDS.indexes:
+            index.create(connection, checkfirst=True)
     return engine
 
 

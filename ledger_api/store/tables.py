@@ -185,6 +185,9 @@ PARTIES: Table = PartyRow.__table__  # type: ignore[assignment]
 CREDENTIALS: Table = CredentialRow.__table__  # type: ignore[assignment]
 
 Index("records_by_consignment_position", RecordRow.consignment, RecordRow.position)
+# Failed records included: the next-nonce check looks at them too, and a partial index
+# serves only queries that exclude them (without this, a post read all its party's records).
+Index("records_by_party_nonce", RecordRow.party, RecordRow.nonce, RecordRow.mode)
 
 # One live record per place in a consignment and per party nonce. A record that failed on
 # chain (reverted) took neither: the contract did not move the consignment or the party's
