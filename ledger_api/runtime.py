@@ -116,7 +116,7 @@ class Runtime:
         )
         self.recognition_writes = RecognitionWrites(self.store, self.manifest.chain_id, addresses, self.party_writes)
         self.credentials = Credentials(self.store)
-        self.access = Access(self.store, self.credentials)
+        self.access = Access(self.store)
         self.facts = FactFinder(self.store, domain, addresses, s.confirmations)
         self.verifier = Verifier(self.facts, rules, keyring, s.service_id)
         self.queries = Queries(self.store, s.confirmations, self.submissions.next_nonce)
@@ -172,7 +172,7 @@ class Runtime:
         addresses = {name: c.address for name, c in self.manifest.contracts.items()}
         domain = LedgerDomain(self.manifest.chain_id, self.manifest.address("ConsignmentLedger"))
         self.credentials = Credentials(self.store)
-        self.access = Access(self.store, self.credentials)
+        self.access = Access(self.store)
         self.facts = FactFinder(self.store, domain, addresses, s.confirmations)
         self.verifier = Verifier(self.facts, rules, keyring, s.service_id)
         self.queries = Queries(self.store, s.confirmations, _no_chain)

@@ -64,13 +64,13 @@ class WakeSender:
                 if exc.errno == errno.EAGAIN:  # full: the worker has wake-ups enough
                     return
                 # ENXIO/ENOENT: no worker yet; EPIPE: it went away. Reopen next time.
-                self.close_locked()
+                self._close_locked()
 
     def close(self) -> None:
         with self._lock:
-            self.close_locked()
+            self._close_locked()
 
-    def close_locked(self) -> None:
+    def _close_locked(self) -> None:
         if self._fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self._fd)

@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, select
 from ledger_api.domain.custody import CUSTOMS
 from ledger_api.domain.records import RecordKind, consignment_key
 from ledger_api.errors import NotAuthorised, NotFound
-from ledger_api.services.credentials import CREDENTIAL_COLUMNS, Credentials, check_secret, parse_token
+from ledger_api.services.credentials import CREDENTIAL_COLUMNS, check_secret, parse_token
 from ledger_api.store.db import Store
 from ledger_api.store.tables import CREDENTIALS, PARTIES, RecordRow
 
@@ -56,8 +56,8 @@ class Caller:
 
 
 class Access:
-    def __init__(self, store: Store, credentials: Credentials) -> None:
-        self.store, self.credentials = store, credentials
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def caller(self, token: str) -> Caller:
         """The party a token speaks for, read with its credential in one statement (every

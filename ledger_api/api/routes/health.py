@@ -22,8 +22,8 @@ def healthz() -> dict[str, str]:
 @router.get("/readyz", responses={503: {"description": "Not ready: the body says what is wrong"}})
 def readyz(rt: RuntimeDep) -> JSONResponse:
     """Ready when the chain answers, the relayer and indexer run, the index is close to
-    its head and the queue of writes waiting for the chain is below its limit. The body names what is wrong, with
-    the queue's depth (`queued_writes`)."""
+    its head and the queue of writes waiting for the chain is below its limit. The body
+    names what is wrong, with the queue's depth (`queued_writes`)."""
     problems: list[str] = []
     body: dict[str, Any] = {}
     head: int | None = None
