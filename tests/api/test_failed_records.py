@@ -17,8 +17,7 @@ from sqlalchemy import create_engine, func, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from api.conftest import ROLES
-from api.test_next_nonce import CHAIN_NONCE, _declaration, _set_status, _submissions
+from api.test_next_nonce import CHAIN_NONCE, _declaration, _set_status, _submissions, register_exporters
 from ledger_api.chain.abi import ContractAbi
 from ledger_api.chain.artifacts import load_artifacts
 from ledger_api.chain.rpc import Rpc
@@ -27,34 +26,17 @@ from ledger_api.services.submission import _NONCES_AROUND
 from ledger_api.settings import PROJECT_ROOT
 from ledger_api.store import db
 from ledger_api.store.db import Store
-from ledger_api.store.tables import ONE_RECORD_PER_PLACE, RECORDS, PartyRow, RecordRow
+from ledger_api.store.tables import ONE_RECORD_PER_PLACE, RECORDS, RecordRow
 
 
 def _exporter(label: str) -> LocalAccount:
     return Account.from_key(keccak(text=f"failed records {label}"))
 
 
-def _register(store: Store, *keys: LocalAccount) -> None:
-    with store.session() as session:
-        for key in keys:
-            session.add(
-                PartyRow(
-                    address=key.address,
-                    country="NL",
-                    roles=ROLES["EXPORTER"],
-                    status=1,
-                    is_authority=0,
-                    identifiers_hash="0x" + "00" * 32,
-                    registered_block=1,
-                    updated_block=1,
-                )
-            )
-
-
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
     store = Store(f"sqlite:///{tmp_path / 'ledger.db'}")
-    _register(store, _exporter("a"), _exporter("b"))
+    register_exporters(store, _exporter("a"), _exporter("b"))
     return store
 
 
@@ -158,7 +140,7 @@ def test_a_store_made_before_is_migrated_on_open_with_its_records(store: Store, 
     with migrated.session() as session:
         assert session.scalar(select(func.count()).select_from(RecordRow)) == 3
         assert session.scalar(select(RecordRow.status).where(RecordRow.nonce == str(CHAIN_NONCE + 2))) == "failed"
-    _register(migrated, a)  # parties were not copied
+    register_exporters(migrated, a)  # parties were not copied
     assert _submissions(migrated).submit(_declaration(a, 3, CHAIN_NONCE + 2)).created
     Store(f"sqlite:///{old}")  # opened again: nothing left to migrate, nothing lost
     with migrated.session() as session:

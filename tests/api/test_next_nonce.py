@@ -44,20 +44,26 @@ def exporter() -> LocalAccount:
 @pytest.fixture
 def store(tmp_path: Path, exporter: LocalAccount) -> Store:
     store = Store(f"sqlite:///{tmp_path / 'ledger.db'}")
-    with store.session() as session:
-        session.add(
-            PartyRow(
-                address=exporter.address,
-                country="NL",
-                roles=ROLES["EXPORTER"],
-                status=1,
-                is_authority=0,
-                identifiers_hash="0x" + "00" * 32,
-                registered_block=1,
-                updated_block=1,
-            )
-        )
+    register_exporters(store, exporter)
     return store
+
+
+def register_exporters(store: Store, *keys: LocalAccount) -> None:
+    """Active NL exporters in the store's index, as the indexer would have them."""
+    with store.session() as session:
+        for key in keys:
+            session.add(
+                PartyRow(
+                    address=key.address,
+                    country="NL",
+                    roles=ROLES["EXPORTER"],
+                    status=1,
+                    is_authority=0,
+                    identifiers_hash="0x" + "00" * 32,
+                    registered_block=1,
+                    updated_block=1,
+                )
+            )
 
 
 def _submissions(store: Store) -> Submissions:
