@@ -19,7 +19,7 @@ from ledger_api.chain.deploy import Manifest, Sender, ensure_deployed, load_conf
 from ledger_api.chain.node import AnvilNode
 from ledger_api.chain.relayer import Relayer
 from ledger_api.chain.rpc import Rpc
-from ledger_api.chain.worker import ChainWorker, WakeSender, make_wake_pipe
+from ledger_api.chain.worker import ChainWorker, WakeSender, make_wake_pipe, run_worker
 from ledger_api.domain.receipts import load_or_create_keyring
 from ledger_api.domain.records import LedgerDomain
 from ledger_api.domain.risk import load_rules
@@ -121,7 +121,7 @@ class Runtime:
         self.verifier = Verifier(self.facts, rules, keyring, s.service_id)
         self.queries = Queries(self.store, s.confirmations, self.submissions.next_nonce)
         if background and s.chain_worker == "process":
-            self.worker = ChainWorker(s, url).start()
+            self.worker = ChainWorker(chain_worker_process, (s, url)).start()
         elif background:
             self._run_chain_workers()
         return self
@@ -193,6 +193,17 @@ class Runtime:
             self.store.close()
         if self.node is not None:
             self.node.stop()
+
+
+def chain_worker_process(settings: Settings, rpc_url: str) -> None:
+    """Entry of the relayer and indexer's own process (chain_worker="process")."""
+
+    def start() -> tuple[threading.Event, Callable[[], None]]:
+        runtime = Runtime(settings).start_chain_worker(rpc_url)
+        assert runtime.relayer is not None
+        return runtime.relayer.wake, runtime.stop
+
+    run_worker(settings.data_dir, start)
 
 
 def _no_chain(_: str) -> int:

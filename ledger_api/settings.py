@@ -24,8 +24,8 @@ class Settings(BaseSettings):
     # reader processes can serve behind a load balancer.
     role: Literal["all", "reader"] = "all"
     # Where an "all" instance runs its relayer and indexer: "process", a process of its own
-    # beside the API's (each side has a core: single posts went from ~165 to ~200/s on two
-    # cores), or "thread", threads of the API process (tests that drive them directly).
+    # beside the API's (each side has a core; docs/reliability.md has what it changed), or
+    # "thread", threads of the API process.
     chain_worker: Literal["process", "thread"] = "process"
     data_dir: Path = PROJECT_ROOT / "data"
     build_dir: Path = PROJECT_ROOT / "build"

@@ -30,13 +30,10 @@ import select
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from ledger_api.settings import Settings
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -110,23 +107,21 @@ def exclusive(data_dir: Path, wait_seconds: float = 60.0) -> Iterator[None]:
         yield
 
 
-def worker_main(settings: Settings, rpc_url: str) -> None:
-    """The worker process: relayer and indexer threads until told to stop (SIGTERM) or the
-    parent is gone."""
-    from ledger_api.runtime import Runtime
-
+def run_worker(data_dir: Path, start: Callable[[], tuple[threading.Event, Callable[[], None]]]) -> None:
+    """The worker process's life: `start()` starts the relayer and indexer and returns the
+    relayer's wake-up event and how to stop them (runtime.chain_worker_process); they run
+    until SIGTERM or until the parent is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     parent = multiprocessing.parent_process()
-    with exclusive(settings.data_dir):
-        runtime = Runtime(settings).start_chain_worker(rpc_url)
-        assert runtime.relayer is not None
+    with exclusive(data_dir):
+        relayer_wake, stop_all = start()
         # Read and write: with a writer of its own the pipe never reads as closed (end of
         # file, readable for ever) when the API's end goes away.
-        wake = os.open(make_wake_pipe(settings.data_dir), os.O_RDWR | os.O_NONBLOCK)
+        wake = os.open(make_wake_pipe(data_dir), os.O_RDWR | os.O_NONBLOCK)
         try:
             log.info("chain worker %d: relayer and indexer running", os.getpid())
             while not stop.is_set():
@@ -138,18 +133,19 @@ def worker_main(settings: Settings, rpc_url: str) -> None:
                 if wake in ready:
                     with contextlib.suppress(BlockingIOError):
                         os.read(wake, 4096)
-                    runtime.relayer.wake.set()
+                    relayer_wake.set()
         finally:
             os.close(wake)
-            runtime.stop()
+            stop_all()
 
 
 class ChainWorker:
     """The API process's handle on its worker: starts it, restarts it if it dies (with a
-    growing pause), stops it with the service."""
+    growing pause), stops it with the service. `target(*args)` is the process's entry (a
+    module-level function: the process is spawned, not forked) and calls run_worker."""
 
-    def __init__(self, settings: Settings, rpc_url: str) -> None:
-        self.settings, self.rpc_url = settings, rpc_url
+    def __init__(self, target: Callable[..., None], args: tuple[Any, ...]) -> None:
+        self.target, self.args = target, args
         self._context = multiprocessing.get_context("spawn")
         self._process: BaseProcess | None = None
         self._stopping = threading.Event()
@@ -171,9 +167,7 @@ class ChainWorker:
         return self._process is not None and self._process.is_alive()
 
     def _spawn(self) -> None:
-        process = self._context.Process(
-            target=worker_main, args=(self.settings, self.rpc_url), name="ledger-chain-worker", daemon=True
-        )
+        process = self._context.Process(target=self.target, args=self.args, name="ledger-chain-worker", daemon=True)
         process.start()
         self._process, self._spawned_at = process, time.monotonic()
 

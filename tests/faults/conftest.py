@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from eth_utils.crypto import keccak
 from web3 import HTTPProvider, Web3
 
 from ledger_api.chain.deploy import Manifest
+from ledger_api.chain.node import AnvilNode, free_port
 from ledger_api.client import LedgerClient
 from ledger_api.runtime import Runtime
 from ledger_api.services.credentials import Credentials
@@ -85,6 +88,31 @@ def service_process(tmp_path: Path, rpc_url: str, port: int) -> subprocess.Popen
     }
     log = open(tmp_path / "service.log", "ab")  # noqa: SIM115 - closed with the process
     return subprocess.Popen([sys.executable, "-m", "ledger_api.run"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log)
+
+
+@dataclass(frozen=True)
+class RunningService:
+    node: AnvilNode
+    process: subprocess.Popen[bytes]
+    url: str
+    http: httpx.Client  # without a credential
+
+
+@contextmanager
+def service_on_its_own_anvil(tmp_path: Path) -> Iterator[RunningService]:
+    """A service_process on a fresh anvil, once it answers; stopped afterwards (SIGTERM)
+    unless the test killed it."""
+    url = f"http://127.0.0.1:{free_port()}"
+    with AnvilNode(tmp_path / "anvil") as node:
+        process = service_process(tmp_path, node.url, int(url.rpartition(":")[2]))
+        try:
+            http = httpx.Client(base_url=url, timeout=30)
+            wait_until(lambda: up(http), timeout=60, what="service up")
+            yield RunningService(node, process, url, http)
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=30)
 
 
 def service_process_exporter(tmp_path: Path, node_url: str, url: str, label: str) -> Exporter:

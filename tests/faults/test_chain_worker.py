@@ -14,9 +14,9 @@ import httpx
 import pytest
 from api.conftest import serve, wait_until
 
-from faults.conftest import Figure, registered_exporter, service_process, service_process_exporter, up
+from faults.conftest import Figure, registered_exporter, service_on_its_own_anvil, service_process_exporter
 from faults.test_kill_and_restart import presign
-from ledger_api.chain.node import AnvilNode, free_port
+from ledger_api.chain.node import free_port
 from ledger_api.chain.worker import WakeSender, exclusive, make_wake_pipe
 from ledger_api.settings import Settings
 
@@ -36,62 +36,45 @@ def _readiness(http: httpx.Client) -> tuple[int, dict]:
 
 
 def test_the_worker_goes_with_the_service_when_the_service_is_sigkilled(tmp_path: Path, figure: Figure):
-    port = free_port()
-    http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
-    with AnvilNode(tmp_path / "anvil") as node:
-        service = service_process(tmp_path, node.url, port)
-        try:
-            wait_until(lambda: up(http), timeout=60, what="service up")
-            wait_until(lambda: _readiness(http)[0] == 200, what="ready")
-            worker = _readiness(http)[1]["chain_worker"]
-            assert worker["running"] is True and _running(worker["pid"])
-            service.send_signal(signal.SIGKILL)
-            service.wait()
-            killed = time.monotonic()
-            wait_until(lambda: not _running(worker["pid"]), timeout=15, what="the orphaned worker to stop")
-            figure(
-                "service process SIGKILLed: its relayer and indexer process stops too (no second relayer on the key)",
-                f"the worker stopped {time.monotonic() - killed:.1f} s after the service was killed",
-            )
-        finally:
-            if service.poll() is None:
-                service.send_signal(signal.SIGTERM)
-                service.wait(timeout=30)
+    with service_on_its_own_anvil(tmp_path) as service:
+        wait_until(lambda: _readiness(service.http)[0] == 200, what="ready")
+        worker = _readiness(service.http)[1]["chain_worker"]
+        assert worker["running"] is True and _running(worker["pid"])
+        service.process.send_signal(signal.SIGKILL)
+        service.process.wait()
+        killed = time.monotonic()
+        wait_until(lambda: not _running(worker["pid"]), timeout=15, what="the orphaned worker to stop")
+        figure(
+            "service process SIGKILLed: its relayer and indexer process stops too (no second relayer on the key)",
+            f"the worker stopped {time.monotonic() - killed:.1f} s after the service was killed",
+        )
 
 
 def test_a_worker_that_dies_is_restarted_and_writes_accepted_meanwhile_reach_the_chain(tmp_path: Path, figure: Figure):
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with AnvilNode(tmp_path / "anvil") as node:
-        service = service_process(tmp_path, node.url, port)
-        try:
-            plain = httpx.Client(base_url=url, timeout=30)
-            wait_until(lambda: up(plain), timeout=60, what="service up")
-            exporter = service_process_exporter(tmp_path, node.url, url, "worker test")
-            before, during = presign(exporter.client, "6NL123456789-WK-", 2)
-            assert exporter.http.post("/v1/records", json=before.body()).status_code == 202
-            wait_until(lambda: _status(exporter.http, before.id) == "confirmed", what="the first record confirmed")
+    with service_on_its_own_anvil(tmp_path) as service:
+        plain = service.http
+        exporter = service_process_exporter(tmp_path, service.node.url, service.url, "worker test")
+        before, during = presign(exporter.client, "6NL123456789-WK-", 2)
+        assert exporter.http.post("/v1/records", json=before.body()).status_code == 202
+        wait_until(lambda: _status(exporter.http, before.id) == "confirmed", what="the first record confirmed")
 
-            old = _readiness(plain)[1]["chain_worker"]["pid"]
-            os.kill(old, signal.SIGKILL)
-            killed = time.monotonic()
-            wait_until(lambda: _readiness(plain)[0] == 503, timeout=10, what="readiness to say the worker is gone")
-            problems = _readiness(plain)[1]["problems"]
-            assert any("relayer and indexer" in p for p in problems), problems
-            # Accepted while nothing sends it: it waits in the outbox.
-            assert exporter.http.post("/v1/records", json=during.body()).status_code == 202
+        old = _readiness(plain)[1]["chain_worker"]["pid"]
+        os.kill(old, signal.SIGKILL)
+        killed = time.monotonic()
+        wait_until(lambda: _readiness(plain)[0] == 503, timeout=10, what="readiness to say the worker is gone")
+        problems = _readiness(plain)[1]["problems"]
+        assert any("relayer and indexer" in p for p in problems), problems
+        # Accepted while nothing sends it: it waits in the outbox.
+        assert exporter.http.post("/v1/records", json=during.body()).status_code == 202
 
-            wait_until(lambda: _readiness(plain)[0] == 200, timeout=60, what="the worker restarted")
-            restarted = _readiness(plain)[1]["chain_worker"]
-            assert restarted["pid"] != old and restarted["running"] is True and restarted["restarts"] == 1
-            wait_until(lambda: _status(exporter.http, during.id) == "confirmed", what="the queued record confirmed")
-            figure(
-                "relayer and indexer process SIGKILLed alone: /readyz 503 naming it, writes still accepted, restarted",
-                f"restarted and the record accepted meanwhile confirmed {time.monotonic() - killed:.1f} s after the kill",
-            )
-        finally:
-            service.send_signal(signal.SIGTERM)
-            service.wait(timeout=30)
+        wait_until(lambda: _readiness(plain)[0] == 200, timeout=60, what="the worker restarted")
+        restarted = _readiness(plain)[1]["chain_worker"]
+        assert restarted["pid"] != old and restarted["running"] is True and restarted["restarts"] == 1
+        wait_until(lambda: _status(exporter.http, during.id) == "confirmed", what="the queued record confirmed")
+        figure(
+            "relayer and indexer process SIGKILLed alone: /readyz 503 naming it, writes still accepted, restarted",
+            f"restarted and the record accepted meanwhile confirmed {time.monotonic() - killed:.1f} s after the kill",
+        )
 
 
 def test_with_chain_worker_thread_the_relayer_and_indexer_run_in_the_api_process(tmp_path: Path):

@@ -7,7 +7,6 @@ lose nothing and leave no gap in the relayer's nonces."""
 from __future__ import annotations
 
 import os
-import signal
 import threading
 import time
 from pathlib import Path
@@ -20,11 +19,11 @@ from eth_utils.crypto import keccak
 from sqlalchemy import func, select
 from web3 import HTTPProvider, Web3
 
-from faults.conftest import Figure, service_process, up
+from faults.conftest import Figure, service_on_its_own_anvil
 from faults.test_kill_and_restart import assert_all_confirmed_once, on_chain_record_ids, post_until_accepted, presign
 from ledger_api.chain.artifacts import load_artifacts
 from ledger_api.chain.deploy import Manifest, identifiers_hash
-from ledger_api.chain.node import AnvilNode, free_port
+from ledger_api.chain.node import free_port
 from ledger_api.client import LedgerClient, SignedRecord
 from ledger_api.runtime import Runtime
 from ledger_api.services.credentials import Credentials
@@ -184,52 +183,43 @@ def test_a_burst_of_single_records_one_transaction_each_is_all_on_chain_once(tmp
     """The same with one transaction per record, the harder case for the node, which
     drops part of such a burst by itself. The service runs as deployed (`python -m
     ledger_api.run`, its relayer and indexer in their own process) and the clients in this
-    one. The time is a figure, not an assertion (a noisy machine): ~51 s for 10,000 here
-    (LEDGER_FAULTS_SINGLE_BURST sets the size)."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with AnvilNode(tmp_path / "anvil") as node:
-        service = service_process(tmp_path, node.url, port)
-        try:
-            probe = httpx.Client(base_url=url, timeout=5)
-            wait_until(lambda: up(probe), timeout=60, what="service up")
-            store = Store(f"sqlite:///{tmp_path / 'service' / 'ledger.db'}")  # the service made it
-            w3 = Web3(HTTPProvider(node.url))
-            manifest = Manifest.load(tmp_path / "service" / "deployment.json")
-            clients = _clients(url, Credentials(store), _exporters(w3, manifest, "single burst", SINGLE_CLIENTS))
-            per = SINGLE_BURST // SINGLE_CLIENTS
-            streams = [(http, presign(c, f"6NL10000000{i}-S-", per)) for i, (c, http) in enumerate(clients)]
+    one. The time is a figure, not an assertion (a noisy machine; its last run is in
+    docs/reliability.md). LEDGER_FAULTS_SINGLE_BURST sets the size."""
+    with service_on_its_own_anvil(tmp_path) as service:
+        store = Store(f"sqlite:///{tmp_path / 'service' / 'ledger.db'}")  # the service made it
+        w3 = Web3(HTTPProvider(service.node.url))
+        manifest = Manifest.load(tmp_path / "service" / "deployment.json")
+        clients = _clients(service.url, Credentials(store), _exporters(w3, manifest, "single burst", SINGLE_CLIENTS))
+        per = SINGLE_BURST // SINGLE_CLIENTS
+        streams = [(http, presign(c, f"6NL10000000{i}-S-", per)) for i, (c, http) in enumerate(clients)]
 
-            started = time.monotonic()
-            for t in _post_all(streams, started + 30 + per / 5):
-                t.join()
-            accepted_in = time.monotonic() - started
-            wait_until(lambda: _confirmed(store, 1) == per * SINGLE_CLIENTS, timeout=120, what="all confirmed")
-            elapsed = time.monotonic() - started
+        started = time.monotonic()
+        for t in _post_all(streams, started + 30 + per / 5):
+            t.join()
+        accepted_in = time.monotonic() - started
+        wait_until(lambda: _confirmed(store, 1) == per * SINGLE_CLIENTS, timeout=120, what="all confirmed")
+        elapsed = time.monotonic() - started
 
-            on_chain = on_chain_record_ids(w3, manifest)
-            ids = {r.id for _, s in streams for r in s}
-            assert len(on_chain) == len(set(on_chain)), "a record was written twice"
-            assert ids <= set(on_chain), f"{len(ids - set(on_chain))} records missing on chain"
-            with store.session() as session:
-                resent = int(session.scalar(select(func.count()).where(OutboxRow.attempts > 1)) or 0)
-                failed = int(session.scalar(select(func.count()).where(RecordRow.status == "failed")) or 0)
-            assert failed == 0
-            http = clients[0][1]
-            for r in streams[0][1][:: max(1, per // 20)]:
-                assert http.get(f"/v1/records/{r.id}").json()["status"] == "confirmed"
-            n = per * SINGLE_CLIENTS
-            sized = "" if "LEDGER_FAULTS_SINGLE_BURST" not in os.environ else f" (LEDGER_FAULTS_SINGLE_BURST={n})"
-            figure(
-                f"a burst of {n:,} single records (one transaction each), {SINGLE_CLIENTS} clients posting at once"
-                f" to the service process{sized}",
-                f"{n:,} of {n:,} on chain, 0 duplicates, all confirmed {elapsed:.0f} s after the first post "
-                f"(accepted after {accepted_in:.0f} s = {n / accepted_in:.0f} posts/s; {resent:,} transactions sent "
-                "more than once)",
-            )
-        finally:
-            service.send_signal(signal.SIGTERM)
-            service.wait(timeout=30)
+        on_chain = on_chain_record_ids(w3, manifest)
+        ids = {r.id for _, s in streams for r in s}
+        assert len(on_chain) == len(set(on_chain)), "a record was written twice"
+        assert ids <= set(on_chain), f"{len(ids - set(on_chain))} records missing on chain"
+        with store.session() as session:
+            resent = int(session.scalar(select(func.count()).where(OutboxRow.attempts > 1)) or 0)
+            failed = int(session.scalar(select(func.count()).where(RecordRow.status == "failed")) or 0)
+        assert failed == 0
+        http = clients[0][1]
+        for r in streams[0][1][:: max(1, per // 20)]:
+            assert http.get(f"/v1/records/{r.id}").json()["status"] == "confirmed"
+        n = per * SINGLE_CLIENTS
+        sized = "" if "LEDGER_FAULTS_SINGLE_BURST" not in os.environ else f" (LEDGER_FAULTS_SINGLE_BURST={n})"
+        figure(
+            f"a burst of {n:,} single records (one transaction each), {SINGLE_CLIENTS} clients posting at once"
+            f" to the service process{sized}",
+            f"{n:,} of {n:,} on chain, 0 duplicates, all confirmed {elapsed:.0f} s after the first post "
+            f"(accepted after {accepted_in:.0f} s = {n / accepted_in:.0f} posts/s; {resent:,} transactions sent "
+            "more than once)",
+        )
 
 
 def test_four_clients_writing_at_once_lose_nothing_and_leave_no_nonce_gap(tmp_path: Path, figure: Figure):
