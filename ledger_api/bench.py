@@ -43,11 +43,11 @@ from web3 import HTTPProvider, Web3
 from ledger_api.chain.abi import ContractAbi
 from ledger_api.chain.artifacts import load_artifacts
 from ledger_api.chain.contracts import Contracts
-from ledger_api.chain.deploy import Manifest, identifiers_hash
+from ledger_api.chain.deploy import Manifest
 from ledger_api.chain.node import free_port
 from ledger_api.chain.rpc import Rpc
 from ledger_api.client import LedgerClient, SignedRecord
-from ledger_api.domain.custody import EXPORTER
+from ledger_api.domain.parties import Role, identifiers_hash
 from ledger_api.services.credentials import Credentials
 from ledger_api.settings import PROJECT_ROOT
 from ledger_api.store.db import Store
@@ -164,7 +164,9 @@ def _register(service: _Service, w3: Web3, parties: list[LocalAccount]) -> None:
     contracts = Contracts.load(w3, service.manifest, PROJECT_ROOT / "build")
     nl = next(a["address"] for a in service.manifest.authorities if a["country"] == "NL")
     for account in parties:
-        fn = contracts.registry.functions.registerParty(account.address, EXPORTER, identifiers_hash({"bench": "1"}))
+        fn = contracts.registry.functions.registerParty(
+            account.address, Role.EXPORTER, identifiers_hash({"bench": "1"})
+        )
         w3.eth.wait_for_transaction_receipt(fn.transact({"from": nl}))
     for account in parties:
         _wait(partial(_registered, service.http, account.address), 30, "indexing")

@@ -15,10 +15,9 @@ from typing import Any
 import httpx
 from eth_account.signers.local import LocalAccount
 
-from ledger_api.chain.deploy import identifiers_hash
-from ledger_api.domain.custody import ROLE_NAMES
 from ledger_api.domain.epcis import capture_document
 from ledger_api.domain.forwarding import REGISTRY_CALL_GAS, ForwardRequest, recognition_calldata, registry_calldata
+from ledger_api.domain.parties import identifiers_hash, roles_of
 from ledger_api.domain.payloads import parse_payload, payload_hash
 from ledger_api.domain.records import (
     ZERO_ADDRESS,
@@ -241,7 +240,7 @@ class LedgerClient:
         """As a customs authority: signs and submits a registry write for `party`."""
         roles, identifiers = roles or [], identifiers or {}
         ids = identifiers_hash(identifiers) if identifiers else b""
-        data = registry_calldata(action, party, sum(ROLE_NAMES[r] for r in set(roles)), ids)
+        data = registry_calldata(action, party, roles_of(roles), ids)
         body = {"action": action, "party": party, "roles": roles, "identifiers": identifiers}
         return self._forward("PartyRegistry", data, "/v1/parties", body, deadline)
 

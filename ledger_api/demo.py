@@ -30,9 +30,9 @@ from eth_utils.crypto import keccak
 from web3 import HTTPProvider, Web3
 
 from ledger_api.chain.contracts import Contracts
-from ledger_api.chain.deploy import Manifest, identifiers_hash
+from ledger_api.chain.deploy import Manifest
 from ledger_api.client import LedgerClient
-from ledger_api.domain.custody import CARRIER, EXPORTER, IMPORTER
+from ledger_api.domain.parties import Role, identifiers_hash
 from ledger_api.domain.records import ZERO_ADDRESS
 
 log = logging.getLogger(__name__)
@@ -61,10 +61,10 @@ class DemoParty:
         return account
 
 
-EXPORTER_P = DemoParty("Sakura Precision KK", "JP", EXPORTER, {"corporate_number": "7010001008844"})
-OCEAN = DemoParty("Nippon Ocean Lines", "JP", CARRIER, {"corporate_number": "1010401012345", "scac": "NOLU"})
-RAIL = DemoParty("Rotterdam Hinterland Rail BV", "NL", CARRIER, {"eori": "NL811223344"})
-IMPORTER_P = DemoParty("Delta Distribution BV", "NL", IMPORTER, {"eori": "NL855667788"})
+EXPORTER_P = DemoParty("Sakura Precision KK", "JP", Role.EXPORTER, {"corporate_number": "7010001008844"})
+OCEAN = DemoParty("Nippon Ocean Lines", "JP", Role.CARRIER, {"corporate_number": "1010401012345", "scac": "NOLU"})
+RAIL = DemoParty("Rotterdam Hinterland Rail BV", "NL", Role.CARRIER, {"eori": "NL811223344"})
+IMPORTER_P = DemoParty("Delta Distribution BV", "NL", Role.IMPORTER, {"eori": "NL855667788"})
 PARTIES = (EXPORTER_P, OCEAN, RAIL, IMPORTER_P)
 
 

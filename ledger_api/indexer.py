@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from ledger_api.chain.abi import ContractAbi
 from ledger_api.chain.loop import run_steps
 from ledger_api.chain.rpc import Rpc
+from ledger_api.domain.parties import PARTY_EVENTS, PartyStatus
 from ledger_api.store.db import Store
 from ledger_api.store.tables import RECORDS, BatchRow, BlockRow, EventRow, OutboxRow, PartyRow, RecordRow, StateRow
 
@@ -31,7 +32,6 @@ log = logging.getLogger(__name__)
 
 CURSOR_KEY = "indexed_block"
 STEP_BLOCKS = 500
-PARTY_EVENTS = {"PartyRegistered", "PartyRolesChanged", "PartyStatusChanged", "AuthorityRegistered"}
 
 
 def _hex(b: bytes) -> str:
@@ -252,7 +252,7 @@ class Indexer:
                     address=args["party"],
                     country=args["country"].decode("ascii", "replace"),
                     roles=args["roles"],
-                    status=1,
+                    status=PartyStatus.ACTIVE,
                     is_authority=0,
                     identifiers_hash=_hex(args["identifiersHash"]),
                     registered_block=block,

@@ -28,6 +28,7 @@ from eth_utils.crypto import keccak
 from web3 import Web3
 
 from ledger_api.chain.artifacts import Artifact, load_artifacts
+from ledger_api.domain.parties import identifiers_hash
 from ledger_api.errors import ConfigurationError, DeploymentError, TransactionFailed
 
 MANIFEST_VERSION = 1
@@ -59,12 +60,6 @@ class DeploymentConfig:
     def digest(self) -> str:
         canonical = json.dumps(asdict(self), sort_keys=True, separators=(",", ":")).encode()
         return "0x" + keccak(canonical).hex()
-
-
-def identifiers_hash(identifiers: dict[str, str]) -> bytes:
-    """keccak256 of a party's identifiers (EORI, TIN, LEI…) as canonical JSON; only the
-    hash goes on chain."""
-    return keccak(json.dumps(identifiers, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode())
 
 
 def load_config(path: Path) -> DeploymentConfig:

@@ -10,24 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from ledger_api.domain.parties import CUSTODIAN_ROLES, PartyStatus, Role, role_names, status_name
 from ledger_api.domain.records import ZERO_ADDRESS, ZERO_HASH, Record, RecordKind
-
-EXPORTER, CARRIER, FORWARDER, TERMINAL, IMPORTER, CUSTOMS = 1, 2, 4, 8, 16, 32
-CUSTODIAN_ROLES = EXPORTER | CARRIER | FORWARDER | TERMINAL | IMPORTER
-ROLE_NAMES = {
-    "EXPORTER": EXPORTER,
-    "CARRIER": CARRIER,
-    "FORWARDER": FORWARDER,
-    "TERMINAL": TERMINAL,
-    "IMPORTER": IMPORTER,
-    "CUSTOMS": CUSTOMS,
-}
-ACTIVE = 1
-STATUS_NAMES = {0: "unregistered", 1: "active", 2: "suspended", 3: "revoked"}
-
-
-def role_names(roles: int) -> list[str]:
-    return [name for name, bit in ROLE_NAMES.items() if roles & bit]
 
 
 class CustodyRuleError(ValueError):
@@ -46,7 +30,7 @@ class PartyStanding:
 
     @property
     def active(self) -> bool:
-        return self.status == ACTIVE
+        return self.status == PartyStatus.ACTIVE
 
 
 UNREGISTERED = PartyStanding(roles=0, status=0)
@@ -70,11 +54,12 @@ def apply(
 ) -> ConsignmentState:
     """The state after `record`, or CustodyRuleError naming the rule it breaks."""
     if not party.active:
-        status = STATUS_NAMES.get(party.status, str(party.status))
-        raise CustodyRuleError("PARTY_NOT_ACTIVE", "record.party", f"party {record.party} is {status}")
+        raise CustodyRuleError(
+            "PARTY_NOT_ACTIVE", "record.party", f"party {record.party} is {status_name(party.status)}"
+        )
     kind = record.kind
     if kind == RecordKind.DECLARATION:
-        _require_role(party, EXPORTER, record.party, "declare")
+        _require_role(party, Role.EXPORTER, record.party, "declare")
         if state.declared:
             raise CustodyRuleError("CONSIGNMENT_EXISTS", "record.consignment", "the consignment is declared already")
         if record.previous != ZERO_HASH:
@@ -118,12 +103,12 @@ def apply(
             )
         return replace(nxt, custodian=record.party, pending_custodian=ZERO_ADDRESS)
     if kind == RecordKind.CUSTOMS_DECISION:
-        _require_role(party, CUSTOMS, record.party, "record a customs decision")
+        _require_role(party, Role.CUSTOMS, record.party, "record a customs decision")
         _require_no_counterparty(record)
         return nxt
     # REVOCATION
     is_custodian = record.party == state.custodian
-    if not is_custodian and not party.roles & CUSTOMS:
+    if not is_custodian and not party.roles & Role.CUSTOMS:
         raise CustodyRuleError("NOT_CUSTODIAN", "record.party", "only the custodian or customs revokes")
     if record.counterparty != ZERO_ADDRESS:
         if not is_custodian or record.counterparty != state.pending_custodian:

@@ -58,8 +58,8 @@ from eth_utils.crypto import keccak
 from pydantic import ValidationError
 
 from ledger_api.domain import merkle
-from ledger_api.domain.custody import CUSTODIAN_ROLES, CUSTOMS, EXPORTER, STATUS_NAMES
 from ledger_api.domain.facts import PartyCheckpoint, PartyFact, RecordFact, VerificationInput
+from ledger_api.domain.parties import CUSTODIAN_ROLES, PartyStatus, Role, status_name
 from ledger_api.domain.payloads import (
     CustodyPayload,
     DecisionPayload,
@@ -432,11 +432,11 @@ def _anchoring_offences(fact: RecordFact, as_of_block: int) -> list[_Offence]:
 
 
 _NEEDED_ROLES: dict[RecordKind, tuple[int, str]] = {
-    RecordKind.DECLARATION: (EXPORTER, "EXPORTER"),
+    RecordKind.DECLARATION: (Role.EXPORTER, "EXPORTER"),
     RecordKind.HANDOVER: (CUSTODIAN_ROLES, "a custodian role"),
     RecordKind.ACCEPTANCE: (CUSTODIAN_ROLES, "a custodian role"),
-    RecordKind.CUSTOMS_DECISION: (CUSTOMS, "CUSTOMS"),
-    RecordKind.REVOCATION: (CUSTODIAN_ROLES | CUSTOMS, "a custodian role or CUSTOMS"),
+    RecordKind.CUSTOMS_DECISION: (Role.CUSTOMS, "CUSTOMS"),
+    RecordKind.REVOCATION: (CUSTODIAN_ROLES | Role.CUSTOMS, "a custodian role or CUSTOMS"),
 }
 
 
@@ -448,11 +448,11 @@ def check_signer_authority(inp: VerificationInput) -> CheckResult:
     for fact in inp.records:
         party, block = fact.record.party, _standing_block(fact, inp.as_of_block)
         standing = _standing(parties, fact, inp.as_of_block)
-        if standing is None or standing.status == 0:
+        if standing is None or standing.status == PartyStatus.UNREGISTERED:
             offences.append(_Offence("SIGNER_NOT_REGISTERED", fact.id, f"{party} was not registered at block {block}"))
             continue
-        if standing.status != 1:
-            status = STATUS_NAMES.get(standing.status, str(standing.status))
+        if standing.status != PartyStatus.ACTIVE:
+            status = status_name(standing.status)
             offences.append(_Offence("SIGNER_NOT_ACTIVE", fact.id, f"{party} was {status} at block {block}"))
             continue
         roles, needed = _NEEDED_ROLES[fact.record.kind]
@@ -601,7 +601,7 @@ def check_declaration(inp: VerificationInput) -> CheckResult:
         for extra in declarations[1:]
     )
     standing = _standing(_parties(inp), first, inp.as_of_block)
-    if standing is None or not standing.roles & EXPORTER:
+    if standing is None or not standing.roles & Role.EXPORTER:
         offences.append(
             _Offence(
                 "DECLARATION_NOT_BY_EXPORTER",
@@ -664,7 +664,7 @@ def check_export_release(inp: VerificationInput) -> CheckResult:
         signer = parties.get(fact.record.party.lower())
         signer_country = None if signer is None else signer.country
         standing = _standing(parties, fact, inp.as_of_block)
-        is_customs = standing is not None and bool(standing.roles & CUSTOMS)
+        is_customs = standing is not None and bool(standing.roles & Role.CUSTOMS)
         if payload.authority_country == origin and signer_country == origin and is_customs:
             return _valid(name, f"released for export by customs of {origin}", (fact.id,))
         wrong.append(
@@ -704,8 +704,8 @@ def check_revocation(inp: VerificationInput) -> CheckResult:
     for fact in inp.records:
         short = _short(fact.id)
         standing = _standing(parties, fact, inp.as_of_block)
-        if standing is not None and standing.status in (2, 3):
-            status = STATUS_NAMES[standing.status]
+        if standing is not None and standing.status in (PartyStatus.SUSPENDED, PartyStatus.REVOKED):
+            status = status_name(standing.status)
             block = _standing_block(fact, inp.as_of_block)
             offences.append(
                 _Offence(

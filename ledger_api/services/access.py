@@ -15,7 +15,7 @@ from typing import Literal
 
 from sqlalchemy import bindparam, select
 
-from ledger_api.domain.custody import CUSTOMS
+from ledger_api.domain.parties import PartyStatus, Role
 from ledger_api.domain.records import RecordKind, consignment_key
 from ledger_api.errors import NotAuthorised, NotFound
 from ledger_api.services.credentials import CREDENTIAL_COLUMNS, check_secret, parse_token
@@ -41,7 +41,7 @@ class Caller:
 
     @property
     def is_customs(self) -> bool:
-        return self.active and bool(self.roles & CUSTOMS)
+        return self.active and bool(self.roles & Role.CUSTOMS)
 
     def require_acting(self, party: str, field: str) -> None:
         """A write acted by `party` (named in the request at `field`) is this caller's to
@@ -69,7 +69,7 @@ class Access:
         assert row is not None
         if row.roles is None:  # a credential for a party not (yet) in the index
             return Caller(credential.party, None, 0, False, credential.id)
-        return Caller(credential.party, row.country, row.roles, row.status == 1, credential.id)
+        return Caller(credential.party, row.country, row.roles, row.status == PartyStatus.ACTIVE, credential.id)
 
     def view(self, caller: Caller, ucr: str) -> View | None:
         key = "0x" + consignment_key(ucr).hex()

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger_api.chain.deploy import identifiers_hash
-from ledger_api.domain.custody import ROLE_NAMES
 from ledger_api.domain.forwarding import REGISTRY_CALL_GAS, ForwardRequest, registry_calldata
+from ledger_api.domain.parties import identifiers_hash, roles_of
 from ledger_api.domain.records import SignatureError
 from ledger_api.errors import ConflictingSubmission, InvalidSubmission, NotAuthorised
 from ledger_api.store.db import Store
@@ -38,7 +37,7 @@ class PartyRequest:
 
 
 def roles_bits(roles: list[str]) -> int:
-    return sum(ROLE_NAMES[r] for r in set(roles))
+    return roles_of(roles)
 
 
 class PartyWrites:

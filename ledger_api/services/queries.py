@@ -10,14 +10,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ledger_api.domain.custody import role_names
 from ledger_api.domain.merkle import MerkleTree
+from ledger_api.domain.parties import role_names, status_name
 from ledger_api.domain.records import ZERO_ADDRESS, RecordKind, consignment_key
 from ledger_api.errors import NotFound
 from ledger_api.store.db import Store
 from ledger_api.store.tables import PartyRow, RecordRow, StateRow
-
-STATUS_NAMES = {0: "unregistered", 1: "active", 2: "suspended", 3: "revoked"}
 
 
 @dataclass(frozen=True)
@@ -134,7 +132,7 @@ class Queries:
                 address=row.address,
                 country=row.country,
                 roles=role_names(row.roles),
-                status=STATUS_NAMES.get(row.status, str(row.status)),
+                status=status_name(row.status),
                 is_authority=bool(row.is_authority),
                 identifiers_hash=row.identifiers_hash,
                 registered_block=row.registered_block,

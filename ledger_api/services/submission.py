@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ledger_api.domain.custody import UNREGISTERED, ConsignmentState, CustodyRuleError, PartyStanding, apply
 from ledger_api.domain.merkle import MerkleTree
+from ledger_api.domain.parties import ALL_ROLES, PartyStatus
 from ledger_api.domain.payloads import Payload, canonical_json, record_kind_of
 from ledger_api.domain.records import (
     LedgerDomain,
@@ -434,5 +435,5 @@ class Submissions:
 
 
 def _replay(state: ConsignmentState, record: Record, rid: bytes) -> ConsignmentState:
-    active_all = PartyStanding(roles=0xFFFF, status=1)
+    active_all = PartyStanding(ALL_ROLES, PartyStatus.ACTIVE)
     return apply(state, record, rid, active_all, active_all)

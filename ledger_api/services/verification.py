@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from ledger_api.domain.evidence import to_bundle, with_recognition
 from ledger_api.domain.facts import PartyCheckpoint, PartyFact, RecordFact, VerificationInput
 from ledger_api.domain.merkle import MerkleTree
+from ledger_api.domain.parties import PARTY_EVENTS
 from ledger_api.domain.receipts import KeyRing, receipt_claims
 from ledger_api.domain.recognition import Recognition, RecognitionBook
 from ledger_api.domain.records import LedgerDomain, consignment_key
@@ -28,7 +29,6 @@ from ledger_api.errors import NotFound
 from ledger_api.store.db import Store
 from ledger_api.store.tables import BlockRow, EventRow, RecordRow, StateRow
 
-PARTY_EVENTS = ("PartyRegistered", "PartyRolesChanged", "PartyStatusChanged")
 RECOGNITION_EVENTS = (
     "CertificateIssued",
     "CertificateStatusChanged",

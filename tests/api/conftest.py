@@ -19,9 +19,10 @@ from eth_utils.crypto import keccak
 from web3 import HTTPProvider, Web3
 
 from ledger_api.chain.artifacts import load_artifacts
-from ledger_api.chain.deploy import Manifest, identifiers_hash
+from ledger_api.chain.deploy import Manifest
 from ledger_api.chain.node import free_port
 from ledger_api.client import LedgerClient
+from ledger_api.domain.parties import identifiers_hash
 from ledger_api.main import create_app
 from ledger_api.runtime import Runtime
 from ledger_api.settings import PROJECT_ROOT, Settings

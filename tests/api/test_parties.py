@@ -88,8 +88,8 @@ def test_registry_calls_signed_by_authorities_match_the_compiled_abi():
 
 
 def _signed_body(service, authority, action, party, info, *, nonce, signer=None):
-    from ledger_api.chain.deploy import identifiers_hash
     from ledger_api.domain.forwarding import REGISTRY_CALL_GAS, ForwardRequest, registry_calldata
+    from ledger_api.domain.parties import identifiers_hash
 
     deadline = int(time.time()) + 600
     request = ForwardRequest(

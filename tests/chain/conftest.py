@@ -13,8 +13,9 @@ from payload_examples import declaration
 from web3 import HTTPProvider, Web3
 
 from ledger_api.chain.contracts import Contracts
-from ledger_api.chain.deploy import Manifest, Sender, ensure_deployed, identifiers_hash, load_config
+from ledger_api.chain.deploy import Manifest, Sender, ensure_deployed, load_config
 from ledger_api.chain.node import AnvilNode
+from ledger_api.domain.parties import identifiers_hash
 from ledger_api.domain.payloads import parse_payload, payload_hash
 from ledger_api.domain.records import ZERO_ADDRESS, ZERO_HASH, Record, RecordKind, consignment_key, sign_record
 from ledger_api.services.submission import Submission

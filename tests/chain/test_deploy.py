@@ -10,8 +10,9 @@ import pytest
 from web3 import HTTPProvider, Web3
 
 from ledger_api.chain.artifacts import load_artifacts
-from ledger_api.chain.deploy import Manifest, Sender, ensure_deployed, identifiers_hash, load_config
+from ledger_api.chain.deploy import Manifest, Sender, ensure_deployed, load_config
 from ledger_api.chain.node import AnvilNode
+from ledger_api.domain.parties import identifiers_hash
 from ledger_api.errors import ConfigurationError, DeploymentError
 from ledger_api.settings import DEV_DEPLOYMENT_CONFIG, PROJECT_ROOT
 

@@ -10,8 +10,8 @@ import pytest
 from eth_account import Account
 from eth_utils import keccak
 
-from ledger_api.chain.deploy import identifiers_hash
 from ledger_api.domain.merkle import MerkleTree
+from ledger_api.domain.parties import identifiers_hash
 from ledger_api.domain.records import (
     ZERO_ADDRESS,
     ZERO_HASH,

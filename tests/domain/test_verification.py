@@ -14,9 +14,9 @@ import pytest
 from eth_account import Account
 from eth_utils.crypto import keccak
 
-from ledger_api.domain.custody import CARRIER, CUSTOMS, EXPORTER, IMPORTER
 from ledger_api.domain.facts import PartyCheckpoint, PartyFact, RecognitionFact, RecordFact, VerificationInput
 from ledger_api.domain.merkle import MerkleTree
+from ledger_api.domain.parties import Role
 from ledger_api.domain.payloads import canonical_json, container_check_digit, parse_payload
 from ledger_api.domain.records import (
     ZERO_ADDRESS,
@@ -39,6 +39,7 @@ from ledger_api.domain.verification import (
     verify,
 )
 
+CARRIER, CUSTOMS, EXPORTER, IMPORTER = Role.CARRIER, Role.CUSTOMS, Role.EXPORTER, Role.IMPORTER
 DOMAIN = LedgerDomain(chain_id=31337, verifying_contract="0x5FbDB2315678afecb367f032d93F642f64180aa3")
 UCR = "4NL123456789-INV2026-0001"
 AS_OF = 100

@@ -185,8 +185,8 @@ def test_forged_replayed_malleated_misdirected_and_expired_signatures_reach_neit
 
 
 def _forward_body(authority: LedgerClient, party: str) -> dict[str, Any]:
-    from ledger_api.chain.deploy import identifiers_hash
     from ledger_api.domain.forwarding import REGISTRY_CALL_GAS, ForwardRequest, registry_calldata
+    from ledger_api.domain.parties import identifiers_hash
 
     info = authority.http.get("/v1/ledger").json()
     nonce = authority.http.get(f"/v1/parties/{authority.address}").json()["forwarder_nonce"]

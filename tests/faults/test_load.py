@@ -22,9 +22,10 @@ from web3 import HTTPProvider, Web3
 from faults.conftest import Figure, service_on_its_own_anvil
 from faults.test_kill_and_restart import assert_all_confirmed_once, on_chain_record_ids, post_until_accepted, presign
 from ledger_api.chain.artifacts import load_artifacts
-from ledger_api.chain.deploy import Manifest, identifiers_hash
+from ledger_api.chain.deploy import Manifest
 from ledger_api.chain.node import free_port
 from ledger_api.client import LedgerClient, SignedRecord
+from ledger_api.domain.parties import identifiers_hash
 from ledger_api.runtime import Runtime
 from ledger_api.services.credentials import Credentials
 from ledger_api.settings import PROJECT_ROOT, Settings
