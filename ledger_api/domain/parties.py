@@ -50,7 +50,8 @@ PARTY_EVENTS: frozenset[str] = frozenset(
 
 
 def status_name(status: int) -> str:
-    """The status as a word ("active", "suspended"…), or the number itself for a status the contract does not define."""
+    """The status as a word ("active", "suspended"…), or the number itself for a status
+    the contract does not define."""
     try:
         return PartyStatus(status).label
     except ValueError:
