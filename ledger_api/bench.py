@@ -164,8 +164,9 @@ def _register(service: _Service, w3: Web3, parties: list[LocalAccount]) -> None:
     contracts = Contracts.load(w3, service.manifest, PROJECT_ROOT / "build")
     nl = next(a["address"] for a in service.manifest.authorities if a["country"] == "NL")
     for account in parties:
+        # As an int: web3 takes an IntFlag, which iterates over its flags, for a list.
         fn = contracts.registry.functions.registerParty(
-            account.address, Role.EXPORTER, identifiers_hash({"bench": "1"})
+            account.address, int(Role.EXPORTER), identifiers_hash({"bench": "1"})
         )
         w3.eth.wait_for_transaction_receipt(fn.transact({"from": nl}))
     for account in parties:

@@ -150,9 +150,10 @@ def register_on_chain(w3: Web3, manifest: Manifest, build_dir: Any) -> dict[str,
 
     for party in PARTIES:
         if registry.functions.partyOf(party.account.address).call()[2] == 0:
+            # As an int: web3 takes an IntFlag, which iterates over its flags, for a list.
             send(
                 registry.functions.registerParty(
-                    party.account.address, party.roles, identifiers_hash(party.identifiers)
+                    party.account.address, int(party.roles), identifiers_hash(party.identifiers)
                 ),
                 authority[party.country],
             )
