@@ -855,8 +855,9 @@ def bench_ingest(
     ] = False,
 ) -> None:
     """Ingest throughput and latency of a fresh service, beside the raw limit of its node."""
-    from ledger_api.bench import render_ingest, run_ingest, write_section
     from ledger_api.settings import PROJECT_ROOT
+    from ledger_bench.docs import write_section
+    from ledger_bench.ingest import render_ingest, run_ingest
 
     console = _out()
     figures = run_ingest(
@@ -1360,8 +1361,9 @@ def bench_verify(
     """Verification throughput and latency (receipt included) with N reader workers, at
     each concurrency given (default 4, 8 and 16 connections), beside a static answer of
     the same server. Uses wrk when installed (apt-get install wrk)."""
-    from ledger_api.bench import render_verify, run_verify, write_section
     from ledger_api.settings import PROJECT_ROOT
+    from ledger_bench.docs import write_section
+    from ledger_bench.verify import render_verify, run_verify
 
     levels = connections or [4, 8, 16]
     console = _out()

@@ -188,7 +188,7 @@ def test_a_batch_record_is_confirmed_by_its_root_anchor_and_a_wrong_anchor_block
     exporter = LedgerClient(str(http.base_url).rstrip("/"), demo.EXPORTER_P.account, token=token)
     try:
         # A declaration opens its consignment: previous is the zero hash, no need to ask.
-        declaration = demo._declaration(ucr, "JP-SEAL-000901")
+        declaration = demo.declaration(ucr, "JP-SEAL-000901")
         signed = exporter.sign(declaration, previous=ZERO_HASH, nonce=time.time_ns() // 1000)
         exporter.post_batch([signed])
         wait_until(
