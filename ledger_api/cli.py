@@ -64,7 +64,7 @@ from ledger_api.client import ClientError, LedgerClient, SignedRecord
 from ledger_api.domain.epcis import EpcisError, capture_document
 from ledger_api.domain.payloads import parse_payload
 from ledger_api.domain.records import ZERO_ADDRESS, ZERO_HASH
-from ledger_api.errors import LedgerError
+from ledger_api.errors import LedgerError, NodeUnavailable
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -907,10 +907,6 @@ def demo() -> None:
 # verification was made and the verdict is not VERIFIED; verify-bundle --rpc exits 6 when
 # the chain contradicts the bundle.
 
-# The event the ledger emits for a single-mode record (contracts/interfaces/IConsignmentLedger.sol).
-RECORD_WRITTEN = "RecordWritten(bytes32,bytes32,address,uint8,bytes32,bytes32,address,uint256)"
-ANCHORED_AT = "anchoredAt(bytes32)"
-
 _STATUS_MARKS = {
     "VALID": ("✓", "green"),
     "INVALID": ("✗", "red"),
@@ -1179,110 +1175,6 @@ def verify_receipt_command(
 # ---------------------------------------------------------------- verify-bundle
 
 
-@dataclass
-class _AnchorCheck:
-    what: str
-    ok: bool
-    detail: str
-
-
-def _hex32(value: Any, what: str) -> bytes:
-    if not isinstance(value, str) or not re.fullmatch(r"0x[0-9a-fA-F]{64}", value):
-        raise LocalError(f"the bundle's {what} is not 0x and 64 hex digits: {value!r}")
-    return bytes.fromhex(value[2:])
-
-
-def _confirm_anchors(bundle: dict[str, Any], rpc: str) -> list[_AnchorCheck]:
-    """Every anchor the bundle claims, confirmed or contradicted by the chain at `rpc`.
-    LocalError for a bundle that names no ledger; the node's errors reach the caller."""
-    from eth_utils.crypto import keccak
-    from web3 import HTTPProvider, Web3
-    from web3.exceptions import BlockNotFound
-
-    ledger = bundle.get("contracts", {}).get("ConsignmentLedger")
-    if not isinstance(ledger, str) or not is_address(ledger):
-        raise LocalError(f"the bundle names no ConsignmentLedger address: {ledger!r}")
-    ledger = to_checksum_address(ledger)
-    w3 = Web3(HTTPProvider(rpc, request_kwargs={"timeout": 30}))
-    checks: list[_AnchorCheck] = []
-    chain_id = int(w3.eth.chain_id)
-    expected_chain = bundle["chain_id"]
-    checks.append(
-        _AnchorCheck(
-            "chain",
-            chain_id == expected_chain,
-            f"chain id {chain_id}" + ("" if chain_id == expected_chain else f", the bundle says {expected_chain}"),
-        )
-    )
-    if chain_id != expected_chain:
-        return checks  # another chain: its blocks and logs say nothing about this bundle
-    topic0 = keccak(text=RECORD_WRITTEN)
-    selector = keccak(text=ANCHORED_AT)[:4]
-    hashes: dict[int, str] = {}
-
-    def block_hash(number: int) -> str | None:
-        if number not in hashes:
-            try:
-                hashes[number] = "0x" + bytes(w3.eth.get_block(number)["hash"]).hex()
-            except BlockNotFound:
-                return None
-        return hashes[number]
-
-    def same_block(number: int, claimed: Any) -> tuple[bool, str]:
-        actual = block_hash(number)
-        if actual is None:
-            return False, f"the chain has no block {number}"
-        if not isinstance(claimed, str) or actual.lower() != claimed.lower():
-            return False, f"block {number} has hash {actual}, the bundle says {claimed}"
-        return True, f"block {number} hash {actual}"
-
-    for item in bundle["records"]:
-        record_id = str(item["id"])
-        what = f"record {record_id}"
-        number = item.get("block_number")
-        if number is None:
-            checks.append(_AnchorCheck(what, True, "not on chain as of the bundle's block: nothing to confirm"))
-            continue
-        number = int(number)
-        if item["mode"] == "single":
-            topics: list[Any] = [topic0, None, _hex32(record_id, "record id")]
-            logs = w3.eth.get_logs({"address": ledger, "fromBlock": number, "toBlock": number, "topics": topics})
-            if not logs:
-                checks.append(_AnchorCheck(what, False, f"no RecordWritten with this id at block {number}"))
-                continue
-            logged = "0x" + bytes(logs[0]["blockHash"]).hex()
-            ok, detail = same_block(number, item.get("block_hash"))
-            if ok and logged.lower() != str(item.get("block_hash")).lower():
-                ok, detail = (
-                    False,
-                    f"the RecordWritten log is in block {logged}, the bundle says {item.get('block_hash')}",
-                )
-            checks.append(_AnchorCheck(what, ok, f"RecordWritten at block {number}; {detail}"))
-        elif item["mode"] == "batch":
-            root = _hex32(item.get("batch_root"), f"batch root of {what}")
-            claimed = item.get("root_anchored_block")
-            raw = w3.eth.call({"to": ledger, "data": selector + root})
-            anchored = int.from_bytes(bytes(raw), "big") if raw else 0
-            if claimed is None or anchored != int(claimed):
-                on_chain = f"anchored at block {anchored}" if anchored else "not anchored"
-                checks.append(
-                    _AnchorCheck(what, False, f"root {item['batch_root']} is {on_chain}, the bundle says {claimed}")
-                )
-                continue
-            ok, detail = same_block(number, item.get("block_hash"))
-            checks.append(_AnchorCheck(what, ok, f"root {item['batch_root']} anchored at block {anchored}; {detail}"))
-        else:
-            checks.append(_AnchorCheck(what, False, f"unknown mode {item['mode']!r}: cannot be confirmed"))
-    return checks
-
-
-def _chain_errors() -> tuple[type[BaseException], ...]:
-    import requests
-    from web3.exceptions import Web3Exception
-
-    return (requests.RequestException, Web3Exception, OSError)
-
-
 @app.command("verify-bundle")
 def verify_bundle(
     file: Annotated[Path, typer.Argument(help="An evidence bundle, as `ledger verify --evidence-out` writes.")],
@@ -1323,10 +1215,15 @@ def verify_bundle(
         verdict = str(result.verdict)
         out.print(Text("verdict: ").append_text(_verdict_text(verdict)))
         if rpc is not None:
+            # web3 is loaded for --rpc alone: the offline re-derivation needs none of it.
+            from ledger_api.chain.anchors import MalformedBundle, confirm_anchors
+
             try:
-                anchors = _confirm_anchors(bundle, rpc)
-            except _chain_errors() as exc:
-                _fail(EXIT_UNAVAILABLE, f"cannot confirm the anchors on {rpc}: {exc or type(exc).__name__}")
+                anchors = confirm_anchors(bundle, rpc)
+            except NodeUnavailable as exc:
+                _fail(EXIT_UNAVAILABLE, f"cannot confirm the anchors on {rpc}: {exc}")
+            except MalformedBundle as exc:
+                raise LocalError(str(exc)) from None
             except (KeyError, ValueError, TypeError) as exc:
                 raise LocalError(f"{file} is not a valid evidence bundle: {exc}") from None
             out.print(Text(f"anchors on {rpc}:"))

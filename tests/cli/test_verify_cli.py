@@ -18,8 +18,9 @@ from eth_utils.crypto import keccak
 from typer.testing import CliRunner
 
 from ledger_api import demo
+from ledger_api.chain.anchors import ANCHORED_AT, RECORD_WRITTEN
 from ledger_api.chain.artifacts import load_artifact
-from ledger_api.cli import ANCHORED_AT, RECORD_WRITTEN, app
+from ledger_api.cli import app
 from ledger_api.client import LedgerClient
 from ledger_api.domain.records import ZERO_HASH
 from ledger_api.settings import PROJECT_ROOT
