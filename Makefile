@@ -73,7 +73,7 @@ lint: setup build
 	PATH=$(CURDIR)/tools/solc:$$PATH $(VENV)/bin/slither contracts --solc-standard-json \
 	  --solc-remaps '@openzeppelin/contracts=node_modules/@openzeppelin/contracts' \
 	  --filter-paths node_modules --exclude-informational --exclude-low --fail-medium
-	$(VENV)/bin/ruff check ledger_api scripts tests
+	$(VENV)/bin/ruff check ledger_api ledger_bench scripts tests
 	$(VENV)/bin/mypy
 
 gas: setup build

@@ -68,7 +68,9 @@ IMPORTER_P = DemoParty("Delta Distribution BV", "NL", Role.IMPORTER, {"eori": "N
 PARTIES = (EXPORTER_P, OCEAN, RAIL, IMPORTER_P)
 
 
-def _declaration(ucr: str, seal: str) -> dict[str, Any]:
+def declaration(ucr: str, seal: str) -> dict[str, Any]:
+    """The lane's declaration; it and the custody and decision payloads below are the
+    benchmarks' records too (ledger_bench)."""
     return {
         "schema_version": "1",
         "kind": "DECLARATION",
@@ -109,7 +111,7 @@ def _declaration(ucr: str, seal: str) -> dict[str, Any]:
     }
 
 
-def _custody(ucr: str, kind: str, where: str, when: str, means: str, seal: str) -> dict[str, Any]:
+def custody(ucr: str, kind: str, where: str, when: str, means: str, seal: str) -> dict[str, Any]:
     mode = "rail" if means.startswith("TRAIN") else "sea"
     return {
         "schema_version": "1",
@@ -123,7 +125,7 @@ def _custody(ucr: str, kind: str, where: str, when: str, means: str, seal: str) 
     }
 
 
-def _decision(ucr: str, country: str, office: str, decision: str, when: str) -> dict[str, Any]:
+def decision(ucr: str, country: str, office: str, decision: str, when: str) -> dict[str, Any]:
     return {
         "schema_version": "1",
         "kind": "CUSTOMS_DECISION",
@@ -150,6 +152,7 @@ def register_on_chain(w3: Web3, manifest: Manifest, build_dir: Any) -> dict[str,
 
     for party in PARTIES:
         if registry.functions.partyOf(party.account.address).call()[2] == 0:
+            # As an int: web3 takes an IntFlag, which iterates over its flags, for a list.
             send(
                 registry.functions.registerParty(
                     party.account.address, int(party.roles), identifiers_hash(party.identifiers)
@@ -202,19 +205,19 @@ def seed(url: str, manifest: Manifest, build_dir: Any, chain_url: str, issue_tok
         seal, ship = f"JP-SEAL-{n:06d}", f"IMO93{n:05d}"
         arrival_seal = "NL-SEAL-990001" if n == 3 else seal  # 3: other seals, no reason given
         steps: list[tuple[LedgerClient, dict[str, Any], str]] = [
-            (exporter, _declaration(ucr, seal), ZERO_ADDRESS),
-            (jp_customs, _decision(ucr, "JP", "JPYOK", "EXPORT_RELEASE", at(1)), ZERO_ADDRESS),
+            (exporter, declaration(ucr, seal), ZERO_ADDRESS),
+            (jp_customs, decision(ucr, "JP", "JPYOK", "EXPORT_RELEASE", at(1)), ZERO_ADDRESS),
         ]
         if n != 5:  # 5: released for export, not handed over yet
             steps += [
-                (exporter, _custody(ucr, "HANDOVER", "JPYOK", at(2), ship, seal), ocean.address),
-                (ocean, _custody(ucr, "ACCEPTANCE", "JPYOK", at(3), ship, seal), exporter.address),
-                (ocean, _custody(ucr, "HANDOVER", "NLRTM", at(4), ship, seal), rail.address),
+                (exporter, custody(ucr, "HANDOVER", "JPYOK", at(2), ship, seal), ocean.address),
+                (ocean, custody(ucr, "ACCEPTANCE", "JPYOK", at(3), ship, seal), exporter.address),
+                (ocean, custody(ucr, "HANDOVER", "NLRTM", at(4), ship, seal), rail.address),
             ]
         if n not in (2, 5):  # 2: in transit, the rail operator has not accepted yet
-            steps.append((rail, _custody(ucr, "ACCEPTANCE", "NLRTM", at(5), "TRAIN-4471", arrival_seal), ocean.address))
+            steps.append((rail, custody(ucr, "ACCEPTANCE", "NLRTM", at(5), "TRAIN-4471", arrival_seal), ocean.address))
         if n not in (2, 3, 5):  # 3: the broken chain, not released for import
-            steps.append((nl_customs, _decision(ucr, "NL", "NL000396", "IMPORT_RELEASE", at(6)), ZERO_ADDRESS))
+            steps.append((nl_customs, decision(ucr, "NL", "NL000396", "IMPORT_RELEASE", at(6)), ZERO_ADDRESS))
         # An earlier start may have seeded part of it (stopped with Ctrl-C): go on from there.
         seeded = exporter.consignment(ucr)
         done = len(seeded["records"]) if seeded else 0

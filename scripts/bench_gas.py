@@ -20,7 +20,6 @@ from eth_account import Account
 from eth_utils import keccak
 from web3 import HTTPProvider, Web3
 
-from ledger_api.bench import write_section
 from ledger_api.chain.contracts import Contracts
 from ledger_api.chain.deploy import Sender, ensure_deployed, load_config
 from ledger_api.chain.node import AnvilNode
@@ -28,6 +27,7 @@ from ledger_api.domain.merkle import MerkleTree
 from ledger_api.domain.parties import identifiers_hash
 from ledger_api.domain.records import ZERO_ADDRESS, Record, RecordKind, consignment_key, sign_record
 from ledger_api.settings import DEV_DEPLOYMENT_CONFIG, PROJECT_ROOT
+from ledger_bench.docs import write_section
 
 BENCHMARKS = PROJECT_ROOT / "docs" / "benchmarks.md"
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import sys
 
-from ledger_api.bench import write_section
 from ledger_api.settings import PROJECT_ROOT
+from ledger_bench.docs import write_section
 
 FIGURES = PROJECT_ROOT / "build" / "reliability.json"
 PAGE = PROJECT_ROOT / "docs" / "reliability.md"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ledger_api.bench import IngestFigures, render_ingest
+from ledger_bench.ingest import IngestFigures, render_ingest
 
 
 def _figures(stream_records: int, confirmed_seconds: float) -> IngestFigures:

@@ -3,7 +3,7 @@ reaches both the rate and the p99, and the page says which did and which did not
 
 from __future__ import annotations
 
-from ledger_api.bench import LoadRun, VerifyFigures, render_verify
+from ledger_bench.verify import LoadRun, VerifyFigures, render_verify
 
 
 def _run(connections: int, rate: float, p99: float) -> LoadRun:

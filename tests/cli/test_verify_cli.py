@@ -18,8 +18,9 @@ from eth_utils.crypto import keccak
 from typer.testing import CliRunner
 
 from ledger_api import demo
+from ledger_api.chain.anchors import ANCHORED_AT, RECORD_WRITTEN
 from ledger_api.chain.artifacts import load_artifact
-from ledger_api.cli import ANCHORED_AT, RECORD_WRITTEN, app
+from ledger_api.cli import app
 from ledger_api.client import LedgerClient
 from ledger_api.domain.records import ZERO_HASH
 from ledger_api.settings import PROJECT_ROOT
@@ -188,7 +189,7 @@ def test_a_batch_record_is_confirmed_by_its_root_anchor_and_a_wrong_anchor_block
     exporter = LedgerClient(str(http.base_url).rstrip("/"), demo.EXPORTER_P.account, token=token)
     try:
         # A declaration opens its consignment: previous is the zero hash, no need to ask.
-        declaration = demo._declaration(ucr, "JP-SEAL-000901")
+        declaration = demo.declaration(ucr, "JP-SEAL-000901")
         signed = exporter.sign(declaration, previous=ZERO_HASH, nonce=time.time_ns() // 1000)
         exporter.post_batch([signed])
         wait_until(

@@ -26,7 +26,6 @@ from sqlalchemy import func, select
 from web3 import HTTPProvider, Web3
 
 from ledger_api.api.problems import MEDIA_TYPE
-from ledger_api.bench import _Service
 from ledger_api.chain.node import free_port
 from ledger_api.client import LedgerClient, SignedRecord
 from ledger_api.demo import ANVIL_AUTHORITY_KEYS
@@ -34,6 +33,7 @@ from ledger_api.domain.records import SECP256K1_HALF_N, sign_record
 from ledger_api.settings import Settings
 from ledger_api.store.db import Store
 from ledger_api.store.tables import OutboxRow, RecordRow
+from ledger_bench.service import Service as _Service
 
 SECP256K1_N = 2 * SECP256K1_HALF_N + 1
 MIB = 1024 * 1024

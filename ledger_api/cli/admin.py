@@ -1,9 +1,13 @@
-"""`ledger admin`: operator commands that work on the service's own store, on the machine
-that runs it (settings from LEDGER_* variables, as the service reads them)."""
+"""`ledger admin`: operator commands that work on the service's own store and receipt keys,
+on the machine that runs it (settings from LEDGER_* variables, as the service reads them).
+
+The service's side (settings, store, services) is imported inside each command: a party's
+`ledger` never loads it.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from eth_utils.address import is_address, to_checksum_address
@@ -11,16 +15,22 @@ from rich.console import Console
 from rich.table import Table
 
 from ledger_api.errors import NotFound
-from ledger_api.services.credentials import Credentials
-from ledger_api.settings import Settings
-from ledger_api.store.db import Store
+
+if TYPE_CHECKING:
+    from ledger_api.services.credentials import Credentials
 
 app = typer.Typer(help="Operator commands on the service's store (run where the service runs).", no_args_is_help=True)
 credentials_app = typer.Typer(help="API credentials of parties: issue, list, revoke.", no_args_is_help=True)
 app.add_typer(credentials_app, name="credentials")
+receipt_keys_app = typer.Typer(help="The service's receipt-signing keys (Ed25519).", no_args_is_help=True)
+app.add_typer(receipt_keys_app, name="receipt-keys")
 
 
 def _credentials() -> Credentials:
+    from ledger_api.services.credentials import Credentials
+    from ledger_api.settings import Settings
+    from ledger_api.store.db import Store
+
     return Credentials(Store(Settings().database))
 
 
@@ -57,16 +67,13 @@ def revoke(credential_id: Annotated[str, typer.Argument(help="The credential's i
     Console().print(f"revoked {credential_id}")
 
 
-receipt_keys_app = typer.Typer(help="The service's receipt-signing keys (Ed25519).", no_args_is_help=True)
-app.add_typer(receipt_keys_app, name="receipt-keys")
-
-
 @receipt_keys_app.command("rotate")
 def rotate_receipt_key() -> None:
     """Makes a new receipt-signing key the active one. Old keys stay in /v1/keys, so every
     receipt already issued stays verifiable; running services sign with the new key within
     a minute."""
     from ledger_api.domain.receipts import load_or_create_keyring
+    from ledger_api.settings import Settings
 
     keyring = load_or_create_keyring(Settings().receipt_keys)
     key = keyring.rotate()
@@ -77,6 +84,7 @@ def rotate_receipt_key() -> None:
 def list_receipt_keys() -> None:
     """Lists the receipt keys' ids (RFC 7638 thumbprints), the active one first."""
     from ledger_api.domain.receipts import load_or_create_keyring
+    from ledger_api.settings import Settings
 
     for jwk in load_or_create_keyring(Settings().receipt_keys).jwks()["keys"]:
         print(jwk["kid"])

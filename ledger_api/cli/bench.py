@@ -1,0 +1,110 @@
+"""`ledger bench ingest | verify`: the benchmarks (ledger_bench, a package of their own
+beside the service's), their figures printed as a table and, with --write-docs, written
+into docs/benchmarks.md. ledger_bench is imported inside each command: it starts services
+and opens their stores, which a party's `ledger` never loads."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ledger_api.cli._common import out
+
+app = typer.Typer(help="Benchmarks: figures printed, for docs/benchmarks.md.", no_args_is_help=True)
+
+WriteDocs = Annotated[bool, typer.Option("--write-docs", help="Write the figures into docs/benchmarks.md.")]
+
+
+@app.command("ingest")
+def bench_ingest(
+    records: Annotated[int, typer.Option(min=1, help="Records posted through /v1/records/batch.")] = 10_000,
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="Records per batch request.")] = 1_000,
+    raw_records: Annotated[int, typer.Option(min=1, help="Pre-signed write transactions sent to the node.")] = 2_000,
+    samples: Annotated[int, typer.Option(min=1, help="Single records timed one at a time.")] = 200,
+    stream_records: Annotated[
+        int, typer.Option(min=4, help="Single records posted by 4 clients at once (one transaction each).")
+    ] = 10_000,
+    write_docs: WriteDocs = False,
+) -> None:
+    """Ingest throughput and latency of a fresh service, beside the raw limit of its node."""
+    from ledger_bench.docs import BENCHMARKS, write_section
+    from ledger_bench.ingest import render_ingest, run_ingest
+
+    console = out()
+    figures = run_ingest(
+        records, batch_size, raw_records, samples, stream_records, progress=lambda m: console.print(f"[dim]{m}[/]")
+    )
+    table = Table("figure", "value", title="ledger bench ingest")
+    table.add_row("batch ingest", f"{figures.records:,} records in {figures.seconds:.2f} s")
+    table.add_row("batch ingest rate", f"{figures.records_per_second:,.0f} records/s")
+    table.add_row(
+        f"batch request ({figures.batch_size:,} records) p50 / p99",
+        f"{figures.request_p50_ms:.0f} / {figures.request_p99_ms:.0f} ms",
+    )
+    table.add_row(
+        "raw limit of the node",
+        f"{figures.raw_records_per_second:,.0f} records/s ({figures.raw_records:,} in {figures.raw_seconds:.2f} s)",
+    )
+    table.add_row("service / raw", f"{figures.records_per_second / figures.raw_records_per_second:.0%}")
+    table.add_row("single record confirmed p50 / p99", f"{figures.single_p50_ms:.1f} / {figures.single_p99_ms:.1f} ms")
+    table.add_row(
+        f"single-record stream, {figures.stream_clients} clients",
+        f"{figures.stream_records / figures.stream_confirmed_seconds:,.0f} records/s "
+        f"({figures.stream_records:,} confirmed in {figures.stream_confirmed_seconds:.1f} s, "
+        f"accepted in {figures.stream_accepted_seconds:.1f} s)",
+    )
+    table.add_row("chain length at the end", f"{figures.chain_blocks_at_end:,} blocks")
+    console.print(table)
+    if write_docs:
+        command = f"ledger bench ingest --records {records} --batch-size {batch_size} --raw-records {raw_records}"
+        command += f" --samples {samples} --stream-records {stream_records}"
+        write_section(BENCHMARKS, "ingest", render_ingest(figures, command))
+        console.print("written to docs/benchmarks.md")
+
+
+@app.command("verify")
+def bench_verify(
+    records: Annotated[int, typer.Option(min=3, max=200, help="Records in the verified consignment.")] = 20,
+    workers: Annotated[int, typer.Option(min=1, max=16, help="uvicorn worker processes reading the store.")] = 2,
+    seconds: Annotated[float, typer.Option(min=1, max=120, help="Length of each load run.")] = 10,
+    connections: Annotated[
+        list[int] | None,
+        typer.Option(min=1, max=256, help="Concurrent connections of a load run; repeat for several runs."),
+    ] = None,
+    write_docs: WriteDocs = False,
+) -> None:
+    """Verification throughput and latency (receipt included) with N reader workers, at
+    each concurrency given (default 4, 8 and 16 connections), beside a static answer of
+    the same server. Uses wrk when installed (apt-get install wrk)."""
+    from ledger_bench.docs import BENCHMARKS, write_section
+    from ledger_bench.verify import render_verify, run_verify
+
+    levels = connections or [4, 8, 16]
+    console = out()
+    f = run_verify(records, workers, seconds, levels, progress=lambda m: console.print(f"[dim]{m}[/]"))
+    table = Table(
+        "connections",
+        "verifications/s",
+        "p50 / p99 ms",
+        "errors",
+        "static answers/s",
+        "target met",
+        title=f"ledger bench verify: {f.records} records ({f.verdict}), {f.workers} workers",
+    )
+    for run, static in zip(f.runs, f.static, strict=True):
+        table.add_row(
+            str(run.connections),
+            f"{run.requests_per_second:,.0f}",
+            f"{run.p50_ms:.1f} / {run.p99_ms:.1f}",
+            str(run.errors),
+            f"{static.requests_per_second:,.0f}",
+            "yes" if run.meets_target else "no",
+        )
+    console.print(table)
+    if write_docs:
+        command = f"ledger bench verify --records {records} --workers {workers} --seconds {seconds:.0f}"
+        command += "".join(f" --connections {c}" for c in levels)
+        write_section(BENCHMARKS, "verify", render_verify(f, command))
+        console.print("written to docs/benchmarks.md")

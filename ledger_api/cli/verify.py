@@ -1,0 +1,350 @@
+"""`ledger verify`, `ledger verify-receipt` and `ledger verify-bundle`: a verdict asked of
+the service, a receipt checked with the service's public keys alone, an evidence bundle
+re-derived offline (and, with --rpc, its anchors confirmed on a chain node of the
+verifier's choosing: ledger_api/chain/anchors.py). Each exits 5 when the verification was
+made and the verdict is not VERIFIED; verify-bundle --rpc exits 6 when the chain
+contradicts the bundle.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from ledger_api.cli._common import (
+    EXIT_CHAIN_CONTRADICTS,
+    EXIT_NOT_VERIFIED,
+    EXIT_REFUSED,
+    EXIT_UNAVAILABLE,
+    READER,
+    UCR,
+    LocalError,
+    fail,
+    out,
+    read_json,
+    read_text,
+    reporting_errors,
+    settings,
+    write_output,
+)
+from ledger_api.client import ClientError, LedgerClient
+from ledger_api.errors import NodeUnavailable
+
+_STATUS_MARKS = {
+    "VALID": ("✓", "green"),
+    "INVALID": ("✗", "red"),
+    "ERROR": ("!", "yellow"),
+    "SKIPPED": ("-", "dim"),
+}
+_VERDICT_STYLES = {"VERIFIED": "bold green", "FAILED": "bold red", "INCOMPLETE": "bold yellow"}
+_LANE_STYLES = {"GREEN": "green", "AMBER": "yellow", "RED": "red"}
+
+
+def _status_text(status: str) -> Text:
+    # A mark as well as a colour: the status must read without colour (NO_COLOR, a pipe, a printout).
+    mark, style = _STATUS_MARKS.get(status, ("?", ""))
+    return Text(f"{mark} {status}", style=style)
+
+
+def _verdict_text(verdict: str) -> Text:
+    mark = "✓" if verdict == "VERIFIED" else "✗" if verdict == "FAILED" else "…"
+    return Text(f"{mark} {verdict}", style=_VERDICT_STYLES.get(verdict, "bold"))
+
+
+def _print_checks(checks: list[dict[str, Any]], title: str) -> None:
+    """Checks as the service and `VerificationResult.as_dict` write them: name, status, reason{code, message}."""
+    table = Table("check", "status", "reason", "message", title=title)
+    for check in checks:
+        reason = check.get("reason") or {}
+        table.add_row(
+            Text(str(check["name"])),
+            _status_text(str(check["status"])),
+            Text(str(reason.get("code", check.get("code", "-")))),
+            Text(str(reason.get("message", ""))),
+        )
+    out().print(table)
+
+
+def _not_verified_exit(verdict: str) -> None:
+    if verdict != "VERIFIED":
+        raise typer.Exit(EXIT_NOT_VERIFIED)
+
+
+# ---------------------------------------------------------------- verify
+
+
+def _service_get(client: LedgerClient, path: str, params: dict[str, Any]) -> httpx.Response:
+    response = client.http.get(path, params=params)
+    if response.status_code >= 400:
+        try:
+            problem = response.json()
+        except ValueError:
+            problem = {"title": response.reason_phrase or "Error", "detail": response.text[:500]}
+        raise ClientError(response.status_code, problem if isinstance(problem, dict) else {"detail": str(problem)})
+    return response
+
+
+def _print_risk(risk: dict[str, Any]) -> None:
+    console = out()
+    lane = str(risk.get("lane"))
+    line = Text("lane: ")
+    line.append(f"{lane} (score {risk.get('score')})", style=_LANE_STYLES.get(lane, ""))
+    console.print(line)
+    fired = risk.get("fired") or []
+    if not fired:
+        console.print(Text("fired rules: none"))
+        return
+    table = Table("rule", "points", "description", "reason", title="fired rules")
+    for rule in fired:
+        table.add_row(
+            Text(str(rule.get("id"))),
+            Text(f"+{rule.get('points')}"),
+            Text(str(rule.get("description", ""))),
+            Text(str(rule.get("reason", ""))),
+        )
+    console.print(table)
+
+
+def verify(
+    ucr: Annotated[str, typer.Argument(help="The consignment's WCO UCR.")],
+    country: Annotated[
+        str, typer.Option("--country", "-c", help="ISO 3166-1 alpha-2 of the verifying customs, e.g. NL.")
+    ],
+    at_block: Annotated[
+        int | None, typer.Option("--at-block", min=0, help="Verify as of this block (default: the index head).")
+    ] = None,
+    receipt_out: Annotated[
+        Path | None, typer.Option("--receipt-out", dir_okay=False, help="Write the signed receipt (compact JWS) here.")
+    ] = None,
+    evidence_out: Annotated[
+        Path | None,
+        typer.Option("--evidence-out", dir_okay=False, help="Write the evidence bundle (the exact bytes hashed) here."),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token", envvar="LEDGER_TOKEN", help="A party's credential (lgr_…), sent as a bearer token if given."
+        ),
+    ] = None,
+) -> None:
+    """Asks the service for the consignment's verdict as COUNTRY's customs: prints each
+    check with its reason, the verdict, and the risk lane with the rules that fired.
+
+    --receipt-out writes the signed receipt (check it with `ledger verify-receipt`);
+    --evidence-out writes the evidence bundle the verdict was drawn from, as of the same
+    block (re-derive it with `ledger verify-bundle`). Exits 0 when the verdict is VERIFIED,
+    5 when it is FAILED or INCOMPLETE."""
+    if not UCR.fullmatch(ucr):
+        raise typer.BadParameter("not a WCO UCR (e.g. 4NL123456789-INV2026-0001)", param_hint="UCR")
+    if not re.fullmatch(r"[A-Z]{2}", country):
+        raise typer.BadParameter("expected an ISO 3166-1 alpha-2 code, e.g. NL", param_hint="--country")
+    with reporting_errors():
+        client = LedgerClient(settings.url, READER, token=token or settings.token)
+        try:
+            params: dict[str, Any] = {"country": country}
+            if at_block is not None:
+                params["at_block"] = at_block
+            result = _service_get(client, f"/v1/consignments/{ucr}/verification", params).json()
+            evidence: bytes | None = None
+            if evidence_out is not None:
+                # As of the verdict's block, so that these bytes are the ones the receipt's hash covers.
+                params = {"country": country, "at_block": result["as_of_block"]}
+                evidence = _service_get(client, f"/v1/consignments/{ucr}/evidence", params).content
+        finally:
+            client.close()
+        console = out()
+        console.print(Text(f"consignment {result['ucr']}, verified for {result['verifying_country']}"))
+        console.print(Text(f"as of block {result['as_of_block']}"))
+        _print_checks(result["checks"], f"checks of {result['ucr']}")
+        console.print(Text("verdict: ").append_text(_verdict_text(str(result["verdict"]))))
+        _print_risk(result["risk"])
+        recognition = result.get("recognition")
+        if recognition:
+            console.print(Text(f"AEO recognition: {recognition.get('reason')}"))
+        console.print(Text(f"evidence: {result['evidence_hash']}"))
+        if receipt_out is not None:
+            write_output(receipt_out, str(result["receipt"]).encode("ascii"), "receipt")
+            console.print(Text(f"receipt written to {receipt_out}"))
+        if evidence_out is not None and evidence is not None:
+            from ledger_api.domain.receipts import evidence_hash
+
+            if evidence_hash(evidence) != result["evidence_hash"]:
+                fail(
+                    EXIT_UNAVAILABLE,
+                    f"the service's evidence as of block {result['as_of_block']} hashes to "
+                    f"{evidence_hash(evidence)}, not to the verdict's {result['evidence_hash']}: not written",
+                )
+            write_output(evidence_out, evidence, "evidence bundle")
+            console.print(Text(f"evidence written to {evidence_out}"))
+    _not_verified_exit(str(result["verdict"]))
+
+
+# ---------------------------------------------------------------- verify-receipt
+
+
+def _receipt_header(token: str) -> dict[str, Any]:
+    """The header of a receipt that verify_receipt already accepted."""
+    part = token.strip().split(".")[0]
+    header = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    return dict(header)
+
+
+def _utc(timestamp: Any) -> str:
+    try:
+        return datetime.fromtimestamp(int(timestamp), UTC).isoformat().replace("+00:00", "Z") + f" ({timestamp})"
+    except (TypeError, ValueError, OverflowError, OSError):
+        return str(timestamp)
+
+
+def verify_receipt_command(
+    file: Annotated[Path, typer.Argument(help="The receipt: a compact JWS, as `ledger verify --receipt-out` writes.")],
+    jwks: Annotated[
+        Path | None, typer.Option("--jwks", dir_okay=False, help="Check against this JWKS file: offline.")
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="Check against this service's /v1/keys (default: the global --url)."),
+    ] = None,
+) -> None:
+    """Checks a verification receipt's signature with the service's public keys, with no
+    chain: against a JWKS file (--jwks, offline) or the keys the service publishes at
+    /v1/keys (--url, else the global --url). Prints the receipt's claims.
+
+    Exits 0 for a valid receipt whose verdict is VERIFIED, 5 for a valid receipt with
+    another verdict, 4 for a receipt that does not verify (its reason is printed)."""
+    from ledger_api.domain.receipts import ReceiptError, verify_receipt
+
+    if jwks is not None and url is not None:
+        raise typer.BadParameter("give --jwks FILE or --url URL, not both", param_hint="--jwks / --url")
+    with reporting_errors():
+        token = read_text(file, "receipt").strip()
+        if jwks is not None:
+            keys = read_json(jwks)
+            source = str(jwks)
+        else:
+            base = (url or settings.url).rstrip("/")
+            source = f"{base}/v1/keys"
+            try:
+                response = httpx.get(source, timeout=30)
+            except httpx.TransportError as exc:
+                fail(EXIT_UNAVAILABLE, f"cannot reach the ledger service at {base}: {exc or type(exc).__name__}")
+            if response.status_code >= 400:
+                fail(
+                    EXIT_UNAVAILABLE if response.status_code >= 500 else EXIT_REFUSED,
+                    f"{source} answered {response.status_code}",
+                )
+            keys = response.json()
+        if not isinstance(keys, dict):
+            raise LocalError(f"{source} is not a JWKS: expected a JSON object with a keys list")
+        try:
+            claims = verify_receipt(token, keys)
+        except ReceiptError as exc:
+            raise LocalError(f"{file} is not a valid receipt ({exc.code}): {exc.message}") from None
+        kid = _receipt_header(token).get("kid")
+        risk: dict[str, Any] = claims["risk"] if isinstance(claims.get("risk"), dict) else {}
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold")
+        grid.add_column()
+        grid.add_row("verdict", _verdict_text(str(claims.get("verdict"))))
+        grid.add_row("ucr", Text(str(claims.get("ucr"))))
+        grid.add_row("as of block", Text(str(claims.get("as_of_block"))))
+        grid.add_row("lane", Text(f"{risk.get('lane')} (score {risk.get('score')})"))
+        grid.add_row("fired rules", Text(", ".join(str(f) for f in risk.get("fired") or []) or "none"))
+        grid.add_row("evidence", Text(str(claims.get("evidence"))))
+        grid.add_row("chain id", Text(str(claims.get("chain_id"))))
+        grid.add_row("ledger", Text(str(claims.get("ledger"))))
+        grid.add_row("issuer", Text(str(claims.get("iss"))))
+        grid.add_row("issued at", Text(_utc(claims.get("iat"))))
+        grid.add_row("receipt id", Text(str(claims.get("jti"))))
+        console = out()
+        console.print(grid)
+        checks = claims.get("checks")
+        if isinstance(checks, list) and checks:
+            table = Table("check", "status", "reason", title="checks")
+            for check in checks:
+                if isinstance(check, dict):
+                    table.add_row(
+                        Text(str(check.get("name"))),
+                        _status_text(str(check.get("status"))),
+                        Text(str(check.get("code"))),
+                    )
+            console.print(table)
+        console.print(Text(f"signature valid (kid {kid}), keys from {source}", style="green"))
+    _not_verified_exit(str(claims.get("verdict")))
+
+
+def verify_bundle(
+    file: Annotated[Path, typer.Argument(help="An evidence bundle, as `ledger verify --evidence-out` writes.")],
+    rpc: Annotated[
+        str | None,
+        typer.Option("--rpc", help="Also confirm every anchor on the chain behind this JSON-RPC URL."),
+    ] = None,
+) -> None:
+    """Re-derives the verdict from an evidence bundle alone: no service, no chain. Prints
+    the verdict and each check.
+
+    With --rpc URL, also confirms on that chain that the bundle's anchors are there as it
+    says: the chain id; for single records a RecordWritten event with the record's id at
+    its block, and that block's hash; for batch records the root's anchoredAt block, and
+    that block's hash. One line per anchor.
+
+    Exits 0 when the verdict is VERIFIED (and, with --rpc, every anchor holds), 4 for a
+    malformed bundle, 5 for a FAILED or INCOMPLETE verdict, 6 when the chain contradicts the
+    bundle, 3 when the node cannot be reached."""
+    from ledger_api.domain.evidence import from_bundle
+    from ledger_api.domain.verification import verify as run_checks
+
+    with reporting_errors():
+        bundle = read_json(file)
+        if not isinstance(bundle, dict):
+            raise LocalError(
+                f"{file} is not an evidence bundle: a JSON object is expected, not {type(bundle).__name__}"
+            )
+        try:
+            result = run_checks(from_bundle(bundle))
+        except KeyError as exc:
+            raise LocalError(f"{file} is not a valid evidence bundle: missing member {exc}") from None
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise LocalError(f"{file} is not a valid evidence bundle: {exc}") from None
+        console = out()
+        console.print(
+            Text(f"consignment {result.ucr}, as of block {result.as_of_block}, re-derived offline from {file}")
+        )
+        _print_checks([c.as_dict() for c in result.checks], f"checks of {result.ucr}")
+        verdict = str(result.verdict)
+        console.print(Text("verdict: ").append_text(_verdict_text(verdict)))
+        if rpc is not None:
+            # web3 is loaded for --rpc alone: the offline re-derivation needs none of it.
+            from ledger_api.chain.anchors import MalformedBundle, confirm_anchors
+
+            try:
+                anchors = confirm_anchors(bundle, rpc)
+            except NodeUnavailable as exc:
+                fail(EXIT_UNAVAILABLE, f"cannot confirm the anchors on {rpc}: {exc}")
+            except MalformedBundle as exc:
+                raise LocalError(str(exc)) from None
+            except (KeyError, ValueError, TypeError) as exc:
+                raise LocalError(f"{file} is not a valid evidence bundle: {exc}") from None
+            console.print(Text(f"anchors on {rpc}:"))
+            for anchor in anchors:
+                line = Text("  ")
+                line.append("✓ on chain  " if anchor.ok else "✗ NOT AS SAID  ", style="green" if anchor.ok else "red")
+                line.append(f"{anchor.what}: {anchor.detail}")
+                console.print(line, soft_wrap=True)
+            wrong = [a for a in anchors if not a.ok]
+            if wrong:
+                fail(
+                    EXIT_CHAIN_CONTRADICTS,
+                    f"{len(wrong)} of {len(anchors)} anchors are not on chain as the bundle says",
+                )
+            console.print(Text(f"all {len(anchors)} anchors confirmed", style="green"))
+    _not_verified_exit(verdict)

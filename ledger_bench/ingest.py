@@ -1,0 +1,306 @@
+"""Ingest benchmark: the service's write path measured end to end, beside the raw limit
+of the same node in the same run. Run through `ledger bench ingest`. Figures:
+
+- batch ingest: N pre-signed records POSTed to /v1/records/batch in chunks, timed from
+  the first POST until every batch's anchor is confirmed in the index;
+- raw limit: the same node taking pre-signed `write` transactions (one record each) sent
+  directly in JSON-RPC batches with automine off, then mined in full blocks, timed until
+  the last receipt;
+- single-record latency: one record at a time, POST until the index reports it confirmed;
+- single-record stream: several clients, each its own party, posting single records (one
+  transaction each) at once, timed until all are accepted and until all are confirmed.
+
+Every record is a declaration of the demo lane (ledger_api/demo.py), each of its own
+consignment.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
+from web3 import HTTPProvider, Web3
+
+from ledger_api import demo
+from ledger_api.chain.abi import ContractAbi
+from ledger_api.chain.artifacts import load_artifacts
+from ledger_api.chain.contracts import Contracts
+from ledger_api.chain.rpc import Rpc
+from ledger_api.client import LedgerClient, SignedRecord
+from ledger_api.domain.parties import Role, identifiers_hash
+from ledger_api.settings import PROJECT_ROOT
+from ledger_bench.service import Service, confirmed, ok, percentile, registered, wait
+
+# anvil's development account 8 (public key material, local chains only): sends the raw-limit transactions.
+RAW_SENDER_KEY = "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97"
+SEAL = "JP-SEAL-BENCH"
+
+
+@dataclass(frozen=True)
+class IngestFigures:
+    records: int
+    batch_size: int
+    seconds: float
+    records_per_second: float
+    request_p50_ms: float
+    request_p99_ms: float
+    raw_records: int
+    raw_seconds: float
+    raw_records_per_second: float
+    single_samples: int
+    single_p50_ms: float
+    single_p99_ms: float
+    stream_clients: int
+    stream_records: int
+    stream_accepted_seconds: float
+    stream_confirmed_seconds: float
+    chain_blocks_at_end: int
+
+
+def _register(service: Service, w3: Web3, parties: list[LocalAccount]) -> None:
+    contracts = Contracts.load(w3, service.manifest, PROJECT_ROOT / "build")
+    nl = next(a["address"] for a in service.manifest.authorities if a["country"] == "NL")
+    for account in parties:
+        # As an int: web3 takes an IntFlag, which iterates over its flags, for a list.
+        fn = contracts.registry.functions.registerParty(
+            account.address, int(Role.EXPORTER), identifiers_hash({"bench": "1"})
+        )
+        w3.eth.wait_for_transaction_receipt(fn.transact({"from": nl}))
+    for account in parties:
+        wait(partial(registered, service.http, account.address), 30, "indexing")
+    # The load generator reads as the first party (every bench consignment is its own or
+    # the others', and each client below carries its own party's credential).
+    service.tokens = {a.address: service.credentials.issue(a.address, "bench") for a in parties}
+    service.http.headers["Authorization"] = f"Bearer {service.tokens[parties[0].address]}"
+
+
+def measure_batches(service: Service, client: LedgerClient, records: int, batch_size: int) -> tuple[float, list[float]]:
+    signed = [
+        client.sign(demo.declaration(f"6NL000000001-B{n:07d}", SEAL), previous=bytes(32), nonce=n, deadline=2**40)
+        for n in range(records)
+    ]
+    chunks = [signed[i : i + batch_size] for i in range(0, records, batch_size)]
+    # Signed and serialised before the clock starts: the load generator shares the two
+    # cores with the service, and its own JSON encoding is not the service's ingest.
+    bodies = [json.dumps({"records": [s.body() for s in chunk]}).encode() for chunk in chunks]
+    latencies = []
+    start = time.perf_counter()
+    for body in bodies:
+        t = time.perf_counter()
+        response = client.http.post("/v1/records/batch", content=body, headers={"content-type": "application/json"})
+        latencies.append((time.perf_counter() - t) * 1000)
+        ok(response)
+    for chunk in chunks:
+        wait(partial(confirmed, client.http, chunk[-1].id), 300, "a batch to be confirmed")
+    return time.perf_counter() - start, latencies
+
+
+def measure_raw(service: Service, w3: Web3, party: LocalAccount, records: int) -> float:
+    """Pre-signed `write` transactions, one record each, straight to the node."""
+    sender: LocalAccount = Account.from_key(RAW_SENDER_KEY)
+    client = LedgerClient(service.url, party, token=service.tokens[party.address])
+    abi = ContractAbi(load_artifacts(PROJECT_ROOT / "build"))
+    ledger = service.manifest.address("ConsignmentLedger")
+    base_nonce = w3.eth.get_transaction_count(sender.address)
+    gas_price = 2 * w3.eth.gas_price + 1
+    raw = []
+    for n in range(records):
+        s: SignedRecord = client.sign(
+            demo.declaration(f"6NL000000002-R{n:07d}", SEAL), previous=bytes(32), nonce=n, deadline=2**40
+        )
+        data = abi.encode_call("ConsignmentLedger", "write", s.record.as_tuple(), s.signature)
+        tx: dict[str, Any] = {
+            "nonce": base_nonce + n,
+            "gasPrice": gas_price,
+            "gas": 300_000,
+            "to": ledger,
+            "value": 0,
+            "data": data,
+            "chainId": service.manifest.chain_id,
+        }
+        raw.append("0x" + bytes(sender.sign_transaction(tx).raw_transaction).hex())
+    rpc = Rpc(service.chain_url)
+    last_hash = "0x" + keccak(bytes.fromhex(raw[-1][2:])).hex()
+    # The node at its best: everything sent in JSON-RPC batches with automine off, then
+    # mined in full blocks. The service's relayer is idle meanwhile.
+    rpc.call("evm_setAutomine", False)
+    start = time.perf_counter()
+    try:
+        for i in range(0, records, 500):
+            rpc.batch([("eth_sendRawTransaction", [tx]) for tx in raw[i : i + 500]])
+        while rpc.call("eth_getTransactionReceipt", last_hash) is None:
+            rpc.call("evm_mine")
+            if time.perf_counter() - start > 300:
+                raise TimeoutError("the raw transactions were not mined")
+        seconds = time.perf_counter() - start
+    finally:
+        rpc.call("evm_setAutomine", True)
+    rpc.close()
+    client.close()
+    return seconds
+
+
+def measure_single(service: Service, client: LedgerClient, samples: int) -> list[float]:
+    nonce = client.next_nonce()
+    latencies = []
+    for n in range(samples):
+        signed = client.sign(demo.declaration(f"6NL000000001-S{n:07d}", SEAL), previous=bytes(32), nonce=nonce + n)
+        t = time.perf_counter()
+        ok(client.http.post("/v1/records", json=signed.body()))
+        wait(partial(confirmed, client.http, signed.id), 30, "a single record", poll=0.002)
+        latencies.append((time.perf_counter() - t) * 1000)
+    return latencies
+
+
+def measure_stream(clients: list[LedgerClient], per_client: int) -> tuple[float, float]:
+    """Each client posts its own party's single records in nonce order, all clients at
+    once: seconds until every record was accepted, and until every one was confirmed."""
+    bodies = []
+    for i, client in enumerate(clients):
+        base = client.next_nonce()
+        signed = [
+            client.sign(
+                demo.declaration(f"6NL00000000{i}-T{n:07d}", SEAL), previous=bytes(32), nonce=base + n, deadline=2**40
+            )
+            for n in range(per_client)
+        ]
+        bodies.append([(s.id, json.dumps(s.body()).encode()) for s in signed])  # before the clock starts
+
+    def post_all(client: LedgerClient, own: list[tuple[str, bytes]]) -> None:
+        for _, body in own:
+            ok(client.http.post("/v1/records", content=body, headers={"content-type": "application/json"}))
+
+    posters = [threading.Thread(target=post_all, args=pair) for pair in zip(clients, bodies, strict=True)]
+    start = time.perf_counter()
+    for t in posters:
+        t.start()
+    for t in posters:
+        t.join()
+    accepted_after = time.perf_counter() - start
+    for client, own in zip(clients, bodies, strict=True):  # each party's last record, confirmed last
+        wait(partial(confirmed, client.http, own[-1][0]), 300, "the stream to be confirmed")
+    confirmed_after = time.perf_counter() - start
+    unconfirmed = [rid for c, own in zip(clients, bodies, strict=True) for rid, _ in own if not confirmed(c.http, rid)]
+    if unconfirmed:
+        raise RuntimeError(f"{len(unconfirmed)} records of the stream are not confirmed, e.g. {unconfirmed[0]}")
+    return accepted_after, confirmed_after
+
+
+def run_ingest(
+    records: int = 10_000,
+    batch_size: int = 1_000,
+    raw_records: int = 2_000,
+    samples: int = 200,
+    stream_records: int = 10_000,
+    stream_clients: int = 4,
+    progress: Callable[[str], None] = lambda _: None,
+) -> IngestFigures:
+    with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
+        service = Service(Path(tmp))
+        try:
+            w3 = Web3(HTTPProvider(service.chain_url))
+            batcher, raw_party, single = (
+                Account.from_key(keccak(text=f"bench {n}")) for n in ("batch", "raw", "single")
+            )
+            streamers = [Account.from_key(keccak(text=f"bench stream {i}")) for i in range(stream_clients)]
+            _register(service, w3, [batcher, raw_party, single, *streamers])
+            progress(f"batch ingest: {records:,} records in batches of {batch_size:,}")
+            seconds, request_ms = measure_batches(
+                service, LedgerClient(service.url, batcher, token=service.tokens[batcher.address]), records, batch_size
+            )
+            progress(f"single-record latency: {samples} records one at a time")
+            single_ms = measure_single(
+                service, LedgerClient(service.url, single, token=service.tokens[single.address]), samples
+            )
+            progress(f"single-record stream: {stream_records:,} records from {stream_clients} clients at once")
+            accepted_after, confirmed_after = measure_stream(
+                [LedgerClient(service.url, a, token=service.tokens[a.address]) for a in streamers],
+                stream_records // stream_clients,
+            )
+            progress(f"raw limit: {raw_records:,} pre-signed write transactions straight to the node")
+            raw_seconds = measure_raw(service, w3, raw_party, raw_records)
+            blocks = w3.eth.block_number
+        finally:
+            service.stop()
+    return IngestFigures(
+        records=records,
+        batch_size=batch_size,
+        seconds=seconds,
+        records_per_second=records / seconds,
+        request_p50_ms=statistics.median(request_ms),
+        request_p99_ms=percentile(request_ms, 99),
+        raw_records=raw_records,
+        raw_seconds=raw_seconds,
+        raw_records_per_second=raw_records / raw_seconds,
+        single_samples=samples,
+        single_p50_ms=statistics.median(single_ms),
+        single_p99_ms=percentile(single_ms, 99),
+        stream_clients=stream_clients,
+        stream_records=stream_records // stream_clients * stream_clients,
+        stream_accepted_seconds=accepted_after,
+        stream_confirmed_seconds=confirmed_after,
+        chain_blocks_at_end=blocks,
+    )
+
+
+def render_ingest(f: IngestFigures, command: str) -> str:
+    anvil = subprocess.run(
+        [str(PROJECT_ROOT / "node_modules/.bin/anvil"), "--version"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()[0]
+    ratio = f.records_per_second / f.raw_records_per_second
+    stream_met = f.stream_records / f.stream_confirmed_seconds >= 10_000 / 60  # issue #6
+    rows = [
+        (
+            "batch ingest through the API, anchored and confirmed",
+            f"{f.records:,} records in {f.seconds:.2f} s",
+            f"**{f.records_per_second:,.0f} records/s**",
+            "≥ 2,000 records/s",
+        ),
+        (
+            f"one batch request of {f.batch_size:,} records, p50 / p99",
+            f"{f.request_p50_ms:.0f} / {f.request_p99_ms:.0f} ms",
+            "",
+            "",
+        ),
+        (
+            "raw limit of the same node (pre-signed `write` txs, manual mining)",
+            f"{f.raw_records:,} records in {f.raw_seconds:.2f} s",
+            f"{f.raw_records_per_second:,.0f} records/s",
+            "",
+        ),
+        ("service / raw limit", "", f"**{ratio:.0%}**", "≥ 50%"),
+        (
+            f"single record, POST until confirmed in the index, p50 / p99 ({f.single_samples} samples)",
+            "",
+            f"**{f.single_p50_ms:.1f}** / {f.single_p99_ms:.1f} ms",
+            "p50 ≤ 60 ms",
+        ),
+        (
+            f"single records (one transaction each) from {f.stream_clients} clients at once, until all confirmed",
+            f"{f.stream_records:,} records in {f.stream_confirmed_seconds:.1f} s "
+            f"(all accepted after {f.stream_accepted_seconds:.1f} s)",
+            f"**{f.stream_records / f.stream_confirmed_seconds:,.0f} records/s**",
+            f"10,000 in ≤ 60 s, ≥ 167 records/s ({'met' if stream_met else 'not met'})",
+        ),
+    ]
+    lines = [
+        f"`{command}` — {anvil}; service and load generator in separate processes on the same 2-core",
+        f"machine; the chain had {f.chain_blocks_at_end:,} blocks at the end of the run.",
+        "",
+        "| figure | measured | rate | target |",
+        "|---|---|---|---|",
+        *[f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows],
+    ]
+    return "\n".join(lines)
