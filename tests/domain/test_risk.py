@@ -4,6 +4,7 @@ rules files refused at start with the line and the reason."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +16,8 @@ from eth_utils.address import to_checksum_address
 from ledger_api.domain.facts import PartyCheckpoint, PartyFact, RecognitionFact, RecordFact, VerificationInput
 from ledger_api.domain.payloads import canonical_json, parse_payload
 from ledger_api.domain.records import ZERO_ADDRESS, LedgerDomain, Record, RecordKind, consignment_key
-from ledger_api.domain.risk import RiskRulesError, RuleSet, assess, load_rules, parse_rules
+from ledger_api.domain.risk import RiskRulesError, RuleSet, assess, parse_rules
+from ledger_api.store.risk_rules_file import load_rules, rules_from_yaml
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config" / "risk-rules.yaml"
 UCR = "4NL123456789-INV2026-0001"
@@ -181,7 +183,7 @@ def with_record(records: list[RecordFact], index: int, payload: dict[str, Any] |
 
 @pytest.fixture(scope="module")
 def every_condition() -> RuleSet:
-    return parse_rules(EVERY_CONDITION)
+    return rules_from_yaml(EVERY_CONDITION)
 
 
 def fired(rules: RuleSet, inp: VerificationInput) -> dict[str, tuple[str, tuple[str, ...]]]:
@@ -341,7 +343,7 @@ def test_a_declaration_mined_after_the_first_handover_fires(every_condition):
 
 
 def test_a_late_declaration_within_the_grace_does_not_fire():
-    rules = parse_rules(
+    rules = rules_from_yaml(
         "lanes: {amber: 1, red: 2}\nrules:\n"
         "  - {id: LATE, description: d, points: 1, when: {type: declaration_after_departure, grace_seconds: 600}}\n"
     )
@@ -502,3 +504,19 @@ def test_an_invalid_rules_file_is_refused_with_its_line_and_reason(tmp_path, tex
 def test_a_missing_rules_file_is_refused_with_its_path(tmp_path):
     with pytest.raises(RiskRulesError, match="cannot read the risk rules file"):
         load_rules(tmp_path / "nowhere.yaml")
+
+
+def test_rules_already_parsed_are_placed_by_the_line_the_reader_gives():
+    data = {"lanes": {"amber": 30, "red": 60}, "rules": [{"id": "R001", "description": "d", "points": 1}]}
+    asked: list[tuple[str | int, ...]] = []
+
+    def line_of(loc: Sequence[str | int]) -> int:
+        asked.append(tuple(loc))
+        return 7
+
+    with pytest.raises(RiskRulesError) as refused:
+        parse_rules(data, source="rules.json", line_of=line_of)
+    assert str(refused.value) == "rules.json:7: rules[0].when: required field is missing"
+    assert asked == [("rules", 0, "when")]
+    with pytest.raises(RiskRulesError, match=r"^<rules>:1: rules\[0\]\.when: required field is missing$"):
+        parse_rules(data)
