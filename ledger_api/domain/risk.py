@@ -170,8 +170,8 @@ _CONDITIONS: list[type[RiskCondition]] = []
 
 class RiskCondition(_Strict):
     """A condition of the rules file: `type` is its tag in the file (a Literal in each
-    subclass), the other fields its parameters. Every subclass that is not abstract is a
-    condition type of the vocabulary."""
+    subclass), the other fields its parameters. Every subclass in this module that is not
+    abstract is a condition type of the vocabulary (`Condition`, built after the last)."""
 
     type: str
 
