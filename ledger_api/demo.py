@@ -152,7 +152,7 @@ def register_on_chain(w3: Web3, manifest: Manifest, build_dir: Any) -> dict[str,
         if registry.functions.partyOf(party.account.address).call()[2] == 0:
             send(
                 registry.functions.registerParty(
-                    party.account.address, party.roles, identifiers_hash(party.identifiers)
+                    party.account.address, int(party.roles), identifiers_hash(party.identifiers)
                 ),
                 authority[party.country],
             )

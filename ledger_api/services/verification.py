@@ -29,6 +29,8 @@ from ledger_api.errors import NotFound
 from ledger_api.store.db import Store
 from ledger_api.store.tables import BlockRow, EventRow, RecordRow, StateRow
 
+# A party's facts: an authority's own registration names no `party` and makes none.
+_PARTY_FACT_EVENTS = sorted(PARTY_EVENTS - {"AuthorityRegistered"})
 RECOGNITION_EVENTS = (
     "CertificateIssued",
     "CertificateStatusChanged",
@@ -153,7 +155,7 @@ class FactFinder:
     def _parties(self, session: Session, addresses: set[str], as_of: int) -> dict[str, PartyFact]:
         events = session.scalars(
             select(EventRow)
-            .where(EventRow.name.in_(PARTY_EVENTS), EventRow.block_number <= as_of)
+            .where(EventRow.name.in_(_PARTY_FACT_EVENTS), EventRow.block_number <= as_of)
             .order_by(EventRow.block_number, EventRow.log_index)
         ).all()
         state: dict[str, dict[str, Any]] = {}
