@@ -13,44 +13,35 @@ The JWS is built by hand: it is three base64url parts and one Ed25519 signature,
 verifier that accepts exactly one algorithm and one key type leaves no room for the
 "alg": "none" and key-confusion mistakes of general-purpose JOSE libraries.
 
-The last section, "key storage", does file I/O (the service's signing keys); everything
-above it is pure.
+Pure: the issuing time and the receipt's id come from the caller, and the keys are kept on
+disk by ledger_api/store/receipt_keys.py.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hashlib
 import json
-import os
 import re
-import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from ledger_api.errors import ConfigurationError, LedgerError
+from ledger_api.errors import LedgerError
 
 __all__ = [
     "ALG",
     "TYP",
-    "KeyRing",
-    "KeyRingError",
     "ReceiptError",
     "SigningKey",
     "evidence_hash",
-    "generate_key",
     "issue_receipt",
     "jwk_thumbprint",
-    "load_or_create_keyring",
     "public_jwk",
     "receipt_claims",
     "verify_receipt",
@@ -72,11 +63,6 @@ class ReceiptError(LedgerError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code, self.message = code, message
-
-
-class KeyRingError(ConfigurationError):
-    """The receipt-signing key folder cannot be read or written, or holds a key that is
-    not an Ed25519 private key."""
 
 
 # ---------------------------------------------------------------- encoding
@@ -163,10 +149,6 @@ class SigningKey:
         return public_jwk(self.private.public_key(), self.kid)
 
 
-def generate_key() -> SigningKey:
-    return SigningKey.from_private(Ed25519PrivateKey.generate())
-
-
 def public_jwk(public: Ed25519PublicKey, kid: str) -> dict[str, str]:
     """The public key as RFC 8037 writes it, with its kid, use and alg."""
     return {"kty": "OKP", "crv": "Ed25519", "x": _b64(_raw_public(public)), "kid": kid, "use": "sig", "alg": ALG}
@@ -194,8 +176,8 @@ def receipt_claims(
     ledger: str,
     evidence: bytes | str,
     iss: str,
-    iat: int | None = None,
-    jti: str | None = None,
+    iat: int,
+    jti: str,
 ) -> dict[str, Any]:
     """The claims of a receipt, from plain values.
 
@@ -205,16 +187,16 @@ def receipt_claims(
     `fired` are the ids of the risk rules that fired; `consignment` is the ledger key
     (bytes or 0x-hex); `ledger` the ConsignmentLedger address; `evidence` the exact bytes of
     the evidence bundle the verdict was drawn from, or their digest already written as
-    "sha256:<64 hex>". `iat` defaults to now and `jti` to a
-    random UUID; both can be given for reproducible tests."""
+    "sha256:<64 hex>". `iat` is the issuing time (unix seconds) and `jti` the
+    receipt's own id, both from the caller: each receipt gets its own."""
     if verdict not in VERDICTS:
         raise ValueError(f"verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
     if lane not in LANES:
         raise ValueError(f"lane must be one of {', '.join(LANES)}, got {lane!r}")
     return {
         "iss": iss,
-        "iat": int(time.time()) if iat is None else iat,
-        "jti": uuid.uuid4().hex if jti is None else jti,
+        "iat": iat,
+        "jti": jti,
         "verdict": verdict,
         "checks": [_check(check) for check in checks],
         "risk": {"lane": lane, "score": score, "fired": list(fired)},
@@ -306,119 +288,3 @@ def _public_key(jwks: Mapping[str, Any], kid: str) -> Ed25519PublicKey:
     if len(raw) != 32:
         raise ReceiptError("BAD_KEY", f"key {kid} has no 32-byte x")
     return Ed25519PublicKey.from_public_bytes(raw)
-
-
-# ---------------------------------------------------------------- key storage
-# File I/O from here on. One PEM (PKCS#8) file a key, mode 0600, named
-# receipt-key-<sequence>.pem; the highest sequence is the active signer, the others stay
-# for the JWKS so that receipts they signed remain verifiable. The order comes from the
-# names, not from file times, which a copy or a restore from backup changes.
-
-_KEY_FILE = re.compile(r"receipt-key-([0-9]{6,})\.pem")
-
-
-@dataclass
-class KeyRing:
-    """The service's receipt-signing keys, oldest first; the last one signs."""
-
-    folder: Path
-    keys: list[tuple[int, SigningKey]]  # (sequence, key)
-    password: bytes | None = field(default=None, repr=False)
-
-    @property
-    def active(self) -> SigningKey:
-        return self.keys[-1][1]
-
-    def issue(self, claims: dict[str, Any]) -> str:
-        return issue_receipt(self.active, claims)
-
-    def rotate(self) -> SigningKey:
-        """Writes a new key and makes it the active signer; the old keys stay in the JWKS."""
-        _write_key(self.folder, generate_key(), self.password)
-        self.reload()
-        return self.active
-
-    def reload(self) -> None:
-        """Reads the folder again (another instance may have rotated)."""
-        self.keys = _read_keys(self.folder, self.password)
-        if not self.keys:
-            raise KeyRingError(f"{self.folder}: no receipt-signing key found")
-
-    def jwks(self) -> dict[str, list[dict[str, str]]]:
-        """Every key's public JWK, the active one first."""
-        return {"keys": [key.public_jwk() for _, key in reversed(self.keys)]}
-
-
-def load_or_create_keyring(folder: Path, password: bytes | None = None) -> KeyRing:
-    """The keys in `folder`, after creating the folder (0700) and a first key if there is
-    none. `password`, if given, encrypts new key files and decrypts existing ones."""
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise KeyRingError(f"{folder}: cannot create the receipt key folder: {exc.strerror or exc}") from exc
-    keys = _read_keys(folder, password)
-    if not keys:
-        _write_key(folder, generate_key(), password)
-        keys = _read_keys(folder, password)
-    return KeyRing(folder, keys, password)
-
-
-def _read_keys(folder: Path, password: bytes | None) -> list[tuple[int, SigningKey]]:
-    keys: list[tuple[int, SigningKey]] = []
-    try:
-        paths = sorted(folder.iterdir())
-    except OSError as exc:
-        raise KeyRingError(f"{folder}: cannot list the receipt key folder: {exc.strerror or exc}") from exc
-    for path in paths:
-        match = _KEY_FILE.fullmatch(path.name)
-        if match is None:
-            continue
-        try:
-            private = serialization.load_pem_private_key(path.read_bytes(), password=password)
-        except (OSError, ValueError, TypeError) as exc:
-            raise KeyRingError(f"{path}: cannot load the receipt-signing key: {exc}") from exc
-        if not isinstance(private, Ed25519PrivateKey):
-            raise KeyRingError(f"{path}: not an Ed25519 private key")
-        keys.append((int(match.group(1)), SigningKey.from_private(private)))
-    keys.sort(key=lambda item: item[0])
-    return keys
-
-
-def _write_key(folder: Path, key: SigningKey, password: bytes | None) -> Path:
-    encryption: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
-    )
-    pem = key.private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
-    # Written to a private temporary file first, then linked under its final name: a crash
-    # leaves no half-written key, and link() fails if another process took the sequence
-    # number meanwhile, where a rename would silently replace that process's key.
-    temporary = folder / f".receipt-key-{uuid.uuid4().hex}.tmp"
-    try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as file:
-            file.write(pem)
-            file.flush()
-            os.fsync(file.fileno())
-        for _ in range(100):
-            taken = [int(m.group(1)) for p in folder.iterdir() if (m := _KEY_FILE.fullmatch(p.name))]
-            target = folder / f"receipt-key-{max(taken, default=0) + 1:06d}.pem"
-            try:
-                os.link(temporary, target)
-            except FileExistsError:
-                continue
-            _fsync_dir(folder)
-            return target
-        raise KeyRingError(f"{folder}: could not name a new key file (the folder keeps changing)")
-    except OSError as exc:
-        raise KeyRingError(f"{folder}: cannot write a receipt-signing key: {exc.strerror or exc}") from exc
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -13,17 +13,15 @@ import pytest
 
 from ledger_api.domain.receipts import (
     TYP,
-    KeyRingError,
     ReceiptError,
     SigningKey,
     evidence_hash,
-    generate_key,
     issue_receipt,
     jwk_thumbprint,
-    load_or_create_keyring,
     receipt_claims,
     verify_receipt,
 )
+from ledger_api.store.receipt_keys import KeyRingError, generate_key, load_or_create_keyring
 
 # RFC 8037 appendix A.1 (the key), A.3 (its thumbprint) and A.4 (a signature with it).
 RFC8037_D = "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"
@@ -43,7 +41,7 @@ def unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def claims(**changes):
+def arguments(**changes):
     values = dict(
         verdict="VERIFIED",
         checks=[
@@ -64,7 +62,11 @@ def claims(**changes):
         jti="5f0c7e0a1b2c4d5e8f9a0b1c2d3e4f50",
     )
     values.update(changes)
-    return receipt_claims(**values)
+    return values
+
+
+def claims(**changes):
+    return receipt_claims(**arguments(**changes))
 
 
 @pytest.fixture
@@ -111,11 +113,14 @@ def test_the_claims_carry_verdict_checks_lane_and_where_the_verdict_was_drawn_fr
     }
 
 
-def test_each_receipt_gets_its_own_id_and_the_current_time_unless_given():
-    first = claims(jti=None, iat=None)
-    second = claims(jti=None, iat=None)
-    assert first["jti"] != second["jti"]
-    assert abs(first["iat"] - second["iat"]) <= 1
+def test_the_time_and_id_of_a_receipt_come_from_the_caller_and_are_not_made_up():
+    # The service gives each receipt the current time and an id of its own
+    # (tests/api/test_verification.py); the claims never read a clock nor draw an id.
+    without = arguments()
+    del without["iat"], without["jti"]
+    with pytest.raises(TypeError, match="'iat' and 'jti'"):
+        receipt_claims(**without)
+    assert (claims(iat=5)["iat"], claims(jti="mine")["jti"]) == (5, "mine")
 
 
 def test_an_unknown_verdict_or_lane_is_refused_when_building_claims():
