@@ -33,6 +33,9 @@ RFC8037_JWS = (
 )
 
 
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"  # base64url
+
+
 def b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -212,6 +215,51 @@ def test_a_header_with_a_member_twice_is_refused(ring):
     header = b64(f'{{"alg":"EdDSA","typ":"{TYP}","kid":"{ring.active.kid}","kid":"other"}}'.encode())
     with pytest.raises(ReceiptError, match="appears twice"):
         verify_receipt(f"{header}.{payload}.{signature}", ring.jwks())
+
+
+def signed(key: SigningKey, header: bytes, payload: bytes) -> str:
+    """A compact JWS over exactly these header and payload bytes, signed by `key`: what a
+    receipt would be if the service had signed it."""
+    signing_input = f"{b64(header)}.{b64(payload)}"
+    return f"{signing_input}.{b64(key.private.sign(signing_input.encode()))}"
+
+
+def test_a_signed_receipt_whose_header_names_critical_extensions_is_refused(ring):
+    for crit in (["kid"], ["exp"]):
+        header = json.dumps({"alg": "EdDSA", "typ": TYP, "kid": ring.active.kid, "crit": crit, "exp": 1}).encode()
+        with pytest.raises(ReceiptError, match="critical extensions") as refused:
+            verify_receipt(signed(ring.active, header, json.dumps(claims()).encode()), ring.jwks())
+        assert refused.value.code == "MALFORMED"
+
+
+def test_signed_claims_with_a_member_twice_are_refused(ring):
+    header = json.dumps({"alg": "EdDSA", "typ": TYP, "kid": ring.active.kid}).encode()
+    payload = b'{"verdict":"FAILED","verdict":"VERIFIED"}'
+    with pytest.raises(ReceiptError, match="appears twice") as refused:
+        verify_receipt(signed(ring.active, header, payload), ring.jwks())
+    assert refused.value.code == "MALFORMED"
+
+
+def test_a_signature_spelled_in_non_canonical_base64url_is_refused_as_malformed(ring):
+    header, payload, signature = issue_receipt(ring.active, claims()).split(".")
+    # 64 bytes take 86 characters; the last one carries 4 unused bits, zero when canonical.
+    other = signature[:-1] + ALPHABET[ALPHABET.index(signature[-1]) | 1]
+    assert unb64(other) == unb64(signature)  # the same bytes, another spelling
+    with pytest.raises(ReceiptError, match="not canonical base64url") as refused:
+        verify_receipt(f"{header}.{payload}.{other}", ring.jwks())
+    assert refused.value.code == "MALFORMED"
+
+
+def test_claims_spelled_in_non_canonical_base64url_are_refused_even_when_signed_so(ring):
+    header = b64(json.dumps({"alg": "EdDSA", "typ": TYP, "kid": ring.active.kid}).encode())
+    canonical = b64(b'{"verdict":"VERIFIED"}')  # 22 bytes, 30 characters: the last carries 4 unused bits
+    other = canonical[:-1] + ALPHABET[ALPHABET.index(canonical[-1]) | 1]
+    assert unb64(other) == unb64(canonical)
+    signing_input = f"{header}.{other}"
+    token = f"{signing_input}.{b64(ring.active.private.sign(signing_input.encode()))}"
+    with pytest.raises(ReceiptError) as refused:
+        verify_receipt(token, ring.jwks())
+    assert refused.value.code == "MALFORMED"
 
 
 # ---------------------------------------------------------------- keys
