@@ -96,6 +96,18 @@ def test_the_header_names_eddsa_the_receipt_type_and_the_key(ring):
     assert len(signature) == 64
 
 
+def test_both_parts_are_sorted_compact_json_so_the_same_receipt_is_the_same_bytes():
+    key = SigningKey.from_private_bytes(unb64(RFC8037_D))
+    token = issue_receipt(key, claims(ucr="4NL123456789-INV2026-0001 é"))
+    header, payload, _ = token.split(".")
+    assert unb64(header) == f'{{"alg":"EdDSA","kid":"{RFC8037_THUMBPRINT}","typ":"{TYP}"}}'.encode()
+    expected = json.dumps(
+        claims(ucr="4NL123456789-INV2026-0001 é"), separators=(",", ":"), sort_keys=True, ensure_ascii=False
+    )
+    assert unb64(payload) == expected.encode("utf-8")
+    assert token == issue_receipt(key, claims(ucr="4NL123456789-INV2026-0001 é"))  # Ed25519 is deterministic
+
+
 def test_the_claims_carry_verdict_checks_lane_and_where_the_verdict_was_drawn_from():
     assert claims() == {
         "iss": "customs-ledger.nl.example",
