@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from eth_utils.address import to_checksum_address
 
-from ledger_api.domain.facts import PartyCheckpoint, PartyFact, RecognitionFact, RecordFact, VerificationInput
+from ledger_api.domain.facts import PartyCheckpoint, PartyFact, RecordFact, VerificationInput
 from ledger_api.domain.payloads import canonical_json, parse_payload
+from ledger_api.domain.recognition import Recognition
 from ledger_api.domain.records import ZERO_ADDRESS, LedgerDomain, Record, RecordKind, consignment_key
 from ledger_api.domain.risk import RiskRulesError, RuleSet, assess, parse_rules
 from ledger_api.store.risk_rules_file import load_rules, rules_from_yaml
@@ -170,7 +171,7 @@ def consignment(records: list[RecordFact] | None = None, **changes: Any) -> Veri
         verifying_country="JP",
         as_of_block=9100,
         confirmations_required=1,
-        recognition=RecognitionFact(EXPORTER, "JP", at("2026-03-01T08:00:00"), True, "RECOGNISED", "AEO-S", 1),
+        recognition=Recognition(EXPORTER, "JP", at("2026-03-01T08:00:00"), True, "RECOGNISED", "AEO-S", 1),
     )
     return replace(inp, **changes)
 
@@ -222,7 +223,7 @@ def test_no_condition_fires_on_a_clean_consignment(every_condition):
 
 
 def test_an_exporter_not_recognised_by_the_verifying_country_fires(every_condition):
-    refused = RecognitionFact(EXPORTER, "JP", 0, False, "NO_MRA")
+    refused = Recognition(EXPORTER, "JP", 0, False, "NO_MRA")
     assert fired(every_condition, consignment(recognition=refused)) == {
         "NOT_RECOGNISED": (f"exporter {EXPORTER} is not recognised by JP (NO_MRA)", ("0x" + "0" * 63 + "1",)),
     }
