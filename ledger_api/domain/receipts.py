@@ -100,8 +100,8 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str, what: str) -> bytes:
     # joserfc's decoder is strict (no padding, no other alphabet, no unused bits set), so
-    # one token has one spelling; a signature it cannot decode it only calls a bad
-    # signature, where a receipt's reader is told it is malformed.
+    # one token has one spelling. Called on the signature too: joserfc reports one it
+    # cannot decode as a signature that does not verify, where a receipt says MALFORMED.
     try:
         return urlsafe_b64decode(text.encode("ascii"))
     except (UnicodeEncodeError, ValueError) as exc:
@@ -287,7 +287,7 @@ def verify_receipt(token: str, jwks: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(kid, str):
         raise ReceiptError("MALFORMED", "the header has no kid")
     public = _public_key(jwks, kid)
-    _unb64(jws_object.segments["signature"].decode("ascii"), "signature")
+    _unb64(jws_object.segments["signature"].decode("utf-8"), "signature")
     try:
         verified = jws.validate_compact(jws_object, public, registry=_JWS)
     except JoseError as exc:

@@ -262,6 +262,14 @@ def test_a_signature_spelled_in_non_canonical_base64url_is_refused_as_malformed(
     assert refused.value.code == "MALFORMED"
 
 
+def test_a_signature_with_characters_outside_base64url_is_refused_as_malformed(ring):
+    header, payload, _ = issue_receipt(ring.active, claims()).split(".")
+    for signature in ("é" * 86, "+" * 86, "A" * 85 + "="):
+        with pytest.raises(ReceiptError) as refused:
+            verify_receipt(f"{header}.{payload}.{signature}", ring.jwks())
+        assert refused.value.code == "MALFORMED"
+
+
 def test_claims_spelled_in_non_canonical_base64url_are_refused_even_when_signed_so(ring):
     header = b64(json.dumps({"alg": "EdDSA", "typ": TYP, "kid": ring.active.kid}).encode())
     canonical = b64(b'{"verdict":"VERIFIED"}')  # 22 bytes, 30 characters: the last carries 4 unused bits
