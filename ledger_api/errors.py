@@ -5,7 +5,7 @@ place (api/problems.py)::
     LedgerError
     ├── ConfigurationError        a setting or config file that cannot work
     │   ├── RiskRulesError        risk rules that cannot be used (domain/risk.py): file:line: reason
-    │   └── KeyRingError          receipt keys that cannot be read or written (domain/receipts.py)
+    │   └── KeyRingError          receipt keys that cannot be read or written (store/receipt_keys.py)
     ├── ReceiptError              a receipt that does not verify (domain/receipts.py)
     ├── KeystoreError             a party's encrypted key file problem (keystore.py)
     ├── SubmissionError           a write refused before it is stored (code, field, message)

@@ -20,9 +20,7 @@ from ledger_api.chain.node import AnvilNode
 from ledger_api.chain.relayer import Relayer
 from ledger_api.chain.rpc import Rpc
 from ledger_api.chain.worker import ChainWorker, WakeSender, make_wake_pipe, run_worker
-from ledger_api.domain.receipts import load_or_create_keyring
 from ledger_api.domain.records import LedgerDomain
-from ledger_api.domain.risk import load_rules
 from ledger_api.errors import NodeUnavailable
 from ledger_api.indexer import Indexer
 from ledger_api.services.access import Access
@@ -34,6 +32,8 @@ from ledger_api.services.submission import Submissions
 from ledger_api.services.verification import FactFinder, Verifier
 from ledger_api.settings import Settings
 from ledger_api.store.db import Store
+from ledger_api.store.receipt_keys import load_or_create_keyring
+from ledger_api.store.risk_rules_file import load_rules
 
 log = logging.getLogger(__name__)
 

@@ -242,14 +242,17 @@ class RiskOut(BaseModel):
 
 
 class RecognitionOut(BaseModel):
+    """An operator's AEO recognition by a country at a time (domain/recognition.py
+    `Recognition`): in a verification, the exporter's by the verifying country."""
+
     operator: str
     country: str
     at: int
     recognised: bool
     reason: str
-    programme: str | None = None
-    mra_id: int | None = None
-    valid_until: int | None = None
+    programme: str | None
+    mra_id: int | None
+    valid_until: int | None
 
 
 class VerificationOut(BaseModel):
@@ -267,16 +270,11 @@ class VerificationOut(BaseModel):
     receipt: str
 
 
-class RecognitionAnswerOut(BaseModel):
-    operator: str
-    country: str
-    at: int
-    recognised: bool
-    reason: str
-    programme: str | None
+class RecognitionAnswerOut(RecognitionOut):
+    """The answer of GET /v1/recognition: the recognition, and the country that issued the
+    operator's certificate."""
+
     certificate_country: str | None
-    valid_until: int | None
-    mra_id: int | None
 
 
 # ---------------------------------------------------------------- EPCIS 2.0

@@ -72,8 +72,8 @@ def rotate_receipt_key() -> None:
     """Makes a new receipt-signing key the active one. Old keys stay in /v1/keys, so every
     receipt already issued stays verifiable; running services sign with the new key within
     a minute."""
-    from ledger_api.domain.receipts import load_or_create_keyring
     from ledger_api.settings import Settings
+    from ledger_api.store.receipt_keys import load_or_create_keyring
 
     keyring = load_or_create_keyring(Settings().receipt_keys)
     key = keyring.rotate()
@@ -83,8 +83,8 @@ def rotate_receipt_key() -> None:
 @receipt_keys_app.command("list")
 def list_receipt_keys() -> None:
     """Lists the receipt keys' ids (RFC 7638 thumbprints), the active one first."""
-    from ledger_api.domain.receipts import load_or_create_keyring
     from ledger_api.settings import Settings
+    from ledger_api.store.receipt_keys import load_or_create_keyring
 
     for jwk in load_or_create_keyring(Settings().receipt_keys).jwks()["keys"]:
         print(jwk["kid"])

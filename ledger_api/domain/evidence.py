@@ -17,7 +17,7 @@ from typing import Any
 
 import rfc8785
 
-from ledger_api.domain.facts import PartyCheckpoint, PartyFact, RecognitionFact, RecordFact, VerificationInput
+from ledger_api.domain.facts import PartyCheckpoint, PartyFact, RecordFact, VerificationInput
 from ledger_api.domain.recognition import RecognitionBook
 from ledger_api.domain.records import LedgerDomain, Record, RecordKind
 
@@ -160,18 +160,7 @@ def with_recognition(inp: VerificationInput, events: list[dict[str, Any]]) -> Ve
         book.apply(event["name"], event["args"], int(event["timestamp"]))
     times = [r.block_timestamp for r in inp.records if r.block_timestamp is not None]
     when = declaration.block_timestamp or (max(times) if times else 0)
-    rec = book.recognition(declaration.record.party, inp.verifying_country, when)
-    fact = RecognitionFact(
-        operator=rec.operator,
-        country=rec.country,
-        at=when,
-        recognised=rec.recognised,
-        reason=rec.reason,
-        programme=rec.programme,
-        mra_id=rec.mra_id,
-        valid_until=rec.valid_until,
-    )
-    return replace(inp, recognition=fact)
+    return replace(inp, recognition=book.recognition(declaration.record.party, inp.verifying_country, when))
 
 
 def bundle_hash(bundle: dict[str, Any]) -> str:

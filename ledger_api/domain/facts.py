@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ledger_api.domain.recognition import Recognition
 from ledger_api.domain.records import LedgerDomain, Record
 
 
@@ -59,22 +60,6 @@ class PartyFact:
 
 
 @dataclass(frozen=True)
-class RecognitionFact:
-    """Whether the exporter's AEO status is recognised by the verifying country at the
-    time that matters (the declaration's block time). `reason` follows the contract's
-    Recognition enum names (RECOGNISED, NO_CERTIFICATE, CERTIFICATE_EXPIRED, …)."""
-
-    operator: str
-    country: str
-    at: int
-    recognised: bool
-    reason: str
-    programme: str | None = None
-    mra_id: int | None = None
-    valid_until: int | None = None
-
-
-@dataclass(frozen=True)
 class VerificationInput:
     ucr: str
     consignment: bytes  # keccak256(ucr)
@@ -84,6 +69,6 @@ class VerificationInput:
     verifying_country: str
     as_of_block: int
     confirmations_required: int
-    recognition: RecognitionFact | None = None
+    recognition: Recognition | None = None  # the exporter's, by the verifying country
     chain_id: int = 0
     contracts: dict[str, str] = field(default_factory=dict)

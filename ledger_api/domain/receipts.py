@@ -6,51 +6,47 @@ A receipt is a compact JWS (RFC 7515) signed with Ed25519 (alg "EdDSA", RFC 8037
 
     base64url(header) . base64url(claims) . base64url(signature)
 
-    header  {"alg": "EdDSA", "typ": "customs-ledger-receipt+jwt", "kid": <RFC 7638 thumbprint>}
+    header  {"alg": "EdDSA", "kid": <RFC 7638 thumbprint>, "typ": "customs-ledger-receipt+jwt"}
     claims  see `receipt_claims`
 
-The JWS is built by hand: it is three base64url parts and one Ed25519 signature, and a
-verifier that accepts exactly one algorithm and one key type leaves no room for the
-"alg": "none" and key-confusion mistakes of general-purpose JOSE libraries.
+The JWS is made and checked by joserfc, through a registry that knows one algorithm,
+EdDSA, and nothing else: "alg": "none", HS256 with the public key as its secret and every
+other algorithm are unknown to it. Around it, a few guards of our own where a receipt
+asks more than the library does: explicit typing (`typ`), no `crit` at all, no JSON member
+twice, canonical base64url in the signature, and the one key of the JWKS its kid names.
 
-The last section, "key storage", does file I/O (the service's signing keys); everything
-above it is pure.
+Pure: the issuing time and the receipt's id come from the caller, and the keys are kept on
+disk by ledger_api/store/receipt_keys.py.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
 import hashlib
 import json
-import os
 import re
-import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from functools import cached_property
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from joserfc import jws
+from joserfc.errors import JoseError, UnsupportedAlgorithmError
+from joserfc.jwa import EdDSAAlgorithm
+from joserfc.jwk import OKPKey, thumbprint
+from joserfc.util import urlsafe_b64decode, urlsafe_b64encode
 
-from ledger_api.errors import ConfigurationError, LedgerError
+from ledger_api.errors import LedgerError
 
 __all__ = [
     "ALG",
     "TYP",
-    "KeyRing",
-    "KeyRingError",
     "ReceiptError",
     "SigningKey",
     "evidence_hash",
-    "generate_key",
     "issue_receipt",
     "jwk_thumbprint",
-    "load_or_create_keyring",
     "public_jwk",
     "receipt_claims",
     "verify_receipt",
@@ -74,33 +70,42 @@ class ReceiptError(LedgerError):
         self.code, self.message = code, message
 
 
-class KeyRingError(ConfigurationError):
-    """The receipt-signing key folder cannot be read or written, or holds a key that is
-    not an Ed25519 private key."""
+# ---------------------------------------------------------------- the JWS library
 
 
-# ---------------------------------------------------------------- encoding
+class _EdDSA(EdDSAAlgorithm):
+    # joserfc warns on every use of "EdDSA", which RFC 9864 supersedes with the fully
+    # specified "Ed25519". Receipts name "EdDSA" (RFC 8037), as the verifiers of receipts
+    # already issued expect; the warning would only fill the service's log. (joserfc's
+    # base class allows None; its EdDSA subclass narrows the attribute to str.)
+    security_warning = None  # type: ignore[assignment]
+
+
+class _ReceiptAlgorithms(jws.JWSRegistry):
+    # The algorithms joserfc knows are a class attribute of its registry: this registry
+    # knows one, so any other alg is refused as unknown, not merely as not allowed.
+    algorithms = {ALG: _EdDSA()}  # noqa: RUF012 (a class attribute in joserfc, shared by design)
+    recommended = [ALG]  # noqa: RUF012
+
+
+# strict_check_header=False: a header member the verifier does not know is ignored, as
+# RFC 7515 §4 asks (and as receipts were read before); an unknown *critical* one is refused
+# below, whatever the library makes of it.
+_JWS = _ReceiptAlgorithms(algorithms=[ALG], strict_check_header=False)
 
 
 def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+    return urlsafe_b64encode(data).decode("ascii")
 
 
 def _unb64(text: str, what: str) -> bytes:
-    # Strict: base64url without padding (RFC 7515 §2), so one token has one spelling.
-    if not _B64URL.fullmatch(text) or len(text) % 4 == 1:
-        raise ReceiptError("MALFORMED", f"the {what} is not base64url without padding")
+    # joserfc's decoder is strict (no padding, no other alphabet, no unused bits set), so
+    # one token has one spelling. Called on the signature too: joserfc reports one it
+    # cannot decode as a signature that does not verify, where a receipt says MALFORMED.
     try:
-        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError) as exc:
-        raise ReceiptError("MALFORMED", f"the {what} is not base64url: {exc}") from exc
-    if _b64(data) != text:
-        # Unused trailing bits set: another spelling of the same bytes.
-        raise ReceiptError("MALFORMED", f"the {what} is not in canonical base64url")
-    return data
+        return urlsafe_b64decode(text.encode("ascii"))
+    except (UnicodeEncodeError, ValueError) as exc:
+        raise ReceiptError("MALFORMED", f"the {what} is not canonical base64url without padding") from exc
 
 
 def _json(value: Any) -> bytes:
@@ -117,7 +122,8 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _object(data: bytes, what: str) -> dict[str, Any]:
-    # A JSON object with a member twice reads differently in different parsers: refused.
+    # A JSON object with a member twice reads differently in different parsers: refused
+    # (joserfc's json.loads would keep the last).
     try:
         value = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates)
     except (UnicodeDecodeError, ValueError) as exc:
@@ -133,9 +139,7 @@ def _object(data: bytes, what: str) -> dict[str, Any]:
 def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
     """RFC 7638 thumbprint (SHA-256, base64url) of an OKP public key: the hash of its
     required members crv, kty, x in lexicographic order, without whitespace."""
-    required = {"crv": jwk["crv"], "kty": jwk["kty"], "x": jwk["x"]}
-    canonical = json.dumps(required, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    return _b64(hashlib.sha256(canonical.encode("utf-8")).digest())
+    return thumbprint({"crv": jwk["crv"], "kty": jwk["kty"], "x": jwk["x"]})
 
 
 def _raw_public(public: Ed25519PublicKey) -> bytes:
@@ -151,8 +155,7 @@ class SigningKey:
 
     @classmethod
     def from_private(cls, private: Ed25519PrivateKey) -> SigningKey:
-        x = _b64(_raw_public(private.public_key()))
-        return cls(private, jwk_thumbprint({"kty": "OKP", "crv": "Ed25519", "x": x}))
+        return cls(private, OKPKey.import_key(private).thumbprint())
 
     @classmethod
     def from_private_bytes(cls, seed: bytes) -> SigningKey:
@@ -162,9 +165,11 @@ class SigningKey:
     def public_jwk(self) -> dict[str, str]:
         return public_jwk(self.private.public_key(), self.kid)
 
-
-def generate_key() -> SigningKey:
-    return SigningKey.from_private(Ed25519PrivateKey.generate())
+    @cached_property
+    def jose_key(self) -> OKPKey:
+        """The key as joserfc holds it; kept, as joserfc works out its JWK once a key object
+        and the service signs a receipt for every answer."""
+        return OKPKey.import_key(self.private)
 
 
 def public_jwk(public: Ed25519PublicKey, kid: str) -> dict[str, str]:
@@ -194,8 +199,8 @@ def receipt_claims(
     ledger: str,
     evidence: bytes | str,
     iss: str,
-    iat: int | None = None,
-    jti: str | None = None,
+    iat: int,
+    jti: str,
 ) -> dict[str, Any]:
     """The claims of a receipt, from plain values.
 
@@ -205,16 +210,16 @@ def receipt_claims(
     `fired` are the ids of the risk rules that fired; `consignment` is the ledger key
     (bytes or 0x-hex); `ledger` the ConsignmentLedger address; `evidence` the exact bytes of
     the evidence bundle the verdict was drawn from, or their digest already written as
-    "sha256:<64 hex>". `iat` defaults to now and `jti` to a
-    random UUID; both can be given for reproducible tests."""
+    "sha256:<64 hex>". `iat` is the issuing time (unix seconds) and `jti` the
+    receipt's own id, both from the caller: each receipt gets its own."""
     if verdict not in VERDICTS:
         raise ValueError(f"verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
     if lane not in LANES:
         raise ValueError(f"lane must be one of {', '.join(LANES)}, got {lane!r}")
     return {
         "iss": iss,
-        "iat": int(time.time()) if iat is None else iat,
-        "jti": uuid.uuid4().hex if jti is None else jti,
+        "iat": iat,
+        "jti": jti,
         "verdict": verdict,
         "checks": [_check(check) for check in checks],
         "risk": {"lane": lane, "score": score, "fired": list(fired)},
@@ -250,10 +255,10 @@ def _check(check: Mapping[str, Any]) -> dict[str, str]:
 
 def issue_receipt(key: SigningKey, claims: dict[str, Any]) -> str:
     """Signs `claims` (any JSON-serialisable mapping) as a compact JWS."""
-    header = {"alg": ALG, "typ": TYP, "kid": key.kid}
-    signing_input = _b64(_json(header)) + "." + _b64(_json(claims))
-    signature = key.private.sign(signing_input.encode("ascii"))
-    return signing_input + "." + _b64(signature)
+    # Members in lexicographic order and the claims as sorted, compact JSON: the same
+    # bytes for the same receipt, whoever serialises them.
+    header = {"alg": ALG, "kid": key.kid, "typ": TYP}
+    return jws.serialize_compact(header, _json(claims), key.jose_key, registry=_JWS)
 
 
 # ---------------------------------------------------------------- verifying
@@ -262,16 +267,19 @@ def issue_receipt(key: SigningKey, claims: dict[str, Any]) -> str:
 def verify_receipt(token: str, jwks: Mapping[str, Any]) -> dict[str, Any]:
     """The claims of a receipt whose signature verifies with the key its kid names in
     `jwks`; ReceiptError otherwise. Only EdDSA over Ed25519 is accepted."""
-    parts = token.strip().split(".")
-    if len(parts) != 3:
-        raise ReceiptError("MALFORMED", f"a receipt is three base64url parts joined by '.', got {len(parts)} parts")
-    header_b64, claims_b64, signature_b64 = parts
-    header = _object(_unb64(header_b64, "header"), "header")
+    try:
+        jws_object = jws.extract_compact(token.strip().encode("utf-8"), registry=_JWS)
+    except (JoseError, ValueError, TypeError) as exc:
+        raise ReceiptError("MALFORMED", f"not a compact JWS (three base64url parts joined by '.'): {exc}") from exc
+    header = _object(urlsafe_b64decode(jws_object.segments["header"]), "header")
     alg = header.get("alg")
-    if alg != ALG:
-        raise ReceiptError("UNSUPPORTED_ALG", f"receipts are signed with {ALG}; this one says alg {alg!r}")
+    try:
+        _JWS.get_alg(str(alg))
+    except UnsupportedAlgorithmError as exc:
+        raise ReceiptError("UNSUPPORTED_ALG", f"receipts are signed with {ALG}; this one says alg {alg!r}") from exc
     if "crit" in header:
         # RFC 7515 §4.1.11: an extension the verifier does not understand must be refused.
+        # joserfc lets `crit` name members it knows ("kid"), which receipts never do.
         raise ReceiptError("MALFORMED", f"the header names critical extensions {header['crit']!r}")
     if header.get("typ") != TYP:
         raise ReceiptError("WRONG_TYPE", f"not a receipt: typ is {header.get('typ')!r}, expected {TYP!r}")
@@ -279,15 +287,17 @@ def verify_receipt(token: str, jwks: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(kid, str):
         raise ReceiptError("MALFORMED", "the header has no kid")
     public = _public_key(jwks, kid)
-    signature = _unb64(signature_b64, "signature")
+    _unb64(jws_object.segments["signature"].decode("utf-8"), "signature")
     try:
-        public.verify(signature, f"{header_b64}.{claims_b64}".encode("ascii"))
-    except InvalidSignature as exc:
-        raise ReceiptError("BAD_SIGNATURE", f"the signature does not verify with key {kid}") from exc
-    return _object(_unb64(claims_b64, "claims"), "claims")
+        verified = jws.validate_compact(jws_object, public, registry=_JWS)
+    except JoseError as exc:
+        raise ReceiptError("MALFORMED", f"the header cannot be used: {exc}") from exc
+    if not verified:
+        raise ReceiptError("BAD_SIGNATURE", f"the signature does not verify with key {kid}")
+    return _object(jws_object.payload, "claims")
 
 
-def _public_key(jwks: Mapping[str, Any], kid: str) -> Ed25519PublicKey:
+def _public_key(jwks: Mapping[str, Any], kid: str) -> OKPKey:
     keys = jwks.get("keys")
     if not isinstance(keys, list):
         raise ReceiptError("BAD_KEY", 'the key set is not a JWKS (no "keys" list)')
@@ -297,128 +307,16 @@ def _public_key(jwks: Mapping[str, Any], kid: str) -> Ed25519PublicKey:
     if len(matching) > 1:
         raise ReceiptError("BAD_KEY", f"the key set has {len(matching)} keys with kid {kid!r}")
     jwk = matching[0]
+    # joserfc takes any OKP curve (Ed448, X25519 too) and a key of any `use`: a receipt
+    # key is an Ed25519 signing key and nothing else.
     if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
         raise ReceiptError("BAD_KEY", f"key {kid} is not an Ed25519 (OKP) key")
     if jwk.get("alg", ALG) != ALG or jwk.get("use", "sig") != "sig":
         raise ReceiptError("BAD_KEY", f"key {kid} is not for {ALG} signatures")
     x = jwk.get("x")
-    raw = _unb64(x, "key's x") if isinstance(x, str) else b""
-    if len(raw) != 32:
+    if not isinstance(x, str) or len(_unb64(x, "key's x")) != 32:
         raise ReceiptError("BAD_KEY", f"key {kid} has no 32-byte x")
-    return Ed25519PublicKey.from_public_bytes(raw)
-
-
-# ---------------------------------------------------------------- key storage
-# File I/O from here on. One PEM (PKCS#8) file a key, mode 0600, named
-# receipt-key-<sequence>.pem; the highest sequence is the active signer, the others stay
-# for the JWKS so that receipts they signed remain verifiable. The order comes from the
-# names, not from file times, which a copy or a restore from backup changes.
-
-_KEY_FILE = re.compile(r"receipt-key-([0-9]{6,})\.pem")
-
-
-@dataclass
-class KeyRing:
-    """The service's receipt-signing keys, oldest first; the last one signs."""
-
-    folder: Path
-    keys: list[tuple[int, SigningKey]]  # (sequence, key)
-    password: bytes | None = field(default=None, repr=False)
-
-    @property
-    def active(self) -> SigningKey:
-        return self.keys[-1][1]
-
-    def issue(self, claims: dict[str, Any]) -> str:
-        return issue_receipt(self.active, claims)
-
-    def rotate(self) -> SigningKey:
-        """Writes a new key and makes it the active signer; the old keys stay in the JWKS."""
-        _write_key(self.folder, generate_key(), self.password)
-        self.reload()
-        return self.active
-
-    def reload(self) -> None:
-        """Reads the folder again (another instance may have rotated)."""
-        self.keys = _read_keys(self.folder, self.password)
-        if not self.keys:
-            raise KeyRingError(f"{self.folder}: no receipt-signing key found")
-
-    def jwks(self) -> dict[str, list[dict[str, str]]]:
-        """Every key's public JWK, the active one first."""
-        return {"keys": [key.public_jwk() for _, key in reversed(self.keys)]}
-
-
-def load_or_create_keyring(folder: Path, password: bytes | None = None) -> KeyRing:
-    """The keys in `folder`, after creating the folder (0700) and a first key if there is
-    none. `password`, if given, encrypts new key files and decrypts existing ones."""
     try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise KeyRingError(f"{folder}: cannot create the receipt key folder: {exc.strerror or exc}") from exc
-    keys = _read_keys(folder, password)
-    if not keys:
-        _write_key(folder, generate_key(), password)
-        keys = _read_keys(folder, password)
-    return KeyRing(folder, keys, password)
-
-
-def _read_keys(folder: Path, password: bytes | None) -> list[tuple[int, SigningKey]]:
-    keys: list[tuple[int, SigningKey]] = []
-    try:
-        paths = sorted(folder.iterdir())
-    except OSError as exc:
-        raise KeyRingError(f"{folder}: cannot list the receipt key folder: {exc.strerror or exc}") from exc
-    for path in paths:
-        match = _KEY_FILE.fullmatch(path.name)
-        if match is None:
-            continue
-        try:
-            private = serialization.load_pem_private_key(path.read_bytes(), password=password)
-        except (OSError, ValueError, TypeError) as exc:
-            raise KeyRingError(f"{path}: cannot load the receipt-signing key: {exc}") from exc
-        if not isinstance(private, Ed25519PrivateKey):
-            raise KeyRingError(f"{path}: not an Ed25519 private key")
-        keys.append((int(match.group(1)), SigningKey.from_private(private)))
-    keys.sort(key=lambda item: item[0])
-    return keys
-
-
-def _write_key(folder: Path, key: SigningKey, password: bytes | None) -> Path:
-    encryption: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
-    )
-    pem = key.private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
-    # Written to a private temporary file first, then linked under its final name: a crash
-    # leaves no half-written key, and link() fails if another process took the sequence
-    # number meanwhile, where a rename would silently replace that process's key.
-    temporary = folder / f".receipt-key-{uuid.uuid4().hex}.tmp"
-    try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as file:
-            file.write(pem)
-            file.flush()
-            os.fsync(file.fileno())
-        for _ in range(100):
-            taken = [int(m.group(1)) for p in folder.iterdir() if (m := _KEY_FILE.fullmatch(p.name))]
-            target = folder / f"receipt-key-{max(taken, default=0) + 1:06d}.pem"
-            try:
-                os.link(temporary, target)
-            except FileExistsError:
-                continue
-            _fsync_dir(folder)
-            return target
-        raise KeyRingError(f"{folder}: could not name a new key file (the folder keeps changing)")
-    except OSError as exc:
-        raise KeyRingError(f"{folder}: cannot write a receipt-signing key: {exc.strerror or exc}") from exc
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        return OKPKey.import_key({"kty": "OKP", "crv": "Ed25519", "x": x})
+    except (JoseError, ValueError) as exc:
+        raise ReceiptError("BAD_KEY", f"key {kid} cannot be used: {exc}") from exc

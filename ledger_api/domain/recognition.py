@@ -54,15 +54,20 @@ class Arrangement:
 
 @dataclass(frozen=True)
 class Recognition:
-    recognised: bool
-    reason: str
+    """Whether `operator`'s AEO status is recognised by `country` at time `at`: for a
+    verification, the exporter's by the verifying country at the declaration's block time.
+    `reason` is one of REASONS, the contract's Recognition enum names; the certificate's
+    programme, country and end, and the arrangement that applies, where there are some."""
+
     operator: str
     country: str
     at: int
+    recognised: bool
+    reason: str
     programme: str | None = None
-    certificate_country: str | None = None
-    valid_until: int | None = None
     mra_id: int | None = None
+    valid_until: int | None = None
+    certificate_country: str | None = None
 
 
 @dataclass

@@ -10,7 +10,8 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
-from typing import Any
+from functools import partial
+from typing import Any, Protocol
 
 import rfc8785
 from sqlalchemy import select
@@ -20,13 +21,14 @@ from ledger_api.domain.evidence import to_bundle, with_recognition
 from ledger_api.domain.facts import PartyCheckpoint, PartyFact, RecordFact, VerificationInput
 from ledger_api.domain.merkle import MerkleTree
 from ledger_api.domain.parties import PARTY_EVENTS
-from ledger_api.domain.receipts import KeyRing, receipt_claims
+from ledger_api.domain.receipts import evidence_hash, receipt_claims
 from ledger_api.domain.recognition import Recognition, RecognitionBook
 from ledger_api.domain.records import LedgerDomain, consignment_key
 from ledger_api.domain.risk import RuleSet, assess
 from ledger_api.domain.verification import verify
 from ledger_api.errors import NotFound
 from ledger_api.store.db import Store
+from ledger_api.store.receipt_keys import KeyRing
 from ledger_api.store.tables import BlockRow, EventRow, RecordRow, StateRow
 
 # A party's facts: an authority's own registration names no `party` and makes none.
@@ -209,6 +211,12 @@ class FactFinder:
         return book.recognition(operator, country, when)
 
 
+class _Claims(Protocol):
+    """A receipt's claims but for the two that differ from one receipt to the next."""
+
+    def __call__(self, *, iat: int, jti: str) -> dict[str, Any]: ...
+
+
 class Verifier:
     """Verdict, risk lane and signed receipt for a consignment, as of a block. Outcomes are
     cached by what they depend on (FactFinder.fingerprint): a repeated question costs two
@@ -219,7 +227,7 @@ class Verifier:
 
     def __init__(self, finder: FactFinder, rules: RuleSet, keyring: KeyRing, service_id: str) -> None:
         self.finder, self.rules, self.keyring, self.service_id = finder, rules, keyring, service_id
-        self._cache: OrderedDict[tuple[Any, ...], tuple[dict[str, Any], dict[str, Any]]] = OrderedDict()
+        self._cache: OrderedDict[tuple[Any, ...], tuple[dict[str, Any], _Claims]] = OrderedDict()
         self._lock = threading.Lock()
         self._keys_loaded = time.monotonic()
 
@@ -250,16 +258,19 @@ class Verifier:
                     self._cache.popitem(last=False)
         response, claims = cached
         self._refresh_keys()
-        fresh = dict(claims, iat=int(time.time()), jti=uuid.uuid4().hex)
-        return dict(response, receipt=self.keyring.issue(fresh))
+        receipt = self.keyring.issue(claims(iat=int(time.time()), jti=uuid.uuid4().hex))
+        return dict(response, receipt=receipt)
 
-    def _outcome(self, ucr: str, country: str, at_block: int | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _outcome(self, ucr: str, country: str, at_block: int | None) -> tuple[dict[str, Any], _Claims]:
         facts = self.finder.facts(ucr, country, at_block)
         result = verify(facts.input)
         risk = assess(self.rules, facts.input)
         evidence = rfc8785.dumps(facts.bundle())
         checks = [c.as_dict() for c in result.checks]
-        claims = receipt_claims(
+        digest = evidence_hash(evidence)
+        # What every receipt for this outcome says; each receipt adds its own time and id.
+        claims = partial(
+            receipt_claims,
             verdict=str(result.verdict),
             checks=checks,
             lane=risk.lane,
@@ -270,7 +281,7 @@ class Verifier:
             consignment=facts.input.consignment,
             chain_id=facts.input.chain_id,
             ledger=facts.input.domain.verifying_contract,
-            evidence=evidence,
+            evidence=digest,
             iss=self.service_id,
         )
         recognition = facts.input.recognition
@@ -295,6 +306,6 @@ class Verifier:
                 ],
             },
             "recognition": None if recognition is None else asdict(recognition),
-            "evidence_hash": claims["evidence"],
+            "evidence_hash": digest,
         }
         return response, claims

@@ -1,1 +1,2 @@
-"""The service's own store (SQLAlchemy): payloads, the submission outbox, the chain index."""
+"""The service's own store: payloads, the submission outbox and the chain index
+(SQLAlchemy), and the files the service keeps or reads (risk rules, receipt keys)."""

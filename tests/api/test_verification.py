@@ -98,6 +98,25 @@ def test_import_customs_verifies_the_delivered_consignment_green_with_a_receipt_
     assert claims["evidence"] == evidence_hash(evidence) == result["evidence_hash"]
 
 
+def test_each_answer_gets_a_receipt_of_its_own_issued_at_the_time_of_asking(lane):
+    import time
+
+    http, _ = lane
+    keys = http.get("/v1/keys").json()
+    block = _verification(http, DELIVERED, "NL")["as_of_block"]  # the index head may move on meanwhile
+    before = int(time.time())
+    first, second = (
+        verify_receipt(_verification(http, DELIVERED, "NL", at_block=block)["receipt"], keys) for _ in range(2)
+    )
+    after = int(time.time())
+    assert first["jti"] != second["jti"]
+    assert before <= first["iat"] <= second["iat"] <= after
+    # The same outcome (the second answer comes from the cache) with a time and an id of its own.
+    assert {k: v for k, v in first.items() if k not in ("iat", "jti")} == {
+        k: v for k, v in second.items() if k not in ("iat", "jti")
+    }
+
+
 def test_the_consignment_whose_seals_changed_without_a_reason_fails_on_custody_and_is_not_green(lane):
     http, _ = lane
     result = _verification(http, BROKEN, "NL")

@@ -39,7 +39,8 @@ def test_an_operator_issues_lists_and_revokes_a_credential(tmp_path):
 
 
 def test_an_operator_rotates_the_receipt_key_and_old_receipts_stay_verifiable(tmp_path):
-    from ledger_api.domain.receipts import load_or_create_keyring, verify_receipt
+    from ledger_api.domain.receipts import verify_receipt
+    from ledger_api.store.receipt_keys import load_or_create_keyring
 
     env = {"LEDGER_DATA_DIR": str(tmp_path)}
     keyring = load_or_create_keyring(tmp_path / "receipt-keys")

@@ -13,17 +13,15 @@ import pytest
 
 from ledger_api.domain.receipts import (
     TYP,
-    KeyRingError,
     ReceiptError,
     SigningKey,
     evidence_hash,
-    generate_key,
     issue_receipt,
     jwk_thumbprint,
-    load_or_create_keyring,
     receipt_claims,
     verify_receipt,
 )
+from ledger_api.store.receipt_keys import KeyRingError, generate_key, load_or_create_keyring
 
 # RFC 8037 appendix A.1 (the key), A.3 (its thumbprint) and A.4 (a signature with it).
 RFC8037_D = "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"
@@ -35,6 +33,9 @@ RFC8037_JWS = (
 )
 
 
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"  # base64url
+
+
 def b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -43,7 +44,7 @@ def unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def claims(**changes):
+def arguments(**changes):
     values = dict(
         verdict="VERIFIED",
         checks=[
@@ -64,7 +65,11 @@ def claims(**changes):
         jti="5f0c7e0a1b2c4d5e8f9a0b1c2d3e4f50",
     )
     values.update(changes)
-    return receipt_claims(**values)
+    return values
+
+
+def claims(**changes):
+    return receipt_claims(**arguments(**changes))
 
 
 @pytest.fixture
@@ -91,6 +96,18 @@ def test_the_header_names_eddsa_the_receipt_type_and_the_key(ring):
     assert len(signature) == 64
 
 
+def test_both_parts_are_sorted_compact_json_so_the_same_receipt_is_the_same_bytes():
+    key = SigningKey.from_private_bytes(unb64(RFC8037_D))
+    token = issue_receipt(key, claims(ucr="4NL123456789-INV2026-0001 é"))
+    header, payload, _ = token.split(".")
+    assert unb64(header) == f'{{"alg":"EdDSA","kid":"{RFC8037_THUMBPRINT}","typ":"{TYP}"}}'.encode()
+    expected = json.dumps(
+        claims(ucr="4NL123456789-INV2026-0001 é"), separators=(",", ":"), sort_keys=True, ensure_ascii=False
+    )
+    assert unb64(payload) == expected.encode("utf-8")
+    assert token == issue_receipt(key, claims(ucr="4NL123456789-INV2026-0001 é"))  # Ed25519 is deterministic
+
+
 def test_the_claims_carry_verdict_checks_lane_and_where_the_verdict_was_drawn_from():
     assert claims() == {
         "iss": "customs-ledger.nl.example",
@@ -111,11 +128,14 @@ def test_the_claims_carry_verdict_checks_lane_and_where_the_verdict_was_drawn_fr
     }
 
 
-def test_each_receipt_gets_its_own_id_and_the_current_time_unless_given():
-    first = claims(jti=None, iat=None)
-    second = claims(jti=None, iat=None)
-    assert first["jti"] != second["jti"]
-    assert abs(first["iat"] - second["iat"]) <= 1
+def test_the_time_and_id_of_a_receipt_come_from_the_caller_and_are_not_made_up():
+    # The service gives each receipt the current time and an id of its own
+    # (tests/api/test_verification.py); the claims never read a clock nor draw an id.
+    without = arguments()
+    del without["iat"], without["jti"]
+    with pytest.raises(TypeError, match="'iat' and 'jti'"):
+        receipt_claims(**without)
+    assert (claims(iat=5)["iat"], claims(jti="mine")["jti"]) == (5, "mine")
 
 
 def test_an_unknown_verdict_or_lane_is_refused_when_building_claims():
@@ -207,6 +227,59 @@ def test_a_header_with_a_member_twice_is_refused(ring):
     header = b64(f'{{"alg":"EdDSA","typ":"{TYP}","kid":"{ring.active.kid}","kid":"other"}}'.encode())
     with pytest.raises(ReceiptError, match="appears twice"):
         verify_receipt(f"{header}.{payload}.{signature}", ring.jwks())
+
+
+def signed(key: SigningKey, header: bytes, payload: bytes) -> str:
+    """A compact JWS over exactly these header and payload bytes, signed by `key`: what a
+    receipt would be if the service had signed it."""
+    signing_input = f"{b64(header)}.{b64(payload)}"
+    return f"{signing_input}.{b64(key.private.sign(signing_input.encode()))}"
+
+
+def test_a_signed_receipt_whose_header_names_critical_extensions_is_refused(ring):
+    for crit in (["kid"], ["exp"]):
+        header = json.dumps({"alg": "EdDSA", "typ": TYP, "kid": ring.active.kid, "crit": crit, "exp": 1}).encode()
+        with pytest.raises(ReceiptError, match="critical extensions") as refused:
+            verify_receipt(signed(ring.active, header, json.dumps(claims()).encode()), ring.jwks())
+        assert refused.value.code == "MALFORMED"
+
+
+def test_signed_claims_with_a_member_twice_are_refused(ring):
+    header = json.dumps({"alg": "EdDSA", "typ": TYP, "kid": ring.active.kid}).encode()
+    payload = b'{"verdict":"FAILED","verdict":"VERIFIED"}'
+    with pytest.raises(ReceiptError, match="appears twice") as refused:
+        verify_receipt(signed(ring.active, header, payload), ring.jwks())
+    assert refused.value.code == "MALFORMED"
+
+
+def test_a_signature_spelled_in_non_canonical_base64url_is_refused_as_malformed(ring):
+    header, payload, signature = issue_receipt(ring.active, claims()).split(".")
+    # 64 bytes take 86 characters; the last one carries 4 unused bits, zero when canonical.
+    other = signature[:-1] + ALPHABET[ALPHABET.index(signature[-1]) | 1]
+    assert unb64(other) == unb64(signature)  # the same bytes, another spelling
+    with pytest.raises(ReceiptError, match="not canonical base64url") as refused:
+        verify_receipt(f"{header}.{payload}.{other}", ring.jwks())
+    assert refused.value.code == "MALFORMED"
+
+
+def test_a_signature_with_characters_outside_base64url_is_refused_as_malformed(ring):
+    header, payload, _ = issue_receipt(ring.active, claims()).split(".")
+    for signature in ("é" * 86, "+" * 86, "A" * 85 + "="):
+        with pytest.raises(ReceiptError) as refused:
+            verify_receipt(f"{header}.{payload}.{signature}", ring.jwks())
+        assert refused.value.code == "MALFORMED"
+
+
+def test_claims_spelled_in_non_canonical_base64url_are_refused_even_when_signed_so(ring):
+    header = b64(json.dumps({"alg": "EdDSA", "typ": TYP, "kid": ring.active.kid}).encode())
+    canonical = b64(b'{"verdict":"VERIFIED"}')  # 22 bytes, 30 characters: the last carries 4 unused bits
+    other = canonical[:-1] + ALPHABET[ALPHABET.index(canonical[-1]) | 1]
+    assert unb64(other) == unb64(canonical)
+    signing_input = f"{header}.{other}"
+    token = f"{signing_input}.{b64(ring.active.private.sign(signing_input.encode()))}"
+    with pytest.raises(ReceiptError) as refused:
+        verify_receipt(token, ring.jwks())
+    assert refused.value.code == "MALFORMED"
 
 
 # ---------------------------------------------------------------- keys

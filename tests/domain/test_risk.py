@@ -4,6 +4,7 @@ rules files refused at start with the line and the reason."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,10 +13,12 @@ from typing import Any
 import pytest
 from eth_utils.address import to_checksum_address
 
-from ledger_api.domain.facts import PartyCheckpoint, PartyFact, RecognitionFact, RecordFact, VerificationInput
+from ledger_api.domain.facts import PartyCheckpoint, PartyFact, RecordFact, VerificationInput
 from ledger_api.domain.payloads import canonical_json, parse_payload
+from ledger_api.domain.recognition import Recognition
 from ledger_api.domain.records import ZERO_ADDRESS, LedgerDomain, Record, RecordKind, consignment_key
-from ledger_api.domain.risk import RiskRulesError, RuleSet, assess, load_rules, parse_rules
+from ledger_api.domain.risk import RiskRulesError, RuleSet, assess, parse_rules
+from ledger_api.store.risk_rules_file import load_rules, rules_from_yaml
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config" / "risk-rules.yaml"
 UCR = "4NL123456789-INV2026-0001"
@@ -168,7 +171,7 @@ def consignment(records: list[RecordFact] | None = None, **changes: Any) -> Veri
         verifying_country="JP",
         as_of_block=9100,
         confirmations_required=1,
-        recognition=RecognitionFact(EXPORTER, "JP", at("2026-03-01T08:00:00"), True, "RECOGNISED", "AEO-S", 1),
+        recognition=Recognition(EXPORTER, "JP", at("2026-03-01T08:00:00"), True, "RECOGNISED", "AEO-S", 1),
     )
     return replace(inp, **changes)
 
@@ -181,7 +184,7 @@ def with_record(records: list[RecordFact], index: int, payload: dict[str, Any] |
 
 @pytest.fixture(scope="module")
 def every_condition() -> RuleSet:
-    return parse_rules(EVERY_CONDITION)
+    return rules_from_yaml(EVERY_CONDITION)
 
 
 def fired(rules: RuleSet, inp: VerificationInput) -> dict[str, tuple[str, tuple[str, ...]]]:
@@ -220,7 +223,7 @@ def test_no_condition_fires_on_a_clean_consignment(every_condition):
 
 
 def test_an_exporter_not_recognised_by_the_verifying_country_fires(every_condition):
-    refused = RecognitionFact(EXPORTER, "JP", 0, False, "NO_MRA")
+    refused = Recognition(EXPORTER, "JP", 0, False, "NO_MRA")
     assert fired(every_condition, consignment(recognition=refused)) == {
         "NOT_RECOGNISED": (f"exporter {EXPORTER} is not recognised by JP (NO_MRA)", ("0x" + "0" * 63 + "1",)),
     }
@@ -341,7 +344,7 @@ def test_a_declaration_mined_after_the_first_handover_fires(every_condition):
 
 
 def test_a_late_declaration_within_the_grace_does_not_fire():
-    rules = parse_rules(
+    rules = rules_from_yaml(
         "lanes: {amber: 1, red: 2}\nrules:\n"
         "  - {id: LATE, description: d, points: 1, when: {type: declaration_after_departure, grace_seconds: 600}}\n"
     )
@@ -502,3 +505,19 @@ def test_an_invalid_rules_file_is_refused_with_its_line_and_reason(tmp_path, tex
 def test_a_missing_rules_file_is_refused_with_its_path(tmp_path):
     with pytest.raises(RiskRulesError, match="cannot read the risk rules file"):
         load_rules(tmp_path / "nowhere.yaml")
+
+
+def test_rules_already_parsed_are_placed_by_the_line_the_reader_gives():
+    data = {"lanes": {"amber": 30, "red": 60}, "rules": [{"id": "R001", "description": "d", "points": 1}]}
+    asked: list[tuple[str | int, ...]] = []
+
+    def line_of(loc: Sequence[str | int]) -> int:
+        asked.append(tuple(loc))
+        return 7
+
+    with pytest.raises(RiskRulesError) as refused:
+        parse_rules(data, source="rules.json", line_of=line_of)
+    assert str(refused.value) == "rules.json:7: rules[0].when: required field is missing"
+    assert asked == [("rules", 0, "when")]
+    with pytest.raises(RiskRulesError, match=r"^<rules>:1: rules\[0\]\.when: required field is missing$"):
+        parse_rules(data)

@@ -14,10 +14,11 @@ import pytest
 from eth_account import Account
 from eth_utils.crypto import keccak
 
-from ledger_api.domain.facts import PartyCheckpoint, PartyFact, RecognitionFact, RecordFact, VerificationInput
+from ledger_api.domain.facts import PartyCheckpoint, PartyFact, RecordFact, VerificationInput
 from ledger_api.domain.merkle import MerkleTree
 from ledger_api.domain.parties import Role
 from ledger_api.domain.payloads import canonical_json, container_check_digit, parse_payload
+from ledger_api.domain.recognition import Recognition
 from ledger_api.domain.records import (
     ZERO_ADDRESS,
     ZERO_HASH,
@@ -147,8 +148,8 @@ def active(name: str, *later: tuple[int, int]) -> PartyFact:
     return PartyFact(address(name), country, 1, history)
 
 
-def recognised(**changes: Any) -> RecognitionFact:
-    fact = RecognitionFact(
+def recognised(**changes: Any) -> Recognition:
+    fact = Recognition(
         operator=address("exporter"),
         country="JP",
         at=1772355600,
@@ -166,7 +167,7 @@ def build(
     *,
     batch: bool = False,
     parties: dict[str, PartyFact] | None = None,
-    recognition: RecognitionFact | None = None,
+    recognition: Recognition | None = None,
     no_recognition: bool = False,
 ) -> VerificationInput:
     key = consignment_key(UCR)
