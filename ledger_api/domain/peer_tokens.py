@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
-import warnings
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +25,7 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
 
+from ledger_api.domain.receipts import EDDSA_ONLY
 from ledger_api.errors import LedgerError
 
 ALG = "EdDSA"
@@ -71,15 +70,6 @@ def key_id(raw: bytes) -> str:
     return str(OKPKey.import_key({"kty": "OKP", "crv": "Ed25519", "x": _b64(raw)}).thumbprint())
 
 
-@contextmanager
-def _eddsa_quietly() -> Iterator[None]:
-    # joserfc flags "EdDSA" as superseded by RFC 9864's fully specified "Ed25519"; the
-    # receipts use "EdDSA" too (RFC 8037), and a consortium's peers must agree on one.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="EdDSA is deprecated")
-        yield
-
-
 def issue(
     private_key: Ed25519PrivateKey,
     *,
@@ -106,8 +96,7 @@ def issue(
         "jti": jti,
     }
     payload = json.dumps(claims, separators=(",", ":"), sort_keys=True).encode()
-    with _eddsa_quietly():
-        return str(jws.serialize_compact(header, payload, key, algorithms=[ALG]))
+    return str(jws.serialize_compact(header, payload, key, registry=EDDSA_ONLY))
 
 
 def _header(token: str) -> dict[str, Any]:
@@ -141,8 +130,7 @@ def read(
         raise PeerTokenError("UNKNOWN_KEY", f"no authority published the key {kid!r}")
     authority, public = keys[kid]
     try:
-        with _eddsa_quietly():
-            verified = jws.deserialize_compact(token, OKPKey.import_key(public), algorithms=[ALG])
+        verified = jws.deserialize_compact(token, OKPKey.import_key(public), registry=EDDSA_ONLY)
     except (JoseError, ValueError) as exc:
         raise PeerTokenError("BAD_SIGNATURE", f"the token does not verify with key {kid}: {exc}") from exc
     try:

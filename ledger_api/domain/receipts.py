@@ -88,10 +88,11 @@ class _ReceiptAlgorithms(jws.JWSRegistry):
     recommended = [ALG]  # noqa: RUF012
 
 
+# The one JWS registry of the project (receipts and peer request tokens).
 # strict_check_header=False: a header member the verifier does not know is ignored, as
 # RFC 7515 §4 asks (and as receipts were read before); an unknown *critical* one is refused
 # below, whatever the library makes of it.
-_JWS = _ReceiptAlgorithms(algorithms=[ALG], strict_check_header=False)
+EDDSA_ONLY = _ReceiptAlgorithms(algorithms=[ALG], strict_check_header=False)
 
 
 def _b64(data: bytes) -> str:
@@ -258,7 +259,7 @@ def issue_receipt(key: SigningKey, claims: dict[str, Any]) -> str:
     # Members in lexicographic order and the claims as sorted, compact JSON: the same
     # bytes for the same receipt, whoever serialises them.
     header = {"alg": ALG, "kid": key.kid, "typ": TYP}
-    return jws.serialize_compact(header, _json(claims), key.jose_key, registry=_JWS)
+    return jws.serialize_compact(header, _json(claims), key.jose_key, registry=EDDSA_ONLY)
 
 
 # ---------------------------------------------------------------- verifying
@@ -268,13 +269,13 @@ def verify_receipt(token: str, jwks: Mapping[str, Any]) -> dict[str, Any]:
     """The claims of a receipt whose signature verifies with the key its kid names in
     `jwks`; ReceiptError otherwise. Only EdDSA over Ed25519 is accepted."""
     try:
-        jws_object = jws.extract_compact(token.strip().encode("utf-8"), registry=_JWS)
+        jws_object = jws.extract_compact(token.strip().encode("utf-8"), registry=EDDSA_ONLY)
     except (JoseError, ValueError, TypeError) as exc:
         raise ReceiptError("MALFORMED", f"not a compact JWS (three base64url parts joined by '.'): {exc}") from exc
     header = _object(urlsafe_b64decode(jws_object.segments["header"]), "header")
     alg = header.get("alg")
     try:
-        _JWS.get_alg(str(alg))
+        EDDSA_ONLY.get_alg(str(alg))
     except UnsupportedAlgorithmError as exc:
         raise ReceiptError("UNSUPPORTED_ALG", f"receipts are signed with {ALG}; this one says alg {alg!r}") from exc
     if "crit" in header:
@@ -289,7 +290,7 @@ def verify_receipt(token: str, jwks: Mapping[str, Any]) -> dict[str, Any]:
     public = _public_key(jwks, kid)
     _unb64(jws_object.segments["signature"].decode("utf-8"), "signature")
     try:
-        verified = jws.validate_compact(jws_object, public, registry=_JWS)
+        verified = jws.validate_compact(jws_object, public, registry=EDDSA_ONLY)
     except JoseError as exc:
         raise ReceiptError("MALFORMED", f"the header cannot be used: {exc}") from exc
     if not verified:
