@@ -17,6 +17,8 @@ import httpx
 import pytest
 from eth_account import Account
 from eth_utils.crypto import keccak
+from support.payloads import custody, decision, declaration
+from support.service import CAST, Service
 
 from ledger_api.api.problems import MEDIA_TYPE, TYPE_PREFIX
 from ledger_api.api.schemas import MAX_BATCH_RECORDS
@@ -31,8 +33,6 @@ from ledger_api.domain.records import (
     fast_record_id,
     sign_record,
 )
-
-from .conftest import CAST, Service, custody, decision, declaration
 
 SECP256K1_N = 2 * SECP256K1_HALF_N + 1
 ZERO = bytes(32)

@@ -9,13 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
+from support.service import serve
 
 from ledger_api import demo
 from ledger_api.chain.node import free_port
 from ledger_api.client import LedgerClient
 from ledger_api.settings import PROJECT_ROOT, Settings
-
-from .conftest import serve
 
 # Records per demo consignment: delivered, in transit, broken chain, delivered, not shipped.
 LANE = {f"{demo.UCR_PREFIX}{n:04d}": count for n, count in zip(range(1, 6), (7, 5, 6, 7, 2), strict=True)}

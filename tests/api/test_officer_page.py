@@ -12,11 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support.demo_lane import BROKEN, DELIVERED, IN_TRANSIT
 
 from ledger_api.settings import PROJECT_ROOT
-
-from . import test_verification
-from .test_verification import BROKEN, DELIVERED, IN_TRANSIT
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -39,9 +37,6 @@ CHECK_NAMES = [
     "CONFIRMATIONS",
 ]
 SHARED = PROJECT_ROOT / "screenshots"
-
-# the demo-lane service (a module fixture): re-exported, not redefined, so ruff sees no F811
-lane = test_verification.lane
 
 if not CHROMIUM.exists():
     pytest.skip(

@@ -7,14 +7,14 @@ import time
 
 from eth_account import Account
 from eth_utils.crypto import keccak
+from support.payloads import declaration
+from support.service import Service, wait_until
 
 from ledger_api.chain.artifacts import load_artifacts
 from ledger_api.client import ClientError
 from ledger_api.demo import ANVIL_AUTHORITY_KEYS
 from ledger_api.domain.forwarding import REGISTRY_FUNCTIONS
 from ledger_api.settings import PROJECT_ROOT
-
-from .conftest import Service, declaration, wait_until
 
 NL_CUSTOMS = Account.from_key(ANVIL_AUTHORITY_KEYS["0x70997970C51812dc3A010C7d01b50e0d17dc79C8"])
 JP_CUSTOMS = Account.from_key(ANVIL_AUTHORITY_KEYS["0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"])

@@ -8,55 +8,18 @@ from __future__ import annotations
 import base64
 import json
 import random
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 import rfc8785
+from support.demo_lane import BROKEN, DELIVERED, IN_TRANSIT
 from web3 import HTTPProvider, Web3
 
 from ledger_api import demo
 from ledger_api.chain.contracts import Contracts
-from ledger_api.chain.node import free_port
 from ledger_api.domain.evidence import from_bundle
 from ledger_api.domain.receipts import evidence_hash, verify_receipt
 from ledger_api.domain.verification import verify
-from ledger_api.settings import PROJECT_ROOT, Settings
-
-from .conftest import serve
-
-DELIVERED, IN_TRANSIT, BROKEN = (f"{demo.UCR_PREFIX}{n:04d}" for n in (1, 2, 3))
-
-
-@pytest.fixture(scope="module")
-def lane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Client, object]]:
-    data: Path = tmp_path_factory.mktemp("verification")
-    settings = Settings(data_dir=data, anvil_port=free_port(), port=free_port(), confirmations=1, seed_demo=False)
-    server, thread, app = serve(settings)
-    rt = app.state.runtime
-    url = f"http://127.0.0.1:{settings.port}"
-    demo.seed(url, rt.manifest, PROJECT_ROOT / "build", rt.node.url, rt.credentials.issue)
-    nl_customs = next(a["address"] for a in rt.manifest.authorities if a["country"] == "NL")
-    token = rt.credentials.issue(nl_customs, "NL customs")
-    http = httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {token}"})
-    for ucr in (DELIVERED, IN_TRANSIT, BROKEN):
-        _wait_confirmed(http, ucr)
-    try:
-        yield http, rt
-    finally:
-        http.close()
-        server.should_exit = True
-        thread.join(timeout=30)
-
-
-def _wait_confirmed(http: httpx.Client, ucr: str) -> None:
-    import time
-
-    deadline = time.monotonic() + 30
-    while any(r["status"] != "confirmed" for r in http.get(f"/v1/consignments/{ucr}").json()["records"]):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+from ledger_api.settings import PROJECT_ROOT
 
 
 def _verification(http: httpx.Client, ucr: str, country: str, **params: int) -> dict:

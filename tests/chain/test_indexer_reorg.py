@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 from eth_account import Account
 from eth_utils.crypto import keccak
+from support.submissions import register_exporter, signed_declaration
 from web3 import HTTPProvider, Web3
 
 from ledger_api.chain.contracts import Contracts
@@ -29,7 +29,7 @@ def _drive(relayer: Relayer, indexer: Indexer, rounds: int = 20) -> None:
 
 
 def test_a_reorg_rewinds_the_index_and_the_reverted_record_is_written_again_once(
-    tmp_path: Path, register_exporter: Any, signed_declaration: Any
+    tmp_path: Path,
 ):
     settings = Settings(
         data_dir=tmp_path, anvil_port=free_port(), confirmations=3, seed_demo=False, resend_after_seconds=0.2
@@ -43,7 +43,7 @@ def test_a_reorg_rewinds_the_index_and_the_reverted_record_is_written_again_once
         _drive(rt.relayer, rt.indexer)
         snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
 
-        accepted = rt.submissions.submit(signed_declaration(contracts, EXPORTER, "6NL123456789-REORG-1"))
+        accepted = rt.submissions.submit(signed_declaration(contracts.ledger_domain, EXPORTER, "6NL123456789-REORG-1"))
         _drive(rt.relayer, rt.indexer)
         view = rt.queries.record(accepted.record_id)
         assert view.block_number is not None and view.confirmations == 1

@@ -10,6 +10,7 @@ from typing import Any
 
 from eth_account import Account
 from eth_utils.crypto import keccak
+from support.submissions import register_exporter, signed_declaration
 from web3 import HTTPProvider, Web3
 
 from ledger_api.chain.contracts import Contracts
@@ -21,7 +22,7 @@ EXPORTER = Account.from_key(keccak(text="dev node nudge test exporter"))
 
 
 def test_with_automine_off_the_relayer_resends_but_never_mines(
-    tmp_path: Path, register_exporter: Any, signed_declaration: Any
+    tmp_path: Path,
 ):
     settings = Settings(
         data_dir=tmp_path, anvil_port=free_port(), confirmations=1, seed_demo=False, resend_after_seconds=0.1
@@ -37,7 +38,7 @@ def test_with_automine_off_the_relayer_resends_but_never_mines(
         contracts = Contracts.load(w3, rt.manifest, PROJECT_ROOT / "build")
         register_exporter(contracts, rt.manifest, EXPORTER)
         rt.indexer.step()  # the exporter's registration, seen by the service
-        rt.submissions.submit(signed_declaration(contracts, EXPORTER, "6NL123456789-NUDGE-1"))
+        rt.submissions.submit(signed_declaration(contracts.ledger_domain, EXPORTER, "6NL123456789-NUDGE-1"))
 
         node("evm_setAutomine", False)
         head = w3.eth.block_number

@@ -10,13 +10,13 @@ import json
 from typing import Any
 
 import pytest
-from api.conftest import Service, declaration
 from jsonschema import Draft7Validator
 from pyld import jsonld
+from support.epcis import did, document, gs1_file, gs1_json, inspecting, receiving, shipping
+from support.payloads import declaration
+from support.service import Service
 
 from ledger_api.client import ClientError
-
-from .conftest import did, document, gs1_file, gs1_json, inspecting, receiving, shipping
 
 EXAMPLES = [
     "Example_9.6.1-ObjectEvent.jsonld",

@@ -18,11 +18,12 @@ from typing import Any
 
 import httpx
 import pytest
-from api.conftest import CAST, custody, declaration, register_cast, serve, wait_until
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from sqlalchemy import func, select
+from support.payloads import custody, declaration
+from support.service import CAST, register_cast, serve, wait_until
 from web3 import HTTPProvider, Web3
 
 from ledger_api.api.problems import MEDIA_TYPE

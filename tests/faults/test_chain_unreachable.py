@@ -8,10 +8,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from api.conftest import serve, wait_until
+from support.faults import Figure, assert_all_confirmed_once, presign, registered_exporter
+from support.service import serve, wait_until
 
-from faults.conftest import Figure, registered_exporter
-from faults.test_kill_and_restart import assert_all_confirmed_once, presign
 from ledger_api.chain.node import free_port
 from ledger_api.runtime import Runtime
 from ledger_api.settings import Settings

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api.conftest import serve, wait_until
+from support.faults import Figure, presign, registered_exporter, service_on_its_own_anvil, service_process_exporter
+from support.service import serve, wait_until
 
-from faults.conftest import Figure, registered_exporter, service_on_its_own_anvil, service_process_exporter
-from faults.test_kill_and_restart import presign
 from ledger_api.chain.node import free_port
 from ledger_api.chain.worker import WakeSender, exclusive, make_wake_pipe
 from ledger_api.settings import Settings

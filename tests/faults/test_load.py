@@ -12,20 +12,26 @@ import time
 from pathlib import Path
 
 import httpx
-from api.conftest import ROLES, serve, wait_until
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from sqlalchemy import func, select
+from support.faults import (
+    Figure,
+    assert_all_confirmed_once,
+    on_chain_record_ids,
+    post_until_accepted,
+    presign,
+    service_on_its_own_anvil,
+)
+from support.service import serve, wait_until
 from web3 import HTTPProvider, Web3
 
-from faults.conftest import Figure, service_on_its_own_anvil
-from faults.test_kill_and_restart import assert_all_confirmed_once, on_chain_record_ids, post_until_accepted, presign
 from ledger_api.chain.artifacts import load_artifacts
 from ledger_api.chain.deploy import Manifest
 from ledger_api.chain.node import free_port
 from ledger_api.client import LedgerClient, SignedRecord
-from ledger_api.domain.parties import identifiers_hash
+from ledger_api.domain.parties import Role, identifiers_hash
 from ledger_api.runtime import Runtime
 from ledger_api.services.credentials import Credentials
 from ledger_api.settings import PROJECT_ROOT, Settings
@@ -48,7 +54,7 @@ def _exporters(w3: Web3, manifest: Manifest, label: str, count: int) -> list[Loc
     keys = [Account.from_key(keccak(text=f"{label} exporter {i}")) for i in range(count)]
     hashes = [
         registry.functions.registerParty(
-            k.address, ROLES["EXPORTER"], identifiers_hash({"name": f"{label} {i}"})
+            k.address, int(Role.EXPORTER), identifiers_hash({"name": f"{label} {i}"})
         ).transact({"from": nl})
         for i, k in enumerate(keys)
     ]

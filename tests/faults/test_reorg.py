@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from api.conftest import serve, wait_until
+from support.faults import Figure, assert_all_confirmed_once, post_until_accepted, presign, registered_exporter
+from support.service import serve, wait_until
 
-from faults.conftest import Figure, registered_exporter
-from faults.test_kill_and_restart import assert_all_confirmed_once, post_until_accepted, presign
 from ledger_api.chain.node import free_port
 from ledger_api.runtime import Runtime
 from ledger_api.settings import Settings

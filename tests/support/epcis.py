@@ -1,5 +1,6 @@
-"""EPCIS tests run against the API tests' real service (anvil, store, uvicorn), and read
-GS1's reference files from ../shared/epcis when they are there."""
+"""EPCIS 2.0 documents and events as a party sends them to the ledger (`**changes`
+replaces top-level fields): shipping, receiving and inspecting, with the ledger's own
+extension fields (`ledger:…`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api.conftest import service  # noqa: F401  (the fixture)
 
 from ledger_api.settings import PROJECT_ROOT
 
