@@ -1,10 +1,12 @@
 """EPCIS 2.0 documents and events as a party sends them to the ledger (`**changes`
 replaces top-level fields): shipping, receiving and inspecting, with the ledger's own
-extension fields (`ledger:…`)."""
+extension fields (`ledger:…`); and where GS1's reference files are (the `gs1` fixture,
+tests/epcis/conftest.py)."""
 
 from __future__ import annotations
 
-import json
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,19 +14,27 @@ import pytest
 
 from ledger_api.settings import PROJECT_ROOT
 
-GS1 = PROJECT_ROOT.parent / "shared" / "epcis"
 CHAIN_ID = 31337
 
-
-def gs1_file(name: str) -> Path:
-    path = GS1 / name
-    if not path.exists():
-        pytest.skip(f"GS1's EPCIS reference files are not here ({GS1}): they come with the team's shared folder")
-    return path
+# GS1's EPCIS 2.0 reference files (its JSON schema, JSON-LD context and example documents)
+# are not in the repository: they come with the team's shared folder beside the project.
+GS1_SHARED = PROJECT_ROOT.parent / "shared" / "epcis"
 
 
-def gs1_json(name: str) -> Any:
-    return json.loads(gs1_file(name).read_text())
+def gs1_reference(environ: Mapping[str, str] = os.environ) -> Path:
+    """The folder of GS1's reference files: GS1_EPCIS_DIR, else ../shared/epcis. Where it
+    is absent, a test that reads it is skipped saying why, except in CI (CI=true), where
+    it fails: a CI run must not pass without the checks against GS1's own files."""
+    folder = Path(environ.get("GS1_EPCIS_DIR") or GS1_SHARED)
+    if folder.is_dir():
+        return folder
+    reason = (
+        f"GS1's EPCIS reference files are not in {folder}: they come with the team's shared folder "
+        "(../shared/epcis beside the project), or GS1_EPCIS_DIR names a folder holding them"
+    )
+    if environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
+        pytest.fail(f"{reason}; CI={environ['CI']}, where these tests must run", pytrace=False)
+    pytest.skip(reason)
 
 
 def did(address: str) -> str:
