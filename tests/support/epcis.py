@@ -1,7 +1,8 @@
 """EPCIS 2.0 documents and events as a party sends them to the ledger (`**changes`
-replaces top-level fields): shipping, receiving and inspecting, with the ledger's own
-extension fields (`ledger:…`); and where GS1's reference files are (the `gs1` fixture,
-tests/epcis/conftest.py)."""
+replaces top-level fields): shipping, receiving and inspecting. Their extension fields
+(`ledger:…`) carry what the custody and decision payloads of support.payloads carry, so
+that an event and a record speak of the same consignment. And where GS1's reference
+files are (the `gs1` fixture, tests/epcis/conftest.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from typing import Any
 import pytest
 
 from ledger_api.settings import PROJECT_ROOT
+
+from .payloads import custody, decision
 
 CHAIN_ID = 31337
 
@@ -55,6 +58,7 @@ def document(*events: dict[str, Any]) -> dict[str, Any]:
 
 
 def shipping(ucr: str, to: str, **changes: Any) -> dict[str, Any]:
+    carried = custody(ucr, "HANDOVER")
     event: dict[str, Any] = {
         "type": "ObjectEvent",
         "eventTime": "2026-03-01T11:30:00.000+01:00",
@@ -66,10 +70,7 @@ def shipping(ucr: str, to: str, **changes: Any) -> dict[str, Any]:
         "readPoint": {"id": "urn:epc:id:sgln:0614141.07346.1234"},
         "destinationList": [{"type": "possessing_party", "destination": did(to)}],
         "ledger:ucr": ucr,
-        "ledger:location": "NLRTM",
-        "ledger:transport": {"mode": "sea", "means_id": "IMO9321483", "voyage": "024E"},
-        "ledger:containers": ["CSQU3054383"],
-        "ledger:seals": ["NL-SEAL-000123"],
+        **{f"ledger:{field}": carried[field] for field in ("location", "transport", "containers", "seals")},
     }
     event.update(changes)
     return event
@@ -84,6 +85,7 @@ def receiving(ucr: str, handed_over_by: str, **changes: Any) -> dict[str, Any]:
 
 
 def inspecting(ucr: str, **changes: Any) -> dict[str, Any]:
+    decided = decision(ucr)
     event: dict[str, Any] = {
         "type": "ObjectEvent",
         "eventTime": "2026-03-01T13:00:00Z",
@@ -93,10 +95,7 @@ def inspecting(ucr: str, **changes: Any) -> dict[str, Any]:
         "bizStep": "urn:epcglobal:cbv:bizstep:inspecting",
         "ledger:ucr": ucr,
         "ledger:decision": {
-            "authority_country": "NL",
-            "customs_office": "NL000396",
-            "decision": "EXPORT_RELEASE",
-            "inspection": {"method": "DOCUMENTARY", "result": "CONFORM"},
+            field: decided[field] for field in ("authority_country", "customs_office", "decision", "inspection")
         },
     }
     event.update(changes)
