@@ -5,7 +5,6 @@ and restarted, and afterwards every record is on chain exactly once."""
 from __future__ import annotations
 
 import signal
-import threading
 import time
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from eth_account import Account
 from support.faults import (
     Figure,
     assert_all_confirmed_once,
-    post_until_accepted,
+    post_in_the_background,
     presign,
     registered_exporter,
     service_process,
@@ -22,44 +21,28 @@ from support.faults import (
     transactions_in_state_but_in_no_block,
     up,
 )
-from support.service import serve, wait_until
+from support.service import local_settings, served, wait_until
 from web3 import HTTPProvider, Web3
 
 from ledger_api.chain.deploy import Manifest
 from ledger_api.chain.node import AnvilNode, free_port
-from ledger_api.settings import Settings
+from ledger_api.client import SignedRecord
 
 RECORDS = 1000
 
 
 def _ingest_with_the_node_killed(tmp_path: Path) -> float | None:
     """One run: seconds from the restart until all records were confirmed, or None when
-    the state file anvil restarts from already lost transactions of ours (see above)."""
-    settings = Settings(
-        data_dir=tmp_path,
-        anvil_port=free_port(),
-        port=free_port(),
-        confirmations=1,
-        seed_demo=False,
-        resend_after_seconds=1.0,
-    )
-    server, thread, app = serve(settings)
-    runtime = app.state.runtime
-    try:
+    the state file anvil restarts from already lost transactions of ours
+    (transactions_in_state_but_in_no_block)."""
+    settings = local_settings(tmp_path, resend_after_seconds=1.0)
+    with served(settings) as runtime:
         exporter = registered_exporter(runtime, "fault test")
         w3, http = exporter.w3, exporter.http
         signed = presign(exporter.client, "6NL123456789-KN-", RECORDS)
 
-        deadline = time.monotonic() + 120
-        poster = threading.Thread(target=lambda: [post_until_accepted(http, s, deadline) for s in signed])
-        poster.start()
-        wait_until(
-            lambda: (
-                http.get(f"/v1/records/{signed[RECORDS // 3].id}").status_code == 200
-                and http.get(f"/v1/records/{signed[RECORDS // 3 - 30].id}").json()["status"] == "confirmed"
-            ),
-            what="a third of the records in flight",
-        )
+        poster = post_in_the_background(http, signed, deadline=time.monotonic() + 120)
+        _wait_until_a_third_is_in_flight(http, signed)
         runtime.node.kill()
         lost_by_the_dump = transactions_in_state_but_in_no_block(
             runtime.node.state_file, Account.from_key(settings.relayer_secret).address
@@ -72,9 +55,17 @@ def _ingest_with_the_node_killed(tmp_path: Path) -> float | None:
             return None
         assert_all_confirmed_once(http, w3, runtime.manifest, signed)
         return time.monotonic() - restarted
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+
+
+def _wait_until_a_third_is_in_flight(http: httpx.Client, signed: list[SignedRecord]) -> None:
+    """The record a third of the way accepted, and one 30 records before it confirmed."""
+    wait_until(
+        lambda: (
+            _status(http, signed[RECORDS // 3].id) is not None
+            and _status(http, signed[RECORDS // 3 - 30].id) == "confirmed"
+        ),
+        what="a third of the records in flight",
+    )
 
 
 def test_node_killed_during_a_1000_record_ingest_then_restarted_loses_and_doubles_nothing(
@@ -110,16 +101,8 @@ def test_service_killed_during_a_1000_record_ingest_then_restarted_loses_and_dou
             http = exporter.http
             signed = presign(exporter.client, "6NL123456789-KS-", RECORDS)
 
-            deadline = time.monotonic() + 150
-            poster = threading.Thread(target=lambda: [post_until_accepted(http, s, deadline) for s in signed])
-            poster.start()
-            wait_until(
-                lambda: (
-                    _status(http, signed[RECORDS // 3].id) is not None
-                    and _status(http, signed[RECORDS // 3 - 30].id) == "confirmed"
-                ),
-                what="a third of the records in flight",
-            )
+            poster = post_in_the_background(http, signed, deadline=time.monotonic() + 150)
+            _wait_until_a_third_is_in_flight(http, signed)
             service.send_signal(signal.SIGKILL)
             service.wait()
             time.sleep(1)

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -161,6 +162,14 @@ def post_until_accepted(http: httpx.Client, signed: SignedRecord, deadline: floa
         if time.monotonic() > deadline:
             raise AssertionError(f"record {signed.id} was never accepted")
         time.sleep(0.05)
+
+
+def post_in_the_background(http: httpx.Client, signed: list[SignedRecord], deadline: float) -> threading.Thread:
+    """A client posting `signed` in order, each until accepted (post_until_accepted), in a
+    thread of its own, started; the caller joins it."""
+    poster = threading.Thread(target=lambda: [post_until_accepted(http, s, deadline) for s in signed])
+    poster.start()
+    return poster
 
 
 def on_chain_record_ids(w3: Web3, manifest: Manifest) -> list[str]:
