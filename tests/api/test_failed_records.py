@@ -2,7 +2,7 @@
 consignment nor its party's nonce: the contract moved neither. The next record takes both
 again. Until 2026-11-29 the store held them as table constraints, failed records included,
 and a party whose last record reverted got 409 CONCURRENT_WRITE for good; stores made then
-are migrated on open. No chain here (see test_next_nonce.py)."""
+are migrated on open. No chain here (support/submissions.py)."""
 
 from __future__ import annotations
 
