@@ -19,7 +19,6 @@ import uvicorn
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
-from fastapi import FastAPI
 from web3 import HTTPProvider, Web3
 
 from ledger_api.chain.artifacts import load_artifacts
@@ -62,26 +61,20 @@ def local_settings(data_dir: Path, **overrides: Any) -> Settings:
     return Settings(**(fields | overrides))
 
 
-def serve(settings: Settings) -> tuple[uvicorn.Server, threading.Thread, FastAPI]:
-    """The app of `settings` under uvicorn in a daemon thread, once it listens; the caller
-    stops it (`served` does)."""
+@contextmanager
+def served(settings: Settings) -> Iterator[Runtime]:
+    """The app of `settings` under uvicorn in a daemon thread while the block runs, from
+    the moment it listens; the block gets its runtime."""
     app = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the service did not start")
-        time.sleep(0.05)
-    return server, thread, app
-
-
-@contextmanager
-def served(settings: Settings) -> Iterator[Runtime]:
-    """The service of `settings` (see `serve`) while the block runs, as its runtime."""
-    server, thread, app = serve(settings)
     try:
+        deadline = time.monotonic() + 60
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the service did not start")
+            time.sleep(0.05)
         yield app.state.runtime
     finally:
         server.should_exit = True
