@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from support.payloads import custody, declaration
+from support.service import Service
 
 from ledger_api.demo import ANVIL_AUTHORITY_KEYS
-
-from .conftest import Service, custody, declaration
 
 UCR = "6NL123456789-ACCESS-01"
 NL, JP, SG = list(ANVIL_AUTHORITY_KEYS)  # the authorities of config/deployment.dev.yaml

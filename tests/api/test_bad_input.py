@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ import httpx
 import pytest
 from eth_account import Account
 from eth_utils.crypto import keccak
+from support.payloads import custody, decision, declaration
+from support.service import CAST, Service
 
 from ledger_api.api.problems import MEDIA_TYPE, TYPE_PREFIX
 from ledger_api.api.schemas import MAX_BATCH_RECORDS
@@ -32,20 +35,17 @@ from ledger_api.domain.records import (
     sign_record,
 )
 
-from .conftest import CAST, Service, custody, decision, declaration
-
 SECP256K1_N = 2 * SECP256K1_HALF_N + 1
 ZERO = bytes(32)
 
-# Every status the service answered in this module, from every client the tests use.
-STATUSES: list[tuple[str, str, int]] = []
 # The credential of each party (by address): `post` sends a body with the credential of the
 # party acting in it, as that party would, so that what is refused is the body, not the caller.
 CREDENTIALS: dict[str, str] = {}
 
 
-def _remember(response: httpx.Response) -> None:
-    STATUSES.append((response.request.method, str(response.request.url.path), response.status_code))
+def _never_5xx(response: httpx.Response) -> None:
+    """Every answer to every client of this module, checked as it arrives: never a server error."""
+    assert response.status_code < 500, (response.request.method, str(response.request.url), response.status_code)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def http(service: Service) -> Iterator[httpx.Client]:
     # Reads as NL customs, which sees every consignment of this module (origin NL).
     headers = {"Authorization": f"Bearer {service.tokens['customs_nl']}"}
     with httpx.Client(
-        base_url=service.url, timeout=60, headers=headers, event_hooks={"response": [_remember]}
+        base_url=service.url, timeout=60, headers=headers, event_hooks={"response": [_never_5xx]}
     ) as client:
         yield client
 
@@ -63,7 +63,7 @@ def http(service: Service) -> Iterator[httpx.Client]:
 def party(service: Service) -> Iterator[dict[str, LedgerClient]]:
     clients = {name: service.client(name) for name in CAST}
     for client in clients.values():
-        client.http.event_hooks["response"].append(_remember)
+        client.http.event_hooks["response"].append(_never_5xx)
     yield clients
     for client in clients.values():
         client.close()
@@ -259,7 +259,7 @@ def test_unregistered_key_declaring_is_refused_as_not_active_and_not_stored(serv
     ucr = ucr_of(12)
     stranger = service.as_party(Account.from_key(keccak(text="api test stranger")))
     CREDENTIALS[stranger.address] = service.credential(stranger.address)
-    stranger.http.event_hooks["response"].append(_remember)
+    stranger.http.event_hooks["response"].append(_never_5xx)
     try:
         signed = stranger.sign(declaration(ucr), nonce=0, previous=bytes(32))  # it may read nothing
         assert_problem(post(http, body_of(signed)), 403, "PARTY_NOT_ACTIVE", "record.party")
@@ -590,7 +590,7 @@ def _raw(service: Service, head: bytes, chunks: list[bytes] | None = None) -> tu
             more = sock.recv(65536)
             assert more
             rest += more
-    STATUSES.append(("POST", "raw", status))
+    assert status < 500, (head.split(b"\r\n")[0], status)
     return status, headers, rest
 
 
@@ -730,7 +730,56 @@ def test_reading_an_unknown_consignment_is_a_404_problem(http):
 # ---------------------------------------------------------------- and never a 500
 
 
-def test_the_service_never_answered_500_to_any_of_this(http):
-    assert len(STATUSES) > 100
-    assert [s for s in STATUSES if s[2] >= 500] == []
-    assert http.get("/healthz").status_code == 200
+# This module's kinds of bad input, for every operation: bodies for those that take one,
+# values for every path and query parameter.
+BAD_BODIES: list[tuple[bytes, str]] = [
+    (b"not json at all", "application/json"),
+    (b'{"record": ', "application/json"),
+    (b"\xff\xfe\xfd", "application/json"),
+    (b"\xef\xbb\xbf{}", "application/json"),
+    (b"[" * 10_000 + b"]" * 10_000, "application/json"),
+    (b"", "application/json"),
+    (b"{}", "application/json"),
+    (b"[]", "application/json"),
+    (b"null", "application/json"),
+    (b'{"records": {}, "record": "not an object", "nonce": -1}', "application/json"),
+    (b"x" * (64 * 1024 + 1), "application/json"),
+    (b"record=1", "application/x-www-form-urlencoded"),
+    (b'{"record": {}}', "text/plain"),
+]
+BAD_VALUES = [
+    "not-a-hash",
+    "0x" + "ab" * 31,
+    "0x" + "zz" * 20,
+    "6nl123456789-lowercase",
+    "A" * 300,
+    "-1",
+    "9" * 40,
+    "%00",
+]
+PARAMETER = re.compile(r"\{[^}]+\}")
+
+
+def test_the_service_never_answered_500_to_any_of_this(service):
+    """On its own: every operation of the service's OpenAPI is sent this module's kinds of
+    bad input, and refuses each with a 4xx (the module's other tests check every answer
+    they get as it comes: `_never_5xx`)."""
+    operations = service.http.get("/openapi.json").json()["paths"]
+    answers: list[tuple[str, str, int]] = []
+    with httpx.Client(base_url=service.url, timeout=60, headers=service.http.headers) as http:
+        for path, methods in operations.items():
+            for method, operation in methods.items():
+                query = [p["name"] for p in operation.get("parameters", []) if p["in"] == "query"]
+                if PARAMETER.search(path) or query:
+                    for value in BAD_VALUES:
+                        url = PARAMETER.sub(value, path)
+                        answer = http.request(method, url, params={name: value for name in query})
+                        answers.append((method, url, answer.status_code))
+                if "requestBody" in operation:
+                    url = PARAMETER.sub("1", path)
+                    for content, content_type in BAD_BODIES:
+                        answer = http.request(method, url, content=content, headers={"content-type": content_type})
+                        answers.append((method, url, answer.status_code))
+    assert len(answers) > 100
+    assert [a for a in answers if not 400 <= a[2] < 500] == []
+    assert service.http.get("/healthz").status_code == 200

@@ -9,24 +9,19 @@ from typing import Any
 
 import httpx
 import pytest
+from support.service import local_settings, served, url_of
 
 from ledger_api import demo
-from ledger_api.chain.node import free_port
 from ledger_api.client import LedgerClient
-from ledger_api.settings import PROJECT_ROOT, Settings
-
-from .conftest import serve
+from ledger_api.settings import PROJECT_ROOT
 
 # Records per demo consignment: delivered, in transit, broken chain, delivered, not shipped.
 LANE = {f"{demo.UCR_PREFIX}{n:04d}": count for n, count in zip(range(1, 6), (7, 5, 6, 7, 2), strict=True)}
 
 
 def test_a_demo_seeding_stopped_midway_is_completed_by_the_next_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    settings = Settings(data_dir=tmp_path, anvil_port=free_port(), port=free_port(), confirmations=1, seed_demo=False)
-    server, thread, app = serve(settings)
-    rt = app.state.runtime
-    url = f"http://127.0.0.1:{settings.port}"
-    try:
+    with served(local_settings(tmp_path)) as rt:
+        url = url_of(rt)
 
         def seed() -> list[str]:
             return demo.seed(url, rt.manifest, PROJECT_ROOT / "build", rt.node.url, rt.credentials.issue)
@@ -59,6 +54,3 @@ def test_a_demo_seeding_stopped_midway_is_completed_by_the_next_one(tmp_path: Pa
             records = http.get(f"/v1/consignments/{ucr}").json()["records"]
             assert len(records) == count, ucr
             assert [r["position"] for r in records] == list(range(count))
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)

@@ -2,7 +2,7 @@
 consignment nor its party's nonce: the contract moved neither. The next record takes both
 again. Until 2026-11-29 the store held them as table constraints, failed records included,
 and a party whose last record reverted got 409 CONCURRENT_WRITE for good; stores made then
-are migrated on open. No chain here (see test_next_nonce.py)."""
+are migrated on open. No chain here (support/submissions.py)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from eth_utils.crypto import keccak
 from sqlalchemy import create_engine, func, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateIndex, CreateTable
+from support.submissions import CHAIN_NONCE, chainless_submissions, numbered_declaration, register_exporters, set_status
 
-from api.test_next_nonce import CHAIN_NONCE, _declaration, _set_status, _submissions, register_exporters
 from ledger_api.chain.abi import ContractAbi
 from ledger_api.chain.artifacts import load_artifacts
 from ledger_api.chain.rpc import Rpc
@@ -42,21 +42,21 @@ def store(tmp_path: Path) -> Store:
 
 def test_a_party_whose_last_record_failed_posts_again_with_the_same_nonce(store: Store):
     a = _exporter("a")
-    submissions = _submissions(store)
+    submissions = chainless_submissions(store)
     for n in range(3):
-        submissions.submit(_declaration(a, n, CHAIN_NONCE + n))
-    _set_status(store, a.address, CHAIN_NONCE + 2, "failed")  # as the relayer marks a revert
-    again = submissions.submit(_declaration(a, 3, CHAIN_NONCE + 2))  # another consignment, same nonce
+        submissions.submit(numbered_declaration(a, n, CHAIN_NONCE + n))
+    set_status(store, a.address, CHAIN_NONCE + 2, "failed")  # as the relayer marks a revert
+    again = submissions.submit(numbered_declaration(a, 3, CHAIN_NONCE + 2))  # another consignment, same nonce
     assert again.created
     assert submissions.next_nonce(a.address) == CHAIN_NONCE + 3
 
 
 def test_the_place_of_a_failed_record_in_its_consignment_is_free_again(store: Store):
     a, b = _exporter("a"), _exporter("b")
-    submissions = _submissions(store)
-    submissions.submit(_declaration(a, 0, CHAIN_NONCE))  # consignment 0, position 0
-    _set_status(store, a.address, CHAIN_NONCE, "failed")
-    declared = submissions.submit(_declaration(b, 0, CHAIN_NONCE))  # the same consignment, another party
+    submissions = chainless_submissions(store)
+    submissions.submit(numbered_declaration(a, 0, CHAIN_NONCE))  # consignment 0, position 0
+    set_status(store, a.address, CHAIN_NONCE, "failed")
+    declared = submissions.submit(numbered_declaration(b, 0, CHAIN_NONCE))  # the same consignment, another party
     with store.session() as session:
         positions = session.execute(select(RecordRow.status, RecordRow.position).where(RecordRow.ucr.like("%0000")))
         assert sorted(positions) == [("accepted", 0), ("failed", 0)]
@@ -65,7 +65,7 @@ def test_the_place_of_a_failed_record_in_its_consignment_is_free_again(store: St
 
 def test_two_live_records_still_never_share_a_place_or_a_nonce(store: Store):
     a = _exporter("a")
-    _submissions(store).submit(_declaration(a, 0, CHAIN_NONCE))
+    chainless_submissions(store).submit(numbered_declaration(a, 0, CHAIN_NONCE))
     with store.session() as session:
         row = {c.name: v for c, v in zip(RECORDS.columns, session.execute(select(RECORDS)).one(), strict=True)}
     for changed in ({"nonce": str(CHAIN_NONCE + 9)}, {"ucr": "other", "consignment": "0x" + "ab" * 32}):
@@ -78,10 +78,10 @@ def test_the_indexer_fails_a_live_record_whose_nonce_the_chain_gave_to_a_failed_
     """A reverted transaction mined again after a reorg: the chain holds the record the
     store had as failed, so the one accepted into its nonce since can never be written."""
     a = _exporter("a")
-    submissions = _submissions(store)
-    first = submissions.submit(_declaration(a, 0, CHAIN_NONCE))
-    _set_status(store, a.address, CHAIN_NONCE, "failed")
-    second = submissions.submit(_declaration(a, 1, CHAIN_NONCE))
+    submissions = chainless_submissions(store)
+    first = submissions.submit(numbered_declaration(a, 0, CHAIN_NONCE))
+    set_status(store, a.address, CHAIN_NONCE, "failed")
+    second = submissions.submit(numbered_declaration(a, 1, CHAIN_NONCE))
     indexer = Indexer(store, Rpc("http://127.0.0.1:9"), ContractAbi(load_artifacts(PROJECT_ROOT / "build")), {}, 0)
     with store.session() as session:
         indexer._make_way(session, RECORDS.c.id == first.record_id)
@@ -121,10 +121,10 @@ def _copy_rows(source: Store, path: Path) -> None:
 
 def test_a_store_made_before_is_migrated_on_open_with_its_records(store: Store, tmp_path: Path):
     a = _exporter("a")
-    submissions = _submissions(store)
+    submissions = chainless_submissions(store)
     for n in range(3):
-        submissions.submit(_declaration(a, n, CHAIN_NONCE + n))
-    _set_status(store, a.address, CHAIN_NONCE + 2, "failed")
+        submissions.submit(numbered_declaration(a, n, CHAIN_NONCE + n))
+    set_status(store, a.address, CHAIN_NONCE + 2, "failed")
     old = tmp_path / "before.db"
     _store_of_before(old)
     _copy_rows(store, old)
@@ -141,7 +141,7 @@ def test_a_store_made_before_is_migrated_on_open_with_its_records(store: Store, 
         assert session.scalar(select(func.count()).select_from(RecordRow)) == 3
         assert session.scalar(select(RecordRow.status).where(RecordRow.nonce == str(CHAIN_NONCE + 2))) == "failed"
     register_exporters(migrated, a)  # parties were not copied
-    assert _submissions(migrated).submit(_declaration(a, 3, CHAIN_NONCE + 2)).created
+    assert chainless_submissions(migrated).submit(numbered_declaration(a, 3, CHAIN_NONCE + 2)).created
     Store(f"sqlite:///{old}")  # opened again: nothing left to migrate, nothing lost
     with migrated.session() as session:
         assert session.scalar(select(func.count()).select_from(RecordRow)) == 4
@@ -150,7 +150,7 @@ def test_a_store_made_before_is_migrated_on_open_with_its_records(store: Store, 
 def test_a_migration_that_fails_half_way_leaves_the_store_as_it_was(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    _submissions(store).submit(_declaration(_exporter("a"), 0, CHAIN_NONCE))
+    chainless_submissions(store).submit(numbered_declaration(_exporter("a"), 0, CHAIN_NONCE))
     old = tmp_path / "before.db"
     _store_of_before(old)
     _copy_rows(store, old)

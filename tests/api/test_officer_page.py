@@ -12,11 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support.demo_lane import BROKEN, DELIVERED, IN_TRANSIT
 
+from ledger_api.domain.verification import CHECK_NAMES
 from ledger_api.settings import PROJECT_ROOT
-
-from . import test_verification
-from .test_verification import BROKEN, DELIVERED, IN_TRANSIT
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -27,21 +26,7 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-CHECK_NAMES = [
-    "RECORD_SIGNATURE",
-    "PAYLOAD_INTEGRITY",
-    "SIGNER_AUTHORITY",
-    "CUSTODY_CONTINUITY",
-    "DECLARATION",
-    "EXPORT_RELEASE",
-    "REVOCATION",
-    "AEO_RECOGNITION",
-    "CONFIRMATIONS",
-]
 SHARED = PROJECT_ROOT / "screenshots"
-
-# the demo-lane service (a module fixture): re-exported, not redefined, so ruff sees no F811
-lane = test_verification.lane
 
 if not CHROMIUM.exists():
     pytest.skip(
@@ -99,7 +84,7 @@ def test_the_officer_sees_the_delivered_consignment_verified_green_with_every_ch
         expect(page.locator("#verdict")).to_have_text("\u2714 VERIFIED", timeout=20_000)
         expect(page.locator("#lane")).to_contain_text("GREEN")
         expect(page.locator("#lane")).to_contain_text("\u25cf")  # a shape, not only a colour
-        assert page.locator("#checks tbody td.code").all_inner_texts() == CHECK_NAMES
+        assert page.locator("#checks tbody td.code").all_inner_texts() == list(CHECK_NAMES)
         expect(page.locator("#timeline tbody tr").first).to_be_visible()
         rows = page.locator("#timeline tbody tr")
         assert rows.count() >= 4

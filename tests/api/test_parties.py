@@ -3,21 +3,16 @@ country, relayed through the forwarder, and refused when anyone else signs them.
 
 from __future__ import annotations
 
-import time
-
 from eth_account import Account
 from eth_utils.crypto import keccak
+from support.forwarding import JP_CUSTOMS, NL_CUSTOMS, carrier_registration
+from support.payloads import declaration
+from support.service import Service, wait_until
 
 from ledger_api.chain.artifacts import load_artifacts
 from ledger_api.client import ClientError
-from ledger_api.demo import ANVIL_AUTHORITY_KEYS
 from ledger_api.domain.forwarding import REGISTRY_FUNCTIONS
 from ledger_api.settings import PROJECT_ROOT
-
-from .conftest import Service, declaration, wait_until
-
-NL_CUSTOMS = Account.from_key(ANVIL_AUTHORITY_KEYS["0x70997970C51812dc3A010C7d01b50e0d17dc79C8"])
-JP_CUSTOMS = Account.from_key(ANVIL_AUTHORITY_KEYS["0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"])
 
 
 def party_status(service: Service, address: str) -> str | None:
@@ -49,7 +44,7 @@ def test_a_trader_cannot_register_parties(service: Service):
     exporter = service.keys["exporter"]
     outsider = Account.from_key(keccak(text="parties test outsider")).address
     info = service.http.get("/v1/ledger").json()
-    body = _signed_body(service, exporter, "register", outsider, info, nonce=0)
+    body = carrier_registration(info, exporter, outsider, nonce=0)
     response = service.post_as(exporter.address, "/v1/parties", body)
     assert response.status_code == 403 and response.json()["code"] == "NOT_AUTHORITY"
 
@@ -69,11 +64,11 @@ def test_a_request_signed_by_another_key_is_refused_and_a_repeat_is_the_same_req
     info = service.http.get("/v1/ledger").json()
     target = Account.from_key(keccak(text="parties test forged")).address
     nonce = service.http.get(f"/v1/parties/{NL_CUSTOMS.address}").json()["forwarder_nonce"]
-    forged = _signed_body(service, NL_CUSTOMS, "register", target, info, nonce=nonce, signer=JP_CUSTOMS)
+    forged = carrier_registration(info, NL_CUSTOMS, target, nonce=nonce, signer=JP_CUSTOMS)
     response = service.post_as(NL_CUSTOMS.address, "/v1/parties", forged)
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "signature"
 
-    good = _signed_body(service, NL_CUSTOMS, "register", target, info, nonce=nonce)
+    good = carrier_registration(info, NL_CUSTOMS, target, nonce=nonce)
     first, again = (service.post_as(NL_CUSTOMS.address, "/v1/parties", good) for _ in range(2))
     assert (first.status_code, again.status_code) == (202, 200)
     assert first.json()["id"] == again.json()["id"]
@@ -85,29 +80,3 @@ def test_registry_calls_signed_by_authorities_match_the_compiled_abi():
     functions = {f["name"]: [i["type"] for i in f["inputs"]] for f in abi if f["type"] == "function"}
     for name, types in REGISTRY_FUNCTIONS.values():
         assert functions[name] == types
-
-
-def _signed_body(service, authority, action, party, info, *, nonce, signer=None):
-    from ledger_api.domain.forwarding import REGISTRY_CALL_GAS, ForwardRequest, registry_calldata
-    from ledger_api.domain.parties import identifiers_hash
-
-    deadline = int(time.time()) + 600
-    request = ForwardRequest(
-        sender=authority.address,
-        to=info["contracts"]["PartyRegistry"],
-        gas=REGISTRY_CALL_GAS,
-        nonce=nonce,
-        deadline=deadline,
-        data=registry_calldata(action, party, 2, identifiers_hash({"eori": "NL1"})),
-    )
-    signature = request.sign(info["chain_id"], info["contracts"]["LedgerForwarder"], (signer or authority).key)
-    return {
-        "action": action,
-        "authority": authority.address,
-        "party": party,
-        "roles": ["CARRIER"],
-        "identifiers": {"eori": "NL1"},
-        "nonce": nonce,
-        "deadline": deadline,
-        "signature": "0x" + signature.hex(),
-    }

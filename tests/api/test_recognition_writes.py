@@ -4,24 +4,18 @@ refused, naming the field, when the registry would refuse them."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
-from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from support.forwarding import JP_CUSTOMS, NL_CUSTOMS, SG_CUSTOMS, forwarded
+from support.service import Service, wait_until
 
 from ledger_api.chain.artifacts import load_artifacts
 from ledger_api.client import ClientError
-from ledger_api.demo import ANVIL_AUTHORITY_KEYS
-from ledger_api.domain.forwarding import RECOGNITION_FUNCTIONS, REGISTRY_CALL_GAS, ForwardRequest, recognition_calldata
+from ledger_api.domain.forwarding import RECOGNITION_FUNCTIONS, recognition_calldata
 from ledger_api.settings import PROJECT_ROOT
 
-from .conftest import Service, wait_until
-
-NL_CUSTOMS = Account.from_key(ANVIL_AUTHORITY_KEYS["0x70997970C51812dc3A010C7d01b50e0d17dc79C8"])
-JP_CUSTOMS = Account.from_key(ANVIL_AUTHORITY_KEYS["0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"])
-SG_CUSTOMS = Account.from_key(ANVIL_AUTHORITY_KEYS["0x90F79bf6EB2c4f870365E785982E1f101E93b906"])
 YEAR = 365 * 24 * 3600
 
 
@@ -75,26 +69,11 @@ def signed_body(
 ) -> dict[str, Any]:
     """A request body signed as the client signs it: `args` are the signed call's, `fields`
     what the body says (they differ in the tests of bodies that do not match a good call)."""
-    info = service.http.get("/v1/ledger").json()
+    ledger = service.http.get("/v1/ledger").json()
     if nonce is None:
         nonce = service.http.get(f"/v1/parties/{authority.address}").json()["forwarder_nonce"]
-    deadline = int(time.time()) + 600
-    request = ForwardRequest(
-        sender=authority.address,
-        to=info["contracts"]["RecognitionRegistry"],
-        gas=REGISTRY_CALL_GAS,
-        nonce=nonce,
-        deadline=deadline,
-        data=recognition_calldata(action, *args),
-    )
-    signature = request.sign(info["chain_id"], info["contracts"]["LedgerForwarder"], (signer or authority).key)
-    return {
-        **fields,
-        "authority": authority.address,
-        "nonce": nonce,
-        "deadline": deadline,
-        "signature": "0x" + signature.hex(),
-    }
+    call = recognition_calldata(action, *args)
+    return {**fields, **forwarded(ledger, authority, "RecognitionRegistry", call, nonce=nonce, signer=signer)}
 
 
 def post(service: Service, path: str, body: dict[str, Any]) -> Any:

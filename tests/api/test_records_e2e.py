@@ -3,9 +3,10 @@ re-posts, and batches anchored as Merkle roots."""
 
 from __future__ import annotations
 
-from ledger_api.domain.merkle import verify
+from support.payloads import custody, decision, declaration
+from support.service import Service
 
-from .conftest import Service, custody, decision, declaration
+from ledger_api.domain.merkle import verify
 
 
 def test_declaration_handover_acceptance_and_decision_reach_the_chain_and_read_back(service: Service):

@@ -1,24 +1,21 @@
 """Fixtures for tests that need a real chain: an anvil on a free loopback port with a
-throwaway data folder, and a deployment made by the project's own deploy code."""
+throwaway data folder, a deployment made by the project's own deploy code, and the
+service's runtime on such a chain, stepped by the test."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from eth_account.signers.local import LocalAccount
-from payload_examples import declaration
+from support.service import local_settings
 from web3 import HTTPProvider, Web3
 
 from ledger_api.chain.contracts import Contracts
 from ledger_api.chain.deploy import Manifest, Sender, ensure_deployed, load_config
 from ledger_api.chain.node import AnvilNode
-from ledger_api.domain.parties import identifiers_hash
-from ledger_api.domain.payloads import parse_payload, payload_hash
-from ledger_api.domain.records import ZERO_ADDRESS, ZERO_HASH, Record, RecordKind, consignment_key, sign_record
-from ledger_api.services.submission import Submission
+from ledger_api.runtime import Runtime
 from ledger_api.settings import DEV_DEPLOYMENT_CONFIG, PROJECT_ROOT
 
 BUILD = PROJECT_ROOT / "build"
@@ -58,35 +55,19 @@ def contracts(w3: Web3, deployed: Manifest) -> Contracts:
 
 
 @pytest.fixture
-def register_exporter() -> Callable[[Contracts, Manifest, LocalAccount], None]:
-    """`register_exporter(contracts, manifest, account)`: the first authority registers
-    `account` as an exporter, and the transaction is mined."""
+def stepped_runtime(tmp_path: Path) -> Iterator[Callable[..., tuple[Runtime, Contracts]]]:
+    """`stepped_runtime(**settings)`: the service's runtime on an anvil of its own
+    (support.service.local_settings changed by `settings`), with nothing running in the
+    background: the test steps the relayer and the indexer. Returns it and the contracts
+    it deployed; stopped after the test."""
+    started: list[Runtime] = []
 
-    def register(contracts: Contracts, manifest: Manifest, account: LocalAccount) -> None:
-        authority = manifest.authorities[0]["address"]
-        call = contracts.registry.functions.registerParty(account.address, 1, identifiers_hash({"n": "x"}))
-        contracts.w3.eth.wait_for_transaction_receipt(call.transact({"from": authority}))
+    def start(**settings: Any) -> tuple[Runtime, Contracts]:
+        rt = Runtime(local_settings(tmp_path, **settings)).start(background=False)
+        started.append(rt)
+        assert rt.node and rt.manifest and rt.relayer and rt.indexer and rt.submissions and rt.queries
+        return rt, Contracts.load(Web3(HTTPProvider(rt.node.url)), rt.manifest, BUILD)
 
-    return register
-
-
-@pytest.fixture
-def signed_declaration() -> Callable[[Contracts, LocalAccount, str], Submission]:
-    """`signed_declaration(contracts, account, ucr)`: the declaration of a new consignment,
-    nonce 0, signed by `account`, as the submission service takes it."""
-
-    def sign(contracts: Contracts, account: LocalAccount, ucr: str) -> Submission:
-        payload = parse_payload(declaration(ucr))
-        record = Record(
-            consignment_key(payload.ucr),
-            RecordKind.DECLARATION,
-            payload_hash(payload),
-            ZERO_HASH,
-            account.address,
-            ZERO_ADDRESS,
-            0,
-            int(time.time()) + 600,
-        )
-        return Submission(record, sign_record(record, contracts.ledger_domain, account.key), payload)
-
-    return sign
+    yield start
+    for rt in started:
+        rt.stop()

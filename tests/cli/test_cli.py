@@ -9,11 +9,11 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from api.conftest import Service, custody, decision, declaration, wait_until
+from support.cli import PASSWORD, Ledger
+from support.payloads import custody, decision, declaration
+from support.service import Service, wait_until
 
 from ledger_api.chain.node import free_port
-
-from .conftest import Ledger
 
 RECORD_ID = re.compile(r"0x[0-9a-f]{64}")
 
@@ -64,8 +64,6 @@ def test_a_wrong_password_exits_4_with_a_clear_message(ledger: Ledger, tmp_path:
 
 
 def test_the_password_can_come_from_a_file(ledger: Ledger, tmp_path: Path):
-    from .conftest import PASSWORD
-
     (tmp_path / "pw").write_text(PASSWORD + "\n")
     payload = write(tmp_path / "d.json", declaration("6NL123456789-CLI-0008"))
     result = ledger(

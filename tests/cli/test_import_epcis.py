@@ -7,13 +7,13 @@ import json
 import time
 from pathlib import Path
 
-from api.conftest import Service, declaration
-from epcis.conftest import document, shipping
 from sqlalchemy import func, select
+from support.cli import Ledger
+from support.epcis import document, shipping
+from support.payloads import declaration
+from support.service import Service
 
 from ledger_api.store.tables import RecordRow
-
-from .conftest import Ledger
 
 EVENTS = 10_000
 

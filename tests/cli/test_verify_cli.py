@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api.conftest import wait_until
-from api.test_verification import BROKEN, DELIVERED, lane  # noqa: F401
 from click.testing import Result
 from eth_utils.crypto import keccak
+from support.demo_lane import BROKEN, DELIVERED, Lane
+from support.service import wait_until
 from typer.testing import CliRunner
 
 from ledger_api import demo
@@ -25,10 +25,8 @@ from ledger_api.client import LedgerClient
 from ledger_api.domain.records import ZERO_HASH
 from ledger_api.settings import PROJECT_ROOT
 
-Lane = tuple[Any, Any]
 
-
-def run(lane: Lane, *args: str) -> Result:  # noqa: F811
+def run(lane: Lane, *args: str) -> Result:
     http, _ = lane
     env = {"COLUMNS": "250", "NO_COLOR": "1"}
     # The lane's own client carries a credential when the service asks for one: the CLI sends it as --token.
@@ -39,7 +37,7 @@ def run(lane: Lane, *args: str) -> Result:  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def delivered(lane: Lane, tmp_path_factory: pytest.TempPathFactory) -> tuple[Result, Path, Path]:  # noqa: F811
+def delivered(lane: Lane, tmp_path_factory: pytest.TempPathFactory) -> tuple[Result, Path, Path]:
     folder = tmp_path_factory.mktemp("verify")
     receipt, evidence = folder / "receipt.jws", folder / "evidence.json"
     result = run(
@@ -62,7 +60,7 @@ def test_the_delivered_consignment_verifies_with_its_checks_lane_receipt_and_evi
     assert bundle["ucr"] == DELIVERED and bundle["records"]
 
 
-def test_the_broken_consignment_fails_on_unexplained_seals_and_exits_5(lane):  # noqa: F811
+def test_the_broken_consignment_fails_on_unexplained_seals_and_exits_5(lane):
     result = run(lane, "verify", BROKEN, "--country", "NL")
     assert result.exit_code == 5, result.output
     assert "✗ FAILED" in result.stdout
@@ -71,17 +69,17 @@ def test_the_broken_consignment_fails_on_unexplained_seals_and_exits_5(lane):  #
     assert "R004" in result.stdout
 
 
-def test_verify_refuses_a_bad_ucr_or_country_before_asking(lane):  # noqa: F811
+def test_verify_refuses_a_bad_ucr_or_country_before_asking(lane):
     assert run(lane, "verify", "not a ucr", "--country", "NL").exit_code == 2
     assert run(lane, "verify", DELIVERED, "--country", "nl").exit_code == 2
 
 
-def test_an_unknown_consignment_is_refused_by_the_service_with_exit_1(lane):  # noqa: F811
+def test_an_unknown_consignment_is_refused_by_the_service_with_exit_1(lane):
     result = run(lane, "verify", "9ZZ000000000-NONE-0001", "--country", "NL")
     assert result.exit_code == 1, result.output
 
 
-def test_the_receipt_verifies_against_the_service_keys(lane, delivered):  # noqa: F811
+def test_the_receipt_verifies_against_the_service_keys(lane, delivered):
     _, receipt, evidence = delivered
     http, _ = lane
     result = run(lane, "verify-receipt", str(receipt), "--url", str(http.base_url))
@@ -93,7 +91,7 @@ def test_the_receipt_verifies_against_the_service_keys(lane, delivered):  # noqa
     assert evidence_hash(evidence.read_bytes()) in result.stdout
 
 
-def test_the_receipt_verifies_offline_against_a_jwks_file(lane, delivered, tmp_path: Path):  # noqa: F811
+def test_the_receipt_verifies_offline_against_a_jwks_file(lane, delivered, tmp_path: Path):
     _, receipt, _ = delivered
     http, _ = lane
     jwks = tmp_path / "jwks.json"
@@ -108,7 +106,7 @@ def test_the_receipt_verifies_offline_against_a_jwks_file(lane, delivered, tmp_p
     assert "signature valid (kid " in result.stdout
 
 
-def test_a_receipt_with_one_flipped_character_in_its_claims_is_refused(lane, delivered, tmp_path: Path):  # noqa: F811
+def test_a_receipt_with_one_flipped_character_in_its_claims_is_refused(lane, delivered, tmp_path: Path):
     _, receipt, _ = delivered
     http, _ = lane
     jwks = tmp_path / "jwks.json"
@@ -128,7 +126,7 @@ def test_a_receipt_with_one_flipped_character_in_its_claims_is_refused(lane, del
         )
 
 
-def test_verify_receipt_takes_keys_from_one_place(lane, delivered, tmp_path: Path):  # noqa: F811
+def test_verify_receipt_takes_keys_from_one_place(lane, delivered, tmp_path: Path):
     _, receipt, _ = delivered
     result = run(lane, "verify-receipt", str(receipt), "--jwks", str(tmp_path / "k.json"), "--url", "http://x")
     assert result.exit_code == 2
@@ -141,7 +139,7 @@ def test_the_evidence_bundle_re_derives_the_verdict_offline(delivered):
     assert "✓ VERIFIED" in result.stdout and "CUSTODY_CONTINUITY" in result.stdout
 
 
-def test_every_anchor_of_the_bundle_is_confirmed_on_the_lane_chain(lane, delivered):  # noqa: F811
+def test_every_anchor_of_the_bundle_is_confirmed_on_the_lane_chain(lane, delivered):
     _, rt = lane
     _, _, evidence = delivered
     records = json.loads(evidence.read_bytes())["records"]
@@ -151,7 +149,7 @@ def test_every_anchor_of_the_bundle_is_confirmed_on_the_lane_chain(lane, deliver
     assert f"all {len(records) + 1} anchors confirmed" in result.stdout
 
 
-def test_a_bundle_with_another_block_hash_is_contradicted_by_the_chain(lane, delivered, tmp_path: Path):  # noqa: F811
+def test_a_bundle_with_another_block_hash_is_contradicted_by_the_chain(lane, delivered, tmp_path: Path):
     _, rt = lane
     _, _, evidence = delivered
     bundle = json.loads(evidence.read_bytes())
@@ -168,7 +166,7 @@ def test_a_bundle_with_another_block_hash_is_contradicted_by_the_chain(lane, del
     assert "1 of" in result.output
 
 
-def test_a_bundle_of_another_chain_is_contradicted(lane, delivered, tmp_path: Path):  # noqa: F811
+def test_a_bundle_of_another_chain_is_contradicted(lane, delivered, tmp_path: Path):
     _, rt = lane
     _, _, evidence = delivered
     bundle = json.loads(evidence.read_bytes())
@@ -180,7 +178,7 @@ def test_a_bundle_of_another_chain_is_contradicted(lane, delivered, tmp_path: Pa
 
 
 def test_a_batch_record_is_confirmed_by_its_root_anchor_and_a_wrong_anchor_block_is_caught(
-    lane: Lane,  # noqa: F811
+    lane: Lane,
     tmp_path: Path,
 ):
     http, rt = lane

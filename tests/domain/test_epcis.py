@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from epcis.conftest import did, document, inspecting, receiving, shipping
+from support.epcis import did, document, inspecting, receiving, shipping
 
 from ledger_api.domain.epcis import EpcisError, capture_document, capture_event
 

@@ -5,10 +5,10 @@ import json
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-import payload_examples as examples
 import pytest
 from eth_utils import keccak
 from pydantic import ValidationError
+from support import payloads as examples
 
 from ledger_api.domain.payloads import (
     CustodyPayload,

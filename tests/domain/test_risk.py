@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from eth_utils.address import to_checksum_address
+from support import payloads
 
 from ledger_api.domain.facts import PartyCheckpoint, PartyFact, RecordFact, VerificationInput
 from ledger_api.domain.payloads import canonical_json, parse_payload
@@ -57,51 +58,11 @@ def canonical(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def declaration(**changes: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "schema_version": "1",
-        "kind": "DECLARATION",
-        "ucr": UCR,
-        "exporter": {
-            "name": "Delta Electronics Export BV",
-            "address": "Rotterdam",
-            "country": "NL",
-            "identifier": {"scheme": "EORI", "value": "NL123456789"},
-        },
-        "consignee": {"name": "Sakura Trading KK", "address": "Tokyo", "country": "JP"},
-        "origin_country": "NL",
-        "destination_country": "JP",
-        "goods": [
-            {
-                "line_number": 1,
-                "hs_code": "85044090",
-                "description": "Static converters",
-                "quantity": "120",
-                "quantity_unit": "PCE",
-                "gross_mass_kg": "850.50",
-                "value": "24000.00",
-                "currency": "EUR",
-            }
-        ],
-        "containers": ["CSQU3054383"],
-        "seals": ["NL-SEAL-000123"],
-    }
-    payload.update(changes)
-    return canonical(payload)
+    return canonical(payloads.declaration(UCR, **changes))
 
 
 def custody(kind: str, location: str, time: str, **changes: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "schema_version": "1",
-        "kind": kind,
-        "ucr": UCR,
-        "location": location,
-        "time": time,
-        "transport": {"mode": "sea", "means_id": "IMO9321483", "voyage": "024E"},
-        "containers": ["CSQU3054383"],
-        "seals": ["NL-SEAL-000123"],
-    }
-    payload.update(changes)
-    return canonical(payload)
+    return canonical(payloads.custody(UCR, kind, location, time=time, **changes))
 
 
 def fact(

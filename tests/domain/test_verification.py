@@ -9,10 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-import payload_examples as examples
 import pytest
 from eth_account import Account
 from eth_utils.crypto import keccak
+from support import payloads as examples
 
 from ledger_api.domain.facts import PartyCheckpoint, PartyFact, RecordFact, VerificationInput
 from ledger_api.domain.merkle import MerkleTree

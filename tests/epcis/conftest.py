@@ -1,93 +1,15 @@
-"""EPCIS tests run against the API tests' real service (anvil, store, uvicorn), and read
-GS1's reference files from ../shared/epcis when they are there."""
+"""The EPCIS tests run against a real service (the `service` fixture, tests/conftest.py);
+those that check against GS1's own files ask for them with the `gs1` fixture."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-from api.conftest import service  # noqa: F401  (the fixture)
-
-from ledger_api.settings import PROJECT_ROOT
-
-GS1 = PROJECT_ROOT.parent / "shared" / "epcis"
-CHAIN_ID = 31337
+from support.epcis import gs1_reference
 
 
-def gs1_file(name: str) -> Path:
-    path = GS1 / name
-    if not path.exists():
-        pytest.skip(f"GS1's EPCIS reference files are not here ({GS1}): they come with the team's shared folder")
-    return path
-
-
-def gs1_json(name: str) -> Any:
-    return json.loads(gs1_file(name).read_text())
-
-
-def did(address: str) -> str:
-    return f"did:pkh:eip155:{CHAIN_ID}:{address}"
-
-
-def document(*events: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "@context": [
-            "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
-            {"ledger": "urn:customs-provenance-ledger:epcis:"},
-        ],
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": "2026-03-01T12:00:00.000Z",
-        "epcisBody": {"eventList": list(events)},
-    }
-
-
-def shipping(ucr: str, to: str, **changes: Any) -> dict[str, Any]:
-    event: dict[str, Any] = {
-        "type": "ObjectEvent",
-        "eventTime": "2026-03-01T11:30:00.000+01:00",
-        "eventTimeZoneOffset": "+01:00",
-        "epcList": ["urn:epc:id:sscc:0614141.1234567890"],
-        "action": "OBSERVE",
-        "bizStep": "shipping",
-        "disposition": "in_transit",
-        "readPoint": {"id": "urn:epc:id:sgln:0614141.07346.1234"},
-        "destinationList": [{"type": "possessing_party", "destination": did(to)}],
-        "ledger:ucr": ucr,
-        "ledger:location": "NLRTM",
-        "ledger:transport": {"mode": "sea", "means_id": "IMO9321483", "voyage": "024E"},
-        "ledger:containers": ["CSQU3054383"],
-        "ledger:seals": ["NL-SEAL-000123"],
-    }
-    event.update(changes)
-    return event
-
-
-def receiving(ucr: str, handed_over_by: str, **changes: Any) -> dict[str, Any]:
-    event = shipping(ucr, handed_over_by, bizStep="receiving", disposition="in_progress")
-    del event["destinationList"]
-    event["sourceList"] = [{"type": "possessing_party", "source": did(handed_over_by)}]
-    event.update(changes)
-    return event
-
-
-def inspecting(ucr: str, **changes: Any) -> dict[str, Any]:
-    event: dict[str, Any] = {
-        "type": "ObjectEvent",
-        "eventTime": "2026-03-01T13:00:00Z",
-        "eventTimeZoneOffset": "+00:00",
-        "epcList": [],
-        "action": "OBSERVE",
-        "bizStep": "urn:epcglobal:cbv:bizstep:inspecting",
-        "ledger:ucr": ucr,
-        "ledger:decision": {
-            "authority_country": "NL",
-            "customs_office": "NL000396",
-            "decision": "EXPORT_RELEASE",
-            "inspection": {"method": "DOCUMENTARY", "result": "CONFORM"},
-        },
-    }
-    event.update(changes)
-    return event
+@pytest.fixture(scope="session")
+def gs1() -> Path:
+    """The folder of GS1's EPCIS reference files; skipped, or failed in CI, without it."""
+    return gs1_reference()

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
-from api.conftest import Service, declaration
 from jsonschema import Draft7Validator
 from pyld import jsonld
+from support.epcis import did, document, inspecting, receiving, shipping
+from support.payloads import declaration
+from support.service import Service
 
 from ledger_api.client import ClientError
-
-from .conftest import did, document, gs1_file, gs1_json, inspecting, receiving, shipping
 
 EXAMPLES = [
     "Example_9.6.1-ObjectEvent.jsonld",
@@ -27,8 +28,10 @@ EXAMPLES = [
 ]
 
 
-def validator() -> Draft7Validator:
-    return Draft7Validator(gs1_json("EPCIS-JSON-Schema.json"), format_checker=Draft7Validator.FORMAT_CHECKER)
+def validator(gs1: Path) -> Draft7Validator:
+    """GS1's EPCIS 2.0 JSON schema."""
+    schema = json.loads((gs1 / "EPCIS-JSON-Schema.json").read_text())
+    return Draft7Validator(schema, format_checker=Draft7Validator.FORMAT_CHECKER)
 
 
 def declared(service: Service, ucr: str) -> None:
@@ -157,7 +160,7 @@ def test_a_batch_consignments_events_are_anchored_under_one_merkle_root(service:
     assert record["status"] == "confirmed" and record["batch_root"] == captured["batch_root"]
 
 
-def test_the_exported_history_validates_against_gs1s_epcis_2_schema(service: Service):
+def test_the_exported_history_validates_against_gs1s_epcis_2_schema(service: Service, gs1: Path):
     ucr = "6NL123456789-EPC-0007"
     declared(service, ucr)
     exporter, carrier, customs = service.client("exporter"), service.client("carrier"), service.client("customs_nl")
@@ -169,7 +172,7 @@ def test_the_exported_history_validates_against_gs1s_epcis_2_schema(service: Ser
     response = service.http.get(f"/v1/consignments/{ucr}/epcis")
     assert response.status_code == 200 and response.headers["content-type"] == "application/ld+json"
     exported = response.json()
-    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator().iter_errors(exported)]
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator(gs1).iter_errors(exported)]
     assert errors == []
     events = exported["epcisBody"]["eventList"]
     assert [(e["type"], e.get("bizStep")) for e in events] == [
@@ -185,24 +188,24 @@ def test_the_exported_history_validates_against_gs1s_epcis_2_schema(service: Ser
     assert all(e["ledger:record"]["status"] == "confirmed" for e in events)
 
 
-def test_the_schema_check_bites_an_export_with_a_field_broken_fails_it(service: Service):
+def test_the_schema_check_bites_an_export_with_a_field_broken_fails_it(service: Service, gs1: Path):
     ucr = "6NL123456789-EPC-0008"
     declared(service, ucr)
     exported = service.http.get(f"/v1/consignments/{ucr}/epcis").json()
-    assert list(validator().iter_errors(exported)) == []
+    assert list(validator(gs1).iter_errors(exported)) == []
     for breakage in ("eventTimeZoneOffset", "action"):
         broken = copy.deepcopy(exported)
         del broken["epcisBody"]["eventList"][0][breakage]
-        assert list(validator().iter_errors(broken)), f"removing {breakage} went unnoticed"
+        assert list(validator(gs1).iter_errors(broken)), f"removing {breakage} went unnoticed"
 
 
-def test_every_term_of_the_export_expands_under_gs1s_json_ld_context(service: Service):
+def test_every_term_of_the_export_expands_under_gs1s_json_ld_context(service: Service, gs1: Path):
     ucr = "6NL123456789-EPC-0009"
     declared(service, ucr)
     exporter, carrier = service.client("exporter"), service.client("carrier")
     exporter.capture(exporter.sign_capture(document(shipping(ucr, carrier.address))))
     exported = service.http.get(f"/v1/consignments/{ucr}/epcis").json()
-    context = json.loads(gs1_file("epcis-context.jsonld").read_text())
+    context = json.loads((gs1 / "epcis-context.jsonld").read_text())
 
     def local_loader(url: str, options: dict[str, Any]) -> dict[str, Any]:
         # No internet at run time: GS1's context from the shared folder. The CBV value
@@ -230,9 +233,11 @@ def test_every_term_of_the_export_expands_under_gs1s_json_ld_context(service: Se
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
-def test_gs1s_own_examples_are_refused_with_a_reason_per_event_never_a_server_error(service: Service, name: str):
-    example = json.loads(gs1_file(f"examples/{name}").read_text())
-    assert list(validator().iter_errors(example)) == []  # GS1's examples are valid EPCIS
+def test_gs1s_own_examples_are_refused_with_a_reason_per_event_never_a_server_error(
+    service: Service, gs1: Path, name: str
+):
+    example = json.loads((gs1 / "examples" / name).read_text())
+    assert list(validator(gs1).iter_errors(example)) == []  # GS1's examples are valid EPCIS
     events = example["epcisBody"]["eventList"]
     body = {"signer": service.address("exporter"), "epcisDocument": example, "signatures": [_blank()] * len(events)}
     response = service.http.post("/v1/epcis/capture", json=body, headers=_as(service, "exporter"))
@@ -243,12 +248,12 @@ def test_gs1s_own_examples_are_refused_with_a_reason_per_event_never_a_server_er
     assert indexed == {f"epcisDocument.epcisBody.eventList[{i}]" for i in range(len(events))}
 
 
-def test_a_gs1_example_given_a_consignment_and_parties_is_captured(service: Service):
+def test_a_gs1_example_given_a_consignment_and_parties_is_captured(service: Service, gs1: Path):
     """GS1's shipping example (9.6.1), with what the ledger needs added: it is recorded."""
     ucr = "6NL123456789-EPC-0010"
     declared(service, ucr)
     exporter, carrier = service.client("exporter"), service.client("carrier")
-    example = json.loads(gs1_file("examples/Example_9.6.1-ObjectEvent.jsonld").read_text())
+    example = json.loads((gs1 / "examples" / "Example_9.6.1-ObjectEvent.jsonld").read_text())
     event = example["epcisBody"]["eventList"][0]  # bizStep shipping
     event.update(
         shipping(ucr, carrier.address, eventTime=event["eventTime"], eventTimeZoneOffset=event["eventTimeZoneOffset"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from faults.test_kill_and_restart import transactions_in_state_but_in_no_block
+from support.faults import transactions_in_state_but_in_no_block
 
 OURS, OTHER = "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720", "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 

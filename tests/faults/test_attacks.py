@@ -18,17 +18,18 @@ from typing import Any
 
 import httpx
 import pytest
-from api.conftest import CAST, custody, declaration, register_cast, serve, wait_until
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from sqlalchemy import func, select
+from support.forwarding import JP_CUSTOMS, NL_CUSTOMS, carrier_registration
+from support.payloads import custody, declaration
+from support.service import CAST, register_cast, served, wait_until
 from web3 import HTTPProvider, Web3
 
 from ledger_api.api.problems import MEDIA_TYPE
 from ledger_api.chain.node import free_port
 from ledger_api.client import LedgerClient, SignedRecord
-from ledger_api.demo import ANVIL_AUTHORITY_KEYS
 from ledger_api.domain.records import SECP256K1_HALF_N, sign_record
 from ledger_api.settings import Settings
 from ledger_api.store.db import Store
@@ -42,8 +43,6 @@ MIB = 1024 * 1024
 # tiny JSON objects cost about 250 MiB at the peak. A bound, not a target: gigabytes would
 # be a leak or a parse without limits.
 PEAK_GROWTH_BOUND = 512 * MIB
-NL_AUTHORITY = Account.from_key(ANVIL_AUTHORITY_KEYS["0x70997970C51812dc3A010C7d01b50e0d17dc79C8"])
-JP_AUTHORITY = Account.from_key(ANVIL_AUTHORITY_KEYS["0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"])
 
 
 @dataclass
@@ -79,7 +78,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
         w3 = Web3(HTTPProvider(service.chain_url))
         keys = {name: Account.from_key(keccak(text=f"attack test {name}")) for name in CAST}
         register_cast(w3, service.manifest, keys)
-        keys |= {"nl_authority": NL_AUTHORITY, "jp_authority": JP_AUTHORITY}
+        keys |= {"nl_authority": NL_CUSTOMS, "jp_authority": JP_CUSTOMS}
         tokens = {name: service.credentials.issue(account.address, name) for name, account in keys.items()}
         for name in CAST:
             wait_until(lambda n=name: service.http.get(f"/v1/parties/{keys[n].address}").status_code == 200)
@@ -185,31 +184,9 @@ def test_forged_replayed_malleated_misdirected_and_expired_signatures_reach_neit
 
 
 def _forward_body(authority: LedgerClient, party: str) -> dict[str, Any]:
-    from ledger_api.domain.forwarding import REGISTRY_CALL_GAS, ForwardRequest, registry_calldata
-    from ledger_api.domain.parties import identifiers_hash
-
-    info = authority.http.get("/v1/ledger").json()
+    """`authority` registers `party`, signed for its next forwarder nonce."""
     nonce = authority.http.get(f"/v1/parties/{authority.address}").json()["forwarder_nonce"]
-    deadline = int(time.time()) + 600
-    request = ForwardRequest(
-        sender=authority.address,
-        to=info["contracts"]["PartyRegistry"],
-        gas=REGISTRY_CALL_GAS,
-        nonce=nonce,
-        deadline=deadline,
-        data=registry_calldata("register", party, 2, identifiers_hash({"eori": "NL1"})),
-    )
-    signature = request.sign(info["chain_id"], info["contracts"]["LedgerForwarder"], authority.account.key)
-    return {
-        "action": "register",
-        "authority": authority.address,
-        "party": party,
-        "roles": ["CARRIER"],
-        "identifiers": {"eori": "NL1"},
-        "nonce": nonce,
-        "deadline": deadline,
-        "signature": "0x" + signature.hex(),
-    }
+    return carrier_registration(authority.http.get("/v1/ledger").json(), authority.account, party, nonce=nonce)
 
 
 # ---------------------------------------------------------------- credentials
@@ -380,8 +357,7 @@ def test_a_credential_over_its_rate_gets_429_with_retry_after_and_gets_through_a
         rate_limit_per_second=2,
         rate_limit_burst=5,
     )
-    server, thread, _ = serve(settings)
-    try:
+    with served(settings):
         token = target.tokens["exporter"]
         url = f"http://127.0.0.1:{settings.port}"
         path = f"/v1/consignments/{ucr('RATE-NONE')}"
@@ -404,9 +380,6 @@ def test_a_credential_over_its_rate_gets_429_with_retry_after_and_gets_through_a
             for operation in ("/v1/records", "/v1/records/batch", "/v1/parties", "/v1/aeo"):
                 assert "429" in spec["paths"][operation]["post"]["responses"], operation
             assert "429" in spec["paths"]["/v1/consignments/{ucr}/verification"]["get"]["responses"]
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
     figure(
         "a credential over its rate (reader instance set to 2 requests/s, bursts of 5)",
         f"requests 1-5 answered, then 429 RATE_LIMITED with Retry-After {retry_after} s; another credential "

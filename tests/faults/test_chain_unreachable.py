@@ -8,13 +8,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from api.conftest import serve, wait_until
-
-from faults.conftest import Figure, registered_exporter
-from faults.test_kill_and_restart import assert_all_confirmed_once, presign
-from ledger_api.chain.node import free_port
-from ledger_api.runtime import Runtime
-from ledger_api.settings import Settings
+from support.faults import Figure, assert_all_confirmed_once, presign, registered_exporter
+from support.service import local_settings, served, wait_until
 
 QUEUE_LIMIT = 25
 
@@ -22,18 +17,7 @@ QUEUE_LIMIT = 25
 def test_with_the_chain_down_writes_queue_up_to_a_limit_reads_go_on_and_all_drains_once_it_is_back(
     tmp_path: Path, figure: Figure
 ):
-    settings = Settings(
-        data_dir=tmp_path,
-        anvil_port=free_port(),
-        port=free_port(),
-        confirmations=1,
-        seed_demo=False,
-        resend_after_seconds=1.0,
-        max_queued_writes=QUEUE_LIMIT,
-    )
-    server, thread, app = serve(settings)
-    runtime: Runtime = app.state.runtime
-    try:
+    with served(local_settings(tmp_path, resend_after_seconds=1.0, max_queued_writes=QUEUE_LIMIT)) as runtime:
         assert runtime.node is not None and runtime.manifest is not None
         exporter = registered_exporter(runtime, "unreachable test")
         w3, http = exporter.w3, exporter.http
@@ -89,9 +73,6 @@ def test_with_the_chain_down_writes_queue_up_to_a_limit_reads_go_on_and_all_drai
             f"{QUEUE_LIMIT} queued writes; node back: ready again, all {len(signed)} records confirmed "
             f"{drained:.0f} s later, 0 duplicates",
         )
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 BACKLOG = 1_000  # more single-record transactions than fit in one block (30 M gas, ~90 k each)
@@ -102,17 +83,7 @@ def test_a_backlog_longer_than_a_block_drains_once_the_node_is_back(tmp_path: Pa
     block, mines what the next arrivals trigger, and leaves the rest in its pool until some
     new transaction comes, which may be never: the relayer must notice that the next nonce
     it waits for sits in the node unmined, and see it mined."""
-    settings = Settings(
-        data_dir=tmp_path,
-        anvil_port=free_port(),
-        port=free_port(),
-        confirmations=1,
-        seed_demo=False,
-        resend_after_seconds=1.0,
-    )
-    server, thread, app = serve(settings)
-    runtime: Runtime = app.state.runtime
-    try:
+    with served(local_settings(tmp_path, resend_after_seconds=1.0)) as runtime:
         assert runtime.node is not None and runtime.manifest is not None
         exporter = registered_exporter(runtime, "backlog test")
         w3, http = exporter.w3, exporter.http
@@ -135,6 +106,3 @@ def test_a_backlog_longer_than_a_block_drains_once_the_node_is_back(tmp_path: Pa
             f"all {BACKLOG:,} confirmed {drained:.0f} s after the node came back, 0 duplicates "
             f"({blocks} blocks since the deployment)",
         )
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)

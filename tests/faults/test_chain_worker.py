@@ -12,13 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api.conftest import serve, wait_until
+from support.faults import Figure, presign, registered_exporter, service_on_its_own_anvil, service_process_exporter
+from support.service import local_settings, served, wait_until
 
-from faults.conftest import Figure, registered_exporter, service_on_its_own_anvil, service_process_exporter
-from faults.test_kill_and_restart import presign
-from ledger_api.chain.node import free_port
 from ledger_api.chain.worker import WakeSender, exclusive, make_wake_pipe
-from ledger_api.settings import Settings
 
 
 def _running(pid: int) -> bool:
@@ -79,21 +76,13 @@ def test_a_worker_that_dies_is_restarted_and_writes_accepted_meanwhile_reach_the
 
 def test_with_chain_worker_thread_the_relayer_and_indexer_run_in_the_api_process(tmp_path: Path):
     """LEDGER_CHAIN_WORKER=thread, the way before the worker process: still relays and indexes."""
-    settings = Settings(
-        data_dir=tmp_path, anvil_port=free_port(), port=free_port(), seed_demo=False, chain_worker="thread"
-    )
-    server, thread, app = serve(settings)
-    runtime = app.state.runtime
-    try:
+    with served(local_settings(tmp_path, chain_worker="thread")) as runtime:
         assert runtime.worker is None and runtime.relayer is not None
         exporter = registered_exporter(runtime, "thread mode")
         (record,) = presign(exporter.client, "6NL123456789-TH-", 1)
         assert exporter.http.post("/v1/records", json=record.body()).status_code == 202
         wait_until(lambda: _status(exporter.http, record.id) == "confirmed", what="the record confirmed")
         assert "chain_worker" not in exporter.http.get("/readyz").json()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def _status(http: httpx.Client, record_id: str) -> str | None:

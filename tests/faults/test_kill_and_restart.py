@@ -1,132 +1,48 @@
 """Nothing accepted is lost or written twice when the chain node or the service dies:
 1,000 records in flight, the node (or the service) killed with SIGKILL a third of the way
-and restarted, and afterwards every record is on chain exactly once.
-
-The helpers here (presign, post_until_accepted, assert_all_confirmed_once) are shared by
-the other fault tests."""
+and restarted, and afterwards every record is on chain exactly once."""
 
 from __future__ import annotations
 
-import json
 import signal
-import threading
 import time
 from pathlib import Path
 
 import httpx
-from api.conftest import declaration, serve, wait_until
 from eth_account import Account
+from support.faults import (
+    Figure,
+    assert_all_confirmed_once,
+    post_in_the_background,
+    presign,
+    registered_exporter,
+    service_process,
+    service_process_exporter,
+    transactions_in_state_but_in_no_block,
+    up,
+)
+from support.service import local_settings, served, wait_until
 from web3 import HTTPProvider, Web3
 
-from faults.conftest import Figure, registered_exporter, service_process, service_process_exporter, up
-from ledger_api.chain.artifacts import load_artifacts
 from ledger_api.chain.deploy import Manifest
 from ledger_api.chain.node import AnvilNode, free_port
-from ledger_api.client import LedgerClient, SignedRecord
-from ledger_api.demo import ANVIL_AUTHORITY_KEYS
-from ledger_api.settings import PROJECT_ROOT, Settings
+from ledger_api.client import SignedRecord
 
 RECORDS = 1000
-ANVIL_DEPLOYER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
-assert ANVIL_AUTHORITY_KEYS  # the cast is registered by these authorities
-
-
-def presign(client: LedgerClient, prefix: str, count: int) -> list[SignedRecord]:
-    """Declarations of `count` new consignments, nonces 0…count-1, signed in advance so
-    that the posting loop can run at full speed."""
-    return [
-        client.sign(declaration(f"{prefix}{n:05d}"), previous=bytes(32), nonce=n, deadline=int(time.time()) + 3600)
-        for n in range(count)
-    ]
-
-
-def post_until_accepted(http: httpx.Client, signed: SignedRecord, deadline: float) -> None:
-    """A client's retry loop: the same signed record again until the service takes it.
-    Safe because a re-post of the same record returns the same id and creates nothing."""
-    while True:
-        try:
-            response = http.post("/v1/records", json=signed.body())
-            if response.status_code in (200, 202):
-                return
-            assert response.status_code >= 500, response.text
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"record {signed.id} was never accepted")
-        time.sleep(0.05)
-
-
-def on_chain_record_ids(w3: Web3, manifest: Manifest) -> list[str]:
-    ledger = w3.eth.contract(
-        address=manifest.address("ConsignmentLedger"),
-        abi=load_artifacts(PROJECT_ROOT / "build")["ConsignmentLedger"].abi,
-    )
-    logs = ledger.events.RecordWritten().get_logs(from_block=manifest.deploy_block)
-    return ["0x" + bytes(log["args"]["recordId"]).hex() for log in logs]
-
-
-def assert_all_confirmed_once(http: httpx.Client, w3: Web3, manifest: Manifest, signed: list[SignedRecord]) -> None:
-    ids = [s.id for s in signed]
-
-    def statuses() -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for i in ids:
-            status = http.get(f"/v1/records/{i}").json()["status"]
-            counts[status] = counts.get(status, 0) + 1
-        return counts
-
-    try:
-        wait_until(lambda: statuses() == {"confirmed": len(ids)}, timeout=120, what="every record confirmed")
-    except AssertionError:
-        pool = w3.provider.make_request("txpool_status", [])
-        raise AssertionError(f"not all confirmed: {statuses()}; node pool {pool.get('result')}") from None
-    on_chain = on_chain_record_ids(w3, manifest)
-    assert len(on_chain) == len(set(on_chain)), "a record was written twice"
-    assert sorted(set(on_chain) & set(ids)) == sorted(ids), "a record is missing on chain"
-
-
-def transactions_in_state_but_in_no_block(state_file: Path, sender: str) -> int:
-    """How many of `sender`'s transactions anvil's state file has applied to its state but
-    holds in none of its blocks. anvil 1.7.1's periodic dump (`--state-interval`) races its
-    miner: reading each dump while a stream of transactions came in, 10 of 23 had an
-    account's nonce one or two ahead of the transactions in their blocks. A node restarted
-    from such a dump has run transactions it can show no block, receipt or event for, and
-    nothing (no service, on any node) can confirm those records."""
-    data = json.loads(state_file.read_text())
-    account = next((a for k, a in data["accounts"].items() if k.lower() == sender.lower()), {"nonce": 0})
-    in_blocks = {entry["transaction"]["hash"] for block in data["blocks"] for entry in block["transactions"]}
-    ours = {t["info"]["transaction_hash"] for t in data["transactions"] if t["info"]["from"].lower() == sender.lower()}
-    return int(account["nonce"]) - len(ours & in_blocks)
 
 
 def _ingest_with_the_node_killed(tmp_path: Path) -> float | None:
     """One run: seconds from the restart until all records were confirmed, or None when
-    the state file anvil restarts from already lost transactions of ours (see above)."""
-    settings = Settings(
-        data_dir=tmp_path,
-        anvil_port=free_port(),
-        port=free_port(),
-        confirmations=1,
-        seed_demo=False,
-        resend_after_seconds=1.0,
-    )
-    server, thread, app = serve(settings)
-    runtime = app.state.runtime
-    try:
+    the state file anvil restarts from already lost transactions of ours
+    (transactions_in_state_but_in_no_block)."""
+    settings = local_settings(tmp_path, resend_after_seconds=1.0)
+    with served(settings) as runtime:
         exporter = registered_exporter(runtime, "fault test")
         w3, http = exporter.w3, exporter.http
         signed = presign(exporter.client, "6NL123456789-KN-", RECORDS)
 
-        deadline = time.monotonic() + 120
-        poster = threading.Thread(target=lambda: [post_until_accepted(http, s, deadline) for s in signed])
-        poster.start()
-        wait_until(
-            lambda: (
-                http.get(f"/v1/records/{signed[RECORDS // 3].id}").status_code == 200
-                and http.get(f"/v1/records/{signed[RECORDS // 3 - 30].id}").json()["status"] == "confirmed"
-            ),
-            what="a third of the records in flight",
-        )
+        poster = post_in_the_background(http, signed, deadline=time.monotonic() + 120)
+        _wait_until_a_third_is_in_flight(http, signed)
         runtime.node.kill()
         lost_by_the_dump = transactions_in_state_but_in_no_block(
             runtime.node.state_file, Account.from_key(settings.relayer_secret).address
@@ -139,9 +55,17 @@ def _ingest_with_the_node_killed(tmp_path: Path) -> float | None:
             return None
         assert_all_confirmed_once(http, w3, runtime.manifest, signed)
         return time.monotonic() - restarted
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+
+
+def _wait_until_a_third_is_in_flight(http: httpx.Client, signed: list[SignedRecord]) -> None:
+    """The record a third of the way accepted, and one 30 records before it confirmed."""
+    wait_until(
+        lambda: (
+            _status(http, signed[RECORDS // 3].id) is not None
+            and _status(http, signed[RECORDS // 3 - 30].id) == "confirmed"
+        ),
+        what="a third of the records in flight",
+    )
 
 
 def test_node_killed_during_a_1000_record_ingest_then_restarted_loses_and_doubles_nothing(
@@ -177,16 +101,8 @@ def test_service_killed_during_a_1000_record_ingest_then_restarted_loses_and_dou
             http = exporter.http
             signed = presign(exporter.client, "6NL123456789-KS-", RECORDS)
 
-            deadline = time.monotonic() + 150
-            poster = threading.Thread(target=lambda: [post_until_accepted(http, s, deadline) for s in signed])
-            poster.start()
-            wait_until(
-                lambda: (
-                    _status(http, signed[RECORDS // 3].id) is not None
-                    and _status(http, signed[RECORDS // 3 - 30].id) == "confirmed"
-                ),
-                what="a third of the records in flight",
-            )
+            poster = post_in_the_background(http, signed, deadline=time.monotonic() + 150)
+            _wait_until_a_third_is_in_flight(http, signed)
             service.send_signal(signal.SIGKILL)
             service.wait()
             time.sleep(1)

@@ -12,23 +12,27 @@ import time
 from pathlib import Path
 
 import httpx
-from api.conftest import ROLES, serve, wait_until
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from sqlalchemy import func, select
+from support.faults import (
+    Figure,
+    assert_all_confirmed_once,
+    on_chain_record_ids,
+    post_in_the_background,
+    presign,
+    service_on_its_own_anvil,
+)
+from support.service import local_settings, served, url_of, wait_until
 from web3 import HTTPProvider, Web3
 
-from faults.conftest import Figure, service_on_its_own_anvil
-from faults.test_kill_and_restart import assert_all_confirmed_once, on_chain_record_ids, post_until_accepted, presign
 from ledger_api.chain.artifacts import load_artifacts
 from ledger_api.chain.deploy import Manifest
-from ledger_api.chain.node import free_port
 from ledger_api.client import LedgerClient, SignedRecord
-from ledger_api.domain.parties import identifiers_hash
-from ledger_api.runtime import Runtime
+from ledger_api.domain.parties import Role, identifiers_hash
 from ledger_api.services.credentials import Credentials
-from ledger_api.settings import PROJECT_ROOT, Settings
+from ledger_api.settings import PROJECT_ROOT
 from ledger_api.store.db import Store
 from ledger_api.store.tables import BatchRow, OutboxRow, RecordRow, StateRow
 
@@ -48,7 +52,7 @@ def _exporters(w3: Web3, manifest: Manifest, label: str, count: int) -> list[Loc
     keys = [Account.from_key(keccak(text=f"{label} exporter {i}")) for i in range(count)]
     hashes = [
         registry.functions.registerParty(
-            k.address, ROLES["EXPORTER"], identifiers_hash({"name": f"{label} {i}"})
+            k.address, int(Role.EXPORTER), identifiers_hash({"name": f"{label} {i}"})
         ).transact({"from": nl})
         for i, k in enumerate(keys)
     ]
@@ -70,12 +74,7 @@ def _clients(url: str, credentials: Credentials, keys: list[LocalAccount]) -> li
 
 def _post_all(streams: list[tuple[httpx.Client, list[SignedRecord]]], deadline: float) -> list[threading.Thread]:
     """One thread per client, each posting its own party's records in nonce order."""
-    threads = [
-        threading.Thread(target=lambda h=h, s=s: [post_until_accepted(h, r, deadline) for r in s]) for h, s in streams
-    ]
-    for t in threads:
-        t.start()
-    return threads
+    return [post_in_the_background(http, signed, deadline) for http, signed in streams]
 
 
 def _confirmed(store: Store, confirmations: int) -> int:
@@ -116,13 +115,10 @@ def test_a_burst_of_10000_records_is_all_on_chain_within_60_s_although_the_node_
     node does not mine while they come in, and every transaction it holds is dropped
     without a word (anvil_dropAllTransactions), the resends too, until all are accepted:
     the service must notice that nothing it sent was mined and send it again."""
-    settings = Settings(data_dir=tmp_path, anvil_port=free_port(), port=free_port(), confirmations=1, seed_demo=False)
-    server, thread, app = serve(settings)
-    runtime: Runtime = app.state.runtime
-    try:
+    with served(local_settings(tmp_path)) as runtime:
         assert runtime.node is not None and runtime.store is not None and runtime.manifest is not None
         w3 = Web3(HTTPProvider(runtime.node.url))
-        url = f"http://127.0.0.1:{settings.port}"
+        url = url_of(runtime)
         clients = _clients(url, runtime.credentials, _exporters(w3, runtime.manifest, "burst", BATCH_CLIENTS))
         per = BURST // BATCH_CLIENTS
         streams = [(http, presign(c, f"6NL10000000{i}-B-", per)) for i, (c, http) in enumerate(clients)]
@@ -138,7 +134,7 @@ def test_a_burst_of_10000_records_is_all_on_chain_within_60_s_although_the_node_
         dropped, quiet_until = 0, None
         while quiet_until is None or time.monotonic() < quiet_until:
             if quiet_until is None and not any(t.is_alive() for t in posters):
-                quiet_until = time.monotonic() + 2 * settings.resend_after_seconds  # drop the first resends too
+                quiet_until = time.monotonic() + 2 * runtime.settings.resend_after_seconds  # drop the first resends too
             if pending := _pool(w3):
                 w3.provider.make_request("anvil_dropAllTransactions", [])
                 dropped += pending
@@ -175,9 +171,6 @@ def test_a_burst_of_10000_records_is_all_on_chain_within_60_s_although_the_node_
             "noticed missing and sent again)",
         )
         assert elapsed <= BURST_SECONDS, f"all confirmed only after {elapsed:.0f} s"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def test_a_burst_of_single_records_one_transaction_each_is_all_on_chain_once(tmp_path: Path, figure: Figure):
@@ -224,14 +217,11 @@ def test_a_burst_of_single_records_one_transaction_each_is_all_on_chain_once(tmp
 
 
 def test_four_clients_writing_at_once_lose_nothing_and_leave_no_nonce_gap(tmp_path: Path, figure: Figure):
-    settings = Settings(data_dir=tmp_path, anvil_port=free_port(), port=free_port(), confirmations=1, seed_demo=False)
-    server, thread, app = serve(settings)
-    runtime: Runtime = app.state.runtime
-    try:
+    with served(local_settings(tmp_path)) as runtime:
         assert runtime.node is not None and runtime.store is not None and runtime.manifest is not None
         w3 = Web3(HTTPProvider(runtime.node.url))
-        url = f"http://127.0.0.1:{settings.port}"
-        relayer = Account.from_key(settings.relayer_secret).address
+        url = url_of(runtime)
+        relayer = Account.from_key(runtime.settings.relayer_secret).address
         first_nonce = w3.eth.get_transaction_count(relayer)
         keys = _exporters(w3, runtime.manifest, "concurrent", CLIENTS)
         clients = _clients(url, runtime.credentials, keys)
@@ -259,6 +249,3 @@ def test_four_clients_writing_at_once_lose_nothing_and_leave_no_nonce_gap(tmp_pa
             f"{CLIENTS * PER_CLIENT:,} of {CLIENTS * PER_CLIENT:,} on chain, 0 duplicates, 0 lost; relayer nonces "
             f"{first_nonce}…{chain_nonce - 1} without a gap; all confirmed in {elapsed:.0f} s",
         )
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)

@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import httpx
-from api.conftest import serve, wait_until
-
-from faults.conftest import Figure, registered_exporter
-from faults.test_kill_and_restart import assert_all_confirmed_once, post_until_accepted, presign
-from ledger_api.chain.node import free_port
-from ledger_api.runtime import Runtime
-from ledger_api.settings import Settings
+from support.faults import Figure, assert_all_confirmed_once, post_until_accepted, presign, registered_exporter
+from support.service import local_settings, served, wait_until
 
 RECORDS, CONFIRMATIONS = 20, 3
 
@@ -27,18 +23,10 @@ RECORDS, CONFIRMATIONS = 20, 3
 def test_records_of_a_block_taken_back_by_a_reorg_are_never_confirmed_early_and_are_written_again_once(
     tmp_path: Path, figure: Figure
 ):
-    settings = Settings(
-        data_dir=tmp_path,
-        anvil_port=free_port(),
-        port=free_port(),
-        confirmations=CONFIRMATIONS,
-        seed_demo=False,
-        resend_after_seconds=0.5,
-    )
-    server, thread, app = serve(settings)
-    runtime: Runtime = app.state.runtime
-    stop = threading.Event()
-    try:
+    stop = threading.Event()  # the reader's: set however the test ends, before the service stops
+    settings = local_settings(tmp_path, confirmations=CONFIRMATIONS, resend_after_seconds=0.5)
+    with served(settings) as runtime, ExitStack() as on_exit:
+        on_exit.callback(stop.set)
         assert runtime.node is not None and runtime.manifest is not None and runtime.queries is not None
         exporter = registered_exporter(runtime, "reorg fault test")  # mines the registrations deep enough
         w3, http, url = exporter.w3, exporter.http, exporter.url
@@ -109,7 +97,3 @@ def test_records_of_a_block_taken_back_by_a_reorg_are_never_confirmed_early_and_
             f"{len(seen):,} confirmed answers seen by a polling reader, 0 below {CONFIRMATIONS} blocks or on the lost "
             f"block; all {RECORDS} written again and confirmed {again:.1f} s after the reorg, each on chain once",
         )
-    finally:
-        stop.set()
-        server.should_exit = True
-        thread.join(timeout=30)

@@ -11,7 +11,6 @@ from contextlib import suppress
 from typing import Any
 
 import schemathesis
-from api.conftest import Service, service  # noqa: F401
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
@@ -23,6 +22,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from support.service import Service
 
 EXAMPLES = 100  # per operation and generation mode
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -67,7 +67,7 @@ def fuzz(strategy: Any, call: Any) -> None:
 
 
 def test_every_operation_answers_generated_requests_as_its_schema_says_and_never_with_a_5xx(
-    service: Service,  # noqa: F811
+    service: Service,
     figure,
 ):
     schema = schemathesis.openapi.from_url(f"{service.url}/openapi.json")
