@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     receipt_keys_dir: Path | None = None  # default: data_dir / "receipt-keys"
     service_id: str = "customs-provenance-ledger"
 
-    # Seed the demo trade lane on the embedded development chain.
+    # Seed the demo consignments on the embedded development chain.
     seed_demo: bool = True
 
     # HTTP
