@@ -106,6 +106,12 @@ class BatchAcceptedOut(BaseModel):
     status: str
 
 
+# The read schemas below are the HTTP shape of the views in services/queries.py, field for
+# field, so a route builds one with X(**asdict(view)); the states and modes are narrowed to
+# what they can be, for the OpenAPI document. tests/api/test_schemas.py holds the two
+# together: a field added to a view alone would be dropped from the answer without a word.
+
+
 class RecordOut(BaseModel):
     id: str
     status: Literal["accepted", "submitted", "confirmed", "failed"]
