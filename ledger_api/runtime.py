@@ -114,7 +114,7 @@ class Runtime:
         self.party_writes = PartyWrites(
             self.store, self.manifest.chain_id, addresses, forwarder_nonce, wake_relayer=wake
         )
-        self.recognition_writes = RecognitionWrites(self.store, self.manifest.chain_id, addresses, self.party_writes)
+        self.recognition_writes = RecognitionWrites(self.store, self.party_writes)
         self.credentials = Credentials(self.store)
         self.access = Access(self.store)
         self.evidence_reader = EvidenceReader(self.store, domain, addresses, s.confirmations)
