@@ -25,7 +25,7 @@ Signature = Annotated[
 ]
 
 
-@lru_cache(maxsize=65_536)  # the same few parties sign thousands of records; EIP-55 costs ~50 µs
+@lru_cache(maxsize=65_536)  # the same few parties sign thousands of records, each hashed for EIP-55
 def _checksummed(value: str) -> str:
     # A mixed-case address must carry a valid EIP-55 checksum: a typo is refused, not sent.
     if value != value.lower() and value[2:] != value[2:].upper() and not is_checksum_address(value):

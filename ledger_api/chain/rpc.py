@@ -1,7 +1,7 @@
 """A lean JSON-RPC client over httpx, with batches: the project's one beside web3 (the
 relayer, the indexer, the embedded node's liveness check). The service's hot paths
-(relaying, indexing) speak raw JSON-RPC: through web3.py's contract layer one read costs
-about 100 ms, raw about 0.5 ms (TOOLCHAIN.md)."""
+(relaying, indexing) speak raw JSON-RPC: web3.py's contract layer costs a read many times
+the call itself (docs/benchmarks.md)."""
 
 from __future__ import annotations
 

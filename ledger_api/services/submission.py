@@ -364,7 +364,7 @@ class Submissions:
         chain before its first record. The last answer per party is kept and checked with
         one lookup on the (party, nonce, mode) index: the record before it is there and
         not failed, and none has it yet. The maximum over all the party's records, asked
-        every time, grew with its history: a millisecond per post at 750 records."""
+        every time, grew with its history (docs/reliability.md)."""
         known = self._next_nonces.get(party)
         if known is not None:
             around = dict(conn.execute(_NONCES_AROUND, {"party": party, "nonces": [str(known - 1), str(known)]}).all())
