@@ -1,5 +1,5 @@
-"""The demo trade lane that `make run` seeds on a new chain: an exporter in Japan ships to
-an importer in the Netherlands, with a Japanese ocean carrier and a Dutch rail operator,
+"""The demo consignments that `make run` seeds on a new chain: an exporter in Japan ships
+to an importer in the Netherlands, with a Japanese ocean carrier and a Dutch rail operator,
 Japan Customs releasing for export and Dutch customs for import, both under an EU-Japan
 style mutual recognition arrangement.
 
@@ -7,7 +7,7 @@ Consignments:
   ...-0001  delivered: declared, released for export, two custody hops, released for import
   ...-0002  in transit: handed to the rail operator, not yet accepted
   ...-0003  broken: the rail operator accepts with other seals and no explanation
-  ...-0004  delivered, a second shipment of the same lane
+  ...-0004  delivered, a second shipment on the same route
   ...-0005  declared and released for export, still with the exporter
 
 The parties' keys are derived from public names: this is demo data, on a local chain.
@@ -69,7 +69,7 @@ PARTIES = (EXPORTER_P, OCEAN, RAIL, IMPORTER_P)
 
 
 def declaration(ucr: str, seal: str) -> dict[str, Any]:
-    """The lane's declaration; it and the custody and decision payloads below are the
+    """The demo's declaration; it and the custody and decision payloads below are the
     benchmarks' records too (ledger_bench)."""
     return {
         "schema_version": "1",
@@ -177,8 +177,8 @@ def register_on_chain(w3: Web3, manifest: Manifest, build_dir: Any) -> dict[str,
 
 
 def seed(url: str, manifest: Manifest, build_dir: Any, chain_url: str, issue_token: Callable[[str], str]) -> list[str]:
-    """Seeds the lane through the API at `url`, each party reading with a credential from
-    `issue_token(address)`; returns the UCRs written."""
+    """Seeds the demo consignments through the API at `url`, each party reading with a
+    credential from `issue_token(address)`; returns the UCRs written."""
     authority_keys = {a["country"]: ANVIL_AUTHORITY_KEYS.get(a["address"]) for a in manifest.authorities}
     if not (authority_keys.get("JP") and authority_keys.get("NL")):
         raise RuntimeError("the demo needs the development deployment config (JP and NL authorities on anvil)")
@@ -195,7 +195,7 @@ def seed(url: str, manifest: Manifest, build_dir: Any, chain_url: str, issue_tok
     start = datetime.now(UTC).replace(microsecond=0)
 
     def at(minutes: int) -> str:
-        # The lane's events follow one another after the declaration is on chain (a
+        # A consignment's events follow one another after the declaration is on chain (a
         # compressed voyage): real times, so the risk rules see no declaration after departure.
         return (start + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
 
@@ -227,7 +227,7 @@ def seed(url: str, manifest: Manifest, build_dir: Any, chain_url: str, issue_tok
             ucrs.append(ucr)
     for client in (exporter, ocean, rail, jp_customs, nl_customs):
         client.close()
-    log.info("demo lane seeded: %s", ", ".join(ucrs) or "already there")
+    log.info("demo consignments seeded: %s", ", ".join(ucrs) or "already there")
     return ucrs
 
 

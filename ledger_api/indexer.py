@@ -114,7 +114,7 @@ class Indexer:
             for entry in logs:
                 self._apply_log(session, entry, included)
             if included:  # the records written, in one executemany rather than a statement each
-                self._make_way(session, RECORDS.c.id.in_([entry["rid"] for entry in included]))
+                self._fail_live_records_displaced_by(session, RECORDS.c.id.in_([entry["rid"] for entry in included]))
                 session.execute(
                     update(RECORDS)
                     .where(RECORDS.c.id == bindparam("rid"))
@@ -209,17 +209,17 @@ class Indexer:
             root = _hex(args["root"])
             values = {"status": "included", "block_number": block, "block_hash": block_hash, "tx_hash": tx_hash}
             session.execute(update(BatchRow).where(BatchRow.root == root).values(**values))
-            self._make_way(session, RECORDS.c.batch_root == root)
+            self._fail_live_records_displaced_by(session, RECORDS.c.batch_root == root)
             session.execute(update(RecordRow).where(RecordRow.batch_root == root).values(**values))
         elif spec.name in PARTY_EVENTS:
             self._apply_party_event(session, spec.name, args, block)
 
-    def _make_way(self, session: Session, written: ColumnElement[bool]) -> None:
+    def _fail_live_records_displaced_by(self, session: Session, written: ColumnElement[bool]) -> None:
         """Records the chain wrote that the store has as failed (a reverted transaction
         mined again after a reorg) hold their place and nonce after all: a live record
         accepted into that place or nonce since can never be written, so it fails, naming
         the one on chain. Without this the unique indexes over live records would refuse
-        the update below, and the index would stop at this block."""
+        marking the written ones included, and the index would stop at this block."""
         c = RECORDS.c
         back = session.execute(
             select(c.id, c.party, c.nonce, c.mode, c.consignment, c.position).where(written, c.status == "failed")

@@ -1,6 +1,6 @@
 """`make run`: the whole service on http://127.0.0.1:8000 — its own anvil (or the chain at
 LEDGER_RPC_URL), the contracts deployed on first start and reused after, the relayer and
-indexer, the API, and on the development chain the demo trade lane. Ctrl-C stops it all
+indexer, the API, and on the development chain the demo consignments. Ctrl-C stops it all
 cleanly; the next `make run` resumes with the same data."""
 
 from __future__ import annotations
@@ -45,14 +45,15 @@ def _seed_when_up(server: uvicorn.Server, runtime: Runtime, settings: Settings) 
         )
     except Exception:
         if server.should_exit:  # Ctrl-C while seeding: the next start goes on from where it stopped
-            log.info("demo lane seeding stopped by the shutdown; the next start completes it")
+            log.info("seeding the demo consignments stopped by the shutdown; the next start completes it")
             return
-        log.exception("seeding the demo lane failed; the service runs on without it")
+        log.exception("seeding the demo consignments failed; the service runs on without it")
 
 
 def _write_demo_credentials(settings: Settings, runtime: Runtime) -> None:
-    """Credentials for trying the demo lane (curl, the CLI, the officer page): the customs
-    of both countries and the exporter, written once to data/demo-credentials.json (0600)."""
+    """Credentials for trying the demo consignments (curl, the CLI, the officer page): the
+    customs of both countries and the exporter, written once to data/demo-credentials.json
+    (0600)."""
     path = settings.data_dir / "demo-credentials.json"
     if path.exists() or runtime.manifest is None or runtime.credentials is None:
         return

@@ -29,7 +29,7 @@ from ledger_api.services.parties import PartyWrites
 from ledger_api.services.queries import Queries
 from ledger_api.services.recognition_writes import RecognitionWrites
 from ledger_api.services.submission import Submissions
-from ledger_api.services.verification import FactFinder, Verifier
+from ledger_api.services.verification import EvidenceReader, Verifier
 from ledger_api.settings import Settings
 from ledger_api.store.db import Store
 from ledger_api.store.receipt_keys import load_or_create_keyring
@@ -51,7 +51,7 @@ class Runtime:
     queries: Queries | None = None
     party_writes: PartyWrites | None = None
     recognition_writes: RecognitionWrites | None = None
-    facts: FactFinder | None = None
+    evidence_reader: EvidenceReader | None = None
     credentials: Credentials | None = None
     access: Access | None = None
     verifier: Verifier | None = None
@@ -114,11 +114,11 @@ class Runtime:
         self.party_writes = PartyWrites(
             self.store, self.manifest.chain_id, addresses, forwarder_nonce, wake_relayer=wake
         )
-        self.recognition_writes = RecognitionWrites(self.store, self.manifest.chain_id, addresses, self.party_writes)
+        self.recognition_writes = RecognitionWrites(self.store, self.party_writes)
         self.credentials = Credentials(self.store)
         self.access = Access(self.store)
-        self.facts = FactFinder(self.store, domain, addresses, s.confirmations)
-        self.verifier = Verifier(self.facts, rules, keyring, s.service_id)
+        self.evidence_reader = EvidenceReader(self.store, domain, addresses, s.confirmations)
+        self.verifier = Verifier(self.evidence_reader, rules, keyring, s.service_id)
         self.queries = Queries(self.store, s.confirmations, self.submissions.next_nonce)
         if background and s.chain_worker == "process":
             self.worker = ChainWorker(chain_worker_process, (s, url)).start()
@@ -173,8 +173,8 @@ class Runtime:
         domain = LedgerDomain(self.manifest.chain_id, self.manifest.address("ConsignmentLedger"))
         self.credentials = Credentials(self.store)
         self.access = Access(self.store)
-        self.facts = FactFinder(self.store, domain, addresses, s.confirmations)
-        self.verifier = Verifier(self.facts, rules, keyring, s.service_id)
+        self.evidence_reader = EvidenceReader(self.store, domain, addresses, s.confirmations)
+        self.verifier = Verifier(self.evidence_reader, rules, keyring, s.service_id)
         self.queries = Queries(self.store, s.confirmations, _no_chain)
         return self
 

@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     receipt_keys_dir: Path | None = None  # default: data_dir / "receipt-keys"
     service_id: str = "customs-provenance-ledger"
 
-    # Seed the demo trade lane on the embedded development chain.
+    # Seed the demo consignments on the embedded development chain.
     seed_demo: bool = True
 
     # HTTP
@@ -64,8 +64,8 @@ class Settings(BaseSettings):
     max_batch_records: int = 10_000
     # Requests per second per credential, per process (a token bucket: `rate_limit_burst`
     # at once, refilled at this rate); 0 turns the limit off. A backstop against a runaway
-    # client, set above what the benchmarks and test suites drive on one credential (about
-    # 600 requests/s, by ledger bench verify over two workers): a deployment sets its own.
+    # client, set above what the benchmarks and test suites drive on one credential
+    # (docs/benchmarks.md): a deployment sets its own.
     rate_limit_per_second: float = Field(default=1000.0, ge=0)
     rate_limit_burst: int = Field(default=2000, ge=1)
 

@@ -1,5 +1,5 @@
 """Fixtures more than one test folder uses: a real service with a registered cast, and the
-demo trade lane. Both are per module, as each module's data is its own; each starts an
+demo consignments. Both are per module, as each module's data is its own; each starts an
 anvil and a uvicorn server of its own.
 
 tests/contracts run under brownie in another environment, which reads this file too: the
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from support.demo_lane import Lane
+    from support.demo_service import DemoService
     from support.service import Service
 
 
@@ -27,9 +27,9 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 
 
 @pytest.fixture(scope="module")
-def lane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lane]:
-    """The demo trade lane on a service of its own: (a client reading as NL customs, the runtime)."""
-    from support.demo_lane import demo_lane
+def demo_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoService]:
+    """The demo consignments on a service of their own: (a client reading as NL customs, the runtime)."""
+    from support.demo_service import serve_demo
 
-    with demo_lane(tmp_path_factory.mktemp("verification")) as served_lane:
-        yield served_lane
+    with serve_demo(tmp_path_factory.mktemp("verification")) as served:
+        yield served

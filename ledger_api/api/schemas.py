@@ -25,7 +25,7 @@ Signature = Annotated[
 ]
 
 
-@lru_cache(maxsize=65_536)  # the same few parties sign thousands of records; EIP-55 costs ~50 µs
+@lru_cache(maxsize=65_536)  # the same few parties sign thousands of records, each hashed for EIP-55
 def _checksummed(value: str) -> str:
     # A mixed-case address must carry a valid EIP-55 checksum: a typo is refused, not sent.
     if value != value.lower() and value[2:] != value[2:].upper() and not is_checksum_address(value):
@@ -104,6 +104,12 @@ class BatchAcceptedOut(BaseModel):
     count: int
     ids: list[str]
     status: str
+
+
+# The read schemas below are the HTTP shape of the views in services/queries.py, field for
+# field, so a route builds one with X(**asdict(view)); the states and modes are narrowed to
+# what they can be, for the OpenAPI document. tests/api/test_schemas.py holds the two
+# together: a field added to a view alone would be dropped from the answer without a word.
 
 
 class RecordOut(BaseModel):

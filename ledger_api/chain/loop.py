@@ -3,12 +3,12 @@ wait for a wake-up (or a short idle time) when there is none, back off when the 
 cannot be reached, and never die of one bad step.
 
 The idle time is short for a while after the last work, when more is likely, and longer
-after that: an idle service otherwise spent a quarter of a core polling its node 50 times
-a second. Work of our own never waits for it: a submission wakes the relayer and a mined
-transaction the indexer.
+after that: polling the node at the short idle time for good kept an idle service busy
+(docs/benchmarks.md). Work of our own never waits for it: a submission wakes the relayer
+and a mined transaction the indexer.
 
 A step that found a backlog (more than one item to handle) is followed by a short pause
-before the next: a step costs about the same for one record as for fifty (a few queries,
+before the next: a step costs about the same for one record as for many (a few queries,
 a commit, JSON-RPC round trips), and under a stream of single posts a loop stepping flat
 out handled them one or two at a time, spending the process's one core on overhead the
 HTTP side needed. One record alone is never held back: the relayer reports the most rows

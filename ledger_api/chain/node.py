@@ -7,16 +7,15 @@ its data folder, which is removed with the folder rather than filling the user's
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
-from ledger_api.errors import NodeUnavailable
+from ledger_api.chain.rpc import Rpc
+from ledger_api.errors import ChainError, NodeUnavailable
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ANVIL = PROJECT_ROOT / "node_modules" / ".bin" / "anvil"
@@ -26,17 +25,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def rpc(url: str, method: str, params: list[object] | None = None, timeout: float = 2.0) -> object:
-    """One raw JSON-RPC call, for liveness checks and node control without web3."""
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}).encode()
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        reply = json.loads(response.read())
-    if "error" in reply:
-        raise NodeUnavailable(f"{method} failed: {reply['error']}")
-    return reply["result"]
 
 
 class AnvilNode:
@@ -113,14 +101,17 @@ class AnvilNode:
         log.close()
         self.pid_file.write_text(str(self.process.pid))
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise NodeUnavailable(f"anvil exited with {self.process.returncode}; see {self.data_dir / 'anvil.log'}")
-            try:
-                rpc(self.url, "eth_chainId", timeout=0.5)
-                return self
-            except (OSError, NodeUnavailable):
-                time.sleep(0.05)
+        with Rpc(self.url, timeout=0.5) as liveness:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise NodeUnavailable(
+                        f"anvil exited with {self.process.returncode}; see {self.data_dir / 'anvil.log'}"
+                    )
+                try:
+                    liveness.call("eth_chainId")
+                    return self
+                except ChainError:  # not listening yet
+                    time.sleep(0.05)
         self.stop()
         raise NodeUnavailable(f"anvil did not answer on {self.url} within {timeout:.0f} s")
 

@@ -1,6 +1,7 @@
-"""A lean JSON-RPC client over httpx, with batches. The service's hot paths (relaying,
-indexing) speak raw JSON-RPC: through web3.py's contract layer one read costs about
-100 ms, raw about 0.5 ms (TOOLCHAIN.md)."""
+"""A lean JSON-RPC client over httpx, with batches: the project's one beside web3 (the
+relayer, the indexer, the embedded node's liveness check). The service's hot paths
+(relaying, indexing) speak raw JSON-RPC: web3.py's contract layer costs a read many times
+the call itself (docs/benchmarks.md)."""
 
 from __future__ import annotations
 
@@ -60,3 +61,9 @@ class Rpc:
 
     def close(self) -> None:
         self._client.close()
+
+    def __enter__(self) -> Rpc:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

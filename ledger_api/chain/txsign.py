@@ -1,7 +1,7 @@
 """Signing the relayer's transactions: legacy (type 0) with EIP-155 replay protection,
 the only kind it sends. eth_account's `sign_transaction` checks and normalises a dict on
-every call (630 us per transaction here, a third of the relayer's time under a stream of
-single posts); this builds the same bytes from typed values, and
+every call, much of the relayer's time under a stream of single posts
+(docs/reliability.md); this builds the same bytes from typed values, and
 tests/chain/test_txsign.py holds it to eth_account's output byte for byte."""
 
 from __future__ import annotations

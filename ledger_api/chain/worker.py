@@ -2,8 +2,8 @@
 
 In one process they shared one interpreter lock with the HTTP side: under a stream of
 single posts a submission holding the store's write lock waited for the interpreter while
-the relayer or indexer ran, and the two-core machine stayed a third idle (measured in
-docs/reliability.md). Here each side has a core.
+the relayer or indexer ran, and the machine had cores to spare (docs/reliability.md).
+Here each side has a core.
 
 What ties the two processes together:
 - the store: the outbox is the only hand-over, as it was between threads;

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,8 +37,18 @@ class PartyRequest:
     signature: bytes
 
 
-def roles_bits(roles: list[str]) -> int:
-    return roles_of(roles)
+class AuthorityRequest(Protocol):
+    """A registry write signed by a customs authority and relayed through the forwarder:
+    a PartyRequest or a RecognitionRequest."""
+
+    @property
+    def authority(self) -> str: ...
+    @property
+    def nonce(self) -> int: ...
+    @property
+    def deadline(self) -> int: ...
+    @property
+    def signature(self) -> bytes: ...
 
 
 class PartyWrites:
@@ -56,17 +67,7 @@ class PartyWrites:
 
     def calldata(self, request: PartyRequest) -> bytes:
         ids = identifiers_hash(request.identifiers) if request.identifiers else b""
-        return registry_calldata(request.action, request.party, roles_bits(request.roles), ids)
-
-    def forward_request(self, request: PartyRequest) -> ForwardRequest:
-        return ForwardRequest(
-            sender=request.authority,
-            to=self.addresses["PartyRegistry"],
-            gas=REGISTRY_CALL_GAS,
-            nonce=request.nonce,
-            deadline=request.deadline,
-            data=self.calldata(request),
-        )
+        return registry_calldata(request.action, request.party, roles_of(request.roles), ids)
 
     def next_forwarder_nonce(self, authority: str) -> int:
         """The chain's nonce for the authority, or one past the highest it has queued with
@@ -91,16 +92,27 @@ class PartyWrites:
         if request.action == "register" and not request.identifiers:
             raise InvalidSubmission("NO_IDENTIFIERS", "identifiers", "name the party's identifiers (EORI, TIN, LEI…)")
         return self.enqueue(
-            self.forward_request(request), request.signature, lambda session: self._check_rules(session, request)
+            "PartyRegistry", request, self.calldata(request), lambda session: self._check_rules(session, request)
         )
 
-    def enqueue(self, forward: ForwardRequest, signature: bytes, check: Callable[[Session], None]) -> tuple[str, bool]:
-        """Queues an authority's signed ForwardRequest (to either registry) for the relayer,
-        after its signature, `check` (the registry's rules, against the index) and its
-        forwarder nonce. The same signed request again returns the same id, created False.
-        Owned here because the forwarder nonce is one per authority, whatever the registry."""
+    def enqueue(
+        self, registry: str, request: AuthorityRequest, data: bytes, check: Callable[[Session], None]
+    ) -> tuple[str, bool]:
+        """Queues an authority's signed request to `registry` (its call is `data`) for the
+        relayer, as the ForwardRequest the authority signed, after its signature, `check`
+        (the registry's rules, against the index) and its forwarder nonce. The same signed
+        request again returns the same id, created False. Owned here because the forwarder
+        nonce is one per authority, whatever the registry."""
+        forward = ForwardRequest(
+            sender=request.authority,
+            to=self.addresses[registry],
+            gas=REGISTRY_CALL_GAS,
+            nonce=request.nonce,
+            deadline=request.deadline,
+            data=data,
+        )
         try:
-            signer = forward.signer(self.chain_id, self.addresses["LedgerForwarder"], signature)
+            signer = forward.signer(self.chain_id, self.addresses["LedgerForwarder"], request.signature)
         except SignatureError as exc:
             raise InvalidSubmission("BAD_SIGNATURE", "signature", str(exc)) from exc
         if signer != forward.sender:
@@ -109,7 +121,7 @@ class PartyWrites:
                 "signature",
                 f"the request is signed by {signer}, not by the authority {forward.sender}",
             )
-        ref, signature_hex = f"{forward.sender}:{forward.nonce}", "0x" + signature.hex()
+        ref, signature_hex = f"{forward.sender}:{forward.nonce}", "0x" + request.signature.hex()
         with self._lock:
             with self.store.session() as session:
                 existing = session.scalars(

@@ -20,6 +20,8 @@ from ledger_api.store.tables import PartyRow, RecordRow, StateRow
 
 @dataclass(frozen=True)
 class RecordView:
+    """A record as the API shows it (api/schemas.py RecordOut has the same fields)."""
+
     id: str
     status: str  # accepted | submitted | confirmed | failed
     ucr: str

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger_api.domain.forwarding import REGISTRY_CALL_GAS, ForwardRequest, recognition_calldata
+from ledger_api.domain.forwarding import recognition_calldata
 from ledger_api.domain.recognition import ACTIVE, SUSPENDED, Arrangement, RecognitionBook
 from ledger_api.errors import ConflictingSubmission, InvalidSubmission, NotAuthorised, NotFound
 from ledger_api.services.parties import PartyWrites
@@ -69,27 +69,12 @@ class RecognitionRequest:
 
 
 class RecognitionWrites:
-    def __init__(
-        self,
-        store: Store,
-        chain_id: int,
-        addresses: dict[str, str],
-        parties: PartyWrites,
-    ) -> None:
-        self.store, self.chain_id, self.addresses = store, chain_id, addresses
+    def __init__(self, store: Store, parties: PartyWrites) -> None:
+        self.store = store
         # One forwarder nonce per authority, whichever registry the request is for: the
-        # party writes own its accounting and the queueing (PartyWrites.enqueue).
+        # party writes own its accounting, the forward request and the queueing
+        # (PartyWrites.enqueue).
         self.parties = parties
-
-    def forward_request(self, request: RecognitionRequest) -> ForwardRequest:
-        return ForwardRequest(
-            sender=request.authority,
-            to=self.addresses["RecognitionRegistry"],
-            gas=REGISTRY_CALL_GAS,
-            nonce=request.nonce,
-            deadline=request.deadline,
-            data=recognition_calldata(request.action, *request.call_args()),
-        )
 
     def next_forwarder_nonce(self, authority: str) -> int:
         return self.parties.next_forwarder_nonce(authority)
@@ -99,7 +84,10 @@ class RecognitionWrites:
         same signed request was accepted before)."""
         _check_shape(request)
         return self.parties.enqueue(
-            self.forward_request(request), request.signature, lambda session: self._check_rules(session, request)
+            "RecognitionRegistry",
+            request,
+            recognition_calldata(request.action, *request.call_args()),
+            lambda session: self._check_rules(session, request),
         )
 
     # ------------------------------------------------------------ reads

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from eth_utils.crypto import keccak
 from sqlalchemy import BigInteger, Connection, bindparam, cast, func, insert, select
@@ -51,6 +51,7 @@ FORBIDDEN_CODES = {"MISSING_ROLE", "PARTY_NOT_ACTIVE", "COUNTERPARTY_NOT_CUSTODI
 # lock, so each one's cost is the service's ceiling (Core rows, no ORM objects).
 _RECORD_BY_ID = select(RECORDS.c.id).where(RECORDS.c.id == bindparam("id"))
 _RECORDS_BY_IDS = select(RECORDS.c.id).where(RECORDS.c.id.in_(bindparam("ids", expanding=True)))
+_BATCH_BY_ROOT = select(BATCHES.c.root).where(BATCHES.c.root == bindparam("root"))
 _QUEUED = select(func.count()).select_from(OUTBOX).where(OUTBOX.c.status.in_(["pending", "signed"]))
 _STANDINGS = select(PARTIES.c.address, PARTIES.c.roles, PARTIES.c.status).where(
     PARTIES.c.address.in_(bindparam("a", expanding=True))
@@ -95,8 +96,9 @@ class BatchAccepted:
     created: bool
 
 
-class _Prefixed:
-    """Prefixes the field of errors raised for the n-th record of a batch."""
+class _RecordErrors:
+    """The refusals of one record of a submission: its fields are named `records[i].…`
+    when the submission carries many records, as they are in the request."""
 
     def __init__(self, index: int | None) -> None:
         self.prefix = "" if index is None else f"records[{index}]."
@@ -109,6 +111,46 @@ class _Prefixed:
 
     def forbidden(self, code: str, field: str, message: str) -> NotAuthorised:
         return NotAuthorised(code, self.prefix + field, message)
+
+
+@dataclass(frozen=True)
+class _EntryPoint:
+    """What sets one public way of submitting apart; the checks and the storing are the
+    same for all (Submissions._accept)."""
+
+    mode: Literal["single", "batch"]  # how its records are written; their consignments must be written so
+    numbered: bool  # its errors name the record as records[i]
+    queue_limit: bool  # refused while `max_queued` writes wait for the chain
+    # The wording of its refusals: no record, the same record twice, a consignment in the other mode.
+    empty: str
+    duplicate: str
+    other_mode: str
+
+
+_POST = _EntryPoint(
+    "single",
+    numbered=False,
+    queue_limit=True,
+    empty="",  # a post always carries its record
+    duplicate="",
+    other_mode="this consignment is anchored in batches: post to /v1/records/batch",
+)
+_BATCH = _EntryPoint(
+    "batch",
+    numbered=True,
+    queue_limit=True,
+    empty="a batch needs at least one record",
+    duplicate="the same record appears twice in the batch",
+    other_mode="this consignment is written record by record: post to /v1/records",
+)
+_DOCUMENT = _EntryPoint(  # submit_many: the records an EPCIS document becomes
+    "single",
+    numbered=True,
+    queue_limit=False,
+    empty="at least one record is needed",
+    duplicate="the same record appears twice",
+    other_mode="this consignment is anchored in batches, not record by record",
+)
 
 
 class Submissions:
@@ -132,120 +174,24 @@ class Submissions:
     # ------------------------------------------------------------ public
 
     def submit(self, item: Submission) -> Accepted:
-        rid, canonical = self._check_alone(item, _Prefixed(None))
-        record_id = _hex(rid)
-        with self._lock, self.store.connection() as conn:
-            if conn.execute(_RECORD_BY_ID, {"id": record_id}).first() is not None:
-                return Accepted(record_id, created=False)
-            self._refuse_if_queue_full(conn)
-            state, mode = self._consignment(conn, item.record.consignment)
-            if mode == "batch":
-                raise ConflictingSubmission(
-                    "MODE_MISMATCH",
-                    "record.consignment",
-                    "this consignment is anchored in batches: post to /v1/records/batch",
-                )
-            new_state = self._apply_rules(conn, state, item.record, rid, _Prefixed(None))
-            expected = self._next_nonce(conn, item.record.party)
-            if item.record.nonce != expected:
-                raise ConflictingSubmission(
-                    "NONCE_MISMATCH", "record.nonce", f"the party's next nonce on the ledger is {expected}"
-                )
-            self._insert(conn, [self._values(item, rid, canonical, new_state.position, "single", None, None)])
-            self._next_nonces[item.record.party] = expected + 1  # checked on use: a rollback is noticed
-        self._wake()
-        return Accepted(record_id, created=True)
+        """One record of a single-mode consignment, its own `write` transaction. Posting
+        the same record again creates nothing."""
+        ids, _, created = self._accept([item], _POST)
+        return Accepted(ids[0], created)
 
     def submit_batch(self, items: Sequence[Submission]) -> BatchAccepted:
-        if not items:
-            raise InvalidSubmission("EMPTY_BATCH", "records", "a batch needs at least one record")
-        checked = [self._check_alone(item, _Prefixed(i)) for i, item in enumerate(items)]
-        ids = [_hex(rid) for rid, _ in checked]
-        if len(set(ids)) != len(ids):
-            raise InvalidSubmission("DUPLICATE_RECORD", "records", "the same record appears twice in the batch")
-        tree = MerkleTree([rid for rid, _ in checked])
-        root = _hex(tree.root)
-        with self._lock, self.store.connection() as conn:
-            if conn.execute(select(BATCHES.c.root).where(BATCHES.c.root == root)).first() is not None:
-                return BatchAccepted(root, ids, created=False)
-            self._refuse_if_queue_full(conn)
-            existing = conn.scalars(_RECORDS_BY_IDS, {"ids": ids}).all()
-            if existing:
-                index = ids.index(existing[0])
-                raise ConflictingSubmission(
-                    "RECORD_EXISTS",
-                    f"records[{index}]",
-                    f"record {existing[0]} was accepted before, in another submission",
-                )
-            states = self._consignments(conn, {item.record.consignment for item in items})
-            standings: dict[str, PartyStanding] = {}
-            rows = []
-            for i, (item, (rid, canonical)) in enumerate(zip(items, checked, strict=True)):
-                where = _Prefixed(i)
-                key = item.record.consignment
-                state, mode = states.get(key, (ConsignmentState(), None))
-                if mode == "single":
-                    raise where.conflict(
-                        "MODE_MISMATCH",
-                        "record.consignment",
-                        "this consignment is written record by record: post to /v1/records",
-                    )
-                state = self._apply_rules(conn, state, item.record, rid, where, standings)
-                states[key] = (state, "batch")
-                rows.append(self._values(item, rid, canonical, state.position, "batch", root, i))
-            self._insert(conn, rows, batch={"root": root, "count": len(items)})
-        self._wake()
-        return BatchAccepted(root, ids, created=True)
+        """Records of batch-mode consignments, all or nothing, anchored as one Merkle root.
+        Posting the same batch again creates nothing."""
+        ids, root, created = self._accept(items, _BATCH)
+        assert root is not None
+        return BatchAccepted(root, ids, created)
 
     def submit_many(self, items: Sequence[Submission]) -> list[Accepted]:
         """Many records of single-mode consignments, all or nothing (an EPCIS document):
         each its own `write` transaction, as if posted one by one in this order, but none
         stored unless every one passes. Posting the same records again creates nothing."""
-        if not items:
-            raise InvalidSubmission("EMPTY_BATCH", "records", "at least one record is needed")
-        checked = [self._check_alone(item, _Prefixed(i)) for i, item in enumerate(items)]
-        ids = [_hex(rid) for rid, _ in checked]
-        if len(set(ids)) != len(ids):
-            raise InvalidSubmission("DUPLICATE_RECORD", "records", "the same record appears twice")
-        with self._lock, self.store.connection() as conn:
-            existing = set(conn.scalars(_RECORDS_BY_IDS, {"ids": ids}).all())
-            if len(existing) == len(ids):
-                return [Accepted(i, created=False) for i in ids]
-            if existing:
-                index = next(n for n, i in enumerate(ids) if i in existing)
-                raise ConflictingSubmission(
-                    "RECORD_EXISTS",
-                    f"records[{index}]",
-                    f"record {ids[index]} was accepted before, in another submission",
-                )
-            states = self._consignments(conn, {item.record.consignment for item in items})
-            standings: dict[str, PartyStanding] = {}
-            nonces: dict[str, int] = {}
-            rows = []
-            for i, (item, (rid, canonical)) in enumerate(zip(items, checked, strict=True)):
-                where, record = _Prefixed(i), item.record
-                state, mode = states.get(record.consignment, (ConsignmentState(), None))
-                if mode == "batch":
-                    raise where.conflict(
-                        "MODE_MISMATCH",
-                        "record.consignment",
-                        "this consignment is anchored in batches, not record by record",
-                    )
-                state = self._apply_rules(conn, state, record, rid, where, standings)
-                states[record.consignment] = (state, "single")
-                expected = nonces.get(record.party)
-                if expected is None:
-                    expected = self._next_nonce(conn, record.party)
-                if record.nonce != expected:
-                    raise where.conflict(
-                        "NONCE_MISMATCH", "record.nonce", f"the party's next nonce on the ledger is {expected}"
-                    )
-                nonces[record.party] = expected + 1
-                rows.append(self._values(item, rid, canonical, state.position, "single", None, None))
-            self._insert(conn, rows)
-            self._next_nonces.update(nonces)
-        self._wake()
-        return [Accepted(i, created=True) for i in ids]
+        ids, _, created = self._accept(items, _DOCUMENT)
+        return [Accepted(i, created) for i in ids]
 
     def modes(self, keys: set[bytes]) -> dict[bytes, str]:
         """How each of these consignments is written ("single" or "batch"), for those that exist."""
@@ -267,6 +213,64 @@ class Submissions:
         with self.store.connection() as conn:
             return self._next_nonce(conn, party)
 
+    # ------------------------------------------------------------ the one path
+
+    def _accept(self, items: Sequence[Submission], entry: _EntryPoint) -> tuple[list[str], str | None, bool]:
+        """Checks `items` and stores them, all or nothing, in one transaction under the
+        writers' lock. Returns their ids, the batch root (batch mode), and whether they are
+        new: False when the same submission was accepted before (the same records; in
+        batch mode, the same root)."""
+        if not items:
+            raise InvalidSubmission("EMPTY_BATCH", "records", entry.empty)
+        errors = [_RecordErrors(i if entry.numbered else None) for i in range(len(items))]
+        checked = [self._check_alone(item, e) for item, e in zip(items, errors, strict=True)]
+        ids = [_hex(rid) for rid, _ in checked]
+        if len(set(ids)) != len(ids):
+            raise InvalidSubmission("DUPLICATE_RECORD", "records", entry.duplicate)
+        root = _hex(MerkleTree([rid for rid, _ in checked]).root) if entry.mode == "batch" else None
+        with self._lock, self.store.connection() as conn:
+            stored = _stored(conn, ids)
+            if len(stored) == len(ids) and (
+                root is None or conn.execute(_BATCH_BY_ROOT, {"root": root}).first() is not None
+            ):
+                return ids, root, False  # a replay is answered before the queue limit
+            if entry.queue_limit:
+                self._refuse_if_queue_full(conn)
+            if stored:
+                index = next(n for n, i in enumerate(ids) if i in stored)
+                raise ConflictingSubmission(
+                    "RECORD_EXISTS",
+                    f"records[{index}]",
+                    f"record {ids[index]} was accepted before, in another submission",
+                )
+            states = self._consignments(conn, {item.record.consignment for item in items})
+            standings: dict[str, PartyStanding] = {}
+            nonces: dict[str, int] = {}  # party -> its next single-mode nonce after the records before
+            rows = []
+            for i, (item, (rid, canonical), where) in enumerate(zip(items, checked, errors, strict=True)):
+                record = item.record
+                state, mode = states.get(record.consignment, (ConsignmentState(), None))
+                if mode not in (None, entry.mode):
+                    raise where.conflict("MODE_MISMATCH", "record.consignment", entry.other_mode)
+                state = self._apply_rules(conn, state, record, rid, where, standings)
+                states[record.consignment] = (state, entry.mode)
+                if entry.mode == "single":
+                    expected = nonces.get(record.party)
+                    if expected is None:
+                        expected = self._next_nonce(conn, record.party)
+                    if record.nonce != expected:
+                        raise where.conflict(
+                            "NONCE_MISMATCH", "record.nonce", f"the party's next nonce on the ledger is {expected}"
+                        )
+                    nonces[record.party] = expected + 1
+                rows.append(
+                    self._values(item, rid, canonical, state.position, entry.mode, root, None if root is None else i)
+                )
+            self._insert(conn, rows, batch=None if root is None else {"root": root, "count": len(items)})
+            self._next_nonces.update(nonces)  # checked on use: a rollback is noticed
+        self._wake()
+        return ids, root, True
+
     # ------------------------------------------------------------ checks
 
     def _queued(self, conn: Connection) -> int:
@@ -283,7 +287,7 @@ class Submissions:
                 "the chain node is unreachable or behind; retry later"
             )
 
-    def _check_alone(self, item: Submission, where: _Prefixed) -> tuple[bytes, bytes]:
+    def _check_alone(self, item: Submission, where: _RecordErrors) -> tuple[bytes, bytes]:
         """What can be checked without the store: payload, hash, consignment, kind,
         deadline, signature. Returns the record id and the canonical payload."""
         record, payload = item.record, item.payload
@@ -327,26 +331,23 @@ class Submissions:
         state: ConsignmentState,
         record: Record,
         rid: bytes,
-        where: _Prefixed,
-        standings: dict[str, PartyStanding] | None = None,
+        where: _RecordErrors,
+        standings: dict[str, PartyStanding],
     ) -> ConsignmentState:
-        cache = {} if standings is None else standings
-        missing = {record.party, record.counterparty} - cache.keys()
+        """Applies the custody rules to `record`, with the parties' standings from the index
+        (kept in `standings` for the next records of the submission)."""
+        missing = {record.party, record.counterparty} - standings.keys()
         if missing:
             rows = conn.execute(_STANDINGS, {"a": sorted(missing)})
             found = {address: PartyStanding(roles, status) for address, roles, status in rows}
-            cache.update({address: found.get(address, UNREGISTERED) for address in missing})
-        party, counterparty = cache[record.party], cache[record.counterparty]
+            standings.update({address: found.get(address, UNREGISTERED) for address in missing})
+        party, counterparty = standings[record.party], standings[record.counterparty]
         try:
             return apply(state, record, rid, party, counterparty)
         except CustodyRuleError as exc:
             if exc.code in FORBIDDEN_CODES:
                 raise where.forbidden(exc.code, exc.field, exc.message) from exc
             raise where.conflict(exc.code, exc.field, exc.message) from exc
-
-    def _consignment(self, conn: Connection, key: bytes) -> tuple[ConsignmentState, str | None]:
-        """The consignment's state after its accepted records, and its mode."""
-        return self._consignments(conn, {key}).get(key, (ConsignmentState(), None))
 
     def _consignments(self, conn: Connection, keys: set[bytes]) -> dict[bytes, tuple[ConsignmentState, str | None]]:
         """The states and modes of those of `keys` that have records, in one query."""
@@ -363,7 +364,7 @@ class Submissions:
         chain before its first record. The last answer per party is kept and checked with
         one lookup on the (party, nonce, mode) index: the record before it is there and
         not failed, and none has it yet. The maximum over all the party's records, asked
-        every time, grew with its history: a millisecond per post at 750 records."""
+        every time, grew with its history (docs/reliability.md)."""
         known = self._next_nonces.get(party)
         if known is not None:
             around = dict(conn.execute(_NONCES_AROUND, {"party": party, "nonces": [str(known - 1), str(known)]}).all())
@@ -432,6 +433,14 @@ class Submissions:
     def _wake(self) -> None:
         if self.wake_relayer is not None:
             self.wake_relayer()
+
+
+def _stored(conn: Connection, ids: list[str]) -> set[str]:
+    """Those of `ids` the store holds, failed ones too. One id, a single post's, is looked
+    up plainly: an IN list is rendered into the statement again on every execution."""
+    if len(ids) == 1:
+        return set(ids) if conn.execute(_RECORD_BY_ID, {"id": ids[0]}).first() is not None else set()
+    return set(conn.scalars(_RECORDS_BY_IDS, {"ids": ids}).all())
 
 
 def _replay(state: ConsignmentState, record: Record, rid: bytes) -> ConsignmentState:

@@ -43,7 +43,10 @@ RECOGNITION_EVENTS = (
 
 
 @dataclass(frozen=True)
-class Facts:
+class VerificationEvidence:
+    """What one verification looks at, as gathered from the index: the input of the pure
+    checks and the recognition events; together they are the evidence bundle."""
+
     input: VerificationInput
     recognition_events: list[dict[str, Any]]
 
@@ -51,8 +54,9 @@ class Facts:
         return to_bundle(self.input, self.recognition_events)
 
 
-class FactFinder:
-    """Reads what a verification needs from the store and the chain index."""
+class EvidenceReader:
+    """Reads what a verification needs from the store and the chain index, and answers
+    recognition questions from the same events."""
 
     def __init__(self, store: Store, domain: LedgerDomain, contracts: dict[str, str], confirmations: int) -> None:
         self.store, self.domain, self.contracts, self.confirmations = store, domain, contracts, confirmations
@@ -78,7 +82,7 @@ class FactFinder:
             ).all()
         return (ucr, country, as_of, block.hash if block else None, tuple(tuple(r) for r in rows))
 
-    def facts(self, ucr: str, country: str, at_block: int | None = None) -> Facts:
+    def gather(self, ucr: str, country: str, at_block: int | None = None) -> VerificationEvidence:
         key = consignment_key(ucr)
         with self.store.session() as session:
             head = self.indexed_block(session)
@@ -106,7 +110,7 @@ class FactFinder:
             chain_id=self.domain.chain_id,
             contracts=self.contracts,
         )
-        return Facts(with_recognition(inp, events), events)
+        return VerificationEvidence(with_recognition(inp, events), events)
 
     def _record(self, session: Session, row: RecordRow, as_of: int) -> RecordFact:
         on_chain = row.block_number is not None and row.block_number <= as_of
@@ -219,14 +223,14 @@ class _Claims(Protocol):
 
 class Verifier:
     """Verdict, risk lane and signed receipt for a consignment, as of a block. Outcomes are
-    cached by what they depend on (FactFinder.fingerprint): a repeated question costs two
+    cached by what they depend on (EvidenceReader.fingerprint): a repeated question costs two
     queries and a signature; every answer still gets a receipt of its own."""
 
     CACHE_SIZE = 1024
     KEY_RELOAD_SECONDS = 60.0  # picks up a key rotated by `ledger admin receipt-keys rotate`
 
-    def __init__(self, finder: FactFinder, rules: RuleSet, keyring: KeyRing, service_id: str) -> None:
-        self.finder, self.rules, self.keyring, self.service_id = finder, rules, keyring, service_id
+    def __init__(self, reader: EvidenceReader, rules: RuleSet, keyring: KeyRing, service_id: str) -> None:
+        self.reader, self.rules, self.keyring, self.service_id = reader, rules, keyring, service_id
         self._cache: OrderedDict[tuple[Any, ...], tuple[dict[str, Any], _Claims]] = OrderedDict()
         self._lock = threading.Lock()
         self._keys_loaded = time.monotonic()
@@ -242,10 +246,10 @@ class Verifier:
 
     def evidence(self, ucr: str, country: str, at_block: int | None = None) -> bytes:
         """The evidence bundle as canonical JSON bytes: the exact bytes a receipt hashes."""
-        return rfc8785.dumps(self.finder.facts(ucr, country, at_block).bundle())
+        return rfc8785.dumps(self.reader.gather(ucr, country, at_block).bundle())
 
     def verify(self, ucr: str, country: str, at_block: int | None = None) -> dict[str, Any]:
-        key = self.finder.fingerprint(ucr, country, at_block)
+        key = self.reader.fingerprint(ucr, country, at_block)
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
@@ -262,10 +266,10 @@ class Verifier:
         return dict(response, receipt=receipt)
 
     def _outcome(self, ucr: str, country: str, at_block: int | None) -> tuple[dict[str, Any], _Claims]:
-        facts = self.finder.facts(ucr, country, at_block)
-        result = verify(facts.input)
-        risk = assess(self.rules, facts.input)
-        evidence = rfc8785.dumps(facts.bundle())
+        gathered = self.reader.gather(ucr, country, at_block)
+        result = verify(gathered.input)
+        risk = assess(self.rules, gathered.input)
+        evidence = rfc8785.dumps(gathered.bundle())
         checks = [c.as_dict() for c in result.checks]
         digest = evidence_hash(evidence)
         # What every receipt for this outcome says; each receipt adds its own time and id.
@@ -278,13 +282,13 @@ class Verifier:
             fired=risk.rule_ids,
             as_of_block=result.as_of_block,
             ucr=ucr,
-            consignment=facts.input.consignment,
-            chain_id=facts.input.chain_id,
-            ledger=facts.input.domain.verifying_contract,
+            consignment=gathered.input.consignment,
+            chain_id=gathered.input.chain_id,
+            ledger=gathered.input.domain.verifying_contract,
             evidence=digest,
             iss=self.service_id,
         )
-        recognition = facts.input.recognition
+        recognition = gathered.input.recognition
         response = {
             "ucr": ucr,
             "verifying_country": country,

@@ -1,6 +1,6 @@
-"""`make run` seeds the demo lane once the server is up. Stopped in the middle (Ctrl-C a
-few seconds after start), the next start must complete it, not leave a consignment cut
-off after its first records."""
+"""`make run` seeds the demo consignments once the server is up. Stopped in the middle
+(Ctrl-C a few seconds after start), the next start must complete them, not leave a
+consignment cut off after its first records."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from ledger_api.client import LedgerClient
 from ledger_api.settings import PROJECT_ROOT
 
 # Records per demo consignment: delivered, in transit, broken chain, delivered, not shipped.
-LANE = {f"{demo.UCR_PREFIX}{n:04d}": count for n, count in zip(range(1, 6), (7, 5, 6, 7, 2), strict=True)}
+RECORDS_PER_CONSIGNMENT = {
+    f"{demo.UCR_PREFIX}{n:04d}": count for n, count in zip(range(1, 6), (7, 5, 6, 7, 2), strict=True)
+}
 
 
 def test_a_demo_seeding_stopped_midway_is_completed_by_the_next_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -45,12 +47,14 @@ def test_a_demo_seeding_stopped_midway_is_completed_by_the_next_one(tmp_path: Pa
         http = httpx.Client(
             base_url=url, timeout=30, headers={"Authorization": f"Bearer {rt.credentials.issue(nl_customs)}"}
         )
-        partly = {ucr: len(http.get(f"/v1/consignments/{ucr}").json().get("records", [])) for ucr in LANE}
+        partly = {
+            ucr: len(http.get(f"/v1/consignments/{ucr}").json().get("records", [])) for ucr in RECORDS_PER_CONSIGNMENT
+        }
         assert list(partly.values()) == [7, 2, 0, 0, 0]
 
-        assert seed() == list(LANE)[1:]  # the cut one and those never started
+        assert seed() == list(RECORDS_PER_CONSIGNMENT)[1:]  # the cut one and those never started
         assert seed() == []  # and a third start has nothing left to do
-        for ucr, count in LANE.items():
+        for ucr, count in RECORDS_PER_CONSIGNMENT.items():
             records = http.get(f"/v1/consignments/{ucr}").json()["records"]
             assert len(records) == count, ucr
             assert [r["position"] for r in records] == list(range(count))

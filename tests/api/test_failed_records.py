@@ -84,7 +84,7 @@ def test_the_indexer_fails_a_live_record_whose_nonce_the_chain_gave_to_a_failed_
     second = submissions.submit(numbered_declaration(a, 1, CHAIN_NONCE))
     indexer = Indexer(store, Rpc("http://127.0.0.1:9"), ContractAbi(load_artifacts(PROJECT_ROOT / "build")), {}, 0)
     with store.session() as session:
-        indexer._make_way(session, RECORDS.c.id == first.record_id)
+        indexer._fail_live_records_displaced_by(session, RECORDS.c.id == first.record_id)
         session.execute(update(RECORDS).where(RECORDS.c.id == first.record_id).values(status="included"))
     with store.session() as session:
         status = dict(session.execute(select(RecordRow.id, RecordRow.status)).all())

@@ -1,6 +1,7 @@
 """The customs officer's page in a real browser (Playwright driving Debian's chromium)
-against the service seeded with the demo lane: a verdict with its checks and lane, the
-broken consignment's reason, the downloads, and the 401 message without a credential.
+against the service seeded with the demo consignments: a verdict with its checks and
+risk lane, the broken consignment's reason, the downloads, and the 401 message without a
+credential.
 Screenshots go under the test's tmp_path and one of each to screenshots/ (gitignored)."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support.demo_lane import BROKEN, DELIVERED, IN_TRANSIT
+from support.demo_service import BROKEN, DELIVERED, IN_TRANSIT
 
 from ledger_api.domain.verification import CHECK_NAMES
 from ledger_api.settings import PROJECT_ROOT
@@ -74,9 +75,9 @@ def _verify(page, ucr: str, token: str | None, country: str = "NL") -> None:
 
 
 def test_the_officer_sees_the_delivered_consignment_verified_green_with_every_check_and_can_download_all(
-    lane, browser, tmp_path
+    demo_service, browser, tmp_path
 ):
-    http, _ = lane
+    http, _ = demo_service
     context, page = _page(browser, str(http.base_url))
     try:
         _verify(page, DELIVERED, _token(http))
@@ -111,8 +112,10 @@ def test_the_officer_sees_the_delivered_consignment_verified_green_with_every_ch
         context.close()
 
 
-def test_the_broken_consignment_shows_failed_with_the_unexplained_seal_change_on_a_tablet(lane, browser, tmp_path):
-    http, _ = lane
+def test_the_broken_consignment_shows_failed_with_the_unexplained_seal_change_on_a_tablet(
+    demo_service, browser, tmp_path
+):
+    http, _ = demo_service
     context, page = _page(browser, str(http.base_url), width=768, height=1024)
     try:
         _verify(page, BROKEN, _token(http))
@@ -130,8 +133,10 @@ def test_the_broken_consignment_shows_failed_with_the_unexplained_seal_change_on
         context.close()
 
 
-def test_the_consignment_in_transit_is_incomplete_and_its_open_handover_is_marked_pending(lane, browser, tmp_path):
-    http, _ = lane
+def test_the_consignment_in_transit_is_incomplete_and_its_open_handover_is_marked_pending(
+    demo_service, browser, tmp_path
+):
+    http, _ = demo_service
     context, page = _page(browser, str(http.base_url))
     try:
         _verify(page, IN_TRANSIT, _token(http))
@@ -143,8 +148,8 @@ def test_the_consignment_in_transit_is_incomplete_and_its_open_handover_is_marke
         context.close()
 
 
-def test_without_a_credential_the_page_asks_for_one(lane, browser, tmp_path):
-    http, _ = lane
+def test_without_a_credential_the_page_asks_for_one(demo_service, browser, tmp_path):
+    http, _ = demo_service
     context, page = _page(browser, str(http.base_url))
     try:
         _verify(page, DELIVERED, None)

@@ -1,7 +1,7 @@
-"""Verification before clearance on the demo trade lane: verdicts with their reasons,
-lanes, receipts checkable against /v1/keys, evidence that re-derives the verdict offline
-and betrays any changed byte, and recognition answered from the index as the contract
-would answer it."""
+"""Verification before clearance on the demo consignments: verdicts with their reasons,
+risk lanes, receipts checkable against /v1/keys, evidence that re-derives the verdict
+offline and betrays any changed byte, and recognition answered from the index as the
+contract would answer it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import random
 
 import httpx
 import rfc8785
-from support.demo_lane import BROKEN, DELIVERED, IN_TRANSIT
+from support.demo_service import BROKEN, DELIVERED, IN_TRANSIT
 from web3 import HTTPProvider, Web3
 
 from ledger_api import demo
@@ -33,8 +33,8 @@ def _check(result: dict, name: str) -> dict:
     return next(c for c in result["checks"] if c["name"] == name)
 
 
-def test_import_customs_verifies_the_delivered_consignment_green_with_a_receipt_it_can_check(lane):
-    http, _ = lane
+def test_import_customs_verifies_the_delivered_consignment_green_with_a_receipt_it_can_check(demo_service):
+    http, _ = demo_service
     result = _verification(http, DELIVERED, "NL")
     assert result["verdict"] == "VERIFIED"
     assert {c["status"] for c in result["checks"]} == {"VALID"}
@@ -53,10 +53,10 @@ def test_import_customs_verifies_the_delivered_consignment_green_with_a_receipt_
     assert claims["evidence"] == evidence_hash(evidence) == result["evidence_hash"]
 
 
-def test_each_answer_gets_a_receipt_of_its_own_issued_at_the_time_of_asking(lane):
+def test_each_answer_gets_a_receipt_of_its_own_issued_at_the_time_of_asking(demo_service):
     import time
 
-    http, _ = lane
+    http, _ = demo_service
     keys = http.get("/v1/keys").json()
     block = _verification(http, DELIVERED, "NL")["as_of_block"]  # the index head may move on meanwhile
     before = int(time.time())
@@ -72,8 +72,8 @@ def test_each_answer_gets_a_receipt_of_its_own_issued_at_the_time_of_asking(lane
     }
 
 
-def test_the_consignment_whose_seals_changed_without_a_reason_fails_on_custody_and_is_not_green(lane):
-    http, _ = lane
+def test_the_consignment_whose_seals_changed_without_a_reason_fails_on_custody_and_is_not_green(demo_service):
+    http, _ = demo_service
     result = _verification(http, BROKEN, "NL")
     assert result["verdict"] == "FAILED"
     custody = _check(result, "CUSTODY_CONTINUITY")
@@ -82,15 +82,15 @@ def test_the_consignment_whose_seals_changed_without_a_reason_fails_on_custody_a
     assert "R004" in [f["id"] for f in result["risk"]["fired"]]
 
 
-def test_the_consignment_still_in_transit_is_incomplete(lane):
-    http, _ = lane
+def test_the_consignment_still_in_transit_is_incomplete(demo_service):
+    http, _ = demo_service
     result = _verification(http, IN_TRANSIT, "NL")
     assert result["verdict"] == "INCOMPLETE"
     assert _check(result, "CUSTODY_CONTINUITY")["reason"]["code"] == "IN_TRANSIT"
 
 
-def test_a_country_without_an_mra_does_not_recognise_the_exporter_and_fails_its_aeo_check(lane):
-    http, _ = lane
+def test_a_country_without_an_mra_does_not_recognise_the_exporter_and_fails_its_aeo_check(demo_service):
+    http, _ = demo_service
     result = _verification(http, DELIVERED, "SG")
     assert result["verdict"] == "FAILED"
     aeo = _check(result, "AEO_RECOGNITION")
@@ -98,8 +98,8 @@ def test_a_country_without_an_mra_does_not_recognise_the_exporter_and_fails_its_
     assert "R001" in [f["id"] for f in result["risk"]["fired"]]
 
 
-def test_a_verdict_as_of_an_earlier_block_sees_only_what_was_on_chain_then(lane):
-    http, _ = lane
+def test_a_verdict_as_of_an_earlier_block_sees_only_what_was_on_chain_then(demo_service):
+    http, _ = demo_service
     records = http.get(f"/v1/consignments/{DELIVERED}").json()["records"]
     before_handover = records[1]["block_number"]  # the export release's block
     result = _verification(http, DELIVERED, "NL", at_block=before_handover)
@@ -108,8 +108,8 @@ def test_a_verdict_as_of_an_earlier_block_sees_only_what_was_on_chain_then(lane)
     assert _check(result, "CONFIRMATIONS")["reason"]["code"] == "RECORD_PENDING"
 
 
-def test_recognition_is_answered_from_the_index_as_the_contract_answers_it(lane):
-    http, rt = lane
+def test_recognition_is_answered_from_the_index_as_the_contract_answers_it(demo_service):
+    http, rt = demo_service
     exporter = demo.EXPORTER_P.account.address
     w3 = Web3(HTTPProvider(rt.node.url))
     contracts = Contracts.load(w3, rt.manifest, PROJECT_ROOT / "build")
@@ -123,8 +123,8 @@ def test_recognition_is_answered_from_the_index_as_the_contract_answers_it(lane)
     assert nl["recognised"] is True and nl["programme"] == "JP-AEO-EXPORTER" and nl["mra_id"] == 1
 
 
-def test_the_evidence_bundle_re_derives_the_verdict_offline_and_any_changed_byte_is_caught(lane):
-    http, _ = lane
+def test_the_evidence_bundle_re_derives_the_verdict_offline_and_any_changed_byte_is_caught(demo_service):
+    http, _ = demo_service
     bundle = json.loads(http.get(f"/v1/consignments/{DELIVERED}/evidence", params={"country": "NL"}).content)
     assert str(verify(from_bundle(bundle)).verdict) == "VERIFIED"
     rng = random.Random(20261128)

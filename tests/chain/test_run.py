@@ -1,6 +1,6 @@
-"""`make run`: it starts its own anvil, deploys once, serves the API with the demo lane,
-stops cleanly on Ctrl-C, resumes the same chain and data on the next start, and says so
-when it is already running."""
+"""`make run`: it starts its own anvil, deploys once, serves the API with the demo
+consignments, stops cleanly on Ctrl-C, resumes the same chain and data on the next start,
+and says so when it is already running."""
 
 from __future__ import annotations
 
@@ -73,10 +73,10 @@ def wait_confirmed(http: httpx.Client, ucr: str, timeout: float = 30) -> dict:
         time.sleep(0.1)
 
 
-def test_run_serves_the_demo_lane_stops_on_ctrl_c_and_resumes_with_the_same_data(tmp_path):
+def test_run_serves_the_demo_consignments_stops_on_ctrl_c_and_resumes_with_the_same_data(tmp_path):
     port, anvil_port = free_port(), free_port()
     first = start(tmp_path, port, anvil_port)
-    output = wait_for(first, "demo lane seeded")
+    output = wait_for(first, "demo consignments seeded")
     assert "deployed contracts" in output
     # make run leaves credentials for trying the demo: read as the Dutch customs.
     tokens = json.loads((tmp_path / "demo-credentials.json").read_text())
@@ -91,7 +91,7 @@ def test_run_serves_the_demo_lane_stops_on_ctrl_c_and_resumes_with_the_same_data
     assert (tmp_path / "chain" / "state.json").exists()
 
     second = start(tmp_path, port, anvil_port)
-    output = wait_for(second, "demo lane seeded")
+    output = wait_for(second, "demo consignments seeded")
     try:
         assert "reusing contracts" in output
         assert json.loads((tmp_path / "deployment.json").read_text()) == manifest

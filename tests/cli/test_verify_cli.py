@@ -1,7 +1,7 @@
-"""`ledger verify`, `verify-receipt` and `verify-bundle` against the demo trade lane: a
-verdict with its checks and lane, a receipt that checks with the service's keys or a
+"""`ledger verify`, `verify-receipt` and `verify-bundle` against the demo consignments: a
+verdict with its checks and risk demo_service, a receipt that checks with the service's keys or a
 JWKS file and refuses a flipped character, and an evidence bundle that re-derives the
-verdict offline and whose anchors are confirmed on the lane's chain."""
+verdict offline and whose anchors are confirmed on the demo service's chain."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from click.testing import Result
 from eth_utils.crypto import keccak
-from support.demo_lane import BROKEN, DELIVERED, Lane
+from support.demo_service import BROKEN, DELIVERED, DemoService
 from support.service import wait_until
 from typer.testing import CliRunner
 
@@ -26,10 +26,10 @@ from ledger_api.domain.records import ZERO_HASH
 from ledger_api.settings import PROJECT_ROOT
 
 
-def run(lane: Lane, *args: str) -> Result:
-    http, _ = lane
+def run(demo_service: DemoService, *args: str) -> Result:
+    http, _ = demo_service
     env = {"COLUMNS": "250", "NO_COLOR": "1"}
-    # The lane's own client carries a credential when the service asks for one: the CLI sends it as --token.
+    # The demo service's client carries a credential when the service asks for one: the CLI sends it as --token.
     authorization = http.headers.get("Authorization", "")
     if authorization.startswith("Bearer "):
         env["LEDGER_TOKEN"] = authorization.removeprefix("Bearer ")
@@ -37,11 +37,19 @@ def run(lane: Lane, *args: str) -> Result:
 
 
 @pytest.fixture(scope="module")
-def delivered(lane: Lane, tmp_path_factory: pytest.TempPathFactory) -> tuple[Result, Path, Path]:
+def delivered(demo_service: DemoService, tmp_path_factory: pytest.TempPathFactory) -> tuple[Result, Path, Path]:
     folder = tmp_path_factory.mktemp("verify")
     receipt, evidence = folder / "receipt.jws", folder / "evidence.json"
     result = run(
-        lane, "verify", DELIVERED, "--country", "NL", "--receipt-out", str(receipt), "--evidence-out", str(evidence)
+        demo_service,
+        "verify",
+        DELIVERED,
+        "--country",
+        "NL",
+        "--receipt-out",
+        str(receipt),
+        "--evidence-out",
+        str(evidence),
     )
     return result, receipt, evidence
 
@@ -60,8 +68,8 @@ def test_the_delivered_consignment_verifies_with_its_checks_lane_receipt_and_evi
     assert bundle["ucr"] == DELIVERED and bundle["records"]
 
 
-def test_the_broken_consignment_fails_on_unexplained_seals_and_exits_5(lane):
-    result = run(lane, "verify", BROKEN, "--country", "NL")
+def test_the_broken_consignment_fails_on_unexplained_seals_and_exits_5(demo_service):
+    result = run(demo_service, "verify", BROKEN, "--country", "NL")
     assert result.exit_code == 5, result.output
     assert "✗ FAILED" in result.stdout
     custody = next(line for line in result.stdout.splitlines() if "CUSTODY_CONTINUITY" in line)
@@ -69,20 +77,20 @@ def test_the_broken_consignment_fails_on_unexplained_seals_and_exits_5(lane):
     assert "R004" in result.stdout
 
 
-def test_verify_refuses_a_bad_ucr_or_country_before_asking(lane):
-    assert run(lane, "verify", "not a ucr", "--country", "NL").exit_code == 2
-    assert run(lane, "verify", DELIVERED, "--country", "nl").exit_code == 2
+def test_verify_refuses_a_bad_ucr_or_country_before_asking(demo_service):
+    assert run(demo_service, "verify", "not a ucr", "--country", "NL").exit_code == 2
+    assert run(demo_service, "verify", DELIVERED, "--country", "nl").exit_code == 2
 
 
-def test_an_unknown_consignment_is_refused_by_the_service_with_exit_1(lane):
-    result = run(lane, "verify", "9ZZ000000000-NONE-0001", "--country", "NL")
+def test_an_unknown_consignment_is_refused_by_the_service_with_exit_1(demo_service):
+    result = run(demo_service, "verify", "9ZZ000000000-NONE-0001", "--country", "NL")
     assert result.exit_code == 1, result.output
 
 
-def test_the_receipt_verifies_against_the_service_keys(lane, delivered):
+def test_the_receipt_verifies_against_the_service_keys(demo_service, delivered):
     _, receipt, evidence = delivered
-    http, _ = lane
-    result = run(lane, "verify-receipt", str(receipt), "--url", str(http.base_url))
+    http, _ = demo_service
+    result = run(demo_service, "verify-receipt", str(receipt), "--url", str(http.base_url))
     assert result.exit_code == 0, result.output
     assert "signature valid (kid " in result.stdout
     assert DELIVERED in result.stdout and "VERIFIED" in result.stdout and "GREEN" in result.stdout
@@ -91,9 +99,9 @@ def test_the_receipt_verifies_against_the_service_keys(lane, delivered):
     assert evidence_hash(evidence.read_bytes()) in result.stdout
 
 
-def test_the_receipt_verifies_offline_against_a_jwks_file(lane, delivered, tmp_path: Path):
+def test_the_receipt_verifies_offline_against_a_jwks_file(demo_service, delivered, tmp_path: Path):
     _, receipt, _ = delivered
-    http, _ = lane
+    http, _ = demo_service
     jwks = tmp_path / "jwks.json"
     jwks.write_text(http.get("/v1/keys").text)
     # A service that cannot be reached: the check must not need it.
@@ -106,9 +114,9 @@ def test_the_receipt_verifies_offline_against_a_jwks_file(lane, delivered, tmp_p
     assert "signature valid (kid " in result.stdout
 
 
-def test_a_receipt_with_one_flipped_character_in_its_claims_is_refused(lane, delivered, tmp_path: Path):
+def test_a_receipt_with_one_flipped_character_in_its_claims_is_refused(demo_service, delivered, tmp_path: Path):
     _, receipt, _ = delivered
-    http, _ = lane
+    http, _ = demo_service
     jwks = tmp_path / "jwks.json"
     jwks.write_text(http.get("/v1/keys").text)
     header, claims, signature = receipt.read_text().split(".")
@@ -117,7 +125,7 @@ def test_a_receipt_with_one_flipped_character_in_its_claims_is_refused(lane, del
     tampered = tmp_path / "tampered.jws"
     tampered.write_text(".".join([header, claims[:middle] + flipped + claims[middle + 1 :], signature]))
     for source in (["--jwks", str(jwks)], ["--url", str(http.base_url)]):
-        result = run(lane, "verify-receipt", str(tampered), *source)
+        result = run(demo_service, "verify-receipt", str(tampered), *source)
         assert result.exit_code == 4, result.output
         assert (
             "BAD_SIGNATURE" in result.output
@@ -126,9 +134,9 @@ def test_a_receipt_with_one_flipped_character_in_its_claims_is_refused(lane, del
         )
 
 
-def test_verify_receipt_takes_keys_from_one_place(lane, delivered, tmp_path: Path):
+def test_verify_receipt_takes_keys_from_one_place(demo_service, delivered, tmp_path: Path):
     _, receipt, _ = delivered
-    result = run(lane, "verify-receipt", str(receipt), "--jwks", str(tmp_path / "k.json"), "--url", "http://x")
+    result = run(demo_service, "verify-receipt", str(receipt), "--jwks", str(tmp_path / "k.json"), "--url", "http://x")
     assert result.exit_code == 2
 
 
@@ -139,8 +147,8 @@ def test_the_evidence_bundle_re_derives_the_verdict_offline(delivered):
     assert "✓ VERIFIED" in result.stdout and "CUSTODY_CONTINUITY" in result.stdout
 
 
-def test_every_anchor_of_the_bundle_is_confirmed_on_the_lane_chain(lane, delivered):
-    _, rt = lane
+def test_every_anchor_of_the_bundle_is_confirmed_on_the_demo_chain(demo_service, delivered):
+    _, rt = demo_service
     _, _, evidence = delivered
     records = json.loads(evidence.read_bytes())["records"]
     result = CliRunner().invoke(app, ["verify-bundle", str(evidence), "--rpc", rt.node.url], env={"COLUMNS": "250"})
@@ -149,8 +157,8 @@ def test_every_anchor_of_the_bundle_is_confirmed_on_the_lane_chain(lane, deliver
     assert f"all {len(records) + 1} anchors confirmed" in result.stdout
 
 
-def test_a_bundle_with_another_block_hash_is_contradicted_by_the_chain(lane, delivered, tmp_path: Path):
-    _, rt = lane
+def test_a_bundle_with_another_block_hash_is_contradicted_by_the_chain(demo_service, delivered, tmp_path: Path):
+    _, rt = demo_service
     _, _, evidence = delivered
     bundle = json.loads(evidence.read_bytes())
     record = bundle["records"][1]
@@ -166,8 +174,8 @@ def test_a_bundle_with_another_block_hash_is_contradicted_by_the_chain(lane, del
     assert "1 of" in result.output
 
 
-def test_a_bundle_of_another_chain_is_contradicted(lane, delivered, tmp_path: Path):
-    _, rt = lane
+def test_a_bundle_of_another_chain_is_contradicted(demo_service, delivered, tmp_path: Path):
+    _, rt = demo_service
     _, _, evidence = delivered
     bundle = json.loads(evidence.read_bytes())
     bundle["chain_id"] += 1
@@ -178,10 +186,10 @@ def test_a_bundle_of_another_chain_is_contradicted(lane, delivered, tmp_path: Pa
 
 
 def test_a_batch_record_is_confirmed_by_its_root_anchor_and_a_wrong_anchor_block_is_caught(
-    lane: Lane,
+    demo_service: DemoService,
     tmp_path: Path,
 ):
-    http, rt = lane
+    http, rt = demo_service
     ucr = f"{demo.UCR_PREFIX}0901"
     token = rt.credentials.issue(demo.EXPORTER_P.account.address)  # a batch goes with its party's credential
     exporter = LedgerClient(str(http.base_url).rstrip("/"), demo.EXPORTER_P.account, token=token)
@@ -197,7 +205,7 @@ def test_a_batch_record_is_confirmed_by_its_root_anchor_and_a_wrong_anchor_block
     finally:
         exporter.close()
     evidence = tmp_path / "batch.json"
-    verified = run(lane, "verify", ucr, "--country", "NL", "--evidence-out", str(evidence))
+    verified = run(demo_service, "verify", ucr, "--country", "NL", "--evidence-out", str(evidence))
     assert verified.exit_code == 5, verified.output  # a declaration alone: no export release yet
     bundle = json.loads(evidence.read_bytes())
     (record,) = bundle["records"]

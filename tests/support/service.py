@@ -50,7 +50,8 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, what: str = 
 
 def local_settings(data_dir: Path, **overrides: Any) -> Settings:
     """Settings of a service of a test's own: its data in `data_dir`, its anvil and its API
-    on free loopback ports, one confirmation, no demo lane; `overrides` change any of it."""
+    on free loopback ports, one confirmation, no demo consignments; `overrides` change any
+    of it."""
     fields: dict[str, Any] = {
         "data_dir": data_dir,
         "anvil_port": free_port(),

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Response
 from ledger_api.api.deps import AccessDep, CallerDep, QueriesDep, RuntimeDep, SubmissionsDep
 from ledger_api.api.problems import responses
 from ledger_api.api.schemas import UCR_PATTERN, CapturedRecordOut, CaptureIn, CaptureOut
+from ledger_api.api.writes import answer_replay, write_responses
 from ledger_api.services.epcis import Epcis, EventSigning
 
 router = APIRouter(tags=["epcis"])
@@ -29,10 +30,7 @@ EpcisDep = Annotated[Epcis, Depends(_epcis)]
     "/v1/epcis/capture",
     status_code=202,
     response_model=CaptureOut,
-    responses={
-        200: {"model": CaptureOut, "description": "The same document was captured before"},
-        **responses(401, 403, 409, 413, 422, 429, 503),
-    },
+    responses=write_responses("The same document was captured before", CaptureOut),
 )
 def capture(
     body: CaptureIn, caller: CallerDep, _writes: SubmissionsDep, epcis: EpcisDep, response: Response
@@ -47,8 +45,7 @@ def capture(
         for s in body.signatures
     ]
     captured = epcis.capture(body.epcisDocument, body.signer, signings)
-    if not captured.created:
-        response.status_code = 200
+    answer_replay(response, captured.created)
     return CaptureOut(
         records=[
             CapturedRecordOut(event=i, id=rid, kind=kind)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Response
 from ledger_api.api.deps import CallerDep, PartyWritesDep, QueriesDep
 from ledger_api.api.problems import responses
 from ledger_api.api.schemas import ADDRESS_PATTERN, PartyOut, PartyWriteIn, PartyWriteOut
+from ledger_api.api.writes import answer_replay, write_responses
 from ledger_api.services.parties import PartyRequest
 
 router = APIRouter(prefix="/v1/parties", tags=["parties"])
@@ -20,10 +21,7 @@ router = APIRouter(prefix="/v1/parties", tags=["parties"])
     "",
     status_code=202,
     response_model=PartyWriteOut,
-    responses={
-        200: {"model": PartyWriteOut, "description": "The same request was accepted before"},
-        **responses(401, 403, 409, 413, 422, 429, 503),
-    },
+    responses=write_responses("The same request was accepted before", PartyWriteOut),
 )
 def write_party(caller: CallerDep, body: PartyWriteIn, writes: PartyWritesDep, response: Response) -> PartyWriteOut:
     """Registers, re-roles, suspends, reinstates or revokes a party. Signed by the customs
@@ -41,8 +39,7 @@ def write_party(caller: CallerDep, body: PartyWriteIn, writes: PartyWritesDep, r
         signature=bytes.fromhex(body.signature[2:]),
     )
     request_id, created = writes.submit(request)
-    if not created:
-        response.status_code = 200
+    answer_replay(response, created)
     return PartyWriteOut(id=request_id, status="accepted")
 
 

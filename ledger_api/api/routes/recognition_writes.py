@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ledger_api.api.deps import CallerDep, RecognitionWritesDep
 from ledger_api.api.problems import responses
 from ledger_api.api.schemas import Address, Signature, Uint256
+from ledger_api.api.writes import answer_replay, write_responses
 from ledger_api.services.access import Caller
 from ledger_api.services.recognition_writes import RecognitionRequest, RecognitionWrites
 
@@ -21,10 +22,7 @@ Uint64 = Annotated[int, Field(ge=0, le=2**64 - 1, strict=True, description="unix
 Deadline = Annotated[int, Field(ge=0, lt=2**48, strict=True, description="the signature's deadline (unix seconds)")]
 MraId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the arrangement's id (from 1)")]
 Nonce = Annotated[Uint256, Field(description="the authority's next nonce at the forwarder")]
-WRITE_RESPONSES = {
-    200: {"description": "The same signed request was accepted before"},
-    **responses(401, 403, 409, 413, 422, 429, 503),
-}
+WRITE_RESPONSES = write_responses("The same signed request was accepted before")
 
 
 class _Signed(BaseModel):
@@ -85,8 +83,7 @@ def _submit(
 ) -> RecognitionWriteOut:
     caller.require_acting(request.authority, "authority")
     request_id, created = writes.submit(request)
-    if not created:
-        response.status_code = 200
+    answer_replay(response, created)
     return RecognitionWriteOut(id=request_id, status="accepted")
 
 

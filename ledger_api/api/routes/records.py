@@ -17,6 +17,7 @@ from ledger_api.api.schemas import (
     RecordOut,
     SubmissionIn,
 )
+from ledger_api.api.writes import answer_replay, write_responses
 from ledger_api.services.submission import Submission
 
 router = APIRouter(prefix="/v1/records", tags=["records"])
@@ -30,10 +31,7 @@ def _submission(item: SubmissionIn) -> Submission:
     "",
     status_code=202,
     response_model=AcceptedOut,
-    responses={
-        200: {"model": AcceptedOut, "description": "The same record was accepted before"},
-        **responses(401, 403, 409, 413, 422, 429, 503),
-    },
+    responses=write_responses("The same record was accepted before", AcceptedOut),
 )
 def submit_record(caller: CallerDep, body: SubmissionIn, service: SubmissionsDep, response: Response) -> AcceptedOut:
     """Accepts one signed record: stored durably before this answers, then written to the
@@ -41,8 +39,7 @@ def submit_record(caller: CallerDep, body: SubmissionIn, service: SubmissionsDep
     credential of the record's party."""
     caller.require_acting(body.record.party, "record.party")
     accepted = service.submit(_submission(body))
-    if not accepted.created:
-        response.status_code = 200
+    answer_replay(response, accepted.created)
     response.headers["Location"] = f"/v1/records/{accepted.record_id}"
     return AcceptedOut(id=accepted.record_id, status="accepted", location=f"/v1/records/{accepted.record_id}")
 
@@ -51,10 +48,7 @@ def submit_record(caller: CallerDep, body: SubmissionIn, service: SubmissionsDep
     "/batch",
     status_code=202,
     response_model=BatchAcceptedOut,
-    responses={
-        200: {"model": BatchAcceptedOut, "description": "The same batch was accepted before"},
-        **responses(401, 403, 409, 413, 422, 429, 503),
-    },
+    responses=write_responses("The same batch was accepted before", BatchAcceptedOut),
 )
 def submit_batch(caller: CallerDep, body: BatchIn, service: SubmissionsDep, response: Response) -> BatchAcceptedOut:
     """Accepts many signed records, anchored together as one Merkle root in one
@@ -63,8 +57,7 @@ def submit_batch(caller: CallerDep, body: BatchIn, service: SubmissionsDep, resp
     for i, item in enumerate(body.records):
         caller.require_acting(item.record.party, f"records[{i}].record.party")
     accepted = service.submit_batch([_submission(item) for item in body.records])
-    if not accepted.created:
-        response.status_code = 200
+    answer_replay(response, accepted.created)
     return BatchAcceptedOut(
         root=accepted.root, count=len(accepted.record_ids), ids=accepted.record_ids, status="accepted"
     )

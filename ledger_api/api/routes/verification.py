@@ -80,5 +80,5 @@ def recognition(
 ) -> dict[str, Any]:
     """Whether the operator's AEO status is recognised by `country` at `at`: under which
     programme and MRA, valid until when, and why not when not."""
-    assert rt.facts is not None
-    return asdict(rt.facts.recognition(to_checksum_address(operator), country, at))
+    assert rt.evidence_reader is not None
+    return asdict(rt.evidence_reader.recognition(to_checksum_address(operator), country, at))

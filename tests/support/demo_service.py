@@ -1,5 +1,6 @@
-"""The demo trade lane (ledger_api.demo) on a service of its own, for the tests that verify
-it through the API, the officer's page and the CLI (the `lane` fixture, tests/conftest.py)."""
+"""The demo consignments (ledger_api.demo) on a service of its own, for the tests that
+verify them through the API, the officer's page and the CLI (the `demo_service` fixture,
+tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -18,12 +19,12 @@ from .service import local_settings, served, url_of, wait_until
 DELIVERED, IN_TRANSIT, BROKEN = (f"{demo.UCR_PREFIX}{n:04d}" for n in (1, 2, 3))
 
 # (a client reading as NL customs, the service's runtime)
-Lane = tuple[httpx.Client, Runtime]
+DemoService = tuple[httpx.Client, Runtime]
 
 
 @contextmanager
-def demo_lane(data: Path) -> Iterator[Lane]:
-    """The lane seeded through the API, its first three consignments confirmed."""
+def serve_demo(data: Path) -> Iterator[DemoService]:
+    """The demo consignments seeded through the API, the first three confirmed."""
     with served(local_settings(data)) as rt:
         assert rt.manifest is not None and rt.node is not None and rt.credentials is not None
         url = url_of(rt)
