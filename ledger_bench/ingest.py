@@ -10,7 +10,7 @@ of the same node in the same run. Run through `ledger bench ingest`. Figures:
 - single-record stream: several clients, each its own party, posting single records (one
   transaction each) at once, timed until all are accepted and until all are confirmed.
 
-Every record is a declaration of the demo lane (ledger_api/demo.py), each of its own
+Every record is a declaration like the demo consignments' (ledger_api/demo.py), each of its own
 consignment.
 """
 

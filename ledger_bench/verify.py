@@ -1,5 +1,5 @@
 """Verification benchmark: `GET /v1/consignments/{ucr}/verification` (receipt included)
-of a consignment of the demo lane, loaded at several concurrencies against N reader
+of one of the demo consignments, loaded at several concurrencies against N reader
 workers, beside the static answer (/healthz) of the same server at the same
 concurrencies. Run through `ledger bench verify`."""
 

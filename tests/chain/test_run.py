@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -38,18 +39,25 @@ def start(data_dir: Path, port: int, anvil_port: int) -> subprocess.Popen[str]:
 
 
 def wait_for(proc: subprocess.Popen[str], text: str, timeout: float = 120) -> str:
+    """The output up to the line holding `text`; fails after `timeout` seconds even if the
+    service prints nothing at all (a blocking readline would wait for ever)."""
     lines: list[str] = []
-    deadline = time.monotonic() + timeout
+    found = threading.Event()
     assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if text in line:
-            return "".join(lines)
+    stdout = proc.stdout
+
+    def read() -> None:
+        for line in stdout:
+            lines.append(line)
+            if text in line:
+                found.set()
+                return
+
+    threading.Thread(target=read, daemon=True).start()
+    if found.wait(timeout):
+        return "".join(lines)
     proc.kill()
-    raise AssertionError(f"{text!r} not seen; output:\n{''.join(lines)}")
+    raise AssertionError(f"{text!r} not seen within {timeout:.0f} s; output:\n{''.join(lines)}")
 
 
 def stop(proc: subprocess.Popen[str], anvil_port: int) -> None:
