@@ -3,6 +3,7 @@ that starts and stops the runtime (chain, relayer, indexer)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from typing import Any
@@ -109,18 +110,26 @@ class JsonGuard:
                 break
         body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
         if body:
+            field, reason = "body", None
             try:
                 pydantic_core.from_json(body)
             except ValueError as exc:
                 reason = f"not JSON: {exc}"
                 if "recursion limit" in str(exc):
                     reason = f"the body's JSON is nested too deeply ({exc})"
+            else:
+                # Only once jiter has bounded the depth may the stdlib parser read it.
+                repeated = _repeated_member(body)
+                if repeated is not None:
+                    field = repeated
+                    reason = "this member appears more than once: signed data must read one way only"
+            if reason is not None:
                 response = problems.problem(
                     422,
                     "VALIDATION",
                     "The request is not valid",
-                    f"body: {reason}",
-                    [{"field": "body", "reason": reason}],
+                    f"{field}: {reason}",
+                    [{"field": field, "reason": reason}],
                 )
                 await response(scope, receive, send)
                 return
@@ -129,6 +138,56 @@ class JsonGuard:
             return messages.pop(0) if messages else dict(await receive())
 
         await self.app(scope, replay, send)
+
+
+class _Repeated(Exception):
+    pass
+
+
+def _refuse_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise _Repeated
+    return result
+
+
+class _Repeats(dict[str, Any]):
+    """A JSON object that named one of its members twice (`repeated` holds the name)."""
+
+    repeated: str | None = None
+
+
+def _keep_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = _Repeats()
+    for key, value in pairs:
+        if key in result and result.repeated is None:
+            result.repeated = key
+        result[key] = value
+    return result
+
+
+def _repeated_member(body: bytes) -> str | None:
+    """The path ("record.party", "records[3].payload.consignee") of the first member named
+    twice in one object of the JSON body, or None. Parsers disagree on which of two values
+    wins (the last here, the first elsewhere): a signed request must not be read two ways.
+    A body without repeats is read once; only one with repeats is read again for the path."""
+    try:
+        json.loads(body, object_pairs_hook=_refuse_repeats)
+        return None
+    except _Repeated:
+        tree = json.loads(body, object_pairs_hook=_keep_repeats)
+    except ValueError:
+        return None  # jiter read it; let the app say what it makes of it
+    stack: list[tuple[str, Any]] = [("", tree)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, _Repeats):
+            if value.repeated is not None:
+                return f"{path}.{value.repeated}" if path else value.repeated
+            stack.extend((f"{path}.{k}" if path else k, v) for k, v in reversed(list(value.items())))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(value))))
+    return None
 
 
 def _is_json(content_type: bytes) -> bool:

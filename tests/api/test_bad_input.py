@@ -499,6 +499,33 @@ def test_missing_fields_are_refused_and_not_stored(party, http):
     assert_not_stored(http, signed.id, ucr, None)
 
 
+def test_a_member_named_twice_anywhere_is_refused_naming_its_path_and_not_stored(service, party, http):
+    """A signed record must read one way: parsers disagree on which of two values wins."""
+    ucr = ucr_of(55)
+    signed = party["exporter"].sign(declaration(ucr))
+    text = json.dumps(body_of(signed))
+    other = service.address("carrier")
+    cases = {
+        # The last value would win here, and it is not what the party signed.
+        "record.party": text.replace('"party": ', f'"party": "{other}", "party": ', 1),
+        "payload.consignee": text.replace('"consignee": {', '"consignee": {"name": "x"}, "consignee": {', 1),
+        "signature": text.replace('"signature": ', '"signature": "0x00", "signature": ', 1),
+    }
+    for field, content in cases.items():
+        assert content != text, field
+        response = http.post(
+            "/v1/records",
+            content=content.encode(),
+            headers={"content-type": "application/json", "Authorization": f"Bearer {CREDENTIALS[signed.record.party]}"},
+        )
+        body = assert_problem(response, 422, "VALIDATION", field)
+        assert "more than once" in body["errors"][0]["reason"]
+    batch = json.dumps({"records": [body_of(signed)]}).replace('"kind": ', '"kind": "HANDOVER", "kind": ', 1)
+    response = http.post("/v1/records/batch", content=batch.encode(), headers={"content-type": "application/json"})
+    assert_problem(response, 422, "VALIDATION", "records[0].record.kind")
+    assert_not_stored(http, signed.id, ucr, None)
+
+
 def test_a_body_that_is_not_json_is_refused_naming_the_body_and_the_service_stays_up(http):
     for content in (b"not json at all", b'{"record": ', b'{"record": {}} trailing', b'"a\x01b"', b"\xef\xbb\xbf{}"):
         response = http.post(
