@@ -197,7 +197,7 @@ def _is_json(content_type: bytes) -> bool:
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
-    settings = settings or Settings()
+    settings = settings or Settings.load()
     rt = runtime or Runtime(settings)
 
     @asynccontextmanager
@@ -246,4 +246,4 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 def app_from_env() -> FastAPI:
     """For `uvicorn --factory ledger_api.main:app_from_env [--workers N]`: settings from the
     environment (a reader role for more than one worker: see Settings.role)."""
-    return create_app(Settings())
+    return create_app(Settings.load())

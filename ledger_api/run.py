@@ -15,6 +15,7 @@ import uvicorn
 
 from ledger_api import demo
 from ledger_api.chain.node import AnvilNode
+from ledger_api.errors import ConfigurationError
 from ledger_api.main import create_app
 from ledger_api.runtime import Runtime
 from ledger_api.settings import Settings
@@ -72,8 +73,8 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per chain call drowns the rest
     try:
-        settings = Settings()
-    except ValueError as exc:
+        settings = Settings.load()
+    except ConfigurationError as exc:
         log.error("settings refused: %s", exc)
         return 2
     taken = [settings.port] if _port_in_use(settings.port) else []

@@ -4,10 +4,12 @@ Every default works on a laptop; secrets come only from the environment."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ledger_api.errors import ConfigurationError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEV_DEPLOYMENT_CONFIG = PROJECT_ROOT / "config" / "deployment.dev.yaml"
@@ -16,7 +18,11 @@ ANVIL_ACCOUNT_9_KEY = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073d
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LEDGER_", env_file=".env", extra="ignore")
+    # hide_input_in_errors: a refused setting's message must not carry its value, which may
+    # be a key or a database password (security review: the tail of both reached the log).
+    model_config = SettingsConfigDict(
+        env_prefix="LEDGER_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     environment: Literal["development", "production"] = "development"
     # "all": chain, relayer, indexer and API in one process. "reader": the read side only
@@ -68,6 +74,20 @@ class Settings(BaseSettings):
     # (docs/benchmarks.md): a deployment sets its own.
     rate_limit_per_second: float = Field(default=1000.0, ge=0)
     rate_limit_burst: int = Field(default=2000, ge=1)
+
+    @classmethod
+    def load(cls, **values: Any) -> Settings:
+        """The settings from the environment (and `values`); ConfigurationError naming each
+        refused setting and why, without its value."""
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            reasons = [
+                f"{'LEDGER_' + '_'.join(str(p) for p in error['loc']).upper() if error['loc'] else 'settings'}: "
+                f"{error['msg']}"
+                for error in exc.errors(include_url=False, include_input=False)
+            ]
+            raise ConfigurationError("; ".join(reasons)) from None
 
     @property
     def embedded_chain(self) -> bool:

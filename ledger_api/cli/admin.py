@@ -31,7 +31,7 @@ def _credentials() -> Credentials:
     from ledger_api.settings import Settings
     from ledger_api.store.db import Store
 
-    return Credentials(Store(Settings().database))
+    return Credentials(Store(Settings.load().database))
 
 
 @credentials_app.command("issue")
@@ -75,7 +75,7 @@ def rotate_receipt_key() -> None:
     from ledger_api.settings import Settings
     from ledger_api.store.receipt_keys import load_or_create_keyring
 
-    keyring = load_or_create_keyring(Settings().receipt_keys)
+    keyring = load_or_create_keyring(Settings.load().receipt_keys)
     key = keyring.rotate()
     Console().print(f"active receipt key: {key.kid} ({len(keyring.keys)} keys in {keyring.folder})")
 
@@ -86,5 +86,5 @@ def list_receipt_keys() -> None:
     from ledger_api.settings import Settings
     from ledger_api.store.receipt_keys import load_or_create_keyring
 
-    for jwk in load_or_create_keyring(Settings().receipt_keys).jwks()["keys"]:
+    for jwk in load_or_create_keyring(Settings.load().receipt_keys).jwks()["keys"]:
         print(jwk["kid"])
