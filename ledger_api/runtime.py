@@ -5,9 +5,11 @@ calls. One object to start and stop, so that tests and `make run` do the same th
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from eth_abi.abi import decode as abi_decode
 from eth_account import Account
@@ -15,13 +17,13 @@ from web3 import HTTPProvider, Web3
 
 from ledger_api.chain.abi import ContractAbi
 from ledger_api.chain.artifacts import load_artifacts
-from ledger_api.chain.deploy import Manifest, Sender, ensure_deployed, load_config
+from ledger_api.chain.deploy import DeploymentConfig, Manifest, Sender, ensure_deployed, load_config
 from ledger_api.chain.node import AnvilNode
 from ledger_api.chain.relayer import Relayer
 from ledger_api.chain.rpc import Rpc
 from ledger_api.chain.worker import ChainWorker, WakeSender, make_wake_pipe, run_worker
 from ledger_api.domain.records import LedgerDomain
-from ledger_api.errors import NodeUnavailable
+from ledger_api.errors import ConfigurationError, NodeUnavailable
 from ledger_api.indexer import Indexer
 from ledger_api.services.access import Access
 from ledger_api.services.credentials import Credentials
@@ -30,7 +32,7 @@ from ledger_api.services.queries import Queries
 from ledger_api.services.recognition_writes import RecognitionWrites
 from ledger_api.services.submission import Submissions
 from ledger_api.services.verification import EvidenceReader, Verifier
-from ledger_api.settings import Settings
+from ledger_api.settings import ANVIL_CHAIN_ID, ANVIL_DEV_ADDRESSES, Settings
 from ledger_api.store.db import Store
 from ledger_api.store.receipt_keys import load_or_create_keyring
 from ledger_api.store.risk_rules_file import load_rules
@@ -61,6 +63,7 @@ class Runtime:
 
     def start(self, *, background: bool = True) -> Runtime:
         s = self.settings
+        _private_folder(s.data_dir)
         # Rules and keys first: a bad rules file stops the start before anything runs.
         rules = load_rules(s.risk_rules)
         keyring = load_or_create_keyring(s.receipt_keys)
@@ -76,12 +79,13 @@ class Runtime:
             if s.deployer_key is not None
             else Sender(w3, w3.eth.accounts[0])
         )
+        config = load_config(s.deployment_config)
+        _refuse_public_material(s, config, w3.eth.chain_id)
         self.manifest, created = ensure_deployed(
-            w3, deployer, load_config(s.deployment_config), s.build_dir, s.manifest_file, replace_stale=s.embedded_chain
+            w3, deployer, config, s.build_dir, s.manifest_file, replace_stale=s.embedded_chain
         )
         log.info("%s contracts on chain %d", "deployed" if created else "reusing", self.manifest.chain_id)
-        s.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = Store(s.database)
+        self.store = Store(_private_store(s))
         self.rpc = Rpc(url)
         abi = ContractAbi(load_artifacts(s.build_dir))
         addresses = {name: c.address for name, c in self.manifest.contracts.items()}
@@ -193,6 +197,43 @@ class Runtime:
             self.store.close()
         if self.node is not None:
             self.node.stop()
+
+
+def _private_folder(folder: Path) -> None:
+    """The data folder holds the store, keys and credentials: its owner's alone (0700),
+    also when an earlier version made it open."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)
+
+
+def _private_store(settings: Settings) -> str:
+    """The store's URL; a SQLite file is created, or kept, readable by its owner alone (0600:
+    SQLite gives its -wal and -shm files the same mode)."""
+    url = settings.database
+    if settings.database_url is None:
+        path = settings.data_dir / "ledger.db"
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        path.chmod(0o600)
+    return url
+
+
+def _refuse_public_material(settings: Settings, config: DeploymentConfig, chain_id: int) -> None:
+    """anvil's public accounts may be authorities or the admin only on a development chain:
+    the embedded one, or one declared with LEDGER_DEV_CHAIN, which must be anvil's."""
+    if settings.dev_chain and chain_id != ANVIL_CHAIN_ID:
+        raise ConfigurationError(
+            f"LEDGER_DEV_CHAIN is set but the chain at LEDGER_RPC_URL is chain {chain_id}, not a development anvil "
+            f"({ANVIL_CHAIN_ID})"
+        )
+    if not settings.public_material_forbidden:
+        return
+    public = set(ANVIL_DEV_ADDRESSES)
+    named = [a.address for a in config.authorities] + ([config.admin] if config.admin else [])
+    if any(address in public for address in named):
+        raise ConfigurationError(
+            f"{settings.deployment_config} names anvil's development accounts, whose keys anyone knows: "
+            "not on a chain the service did not start (LEDGER_DEV_CHAIN declares a development chain)"
+        )
 
 
 def chain_worker_process(settings: Settings, rpc_url: str) -> None:

@@ -13,16 +13,40 @@ from ledger_api.errors import ConfigurationError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEV_DEPLOYMENT_CONFIG = PROJECT_ROOT / "config" / "deployment.dev.yaml"
-# anvil's development account 9 (mnemonic "test test … junk"): public, for local chains only.
-ANVIL_ACCOUNT_9_KEY = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6"
+# anvil's development accounts 0-9 (mnemonic "test test … junk", m/44'/60'/0'/0/i): their
+# keys are public, so they are for local chains only (a test derives them again).
+ANVIL_DEV_KEYS = (
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
+    "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
+    "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e",
+    "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356",
+    "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97",
+    "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
+)
+ANVIL_DEV_ADDRESSES = (
+    "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+    "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+    "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+    "0x90F79bf6EB2c4f870365E785982E1f101E93b906",
+    "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65",
+    "0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc",
+    "0x976EA74026E726554dB657fA54763abd0C3a0aa9",
+    "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955",
+    "0x23618e81E3f5cdF7f54C3d65f7FBc0aBf5B21E8f",
+    "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720",
+)
+ANVIL_ACCOUNT_9_KEY = ANVIL_DEV_KEYS[9]
+ANVIL_CHAIN_ID = 31337
 
 
 class Settings(BaseSettings):
     # hide_input_in_errors: a refused setting's message must not carry its value, which may
     # be a key or a database password (security review: the tail of both reached the log).
-    model_config = SettingsConfigDict(
-        env_prefix="LEDGER_", env_file=".env", extra="ignore", hide_input_in_errors=True
-    )
+    model_config = SettingsConfigDict(env_prefix="LEDGER_", env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     environment: Literal["development", "production"] = "development"
     # "all": chain, relayer, indexer and API in one process. "reader": the read side only
@@ -38,6 +62,11 @@ class Settings(BaseSettings):
 
     # Chain: without rpc_url the service starts its own anvil, keeping its state in data_dir.
     rpc_url: str | None = None
+    # The chain at rpc_url is a throwaway development chain (anvil, chain id 31337) that the
+    # project started, as `make consortium` and the consortium tests do: anvil's public keys
+    # and the development authorities are allowed on it. Refused in production; without it,
+    # they are refused on any chain the service did not start itself.
+    dev_chain: bool = False
     anvil_port: int = 8545
     deployment_config: Path = DEV_DEPLOYMENT_CONFIG
     manifest_path: Path | None = None
@@ -116,10 +145,28 @@ class Settings(BaseSettings):
         if self.environment == "production":
             if self.embedded_chain:
                 raise ValueError("LEDGER_RPC_URL is required in production (the embedded anvil is for development)")
-            if self.deployment_config.resolve() == DEV_DEPLOYMENT_CONFIG:
-                raise ValueError("LEDGER_DEPLOYMENT_CONFIG points at the development config, whose keys are public")
+            if self.dev_chain:
+                raise ValueError("LEDGER_DEV_CHAIN is for development chains, not production")
         if not self.embedded_chain and self.deployer_key is None:
             raise ValueError("LEDGER_DEPLOYER_KEY is required with LEDGER_RPC_URL (an external chain)")
         if not self.embedded_chain and self.relayer_key is None:
             raise ValueError("LEDGER_RELAYER_KEY is required with LEDGER_RPC_URL (an external chain)")
+        if self.public_material_forbidden:
+            if self.deployment_config.resolve() == DEV_DEPLOYMENT_CONFIG:
+                raise ValueError("LEDGER_DEPLOYMENT_CONFIG points at the development config, whose keys are public")
+            for name, key in (("LEDGER_DEPLOYER_KEY", self.deployer_key), ("LEDGER_RELAYER_KEY", self.relayer_key)):
+                if key is not None and _normal_key(key.get_secret_value()) in ANVIL_DEV_KEYS:
+                    raise ValueError(f"{name} is one of anvil's development keys, which anyone knows")
         return self
+
+    @property
+    def public_material_forbidden(self) -> bool:
+        """Whether anvil's public keys and the development authorities must be refused: on
+        any chain the service did not start itself and that is not declared a development
+        chain (LEDGER_DEV_CHAIN)."""
+        return not self.embedded_chain and not self.dev_chain
+
+
+def _normal_key(key: str) -> str:
+    key = key.strip().lower()
+    return key if key.startswith("0x") else "0x" + key

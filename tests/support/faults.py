@@ -99,6 +99,7 @@ def service_process(tmp_path: Path, rpc_url: str, port: int) -> subprocess.Popen
         "LEDGER_RELAYER_KEY": ANVIL_ACCOUNT_9_KEY,
         "LEDGER_PORT": str(port),
         "LEDGER_RESEND_AFTER_SECONDS": "1",
+        "LEDGER_DEV_CHAIN": "true",  # the test's own anvil, with its public accounts
     }
     log = open(tmp_path / "service.log", "ab")  # noqa: SIM115 - closed with the process
     return subprocess.Popen([sys.executable, "-m", "ledger_api.run"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log)
