@@ -110,7 +110,7 @@ class RunningService:
     node: AnvilNode
     process: subprocess.Popen[bytes]
     url: str
-    http: httpx.Client  # without a credential
+    http: httpx.Client  # with an operator's credential: /readyz says more to a credential
 
 
 @contextmanager
@@ -123,6 +123,10 @@ def service_on_its_own_anvil(tmp_path: Path) -> Iterator[RunningService]:
         try:
             http = httpx.Client(base_url=url, timeout=30)
             wait_until(lambda: up(http), timeout=60, what="service up")
+            store = Store(f"sqlite:///{tmp_path / 'service' / 'ledger.db'}")
+            token = Credentials(store).issue(Account.from_key(keccak(text="operator")).address, "operator")
+            store.close()
+            http.headers["Authorization"] = f"Bearer {token}"
             yield RunningService(node, process, url, http)
         finally:
             if process.poll() is None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
 from ledger_api.api.deps import RuntimeDep
-from ledger_api.errors import ChainError
+from ledger_api.errors import ChainError, LedgerError
 
 router = APIRouter(tags=["health"])
 
@@ -19,11 +19,25 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "Not ready: the body says what is wrong"}})
-def readyz(rt: RuntimeDep) -> JSONResponse:
+def _credited(rt: RuntimeDep, authorization: str | None) -> bool:
+    """Whether the request carries a valid credential (any party's): only then does
+    /readyz say more than ready or not."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token or rt.access is None:
+        return False
+    try:
+        rt.access.caller(token.strip())
+    except LedgerError:
+        return False
+    return True
+
+
+@router.get("/readyz", responses={503: {"description": "Not ready"}})
+def readyz(rt: RuntimeDep, authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
     """Ready when the chain answers, the relayer and indexer run, the index is close to
-    its head and the queue of writes waiting for the chain is below its limit. The body
-    names what is wrong, with the queue's depth (`queued_writes`)."""
+    its head and the queue of writes waiting for the chain is below its limit. Without a
+    credential the body says only `status`; with one it names what is wrong, with the
+    chain head, the index, the queue's depth (`queued_writes`) and the worker process."""
     problems: list[str] = []
     body: dict[str, Any] = {}
     head: int | None = None
@@ -54,4 +68,6 @@ def readyz(rt: RuntimeDep) -> JSONResponse:
             problems.append(f"{queued} writes wait for the chain (limit {limit}): new writes are refused")
     body["status"] = "ready" if not problems else "not ready"
     body["problems"] = problems
+    if not _credited(rt, authorization):
+        body = {"status": body["status"]}
     return JSONResponse(body, status_code=200 if not problems else 503)
