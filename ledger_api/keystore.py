@@ -59,6 +59,10 @@ class KeystoreError(LedgerError):
     """A key that cannot be stored or loaded."""
 
 
+class WeakKey(KeystoreError):
+    """A key file encrypted in fast mode (LEDGER_KEYSTORE_FAST): refused where weak keys are."""
+
+
 class InvalidAlias(KeystoreError):
     """An alias that cannot name a key file."""
 
@@ -168,11 +172,30 @@ def list_keys(*, keys_dir: Path | None = None) -> list[tuple[str, str]]:
     return keys
 
 
-def load_key(alias: str, password: str, *, keys_dir: Path | None = None) -> LocalAccount:
-    """Decrypts the key stored under `alias`."""
+def is_weak(alias: str, *, keys_dir: Path | None = None) -> bool:
+    """Whether the key stored under `alias` is encrypted at less than the standard cost
+    (written in fast mode, or by a tool with weak defaults): cheap to brute-force."""
     path = _path(alias, keys_dir)
     if not path.is_file():
         raise KeyNotFound(f"no key named {alias!r} in {path.parent} (see `ledger keys list`)")
+    crypto = _read(path).get("crypto") or _read(path).get("Crypto") or {}
+    params = crypto.get("kdfparams") or {}
+    if crypto.get("kdf") == "scrypt":
+        return int(params.get("n", 0)) < _STANDARD_SCRYPT_N
+    return int(params.get("c", 0)) < 262_144  # pbkdf2: eth_account's default rounds
+
+
+def load_key(alias: str, password: str, *, keys_dir: Path | None = None, refuse_weak: bool = False) -> LocalAccount:
+    """Decrypts the key stored under `alias`; with `refuse_weak`, WeakKey for a key
+    encrypted at less than the standard cost (see `is_weak`)."""
+    path = _path(alias, keys_dir)
+    if not path.is_file():
+        raise KeyNotFound(f"no key named {alias!r} in {path.parent} (see `ledger keys list`)")
+    if refuse_weak and is_weak(alias, keys_dir=keys_dir):
+        raise WeakKey(
+            f"key {alias!r} is encrypted in fast mode ({FAST_ENV}), cheap to brute-force: "
+            "refused in production; import it again without fast mode"
+        )
     keyfile = _read(path)
     try:
         private_key = Account.decrypt(keyfile, password)

@@ -182,7 +182,16 @@ def new_password(password_file: Path | None, alias: str) -> str:
 
 
 def account(alias: str, password_file: Path | None) -> LocalAccount:
-    return keystore.load_key(alias, _password(password_file, f"Password for key {alias!r}"), keys_dir=settings.keys_dir)
+    """The key ALIAS, decrypted. A key written in fast mode is refused in production
+    (LEDGER_ENVIRONMENT=production) and named with a warning elsewhere."""
+    production = os.environ.get("LEDGER_ENVIRONMENT") == "production"
+    if not production and keystore.is_weak(alias, keys_dir=settings.keys_dir):
+        err().print(
+            f"[yellow]warning:[/] key {alias!r} was encrypted in fast mode ({keystore.FAST_ENV}): cheap to "
+            "brute-force, for tests only; import it again without fast mode for anything of value"
+        )
+    password = _password(password_file, f"Password for key {alias!r}")
+    return keystore.load_key(alias, password, keys_dir=settings.keys_dir, refuse_weak=production)
 
 
 def signer(alias: str, password_file: Path | None) -> LedgerClient:
