@@ -96,7 +96,9 @@ class Settings(BaseSettings):
     port: int = 8000
     max_body_bytes: int = 64 * 1024
     max_batch_body_bytes: int = 16 * 1024 * 1024
-    max_batch_records: int = 10_000
+    # Records one batch (or events one EPCIS document) may carry; at most the API schema's
+    # 10,000 (api/schemas.py MAX_BATCH_RECORDS), lower if an operator wants smaller batches.
+    max_batch_records: int = Field(default=10_000, ge=1, le=10_000)
     # Requests per second per credential, per process (a token bucket: `rate_limit_burst`
     # at once, refilled at this rate); 0 turns the limit off. A backstop against a runaway
     # client, set above what the benchmarks and test suites drive on one credential

@@ -71,6 +71,12 @@ async def access(rt: Annotated[Runtime, Depends(runtime)]) -> Access:
     return rt.access
 
 
+def batch_limit(rt: Annotated[Runtime, Depends(runtime)]) -> int:
+    """The most records one batch or EPCIS document may carry here (LEDGER_MAX_BATCH_RECORDS)."""
+    return rt.settings.max_batch_records
+
+
+BatchLimitDep = Annotated[int, Depends(batch_limit)]
 SubmissionsDep = Annotated[Submissions, Depends(submissions)]
 QueriesDep = Annotated[Queries, Depends(queries)]
 PartyWritesDep = Annotated[PartyWrites, Depends(party_writes)]

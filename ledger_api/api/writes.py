@@ -10,6 +10,7 @@ from fastapi import Response
 from pydantic import BaseModel
 
 from ledger_api.api.problems import responses
+from ledger_api.errors import InvalidSubmission
 
 WRITE_PROBLEMS = (401, 403, 409, 413, 422, 429, 503)
 
@@ -25,3 +26,10 @@ def answer_replay(response: Response, created: bool) -> None:
     """A write accepted before is answered 200, not 202: nothing new was accepted."""
     if not created:
         response.status_code = 200
+
+
+def require_at_most(count: int, limit: int, field: str, what: str) -> None:
+    """Refuses (422 naming `field`) more than `limit` items, the service's own limit, which
+    an operator may set below the schema's."""
+    if count > limit:
+        raise InvalidSubmission("TOO_MANY_RECORDS", field, f"{count} {what}: this service takes at most {limit}")

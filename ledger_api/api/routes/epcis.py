@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Response
 
-from ledger_api.api.deps import AccessDep, CallerDep, QueriesDep, RuntimeDep, SubmissionsDep
+from ledger_api.api.deps import AccessDep, BatchLimitDep, CallerDep, QueriesDep, RuntimeDep, SubmissionsDep
 from ledger_api.api.problems import responses
 from ledger_api.api.schemas import UCR_PATTERN, CapturedRecordOut, CaptureIn, CaptureOut
-from ledger_api.api.writes import answer_replay, write_responses
+from ledger_api.api.writes import answer_replay, require_at_most, write_responses
 from ledger_api.services.epcis import Epcis, EventSigning
 
 router = APIRouter(tags=["epcis"])
@@ -33,13 +33,19 @@ EpcisDep = Annotated[Epcis, Depends(_epcis)]
     responses=write_responses("The same document was captured before", CaptureOut),
 )
 def capture(
-    body: CaptureIn, caller: CallerDep, _writes: SubmissionsDep, epcis: EpcisDep, response: Response
+    body: CaptureIn,
+    caller: CallerDep,
+    _writes: SubmissionsDep,
+    epcis: EpcisDep,
+    limit: BatchLimitDep,
+    response: Response,
 ) -> CaptureOut:
     """Turns the events of a signed EPCIS 2.0 document into ledger records (docs/epcis.md):
     shipping and departing become handovers, receiving and arriving acceptances,
     inspecting customs decisions. All or nothing: any event the ledger cannot record is
     named by its index with the reason, and nothing of the document is stored."""
     caller.require_acting(body.signer, "signer")
+    require_at_most(len(body.signatures), limit, "signatures", "events in one document")
     signings = [
         EventSigning(s.nonce, s.deadline, bytes.fromhex(s.previous[2:]), bytes.fromhex(s.signature[2:]))
         for s in body.signatures

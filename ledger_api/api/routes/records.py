@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from ledger_api.api.deps import AccessDep, CallerDep, QueriesDep, SubmissionsDep
+from ledger_api.api.deps import AccessDep, BatchLimitDep, CallerDep, QueriesDep, SubmissionsDep
 from ledger_api.api.problems import responses
 from ledger_api.api.schemas import (
     RECORD_ID_PATTERN,
@@ -17,7 +17,7 @@ from ledger_api.api.schemas import (
     RecordOut,
     SubmissionIn,
 )
-from ledger_api.api.writes import answer_replay, write_responses
+from ledger_api.api.writes import answer_replay, require_at_most, write_responses
 from ledger_api.services.submission import Submission
 
 router = APIRouter(prefix="/v1/records", tags=["records"])
@@ -50,10 +50,13 @@ def submit_record(caller: CallerDep, body: SubmissionIn, service: SubmissionsDep
     response_model=BatchAcceptedOut,
     responses=write_responses("The same batch was accepted before", BatchAcceptedOut),
 )
-def submit_batch(caller: CallerDep, body: BatchIn, service: SubmissionsDep, response: Response) -> BatchAcceptedOut:
+def submit_batch(
+    caller: CallerDep, body: BatchIn, service: SubmissionsDep, limit: BatchLimitDep, response: Response
+) -> BatchAcceptedOut:
     """Accepts many signed records, anchored together as one Merkle root in one
     transaction. All or nothing: one bad record refuses the batch, naming its index. With
     the credential of the records' party: every record of a batch is that party's."""
+    require_at_most(len(body.records), limit, "records", "records in one batch")
     for i, item in enumerate(body.records):
         caller.require_acting(item.record.party, f"records[{i}].record.party")
     accepted = service.submit_batch([_submission(item) for item in body.records])
