@@ -21,7 +21,15 @@ ZERO_ADDRESS = "0x" + "00" * 20
 ZERO_HASH = "0x" + "00" * 32
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
-ROLES = {"EXPORTER": 1, "CARRIER": 2, "FORWARDER": 4, "TERMINAL": 8, "IMPORTER": 16, "CUSTOMS": 32}
+ROLES = {
+    "EXPORTER": 1,
+    "CARRIER": 2,
+    "FORWARDER": 4,
+    "TERMINAL": 8,
+    "IMPORTER": 16,
+    "CUSTOMS": 32,
+    "LAW_ENFORCEMENT": 64,
+}
 CUSTODIANS = 1 | 2 | 4 | 8 | 16
 KIND = {"DECLARATION": 0, "HANDOVER": 1, "ACCEPTANCE": 2, "CUSTOMS_DECISION": 3, "REVOCATION": 4}
 STATUS = {"None": 0, "Active": 1, "Suspended": 2, "Revoked": 3}
@@ -81,7 +89,9 @@ class Party:
 
 
 class Cast:
-    """The people of the tests, each with a key of its own derived from its name."""
+    """The people of the tests, each with a key of its own derived from its name.
+    Customs of NL, SG and DE; the NL exporter, an SG exporter, carriers, a terminal, an
+    importer, an NL law-enforcement agency, and an outsider nobody registered."""
 
     SPEC = [
         # name, country, roles, authority
@@ -95,6 +105,7 @@ class Cast:
         ("carrier_sg", "SG", ROLES["CARRIER"], False),
         ("terminal", "SG", ROLES["TERMINAL"], False),
         ("importer", "SG", ROLES["IMPORTER"], False),
+        ("police_nl", "NL", ROLES["LAW_ENFORCEMENT"], False),
         ("outsider", None, 0, False),
     ]
 
