@@ -18,7 +18,7 @@ from eth_account.signers.local import LocalAccount
 from ledger_api.domain.epcis import capture_document
 from ledger_api.domain.forwarding import REGISTRY_CALL_GAS, ForwardRequest, recognition_calldata, registry_calldata
 from ledger_api.domain.parties import identifiers_hash, roles_of
-from ledger_api.domain.payloads import parse_payload, payload_hash
+from ledger_api.domain.payloads import parse_payload, payload_hash, record_route_of
 from ledger_api.domain.records import (
     ZERO_ADDRESS,
     ZERO_HASH,
@@ -63,6 +63,7 @@ class SignedRecord:
                 "counterparty": r.counterparty,
                 "nonce": r.nonce,
                 "deadline": r.deadline,
+                "route": list(r.route),
             },
             "signature": "0x" + self.signature.hex(),
             "payload": self.payload,
@@ -122,7 +123,8 @@ class LedgerClient:
         deadline: int | None = None,
     ) -> SignedRecord:
         """Builds and signs the record that carries `payload`. Without `previous`, it is
-        the consignment's latest record as the service knows it."""
+        the consignment's latest record as the service knows it. The route is the
+        payload's: a declaration's origin and destination, a transit's countries."""
         parsed = parse_payload(payload)
         if previous is None:
             current = self.consignment(parsed.ucr)
@@ -136,6 +138,7 @@ class LedgerClient:
             counterparty=counterparty,
             nonce=self.next_nonce() if nonce is None else nonce,
             deadline=int(time.time()) + DEFAULT_VALIDITY if deadline is None else deadline,
+            route=record_route_of(parsed),
         )
         domain = self.domain()
         signature = sign_record(record, domain, self.account.key)
@@ -186,6 +189,7 @@ class LedgerClient:
                 counterparty=event.counterparty,
                 nonce=nonce,
                 deadline=deadline,
+                route=record_route_of(event.payload),
             )
             signature = sign_record(record, domain, self.account.key)
             chain[ucr] = (fast_record_id(record, separator), mode)

@@ -180,3 +180,23 @@ def test_the_next_nonce_lookup_searches_an_index_however_long_the_partys_history
     with store.connection() as conn:
         plan = " ".join(row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
     assert "USING INDEX records_by_party_nonce (party=? AND nonce=?" in plan, plan
+
+
+def test_a_store_made_before_records_signed_a_route_gets_the_column_and_keeps_its_rows(store: Store, tmp_path: Path):
+    a = _exporter("a")
+    chainless_submissions(store).submit(numbered_declaration(a, 0, CHAIN_NONCE))
+    old = tmp_path / "before-routes.db"
+    _store_of_before(old)
+    _copy_rows(store, old)
+    with sqlite3.connect(old) as raw:  # the table as it was: no route column
+        raw.execute("ALTER TABLE records DROP COLUMN route")
+    migrated = Store(f"sqlite:///{old}")
+    assert "route" in {c["name"] for c in inspect(migrated.engine).get_columns("records")}
+    with migrated.session() as session:
+        row = session.scalars(select(RecordRow)).one()
+        assert row.route is None and row.to_record().route == ()  # read as no route
+    register_exporters(migrated, a)
+    assert chainless_submissions(migrated).submit(numbered_declaration(a, 1, CHAIN_NONCE + 1)).created
+    with migrated.session() as session:
+        routes = sorted(r for r in session.scalars(select(RecordRow.route)) if r is not None)
+    assert routes == ['["NL", "JP"]']
