@@ -9,6 +9,7 @@ the key never leaves the party, the service only ever sees signatures.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from ledger_api.domain.epcis import capture_document
 from ledger_api.domain.forwarding import REGISTRY_CALL_GAS, ForwardRequest, recognition_calldata, registry_calldata
 from ledger_api.domain.parties import identifiers_hash, roles_of
 from ledger_api.domain.payloads import parse_payload, payload_hash, record_route_of
+from ledger_api.domain.recognition import controls_of
 from ledger_api.domain.records import (
     ZERO_ADDRESS,
     ZERO_HASH,
@@ -269,11 +271,20 @@ class LedgerClient:
         body = {"action": action, "operator": operator}
         return self._forward("RecognitionRegistry", data, "/v1/aeo", body, deadline)
 
-    def propose_mra(self, partner: str, effective_from: int, *, deadline: int | None = None) -> dict[str, Any]:
+    def propose_mra(
+        self,
+        partner: str,
+        effective_from: int,
+        *,
+        controls: Sequence[str] = (),
+        deadline: int | None = None,
+    ) -> dict[str, Any]:
         """As a customs authority: proposes an MRA with `partner`, in force from
-        `effective_from` once ratified. The arrangement's id is known once indexed."""
-        data = recognition_calldata("propose", partner, effective_from)
-        body = {"partner": partner, "effective_from": effective_from}
+        `effective_from` once ratified, recognising AEO status and the partner control
+        results named in `controls` (e.g. ["EXPORT_INSPECTION"]). The arrangement's id is
+        known once indexed."""
+        data = recognition_calldata("propose", partner, effective_from, controls_of(controls))
+        body = {"partner": partner, "effective_from": effective_from, "recognised_controls": list(controls)}
         return self._forward("RecognitionRegistry", data, "/v1/mras", body, deadline)
 
     def ratify_mra(self, mra_id: int, *, deadline: int | None = None) -> dict[str, Any]:
