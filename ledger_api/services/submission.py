@@ -20,6 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -374,8 +375,13 @@ class Submissions:
         for row in conn.execute(_CONSIGNMENT_RECORDS, {"keys": [_hex(k) for k in keys]}):
             key = bytes.fromhex(row.consignment[2:])
             state, _ = out.get(key, (ConsignmentState(), row.mode))
-            # Accepted records passed the rules when they came in: replay them as facts.
-            out[key] = (replay(state, record_of(row), bytes.fromhex(row.id[2:])), row.mode)
+            # Accepted records passed the rules when they came in: replay them as facts. One
+            # that no longer follows (built on a record that failed since, or stored before
+            # records signed a route) is doomed and moves nothing, as in the queries: a new
+            # record is judged by what can still reach the chain, never answered with a 500.
+            with suppress(CustodyRuleError):
+                state = replay(state, record_of(row), bytes.fromhex(row.id[2:]))
+            out[key] = (state, row.mode)
         return out
 
     def _next_nonce(self, conn: Connection, party: str) -> int:
