@@ -233,7 +233,8 @@ def _goods(**changes: object) -> dict:
     return data
 
 
-SEVENTEEN_COUNTRIES = [chr(65 + i // 26) + chr(65 + i % 26) for i in range(17)]  # AA…AQ: counted before the codes are checked
+# AA…AQ: their number is checked before the codes are.
+SEVENTEEN_COUNTRIES = [chr(65 + i // 26) + chr(65 + i % 26) for i in range(17)]
 
 BAD_INPUTS = [
     ("unknown_field", {**declaration(), "notes": "hi"}, ("DECLARATION", "notes"), "Extra inputs are not permitted"),
