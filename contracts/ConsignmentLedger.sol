@@ -8,6 +8,7 @@ import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 
 import {IConsignmentLedger} from "./interfaces/IConsignmentLedger.sol";
 import {IPartyRegistry} from "./interfaces/IPartyRegistry.sol";
+import {CountryCodes} from "./lib/CountryCodes.sol";
 import {LedgerRecords} from "./lib/LedgerRecords.sol";
 import {PartyRoles} from "./lib/PartyRoles.sol";
 
@@ -17,13 +18,15 @@ import {PartyRoles} from "./lib/PartyRoles.sol";
  * EIP-712 message signed by the acting party (nonce and deadline as in ERC-2612 permits)
  * and may be relayed by any account; the relayer pays gas and signs nothing.
  *
- * Rules enforced here for records written one by one ({write}, {writeHop}):
- * only an exporter declares, and only a new consignment; every later record extends the
- * consignment's hash chain (`previous` is the current head); only the current custodian
- * hands over, to a named active party holding a custody role, one handover at a time;
- * only that party accepts, and custody moves then; only customs records decisions; only
- * the custodian or customs revokes; a party that is not active writes nothing; a record
- * id (its EIP-712 digest, which covers the party's nonce) is written once.
+ * Rules enforced here for records written one by one ({write}, {writeHop}, {writeMany}):
+ * only an exporter declares, and only a new consignment, naming its origin and
+ * destination; every later record extends the consignment's hash chain (`previous` is the
+ * current head); only the current custodian hands over, to a named active party holding a
+ * custody role, one handover at a time; only that party accepts, and custody moves then;
+ * only the current custodian adds transit countries to the route; only customs of a
+ * country on the route records decisions; only the custodian or customs of a route
+ * country revokes; a party that is not active writes nothing; a record id (its EIP-712
+ * digest, which covers the party's nonce) is written once.
  *
  * Bulk mode ({anchorRoot}) anchors the Merkle root of many signed records in one
  * transaction. Those records are NOT checked here: the ledger service checks each one
@@ -32,6 +35,10 @@ import {PartyRoles} from "./lib/PartyRoles.sol";
  */
 contract ConsignmentLedger is IConsignmentLedger, EIP712, Nonces {
     using LedgerRecords for LedgerRecords.Record;
+
+    /// @notice Most transit countries a consignment's route holds besides its origin and
+    /// destination: sixteen 2-byte codes fill one storage slot.
+    uint256 public constant MAX_TRANSIT_COUNTRIES = 16;
 
     /// @notice The registry of parties whose roles and status every record is checked against.
     IPartyRegistry public immutable registry;
@@ -52,12 +59,45 @@ contract ConsignmentLedger is IConsignmentLedger, EIP712, Nonces {
      * @dev Requirements: `signature` by `r.party` over the record's EIP-712 digest, with
      * low s; `r.nonce` is the party's current nonce; `r.deadline` has not passed; the
      * rules in the contract's description hold for `r.kind`.
-     * Emits {RecordWritten}, and {CustodyTransferred} for an acceptance.
+     * Emits {RecordWritten}; {CustodyTransferred} for an acceptance; {RouteExtended} for a
+     * declaration and for a transit that adds a country.
      * @return id The record id (EIP-712 digest).
      */
     function write(LedgerRecords.Record calldata r, bytes calldata signature) external returns (bytes32 id) {
         id = _authenticate(r, signature);
         _apply(r, id);
+    }
+
+    /**
+     * @notice Writes many signed records, in order, each exactly as {write} would; a record
+     * that {write} refuses is skipped, with its reason, and the others are written.
+     * @dev Each record runs in its own call to {write}, so a refused one leaves no trace
+     * but its event: its nonce stays unused. Requirements: as many signatures as records;
+     * enough gas for every record (a record that runs out of gas refuses the whole pack,
+     * rather than passing for a refused record).
+     * Emits, per record, what {write} emits, or {RecordRejected}.
+     * @return written How many records were written.
+     */
+    function writeMany(LedgerRecords.Record[] calldata records, bytes[] calldata signatures)
+        external
+        returns (uint256 written)
+    {
+        uint256 count = records.length;
+        if (count != signatures.length) revert LedgerSignatureCountMismatch(count, signatures.length);
+        for (uint256 i; i < count; ++i) {
+            LedgerRecords.Record calldata r = records[i];
+            // A call to itself is what lets one record fail alone: its state changes revert
+            // with it. The id it returns is in its RecordWritten event already.
+            // slither-disable-next-line unused-return
+            try this.write(r, signatures[i]) {
+                ++written;
+            } catch (bytes memory reason) {
+                // Every refusal of {write} carries a custom error or a panic; only running out
+                // of gas leaves no data.
+                if (reason.length == 0) revert LedgerRecordOutOfGas(i);
+                emit RecordRejected(r.consignment, _hashTypedDataV4(r.structHash()), r.party, reason);
+            }
+        }
     }
 
     /**
@@ -109,6 +149,25 @@ contract ConsignmentLedger is IConsignmentLedger, EIP712, Nonces {
     }
 
     /// @inheritdoc IConsignmentLedger
+    function routeOf(bytes32 consignment) external view returns (bytes2[] memory countries) {
+        Consignment storage c = _consignments[consignment];
+        if (c.origin == bytes2(0)) return countries;
+        bytes32 transit = c.transit;
+        uint256 n = _transitLength(transit);
+        countries = new bytes2[](n + 2);
+        countries[0] = c.origin;
+        countries[1] = c.destination;
+        for (uint256 i; i < n; ++i) {
+            countries[i + 2] = bytes2(transit << (16 * i));
+        }
+    }
+
+    /// @inheritdoc IConsignmentLedger
+    function isOnRoute(bytes32 consignment, bytes2 country) external view returns (bool) {
+        return _onRoute(_consignments[consignment], country);
+    }
+
+    /// @inheritdoc IConsignmentLedger
     function recordId(LedgerRecords.Record calldata r) external view returns (bytes32) {
         return _hashTypedDataV4(r.structHash());
     }
@@ -144,6 +203,7 @@ contract ConsignmentLedger is IConsignmentLedger, EIP712, Nonces {
         if (r.kind > LedgerRecords.MAX_KIND) revert LedgerUnknownRecordKind(r.kind);
         if (r.consignment == bytes32(0)) revert LedgerEmptyConsignment();
         if (r.payloadHash == bytes32(0)) revert LedgerEmptyPayloadHash(r.consignment);
+        _checkRouteShape(r);
         // slither-disable-next-line timestamp
         if (block.timestamp > r.deadline) revert LedgerExpiredSignature(r.deadline, block.timestamp);
         id = _hashTypedDataV4(r.structHash());
@@ -164,6 +224,9 @@ contract ConsignmentLedger is IConsignmentLedger, EIP712, Nonces {
             if (r.previous != bytes32(0)) revert LedgerStalePrevious(r.consignment, bytes32(0), r.previous);
             if (r.counterparty != address(0)) revert LedgerInvalidCounterparty(r.consignment, r.counterparty);
             c.custodian = r.party;
+            c.origin = r.route[0];
+            c.destination = r.route[1];
+            emit RouteExtended(r.consignment, id, r.route);
         } else {
             bytes32 head = c.head;
             if (head == bytes32(0)) revert LedgerUnknownConsignment(r.consignment);
@@ -174,9 +237,12 @@ contract ConsignmentLedger is IConsignmentLedger, EIP712, Nonces {
                 _accept(c, r, id);
             } else if (kind == LedgerRecords.CUSTOMS_DECISION) {
                 if (roles & PartyRoles.CUSTOMS == 0) revert LedgerMissingRole(r.party, PartyRoles.CUSTOMS);
+                _requireOnRoute(c, r);
                 if (r.counterparty != address(0)) revert LedgerInvalidCounterparty(r.consignment, r.counterparty);
-            } else {
+            } else if (kind == LedgerRecords.REVOCATION) {
                 _revoke(c, r, roles);
+            } else {
+                _transit(c, r, id);
             }
         }
         c.head = id;
@@ -204,11 +270,13 @@ contract ConsignmentLedger is IConsignmentLedger, EIP712, Nonces {
         emit CustodyTransferred(r.consignment, from, r.party, id);
     }
 
-    /// A custodian or customs may revoke; naming the pending custodian cancels the handover.
+    /// A custodian, or customs of a route country, may revoke; naming the pending custodian
+    /// cancels the handover (the custodian only).
     function _revoke(Consignment storage c, LedgerRecords.Record calldata r, uint64 roles) private {
         bool isCustodian = r.party == c.custodian;
-        if (!isCustodian && roles & PartyRoles.CUSTOMS == 0) {
-            revert LedgerNotCustodian(r.consignment, r.party, c.custodian);
+        if (!isCustodian) {
+            if (roles & PartyRoles.CUSTOMS == 0) revert LedgerNotCustodian(r.consignment, r.party, c.custodian);
+            _requireOnRoute(c, r);
         }
         if (r.counterparty != address(0)) {
             if (!isCustodian || r.counterparty != c.pendingCustodian) {
@@ -216,6 +284,80 @@ contract ConsignmentLedger is IConsignmentLedger, EIP712, Nonces {
             }
             c.pendingCustodian = address(0);
         }
+    }
+
+    /// The custodian adds transit countries; those already on the route are left as they are.
+    function _transit(Consignment storage c, LedgerRecords.Record calldata r, bytes32 id) private {
+        if (r.party != c.custodian) revert LedgerNotCustodian(r.consignment, r.party, c.custodian);
+        if (r.counterparty != address(0)) revert LedgerInvalidCounterparty(r.consignment, r.counterparty);
+        bytes2 origin = c.origin;
+        bytes2 destination = c.destination;
+        bytes32 transit = c.transit;
+        uint256 n = _transitLength(transit);
+        bytes2[] memory added = new bytes2[](r.route.length);
+        uint256 addedCount = 0;
+        for (uint256 i; i < r.route.length; ++i) {
+            bytes2 country = r.route[i];
+            if (country == origin || country == destination || _inTransit(transit, country)) continue;
+            if (n == MAX_TRANSIT_COUNTRIES) revert LedgerRouteFull(r.consignment, country);
+            transit |= bytes32(country) >> (16 * n);
+            ++n;
+            added[addedCount++] = country;
+        }
+        if (addedCount == 0) return;
+        c.transit = transit;
+        bytes2[] memory countries = new bytes2[](addedCount);
+        for (uint256 i; i < addedCount; ++i) {
+            countries[i] = added[i];
+        }
+        emit RouteExtended(r.consignment, id, countries);
+    }
+
+    /// Customs may act only on consignments whose route touches its registry country.
+    function _requireOnRoute(Consignment storage c, LedgerRecords.Record calldata r) private view {
+        bytes2 country = registry.partyOf(r.party).country;
+        if (!_onRoute(c, country)) revert LedgerNotOnRoute(r.consignment, r.party, country);
+    }
+
+    /// The number of countries each kind carries, and their shape; pure, before any signature work.
+    function _checkRouteShape(LedgerRecords.Record calldata r) private pure {
+        uint256 n = r.route.length;
+        uint8 kind = r.kind;
+        bool fits = kind == LedgerRecords.DECLARATION
+            ? n == 2
+            : kind == LedgerRecords.TRANSIT ? n != 0 && n <= MAX_TRANSIT_COUNTRIES : n == 0;
+        if (!fits) revert LedgerInvalidRouteLength(r.consignment, kind, n);
+        for (uint256 i; i < n; ++i) {
+            if (!CountryCodes.isWellFormed(r.route[i])) revert LedgerInvalidRouteCountry(r.consignment, r.route[i]);
+        }
+        if (kind == LedgerRecords.DECLARATION && r.route[0] == r.route[1]) {
+            revert LedgerSameOriginAndDestination(r.consignment, r.route[0]);
+        }
+    }
+
+    /// Transit codes fill their slot from the high bytes and are never zero, so the first
+    /// empty place ends them.
+    function _transitLength(bytes32 transit) private pure returns (uint256 n) {
+        while (n < MAX_TRANSIT_COUNTRIES && bytes2(transit << (16 * n)) != bytes2(0)) {
+            ++n;
+        }
+    }
+
+    /// Origin and destination share the custodian's slot (so a declaration stores them at no
+    /// extra cost); the transit slot is read only for a country that is neither.
+    function _onRoute(Consignment storage c, bytes2 country) private view returns (bool) {
+        if (country == bytes2(0)) return false;
+        if (country == c.origin || country == c.destination) return true;
+        return _inTransit(c.transit, country);
+    }
+
+    function _inTransit(bytes32 transit, bytes2 country) private pure returns (bool) {
+        for (uint256 i; i < MAX_TRANSIT_COUNTRIES; ++i) {
+            bytes2 code = bytes2(transit << (16 * i));
+            if (code == country) return true;
+            if (code == bytes2(0)) return false;
+        }
+        return false;
     }
 
     function _activeRoles(address party) private view returns (uint64 roles) {

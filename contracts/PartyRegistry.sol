@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {AccessControlDefaultAdminRules} from
+    "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
 import {Context} from "@openzeppelin/contracts/utils/Context.sol";
 import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
 import {Checkpoints} from "@openzeppelin/contracts/utils/structs/Checkpoints.sol";
@@ -16,7 +17,13 @@ import {CountryCodes} from "./lib/CountryCodes.sol";
  * @notice Registry of the parties allowed to write to the ledger. The consortium admin
  * registers customs authorities, one or more per country; an authority registers,
  * re-roles, suspends, reinstates and revokes the parties of its own country. Authorities
- * themselves are managed only by the admin.
+ * themselves are managed only by the admin. The admin role passes in two steps, the new
+ * admin accepting after a delay (OpenZeppelin AccessControlDefaultAdminRules), so that a
+ * mistyped or stolen hand-over can be seen and cancelled in time.
+ *
+ * Each authority publishes where its own ledger instance is reached, with its public
+ * keys and the account relaying its instance's transactions: instances of the consortium
+ * find each other here.
  *
  * Every change of roles or status is pushed as a checkpoint keyed by block number, so the
  * verifier can ask what a signer was allowed to do at the block of its record.
@@ -25,26 +32,32 @@ import {CountryCodes} from "./lib/CountryCodes.sol";
  * authority's signed request can be relayed by the ledger service without giving it the
  * authority's key.
  */
-contract PartyRegistry is IPartyRegistry, AccessControl, ERC2771Context {
+contract PartyRegistry is IPartyRegistry, AccessControlDefaultAdminRules, ERC2771Context {
     using Checkpoints for Checkpoints.Trace208;
 
     // Checkpoint value layout: bits 0..63 roles, bits 64..71 status.
     uint208 private constant _STATUS_SHIFT = 64;
+
+    /// @notice Longest endpoint URL accepted, in bytes.
+    uint256 public constant MAX_ENDPOINT_URL_LENGTH = 256;
 
     mapping(address party => Party) private _parties;
     mapping(address party => Checkpoints.Trace208) private _history;
     // The latest checkpoint's value again, in one slot: every ledger record reads it, and
     // one cold SLOAD is cheaper than the history's length and last element (two).
     mapping(address party => uint208) private _current;
+    mapping(address authority => Endpoint) private _endpoints;
 
     /**
+     * @param initialAdminDelay Seconds a new admin must wait between the transfer's start
+     * and its acceptance (see {beginDefaultAdminTransfer}); days in production.
      * @param admin The consortium admin: registers and manages customs authorities.
      * @param trustedForwarder The ERC-2771 forwarder that relays signed requests.
      */
-    constructor(address admin, address trustedForwarder) ERC2771Context(trustedForwarder) {
-        if (admin == address(0)) revert RegistryZeroAddress();
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
-    }
+    constructor(uint48 initialAdminDelay, address admin, address trustedForwarder)
+        AccessControlDefaultAdminRules(initialAdminDelay, admin)
+        ERC2771Context(trustedForwarder)
+    {}
 
     // ---------------------------------------------------------------- writes
 
@@ -120,6 +133,36 @@ contract PartyRegistry is IPartyRegistry, AccessControl, ERC2771Context {
         }
     }
 
+    /**
+     * @notice Publishes where the caller's own ledger instance is reached, replacing the
+     * endpoint it published before.
+     * @dev Requirements: the caller is an active customs authority; `url` is 1 to 256 bytes;
+     * `signingKey` (an Ed25519 public key) is non-zero; `encryptionKey` (an X25519 public
+     * key) may be zero when the instance receives no encrypted messages; `relayer`, the
+     * account that sends the instance's transactions, is non-zero.
+     * Emits {EndpointPublished}.
+     */
+    function publishEndpoint(string calldata url, bytes32 signingKey, bytes32 encryptionKey, address relayer)
+        external
+    {
+        address caller = _msgSender();
+        Party storage p = _parties[caller];
+        (, Status status) = stateOf(caller);
+        if (!p.isAuthority || status != Status.Active) revert RegistryNotActiveAuthority(caller);
+        uint256 length = bytes(url).length;
+        if (length == 0 || length > MAX_ENDPOINT_URL_LENGTH) revert RegistryInvalidEndpointUrl(caller, length);
+        if (signingKey == bytes32(0)) revert RegistryEmptySigningKey(caller);
+        if (relayer == address(0)) revert RegistryZeroRelayer(caller);
+        _endpoints[caller] = Endpoint({
+            url: url,
+            signingKey: signingKey,
+            encryptionKey: encryptionKey,
+            relayer: relayer,
+            publishedAt: SafeCast.toUint48(block.number)
+        });
+        emit EndpointPublished(caller, p.country, url, signingKey, encryptionKey, relayer);
+    }
+
     // ---------------------------------------------------------------- views
 
     /// @inheritdoc IPartyRegistry
@@ -136,6 +179,11 @@ contract PartyRegistry is IPartyRegistry, AccessControl, ERC2771Context {
     /// @inheritdoc IPartyRegistry
     function partyOf(address party) external view returns (Party memory) {
         return _parties[party];
+    }
+
+    /// @inheritdoc IPartyRegistry
+    function endpointOf(address authority) external view returns (Endpoint memory) {
+        return _endpoints[authority];
     }
 
     // ---------------------------------------------------------------- internals

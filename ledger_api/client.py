@@ -9,6 +9,7 @@ the key never leaves the party, the service only ever sees signatures.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,8 @@ from eth_account.signers.local import LocalAccount
 from ledger_api.domain.epcis import capture_document
 from ledger_api.domain.forwarding import REGISTRY_CALL_GAS, ForwardRequest, recognition_calldata, registry_calldata
 from ledger_api.domain.parties import identifiers_hash, roles_of
-from ledger_api.domain.payloads import parse_payload, payload_hash
+from ledger_api.domain.payloads import parse_payload, payload_hash, record_route_of
+from ledger_api.domain.recognition import controls_of
 from ledger_api.domain.records import (
     ZERO_ADDRESS,
     ZERO_HASH,
@@ -63,6 +65,7 @@ class SignedRecord:
                 "counterparty": r.counterparty,
                 "nonce": r.nonce,
                 "deadline": r.deadline,
+                "route": list(r.route),
             },
             "signature": "0x" + self.signature.hex(),
             "payload": self.payload,
@@ -122,7 +125,8 @@ class LedgerClient:
         deadline: int | None = None,
     ) -> SignedRecord:
         """Builds and signs the record that carries `payload`. Without `previous`, it is
-        the consignment's latest record as the service knows it."""
+        the consignment's latest record as the service knows it. The route is the
+        payload's: a declaration's origin and destination, a transit's countries."""
         parsed = parse_payload(payload)
         if previous is None:
             current = self.consignment(parsed.ucr)
@@ -136,6 +140,7 @@ class LedgerClient:
             counterparty=counterparty,
             nonce=self.next_nonce() if nonce is None else nonce,
             deadline=int(time.time()) + DEFAULT_VALIDITY if deadline is None else deadline,
+            route=record_route_of(parsed),
         )
         domain = self.domain()
         signature = sign_record(record, domain, self.account.key)
@@ -186,6 +191,7 @@ class LedgerClient:
                 counterparty=event.counterparty,
                 nonce=nonce,
                 deadline=deadline,
+                route=record_route_of(event.payload),
             )
             signature = sign_record(record, domain, self.account.key)
             chain[ucr] = (fast_record_id(record, separator), mode)
@@ -265,11 +271,20 @@ class LedgerClient:
         body = {"action": action, "operator": operator}
         return self._forward("RecognitionRegistry", data, "/v1/aeo", body, deadline)
 
-    def propose_mra(self, partner: str, effective_from: int, *, deadline: int | None = None) -> dict[str, Any]:
+    def propose_mra(
+        self,
+        partner: str,
+        effective_from: int,
+        *,
+        controls: Sequence[str] = (),
+        deadline: int | None = None,
+    ) -> dict[str, Any]:
         """As a customs authority: proposes an MRA with `partner`, in force from
-        `effective_from` once ratified. The arrangement's id is known once indexed."""
-        data = recognition_calldata("propose", partner, effective_from)
-        body = {"partner": partner, "effective_from": effective_from}
+        `effective_from` once ratified, recognising AEO status and the partner control
+        results named in `controls` (e.g. ["EXPORT_INSPECTION"]). The arrangement's id is
+        known once indexed."""
+        data = recognition_calldata("propose", partner, effective_from, controls_of(controls))
+        body = {"partner": partner, "effective_from": effective_from, "recognised_controls": list(controls)}
         return self._forward("RecognitionRegistry", data, "/v1/mras", body, deadline)
 
     def ratify_mra(self, mra_id: int, *, deadline: int | None = None) -> dict[str, Any]:

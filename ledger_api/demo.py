@@ -7,7 +7,7 @@ Consignments:
   ...-0001  delivered: declared, released for export, two custody hops, released for import
   ...-0002  in transit: handed to the rail operator, not yet accepted
   ...-0003  broken: the rail operator accepts with other seals and no explanation
-  ...-0004  delivered, a second shipment on the same route
+  ...-0004  delivered, a second shipment, via Singapore: the ocean carrier declares the transit
   ...-0005  declared and released for export, still with the exporter
 
 The parties' keys are derived from public names: this is demo data, on a local chain.
@@ -138,6 +138,18 @@ def decision(ucr: str, country: str, office: str, decision: str, when: str) -> d
     }
 
 
+def transit(ucr: str, countries: list[str], when: str, where: str) -> dict[str, Any]:
+    return {
+        "schema_version": "1",
+        "kind": "TRANSIT",
+        "ucr": ucr,
+        "transit_countries": countries,
+        "time": when,
+        "location": where,
+        "reason": "transhipment",
+    }
+
+
 def register_on_chain(w3: Web3, manifest: Manifest, build_dir: Any) -> dict[str, LocalAccount]:
     """Registers the demo parties, the exporter's AEO certificate and the JP-NL MRA, as
     the authorities of the deployment config (unlocked accounts of the local chain)."""
@@ -171,7 +183,8 @@ def register_on_chain(w3: Web3, manifest: Manifest, build_dir: Any) -> dict[str,
             authority["JP"],
         )
     if not recognition.functions.arrangementsBetween(b"JP", b"NL").call():
-        send(recognition.functions.proposeArrangement(b"NL", now - 86400), authority["JP"])
+        # AEO status only (no recognised controls), as the EU-Japan agreement.
+        send(recognition.functions.proposeArrangement(b"NL", now - 86400, 0), authority["JP"])
         send(recognition.functions.ratifyArrangement(1), authority["NL"])
     return {p.name: p.account for p in PARTIES}
 
@@ -212,8 +225,10 @@ def seed(url: str, manifest: Manifest, build_dir: Any, chain_url: str, issue_tok
             steps += [
                 (exporter, custody(ucr, "HANDOVER", "JPYOK", at(2), ship, seal), ocean.address),
                 (ocean, custody(ucr, "ACCEPTANCE", "JPYOK", at(3), ship, seal), exporter.address),
-                (ocean, custody(ucr, "HANDOVER", "NLRTM", at(4), ship, seal), rail.address),
             ]
+            if n == 4:  # 4: transhipped in Singapore, which the custodian adds to the route
+                steps.append((ocean, transit(ucr, ["SG"], at(3), "JPYOK"), ZERO_ADDRESS))
+            steps.append((ocean, custody(ucr, "HANDOVER", "NLRTM", at(4), ship, seal), rail.address))
         if n not in (2, 5):  # 2: in transit, the rail operator has not accepted yet
             steps.append((rail, custody(ucr, "ACCEPTANCE", "NLRTM", at(5), "TRAIN-4471", arrival_seal), ocean.address))
         if n not in (2, 3, 5):  # 3: the broken chain, not released for import

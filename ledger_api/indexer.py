@@ -9,6 +9,11 @@ call per request.
   to `sent`, so the relayer sends them again.
 - A record is `confirmed` once its block has `confirmations` blocks on top, counting its
   own; until then it is `submitted` and its confirmations are shown.
+- A record that `writeMany` refused (RecordRejected) is `failed`, with the contract's
+  custom error decoded as its reason; it keeps the block of the rejection, so that a
+  reorg puts it back in flight like a written one.
+- Every event of the contracts is kept in `events`, those the service does not act on
+  yet too (RouteExtended, EndpointPublished…).
 """
 
 from __future__ import annotations
@@ -162,7 +167,7 @@ class Indexer:
         session.execute(
             update(RecordRow)
             .where(RecordRow.block_number > to_block)
-            .values(status="submitted", block_number=None, block_hash=None)
+            .values(status="submitted", block_number=None, block_hash=None, error=None)  # a rejection too
         )
         session.execute(
             update(BatchRow)
@@ -205,6 +210,18 @@ class Indexer:
         )
         if spec.name == "RecordWritten":
             included.append({"rid": record_id, "block": block, "hash": block_hash, "tx": tx_hash})
+        elif spec.name == "RecordRejected":
+            reason = bytes(args["reason"])
+            refusal = self.abi.decode_error(reason)
+            error = str(refusal) if refusal else f"rejected by writeMany: 0x{reason.hex()}"
+            log.warning("indexer: record %s was rejected on chain: %s", record_id, error)
+            # Only a record not written: a rejection of one on chain already (sent twice)
+            # says nothing about it.
+            session.execute(
+                update(RecordRow)
+                .where(RecordRow.id == record_id, RecordRow.status.in_(["accepted", "submitted"]))
+                .values(status="failed", error=error, block_number=block, block_hash=block_hash, tx_hash=tx_hash)
+            )
         elif spec.name == "RootAnchored":
             root = _hex(args["root"])
             values = {"status": "included", "block_number": block, "block_hash": block_hash, "tx_hash": tx_hash}

@@ -38,6 +38,8 @@ TT_TWO_PARTY = 138_653
 TARGET_RECORD = 110_000
 
 EXPORTER, CARRIER, CARRIER2, CUSTOMS_OFFICER = 1, 2, 2, 32
+# The parties are NL's (registered by NL customs): the consignments go from NL to JP.
+DECLARED_ROUTE = ("NL", "JP")
 
 
 class Bench:
@@ -59,6 +61,7 @@ class Bench:
         counterparty: str = ZERO_ADDRESS,
         previous: bytes | None = None,
         nonce: int | None = None,
+        route: tuple[str, ...] | None = None,
     ) -> tuple[Record, bytes]:
         party = Account.from_key(key).address
         cons = consignment_key(ucr)
@@ -72,11 +75,19 @@ class Bench:
             counterparty=counterparty,
             nonce=self.c.ledger.functions.nonces(party).call() if nonce is None else nonce,
             deadline=int(time.time()) + 3600,
+            route=(DECLARED_ROUTE if kind == RecordKind.DECLARATION else ()) if route is None else route,
         )
         return rec, sign_record(rec, self.domain, key)
 
-    def write(self, key: bytes, ucr: str, kind: RecordKind, counterparty: str = ZERO_ADDRESS) -> int:
-        rec, sig = self.record(key, ucr, kind, counterparty)
+    def write(
+        self,
+        key: bytes,
+        ucr: str,
+        kind: RecordKind,
+        counterparty: str = ZERO_ADDRESS,
+        route: tuple[str, ...] | None = None,
+    ) -> int:
+        rec, sig = self.record(key, ucr, kind, counterparty, route=route)
         return int(self.send(self.c.ledger.functions.write(rec.as_tuple(), sig), self.relayer)["gasUsed"])
 
     def hop(self, from_key: bytes, to_key: bytes, ucr: str) -> int:
@@ -155,6 +166,21 @@ def measure() -> list[tuple[str, int, str]]:
         rows.append(
             ("customs decision, steady", bench.write(keys["officer"], "UCR-C", RecordKind.CUSTOMS_DECISION), "")
         )
+        # The custodian of UCR-C (carrier2 since the last hop) adds transit countries.
+        rows.append(
+            (
+                "transit, the route's first transit country, steady",
+                bench.write(keys["carrier2"], "UCR-C", RecordKind.TRANSIT, route=("DE",)),
+                "the transit slot from zero",
+            )
+        )
+        rows.append(
+            (
+                "transit, four more countries, steady",
+                bench.write(keys["carrier2"], "UCR-C", RecordKind.TRANSIT, route=("PL", "BY", "KZ", "CN")),
+                "the transit slot written before",
+            )
+        )
         for size in (1, 100, 10_000):
             tree = MerkleTree([keccak(text=f"record {size} {i}") for i in range(size)])
             receipt = bench.send(contracts.ledger.functions.anchorRoot(tree.root, size), accounts[9])
@@ -180,7 +206,7 @@ def render(rows: list[tuple[str, int, str]]) -> str:
     lines += [f"| {name} | {gas:,} | {note} |" for name, gas, note in rows]
     by_name = {name: gas for name, gas, _ in rows}
     anchor = max(gas for name, gas in by_name.items() if name.startswith("Merkle anchor"))
-    single = ("declaration", "handover", "acceptance", "customs decision")
+    single = ("declaration", "handover", "acceptance", "customs decision", "transit")
     record = max(gas for name, gas in by_name.items() if name.startswith(single))
     hop = by_name["custody hop in one transaction (writeHop), steady"]
     hop_first = by_name["custody hop in one transaction (writeHop), receiver's first record"]

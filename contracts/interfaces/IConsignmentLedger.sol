@@ -8,12 +8,17 @@ import {LedgerRecords} from "../lib/LedgerRecords.sol";
  * @notice Events, errors and views of the append-only consignment ledger.
  */
 interface IConsignmentLedger {
-    /// @notice Custody state of a consignment: the last record, who holds the goods, and
-    /// to whom a handover is pending (zero when none).
+    /// @notice State of a consignment: the last record, who holds the goods, its origin and
+    /// destination (ISO 3166-1 alpha-2, from its declaration), to whom a handover is pending
+    /// (zero when none), and its transit countries: up to 16 codes packed from the high
+    /// bytes in the order they were added, unused places zero. See {routeOf}.
     struct Consignment {
         bytes32 head;
         address custodian;
+        bytes2 origin;
+        bytes2 destination;
         address pendingCustodian;
+        bytes32 transit;
     }
 
     /// @notice Emitted for every record written, right after the consignment's state changes.
@@ -29,10 +34,17 @@ interface IConsignmentLedger {
     );
     /// @notice Emitted when an acceptance moves custody from `from` to `to`.
     event CustodyTransferred(bytes32 indexed consignment, address indexed from, address indexed to, bytes32 recordId);
+    /// @notice Emitted when countries join a consignment's route: origin and destination by
+    /// its declaration, then each transit country a TRANSIT record adds (countries already on
+    /// the route are left out; a transit that adds none emits nothing).
+    event RouteExtended(bytes32 indexed consignment, bytes32 indexed recordId, bytes2[] countries);
+    /// @notice Emitted by {writeMany} for a record that was not written; `reason` is the
+    /// revert data of {write} for it (a custom error, decodable by its selector).
+    event RecordRejected(bytes32 indexed consignment, bytes32 indexed recordId, address indexed party, bytes reason);
     /// @notice Emitted when a Merkle root of signed records is anchored.
     event RootAnchored(bytes32 indexed root, address indexed anchoredBy, uint256 recordCount);
 
-    /// @notice The record kind is not one of DECLARATION..REVOCATION.
+    /// @notice The record kind is not one of DECLARATION..TRANSIT.
     error LedgerUnknownRecordKind(uint8 kind);
     /// @notice {writeHop} got a record of another kind than the place it stands in needs.
     error LedgerUnexpectedKind(uint8 expected, uint8 kind);
@@ -64,6 +76,22 @@ interface IConsignmentLedger {
     error LedgerNotPendingCustodian(bytes32 consignment, address party, address pendingCustodian);
     /// @notice The counterparty is not acceptable for this record.
     error LedgerInvalidCounterparty(bytes32 consignment, address counterparty);
+    /// @notice The record's route has a number of countries its kind does not allow: exactly
+    /// two for a DECLARATION, one to 16 for a TRANSIT, none for any other kind.
+    error LedgerInvalidRouteLength(bytes32 consignment, uint8 kind, uint256 length);
+    /// @notice A route country that is not two capital letters.
+    error LedgerInvalidRouteCountry(bytes32 consignment, bytes2 country);
+    /// @notice A declaration whose destination is its origin.
+    error LedgerSameOriginAndDestination(bytes32 consignment, bytes2 country);
+    /// @notice The consignment's route holds 16 transit countries already: `country` does not fit.
+    error LedgerRouteFull(bytes32 consignment, bytes2 country);
+    /// @notice Customs of `country`, which is not on the consignment's route, may not act on it.
+    error LedgerNotOnRoute(bytes32 consignment, address party, bytes2 country);
+    /// @notice {writeMany} got a different number of signatures than of records.
+    error LedgerSignatureCountMismatch(uint256 records, uint256 signatures);
+    /// @notice {writeMany} ran out of gas at record `index`: the whole pack is refused, so that
+    /// too little gas never passes for rejected records.
+    error LedgerRecordOutOfGas(uint256 index);
     /// @notice The root is zero, or the record count of an anchor is zero.
     error LedgerEmptyRoot();
     /// @notice The Merkle root was anchored already.
@@ -75,6 +103,13 @@ interface IConsignmentLedger {
 
     /// @notice Custody state of `consignment`.
     function consignmentOf(bytes32 consignment) external view returns (Consignment memory);
+
+    /// @notice The route of `consignment`: origin, destination, then the transit countries
+    /// in the order they were added. Empty for a consignment never declared.
+    function routeOf(bytes32 consignment) external view returns (bytes2[] memory);
+
+    /// @notice Whether `country` is on the route of `consignment`.
+    function isOnRoute(bytes32 consignment, bytes2 country) external view returns (bool);
 
     /// @notice The id a record will have: its EIP-712 digest under this ledger's domain.
     function recordId(LedgerRecords.Record calldata r) external view returns (bytes32);

@@ -23,6 +23,16 @@ interface IPartyRegistry {
         bytes32 identifiersHash;
     }
 
+    /// @notice Where a customs authority's own ledger instance is reached, and its keys.
+    /// `publishedAt` is the block of publication; zero when none was ever published.
+    struct Endpoint {
+        string url;
+        bytes32 signingKey;
+        bytes32 encryptionKey;
+        address relayer;
+        uint48 publishedAt;
+    }
+
     /// @notice Emitted when the consortium admin registers a customs authority.
     event AuthorityRegistered(address indexed authority, bytes2 indexed country, bytes32 identifiersHash);
     /// @notice Emitted when an authority registers a party of its country.
@@ -31,6 +41,17 @@ interface IPartyRegistry {
     event PartyRolesChanged(address indexed party, uint64 previousRoles, uint64 roles, address indexed changedBy);
     /// @notice Emitted when a party's status changes (suspended, reinstated, revoked).
     event PartyStatusChanged(address indexed party, Status previousStatus, Status status, address indexed changedBy);
+
+    /// @notice Emitted when an authority publishes its instance's endpoint, replacing any
+    /// earlier one: these events are the endpoint's history.
+    event EndpointPublished(
+        address indexed authority,
+        bytes2 indexed country,
+        string url,
+        bytes32 signingKey,
+        bytes32 encryptionKey,
+        address relayer
+    );
 
     /// @notice A country code that is not two capital letters.
     error RegistryInvalidCountry(bytes2 country);
@@ -48,6 +69,14 @@ interface IPartyRegistry {
     error RegistryNotAuthorityOf(address caller, bytes2 country);
     /// @notice The status change is not allowed from the party's current status.
     error RegistryInvalidStatusChange(address party, Status current, Status requested);
+    /// @notice `caller` is not an active customs authority (registered by the admin).
+    error RegistryNotActiveAuthority(address caller);
+    /// @notice An endpoint URL that is empty or longer than 256 bytes.
+    error RegistryInvalidEndpointUrl(address authority, uint256 length);
+    /// @notice An endpoint without a signing key.
+    error RegistryEmptySigningKey(address authority);
+    /// @notice An endpoint without a relayer account.
+    error RegistryZeroRelayer(address authority);
     /// @notice A block in the future was asked about.
     error RegistryFutureLookup(uint256 blockNumber, uint256 currentBlock);
 
@@ -59,4 +88,7 @@ interface IPartyRegistry {
 
     /// @notice Country, authority flag, registration block and identifiers hash of `party`.
     function partyOf(address party) external view returns (Party memory);
+
+    /// @notice The endpoint `authority` published last (empty, with `publishedAt` zero, if none).
+    function endpointOf(address authority) external view returns (Endpoint memory);
 }

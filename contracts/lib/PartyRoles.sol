@@ -19,10 +19,13 @@ library PartyRoles {
     uint64 internal constant IMPORTER = 1 << 4;
     /// @notice A customs administration or one of its offices: records decisions.
     uint64 internal constant CUSTOMS = 1 << 5;
+    /// @notice A law-enforcement agency of a country (police, border guard): it holds no
+    /// goods and writes no record on the ledger; off-chain access rules may name it.
+    uint64 internal constant LAW_ENFORCEMENT = 1 << 6;
 
     /// @notice Roles that may hold the goods, and so be named in a handover.
     uint64 internal constant CUSTODIANS = EXPORTER | CARRIER | FORWARDER | TERMINAL | IMPORTER;
 
     /// @notice Every role defined so far; a roles value with any other bit set is invalid.
-    uint64 internal constant ALL = EXPORTER | CARRIER | FORWARDER | TERMINAL | IMPORTER | CUSTOMS;
+    uint64 internal constant ALL = EXPORTER | CARRIER | FORWARDER | TERMINAL | IMPORTER | CUSTOMS | LAW_ENFORCEMENT;
 }

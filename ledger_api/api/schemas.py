@@ -54,17 +54,26 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+RouteCountry = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+
+
 class RecordFields(_In):
     """The EIP-712 `Record` message the party signed (contracts/lib/LedgerRecords.sol)."""
 
     consignment: Hash32 = Field(description="keccak256 of the UCR")
-    kind: Literal["DECLARATION", "HANDOVER", "ACCEPTANCE", "CUSTOMS_DECISION", "REVOCATION"]
+    kind: Literal["DECLARATION", "HANDOVER", "ACCEPTANCE", "CUSTOMS_DECISION", "REVOCATION", "TRANSIT"]
     payloadHash: Hash32 = Field(description="keccak256 of the payload's RFC 8785 canonical JSON")  # noqa: N815
     previous: Hash32 = Field(description="id of the consignment's latest record; zero for a declaration")
     party: Address
     counterparty: Address
     nonce: Uint256
     deadline: Uint256 = Field(description="unix time after which the signature is void")
+    route: list[RouteCountry] = Field(
+        default_factory=list,
+        max_length=16,
+        description="ISO 3166-1 alpha-2 codes, signed as bytes2[]: a DECLARATION's [origin_country, "
+        "destination_country], a TRANSIT's transit_countries, in the payload's order; empty for other kinds",
+    )
 
     def to_domain(self) -> Record:
         return Record(
@@ -76,6 +85,7 @@ class RecordFields(_In):
             counterparty=self.counterparty,
             nonce=self.nonce,
             deadline=self.deadline,
+            route=tuple(self.route),
         )
 
 
@@ -124,6 +134,7 @@ class RecordOut(BaseModel):
     previous: str
     payload_hash: str
     nonce: str
+    route: list[str]
     signature: str
     payload: dict[str, Any]
     mode: Literal["single", "batch"]
@@ -144,6 +155,7 @@ class ConsignmentOut(BaseModel):
     custodian: str
     pending_custodian: str | None
     exporter: str
+    route: list[str] = Field(description="origin, destination, then the transit countries in the order added")
     records: list[RecordOut]
 
 
@@ -162,7 +174,7 @@ class PartyOut(BaseModel):
     )
 
 
-RoleName = Literal["EXPORTER", "CARRIER", "FORWARDER", "TERMINAL", "IMPORTER", "CUSTOMS"]
+RoleName = Literal["EXPORTER", "CARRIER", "FORWARDER", "TERMINAL", "IMPORTER", "CUSTOMS", "LAW_ENFORCEMENT"]
 IdentifierKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 IdentifierValue = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
@@ -175,7 +187,7 @@ class PartyWriteIn(_In):
     action: Literal["register", "set_roles", "suspend", "reinstate", "revoke"]
     authority: Address
     party: Address
-    roles: list[RoleName] = Field(default_factory=list, max_length=6)
+    roles: list[RoleName] = Field(default_factory=list, max_length=7)
     identifiers: dict[IdentifierKey, IdentifierValue] = Field(
         default_factory=dict, max_length=8, description='e.g. {"eori": "NL123456789"}; only its hash goes on chain'
     )

@@ -2,11 +2,14 @@
 and by the service at start.
 
 It deploys the forwarder and the three contracts, wires them, registers the initial
-customs authorities from a config file, and writes a manifest (chain id, addresses,
-deploy block and its hash, ABI hashes) that the service reads. `ensure_deployed` reuses a
-manifest whose contracts are still on the chain as described, so deploying twice does not
-make a second set. A deployment that dies half-way writes no manifest: the next run
-deploys a whole new set, and nothing ever points at the unfinished one.
+customs authorities from a config file, begins handing the registry's admin role to the
+configured consortium admin (who accepts it later with its own key, once the configured
+delay has passed, so the deployer's key need not be kept after that), and writes a
+manifest (chain id, addresses, deploy block and its hash, ABI hashes) that the service
+reads. `ensure_deployed` reuses a manifest whose contracts are still on the chain as
+described, so deploying twice does not make a second set. A deployment that dies half-way
+writes no manifest: the next run deploys a whole new set, and nothing ever points at the
+unfinished one.
 
 Works with web3 7 (brownie's environment) and web3 8 (the service's): it uses only the
 calls the two share.
@@ -33,6 +36,7 @@ from ledger_api.errors import ConfigurationError, DeploymentError, TransactionFa
 
 MANIFEST_VERSION = 1
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
+_UINT48 = 2**48
 
 
 # ---------------------------------------------------------------- configuration
@@ -51,10 +55,12 @@ class AuthorityConfig:
 
 @dataclass(frozen=True)
 class DeploymentConfig:
-    """What a deployment sets up besides code: the consortium admin and the authorities."""
+    """What a deployment sets up besides code: the consortium admin, the delay its role
+    takes to pass to a new admin, and the authorities."""
 
     authorities: tuple[AuthorityConfig, ...]
     admin: str | None = None  # defaults to the deployer
+    admin_delay_seconds: int = 0
 
     @property
     def digest(self) -> str:
@@ -93,7 +99,10 @@ def load_config(path: Path) -> DeploymentConfig:
     admin = raw.get("admin")
     if admin is not None and (not isinstance(admin, str) or not is_checksum_address(admin)):
         raise ConfigurationError(f"{path}: admin must be a checksummed address, got {admin!r}")
-    return DeploymentConfig(authorities=tuple(authorities), admin=admin)
+    delay = raw.get("admin_delay_seconds", 0)
+    if isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay < _UINT48:
+        raise ConfigurationError(f"{path}: admin_delay_seconds must be a whole number of seconds >= 0, got {delay!r}")
+    return DeploymentConfig(authorities=tuple(authorities), admin=admin, admin_delay_seconds=delay)
 
 
 # ---------------------------------------------------------------- manifest
@@ -112,11 +121,16 @@ class Manifest:
     deploy_block: int
     deploy_block_hash: str
     deployer: str
-    admin: str
+    admin: str  # the consortium admin the config names (the deployer when it names none)
     config_digest: str
     contracts: dict[str, DeployedContract]
     authorities: list[dict[str, str]] = field(default_factory=list)
     version: int = MANIFEST_VERSION
+    # Set when the deployer began handing the admin role to `admin`, who has still to
+    # accept it (PartyRegistry.acceptDefaultAdminTransfer) from `admin_transfer_after`
+    # (unix seconds). A record of the deployment: the chain says whether it was accepted.
+    pending_admin: str | None = None
+    admin_transfer_after: int | None = None
 
     def address(self, name: str) -> str:
         return self.contracts[name].address
@@ -185,7 +199,9 @@ def _hex(value: bytes | str) -> str:
 def deploy(w3: Web3, sender: Sender, config: DeploymentConfig, artifacts: dict[str, Artifact]) -> Manifest:
     """Deploys and wires a new set of contracts and registers the configured authorities."""
     forwarder, forwarder_tx = sender.deploy(artifacts["LedgerForwarder"])
-    registry_address, registry_tx = sender.deploy(artifacts["PartyRegistry"], sender.address, forwarder)
+    registry_address, registry_tx = sender.deploy(
+        artifacts["PartyRegistry"], config.admin_delay_seconds, sender.address, forwarder
+    )
     ledger_address, ledger_tx = sender.deploy(artifacts["ConsignmentLedger"], registry_address)
     recognition_address, recognition_tx = sender.deploy(artifacts["RecognitionRegistry"], registry_address, forwarder)
     first_receipt = w3.eth.get_transaction_receipt(forwarder_tx)  # type: ignore[arg-type]
@@ -195,13 +211,14 @@ def deploy(w3: Web3, sender: Sender, config: DeploymentConfig, artifacts: dict[s
         sender.call(
             registry, "registerAuthority", authority.address, authority.country.encode(), authority.identifiers_hash
         )
-    # Roles are granted here and nowhere else: hand the admin role over if the config names
-    # another admin than the deployer.
+    # Roles are granted here and nowhere else. The admin role passes in two steps: the
+    # deployer begins the transfer; the named admin accepts later, with its own key, once
+    # the delay has passed, and the deployer's role ends then.
     admin = config.admin or sender.address
+    pending_admin, transfer_after = None, None
     if admin != sender.address:
-        admin_role = registry.functions.DEFAULT_ADMIN_ROLE().call()
-        sender.call(registry, "grantRole", admin_role, admin)
-        sender.call(registry, "renounceRole", admin_role, sender.address)
+        sender.call(registry, "beginDefaultAdminTransfer", admin)
+        pending_admin, transfer_after = registry.functions.pendingDefaultAdmin().call()
 
     names = {
         "LedgerForwarder": (forwarder, forwarder_tx),
@@ -221,6 +238,8 @@ def deploy(w3: Web3, sender: Sender, config: DeploymentConfig, artifacts: dict[s
             for name, (addr, tx) in names.items()
         },
         authorities=[{"country": a.country, "address": a.address} for a in config.authorities],
+        pending_admin=pending_admin,
+        admin_transfer_after=transfer_after,
     )
 
 

@@ -7,6 +7,7 @@ signatures reach the service.
     ledger handover --key ALIAS --to 0xADDR --payload FILE.json [--wait]
     ledger accept   --key ALIAS --from 0xADDR --payload FILE.json [--wait]
     ledger decide   --key ALIAS --payload FILE.json [--wait]
+    ledger transit  --key ALIAS --payload FILE.json [--wait]
     ledger status RECORD_ID
     ledger history UCR
     ledger import FILE.json|FILE.csv --key ALIAS [--batch-size N | --single] [--wait]
@@ -39,7 +40,7 @@ This module assembles the commands, a module per group:
 
     _common.py  exit codes, error mapping, global options, signing options, the party's files
     keys.py     keys new | import | list
-    records.py  declare, handover, accept, decide
+    records.py  declare, handover, accept, decide, transit
     reads.py    status, history
     imports.py  import, import-epcis
     verify.py   verify, verify-receipt, verify-bundle

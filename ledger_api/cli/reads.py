@@ -42,7 +42,7 @@ def status(record_id: Annotated[str, typer.Argument(help="The record id, 0x and 
 
 
 def history(ucr: Annotated[str, typer.Argument(help="The consignment's WCO UCR.")]) -> None:
-    """Shows a consignment's records in order, its custodian and any pending handover."""
+    """Shows a consignment's records in order, its custodian, any pending handover and its route."""
     if not UCR.fullmatch(ucr):
         raise typer.BadParameter("not a WCO UCR (e.g. 4NL123456789-INV2026-0001)", param_hint="UCR")
     with reporting_errors():
@@ -67,3 +67,5 @@ def history(ucr: Annotated[str, typer.Argument(help="The consignment's WCO UCR."
         console.print(table)
         console.print(Text(f"custodian: {consignment['custodian']}"))
         console.print(Text(f"pending handover to: {consignment.get('pending_custodian') or 'none'}"))
+        # Origin, destination, then the transit countries in the order they were added.
+        console.print(Text(f"route: {' → '.join(consignment.get('route') or []) or '-'}"))

@@ -1,8 +1,8 @@
-"""`ledger declare | handover | accept | decide`: one record, signed here with the party's
+"""`ledger declare | handover | accept | decide | transit`: one record, signed here with the party's
 key and submitted to the service. Its id goes to stdout alone on its line; with --wait,
 its status once confirmed (or why not).
 
-The four commands differ only in the payload kind they sign and, for a custody record,
+The commands differ only in the payload kind they sign and, for a custody record,
 the option naming the other custodian: each is made from its line in COMMANDS.
 """
 
@@ -73,7 +73,13 @@ COMMANDS = (
     RecordCommand(
         "decide",
         "CUSTOMS_DECISION",
-        "Signs and submits a CUSTOMS_DECISION (customs authorities only). Prints its id.",
+        "Signs and submits a CUSTOMS_DECISION (customs of a country on the route only). Prints its id.",
+    ),
+    RecordCommand(
+        "transit",
+        "TRANSIT",
+        "Signs and submits a TRANSIT: the custodian adds the payload's transit_countries to the "
+        "consignment's route. Prints its id.",
     ),
 )
 

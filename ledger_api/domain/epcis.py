@@ -29,9 +29,12 @@ allowed and not recorded: the ledger keeps custody facts, not inventory.
 
 Out (export). Every record becomes one event carrying `ledger:record` (id, signature,
 nonce, chain status…) and `ledger:payload` (the signed payload), so that the document can
-be checked against the chain without the service. A declaration is a TransactionEvent
-(action ADD) naming the declaration record; custody records are ObjectEvents with bizStep
-shipping or receiving; customs decisions ObjectEvents with bizStep inspecting.
+be checked against the chain without the service (its signed route included). A
+declaration is a TransactionEvent (action ADD) naming the declaration record; custody
+records are ObjectEvents with bizStep shipping or receiving; customs decisions ObjectEvents
+with bizStep inspecting; a transit declaration an ObjectEvent with bizStep transporting and
+disposition in_transit, its countries in `ledger:transitCountries` (capture takes no
+transporting event: a transit is signed as a ledger record, not captured).
 
 Pure: no I/O.
 """
@@ -305,6 +308,12 @@ def export_event(record: dict[str, Any], chain_id: int) -> dict[str, Any]:
     elif kind == "CUSTOMS_DECISION":
         event.update(bizStep="inspecting")
         event["ledger:decision"] = {k: payload[k] for k in _DECISION_FIELDS if k in payload}
+    elif kind == "TRANSIT":
+        event.update(bizStep="transporting", disposition="in_transit")
+        event["sourceList"] = [{"type": "possessing_party", "source": party}]
+        event["ledger:transitCountries"] = payload["transit_countries"]
+        if "location" in payload:
+            event["ledger:location"] = payload["location"]
     else:  # REVOCATION: its target's event carries the errorDeclaration (export_document)
         event.update(bizStep="other")
     event["ledger:ucr"] = payload["ucr"]
@@ -322,6 +331,7 @@ def export_event(record: dict[str, Any], chain_id: int) -> dict[str, Any]:
         "previous": record["previous"],
         "payloadHash": record["payload_hash"],
         "nonce": record["nonce"],
+        "route": record.get("route", []),
         "signature": record["signature"],
         "status": record["status"],
         "mode": record["mode"],

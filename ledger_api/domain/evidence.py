@@ -21,7 +21,9 @@ from ledger_api.domain.facts import PartyCheckpoint, PartyFact, RecordFact, Veri
 from ledger_api.domain.recognition import RecognitionBook
 from ledger_api.domain.records import LedgerDomain, Record, RecordKind
 
-BUNDLE_VERSION = 1
+# 2: records carry their signed route (a record's id covers it since the route was added
+# to the EIP-712 Record): a version-1 bundle's ids cannot be re-derived by this code.
+BUNDLE_VERSION = 2
 
 
 def _hex(b: bytes) -> str:
@@ -70,6 +72,7 @@ def _record(r: RecordFact) -> dict[str, Any]:
             "counterparty": rec.counterparty,
             "nonce": str(rec.nonce),
             "deadline": str(rec.deadline),
+            "route": list(rec.route),
         },
         "signature": _hex(r.signature),
         # The exact bytes that were hashed, base64: re-serialising the JSON could change them.
@@ -108,6 +111,7 @@ def from_bundle(bundle: dict[str, Any]) -> VerificationInput:
                     counterparty=f["counterparty"],
                     nonce=int(f["nonce"]),
                     deadline=int(f["deadline"]),
+                    route=tuple(f["route"]),
                 ),
                 signature=_unhex(item["signature"]),
                 payload=json.loads(canonical) if canonical else None,

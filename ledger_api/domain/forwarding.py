@@ -58,7 +58,7 @@ RECOGNITION_FUNCTIONS: dict[str, tuple[str, list[str]]] = {
     "suspend": ("suspendCertificate", ["address"]),
     "reinstate": ("reinstateCertificate", ["address"]),
     "revoke": ("revokeCertificate", ["address"]),
-    "propose": ("proposeArrangement", ["bytes2", "uint64"]),
+    "propose": ("proposeArrangement", ["bytes2", "uint64", "uint64"]),  # partner, effective from, controls
     "ratify": ("ratifyArrangement", ["uint256"]),
     "terminate": ("terminateArrangement", ["uint256", "uint64"]),
 }

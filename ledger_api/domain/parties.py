@@ -23,11 +23,12 @@ class Role(IntFlag):
     TERMINAL = 1 << 3
     IMPORTER = 1 << 4
     CUSTOMS = 1 << 5
+    LAW_ENFORCEMENT = 1 << 6
 
 
 # Roles that may hold the goods, and so be named in a handover.
 CUSTODIAN_ROLES = Role.EXPORTER | Role.CARRIER | Role.FORWARDER | Role.TERMINAL | Role.IMPORTER
-ALL_ROLES = CUSTODIAN_ROLES | Role.CUSTOMS
+ALL_ROLES = CUSTODIAN_ROLES | Role.CUSTOMS | Role.LAW_ENFORCEMENT
 
 
 class PartyStatus(IntEnum):

@@ -1,13 +1,17 @@
 """The off-chain payloads of ledger records: what a declaration, a custody record, a customs
-decision and a revocation say, validated field by field, and the one canonical byte form
-whose keccak256 is the `payloadHash` a record carries on chain.
+decision, a revocation and a transit declaration say, validated field by field, and the one
+canonical byte form whose keccak256 is the `payloadHash` a record carries on chain.
 
-Four families, told apart by `kind` (the names of `RecordKind`):
+Five families, told apart by `kind` (the names of `RecordKind`):
 
     DeclarationPayload   DECLARATION           goods, origin, value, containers, seals
     CustodyPayload       HANDOVER, ACCEPTANCE  UN/LOCODE, time, transport, containers, seals
     DecisionPayload      CUSTOMS_DECISION      authority, office, decision, inspection
     RevocationPayload    REVOCATION            the revoked record, why, its replacement
+    TransitPayload       TRANSIT               the transit countries the custodian adds
+
+A record also signs its route (records.py): a declaration's is [origin_country,
+destination_country], a transit's its transit_countries, in that order (`record_route_of`).
 
 Every family carries `schema_version` ("1" for all of them today). It is part of the hashed
 document, so a later version with other rules can never hash the same as a version-1
@@ -67,6 +71,7 @@ __all__ = [
     "PartyIdentifier",
     "Payload",
     "RevocationPayload",
+    "TransitPayload",
     "Transport",
     "canonical_json",
     "consignment_key",
@@ -75,6 +80,7 @@ __all__ = [
     "payload_consignment",
     "payload_hash",
     "record_kind_of",
+    "record_route_of",
 ]
 
 SCHEMA_VERSION = "1"
@@ -104,6 +110,8 @@ _NOT_A_SUBHEADING = {"999999"}
 _MAX_INTEGER_DIGITS = 15
 _MAX_FRACTION_DIGITS = 6
 _MAX_GOODS_LINES = 999
+# As many transit countries as one TRANSIT record may carry (ConsignmentLedger.MAX_TRANSIT_COUNTRIES).
+MAX_TRANSIT_COUNTRIES = 16
 
 
 def _country(code: str) -> str:
@@ -375,7 +383,7 @@ class _Sealed(_Strict):
         return _unique(seals, "seal")
 
 
-# ---------------------------------------------------------------- the four families
+# ---------------------------------------------------------------- the families
 
 
 class DeclarationPayload(_Consignment, _Sealed):
@@ -466,8 +474,39 @@ class RevocationPayload(_Consignment):
         return replacement
 
 
+def _one_to_16_countries(value: Any) -> Any:
+    # Counted before the codes are validated, as goods lines are: pydantic's own length
+    # check would count only the codes that passed.
+    if isinstance(value, list | tuple):
+        if not value:
+            raise ValueError("a transit names at least one country")
+        if len(value) > MAX_TRANSIT_COUNTRIES:
+            raise ValueError(f"a transit names at most {MAX_TRANSIT_COUNTRIES} countries")
+    return value
+
+
+class TransitPayload(_Consignment):
+    """The custodian's declaration of countries the goods will cross (or have crossed): the
+    record adds them to the consignment's route, so that customs of those countries may
+    act on it. Countries on the route already are left as they are, on chain too."""
+
+    kind: Literal["TRANSIT"]
+    # In the order the custodian gives them: the record signs them in this order.
+    transit_countries: Annotated[tuple[CountryCode, ...], BeforeValidator(_one_to_16_countries)]
+    time: UtcTime
+    # Where the goods are when the route changes, where that is a place: a transit is often
+    # declared before departure, or rerouted at sea, where no UN/LOCODE applies.
+    location: UnLocode | None = None
+    reason: Text512 | None = None
+
+    @field_validator("transit_countries")
+    @classmethod
+    def _countries_are_unique(cls, countries: tuple[str, ...]) -> tuple[str, ...]:
+        return _unique(countries, "transit country")
+
+
 Payload = Annotated[
-    DeclarationPayload | CustodyPayload | DecisionPayload | RevocationPayload,
+    DeclarationPayload | CustodyPayload | DecisionPayload | RevocationPayload | TransitPayload,
     Field(discriminator="kind"),
 ]
 _PAYLOAD: TypeAdapter[Payload] = TypeAdapter(Payload, config=ConfigDict(title="Payload"))
@@ -498,6 +537,16 @@ def payload_hash(payload: Payload) -> bytes:
 def record_kind_of(payload: Payload) -> str:
     """The name of the `RecordKind` a record carrying this payload must have."""
     return RecordKind[payload.kind].name
+
+
+def record_route_of(payload: Payload) -> tuple[str, ...]:
+    """The route a record carrying this payload must sign: [origin, destination] for a
+    declaration, the transit countries for a transit, none for the other kinds."""
+    if isinstance(payload, DeclarationPayload):
+        return (payload.origin_country, payload.destination_country)
+    if isinstance(payload, TransitPayload):
+        return payload.transit_countries
+    return ()
 
 
 def payload_consignment(payload: Payload) -> bytes:

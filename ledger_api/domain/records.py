@@ -2,7 +2,7 @@
 see it: the typed-data message, its id (the EIP-712 digest), signing and recovery.
 
 The type must match contracts/lib/LedgerRecords.sol field for field; a contract test and
-a service test check that the contract computes the same id.
+a service test check that the contract computes the same id, routes included.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ RECORD_TYPE = [
     {"name": "counterparty", "type": "address"},
     {"name": "nonce", "type": "uint256"},
     {"name": "deadline", "type": "uint256"},
+    {"name": "route", "type": "bytes2[]"},
 ]
 DOMAIN_TYPE = [
     {"name": "name", "type": "string"},
@@ -43,6 +44,7 @@ class RecordKind(IntEnum):
     ACCEPTANCE = 2
     CUSTOMS_DECISION = 3
     REVOCATION = 4
+    TRANSIT = 5
 
 
 def consignment_key(ucr: str) -> bytes:
@@ -68,6 +70,17 @@ class LedgerDomain:
         }
 
 
+def country_bytes(country: str) -> bytes:
+    """A route country as the contract's `bytes2`: its two ASCII letters. Shape only (the
+    contract's CountryCodes.isWellFormed); whether ISO 3166 knows it is the payload's
+    business. ValueError for anything else, so a route that could not be signed as given
+    is refused, not silently changed."""
+    raw = country.encode("ascii", "replace")
+    if len(raw) != 2 or not all(0x41 <= b <= 0x5A for b in raw):
+        raise ValueError(f"a route country is two capital letters (ISO 3166-1 alpha-2), got {country!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Record:
     consignment: bytes
@@ -78,6 +91,10 @@ class Record:
     counterparty: str
     nonce: int
     deadline: int
+    # ISO 3166-1 alpha-2 codes. DECLARATION: exactly (origin, destination); TRANSIT: the
+    # transit countries the custodian adds; empty for every other kind (the contract
+    # refuses any other length: LedgerInvalidRouteLength).
+    route: tuple[str, ...] = ()
 
     def message(self) -> dict[str, Any]:
         return {
@@ -89,6 +106,7 @@ class Record:
             "counterparty": to_checksum_address(self.counterparty),
             "nonce": self.nonce,
             "deadline": self.deadline,
+            "route": [country_bytes(c) for c in self.route],
         }
 
     def as_tuple(self) -> tuple[Any, ...]:
@@ -133,7 +151,7 @@ def recover_signer(record: Record, domain: LedgerDomain, signature: bytes) -> st
 SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 RECORD_TYPEHASH = keccak(
     text="Record(bytes32 consignment,uint8 kind,bytes32 payloadHash,bytes32 previous,address party,"
-    "address counterparty,uint256 nonce,uint256 deadline)"
+    "address counterparty,uint256 nonce,uint256 deadline,bytes2[] route)"
 )
 _DOMAIN_TYPEHASH = keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
 
@@ -157,6 +175,12 @@ def _word_address(address: str) -> bytes:
     return bytes(12) + bytes.fromhex(address[2:])
 
 
+def route_hash(route: tuple[str, ...]) -> bytes:
+    """EIP-712's encoding of the `bytes2[] route` member: keccak256 of each element's
+    32-byte encoding (a bytesN value is left-aligned, zero-padded), concatenated."""
+    return keccak(b"".join(country_bytes(c) + bytes(30) for c in route))
+
+
 def fast_record_id(record: Record, separator: bytes) -> bytes:
     """The same digest as `record_id`, computed directly for the fixed Record type."""
     struct_hash = keccak(
@@ -169,6 +193,7 @@ def fast_record_id(record: Record, separator: bytes) -> bytes:
         + _word_address(record.counterparty)
         + record.nonce.to_bytes(32, "big")
         + record.deadline.to_bytes(32, "big")
+        + route_hash(record.route)
     )
     return keccak(b"\x19\x01" + separator + struct_hash)
 

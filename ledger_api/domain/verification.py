@@ -39,6 +39,10 @@ Decisions worth knowing:
   CUSTODY_GAP; an acceptance signed by anyone but the named counterparty is
   ACCEPTED_BY_WRONG_PARTY. The custodian's REVOCATION naming the pending counterparty
   cancels the handover (as on chain) and needs no replacement record.
+- A TRANSIT record (the custodian adds countries to the route) is a custody-role record
+  for SIGNER_AUTHORITY; CUSTODY_CONTINUITY treats it as neither handover nor acceptance
+  (its time, containers and seals are not compared) but wants the custodian as its signer
+  (else CUSTODY_GAP), as the contract does.
 - A check reports one reason: that of its first offence in record order; `records`
   lists every offending record, and the message names each offence.
 """
@@ -437,6 +441,7 @@ _NEEDED_ROLES: dict[RecordKind, tuple[int, str]] = {
     RecordKind.ACCEPTANCE: (CUSTODIAN_ROLES, "a custodian role"),
     RecordKind.CUSTOMS_DECISION: (Role.CUSTOMS, "CUSTOMS"),
     RecordKind.REVOCATION: (CUSTODIAN_ROLES | Role.CUSTOMS, "a custodian role or CUSTOMS"),
+    RecordKind.TRANSIT: (CUSTODIAN_ROLES, "a custodian role"),
 }
 
 
@@ -536,6 +541,17 @@ def check_custody_continuity(inp: VerificationInput) -> CheckResult:
             cancels = pending and _same(record.party, custodian) and _same(record.counterparty, pending)
             if cancels:
                 pending, pending_handover = "", ""
+            continue
+        elif kind == RecordKind.TRANSIT:
+            # Moves no custody: only the custodian says which countries the goods cross.
+            if not _same(record.party, custodian):
+                offences.append(
+                    _Offence(
+                        "CUSTODY_GAP",
+                        fact.id,
+                        f"transit {short} declared by {record.party}, not the custodian {custodian}",
+                    )
+                )
             continue
         else:
             continue

@@ -1,7 +1,8 @@
-"""Who may see what. Parties to a consignment, and the customs of its origin and
-destination, see its whole history; a partner customs (any other active customs) sees its
-verdict, checks, lane and recognition, not its records, values or consignee; anyone else
-sees nothing, and is told the consignment does not exist rather than that it is hidden.
+"""Who may see what. Parties to a consignment, and the customs of the countries on its route
+(origin, destination, and the transit countries its custodians added), see its whole
+history; a partner customs (any other active customs) sees its verdict, checks, lane and
+recognition, not its records, values or consignee; anyone else sees nothing, and is told
+the consignment does not exist rather than that it is hidden.
 
 Writes are bound to the credential: a record, a registry or recognition request is made
 with the credential of the party that acts in it (the record's party, the request's
@@ -14,13 +15,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
 
 from ledger_api.domain.parties import PartyStatus, Role
 from ledger_api.domain.records import RecordKind, consignment_key
 from ledger_api.errors import NotAuthorised, NotFound
 from ledger_api.services.credentials import CREDENTIAL_COLUMNS, check_secret, parse_token
 from ledger_api.store.db import Store
-from ledger_api.store.tables import CREDENTIALS, PARTIES, RecordRow
+from ledger_api.store.tables import CREDENTIALS, PARTIES, RecordRow, route_of
 
 View = Literal["full", "partner"]
 
@@ -83,13 +85,7 @@ class Access:
                 return "full"
             if not caller.is_customs:
                 return None
-            payload = session.scalar(
-                select(RecordRow.payload).where(
-                    RecordRow.consignment == key, RecordRow.kind == int(RecordKind.DECLARATION)
-                )
-            )
-        declaration = json.loads(payload) if payload else {}
-        countries = {declaration.get("origin_country"), declaration.get("destination_country")}
+            countries = _route_countries(session, key)
         return "full" if caller.country in countries else "partner"
 
     def require(self, caller: Caller, ucr: str, *, partner_ok: bool = False) -> View:
@@ -104,3 +100,23 @@ class Access:
         if ucr is None:
             raise NotFound(f"no record {record_id}")
         return ucr
+
+
+def _route_countries(session: Session, key: str) -> set[str]:
+    """The countries on the consignment's route: its declaration's origin and destination
+    and the transit countries its custodians added, from records not failed (a transit
+    accepted and not yet on chain counts: its country's customs may act on it already)."""
+    rows = session.execute(
+        select(RecordRow.kind, RecordRow.route, RecordRow.payload).where(
+            RecordRow.consignment == key,
+            RecordRow.kind.in_([int(RecordKind.DECLARATION), int(RecordKind.TRANSIT)]),
+            RecordRow.status != "failed",
+        )
+    ).all()
+    countries: set[str] = set()
+    for kind, route, payload in rows:
+        countries.update(route_of(route))
+        if kind == RecordKind.DECLARATION and route is None:  # a row stored before routes were signed
+            declaration = json.loads(payload)
+            countries.update({declaration.get("origin_country"), declaration.get("destination_country")} - {None})
+    return countries

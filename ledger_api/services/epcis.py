@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger_api.domain.epcis import EpcisError, capture_document, export_document
-from ledger_api.domain.payloads import payload_hash, record_kind_of
+from ledger_api.domain.payloads import payload_hash, record_kind_of, record_route_of
 from ledger_api.domain.records import Record, RecordKind, consignment_key
 from ledger_api.errors import ConflictingSubmission, InvalidSubmission, NotAuthorised, SubmissionError
 from ledger_api.services.queries import Queries
@@ -100,6 +100,7 @@ class Epcis:
                     counterparty=e.counterparty,
                     nonce=s.nonce,
                     deadline=s.deadline,
+                    route=record_route_of(e.payload),
                 ),
                 signature=s.signature,
                 payload=e.payload,

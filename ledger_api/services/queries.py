@@ -10,12 +10,13 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ledger_api.domain.custody import ConsignmentState, CustodyRuleError, replay
 from ledger_api.domain.merkle import MerkleTree
 from ledger_api.domain.parties import role_names, status_name
 from ledger_api.domain.records import ZERO_ADDRESS, RecordKind, consignment_key
 from ledger_api.errors import NotFound
 from ledger_api.store.db import Store
-from ledger_api.store.tables import PartyRow, RecordRow, StateRow
+from ledger_api.store.tables import PartyRow, RecordRow, StateRow, route_of
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class RecordView:
     previous: str
     payload_hash: str
     nonce: str
+    route: list[str]
     signature: str
     payload: dict[str, Any]
     mode: str
@@ -54,6 +56,7 @@ class ConsignmentView:
     custodian: str
     pending_custodian: str | None
     exporter: str
+    route: list[str]  # origin, destination, then the transit countries in the order added
     records: list[RecordView]
 
 
@@ -102,26 +105,26 @@ class Queries:
                 raise NotFound(f"no consignment {ucr}")
             head = self._head(session)
             views = [self._view(r, head, None) for r in rows]
-        custodian, pending, exporter = ZERO_ADDRESS, ZERO_ADDRESS, ZERO_ADDRESS
+        # Custody and route by the custody rules (domain/custody.py), replaying the records
+        # not failed in their order; one that no longer follows (built on a stale head) is
+        # doomed and moves nothing.
+        state = ConsignmentState()
         for r in rows:
             if r.status == "failed":
                 continue
-            kind = RecordKind(r.kind)
-            if kind == RecordKind.DECLARATION:
-                custodian = exporter = r.party
-            elif kind == RecordKind.HANDOVER:
-                pending = r.counterparty
-            elif kind == RecordKind.ACCEPTANCE:
-                custodian, pending = r.party, ZERO_ADDRESS
-            elif kind == RecordKind.REVOCATION and r.counterparty != ZERO_ADDRESS:
-                pending = ZERO_ADDRESS
+            try:
+                state = replay(state, r.to_record(), bytes.fromhex(r.id[2:]))
+            except CustodyRuleError:
+                continue
+        pending = state.pending_custodian
         return ConsignmentView(
             ucr=ucr,
             consignment=key,
             mode=rows[0].mode,
-            custodian=custodian,
+            custodian=state.custodian,
             pending_custodian=None if pending == ZERO_ADDRESS else pending,
-            exporter=exporter,
+            exporter=state.exporter,
+            route=list(state.route),
             records=views,
         )
 
@@ -169,6 +172,7 @@ class Queries:
             previous=row.previous,
             payload_hash=row.payload_hash,
             nonce=row.nonce,
+            route=list(route_of(row.route)),
             signature=row.signature,
             payload=json.loads(row.payload),
             mode=row.mode,

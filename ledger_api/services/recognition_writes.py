@@ -19,7 +19,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger_api.domain.forwarding import recognition_calldata
-from ledger_api.domain.recognition import ACTIVE, SUSPENDED, Arrangement, RecognitionBook
+from ledger_api.domain.recognition import (
+    ACTIVE,
+    RECOGNISED_CONTROLS,
+    SUSPENDED,
+    Arrangement,
+    RecognitionBook,
+    controls_of,
+)
 from ledger_api.errors import ConflictingSubmission, InvalidSubmission, NotAuthorised, NotFound
 from ledger_api.services.parties import PartyWrites
 from ledger_api.services.verification import RECOGNITION_EVENTS
@@ -37,7 +44,7 @@ REQUIRED = {
     "suspend": ("operator",),
     "reinstate": ("operator",),
     "revoke": ("operator",),
-    "propose": ("partner", "effective_from"),
+    "propose": ("partner", "effective_from", "recognised_controls"),
     "ratify": ("mra_id",),
     "terminate": ("mra_id", "terminated_at"),
 }
@@ -60,12 +67,16 @@ class RecognitionRequest:
     valid_until: int | None = None
     partner: str | None = None
     effective_from: int | None = None
+    recognised_controls: tuple[str, ...] | None = None  # propose: RECOGNISED_CONTROLS names
     mra_id: int | None = None
     terminated_at: int | None = None
 
     def call_args(self) -> tuple[Any, ...]:
-        """The registry function's arguments, in its order."""
-        return tuple(getattr(self, name) for name in REQUIRED[self.action])
+        """The registry function's arguments, in its order (controls as their bits)."""
+        return tuple(
+            controls_of(self.recognised_controls or ()) if name == "recognised_controls" else getattr(self, name)
+            for name in REQUIRED[self.action]
+        )
 
 
 class RecognitionWrites:
@@ -134,8 +145,18 @@ class RecognitionWrites:
                     "operator",
                     f"{request.operator} is certified by customs of {operator.country}, not {country}",
                 )
+            current = book.certificate_of(str(request.operator))
+            if current is not None and current.status == SUSPENDED:
+                # The registry refuses it (RecognitionCertificateSuspended): a suspension ends
+                # by an explicit reinstatement or revocation, never as a side effect of an issue.
+                raise ConflictingSubmission(
+                    "CERTIFICATE_SUSPENDED",
+                    "action",
+                    f"the certificate of {request.operator} is suspended since {current.status_since}: "
+                    "reinstate or revoke it before issuing another",
+                )
         elif request.action in FROM_STATUS:
-            cert = book.certificates.get(str(request.operator))
+            cert = book.certificate_of(str(request.operator))
             if cert is None:
                 raise ConflictingSubmission(
                     "NO_CERTIFICATE", "operator", f"{request.operator} holds no AEO certificate"
@@ -225,6 +246,16 @@ def _check_shape(request: RecognitionRequest) -> None:
             "valid_until",
             f"valid_until ({request.valid_until}) must be after valid_from ({request.valid_from})",
         )
+    if request.recognised_controls is not None:
+        if request.action != "propose":
+            raise InvalidSubmission("UNEXPECTED", "recognised_controls", "only a proposal names recognised controls")
+        unknown = [name for name in request.recognised_controls if name not in RECOGNISED_CONTROLS]
+        if unknown:
+            raise InvalidSubmission(
+                "INVALID_CONTROLS",
+                "recognised_controls",
+                f"unknown control {unknown[0]!r}: an arrangement recognises {', '.join(RECOGNISED_CONTROLS)}",
+            )
     if request.partner is not None and not COUNTRY.fullmatch(request.partner):
         raise InvalidSubmission("INVALID_COUNTRY", "partner", "the partner is an ISO 3166-1 alpha-2 code, e.g. JP")
     if request.terminated_at is not None and request.terminated_at < int(time.time()):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -28,10 +29,17 @@ from eth_utils.crypto import keccak
 from sqlalchemy import BigInteger, Connection, bindparam, cast, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from ledger_api.domain.custody import UNREGISTERED, ConsignmentState, CustodyRuleError, PartyStanding, apply
+from ledger_api.domain.custody import (
+    UNREGISTERED,
+    ConsignmentState,
+    CustodyRuleError,
+    PartyStanding,
+    apply,
+    check_route_shape,
+    replay,
+)
 from ledger_api.domain.merkle import MerkleTree
-from ledger_api.domain.parties import ALL_ROLES, PartyStatus
-from ledger_api.domain.payloads import Payload, canonical_json, record_kind_of
+from ledger_api.domain.payloads import Payload, canonical_json, record_kind_of, record_route_of
 from ledger_api.domain.records import (
     LedgerDomain,
     Record,
@@ -43,9 +51,9 @@ from ledger_api.domain.records import (
 )
 from ledger_api.errors import ConflictingSubmission, InvalidSubmission, NotAuthorised, WritesQueueFull
 from ledger_api.store.db import Store
-from ledger_api.store.tables import BATCHES, OUTBOX, PARTIES, RECORD_FIELDS, RECORDS, record_of
+from ledger_api.store.tables import BATCHES, OUTBOX, PARTIES, RECORD_FIELDS, RECORDS, record_of, route_text
 
-FORBIDDEN_CODES = {"MISSING_ROLE", "PARTY_NOT_ACTIVE", "COUNTERPARTY_NOT_CUSTODIAN"}
+FORBIDDEN_CODES = {"MISSING_ROLE", "PARTY_NOT_ACTIVE", "COUNTERPARTY_NOT_CUSTODIAN", "NOT_ON_ROUTE"}
 
 # The statements a post runs, built once: a single post is ~8 of them within the writers'
 # lock, so each one's cost is the service's ceiling (Core rows, no ORM objects).
@@ -53,7 +61,7 @@ _RECORD_BY_ID = select(RECORDS.c.id).where(RECORDS.c.id == bindparam("id"))
 _RECORDS_BY_IDS = select(RECORDS.c.id).where(RECORDS.c.id.in_(bindparam("ids", expanding=True)))
 _BATCH_BY_ROOT = select(BATCHES.c.root).where(BATCHES.c.root == bindparam("root"))
 _QUEUED = select(func.count()).select_from(OUTBOX).where(OUTBOX.c.status.in_(["pending", "signed"]))
-_STANDINGS = select(PARTIES.c.address, PARTIES.c.roles, PARTIES.c.status).where(
+_STANDINGS = select(PARTIES.c.address, PARTIES.c.roles, PARTIES.c.status, PARTIES.c.country).where(
     PARTIES.c.address.in_(bindparam("a", expanding=True))
 )
 _CONSIGNMENT_RECORDS = (
@@ -309,6 +317,18 @@ class Submissions:
                 "record.kind",
                 f"a {record_kind_of(payload)} payload cannot go with a {record.kind.name} record",
             )
+        try:
+            check_route_shape(record)
+        except CustodyRuleError as exc:
+            raise where.invalid(exc.code, exc.field, exc.message) from exc
+        route = record_route_of(payload)
+        if record.route != route:
+            raise where.invalid(
+                "ROUTE_MISMATCH",
+                "record.route",
+                f"a {record.kind.name} record signs the route its payload names, {list(route)}, "
+                f"not {list(record.route)}",
+            )
         if record.deadline < time.time():
             raise where.invalid("EXPIRED", "record.deadline", "the signature's deadline has passed")
         rid = fast_record_id(record, self.separator)
@@ -339,7 +359,7 @@ class Submissions:
         missing = {record.party, record.counterparty} - standings.keys()
         if missing:
             rows = conn.execute(_STANDINGS, {"a": sorted(missing)})
-            found = {address: PartyStanding(roles, status) for address, roles, status in rows}
+            found = {address: PartyStanding(roles, status, country) for address, roles, status, country in rows}
             standings.update({address: found.get(address, UNREGISTERED) for address in missing})
         party, counterparty = standings[record.party], standings[record.counterparty]
         try:
@@ -355,8 +375,13 @@ class Submissions:
         for row in conn.execute(_CONSIGNMENT_RECORDS, {"keys": [_hex(k) for k in keys]}):
             key = bytes.fromhex(row.consignment[2:])
             state, _ = out.get(key, (ConsignmentState(), row.mode))
-            # Accepted records passed the rules when they came in: replay them as facts.
-            out[key] = (_replay(state, record_of(row), bytes.fromhex(row.id[2:])), row.mode)
+            # Accepted records passed the rules when they came in: replay them as facts. One
+            # that no longer follows (built on a record that failed since, or stored before
+            # records signed a route) is doomed and moves nothing, as in the queries: a new
+            # record is judged by what can still reach the chain, never answered with a 500.
+            with suppress(CustodyRuleError):
+                state = replay(state, record_of(row), bytes.fromhex(row.id[2:]))
+            out[key] = (state, row.mode)
         return out
 
     def _next_nonce(self, conn: Connection, party: str) -> int:
@@ -401,6 +426,7 @@ class Submissions:
             payload_hash=_hex(r.payload_hash),
             nonce=str(r.nonce),
             deadline=str(r.deadline),
+            route=route_text(r.route),
             signature=_hex(item.signature),
             payload=canonical.decode(),
             mode=mode,
@@ -441,8 +467,3 @@ def _stored(conn: Connection, ids: list[str]) -> set[str]:
     if len(ids) == 1:
         return set(ids) if conn.execute(_RECORD_BY_ID, {"id": ids[0]}).first() is not None else set()
     return set(conn.scalars(_RECORDS_BY_IDS, {"ids": ids}).all())
-
-
-def _replay(state: ConsignmentState, record: Record, rid: bytes) -> ConsignmentState:
-    active_all = PartyStanding(ALL_ROLES, PartyStatus.ACTIVE)
-    return apply(state, record, rid, active_all, active_all)

@@ -202,17 +202,20 @@ class EvidenceReader:
             for event, ts in rows
         ]
 
-    def recognition(self, operator: str, country: str, when: int | None) -> Recognition:
+    def book(self) -> tuple[RecognitionBook, int]:
+        """Certificates and arrangements as of the index head, and that head's block time."""
         with self.store.session() as session:
             head = self.indexed_block(session)
             events = self._recognition_events(session, head)
-            if when is None:
-                block = session.get(BlockRow, head)
-                when = block.timestamp if block else 0
+            block = session.get(BlockRow, head)
         book = RecognitionBook()
         for event in events:
             book.apply(event["name"], event["args"], int(event["timestamp"]))
-        return book.recognition(operator, country, when)
+        return book, block.timestamp if block else 0
+
+    def recognition(self, operator: str, country: str, when: int | None) -> Recognition:
+        book, now = self.book()
+        return book.recognition(operator, country, now if when is None else when)
 
 
 class _Claims(Protocol):

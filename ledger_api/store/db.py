@@ -29,6 +29,7 @@ def make_engine(url: str) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True)
     with engine.begin() as connection:
+        _add_the_route_column(connection)  # first: the rebuild below copies every column
         _free_the_places_of_failed_records(connection)
     Base.metadata.create_all(engine)
     with engine.begin() as connection:  # create_all adds no index to a table that exists
@@ -64,6 +65,14 @@ def _free_the_places_of_failed_records(connection: Connection) -> None:
             connection.exec_driver_sql(f'ALTER TABLE records DROP CONSTRAINT IF EXISTS "{name}"')
         for index in ONE_RECORD_PER_PLACE:
             index.create(connection, checkfirst=True)
+
+
+def _add_the_route_column(connection: Connection) -> None:
+    """Stores made before records carried a signed route (2026-12) lack its column:
+    added, NULL in the old rows (read as no route)."""
+    inspector = inspect(connection)
+    if inspector.has_table("records") and "route" not in {c["name"] for c in inspector.get_columns("records")}:
+        connection.exec_driver_sql("ALTER TABLE records ADD COLUMN route TEXT")
 
 
 class Store:

@@ -6,6 +6,7 @@ that rows read well in any SQL console.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +36,9 @@ class RecordRow(Base):
     payload_hash: Mapped[str] = mapped_column(String(66))
     nonce: Mapped[str] = mapped_column(String(78))  # uint256 as decimal text
     deadline: Mapped[str] = mapped_column(String(78))
+    # The signed route, a JSON list of ISO 3166-1 alpha-2 codes ("[]" for the kinds that
+    # carry none). NULL only in rows of stores made before routes were signed.
+    route: Mapped[str | None] = mapped_column(Text)
     signature: Mapped[str] = mapped_column(String(132))
     payload: Mapped[str] = mapped_column(Text)  # canonical JSON (RFC 8785), hashed on chain
     mode: Mapped[str] = mapped_column(String(8))  # "single" (own transaction) or "batch" (Merkle root)
@@ -53,7 +57,27 @@ class RecordRow(Base):
         return record_of(self)
 
 
-RECORD_FIELDS = ("consignment", "kind", "payload_hash", "previous", "party", "counterparty", "nonce", "deadline")
+RECORD_FIELDS = (
+    "consignment",
+    "kind",
+    "payload_hash",
+    "previous",
+    "party",
+    "counterparty",
+    "nonce",
+    "deadline",
+    "route",
+)
+
+
+def route_text(route: tuple[str, ...]) -> str:
+    """A record's route as its column holds it."""
+    return json.dumps(list(route))
+
+
+def route_of(text: str | None) -> tuple[str, ...]:
+    """The route a `route` column holds."""
+    return tuple(json.loads(text)) if text else ()
 
 
 def record_of(row: Any) -> Record:
@@ -67,6 +91,7 @@ def record_of(row: Any) -> Record:
         counterparty=row.counterparty,
         nonce=int(row.nonce),
         deadline=int(row.deadline),
+        route=route_of(row.route),
     )
 
 

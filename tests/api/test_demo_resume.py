@@ -15,9 +15,9 @@ from ledger_api import demo
 from ledger_api.client import LedgerClient
 from ledger_api.settings import PROJECT_ROOT
 
-# Records per demo consignment: delivered, in transit, broken chain, delivered, not shipped.
+# Records per demo consignment: delivered, in transit, broken chain, delivered via a transit country, not shipped.
 RECORDS_PER_CONSIGNMENT = {
-    f"{demo.UCR_PREFIX}{n:04d}": count for n, count in zip(range(1, 6), (7, 5, 6, 7, 2), strict=True)
+    f"{demo.UCR_PREFIX}{n:04d}": count for n, count in zip(range(1, 6), (7, 5, 6, 8, 2), strict=True)
 }
 
 

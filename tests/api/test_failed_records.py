@@ -7,6 +7,7 @@ are migrated on open. No chain here (support/submissions.py)."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -16,13 +17,23 @@ from eth_utils.crypto import keccak
 from sqlalchemy import create_engine, func, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateIndex, CreateTable
-from support.submissions import CHAIN_NONCE, chainless_submissions, numbered_declaration, register_exporters, set_status
+from support.payloads import custody
+from support.submissions import (
+    CHAIN_NONCE,
+    DOMAIN,
+    chainless_submissions,
+    numbered_declaration,
+    register_exporters,
+    set_status,
+)
 
 from ledger_api.chain.abi import ContractAbi
 from ledger_api.chain.artifacts import load_artifacts
 from ledger_api.chain.rpc import Rpc
+from ledger_api.domain.payloads import parse_payload, payload_hash
+from ledger_api.domain.records import Record, RecordKind, consignment_key, sign_record
 from ledger_api.indexer import Indexer
-from ledger_api.services.submission import _NONCES_AROUND
+from ledger_api.services.submission import _NONCES_AROUND, Submission
 from ledger_api.settings import PROJECT_ROOT
 from ledger_api.store import db
 from ledger_api.store.db import Store
@@ -180,3 +191,49 @@ def test_the_next_nonce_lookup_searches_an_index_however_long_the_partys_history
     with store.connection() as conn:
         plan = " ".join(row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
     assert "USING INDEX records_by_party_nonce (party=? AND nonce=?" in plan, plan
+
+
+def test_a_store_made_before_records_signed_a_route_gets_the_column_and_keeps_its_rows(store: Store, tmp_path: Path):
+    a = _exporter("a")
+    chainless_submissions(store).submit(numbered_declaration(a, 0, CHAIN_NONCE))
+    old = tmp_path / "before-routes.db"
+    _store_of_before(old)
+    _copy_rows(store, old)
+    with sqlite3.connect(old) as raw:  # the table as it was: no route column
+        raw.execute("ALTER TABLE records DROP COLUMN route")
+    migrated = Store(f"sqlite:///{old}")
+    assert "route" in {c["name"] for c in inspect(migrated.engine).get_columns("records")}
+    with migrated.session() as session:
+        row = session.scalars(select(RecordRow)).one()
+        assert row.route is None and row.to_record().route == ()  # read as no route
+    register_exporters(migrated, a)
+    assert chainless_submissions(migrated).submit(numbered_declaration(a, 1, CHAIN_NONCE + 1)).created
+    with migrated.session() as session:
+        routes = sorted(r for r in session.scalars(select(RecordRow.route)) if r is not None)
+    assert routes == ['["NL", "JP"]']
+
+
+def test_a_record_built_on_one_that_failed_since_no_longer_holds_its_consignment(store: Store):
+    """The handover chained to a declaration that failed on chain can never be written: the
+    consignment is judged without it, and may be declared again (it answered 500 before)."""
+    a, b = _exporter("a"), _exporter("b")
+    submissions = chainless_submissions(store)
+    declared = submissions.submit(numbered_declaration(a, 0, CHAIN_NONCE))
+    payload = parse_payload(custody("6NL123456789-NN-0000", "HANDOVER"))
+    handover = Record(
+        consignment=consignment_key(payload.ucr),
+        kind=RecordKind.HANDOVER,
+        payload_hash=payload_hash(payload),
+        previous=bytes.fromhex(declared.record_id[2:]),
+        party=a.address,
+        counterparty=b.address,
+        nonce=CHAIN_NONCE + 1,
+        deadline=int(time.time()) + 600,
+    )
+    submissions.submit(Submission(handover, sign_record(handover, DOMAIN, a.key), payload))
+    set_status(store, a.address, CHAIN_NONCE, "failed")
+    again = submissions.submit(numbered_declaration(b, 0, CHAIN_NONCE))
+    assert again.created
+    with store.session() as session:
+        places = sorted(session.execute(select(RecordRow.position, RecordRow.kind, RecordRow.status)).all())
+    assert places == [(0, 0, "accepted"), (0, 0, "failed"), (1, 1, "accepted")]

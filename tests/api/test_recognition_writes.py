@@ -4,6 +4,7 @@ refused, naming the field, when the registry would refuse them."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -131,6 +132,7 @@ def test_an_mra_is_proposed_ratified_and_terminated_and_recognition_follows(serv
         "effective_from": 0,
         "ratified_at": None,
         "terminated_at": None,
+        "recognised_controls": [],
         "in_force_now": False,
         "at": mra(service, mra_id)["at"],  # type: ignore[index]
     }
@@ -210,10 +212,26 @@ def test_suspending_a_certificate_ends_recognition_and_reinstating_restores_it(s
         lambda: recognition(service, carrier, "NL")["reason"] == "CERTIFICATE_SUSPENDED",
         what="suspension indexed",
     )
+    book, _ = service.runtime.evidence_reader.book()  # type: ignore[union-attr]
+    suspension = book.certificate_of(carrier)
+    assert suspension is not None and suspension.status == 2
+    suspended_at = suspension.status_since
     assert refused(lambda: nl.change_certificate("suspend", carrier)).status == 409
+    # Issuing over a suspended certificate would end the suspension by the way: the
+    # registry refuses it (RecognitionCertificateSuspended), and so does the service.
+    exc = refused(lambda: nl.issue_certificate(carrier, "AEOS", now - 60, now + 2 * YEAR))
+    assert (exc.status, exc.problem["code"], exc.problem["errors"][0]["field"]) == (
+        409,
+        "CERTIFICATE_SUSPENDED",
+        "action",
+    )
     assert refused(lambda: service.as_party(JP_CUSTOMS).change_certificate("reinstate", carrier)).status == 403
+    # A reinstatement in the same second would leave the suspension no time at all, as on chain.
+    wait_until(lambda: int(time.time()) > suspended_at, what="the next second")
     nl.change_certificate("reinstate", carrier)
     indexed(service, lambda: recognition(service, carrier, "NL")["recognised"], what="reinstatement indexed")
+    # Reinstated from now on: the time it was suspended stays suspended.
+    assert recognition(service, carrier, "NL", at=suspended_at)["reason"] == "CERTIFICATE_SUSPENDED"
     nl.change_certificate("revoke", carrier)
     indexed(
         service,
@@ -245,14 +263,14 @@ def test_bad_requests_are_refused_naming_the_field(service: Service):
     missing = signed_body(service, NL_CUSTOMS, "issue", good_call, {k: v for k, v in issue.items() if k != "programme"})
     assert problem(post(service, "/v1/aeo", missing)) == (422, "MISSING", "programme")
 
-    own = signed_body(service, NL_CUSTOMS, "propose", ("NL", 0), {"partner": "NL", "effective_from": 0})
+    own = signed_body(service, NL_CUSTOMS, "propose", ("NL", 0, 0), {"partner": "NL", "effective_from": 0})
     assert problem(post(service, "/v1/mras", own)) == (422, "INVALID_COUNTRY", "partner")
-    lower = signed_body(service, NL_CUSTOMS, "propose", ("JP", 0), {"partner": "jp", "effective_from": 0})
+    lower = signed_body(service, NL_CUSTOMS, "propose", ("JP", 0, 0), {"partner": "jp", "effective_from": 0})
     assert problem(post(service, "/v1/mras", lower))[::2] == (422, "partner")
 
     # A trader is no authority, whatever it signs.
     trader = service.keys["exporter"]
-    body = signed_body(service, trader, "propose", ("SG", 0), {"partner": "SG", "effective_from": 0}, nonce=0)
+    body = signed_body(service, trader, "propose", ("SG", 0, 0), {"partner": "SG", "effective_from": 0}, nonce=0)
     assert problem(post(service, "/v1/mras", body)) == (403, "NOT_AUTHORITY", "authority")
 
     # A nonce that is not the authority's next one.
@@ -263,6 +281,35 @@ def test_bad_requests_are_refused_naming_the_field(service: Service):
     assert service.http.get("/v1/mras/999").status_code == 404
     unknown = signed_body(service, JP_CUSTOMS, "ratify", (999,), {})
     assert problem(post(service, "/v1/mras/999/ratify", unknown)) == (409, "UNKNOWN_ARRANGEMENT", "mra_id")
+
+
+def test_an_mra_names_the_partner_controls_it_recognises(service: Service):
+    sg, nl = service.as_party(SG_CUSTOMS), service.as_party(NL_CUSTOMS)
+    sg.propose_mra("NL", 0, controls=["EXPORT_INSPECTION"])
+
+    def proposed() -> dict[str, Any] | None:
+        # Ids are counted on chain: the SG-NL proposal's is found among the first few.
+        return next((m for m in map(lambda i: mra(service, i), range(1, 10)) if m and m["proposer"] == "SG"), None)
+
+    indexed(service, lambda: proposed() is not None, what="proposal indexed")
+    arrangement = proposed()
+    assert arrangement is not None and arrangement["recognised_controls"] == ["EXPORT_INSPECTION"]
+    mra_id = arrangement["mra_id"]
+    nl.ratify_mra(mra_id)
+    indexed(service, lambda: mra(service, mra_id)["in_force_now"], what="ratification indexed")  # type: ignore[index]
+    book, now = service.runtime.evidence_reader.book()  # type: ignore[union-attr]
+    assert book.recognised_controls("NL", "SG", now) == 1
+
+
+def test_a_proposal_naming_an_unknown_control_or_other_controls_than_signed_is_refused(service: Service):
+    signed_call = ("SG", 0, 0)  # AEO status only
+    fields = {"partner": "SG", "effective_from": 0}
+    unknown = signed_body(service, JP_CUSTOMS, "propose", signed_call, {**fields, "recognised_controls": ["X_RAY"]})
+    assert problem(post(service, "/v1/mras", unknown)) == (422, "INVALID_CONTROLS", "recognised_controls")
+    more = signed_body(
+        service, JP_CUSTOMS, "propose", signed_call, {**fields, "recognised_controls": ["EXPORT_INSPECTION"]}
+    )
+    assert problem(post(service, "/v1/mras", more)) == (422, "WRONG_SIGNER", "signature")
 
 
 def test_recognition_calls_signed_by_authorities_match_the_compiled_abi():

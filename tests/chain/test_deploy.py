@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 from web3 import HTTPProvider, Web3
+from web3.exceptions import ContractCustomError
 
+from ledger_api.chain.abi import ContractAbi
 from ledger_api.chain.artifacts import load_artifacts
 from ledger_api.chain.deploy import Manifest, Sender, ensure_deployed, load_config
 from ledger_api.chain.node import AnvilNode
@@ -79,20 +81,44 @@ def test_another_authorities_config_on_the_same_deployment_is_refused(w3, deploy
         ensure_deployed(w3, deployer, load_config(changed), BUILD, manifest_path)
 
 
-def test_a_named_admin_receives_the_admin_role_and_the_deployer_keeps_none(w3, tmp_path):
-    admin = w3.eth.accounts[5]
+def test_a_named_admin_accepts_the_admin_role_after_the_delay_and_the_deployer_keeps_none_then(w3, tmp_path):
+    admin, deployer = w3.eth.accounts[5], w3.eth.accounts[0]
     config_file = tmp_path / "with-admin.yaml"
-    config_file.write_text(DEV_DEPLOYMENT_CONFIG.read_text() + f'admin: "{admin}"\n')
-    manifest, _ = ensure_deployed(
-        w3, Sender(w3, w3.eth.accounts[0]), load_config(config_file), BUILD, tmp_path / "m.json"
+    config_file.write_text(
+        DEV_DEPLOYMENT_CONFIG.read_text().replace("admin_delay_seconds: 0", "admin_delay_seconds: 3600")
+        + f'admin: "{admin}"\n'
     )
+    manifest, _ = ensure_deployed(w3, Sender(w3, deployer), load_config(config_file), BUILD, tmp_path / "m.json")
     registry = w3.eth.contract(
         address=manifest.address("PartyRegistry"), abi=load_artifacts(BUILD)["PartyRegistry"].abi
     )
     role = registry.functions.DEFAULT_ADMIN_ROLE().call()
-    assert manifest.admin == admin
+    assert (manifest.admin, manifest.pending_admin) == (admin, admin)
+    assert manifest.admin_transfer_after is not None
+    assert registry.functions.pendingDefaultAdmin().call() == [admin, manifest.admin_transfer_after]
+    # Until the named admin accepts, the deployer holds the role: a wrong hand-over can be cancelled.
+    assert registry.functions.hasRole(role, deployer).call()
+    assert not registry.functions.hasRole(role, admin).call()
+    with pytest.raises(ContractCustomError) as early:
+        registry.functions.acceptDefaultAdminTransfer().call({"from": admin})
+    refusal = ContractAbi(load_artifacts(BUILD)).decode_error(bytes.fromhex(str(early.value.data)[2:]))
+    assert refusal is not None and refusal.name == "AccessControlEnforcedDefaultAdminDelay"  # too early
+    assert refusal.args["schedule"] == manifest.admin_transfer_after
+
+    w3.provider.make_request("evm_setNextBlockTimestamp", [manifest.admin_transfer_after + 1])
+    receipt = w3.eth.wait_for_transaction_receipt(
+        registry.functions.acceptDefaultAdminTransfer().transact({"from": admin, "gas": 200_000})
+    )
+    assert receipt["status"] == 1
     assert registry.functions.hasRole(role, admin).call()
-    assert not registry.functions.hasRole(role, w3.eth.accounts[0]).call()
+    assert not registry.functions.hasRole(role, deployer).call()
+    assert registry.functions.defaultAdmin().call() == admin
+
+
+def test_without_a_named_admin_the_deployer_is_the_admin_and_nothing_is_pending(deployed, contracts, w3):
+    registry = contracts.registry
+    assert (deployed.pending_admin, deployed.admin_transfer_after) == (None, None)
+    assert registry.functions.defaultAdmin().call() == deployed.admin == w3.eth.accounts[0]
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from support.cli import PASSWORD, Ledger
-from support.payloads import custody, decision, declaration
+from support.payloads import custody, decision, declaration, transit
 from support.service import Service, wait_until
 
 from ledger_api.chain.node import free_port
@@ -154,6 +154,25 @@ def test_exporter_declares_hands_over_carrier_accepts_customs_decides_and_histor
         record = service.http.get(f"/v1/records/{rid}").json()
         assert record["status"] == "confirmed"
         assert record["tx_hash"] in shown.stdout and str(record["block_number"]) in shown.stdout
+
+
+def test_the_custodian_adds_transit_countries_with_ledger_transit_and_history_shows_the_route(
+    ledger: Ledger, tmp_path: Path
+):
+    ucr = "6NL123456789-CLI-0010"
+    declared = ledger("declare", "--key", "exporter", "--payload", str(write(tmp_path / "d.json", declaration(ucr))))
+    assert declared.exit_code == 0, declared.output
+    payload = str(write(tmp_path / "t.json", transit(ucr, ["SG", "LK"])))
+    by_customs = ledger("transit", "--key", "customs_nl", "--payload", payload)  # it sees it, it does not hold it
+    assert by_customs.exit_code == 1 and "NOT_CUSTODIAN" in by_customs.output
+    transited = ledger("transit", "--key", "exporter", "--payload", payload, "--wait")
+    assert transited.exit_code == 0, transited.output
+    assert "confirmed" in transited.stdout
+    history = ledger("history", ucr)
+    assert history.exit_code == 0, history.output
+    assert "TRANSIT" in history.stdout and "route: NL → JP → SG → LK" in history.stdout
+    wrong_kind = ledger("transit", "--key", "exporter", "--payload", str(write(tmp_path / "d2.json", declaration(ucr))))
+    assert wrong_kind.exit_code == 4 and "`ledger transit` signs TRANSIT payloads" in wrong_kind.output
 
 
 def test_a_carrier_declaring_is_refused_with_exit_1_naming_the_field_and_reason(ledger: Ledger, tmp_path: Path):

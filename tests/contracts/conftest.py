@@ -36,7 +36,7 @@ def forwarder(admin):
 
 @pytest.fixture(scope="module")
 def registry(admin, forwarder):
-    return PartyRegistry.deploy(admin, forwarder, {"from": admin})
+    return PartyRegistry.deploy(0, admin, forwarder, {"from": admin})
 
 
 @pytest.fixture(scope="module")

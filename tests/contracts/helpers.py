@@ -21,9 +21,19 @@ ZERO_ADDRESS = "0x" + "00" * 20
 ZERO_HASH = "0x" + "00" * 32
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
-ROLES = {"EXPORTER": 1, "CARRIER": 2, "FORWARDER": 4, "TERMINAL": 8, "IMPORTER": 16, "CUSTOMS": 32}
+ROLES = {
+    "EXPORTER": 1,
+    "CARRIER": 2,
+    "FORWARDER": 4,
+    "TERMINAL": 8,
+    "IMPORTER": 16,
+    "CUSTOMS": 32,
+    "LAW_ENFORCEMENT": 64,
+}
 CUSTODIANS = 1 | 2 | 4 | 8 | 16
-KIND = {"DECLARATION": 0, "HANDOVER": 1, "ACCEPTANCE": 2, "CUSTOMS_DECISION": 3, "REVOCATION": 4}
+KIND = {"DECLARATION": 0, "HANDOVER": 1, "ACCEPTANCE": 2, "CUSTOMS_DECISION": 3, "REVOCATION": 4, "TRANSIT": 5}
+# The route a declaration names unless a test says otherwise: the cast has NL and SG customs.
+DEFAULT_ROUTE = ("NL", "SG")
 STATUS = {"None": 0, "Active": 1, "Suspended": 2, "Revoked": 3}
 
 RECORD_FIELDS = [
@@ -35,6 +45,7 @@ RECORD_FIELDS = [
     {"name": "counterparty", "type": "address"},
     {"name": "nonce", "type": "uint256"},
     {"name": "deadline", "type": "uint256"},
+    {"name": "route", "type": "bytes2[]"},
 ]
 DOMAIN_FIELDS = [
     {"name": "name", "type": "string"},
@@ -55,6 +66,11 @@ def payload_hash(text: str) -> str:
 
 def country(code: str) -> bytes:
     return code.encode("ascii")
+
+
+def route_of(*codes: str | bytes) -> list[bytes]:
+    """A route as the record carries it: ISO alpha-2 codes as bytes2."""
+    return [c if isinstance(c, bytes) else country(c) for c in codes]
 
 
 # ---------------------------------------------------------------- parties
@@ -81,7 +97,9 @@ class Party:
 
 
 class Cast:
-    """The people of the tests, each with a key of its own derived from its name."""
+    """The people of the tests, each with a key of its own derived from its name.
+    Customs of NL, SG and DE; the NL exporter, an SG exporter, carriers, a terminal, an
+    importer, an NL law-enforcement agency, and an outsider nobody registered."""
 
     SPEC = [
         # name, country, roles, authority
@@ -95,6 +113,7 @@ class Cast:
         ("carrier_sg", "SG", ROLES["CARRIER"], False),
         ("terminal", "SG", ROLES["TERMINAL"], False),
         ("importer", "SG", ROLES["IMPORTER"], False),
+        ("police_nl", "NL", ROLES["LAW_ENFORCEMENT"], False),
         ("outsider", None, 0, False),
     ]
 
@@ -161,6 +180,11 @@ def as_tuple(record: dict[str, Any]) -> tuple:
     return tuple(record[f["name"]] for f in RECORD_FIELDS)
 
 
+def pack(book: Any, signed: list[tuple[Party, dict[str, Any]]]) -> tuple[list[tuple], list[bytes]]:
+    """writeMany's two arguments for records each signed by its party."""
+    return [as_tuple(r) for _, r in signed], [book.sign(p, r) for p, r in signed]
+
+
 class LedgerBook:
     """Builds, signs and relays records the way the ledger service will: each party signs
     its own record, the relayer sends it."""
@@ -183,16 +207,23 @@ class LedgerBook:
         nonce: int | None = None,
         deadline: int | None = None,
         payload: str | None = None,
+        route: Any = None,
     ) -> dict[str, Any]:
+        """A record of `party`; a declaration names DEFAULT_ROUTE unless `route` says otherwise,
+        every other kind an empty route."""
+        kind_value = KIND[kind] if isinstance(kind, str) else kind
+        if route is None:
+            route = DEFAULT_ROUTE if kind_value == KIND["DECLARATION"] else ()
         return {
             "consignment": consignment_key(ucr),
-            "kind": KIND[kind] if isinstance(kind, str) else kind,
+            "kind": kind_value,
             "payloadHash": payload_hash(payload or f"{ucr}:{kind}:{party.name}"),
             "previous": self.head(ucr) if previous is None else previous,
             "party": party.address,
             "counterparty": str(counterparty),
             "nonce": self.ledger.nonces(party.address) if nonce is None else nonce,
             "deadline": chain.time() + 3600 if deadline is None else deadline,
+            "route": route_of(*route),
         }
 
     def sign(self, party: Party, record: dict[str, Any], **domain: Any) -> bytes:
@@ -205,8 +236,11 @@ class LedgerBook:
         record = self.record(party, ucr, kind, **fields)
         return self.send(record, self.sign(party, record))
 
-    def declare(self, exporter: Party, ucr: str) -> Any:
-        return self.write(exporter, ucr, "DECLARATION", previous=ZERO_HASH)
+    def declare(self, exporter: Party, ucr: str, route: Any = DEFAULT_ROUTE) -> Any:
+        return self.write(exporter, ucr, "DECLARATION", previous=ZERO_HASH, route=route)
+
+    def transit(self, custodian: Party, ucr: str, *countries: str) -> Any:
+        return self.write(custodian, ucr, "TRANSIT", route=countries)
 
     def hand_over(self, custodian: Party, to: Party, ucr: str) -> Any:
         return self.write(custodian, ucr, "HANDOVER", counterparty=to)
@@ -252,6 +286,15 @@ def expected_revert_message(error: str, *args: Any) -> str:
     values = [v.address if hasattr(v, "address") and not isinstance(v, str) else v for v in values]
     decoded = eth_abi.decode(types, eth_abi.encode(types, values)) if types else ()
     return f"{error}: {', '.join(str(v) for v in decoded)}"
+
+
+def encode_error(error: str, *args: Any) -> bytes:
+    """The revert data of custom error `error` with `args`: selector, then the ABI-encoded arguments."""
+    if not _ERRORS:
+        _ERRORS.update(_error_abis())
+    types = [i["type"] for i in _ERRORS[error]["inputs"]]
+    values = [v.address if hasattr(v, "address") and not isinstance(v, str) else v for v in args]
+    return keccak(text=f"{error}({','.join(types)})")[:4] + eth_abi.encode(types, values)
 
 
 @contextmanager

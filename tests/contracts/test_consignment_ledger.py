@@ -38,7 +38,7 @@ def hexstr(value) -> str:
 
 
 def state(ledger, ucr=UCR):
-    head, custodian, pending = ledger.consignmentOf(consignment_key(ucr))
+    head, custodian, _origin, _destination, pending, _transit = ledger.consignmentOf(consignment_key(ucr))
     return hexstr(head), custodian, pending
 
 
@@ -172,6 +172,10 @@ def test_wallet_signed_record_is_accepted_and_its_id_is_the_wallets_eip712_hash(
 
 def test_ledger_publishes_the_record_type_and_domain_wallets_sign(ledger):
     type_string = "Record(" + ",".join(f"{f['type']} {f['name']}" for f in RECORD_FIELDS) + ")"
+    assert type_string == (
+        "Record(bytes32 consignment,uint8 kind,bytes32 payloadHash,bytes32 previous,address party,"
+        "address counterparty,uint256 nonce,uint256 deadline,bytes2[] route)"
+    )
     assert hexstr(ledger.RECORD_TYPEHASH()) == "0x" + keccak(text=type_string).hex()
     fields, name, version, chain_id, verifying_contract, _salt, extensions = ledger.eip712Domain()
     assert (name, version, chain_id, verifying_contract) == ("ConsignmentLedger", "1", chain.id, ledger.address)
@@ -195,9 +199,10 @@ def test_anyone_may_relay_a_signed_record_without_any_role(book, cast, ledger):
 # ---------------------------------------------------------------- record shape
 
 
-def test_record_of_an_unknown_kind_is_rejected(book, cast):
-    record = book.record(cast.exporter, UCR, 5, previous=ZERO_HASH)
-    with reverts_with("LedgerUnknownRecordKind", 5):
+@pytest.mark.parametrize("kind", [6, 255])
+def test_record_of_an_unknown_kind_is_rejected(book, cast, kind):
+    record = book.record(cast.exporter, UCR, kind, previous=ZERO_HASH)
+    with reverts_with("LedgerUnknownRecordKind", kind):
         book.send(record, book.sign(cast.exporter, record))
 
 

@@ -242,3 +242,50 @@ def test_forwarded_certificate_signed_by_a_foreign_authority_fails_in_the_regist
     with reverts_with("FailedCall"):
         relay(forwarder, relayer, request, sign_request(forwarder, foreign.key, request))
     assert recognition.certificateOf(cast.exporter.address)[4] == 0
+
+
+# ---------------------------------------------------------------- PartyRegistry.publishEndpoint
+
+ENDPOINT = ("https://ledger.customs.example.sg", keccak(text="sg signing key"), keccak(text="sg encryption key"))
+
+
+def test_relayer_submits_an_endpoint_signed_by_the_authority(registry, forwarder, relayer, cast):
+    authority = cast.customs_sg
+    data = registry.publishEndpoint.encode_input(*ENDPOINT, relayer.address)
+    request = forward_request(forwarder, authority, registry, data)
+    tx = relay(forwarder, relayer, request, sign_request(forwarder, authority.key, request))
+    event = tx.events["EndpointPublished"]
+    assert (event["authority"], bytes(event["country"]), event["url"], event["relayer"]) == (
+        authority.address,
+        b"SG",
+        ENDPOINT[0],
+        relayer.address,
+    )
+    url, signing, _, endpoint_relayer, published_at = registry.endpointOf(authority.address)
+    assert (url, bytes(signing), endpoint_relayer, published_at) == (
+        ENDPOINT[0],
+        ENDPOINT[1],
+        relayer.address,
+        tx.block_number,
+    )
+    # The relayer itself published nothing: the registry saw the authority as the caller.
+    assert registry.endpointOf(relayer.address)[4] == 0
+
+
+@pytest.mark.parametrize("signer", ["officer_nl", "exporter_sg"])
+def test_forwarded_endpoint_signed_by_a_non_authority_fails_in_the_registry(registry, forwarder, relayer, cast, signer):
+    party = getattr(cast, signer)
+    data = registry.publishEndpoint.encode_input(*ENDPOINT, relayer.address)
+    request = forward_request(forwarder, party, registry, data)
+    with reverts_with("FailedCall"):
+        relay(forwarder, relayer, request, sign_request(forwarder, party.key, request))
+    assert registry.endpointOf(party.address)[4] == 0
+
+
+def test_endpoint_request_forged_with_another_key_is_refused(registry, forwarder, relayer, cast):
+    authority, impostor = cast.customs_sg, cast.exporter_sg
+    data = registry.publishEndpoint.encode_input(*ENDPOINT, impostor.address)
+    request = forward_request(forwarder, authority, registry, data)
+    with reverts_with("ERC2771ForwarderInvalidSigner", impostor.address, authority.address):
+        relay(forwarder, relayer, request, sign_request(forwarder, impostor.key, request))
+    assert registry.endpointOf(authority.address)[4] == 0

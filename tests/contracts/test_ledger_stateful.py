@@ -1,8 +1,9 @@
-"""Random sequences of signed records (declare, hand over, accept, decide, revoke, hop,
-replays, forged and stale records) and party suspensions, against a Python model of the
-ledger's rules. Each step checks the exact outcome; after each step the invariants check
-that records never change, each consignment has the custodian of the model, and nonces
-only go up, by one per record written."""
+"""Random sequences of signed records (declare, hand over, accept, decide, revoke,
+transit, hop, packs of records through writeMany, replays, forged and stale records) and
+party suspensions, against a Python model of the ledger's rules. Each step checks the
+exact outcome; after each step the invariants check that records never change, each
+consignment has the custodian and route of the model, and nonces only go up, by one per
+record written."""
 
 from inspect import getmembers
 from types import FunctionType
@@ -17,6 +18,8 @@ from helpers import (
     ZERO_HASH,
     as_tuple,
     consignment_key,
+    country,
+    encode_error,
     ledger_domain,
     record_digest,
     reverts_with,
@@ -28,7 +31,21 @@ from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 UCRS = ["9NL000000001-A", "9NL000000002-B", "9SG000000003-C"]
-NAMES = ["exporter", "exporter_sg", "carrier", "carrier_sg", "terminal", "importer", "customs_nl", "outsider"]
+NAMES = [
+    "exporter",
+    "exporter_sg",
+    "carrier",
+    "carrier_sg",
+    "terminal",
+    "importer",
+    "customs_nl",
+    "customs_sg",
+    "customs_de",
+    "outsider",
+]
+ROUTES = [("NL", "SG"), ("SG", "JP"), ("JP", "NL"), ("NL", "NL")]
+COUNTRIES = ["NL", "SG", "DE", "JP"]
+KINDS = list(KIND)
 SUSPENDABLE = ["exporter", "exporter_sg", "carrier", "carrier_sg", "terminal", "importer"]
 AUTHORITY_OF = {"NL": "customs_nl", "SG": "customs_sg"}
 RECORD_WRITTEN = "0x" + web3.keccak(
@@ -80,6 +97,24 @@ class LedgerMachine:
     st_named = st.sampled_from(["nobody", "pending", *NAMES])
     st_index = st.integers(min_value=0, max_value=10_000)
     st_flag = st.booleans()
+    st_route = st.sampled_from(ROUTES)
+    st_countries = st.lists(st.sampled_from(COUNTRIES), min_size=1, max_size=3)
+    # (actor, consignment, kind, transit countries): a third of the records are what the holder of
+    # the goods would write, a third what the party named in a handover would, a third anything.
+    st_pack = st.lists(
+        st.one_of(
+            st.tuples(
+                st.just("custodian"),
+                st.sampled_from(UCRS),
+                st.sampled_from(["HANDOVER", "TRANSIT", "REVOCATION"]),
+                st_countries,
+            ),
+            st.tuples(st.just("pending"), st.sampled_from(UCRS), st.just("ACCEPTANCE"), st_countries),
+            st.tuples(st.sampled_from(NAMES), st.sampled_from(UCRS), st.sampled_from(KINDS), st_countries),
+        ),
+        min_size=1,
+        max_size=4,
+    )
 
     outcomes = {"written": 0, "refused": 0}
 
@@ -89,8 +124,9 @@ class LedgerMachine:
 
     def setup(self):
         self.first_block = web3.eth.block_number + 1
-        # consignment key -> (head, custodian, pending custodian), as consignmentOf returns it
+        # consignment key -> (head, custodian, pending custodian), as consignmentOf returns them
         self.consignments = {consignment_key(u): (ZERO_HASH, ZERO_ADDRESS, ZERO_ADDRESS) for u in UCRS}
+        self.routes = {consignment_key(u): [] for u in UCRS}  # consignment key -> route, as routeOf returns it
         self.nonces = {n: self.ledger.nonces(self.party(n).address) for n in NAMES}
         self.active = {n: n != "outsider" for n in NAMES}
         self.last_seen_nonces = dict(self.nonces)
@@ -115,10 +151,40 @@ class LedgerMachine:
         name = self.name_of(address)
         return self.party(name).roles if name and self.active[name] else None
 
+    def country_of(self, address):
+        name = self.name_of(address)
+        return self.party(name).country if name and self.party(name).country else None
+
+    def on_route(self, key, address):
+        return self.country_of(address) in self.routes[key]
+
+    def not_on_route(self, key, party):
+        code = self.country_of(party)
+        return ("LedgerNotOnRoute", b32(key), party, country(code) if code else b"\x00\x00")
+
+    def route_change(self, r):
+        """The countries record `r` (assumed written) adds to its consignment's route."""
+        key, kind, codes = r["consignment"], r["kind"], [bytes(c).decode() for c in r["route"]]
+        if kind == KIND["DECLARATION"]:
+            return codes
+        if kind != KIND["TRANSIT"]:
+            return []
+        added = []
+        for code in codes:
+            if code not in self.routes[key] and code not in added:
+                added.append(code)
+        return added
+
     def verdict(self, r, rid):
         """The custom error the ledger must raise for record `r`, or None and the new state."""
         key, kind, party, cp, previous = r["consignment"], r["kind"], r["party"], r["counterparty"], r["previous"]
         head, custodian, pending = self.consignments[key]
+        codes = [bytes(c) for c in r["route"]]
+        allowed = {KIND["DECLARATION"]: (2, 2), KIND["TRANSIT"]: (1, 16)}.get(kind, (0, 0))
+        if not allowed[0] <= len(codes) <= allowed[1]:
+            return ("LedgerInvalidRouteLength", b32(key), kind, len(codes)), None
+        if kind == KIND["DECLARATION"] and codes[0] == codes[1]:
+            return ("LedgerSameOriginAndDestination", b32(key), codes[0]), None
         roles = self.roles_of(party)
         if roles is None:
             return ("LedgerPartyNotActive", party), None
@@ -158,12 +224,22 @@ class LedgerMachine:
         if kind == KIND["CUSTOMS_DECISION"]:
             if not roles & ROLES["CUSTOMS"]:
                 return ("LedgerMissingRole", party, ROLES["CUSTOMS"]), None
+            if not self.on_route(key, party):
+                return self.not_on_route(key, party), None
+            if cp != ZERO_ADDRESS:
+                return ("LedgerInvalidCounterparty", b32(key), cp), None
+            return None, (rid, custodian, pending)
+        if kind == KIND["TRANSIT"]:
+            if party != custodian:
+                return ("LedgerNotCustodian", b32(key), party, custodian), None
             if cp != ZERO_ADDRESS:
                 return ("LedgerInvalidCounterparty", b32(key), cp), None
             return None, (rid, custodian, pending)
         is_custodian = party == custodian
         if not is_custodian and not roles & ROLES["CUSTOMS"]:
             return ("LedgerNotCustodian", b32(key), party, custodian), None
+        if not is_custodian and not self.on_route(key, party):
+            return self.not_on_route(key, party), None
         if cp != ZERO_ADDRESS:
             if not is_custodian or cp != pending:
                 return ("LedgerInvalidCounterparty", b32(key), cp), None
@@ -199,6 +275,7 @@ class LedgerMachine:
         )
         assert got == fields
         self.records.append(fields)
+        self.routes[record["consignment"]] += self.route_change(record)
         self.consignments[record["consignment"]] = new_state
         self.nonces[name] += 1
         self.written.append((name, record, signature))
@@ -214,12 +291,24 @@ class LedgerMachine:
             type(self).outcomes["refused"] += 1
             return
         tx = self.book.send(record, signature)
+        added = self.route_change(record)
         self.accepted(name, record, rid, signature, new_state, tx.events["RecordWritten"][0])
+        self.check_route_event(tx, rid, added)
         if record["kind"] == KIND["ACCEPTANCE"]:
             (moved,) = tx.events["CustodyTransferred"]
             assert (moved["from"], moved["to"], hexstr(moved["recordId"])) == (before[1], record["party"], rid)
         else:
             assert "CustodyTransferred" not in tx.events
+
+    def check_route_event(self, tx, rid, added):
+        events = [e for e in tx.events["RouteExtended"] if hexstr(e["recordId"]) == rid] if added else []
+        if added:
+            (event,) = events
+            assert [bytes(c).decode() for c in event["countries"]] == added
+        else:
+            assert "RouteExtended" not in tx.events or all(
+                hexstr(e["recordId"]) != rid for e in tx.events["RouteExtended"]
+            )
 
     def named(self, ucr, who):
         if who == "nobody":
@@ -230,8 +319,63 @@ class LedgerMachine:
 
     # ------------------------------------------------------------ rules
 
-    def rule_declare(self, ucr="st_ucr", party="st_party"):
-        self.submit(party, *self.build(party, ucr, "DECLARATION", previous=ZERO_HASH))
+    def rule_declare(self, ucr="st_ucr", party="st_party", route="st_route"):
+        self.submit(party, *self.build(party, ucr, "DECLARATION", previous=ZERO_HASH, route=route))
+
+    def rule_transit(self, ucr="st_ucr", party="st_party", countries="st_countries"):
+        self.submit(party, *self.build(party, ucr, "TRANSIT", route=countries))
+
+    def rule_custodian_adds_transit(self, ucr="st_ucr", countries="st_countries"):
+        custodian = self.name_of(self.consignments[consignment_key(ucr)][1])
+        if custodian:
+            self.rule_transit(ucr, custodian, countries)
+
+    def rule_write_many(self, picks="st_pack"):
+        """A pack of records, each built on the state the model expects after the ones
+        before it: each is written or rejected with the custom error the model names."""
+        records, signatures, expected = [], [], []
+        saved = (dict(self.consignments), {k: list(v) for k, v in self.routes.items()}, dict(self.nonces))
+        for actor, ucr, kind, countries in picks:
+            key = consignment_key(ucr)
+            _, custodian, pending = self.consignments[key]
+            who = {"custodian": custodian, "pending": pending}.get(actor)
+            name = self.name_of(who) if actor in ("custodian", "pending") else actor
+            if name is None:
+                continue
+            counterparty = {"HANDOVER": self.party("carrier").address, "ACCEPTANCE": custodian}.get(kind, ZERO_ADDRESS)
+            fields = {"previous": ZERO_HASH} if kind == "DECLARATION" else {"previous": self.consignments[key][0]}
+            if kind == "TRANSIT":
+                fields["route"] = countries
+            record, rid = self.build(name, ucr, kind, counterparty, nonce=self.nonces[name], **fields)
+            error, new_state = self.verdict(record, rid)
+            if not error:
+                self.routes[key] += self.route_change(record)
+                self.consignments[key] = new_state
+                self.nonces[name] += 1
+            records.append(record)
+            signatures.append(self.book.sign(self.party(name), record))
+            expected.append((name, record, rid, error, new_state))
+        self.consignments, self.routes, self.nonces = saved[0], saved[1], saved[2]
+        if not records:
+            return
+        tx = self.ledger.writeMany([as_tuple(r) for r in records], signatures, {"from": self.book.relayer})
+        outcomes = [e for e in tx.events if e.name in ("RecordWritten", "RecordRejected")]
+        assert len(outcomes) == len(expected)
+        assert tx.return_value == sum(1 for *_, error, _ in expected if error is None)
+        for (name, record, rid, error, new_state), event, signature in zip(expected, outcomes, signatures, strict=True):
+            if error:
+                assert event.name == "RecordRejected"
+                assert (hexstr(event["consignment"]), hexstr(event["recordId"]), event["party"]) == (
+                    record["consignment"],
+                    rid,
+                    record["party"],
+                )
+                assert bytes(event["reason"]) == encode_error(*error)
+                type(self).outcomes["refused"] += 1
+            else:
+                assert event.name == "RecordWritten"
+                self.check_route_event(tx, rid, self.route_change(record))
+                self.accepted(name, record, rid, signature, new_state, event)
 
     def rule_hand_over(self, ucr="st_ucr", party="st_party", to="st_named"):
         self.submit(party, *self.build(party, ucr, "HANDOVER", self.named(ucr, to)))
@@ -355,10 +499,11 @@ class LedgerMachine:
             )
         assert on_chain == self.records
 
-    def invariant_each_consignment_follows_its_hash_chain_and_has_the_models_custodian(self):
+    def invariant_each_consignment_follows_its_hash_chain_and_has_the_models_custodian_and_route(self):
         for key, expected in self.consignments.items():
-            head, custodian, pending = self.ledger.consignmentOf(key)
+            head, custodian, _, _, pending, _ = self.ledger.consignmentOf(key)
             assert (hexstr(head), custodian, pending) == expected
+            assert [bytes(c).decode() for c in self.ledger.routeOf(key)] == self.routes[key]
             chain_ids = [ZERO_HASH] + [rec[1] for rec in self.records if rec[0] == key]
             assert [rec[5] for rec in self.records if rec[0] == key] == chain_ids[:-1]
             assert chain_ids[-1] == expected[0]

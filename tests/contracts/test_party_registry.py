@@ -291,18 +291,29 @@ def test_authority_cannot_register_a_party_without_identifiers(registry, cast):
     assert registry.partyOf(NEWCOMER)[2] == 0
 
 
-@pytest.mark.parametrize("roles", [0, 1 << 6, 1 << 40, ALL_ROLES | (1 << 63)])
+@pytest.mark.parametrize("roles", [0, 1 << 7, 1 << 40, ALL_ROLES | (1 << 63)])
 def test_authority_cannot_register_a_party_with_undefined_roles(registry, cast, roles):
     with reverts_with("RegistryInvalidRoles", roles):
         registry.registerParty(NEWCOMER, roles, payload_hash("newcomer"), {"from": cast.customs_nl.account})
     assert registry.partyOf(NEWCOMER)[2] == 0
 
 
-@pytest.mark.parametrize("roles", [0, 1 << 6, 1 << 40, ALL_ROLES | (1 << 63)])
+@pytest.mark.parametrize("roles", [0, 1 << 7, 1 << 40, ALL_ROLES | (1 << 63)])
 def test_authority_cannot_set_undefined_roles(registry, cast, roles):
     with reverts_with("RegistryInvalidRoles", roles):
         registry.setRoles(cast.exporter.address, roles, {"from": cast.customs_nl.account})
     assert state_of(registry, cast.exporter.address) == (ROLES["EXPORTER"], STATUS["Active"])
+
+
+def test_authority_registers_a_law_enforcement_agency_of_its_country(registry, cast):
+    tx = registry.registerParty(
+        NEWCOMER, ROLES["LAW_ENFORCEMENT"], payload_hash("police"), {"from": cast.customs_nl.account}
+    )
+    assert tx.events["PartyRegistered"]["roles"] == ROLES["LAW_ENFORCEMENT"] == 1 << 6
+    assert as_country(registry.partyOf(NEWCOMER)[0]) == b"NL"
+    assert state_of(registry, NEWCOMER) == (ROLES["LAW_ENFORCEMENT"], STATUS["Active"])
+    registry.setRoles(NEWCOMER, ROLES["LAW_ENFORCEMENT"] | ROLES["IMPORTER"], {"from": cast.customs_nl.account})
+    assert state_of(registry, NEWCOMER) == (ROLES["LAW_ENFORCEMENT"] | ROLES["IMPORTER"], STATUS["Active"])
 
 
 def test_authority_may_give_a_party_every_defined_role(registry, cast):

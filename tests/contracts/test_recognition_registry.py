@@ -56,8 +56,8 @@ def issue(recognition, authority, operator, window, programme=AEOF):
     )
 
 
-def propose(recognition, proposer, partner: str, effective_from: int = 0):
-    tx = recognition.proposeArrangement(country(partner), effective_from, {"from": proposer.account})
+def propose(recognition, proposer, partner: str, effective_from: int = 0, controls: int = 0):
+    tx = recognition.proposeArrangement(country(partner), effective_from, controls, {"from": proposer.account})
     return tx.return_value, tx
 
 
@@ -75,12 +75,13 @@ def test_authority_issues_a_certificate_to_an_operator_of_its_country(recognitio
     cert = recognition.certificateOf(cast.exporter.address)
     assert as_bytes(cert[0]) == AEOF
     assert as_bytes(cert[1]) == b"NL"
-    assert (cert[2], cert[3], cert[4], cert[5], cert[6]) == (
+    assert (cert[2], cert[3], cert[4], cert[5], cert[6], cert[7]) == (
         window[0],
         window[1],
         CERT["Active"],
         tx.timestamp,
         cast.customs_nl.address,
+        1,
     )
 
 
@@ -90,7 +91,7 @@ def test_authority_renews_a_certificate(recognition, cast, window):
     tx = issue(recognition, cast.customs_nl, cast.exporter, renewed, programme=AEOC)
     assert (tx.events["CertificateIssued"]["validFrom"], tx.events["CertificateIssued"]["validUntil"]) == renewed
     cert = recognition.certificateOf(cast.exporter.address)
-    assert (as_bytes(cert[0]), cert[2], cert[3]) == (AEOC, renewed[0], renewed[1])
+    assert (as_bytes(cert[0]), cert[2], cert[3], cert[4], cert[7]) == (AEOC, *renewed, CERT["Active"], 2)
 
 
 @pytest.mark.parametrize("name", ["customs_sg", "customs_de", "officer_nl", "carrier", "importer", "outsider"])
@@ -218,14 +219,15 @@ def test_authority_proposes_an_arrangement_with_a_partner_country(recognition, c
     mra_id, tx = propose(recognition, cast.customs_nl, "SG", effective)
     assert mra_id == 1
     event = tx.events["ArrangementProposed"]
-    assert (event["mraId"], as_bytes(event["proposer"]), as_bytes(event["partner"]), event["effectiveFrom"]) == (
-        1,
-        b"NL",
-        b"SG",
-        effective,
-    )
+    assert (
+        event["mraId"],
+        as_bytes(event["proposer"]),
+        as_bytes(event["partner"]),
+        event["effectiveFrom"],
+        event["recognisedControls"],
+    ) == (1, b"NL", b"SG", effective, 0)
     a = recognition.arrangementOf(mra_id)
-    assert (as_bytes(a[0]), as_bytes(a[1]), a[2], a[3], a[4]) == (b"NL", b"SG", effective, 0, 0)
+    assert (as_bytes(a[0]), as_bytes(a[1]), a[2], a[3], a[4], a[5]) == (b"NL", b"SG", effective, 0, 0, 0)
     assert list(recognition.arrangementsBetween(country("SG"), country("NL"))) == [1]
     assert list(recognition.arrangementsBetween(country("NL"), country("SG"))) == [1]
 
@@ -250,7 +252,7 @@ def test_suspended_authority_cannot_propose_an_arrangement(recognition, registry
 @pytest.mark.parametrize("partner", [b"NL", b"sg", b"S1", b"\x00\x00", b"S\x00"])
 def test_authority_cannot_propose_an_arrangement_with_its_own_or_a_malformed_country(recognition, cast, partner):
     with reverts_with("RecognitionInvalidCountry", partner):
-        recognition.proposeArrangement(partner, 0, {"from": cast.customs_nl.account})
+        recognition.proposeArrangement(partner, 0, 0, {"from": cast.customs_nl.account})
     assert list(recognition.arrangementsBetween(country("NL"), partner)) == []
 
 
@@ -606,3 +608,164 @@ def test_authority_may_propose_a_successor_while_a_terminated_arrangement_serves
     recognition.ratifyArrangement(second, {"from": cast.customs_nl.account})
     assert recognition_of(recognition, cast.exporter.address, "SG", ends - 1) == (RECOGNISED, first)
     assert recognition_of(recognition, cast.exporter.address, "SG", ends) == (RECOGNISED, second)
+
+
+# ---------------------------------------------------------------- certificate history
+
+
+def certificate_at(recognition, operator, at: int) -> tuple:
+    """(programme, validFrom, validUntil, status, statusSince, sequence) of the certificate in effect at `at`."""
+    cert = recognition.certificateAt(operator, at)
+    return as_bytes(cert[0]), cert[2], cert[3], int(cert[4]), cert[5], cert[7]
+
+
+def test_suspension_stays_in_the_past_after_the_certificate_is_reinstated(recognition, cast, window):
+    nl = cast.customs_nl.account
+    issued_at = issue(recognition, cast.customs_nl, cast.exporter, window).timestamp
+    chain.sleep(100)
+    suspended_at = recognition.suspendCertificate(cast.exporter.address, {"from": nl}).timestamp
+    chain.sleep(100)
+    reinstated_at = recognition.reinstateCertificate(cast.exporter.address, {"from": nl}).timestamp
+    assert issued_at < suspended_at < reinstated_at
+    operator = cast.exporter.address
+    assert recognition_of(recognition, operator, "NL", suspended_at - 1) == (RECOGNISED, 0)
+    for at in (suspended_at, (suspended_at + reinstated_at) // 2, reinstated_at - 1):
+        assert recognition_of(recognition, operator, "NL", at) == (CERTIFICATE_SUSPENDED, 0)
+        assert recognition.isRecognised(operator, country("NL"), at) is False
+        assert certificate_at(recognition, operator, at) == (AEOF, *window, CERT["Suspended"], suspended_at, 1)
+    for at in (reinstated_at, reinstated_at + DAY, window[1] - 1):
+        assert recognition_of(recognition, operator, "NL", at) == (RECOGNISED, 0)
+    assert certificate_at(recognition, operator, reinstated_at) == (AEOF, *window, CERT["Active"], reinstated_at, 1)
+    assert certificate_at(recognition, operator, suspended_at - 1) == (AEOF, *window, CERT["Active"], issued_at, 1)
+
+
+def test_suspension_in_the_past_is_seen_abroad_too(recognition, cast, window):
+    nl = cast.customs_nl.account
+    issue(recognition, cast.customs_nl, cast.exporter, window)
+    mra_id, _ = propose(recognition, cast.customs_nl, "SG")
+    recognition.ratifyArrangement(mra_id, {"from": cast.customs_sg.account})
+    chain.sleep(60)
+    suspended_at = recognition.suspendCertificate(cast.exporter.address, {"from": nl}).timestamp
+    chain.sleep(60)
+    reinstated_at = recognition.reinstateCertificate(cast.exporter.address, {"from": nl}).timestamp
+    assert recognition_of(recognition, cast.exporter.address, "SG", suspended_at) == (CERTIFICATE_SUSPENDED, 0)
+    assert recognition_of(recognition, cast.exporter.address, "SG", reinstated_at) == (RECOGNISED, mra_id)
+
+
+def test_authority_cannot_issue_over_a_suspended_certificate(recognition, cast, window):
+    nl = cast.customs_nl.account
+    issue(recognition, cast.customs_nl, cast.exporter, window)
+    suspended_at = recognition.suspendCertificate(cast.exporter.address, {"from": nl}).timestamp
+    with reverts_with("RecognitionCertificateSuspended", cast.exporter.address, suspended_at):
+        issue(recognition, cast.customs_nl, cast.exporter, (window[0], window[1] + DAY), programme=AEOC)
+    cert = recognition.certificateOf(cast.exporter.address)
+    assert (as_bytes(cert[0]), cert[3], cert[4], cert[7]) == (AEOF, window[1], CERT["Suspended"], 1)
+    # Reinstatement is its own act; after it, the certificate can be renewed.
+    recognition.reinstateCertificate(cast.exporter.address, {"from": nl})
+    issue(recognition, cast.customs_nl, cast.exporter, (window[0], window[1] + DAY), programme=AEOC)
+    assert recognition.certificateOf(cast.exporter.address)[7] == 2
+
+
+def test_renewal_keeps_the_old_window_for_times_before_it(recognition, cast, window):
+    issued_at = issue(recognition, cast.customs_nl, cast.exporter, window).timestamp
+    chain.sleep(3600)
+    renewed = (latest_timestamp() + 5 * DAY, latest_timestamp() + 365 * DAY)
+    tx = issue(recognition, cast.customs_nl, cast.exporter, renewed, programme=AEOC)
+    renewed_at = tx.timestamp
+    event = tx.events["CertificateIssued"]
+    assert (as_bytes(event["programme"]), event["validFrom"], event["validUntil"]) == (AEOC, *renewed)
+    operator = cast.exporter.address
+    # Before the renewal, the first certificate answers: valid then.
+    assert recognition_of(recognition, operator, "NL", renewed_at - 1) == (RECOGNISED, 0)
+    assert certificate_at(recognition, operator, renewed_at - 1) == (AEOF, *window, CERT["Active"], issued_at, 1)
+    # From the renewal on, the new certificate answers: not valid before its own start.
+    assert recognition_of(recognition, operator, "NL", renewed_at) == (CERTIFICATE_NOT_YET_VALID, 0)
+    assert recognition_of(recognition, operator, "NL", renewed[0]) == (RECOGNISED, 0)
+    assert recognition_of(recognition, operator, "NL", renewed[1]) == (CERTIFICATE_EXPIRED, 0)
+    assert certificate_at(recognition, operator, renewed_at) == (AEOC, *renewed, CERT["Active"], renewed_at, 2)
+    assert certificate_at(recognition, operator, renewed[1]) == (AEOC, *renewed, CERT["Active"], renewed_at, 2)
+
+
+def test_revocation_stays_in_the_past_after_a_new_certificate(recognition, cast, window):
+    nl = cast.customs_nl.account
+    issue(recognition, cast.customs_nl, cast.exporter, window)
+    chain.sleep(60)
+    revoked_at = recognition.revokeCertificate(cast.exporter.address, {"from": nl}).timestamp
+    chain.sleep(60)
+    reissued_at = issue(recognition, cast.customs_nl, cast.exporter, window).timestamp
+    operator = cast.exporter.address
+    assert recognition_of(recognition, operator, "NL", revoked_at - 1) == (RECOGNISED, 0)
+    assert recognition_of(recognition, operator, "NL", revoked_at) == (CERTIFICATE_REVOKED, 0)
+    assert recognition_of(recognition, operator, "NL", reissued_at - 1) == (CERTIFICATE_REVOKED, 0)
+    assert recognition_of(recognition, operator, "NL", reissued_at) == (RECOGNISED, 0)
+    assert certificate_at(recognition, operator, reissued_at - 1)[3:] == (CERT["Revoked"], revoked_at, 1)
+    assert certificate_at(recognition, operator, reissued_at)[3:] == (CERT["Active"], reissued_at, 2)
+
+
+def test_time_before_the_first_certificate_was_recorded_is_judged_by_its_window(recognition, cast):
+    # An authorisation recorded on chain after the date it took effect still covers that date.
+    now = latest_timestamp()
+    window = (now - 10 * DAY, now + DAY)
+    issued_at = issue(recognition, cast.customs_nl, cast.exporter, window).timestamp
+    operator = cast.exporter.address
+    assert recognition_of(recognition, operator, "NL", window[0]) == (RECOGNISED, 0)
+    assert recognition_of(recognition, operator, "NL", window[0] - 1) == (CERTIFICATE_NOT_YET_VALID, 0)
+    assert certificate_at(recognition, operator, window[0]) == (AEOF, *window, CERT["Active"], issued_at, 1)
+    assert certificate_at(recognition, operator, 0) == (AEOF, *window, CERT["Active"], issued_at, 1)
+
+
+def test_operator_without_certificate_has_none_at_any_time(recognition, cast):
+    for at in (0, latest_timestamp(), 2**64 - 1):
+        cert = recognition.certificateAt(cast.carrier.address, at)
+        assert (int(cert[4]), cert[7], cert[6]) == (CERT["None"], 0, ZERO_ADDRESS)
+
+
+def test_certificate_at_a_far_future_time_is_the_current_one(recognition, cast, window):
+    issue(recognition, cast.customs_nl, cast.exporter, window)
+    assert certificate_at(recognition, cast.exporter.address, 2**64 - 1)[5] == 1
+    assert recognition_of(recognition, cast.exporter.address, "NL", 2**64 - 1) == (CERTIFICATE_EXPIRED, 0)
+
+
+# ---------------------------------------------------------------- recognised controls
+
+EXPORT_INSPECTION = 1 << 0
+
+
+def test_arrangement_carries_the_partner_controls_it_recognises(recognition, cast):
+    mra_id, tx = propose(recognition, cast.customs_nl, "SG", controls=EXPORT_INSPECTION)
+    assert tx.events["ArrangementProposed"]["recognisedControls"] == EXPORT_INSPECTION
+    assert recognition.arrangementOf(mra_id)[5] == EXPORT_INSPECTION
+
+
+@pytest.mark.parametrize("controls", [1 << 1, 1 << 63, 2**64 - 1])
+def test_authority_cannot_propose_undefined_controls(recognition, cast, controls):
+    with reverts_with("RecognitionInvalidControls", controls):
+        propose(recognition, cast.customs_nl, "SG", controls=controls)
+    assert list(recognition.arrangementsBetween(country("NL"), country("SG"))) == []
+
+
+def test_controls_are_recognised_only_while_the_arrangement_is_in_force(recognition, cast):
+    effective = latest_timestamp() + DAY
+    mra_id, _ = propose(recognition, cast.customs_nl, "SG", effective, EXPORT_INSPECTION)
+    assert recognition.recognisedControls(country("NL"), country("SG"), effective) == 0  # not ratified
+    recognition.ratifyArrangement(mra_id, {"from": cast.customs_sg.account})
+    ends = effective + 10 * DAY
+    recognition.terminateArrangement(mra_id, ends, {"from": cast.customs_sg.account})
+    for a, b in (("NL", "SG"), ("SG", "NL")):
+        assert recognition.recognisedControls(country(a), country(b), effective - 1) == 0
+        assert recognition.recognisedControls(country(a), country(b), effective) == EXPORT_INSPECTION
+        assert recognition.recognisedControls(country(a), country(b), ends - 1) == EXPORT_INSPECTION
+        assert recognition.recognisedControls(country(a), country(b), ends) == 0
+    assert recognition.recognisedControls(country("NL"), country("DE"), effective) == 0
+
+
+def test_successor_arrangement_answers_with_its_own_controls(recognition, cast):
+    first, _ = propose(recognition, cast.customs_nl, "SG", 0, EXPORT_INSPECTION)
+    first_ratified = recognition.ratifyArrangement(first, {"from": cast.customs_sg.account}).timestamp
+    ends = latest_timestamp() + DAY
+    recognition.terminateArrangement(first, ends, {"from": cast.customs_nl.account})
+    second, _ = propose(recognition, cast.customs_sg, "NL", ends, 0)
+    recognition.ratifyArrangement(second, {"from": cast.customs_nl.account})
+    assert recognition.recognisedControls(country("NL"), country("SG"), first_ratified) == EXPORT_INSPECTION
+    assert recognition.recognisedControls(country("NL"), country("SG"), ends) == 0
+    assert recognition_of(recognition, cast.exporter.address, "SG", ends) == (NO_CERTIFICATE, 0)

@@ -15,12 +15,14 @@ from ledger_api.domain.payloads import (
     DecisionPayload,
     DeclarationPayload,
     RevocationPayload,
+    TransitPayload,
     canonical_json,
     container_check_digit,
     parse_payload,
     payload_consignment,
     payload_hash,
     record_kind_of,
+    record_route_of,
 )
 from ledger_api.domain.records import RecordKind, consignment_key
 
@@ -52,11 +54,16 @@ def revocation() -> dict:
     }
 
 
+def transit() -> dict:
+    return examples.transit(UCR, ["SG", "LK"])
+
+
 FAMILIES = [
     (declaration, DeclarationPayload, "DECLARATION"),
     (handover, CustodyPayload, "HANDOVER"),
     (decision, DecisionPayload, "CUSTOMS_DECISION"),
     (revocation, RevocationPayload, "REVOCATION"),
+    (transit, TransitPayload, "TRANSIT"),
 ]
 
 
@@ -226,6 +233,9 @@ def _goods(**changes: object) -> dict:
     return data
 
 
+# AA…AQ: their number is checked before the codes are.
+SEVENTEEN_COUNTRIES = [chr(65 + i // 26) + chr(65 + i % 26) for i in range(17)]
+
 BAD_INPUTS = [
     ("unknown_field", {**declaration(), "notes": "hi"}, ("DECLARATION", "notes"), "Extra inputs are not permitted"),
     ("number_for_ucr", {**declaration(), "ucr": 4123}, ("DECLARATION", "ucr"), "valid string"),
@@ -278,6 +288,37 @@ BAD_INPUTS = [
     ("decision_value", {**decision(), "decision": "RELEASE"}, ("CUSTOMS_DECISION", "decision"), "Input should be"),
     ("short_record_id", {**revocation(), "revoked_record": "0x1234"}, ("REVOCATION", "revoked_record"), "64 hex"),
     ("schema_version", {**revocation(), "schema_version": "2"}, ("REVOCATION", "schema_version"), "'1'"),
+    ("no_transit_country", {**transit(), "transit_countries": []}, ("TRANSIT", "transit_countries"), "at least one"),
+    (
+        "17_transit_countries",
+        {
+            **transit(),
+            "transit_countries": SEVENTEEN_COUNTRIES,
+        },
+        ("TRANSIT", "transit_countries"),
+        "at most 16",
+    ),
+    (
+        "transit_country_unknown",
+        {**transit(), "transit_countries": ["SG", "XX"]},
+        ("TRANSIT", "transit_countries", 1),
+        "unknown ISO 3166-1 country",
+    ),
+    (
+        "transit_country_lower_case",
+        {**transit(), "transit_countries": ["sg"]},
+        ("TRANSIT", "transit_countries", 0),
+        "two capital letters",
+    ),
+    (
+        "transit_country_twice",
+        {**transit(), "transit_countries": ["SG", "SG"]},
+        ("TRANSIT", "transit_countries"),
+        "twice",
+    ),
+    ("transit_without_time", {k: v for k, v in transit().items() if k != "time"}, ("TRANSIT", "time"), "required"),
+    ("transit_locode", {**transit(), "location": "SGSI1"}, ("TRANSIT", "location"), "not a UN/LOCODE"),
+    ("transit_reason", {**transit(), "reason": ""}, ("TRANSIT", "reason"), "at least 1 character"),
 ]
 
 
@@ -286,6 +327,21 @@ def test_a_bad_payload_is_refused_naming_the_field_and_the_reason(data, loc, mes
     errors = refusals(data)
     assert [error_loc for error_loc, _ in errors] == [loc]
     assert message in errors[0][1]
+
+
+def test_a_record_signs_the_route_its_payload_names_and_none_for_other_kinds():
+    assert record_route_of(parse_payload(declaration())) == ("NL", "JP")
+    assert record_route_of(parse_payload(transit())) == ("SG", "LK")  # in the payload's order
+    assert record_route_of(parse_payload({**transit(), "transit_countries": ["LK", "SG"]})) == ("LK", "SG")
+    for build in (handover, decision, revocation):
+        assert record_route_of(parse_payload(build())) == ()
+
+
+def test_a_transit_needs_no_location_but_its_location_is_a_un_locode_when_given():
+    without = {k: v for k, v in transit().items() if k not in ("location", "reason")}
+    parsed = parse_payload(without)
+    assert isinstance(parsed, TransitPayload) and parsed.location is None
+    assert b"location" not in canonical_json(parsed)
 
 
 def test_a_payload_of_an_unknown_kind_is_refused():

@@ -17,7 +17,7 @@ from support import payloads as examples
 from ledger_api.domain.facts import PartyCheckpoint, PartyFact, RecordFact, VerificationInput
 from ledger_api.domain.merkle import MerkleTree
 from ledger_api.domain.parties import Role
-from ledger_api.domain.payloads import canonical_json, container_check_digit, parse_payload
+from ledger_api.domain.payloads import canonical_json, container_check_digit, parse_payload, record_route_of
 from ledger_api.domain.recognition import Recognition
 from ledger_api.domain.records import (
     ZERO_ADDRESS,
@@ -177,7 +177,8 @@ def build(
     previous = ZERO_HASH
     for position, step in enumerate(steps):
         payload = step.payload(ids) if callable(step.payload) else step.payload
-        canonical = canonical_json(parse_payload(payload))
+        parsed = parse_payload(payload)
+        canonical = canonical_json(parsed)
         record = Record(
             consignment=key,
             kind=step.kind,
@@ -187,6 +188,7 @@ def build(
             counterparty=address(step.counterparty) if step.counterparty else ZERO_ADDRESS,
             nonce=nonces.get(step.party, 0),
             deadline=2**40,
+            route=record_route_of(parsed),
         )
         nonces[step.party] = record.nonce + 1
         rid = record_id(record, DOMAIN)
@@ -318,6 +320,14 @@ def test_a_record_whose_id_is_not_its_digest_fails_the_signature_check():
     inp = with_record(build(good_steps()), 2, id="0x" + "ab" * 32)
     result = verify(inp)
     assert result.check("RECORD_SIGNATURE").reason.code == "RECORD_ID_MISMATCH"
+    assert result.verdict == Verdict.FAILED
+
+
+def test_a_declaration_whose_route_is_not_the_one_signed_fails_the_signature_check():
+    inp = build(good_steps())
+    forged = replace(inp.records[0].record, route=("NL", "DE"))  # destination changed after signing
+    result = verify(with_record(inp, 0, record=forged))
+    assert invalid(result)["RECORD_SIGNATURE"] == "RECORD_ID_MISMATCH"
     assert result.verdict == Verdict.FAILED
 
 
@@ -477,6 +487,46 @@ def test_a_record_that_does_not_chain_to_the_one_before_breaks_the_hash_chain():
     assert result.verdict == Verdict.FAILED
     assert invalid(result) == {"CUSTODY_CONTINUITY": "BROKEN_HASH_CHAIN"}
     assert result.check("CUSTODY_CONTINUITY").records == (inp.records[3].id,)
+
+
+def transit_step(party: str, countries: list[str] | None = None, time: str = "2026-03-05T06:00:00Z") -> Step:
+    return Step(RecordKind.TRANSIT, party, examples.transit(UCR, countries, time=time))
+
+
+def test_a_transit_declared_by_the_custodian_moves_no_custody_and_the_lane_is_verified():
+    steps = good_steps()
+    # The carrier holds the goods after its acceptance; its transit's time is earlier than
+    # that acceptance and names no seals: a transit is no custody record, neither is compared.
+    steps.insert(4, transit_step("carrier", ["SG", "LK"], time="2026-02-01T00:00:00Z"))
+    inp = build(steps)
+    assert inp.records[4].record.route == ("SG", "LK")
+    result = verify(inp)
+    assert result.verdict == Verdict.VERIFIED, invalid(result)
+
+
+def test_a_transit_declared_while_a_handover_awaits_acceptance_is_the_handing_custodians():
+    steps = good_steps()
+    steps.insert(3, transit_step("exporter"))  # handed to the carrier, not yet accepted
+    assert verify(build(steps)).verdict == Verdict.VERIFIED
+
+
+def test_a_transit_declared_by_a_carrier_that_does_not_hold_the_goods_is_a_custody_gap():
+    steps = good_steps()
+    steps.insert(2, transit_step("carrier"))  # the exporter still holds them
+    inp = build(steps)
+    result = verify(inp)
+    assert result.verdict == Verdict.FAILED
+    assert invalid(result) == {"CUSTODY_CONTINUITY": "CUSTODY_GAP"}
+    assert result.check("CUSTODY_CONTINUITY").records == (inp.records[2].id,)
+    assert "not the custodian" in result.check("CUSTODY_CONTINUITY").reason.message
+
+
+def test_a_transit_declared_by_customs_lacks_a_custodian_role():
+    steps = good_steps()
+    steps.insert(2, transit_step("customs_nl"))
+    result = verify(build(steps))
+    assert invalid(result) == {"SIGNER_AUTHORITY": "SIGNER_LACKS_ROLE", "CUSTODY_CONTINUITY": "CUSTODY_GAP"}
+    assert "TRANSIT" in result.check("SIGNER_AUTHORITY").reason.message
 
 
 def test_a_last_handover_awaiting_acceptance_leaves_the_consignment_in_transit():

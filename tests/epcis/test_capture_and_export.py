@@ -14,7 +14,7 @@ import pytest
 from jsonschema import Draft7Validator
 from pyld import jsonld
 from support.epcis import did, document, inspecting, receiving, shipping
-from support.payloads import declaration
+from support.payloads import declaration, transit
 from support.service import Service
 
 from ledger_api.client import ClientError
@@ -166,6 +166,7 @@ def test_the_exported_history_validates_against_gs1s_epcis_2_schema(service: Ser
     exporter, carrier, customs = service.client("exporter"), service.client("carrier"), service.client("customs_nl")
     exporter.capture(exporter.sign_capture(document(shipping(ucr, carrier.address))))
     carrier.capture(carrier.sign_capture(document(receiving(ucr, exporter.address))))
+    carrier.submit(transit(ucr, ["SG", "LK"]))  # a transit: signed as a record, exported as an event
     last = customs.capture(customs.sign_capture(document(inspecting(ucr))))
     exporter.wait_confirmed(last["records"][0]["id"])
 
@@ -179,10 +180,14 @@ def test_the_exported_history_validates_against_gs1s_epcis_2_schema(service: Ser
         ("TransactionEvent", None),
         ("ObjectEvent", "shipping"),
         ("ObjectEvent", "receiving"),
+        ("ObjectEvent", "transporting"),
         ("ObjectEvent", "inspecting"),
     ]
     history = records_of(service, ucr)
     assert [e["ledger:record"]["id"] for e in events] == [r["id"] for r in history]
+    assert [e["ledger:record"]["route"] for e in events] == [["NL", "JP"], [], [], ["SG", "LK"], []]
+    assert (events[3]["disposition"], events[3]["ledger:transitCountries"]) == ("in_transit", ["SG", "LK"])
+    assert events[3]["sourceList"] == [{"type": "possessing_party", "source": did(carrier.address)}]
     assert events[1]["destinationList"] == [{"type": "possessing_party", "destination": did(carrier.address)}]
     assert events[2]["sourceList"] == [{"type": "possessing_party", "source": did(exporter.address)}]
     assert all(e["ledger:record"]["status"] == "confirmed" for e in events)
@@ -204,6 +209,7 @@ def test_every_term_of_the_export_expands_under_gs1s_json_ld_context(service: Se
     declared(service, ucr)
     exporter, carrier = service.client("exporter"), service.client("carrier")
     exporter.capture(exporter.sign_capture(document(shipping(ucr, carrier.address))))
+    exporter.submit(transit(ucr, ["SG"]))  # still the custodian until the carrier accepts
     exported = service.http.get(f"/v1/consignments/{ucr}/epcis").json()
     context = json.loads((gs1 / "epcis-context.jsonld").read_text())
 
@@ -221,7 +227,7 @@ def test_every_term_of_the_export_expands_under_gs1s_json_ld_context(service: Se
     (body,) = expanded[0]["https://ref.gs1.org/epcis/epcisBody"]
     nodes = body["https://ref.gs1.org/epcis/eventList"]
     events = exported["epcisBody"]["eventList"]
-    assert len(nodes) == len(events) == 2
+    assert len(nodes) == len(events) == 3
     for event, node in zip(events, nodes, strict=True):
         # One expanded property per key: a term the context does not define would be
         # dropped silently by a JSON-LD processor, and the ledger's data lost to it.

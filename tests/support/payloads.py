@@ -67,3 +67,17 @@ def decision(ucr: str, **changes: Any) -> dict[str, Any]:
     }
     payload.update(changes)
     return payload
+
+
+def transit(ucr: str, countries: list[str] | None = None, **changes: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "schema_version": "1",
+        "kind": "TRANSIT",
+        "ucr": ucr,
+        "transit_countries": ["SG"] if countries is None else countries,
+        "time": "2026-03-05T06:00:00Z",
+        "location": "NLRTM",
+        "reason": "transhipment in Singapore",
+    }
+    payload.update(changes)
+    return payload

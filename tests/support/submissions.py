@@ -13,7 +13,7 @@ from sqlalchemy import update
 from ledger_api.chain.contracts import Contracts
 from ledger_api.chain.deploy import Manifest
 from ledger_api.domain.parties import Role, identifiers_hash
-from ledger_api.domain.payloads import parse_payload, payload_hash
+from ledger_api.domain.payloads import parse_payload, payload_hash, record_route_of
 from ledger_api.domain.records import (
     ZERO_ADDRESS,
     ZERO_HASH,
@@ -45,6 +45,7 @@ def signed_declaration(domain: LedgerDomain, key: LocalAccount, ucr: str, nonce:
         counterparty=ZERO_ADDRESS,
         nonce=nonce,
         deadline=int(time.time()) + 3600,
+        route=record_route_of(payload),
     )
     return Submission(record, sign_record(record, domain, key.key), payload)
 

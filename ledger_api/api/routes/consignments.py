@@ -22,6 +22,6 @@ def get_consignment(
     access: AccessDep,
 ) -> ConsignmentOut:
     """The consignment's records in order, its current custodian and any pending handover.
-    For the parties to it and the customs of its origin and destination."""
+    For the parties to it and the customs of the countries on its route."""
     access.require(caller, ucr)
     return ConsignmentOut(**asdict(service.consignment(ucr)))

@@ -78,7 +78,7 @@ def export(
 ) -> Response:
     """The consignment's history as an EPCIS 2.0 document that validates against GS1's
     EPCIS 2.0 JSON Schema; each event carries its ledger record and signed payload. For the
-    parties to it and the customs of its origin and destination."""
+    parties to it and the customs of the countries on its route."""
     access.require(caller, ucr)
     document: dict[str, Any] = epcis.export(ucr)
     return Response(json.dumps(document, separators=(",", ":")), media_type=EPCIS_MEDIA_TYPE)

@@ -13,6 +13,7 @@ from ledger_api.api.deps import CallerDep, RecognitionWritesDep
 from ledger_api.api.problems import responses
 from ledger_api.api.schemas import Address, Signature, Uint256
 from ledger_api.api.writes import answer_replay, write_responses
+from ledger_api.domain.recognition import RECOGNISED_CONTROLS, control_names
 from ledger_api.services.access import Caller
 from ledger_api.services.recognition_writes import RecognitionRequest, RecognitionWrites
 
@@ -52,6 +53,13 @@ class CertificateWriteIn(_Signed):
 class ArrangementProposalIn(_Signed):
     partner: Annotated[str, Field(description="ISO 3166-1 alpha-2 of the partner customs, not the authority's own")]
     effective_from: Uint64
+    recognised_controls: list[str] = Field(
+        default_factory=list,
+        max_length=64,
+        description="the partner's control results recognised besides AEO status, by name: "
+        + ", ".join(RECOGNISED_CONTROLS)
+        + " (signed as the bits of proposeArrangement's `controls`); none: AEO status only",
+    )
 
 
 class ArrangementRatificationIn(_Signed):
@@ -74,6 +82,7 @@ class ArrangementOut(BaseModel):
     effective_from: int
     ratified_at: int | None
     terminated_at: int | None
+    recognised_controls: list[str] = Field(description="the partner control results recognised besides AEO status")
     in_force_now: bool
     at: int = Field(description="the time in_force_now is for: the index head's block time")
 
@@ -120,8 +129,15 @@ def propose_arrangement(
     caller: CallerDep, body: ArrangementProposalIn, writes: RecognitionWritesDep, response: Response
 ) -> RecognitionWriteOut:
     """Proposes a mutual recognition arrangement between the authority's country and
-    `partner`, in force from `effective_from` once the partner ratifies it."""
-    request = _request("propose", body, partner=body.partner, effective_from=body.effective_from)
+    `partner`, in force from `effective_from` once the partner ratifies it, recognising AEO
+    status and the partner control results `recognised_controls` names."""
+    request = _request(
+        "propose",
+        body,
+        partner=body.partner,
+        effective_from=body.effective_from,
+        recognised_controls=tuple(body.recognised_controls),
+    )
     return _submit(caller, writes, request, response)
 
 
@@ -153,7 +169,7 @@ def terminate_arrangement(
 @router.get("/v1/mras/{mra_id}", response_model=ArrangementOut, responses=responses(404, 422))
 def get_arrangement(mra_id: MraId, writes: RecognitionWritesDep) -> ArrangementOut:
     """The arrangement as indexed: its countries, effective date, ratification and
-    termination, and whether it is in force at the index head's time."""
+    termination, the controls it recognises, and whether it is in force at the index head's time."""
     arrangement, now = writes.arrangement(mra_id)
     return ArrangementOut(
         mra_id=arrangement.mra_id,
@@ -162,6 +178,7 @@ def get_arrangement(mra_id: MraId, writes: RecognitionWritesDep) -> ArrangementO
         effective_from=arrangement.effective_from,
         ratified_at=arrangement.ratified_at or None,
         terminated_at=arrangement.terminated_at or None,
+        recognised_controls=control_names(arrangement.recognised_controls),
         in_force_now=arrangement.in_force(now),
         at=now,
     )

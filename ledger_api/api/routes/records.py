@@ -75,6 +75,6 @@ def get_record(
 ) -> RecordOut:
     """Status (accepted, submitted, confirmed, failed), transaction, block, confirmations,
     and for a batched record its Merkle inclusion proof. For the parties to its
-    consignment and the customs of its origin and destination."""
+    consignment and the customs of the countries on its route."""
     access.require(caller, access.ucr_of_record(record_id))
     return RecordOut(**asdict(service.record(record_id)))

@@ -35,7 +35,7 @@ async def verify_consignment(
 ) -> dict[str, Any]:
     """The verdict (VERIFIED, FAILED, INCOMPLETE) with each check and its reason, the risk
     lane with the rules that fired, and a signed receipt. For the parties to the
-    consignment, the customs of its origin and destination, and partner customs."""
+    consignment, the customs of the countries on its route, and partner customs."""
     # async on purpose: the work is a few milliseconds of CPU and short reads (the outcome
     # is cached per block), so it runs on the event loop, one request at a time per
     # worker; on the thread pool, many threads fighting over the GIL and the connection
