@@ -15,6 +15,7 @@ half way leaves the store as it was (PostgreSQL and SQLite both roll DDL back).
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,7 +42,9 @@ def config() -> Config:
     return cfg
 
 
+@functools.cache
 def head() -> str | None:
+    """The newest revision (read from versions/ once a process)."""
     return ScriptDirectory.from_config(config()).get_current_head()
 
 
