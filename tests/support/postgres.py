@@ -113,8 +113,10 @@ class PostgresServer:
         pid = self.pid or (int(pid_file.read_text().split()[0]) if pid_file.exists() else None)
         try:
             if pid is not None:
-                self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop")
-                _wait_gone(pid)
+                try:
+                    self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop")
+                finally:
+                    _wait_gone(pid)
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
