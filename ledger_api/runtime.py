@@ -17,13 +17,14 @@ from web3 import HTTPProvider, Web3
 
 from ledger_api.chain.abi import ContractAbi
 from ledger_api.chain.artifacts import load_artifacts
-from ledger_api.chain.deploy import DeploymentConfig, Manifest, Sender, ensure_deployed, load_config
+from ledger_api.chain.deploy import DeploymentConfig, Manifest, Sender, load_config
+from ledger_api.chain.deployed import stored_manifest, use_or_deploy
 from ledger_api.chain.node import AnvilNode
 from ledger_api.chain.relayer import Relayer
 from ledger_api.chain.rpc import Rpc
 from ledger_api.chain.worker import ChainWorker, WakeSender, make_wake_pipe, run_worker
 from ledger_api.domain.records import LedgerDomain
-from ledger_api.errors import ConfigurationError, NodeUnavailable
+from ledger_api.errors import ChainError, ConfigurationError, NodeUnavailable
 from ledger_api.indexer import Indexer
 from ledger_api.services.access import Access
 from ledger_api.services.credentials import Credentials
@@ -81,11 +82,18 @@ class Runtime:
         )
         config = load_config(s.deployment_config)
         _refuse_public_material(s, config, w3.eth.chain_id)
-        self.manifest, created = ensure_deployed(
-            w3, deployer, config, s.build_dir, s.manifest_file, replace_stale=s.embedded_chain
-        )
-        log.info("%s contracts on chain %d", "deployed" if created else "reusing", self.manifest.chain_id)
         self.store = Store(_private_store(s))
+        self.manifest, how = use_or_deploy(
+            self.store, w3, deployer, config, s.build_dir, s.manifest_file, s.instance, replace_stale=s.embedded_chain
+        )
+        log.info(
+            "%s contracts on chain %d (%s)",
+            "deployed" if how == "deployed" else "reusing",
+            self.manifest.chain_id,
+            {"deployed": "recorded in the store", "recorded": "the manifest file's, now in the store"}.get(
+                how, "the store's deployment"
+            ),
+        )
         self.rpc = Rpc(url)
         abi = ContractAbi(load_artifacts(s.build_dir))
         addresses = {name: c.address for name, c in self.manifest.contracts.items()}
@@ -134,8 +142,8 @@ class Runtime:
         """The relayer and indexer threads alone, for the store and deployment of the API
         process that started this one (chain/worker.py)."""
         s = self.settings
-        self.manifest = Manifest.load(s.manifest_file)
         self.store = Store(s.database)
+        self.manifest = stored_manifest(self.store)
         self.rpc = Rpc(rpc_url)
         addresses = {name: c.address for name, c in self.manifest.contracts.items()}
         self._chain_workers(ContractAbi(load_artifacts(s.build_dir)), addresses)
@@ -167,12 +175,16 @@ class Runtime:
             self._threads.append(thread)
 
     def start_reader(self) -> Runtime:
-        """The read side only, from the store and manifest of the instance that writes."""
+        """The read side only, from the store the writers keep: the deployment comes from
+        there, so a reader needs the store's URL and the chain's, no key and no manifest file."""
         s = self.settings
         rules = load_rules(s.risk_rules)
         keyring = load_or_create_keyring(s.receipt_keys)
-        self.manifest = Manifest.load(s.manifest_file)
         self.store = Store(s.database)
+        self.manifest = stored_manifest(self.store)
+        if s.rpc_url is not None:
+            self.rpc = Rpc(s.rpc_url)
+            _refuse_another_chain(self.rpc, self.manifest)
         addresses = {name: c.address for name, c in self.manifest.contracts.items()}
         domain = LedgerDomain(self.manifest.chain_id, self.manifest.address("ConsignmentLedger"))
         self.credentials = Credentials(self.store)
@@ -245,6 +257,21 @@ def chain_worker_process(settings: Settings, rpc_url: str) -> None:
         return runtime.relayer.wake, runtime.stop
 
     run_worker(settings.data_dir, start)
+
+
+def _refuse_another_chain(rpc: Rpc, manifest: Manifest) -> None:
+    """A reader pointed at another chain than its store's deployment would serve verdicts
+    about contracts that chain does not have; a chain that does not answer yet is no reason
+    not to serve the index."""
+    try:
+        chain_id = int(rpc.call("eth_chainId"), 16)
+    except ChainError as exc:
+        log.warning("the chain at LEDGER_RPC_URL does not answer (%s); serving the index", exc)
+        return
+    if chain_id != manifest.chain_id:
+        raise ConfigurationError(
+            f"LEDGER_RPC_URL is chain {chain_id}, but the store's deployment is on chain {manifest.chain_id}"
+        )
 
 
 def _no_chain(_: str) -> int:

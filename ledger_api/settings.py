@@ -3,6 +3,7 @@ Every default works on a laptop; secrets come only from the environment."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any, Literal
 
@@ -88,6 +89,10 @@ class Settings(BaseSettings):
     receipt_keys_dir: Path | None = None  # default: data_dir / "receipt-keys"
     service_id: str = "customs-provenance-ledger"
 
+    # This instance's name among the authority's instances on one store: shown by /readyz
+    # (which instance holds the relayer) and recorded with the deployment. Default: host:port.
+    instance_name: str | None = None
+
     # Seed the demo consignments on the embedded development chain.
     seed_demo: bool = True
 
@@ -139,6 +144,10 @@ class Settings(BaseSettings):
         return ANVIL_ACCOUNT_9_KEY
 
     @property
+    def instance(self) -> str:
+        return self.instance_name or f"{socket.gethostname()}:{self.port}"
+
+    @property
     def manifest_file(self) -> Path:
         return self.manifest_path or self.data_dir / "deployment.json"
 
@@ -149,9 +158,10 @@ class Settings(BaseSettings):
                 raise ValueError("LEDGER_RPC_URL is required in production (the embedded anvil is for development)")
             if self.dev_chain:
                 raise ValueError("LEDGER_DEV_CHAIN is for development chains, not production")
-        if not self.embedded_chain and self.deployer_key is None:
+        # A reader deploys nothing and sends nothing: the store and the chain are all it needs.
+        if self.role != "reader" and not self.embedded_chain and self.deployer_key is None:
             raise ValueError("LEDGER_DEPLOYER_KEY is required with LEDGER_RPC_URL (an external chain)")
-        if not self.embedded_chain and self.relayer_key is None:
+        if self.role != "reader" and not self.embedded_chain and self.relayer_key is None:
             raise ValueError("LEDGER_RELAYER_KEY is required with LEDGER_RPC_URL (an external chain)")
         if self.public_material_forbidden:
             if self.deployment_config.resolve() == DEV_DEPLOYMENT_CONFIG:

@@ -142,12 +142,21 @@ class Manifest:
         tmp.write_text(json.dumps(asdict(self), indent=2, sort_keys=True) + "\n")
         os.replace(tmp, path)
 
+    def as_json(self) -> dict[str, Any]:
+        """The manifest as its file (and the store's deployment row) holds it."""
+        data: dict[str, Any] = json.loads(json.dumps(asdict(self)))
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Manifest:
+        data = dict(data)
+        data["contracts"] = {k: DeployedContract(**v) for k, v in data["contracts"].items()}
+        return cls(**data)
+
     @classmethod
     def load(cls, path: Path) -> Manifest:
         try:
-            data = json.loads(path.read_text())
-            data["contracts"] = {k: DeployedContract(**v) for k, v in data["contracts"].items()}
-            return cls(**data)
+            return cls.from_json(json.loads(path.read_text()))
         except (OSError, ValueError, TypeError, KeyError) as exc:
             raise DeploymentError(f"deployment manifest {path} cannot be read: {exc}") from exc
 

@@ -41,14 +41,16 @@ def readyz(rt: RuntimeDep, authorization: Annotated[str | None, Header()] = None
     problems: list[str] = []
     body: dict[str, Any] = {}
     head: int | None = None
-    if rt.rpc is None:
-        body["role"] = "reader"  # reads the writing instance's store; no chain of its own
-    else:
+    reader = rt.settings.role == "reader"
+    if reader:
+        body["role"] = "reader"  # reads the writers' store: a chain that does not answer stops none of its reads
+    if rt.rpc is not None:
         try:
             head = int(rt.rpc.call("eth_blockNumber"), 16)
             body["chain_head"] = head
         except ChainError as exc:
-            problems.append(f"chain unreachable: {exc}")
+            if not reader:
+                problems.append(f"chain unreachable: {exc}")
     if rt.worker is not None:
         body["chain_worker"] = {"pid": rt.worker.pid, "running": rt.worker.alive, "restarts": rt.worker.restarts}
         if not rt.worker.alive:
