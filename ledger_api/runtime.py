@@ -7,9 +7,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from eth_abi.abi import decode as abi_decode
 from eth_account import Account
@@ -19,10 +21,12 @@ from ledger_api.chain.abi import ContractAbi
 from ledger_api.chain.artifacts import load_artifacts
 from ledger_api.chain.deploy import DeploymentConfig, Manifest, Sender, load_config
 from ledger_api.chain.deployed import stored_manifest, use_or_deploy
+from ledger_api.chain.election import Leadership, StepHealth, lease_name
+from ledger_api.chain.loop import run_steps
 from ledger_api.chain.node import AnvilNode
 from ledger_api.chain.relayer import Relayer
 from ledger_api.chain.rpc import Rpc
-from ledger_api.chain.worker import ChainWorker, WakeSender, make_wake_pipe, run_worker
+from ledger_api.chain.worker import ChainWorker, WakeSender, make_wake_pipe, read_status, run_worker
 from ledger_api.domain.records import LedgerDomain
 from ledger_api.errors import ChainError, ConfigurationError, NodeUnavailable
 from ledger_api.indexer import Indexer
@@ -30,12 +34,13 @@ from ledger_api.services.access import Access
 from ledger_api.services.credentials import Credentials
 from ledger_api.services.parties import PartyWrites
 from ledger_api.services.queries import Queries
+from ledger_api.services.readiness import Readiness
 from ledger_api.services.recognition_writes import RecognitionWrites
 from ledger_api.services.submission import Submissions
 from ledger_api.services.verification import EvidenceReader, Verifier
 from ledger_api.settings import ANVIL_CHAIN_ID, ANVIL_DEV_ADDRESSES, Settings
 from ledger_api.store.db import Store
-from ledger_api.store.receipt_keys import load_or_create_keyring
+from ledger_api.store.receipt_keys import KeyRing, load_or_create_keyring, load_or_create_shared_keyring
 from ledger_api.store.risk_rules_file import load_rules
 
 log = logging.getLogger(__name__)
@@ -59,15 +64,19 @@ class Runtime:
     access: Access | None = None
     verifier: Verifier | None = None
     worker: ChainWorker | None = None  # the relayer and indexer's process (chain_worker="process")
+    # On a PostgreSQL store: whether this instance's worker runs the relayer and indexer or stands by.
+    leadership: Leadership | None = None
+    readiness: Readiness | None = None
+    relayer_wake: threading.Event = field(default_factory=threading.Event)  # whichever Relayer runs
+    health: dict[str, StepHealth] = field(default_factory=lambda: {"relayer": StepHealth(), "indexer": StepHealth()})
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def start(self, *, background: bool = True) -> Runtime:
         s = self.settings
         _private_folder(s.data_dir)
-        # Rules and keys first: a bad rules file stops the start before anything runs.
+        # Rules first: a bad rules file stops the start before anything runs.
         rules = load_rules(s.risk_rules)
-        keyring = load_or_create_keyring(s.receipt_keys)
         if s.embedded_chain:
             chain_dir = s.data_dir / "chain"
             self.node = AnvilNode(chain_dir, port=s.anvil_port, state_file=chain_dir / "state.json").start()
@@ -83,6 +92,7 @@ class Runtime:
         config = load_config(s.deployment_config)
         _refuse_public_material(s, config, w3.eth.chain_id)
         self.store = Store(_private_store(s))
+        keyring = _keyring(s, self.store)
         self.manifest, how = use_or_deploy(
             self.store, w3, deployer, config, s.build_dir, s.manifest_file, s.instance, replace_stale=s.embedded_chain
         )
@@ -102,8 +112,7 @@ class Runtime:
             wake = WakeSender(make_wake_pipe(s.data_dir)).set
         else:
             self._chain_workers(abi, addresses)
-            assert self.relayer is not None
-            wake = self.relayer.wake.set
+            wake = self.relayer_wake.set
         domain = LedgerDomain(self.manifest.chain_id, self.manifest.address("ConsignmentLedger"))
         ledger = addresses["ConsignmentLedger"]
         rpc = self.rpc
@@ -132,10 +141,17 @@ class Runtime:
         self.evidence_reader = EvidenceReader(self.store, domain, addresses, s.confirmations)
         self.verifier = Verifier(self.evidence_reader, rules, keyring, s.service_id)
         self.queries = Queries(self.store, s.confirmations, self.submissions.next_nonce)
+        self.readiness = Readiness(
+            self.store,
+            self.manifest.as_json(),
+            lease_name(Account.from_key(s.relayer_secret).address) if s.shared_store else None,
+            self.chain_worker_status,
+            stalled_after=s.stalled_after_seconds,
+        )
         if background and s.chain_worker == "process":
             self.worker = ChainWorker(chain_worker_process, (s, url)).start()
         elif background:
-            self._run_chain_workers()
+            self._run_chain_workers(abi, addresses)
         return self
 
     def start_chain_worker(self, rpc_url: str) -> Runtime:
@@ -146,15 +162,18 @@ class Runtime:
         self.manifest = stored_manifest(self.store)
         self.rpc = Rpc(rpc_url)
         addresses = {name: c.address for name, c in self.manifest.contracts.items()}
-        self._chain_workers(ContractAbi(load_artifacts(s.build_dir)), addresses)
-        self._run_chain_workers()
+        abi = ContractAbi(load_artifacts(s.build_dir))
+        self._chain_workers(abi, addresses)
+        self._run_chain_workers(abi, addresses)
         return self
 
-    def _chain_workers(self, abi: ContractAbi, addresses: dict[str, str]) -> None:
+    def _chain_workers(self, abi: ContractAbi, addresses: dict[str, str], store: Store | None = None) -> None:
+        """A relayer and an indexer on `store` (the runtime's own by default)."""
         s = self.settings
-        assert self.store is not None and self.rpc is not None and self.manifest is not None
+        store = store or self.store
+        assert store is not None and self.rpc is not None and self.manifest is not None
         self.relayer = Relayer(
-            self.store,
+            store,
             self.rpc,
             abi,
             Account.from_key(s.relayer_secret),
@@ -162,25 +181,82 @@ class Runtime:
             addresses,
             resend_after=s.resend_after_seconds,
         )
+        self.relayer.wake = self.relayer_wake
         self.indexer = Indexer(
-            self.store, self.rpc, abi, addresses, self.manifest.deploy_block, confirmations=s.confirmations
+            store, self.rpc, abi, addresses, self.manifest.deploy_block, confirmations=s.confirmations
         )
         self.indexer.wake = self.relayer.mined
 
-    def _run_chain_workers(self) -> None:
+    def _run_chain_workers(self, abi: ContractAbi, addresses: dict[str, str]) -> None:
+        """The relayer and indexer loops: at once on SQLite (the data folder's lock keeps
+        them single); on PostgreSQL once this instance holds the lease of its relayer key,
+        on a store fenced by it, new ones at each election (chain/election.py)."""
+        s = self.settings
+        assert self.store is not None
+        if not s.shared_store:
+            self._threads.extend(self._loops(self._stop))
+            return
+
+        def lead(fenced: Store) -> Callable[[], None]:
+            self._chain_workers(abi, addresses, fenced)
+            stop = threading.Event()
+            threads = self._loops(stop)
+
+            def halt() -> None:
+                stop.set()
+                self.relayer_wake.set()
+                if self.relayer is not None:
+                    self.relayer.mined.set()
+                for thread in threads:
+                    thread.join(timeout=10)
+
+            return halt
+
+        relayer = Account.from_key(s.relayer_secret).address
+        self.leadership = Leadership(self.store, lease_name(relayer), f"{s.instance} pid {os.getpid()}", lead)
+        thread = threading.Thread(target=self.leadership.run, args=(self._stop,), name="chain-leadership", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _loops(self, stop: threading.Event) -> list[threading.Thread]:
         assert self.relayer is not None and self.indexer is not None
-        for name, target in (("relayer", self.relayer.run), ("indexer", self.indexer.run)):
-            thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
+        threads = []
+        for name, step, wake in (
+            ("relayer", self.relayer.step, self.relayer.wake),
+            ("indexer", self.indexer.step, self.indexer.wake),
+        ):
+            watched = self.health[name].watch(step)
+            thread = threading.Thread(target=run_steps, args=(name, watched, stop, wake, 0.02), name=name, daemon=True)
             thread.start()
-            self._threads.append(thread)
+            threads.append(thread)
+        return threads
+
+    def chain_worker_status(self) -> dict[str, Any] | None:
+        """How this instance's relayer and indexer go (chain/election.py's StepHealth), from
+        its worker process's report or its own threads; None before anything reported."""
+        if self.worker is not None:
+            return read_status(self.settings.data_dir)
+        if not self._threads:
+            return None
+        return self.status_report()
+
+    def status_report(self) -> dict[str, Any]:
+        leadership = self.leadership
+        return {
+            "pid": os.getpid(),
+            "updated": time.time(),
+            "active": leadership.active if leadership is not None else True,
+            "token": leadership.token if leadership is not None else None,
+            **{name: health.as_json() for name, health in self.health.items()},
+        }
 
     def start_reader(self) -> Runtime:
         """The read side only, from the store the writers keep: the deployment comes from
         there, so a reader needs the store's URL and the chain's, no key and no manifest file."""
         s = self.settings
         rules = load_rules(s.risk_rules)
-        keyring = load_or_create_keyring(s.receipt_keys)
         self.store = Store(s.database)
+        keyring = _keyring(s, self.store)
         self.manifest = stored_manifest(self.store)
         if s.rpc_url is not None:
             self.rpc = Rpc(s.rpc_url)
@@ -198,8 +274,8 @@ class Runtime:
         if self.worker is not None:
             self.worker.stop()
         self._stop.set()
+        self.relayer_wake.set()
         if self.relayer is not None:
-            self.relayer.wake.set()
             self.relayer.mined.set()
         for thread in self._threads:
             thread.join(timeout=10)
@@ -251,12 +327,28 @@ def _refuse_public_material(settings: Settings, config: DeploymentConfig, chain_
 def chain_worker_process(settings: Settings, rpc_url: str) -> None:
     """Entry of the relayer and indexer's own process (chain_worker="process")."""
 
+    runtimes: list[Runtime] = []
+
     def start() -> tuple[threading.Event, Callable[[], None]]:
         runtime = Runtime(settings).start_chain_worker(rpc_url)
-        assert runtime.relayer is not None
-        return runtime.relayer.wake, runtime.stop
+        runtimes.append(runtime)
+        return runtime.relayer_wake, runtime.stop
 
-    run_worker(settings.data_dir, start)
+    def report() -> dict[str, Any]:
+        """What the API process's /readyz reads of this worker (chain/worker.py writes it)."""
+        return runtimes[0].status_report() if runtimes else {}
+
+    run_worker(settings.data_dir, start, report)
+
+
+def _keyring(settings: Settings, store: Store) -> KeyRing:
+    """The receipt keys: the store's, shared by every instance, when there is a store key
+    (a writer brings the keys of its folder into an empty store); the folder's otherwise."""
+    store_key = settings.receipt_store_key
+    if store_key is None:
+        return load_or_create_keyring(settings.receipt_keys)
+    import_from = settings.receipt_keys if settings.role != "reader" else None
+    return load_or_create_shared_keyring(store, store_key, import_from)
 
 
 def _refuse_another_chain(rpc: Rpc, manifest: Manifest) -> None:

@@ -39,13 +39,13 @@ from ledger_api.chain.abi import ContractAbi
 from ledger_api.chain.loop import run_steps
 from ledger_api.chain.rpc import Rpc, RpcError
 from ledger_api.chain.txsign import LegacySigner
+from ledger_api.store import outbox
 from ledger_api.store.db import Store
-from ledger_api.store.tables import RECORDS, BatchRow, OutboxRow, RecordRow, StateRow
+from ledger_api.store.tables import RECORDS, BatchRow, OutboxRow, RecordRow
 
 log = logging.getLogger(__name__)
 
 GAS = {"write": 300_000, "anchor": 120_000, "forward": 400_000}
-NONCE_KEY = "relayer_nonce"
 TAKEN_GRACE = 10.0  # seconds a row must look "nonce taken, no receipt" before it is re-signed
 
 
@@ -96,12 +96,11 @@ class Relayer:
         return self._gas_price
 
     def _next_nonce(self, session: Session) -> int:
-        row = session.get(StateRow, NONCE_KEY)
-        if row is None:
-            chain_nonce = int(self.rpc.call("eth_getTransactionCount", self.account.address, "pending"), 16)
-            row = StateRow(key=NONCE_KEY, value=str(chain_nonce))
-            session.add(row)
-        return int(row.value)
+        return outbox.next_relayer_nonce(
+            session,
+            self.account.address,
+            lambda: int(self.rpc.call("eth_getTransactionCount", self.account.address, "pending"), 16),
+        )
 
     def _calldata(self, session: Session, row: OutboxRow, records: dict[str, RecordRow]) -> tuple[str, bytes]:
         if row.action == "write":
@@ -132,9 +131,7 @@ class Relayer:
 
     def _sign_pending(self, limit: int = 1000) -> int:
         with self.store.session() as session:
-            rows = session.scalars(
-                select(OutboxRow).where(OutboxRow.status == "pending").order_by(OutboxRow.id).limit(limit)
-            ).all()
+            rows = outbox.claim_pending(session, limit)
             if not rows:
                 return 0
             nonce = self._next_nonce(session)
@@ -150,9 +147,7 @@ class Relayer:
                 row.relayer_nonce = nonce
                 row.status = "signed"
                 nonce += 1
-            state = session.get(StateRow, NONCE_KEY)
-            assert state is not None
-            state.value = str(nonce)
+            outbox.set_relayer_nonce(session, self.account.address, nonce)
             return len(rows)
 
     # ------------------------------------------------------------ sending

@@ -193,11 +193,11 @@ class CredentialRow(Base):
 
 
 class StateRow(Base):
-    """Small key/value facts: the indexer's cursor, the relayer's next nonce."""
+    """Small key/value facts: the indexer's cursor, each relayer key's next nonce."""
 
     __tablename__ = "state"
 
-    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)  # 80: a relayer's nonce is named by its address
     value: Mapped[str] = mapped_column(Text)
 
 

@@ -1,6 +1,7 @@
 """Many instances on one store (#13): the deployment kept in the store (one row, written
 once), the receipt-signing keys every instance shares (sealed with the store key), and
-the leases that elect one relayer and indexer among the writers.
+the leases that elect one relayer and indexer among the writers; state keys long enough
+to name a relayer key's nonce.
 
 Revision ID: 0003
 Revises: 0002
@@ -49,8 +50,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("sequence"),
     )
 
+    # Room for a key named after a relayer's address (store/outbox.py: relayer_nonce:0x…).
+    with op.batch_alter_table("state", schema=None) as batch_op:
+        batch_op.alter_column("key", existing_type=sa.String(length=40), type_=sa.String(length=80))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("state", schema=None) as batch_op:
+        batch_op.alter_column("key", existing_type=sa.String(length=80), type_=sa.String(length=40))
     op.drop_table("receipt_keys")
     op.drop_table("leases")
     op.drop_table("deployment")
