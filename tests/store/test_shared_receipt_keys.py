@@ -102,3 +102,26 @@ def test_an_operator_rotates_the_shared_key_with_the_cli(store_url, tmp_path):
         assert listed[0] in rotated.stdout
     finally:
         store.close()
+
+
+def test_production_on_postgresql_requires_a_store_key_of_its_own(tmp_path):
+    from ledger_api.errors import ConfigurationError
+    from ledger_api.settings import DEV_STORE_KEY, Settings
+
+    production = {
+        "environment": "production",
+        "rpc_url": "http://127.0.0.1:1",
+        "deployer_key": "0x" + "12" * 32,
+        "relayer_key": "0x" + "34" * 32,
+        "deployment_config": tmp_path / "authorities.yaml",
+        "database_url": "postgresql+psycopg://ledger@db/ledger",
+    }
+    with pytest.raises(ConfigurationError, match="LEDGER_STORE_KEY is required in production"):
+        Settings.load(**production)
+    with pytest.raises(ConfigurationError, match="public development key"):
+        Settings.load(**production, store_key=DEV_STORE_KEY.hex())
+    with pytest.raises(ConfigurationError, match="must be 32 bytes"):
+        Settings.load(**production, store_key="too short")
+    key = base64.b64encode(STORE_KEY).decode()
+    assert Settings.load(**production, store_key=key).receipt_store_key == STORE_KEY
+    assert Settings.load(data_dir=tmp_path).receipt_store_key is None, "a lone SQLite instance keeps its folder"
