@@ -26,7 +26,14 @@ from ledger_api.chain.loop import run_steps
 from ledger_api.chain.node import AnvilNode
 from ledger_api.chain.relayer import Relayer
 from ledger_api.chain.rpc import Rpc
-from ledger_api.chain.worker import ChainWorker, WakeSender, make_wake_pipe, read_status, run_worker
+from ledger_api.chain.worker import (
+    ChainWorker,
+    WakeSender,
+    forget_status,
+    make_wake_pipe,
+    read_status,
+    run_worker,
+)
 from ledger_api.domain.records import LedgerDomain
 from ledger_api.errors import ChainError, ConfigurationError, NodeUnavailable
 from ledger_api.indexer import Indexer
@@ -149,6 +156,7 @@ class Runtime:
             stalled_after=s.stalled_after_seconds,
         )
         if background and s.chain_worker == "process":
+            forget_status(s.data_dir)  # an earlier run's report says nothing of this run's worker
             self.worker = ChainWorker(chain_worker_process, (s, url)).start()
         elif background:
             self._run_chain_workers(abi, addresses)

@@ -11,7 +11,11 @@ What ties the two processes together:
   write it accepts, so a lone record is sent at once rather than at the next poll. A lost
   wake-up costs at most one idle period: the worker polls the outbox anyway;
 - one worker per data directory: the worker holds an exclusive lock on a file there for
-  its whole life, so a second one (a restart racing the old one's exit) waits for it;
+  its whole life, so a second one (a restart racing the old one's exit) waits for it (on
+  PostgreSQL the writers' workers also elect one relayer and indexer among themselves:
+  chain/election.py);
+- a status file: every second the worker writes how its relayer and indexer steps go,
+  which the API's /readyz reads;
 - no orphans: the worker stops when its parent is gone, even after a SIGKILL of the
   parent (it watches the parent's multiprocessing sentinel), and ignores Ctrl-C, which
   the terminal sends to the whole process group: the parent stops it in order.
@@ -116,6 +120,11 @@ def write_status(data_dir: Path, status: dict[str, Any]) -> None:
     temporary = path.with_suffix(f".{os.getpid()}.tmp")
     temporary.write_text(json.dumps(status))
     os.replace(temporary, path)
+
+
+def forget_status(data_dir: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        (data_dir / STATUS_FILE).unlink()
 
 
 def read_status(data_dir: Path) -> dict[str, Any] | None:
