@@ -154,6 +154,7 @@ class Runtime:
             lease_name(Account.from_key(s.relayer_secret).address) if s.shared_store else None,
             self.chain_worker_status,
             stalled_after=s.stalled_after_seconds,
+            worker_expected=lambda: self.worker is not None,
         )
         if background and s.chain_worker == "process":
             forget_status(s.data_dir)  # an earlier run's report says nothing of this run's worker

@@ -32,9 +32,13 @@ class Readiness:
         worker_status: Callable[[], dict[str, Any] | None],
         *,
         stalled_after: float,
+        worker_expected: Callable[[], bool] = lambda: False,
     ) -> None:
+        """`worker_status()` is None until the relayer and indexer report; `worker_expected()`
+        says whether they should (a worker process started), so a silence is a problem."""
         self.store, self.manifest, self.lease = store, manifest, lease
         self.worker_status, self.stalled_after = worker_status, stalled_after
+        self.worker_expected = worker_expected
         self._oldest: tuple[int | None, float] = (None, time.monotonic())
         self._lock = threading.Lock()
 
@@ -53,6 +57,8 @@ class Readiness:
             holder = leases.holder(self.store, self.lease)
             body["relayer_holder"] = holder.owner if holder is not None and holder.live else None
         status = self.worker_status()
+        if status is None and self.worker_expected():
+            problems.append("the relayer and indexer process has not reported yet (starting)")
         if status is not None:
             body["chain_worker_status"] = {k: status.get(k) for k in ("active", "token", "relayer", "indexer")}
             silent = time.time() - float(status.get("updated", 0))

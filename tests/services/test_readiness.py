@@ -82,3 +82,10 @@ def test_the_relayers_holder_is_named_while_its_lease_is_live(store: Store):
     assert readiness.check()[1]["relayer_holder"] is None
     leases.acquire(store, "chain:0xabc", "writer-1 pid 7", ttl=60)
     assert readiness.check()[1]["relayer_holder"] == "writer-1 pid 7"
+
+
+def test_a_worker_process_that_has_not_reported_yet_makes_the_writer_not_ready(store: Store):
+    starting = Readiness(store, MANIFEST, None, lambda: None, stalled_after=60, worker_expected=lambda: True)
+    (problem,) = starting.check()[0]
+    assert "has not reported yet" in problem
+    assert _readiness(store, None, stalled_after=60).check()[0] == [], "no worker of its own: nothing to wait for"
