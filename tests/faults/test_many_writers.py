@@ -119,9 +119,13 @@ def authority(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
                 assert writer.process.poll() is None, (writer.folder / "service.log").read_text()[-3000:]
             store = Store(database)
             operator = Credentials(store).issue(Account.from_key(keccak(text="operator")).address, "operator")
-            yield Authority(
+            authority = Authority(
                 node, Web3(HTTPProvider(node.url)), database, store, stored_manifest(store), writers, operator
             )
+            # The workers start after the API (a process each, spawned): the cast is
+            # indexed only once one of them holds the relayer and indexer.
+            wait_until(lambda: _readyz(authority, writers[0]).get("relayer_holder"), timeout=120, what="elected")
+            yield authority
             store.close()
         finally:
             for writer in writers:
@@ -146,7 +150,6 @@ def test_three_writers_started_at_the_same_moment_on_an_empty_database_make_one_
     logs = [(w.folder / "service.log").read_text() for w in authority.writers]
     assert sum("deployed contracts" in log for log in logs) == 1, "one instance deploys"
     assert sum("reusing contracts" in log for log in logs) == WRITERS - 1
-    wait_until(lambda: _readyz(authority, authority.writers[0]).get("relayer_holder"), timeout=90, what="elected")
     holders = {_readyz(authority, w).get("relayer_holder") for w in authority.writers}
     assert len(holders) == 1 and None not in holders, holders
     wait_until(
@@ -224,7 +227,7 @@ def test_records_posted_across_three_writers_all_confirm_once_when_the_relayer_h
         with httpx.Client(
             base_url=authority.writers[0].url, timeout=10, headers={"Authorization": f"Bearer {token}"}
         ) as h:
-            wait_until(lambda a=key.address: h.get(f"/v1/parties/{a}").status_code == 200, what="indexed")
+            wait_until(lambda a=key.address: h.get(f"/v1/parties/{a}").status_code == 200, timeout=60, what="indexed")
         clients.append((LedgerClient(authority.writers[0].url, key, token=token), token))
     singles = [
         presign(c, f"6NL10000000{i}-MS-", SINGLE_PER_CLIENT) for i, (c, _) in enumerate(clients[:SINGLE_CLIENTS])
