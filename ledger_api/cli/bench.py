@@ -73,17 +73,26 @@ def bench_verify(
         list[int] | None,
         typer.Option(min=1, max=256, help="Concurrent connections of a load run; repeat for several runs."),
     ] = None,
+    consignments: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=100_000,
+            help="Distinct consignments the requests are spread over (1: one consignment, its verdict cached).",
+        ),
+    ] = 1,
     write_docs: WriteDocs = False,
 ) -> None:
     """Verification throughput and latency (receipt included) with N reader workers, at
     each concurrency given (default 4, 8 and 16 connections), beside a static answer of
-    the same server. Uses wrk when installed (apt-get install wrk)."""
+    the same server. With --consignments N, over N distinct consignments whose caches are
+    cold at the start. Uses wrk when installed (apt-get install wrk)."""
     from ledger_bench.docs import BENCHMARKS, write_section
     from ledger_bench.verify import render_verify, run_verify
 
     levels = connections or [4, 8, 16]
     console = out()
-    f = run_verify(records, workers, seconds, levels, progress=lambda m: console.print(f"[dim]{m}[/]"))
+    f = run_verify(records, workers, seconds, levels, lambda m: console.print(f"[dim]{m}[/]"), consignments)
     table = Table(
         "connections",
         "verifications/s",
@@ -91,7 +100,8 @@ def bench_verify(
         "errors",
         "static answers/s",
         "target met",
-        title=f"ledger bench verify: {f.records} records ({f.verdict}), {f.workers} workers",
+        title=f"ledger bench verify: {f.consignments:,} consignment(s) of {f.records} records ({f.verdict}), "
+        f"{f.workers} workers",
     )
     for run, static in zip(f.runs, f.static, strict=True):
         table.add_row(
@@ -106,5 +116,8 @@ def bench_verify(
     if write_docs:
         command = f"ledger bench verify --records {records} --workers {workers} --seconds {seconds:.0f}"
         command += "".join(f" --connections {c}" for c in levels)
-        write_section(BENCHMARKS, "verify", render_verify(f, command))
+        if consignments > 1:
+            command += f" --consignments {consignments}"
+        section = "verify" if consignments == 1 else "verify-distinct"
+        write_section(BENCHMARKS, section, render_verify(f, command))
         console.print("written to docs/benchmarks.md")
