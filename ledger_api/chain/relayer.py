@@ -57,6 +57,7 @@ PACK_MAX = 50  # records per writeMany transaction
 # never run out of gas (that would revert the whole pack); only gas used is paid.
 PACK_GAS_BASE, PACK_GAS_PER_RECORD = 60_000, 250_000
 NONCE_KEY = "relayer_nonce"
+GAS_PRICE_TTL = 30.0  # seconds between two asks of the node's gas price
 TAKEN_GRACE = 10.0  # seconds a row must look "nonce taken, no receipt" before it is re-signed
 
 
@@ -82,7 +83,7 @@ class Relayer:
         self.resend_after = timedelta(seconds=resend_after)
         self.wake = threading.Event()
         self.mined = threading.Event()  # set when a transaction was mined: the indexer waits on it
-        self._gas_price: int | None = None
+        self._gas_price: tuple[int, float] | None = None  # price, when asked
         self._taken_since: dict[int, float] = {}  # outbox row id -> when it first looked taken
         self._mined_checked_at = 0.0
         self._dev_node: bool | None = None  # anvil: mines on arrival only; learnt from web3_clientVersion
@@ -102,9 +103,14 @@ class Relayer:
     # ------------------------------------------------------------ signing
 
     def _gas(self) -> int:
-        if self._gas_price is None:
-            self._gas_price = max(2 * int(self.rpc.call("eth_gasPrice"), 16), 1_000_000_000)
-        return self._gas_price
+        """Twice the node's suggested price (room for the base fee to rise over a few blocks
+        of an EIP-1559 chain), asked again every GAS_PRICE_TTL seconds so the relayer
+        follows the chain's fees. No floor: a consortium chain that charges nothing
+        (min gas price 0, as Besu and Quorum are often run) gets transactions priced 0."""
+        now = time.monotonic()
+        if self._gas_price is None or now - self._gas_price[1] > GAS_PRICE_TTL:
+            self._gas_price = (2 * int(self.rpc.call("eth_gasPrice"), 16), now)
+        return self._gas_price[0]
 
     def _next_nonce(self, session: Session) -> int:
         row = session.get(StateRow, NONCE_KEY)
