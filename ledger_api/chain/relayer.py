@@ -13,6 +13,14 @@ once, whatever the node forgets.
   an account nonce past a transaction whose receipt it does not show yet, and re-signing
   that one would send the same call twice (the second reverts, and a record that is on
   chain would be marked failed).
+- A write or an anchor that reverted is not failed at once: anyone may replay the
+  relayer's `write` call or anchor the same root first, and then the chain holds the
+  record or root although this transaction reverted. It waits, `reverted`, until the
+  index has passed the revert's block: done if the index shows the record or root on
+  chain (the indexer's chain fact wins), failed only if it does not. A status never
+  moves from confirmed to failed.
+- A write whose record failed before it was signed (displaced by a record on chain, or
+  built on one that failed) is never sent.
 - Confirmation is the indexer's business: it marks rows done, and a reorg or a node that
   lost blocks puts them back to `sent`, to be sent again. A row mined but not yet indexed
   whose receipt vanishes (its block was lost above the indexer's cursor) is put back to
@@ -39,6 +47,7 @@ from ledger_api.chain.abi import ContractAbi
 from ledger_api.chain.loop import run_steps
 from ledger_api.chain.rpc import Rpc, RpcError
 from ledger_api.chain.txsign import LegacySigner
+from ledger_api.store import records as known_records
 from ledger_api.store.db import Store
 from ledger_api.store.tables import RECORDS, BatchRow, OutboxRow, RecordRow, StateRow
 
@@ -46,6 +55,7 @@ log = logging.getLogger(__name__)
 
 GAS = {"write": 300_000, "anchor": 120_000, "forward": 400_000}
 NONCE_KEY = "relayer_nonce"
+INDEXED_KEY = "indexed_block"  # the indexer's cursor (indexer.CURSOR_KEY)
 TAKEN_GRACE = 10.0  # seconds a row must look "nonce taken, no receipt" before it is re-signed
 
 
@@ -86,7 +96,8 @@ class Relayer:
         signed = self._sign_pending()
         sent = self._send_due()
         mined = self._reconcile()
-        return max(signed, sent, mined)
+        settled = self._settle_reverted()
+        return max(signed, sent, mined, settled)
 
     # ------------------------------------------------------------ signing
 
@@ -106,6 +117,7 @@ class Relayer:
     def _calldata(self, session: Session, row: OutboxRow, records: dict[str, RecordRow]) -> tuple[str, bytes]:
         if row.action == "write":
             record = records[row.ref]
+            assert record.signature is not None  # a write carries a record accepted here
             data = self.abi.encode_call(
                 "ConsignmentLedger", "write", record.to_record().as_tuple(), bytes.fromhex(record.signature[2:])
             )
@@ -142,6 +154,9 @@ class Relayer:
             writes = [row.ref for row in rows if row.action == "write"]
             records = {r.id: r for r in session.scalars(select(RecordRow).where(RecordRow.id.in_(writes)))}
             for row in rows:
+                if row.action == "write" and records[row.ref].status == "failed":
+                    row.status, row.error = "failed", records[row.ref].error  # never sent: it would revert
+                    continue
                 to, data = self._calldata(session, row, records)
                 raw, tx_hash = self._signer.sign(
                     nonce=nonce, gas_price=gas_price, gas=GAS[row.action], to=to, data=data
@@ -257,6 +272,9 @@ class Relayer:
                 self.mined.set()
                 if int(receipt["status"], 16) == 1:
                     mined.append(row.id)
+                elif row.action in ("write", "anchor"):
+                    row.status = "reverted"  # failed or not: the index decides (_settle_reverted)
+                    row.error = self._revert_reason(row, receipt)
                 else:
                     row.status = "failed"
                     row.error = self._revert_reason(row, receipt)
@@ -310,6 +328,42 @@ class Relayer:
             return str(decoded) if decoded else exc.error_message
         return "reverted"
 
+    def _settle_reverted(self) -> int:
+        """Writes and anchors that reverted, once the index has passed the revert's block:
+        done if the index shows their record or root on chain (someone wrote the same
+        record or anchored the same root first: that is success), failed if not. One whose
+        receipt vanished (a reorg) is in flight again."""
+        with self.store.session() as session:
+            rows = session.scalars(select(OutboxRow).where(OutboxRow.status == "reverted")).all()
+            if not rows:
+                return 0
+            cursor = session.get(StateRow, INDEXED_KEY)
+            indexed = int(cursor.value) if cursor is not None else -1
+            receipts = self.rpc.batch([("eth_getTransactionReceipt", [r.tx_hash]) for r in rows])
+            settled = 0
+            for row, receipt in zip(rows, receipts, strict=True):
+                if isinstance(receipt, RpcError):
+                    continue
+                if receipt is None:
+                    row.status, row.last_sent_at = "sent", None
+                elif int(receipt["blockNumber"], 16) > indexed:
+                    continue
+                elif self._on_chain(session, row):
+                    log.info("relayer: %s %s reverted, but the chain holds it: done", row.action, row.ref)
+                    row.status = "done"
+                else:
+                    row.status = "failed"
+                    self._mark_failed(session, row)
+                settled += 1
+            return settled
+
+    def _on_chain(self, session: Session, row: OutboxRow) -> bool:
+        if row.action == "write":
+            record = session.get(RecordRow, row.ref)
+            return record is not None and record.status == "included"
+        batch = session.get(BatchRow, row.ref)
+        return batch is not None and batch.status == "included"
+
     def _mark_failed(self, session: Session, row: OutboxRow) -> None:
         values = {"status": "failed", "error": row.error}
         if row.action == "write":
@@ -317,6 +371,7 @@ class Relayer:
         elif row.action == "anchor":
             session.execute(update(BatchRow).where(BatchRow.root == row.ref).values(status="failed"))
             session.execute(update(RecordRow).where(RecordRow.batch_root == row.ref).values(**values))
+        known_records.fail_built_on_failed(session.connection())  # what was built on it can never be written
         log.error("relayer: %s %s reverted: %s", row.action, row.ref, row.error)
 
 
