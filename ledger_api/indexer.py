@@ -31,7 +31,7 @@ import logging
 import threading
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from ledger_api.chain.abi import ContractAbi
@@ -258,14 +258,6 @@ class Indexer:
         elif spec.name in PARTY_EVENTS:
             self._apply_party_event(session, spec.name, args, block)
         return str(spec.name)
-
-    def _fail_live_records_displaced_by(self, session: Session, written: ColumnElement[bool]) -> None:
-        """Records the chain wrote that the store has as failed (a reverted transaction
-        mined again after a reorg) hold their place and nonce after all: a live record
-        accepted into that place or nonce since can never be written, so it fails, naming
-        the one on chain. Without this the unique indexes over live records would refuse
-        marking the written ones included, and the index would stop at this block."""
-        records.displace_by(session.connection(), written)
 
     def _apply_party_event(self, session: Session, name: str, args: dict[str, Any], block: int) -> None:
         if name == "AuthorityRegistered":

@@ -118,7 +118,7 @@ class EvidenceReader:
             addresses = {r.record.party for r in records} | {r.record.counterparty for r in records}
             parties = self._parties(session, addresses, as_of)
             events = self._recognition_events(session, as_of)
-            written = [r for r in rows if r.mode == "single" and r.block_number is not None and r.block_number <= as_of]
+            head_on_chain = known.chain_head(conn, "0x" + key.hex(), as_of)
         inp = VerificationInput(
             ucr=ucr,
             consignment=key,
@@ -130,7 +130,7 @@ class EvidenceReader:
             confirmations_required=self.confirmations,
             chain_id=self.domain.chain_id,
             contracts=self.contracts,
-            chain_head=written[-1].id if written else None,
+            chain_head=head_on_chain,
         )
         return VerificationEvidence(with_recognition(inp, events), events)
 
@@ -261,8 +261,9 @@ class _Claims(Protocol):
 
 
 # Fetches, within `seconds`, the payloads of a consignment's records on chain that are not
-# held here (the peer fetcher: PayloadExchange.fetch_missing(consignment_key, seconds)).
-FetchMissing = Callable[[bytes, float], None]
+# held here (the peer fetcher: PayloadExchange.fetch_missing(consignment_key, seconds));
+# what it returns (a report) is not used.
+FetchMissing = Callable[[bytes, float], object]
 
 
 class Verifier:

@@ -51,7 +51,17 @@ from ledger_api.domain.records import (
     fast_recover,
 )
 from ledger_api.errors import HoldRefused
-from ledger_api.store.tables import BATCHES, EVENTS, RECORDS, REFUSALS, ROUTES, record_of, route_of, route_text
+from ledger_api.store.tables import (
+    BATCHES,
+    EVENTS,
+    OUTBOX,
+    RECORDS,
+    REFUSALS,
+    ROUTES,
+    record_of,
+    route_of,
+    route_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -265,12 +275,16 @@ def learn_anchor(
 
 
 def forget_above(conn: Connection, block: int) -> None:
-    """A reorg's part of the records: chain facts learnt above `block` (not held) and the
-    route countries added there are forgotten, and so are roots anchored there whose
-    leaves are not held here; the held records mined there are the indexer's to put
-    back in flight."""
+    """A reorg's part of the records: what was learnt from the chain above `block` is
+    forgotten: the records this instance did not send there (chain facts, and the copies
+    of them held since: posted by their party or fetched from a peer; the chain shows
+    them again if their writer's transaction is mined again, and a copy is then held
+    again), the route countries added there, and the roots others anchored there. The
+    records this instance sent (an outbox row names them or their batch) are the
+    indexer's to put back in flight."""
+    sent = select(OUTBOX.c.id).where(or_(OUTBOX.c.ref == _c.id, OUTBOX.c.ref == _c.batch_root)).exists()
     conn.execute(delete(ROUTES).where(ROUTES.c.block_number > block))
-    conn.execute(delete(RECORDS).where(_c.block_number > block, _c.payload.is_(None)))
+    conn.execute(delete(RECORDS).where(_c.block_number > block, ~sent))
     conn.execute(delete(BATCHES).where(BATCHES.c.block_number > block, BATCHES.c.accepted_at.is_(None)))
 
 
@@ -490,6 +504,19 @@ def added_routes(conn: Connection, record_ids: Collection[str]) -> dict[str, tup
         rid: tuple(bytes.fromhex(c[2:]).decode("ascii", "replace") for c in json.loads(args)["countries"])
         for rid, args in rows
     }
+
+
+def chain_head(conn: Connection, consignment: str, as_of: int) -> str | None:
+    """The id of the consignment's (0x key) last record written on chain by block `as_of`
+    (its last RecordWritten, by block and log index): its head on chain, whoever wrote
+    it, whether or not the records before it are known here."""
+    return conn.scalar(
+        select(EVENTS.c.record_id)
+        .select_from(EVENTS.join(RECORDS, _c.id == EVENTS.c.record_id))
+        .where(EVENTS.c.name == "RecordWritten", _c.consignment == consignment, EVENTS.c.block_number <= as_of)
+        .order_by(EVENTS.c.block_number.desc(), EVENTS.c.log_index.desc())
+        .limit(1)
+    )
 
 
 def route_countries(conn: Connection, consignment: str) -> set[str]:

@@ -17,12 +17,15 @@ import httpx
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from support.postgres import database_url
 from support.service import local_settings, served, url_of, wait_until
 from web3 import HTTPProvider, Web3
 
 from ledger_api import demo
 from ledger_api.chain.contracts import Contracts
 from ledger_api.client import ClientError, LedgerClient, SignedRecord
+from ledger_api.domain.evidence import from_bundle
+from ledger_api.domain.verification import verify
 from ledger_api.settings import PROJECT_ROOT
 
 UCR = "6JP7010001008-TRUTH-0001"
@@ -38,8 +41,11 @@ class Lane:
 
 
 @pytest.fixture(scope="module")
-def lane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lane]:
-    with served(local_settings(tmp_path_factory.mktemp("truth"))) as rt:
+def lane(
+    request: pytest.FixtureRequest, service_store: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Lane]:
+    settings = local_settings(tmp_path_factory.mktemp("truth"), database_url=database_url(request, service_store))
+    with served(settings) as rt:
         assert rt.node is not None and rt.manifest is not None and rt.credentials is not None
         w3 = Web3(HTTPProvider(rt.node.url))
         demo.register_on_chain(w3, rt.manifest, PROJECT_ROOT / "build")
@@ -151,6 +157,13 @@ def test_a_record_written_straight_to_the_contract_is_verified_like_any_other_on
     assert {(ch["status"], ch["reason"]["code"]) for ch in result["checks"] if ch["status"] != "VALID"} == {
         ("ERROR", "PAYLOAD_UNAVAILABLE")
     }
+    # The evidence carries it without payload, and re-derives the same verdict offline (verify-bundle).
+    bundle = lane.http.get(f"/v1/consignments/{UCR}/evidence", params={"country": "NL"}).json()
+    unheld = next(r for r in bundle["records"] if r["id"] == handover.id)
+    assert (unheld["held"], unheld["payload_canonical"], unheld["signature"]) == (False, None, None)
+    offline = verify(from_bundle(bundle))
+    assert offline.verdict == "INCOMPLETE"
+    assert [c.as_dict() for c in offline.checks] == result["checks"]
 
     # Its party posts it: checked against the chain's facts and held, the same id, 200.
     response = exporter.http.post("/v1/records", json=handover.body())

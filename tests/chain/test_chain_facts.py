@@ -17,7 +17,7 @@ from typing import Any
 from eth_account import Account
 from eth_utils.crypto import keccak
 from sqlalchemy import func, select
-from support.payloads import custody, transit
+from support.payloads import transit
 from support.submissions import register_exporter, signed_declaration
 
 from ledger_api.chain.contracts import Contracts

@@ -4,11 +4,12 @@ nonce fail, naming them, with what was built on them; a copy of a record is held
 once it matches the chain (its id under this ledger's domain, its payload's hash, its
 party's signature, or its inclusion proof in a root anchored on chain); a reorg forgets
 what was learnt above the fork. No chain here: events come as the indexer hands them over,
-records are signed for a made-up contract (support/submissions.py)."""
+records are signed for a made-up contract (support/submissions.py). On each store."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,9 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
-from sqlalchemy import select
+from sqlalchemy import select, update
 from support.payloads import custody, declaration, transit
+from support.postgres import STORES, database_url
 from support.submissions import CHAIN_NONCE, DOMAIN, chainless_submissions, register_exporters
 
 from ledger_api.domain.merkle import MerkleTree
@@ -45,9 +47,9 @@ EXPORTER = Account.from_key(keccak(text="known records exporter"))
 CARRIER = Account.from_key(keccak(text="known records carrier"))
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    store = Store(f"sqlite:///{tmp_path / 'ledger.db'}")
+@pytest.fixture(params=STORES)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    store = Store(database_url(request, request.param) or f"sqlite:///{tmp_path / 'ledger.db'}")
     register_exporters(store, EXPORTER)
     with store.session() as session:
         session.add(
@@ -62,7 +64,8 @@ def store(tmp_path: Path) -> Store:
                 updated_block=1,
             )
         )
-    return store
+    yield store
+    store.close()
 
 
 class Signed:
@@ -279,11 +282,18 @@ def test_a_batch_record_of_a_root_someone_anchored_is_held_by_its_inclusion_proo
         assert records.route_countries(conn, "0x" + consignment_key(ucr).hex()) == {"NL", "JP"}
 
 
-def test_a_reorg_forgets_chain_facts_routes_and_foreign_roots_above_the_fork_and_keeps_what_is_held(
+def test_a_reorg_forgets_what_was_learnt_from_the_chain_above_the_fork_and_keeps_what_this_instance_sent(
     store: Store, declared: Signed
 ):
+    """Above the fork: a chain fact, a copy of one held since (its writer's transaction may
+    never be mined again: it is learnt again if it is), the route it added, a root
+    someone else anchored. This instance's own records are put back in flight instead."""
     handover = signed(EXPORTER, custody(UCR, "HANDOVER"), declared.id_bytes, CHAIN_NONCE + 1, CARRIER.address)
     learn(store, handover.fact(15))
+    with store.connection() as conn:
+        records.hold(conn, DOMAIN, handover.record, handover.signature, handover.canonical, "local")
+    with store.session() as session:  # the declaration too was mined above the fork
+        session.execute(update(RecordRow).where(RecordRow.id == declared.id).values(block_number=14))
     key = "0x" + consignment_key(UCR).hex()
     with store.connection() as conn:
         records.learn_route(conn, key, ["NL", "JP"], 10, declared.id)
@@ -293,6 +303,6 @@ def test_a_reorg_forgets_chain_facts_routes_and_foreign_roots_above_the_fork_and
         records.forget_above(conn, 12)
     with store.session() as session:
         assert session.get(RecordRow, handover.id) is None
-        assert session.get(RecordRow, declared.id) is not None  # held: the indexer puts it back in flight
+        assert session.get(RecordRow, declared.id) is not None  # sent from here: the indexer puts it back in flight
         assert sorted(session.scalars(select(RouteRow.country))) == ["JP", "NL"]
         assert session.scalars(select(BatchRow)).all() == []
