@@ -31,7 +31,7 @@ View = Literal["full", "partner"]
 _PARTIES_OF = select(RECORDS.c.party, RECORDS.c.counterparty).where(
     RECORDS.c.consignment == bindparam("key"), RECORDS.c.status != "failed"
 )
-_CONSIGNMENT_OF = select(RECORDS.c.consignment).where(RECORDS.c.id == bindparam("id"))
+_CONSIGNMENT_OF = select(RECORDS.c.consignment, RECORDS.c.party).where(RECORDS.c.id == bindparam("id"))
 _CALLER = (
     select(*CREDENTIAL_COLUMNS, PARTIES.c.country, PARTIES.c.roles, PARTIES.c.status)
     .select_from(CREDENTIALS.outerjoin(PARTIES, PARTIES.c.address == CREDENTIALS.c.party))
@@ -103,9 +103,11 @@ class Access:
         return view
 
     def require_record(self, caller: Caller, record_id: str) -> None:
-        """A record is the caller's to see if its consignment is, in full; else NotFound,
-        word for word as for an id that does not exist."""
+        """A record is the caller's to see if its consignment is, in full, or if the caller
+        signed it (its party: a record that failed, the only one of its party in the
+        consignment, still shows its party why); else NotFound, word for word as for an
+        id that does not exist."""
         with self.store.connection() as conn:
-            key = conn.scalar(_CONSIGNMENT_OF, {"id": record_id.lower()})
-        if key is None or self.view_of(caller, key) != "full":
+            row = conn.execute(_CONSIGNMENT_OF, {"id": record_id.lower()}).first()
+        if row is None or (row.party != caller.address and self.view_of(caller, row.consignment) != "full"):
             raise NotFound(f"no record {record_id}")

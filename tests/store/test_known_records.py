@@ -8,38 +8,28 @@ records are signed for a made-up contract (support/submissions.py). On each stor
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from eth_account import Account
-from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from sqlalchemy import select, update
+from support.chain_facts import Signed, learn, signed
 from support.payloads import custody, declaration, transit
 from support.postgres import STORES, database_url
 from support.submissions import CHAIN_NONCE, DOMAIN, chainless_submissions, register_exporters
 
 from ledger_api.domain.merkle import MerkleTree
 from ledger_api.domain.parties import Role
-from ledger_api.domain.payloads import canonical_json, parse_payload, payload_hash, record_route_of
 from ledger_api.domain.records import (
-    ZERO_ADDRESS,
-    ZERO_HASH,
     LedgerDomain,
-    Record,
-    RecordKind,
     consignment_key,
-    record_id,
     sign_record,
 )
 from ledger_api.errors import HoldRefused
-from ledger_api.services.submission import Submission
 from ledger_api.store import records
 from ledger_api.store.db import Store
-from ledger_api.store.records import WrittenFact
 from ledger_api.store.tables import BatchRow, PartyRow, RecordRow, RouteRow
 
 UCR = "6NL123456789-KNOWN-0001"
@@ -66,67 +56,6 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         )
     yield store
     store.close()
-
-
-class Signed:
-    """A signed record with its payload, as its party holds it."""
-
-    def __init__(self, key: LocalAccount, payload: dict[str, Any], previous: bytes, nonce: int, counterparty: str):
-        parsed = parse_payload(payload)
-        self.payload = parsed
-        self.canonical = canonical_json(parsed)
-        self.record = Record(
-            consignment=consignment_key(parsed.ucr),
-            kind=RecordKind[parsed.kind],
-            payload_hash=payload_hash(parsed),
-            previous=previous,
-            party=key.address,
-            counterparty=counterparty,
-            nonce=nonce,
-            deadline=int(time.time()) + 3600,
-            route=record_route_of(parsed),
-        )
-        self.signature = sign_record(self.record, DOMAIN, key.key)
-        self.id = "0x" + record_id(self.record, DOMAIN).hex()
-
-    @property
-    def id_bytes(self) -> bytes:
-        return bytes.fromhex(self.id[2:])
-
-    def submission(self) -> Submission:
-        return Submission(self.record, self.signature, self.payload)
-
-    def fact(self, block: int) -> WrittenFact:
-        """Its RecordWritten, in block `block`."""
-        r = self.record
-        return WrittenFact(
-            record_id=self.id,
-            consignment="0x" + r.consignment.hex(),
-            kind=int(r.kind),
-            party=r.party,
-            counterparty=r.counterparty,
-            previous="0x" + r.previous.hex(),
-            payload_hash="0x" + r.payload_hash.hex(),
-            nonce=r.nonce,
-            block=block,
-            block_hash="0x" + keccak(text=f"block {block}").hex(),
-            tx_hash="0x" + keccak(text=f"tx of {self.id}").hex(),
-        )
-
-
-def signed(
-    key: LocalAccount,
-    payload: dict[str, Any],
-    previous: bytes = ZERO_HASH,
-    nonce: int = CHAIN_NONCE,
-    counterparty: str = ZERO_ADDRESS,
-) -> Signed:
-    return Signed(key, payload, previous, nonce, counterparty)
-
-
-def learn(store: Store, *facts: WrittenFact) -> None:
-    with store.connection() as conn:
-        records.learn_written(conn, list(facts))
 
 
 def row(store: Store, rid: str) -> RecordRow:
