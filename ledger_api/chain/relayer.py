@@ -366,11 +366,14 @@ class Relayer:
 
     def _mark_failed(self, session: Session, row: OutboxRow) -> None:
         values = {"status": "failed", "error": row.error}
+        # A record failed already (displaced by one on chain before its write was sent)
+        # keeps the reason that names the record in its place.
+        live = RecordRow.status != "failed"
         if row.action == "write":
-            session.execute(update(RecordRow).where(RecordRow.id == row.ref).values(**values))
+            session.execute(update(RecordRow).where(RecordRow.id == row.ref, live).values(**values))
         elif row.action == "anchor":
             session.execute(update(BatchRow).where(BatchRow.root == row.ref).values(status="failed"))
-            session.execute(update(RecordRow).where(RecordRow.batch_root == row.ref).values(**values))
+            session.execute(update(RecordRow).where(RecordRow.batch_root == row.ref, live).values(**values))
         known_records.fail_built_on_failed(session.connection())  # what was built on it can never be written
         log.error("relayer: %s %s reverted: %s", row.action, row.ref, row.error)
 
