@@ -166,6 +166,13 @@ class Indexer:
         """Forgets everything above `to_block` and puts what was mined there back in flight."""
         gone_txs = set(session.scalars(select(EventRow.tx_hash).where(EventRow.block_number > to_block)).all())
         records.forget_above(session.connection(), to_block)
+        # This instance's records and batches left above the fork, whoever's transaction
+        # wrote them there: one someone else wrote or anchored first (its own reverted) is
+        # in flight again too, and its transaction sent again.
+        ours_above = [
+            *session.scalars(select(RecordRow.id).where(RecordRow.block_number > to_block, RecordRow.mode == "single")),
+            *session.scalars(select(BatchRow.root).where(BatchRow.block_number > to_block)),
+        ]
         session.execute(delete(EventRow).where(EventRow.block_number > to_block))
         session.execute(delete(BlockRow).where(BlockRow.number > to_block))
         session.execute(
@@ -182,6 +189,12 @@ class Indexer:
             session.execute(
                 update(OutboxRow)
                 .where(OutboxRow.tx_hash.in_(gone_txs), OutboxRow.status.in_(["mined", "done"]))
+                .values(status="sent", last_sent_at=None)
+            )
+        if ours_above:
+            session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.ref.in_(ours_above), OutboxRow.status.in_(["mined", "done"]))
                 .values(status="sent", last_sent_at=None)
             )
         # Sent rows whose receipt vanished are due at once.

@@ -6,7 +6,8 @@
   nonce) of one of this instance's records on their way fails it, naming it, and what
   was built on it; neither is ever sent;
 - a reorg forgets the records learnt from the chain above the fork, and the route
-  countries they added.
+  countries they added; a record of this instance's that someone else wrote first goes
+  back in flight when the reorg undoes that write.
 """
 
 from __future__ import annotations
@@ -182,3 +183,29 @@ def test_a_reorg_forgets_the_records_learnt_from_the_chain_above_the_fork_and_th
     with rt.store.session() as session:  # type: ignore[union-attr]
         assert session.get(RecordRow, id_of(contracts, theirs)) is None
         assert sorted(session.scalars(select(RouteRow.country))) == ["JP", "NL"]
+
+
+def test_a_record_someone_else_wrote_first_goes_back_in_flight_when_a_reorg_undoes_that_write(stepped_runtime):
+    """The relayer's own transaction reverted (the front-runner's came first) and its row is
+    done; a reorg takes the front-runner's write away: the record is this instance's to
+    write again, and the relayer sends its transaction again."""
+    rt, contracts = setup(stepped_runtime)
+    assert rt.submissions is not None and rt.relayer is not None and rt.indexer is not None
+    w3 = contracts.w3
+    item = signed_declaration(contracts.ledger_domain, EXPORTER, "6NL123456789-FRONT-RG")
+    single = rt.submissions.submit(item)
+    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    rt.relayer._sign_pending()
+    send_as(contracts, w3.eth.accounts[8], contracts.ledger.functions.write(item.record.as_tuple(), item.signature))
+    drive(rt)
+    with rt.store.session() as session:  # type: ignore[union-attr]
+        row = session.scalars(select(OutboxRow).where(OutboxRow.ref == single.record_id)).one()
+        assert (row.status, statuses(rt, single.record_id)) == ("done", ["confirmed"])
+        ours = row.tx_hash
+
+    assert w3.provider.make_request("evm_revert", [snapshot])["result"] is True  # type: ignore[arg-type]
+    for _ in range(3):
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    drive(rt, 20)
+    assert statuses(rt, single.record_id) == ["confirmed"]
+    assert rt.queries is not None and rt.queries.record(single.record_id).tx_hash == ours  # its own, this time
