@@ -162,12 +162,13 @@ class OutboxRow(Base):
     __tablename__ = "outbox"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    action: Mapped[str] = mapped_column(String(8))  # write | anchor | forward
-    ref: Mapped[str] = mapped_column(String(140), index=True)  # record id, batch root, or request id
-    payload: Mapped[str | None] = mapped_column(Text)  # forward: the signed request as JSON
-    # pending → signed → sent → mined → done (confirmed in the index); a write or anchor
-    # that reverted waits `reverted` until the index shows whether its record or root is
-    # on chain after all (done) or not (failed); failed (reverted, or never sent)
+    action: Mapped[str] = mapped_column(String(8))  # write | pack | anchor | forward
+    ref: Mapped[str] = mapped_column(String(140), index=True)  # record id, batch root, request id, pack:{row}
+    payload: Mapped[str | None] = mapped_column(Text)  # forward: the signed request; pack: its record ids (JSON)
+    # pending → signed → sent → mined → done (confirmed in the index); a write, pack or
+    # anchor that reverted waits `reverted` until the index shows whether its records or
+    # root are on chain after all (done) or not (failed); failed (reverted, or never sent);
+    # packed: a write row whose record travels in a pack row's writeMany transaction
     status: Mapped[str] = mapped_column(String(10), index=True)
     relayer_nonce: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     raw_tx: Mapped[str | None] = mapped_column(Text)

@@ -26,7 +26,7 @@ from ledger_api.domain.payloads import parse_payload, payload_hash, record_route
 from ledger_api.domain.records import ZERO_ADDRESS, Record, RecordKind, consignment_key, record_id, sign_record
 from ledger_api.runtime import Runtime
 from ledger_api.services.submission import Submission
-from ledger_api.store.tables import OutboxRow, RecordRow, RouteRow
+from ledger_api.store.tables import EventRow, OutboxRow, RecordRow, RouteRow
 
 EXPORTER = Account.from_key(keccak(text="chain facts exporter"))
 RELAYER_SENT = ("sent", "mined", "done", "reverted")
@@ -111,6 +111,31 @@ def test_a_replayed_write_and_a_root_anchored_by_someone_else_first_end_confirme
     assert "LedgerRootAlreadyAnchored" in (outbox[batch.root][1] or "")
     logs = contracts.ledger.events.RecordWritten().get_logs(from_block=rt.manifest.deploy_block)  # type: ignore[union-attr]
     assert ["0x" + bytes(e["transactionHash"]).hex() for e in logs] == [written_by]  # the front-runner's
+
+
+def test_a_record_replayed_ahead_of_the_pack_that_carries_it_ends_confirmed_never_failed(stepped_runtime):
+    """writeMany rejects the record written already (RecordRejected) and writes the others:
+    the rejection says nothing of a record on chain."""
+    rt, contracts = setup(stepped_runtime)
+    assert rt.submissions is not None and rt.relayer is not None
+    domain = contracts.ledger_domain
+    items = [signed_declaration(domain, EXPORTER, f"6NL123456789-FRONT-P{n}", nonce=n) for n in range(3)]
+    ids = [rt.submissions.submit(item).record_id for item in items]
+    rt.relayer._sign_pending()
+    send_as(
+        contracts,
+        contracts.w3.eth.accounts[8],
+        contracts.ledger.functions.write(items[0].record.as_tuple(), items[0].signature),
+    )
+    seen: list[str] = []
+    for _ in range(20):
+        drive(rt, 1)
+        seen.extend(statuses(rt, *ids))
+    assert "failed" not in seen and statuses(rt, *ids) == ["confirmed"] * 3
+    with rt.store.session() as session:  # type: ignore[union-attr]
+        pack = session.scalars(select(OutboxRow).where(OutboxRow.action == "pack")).one()
+        rejected = session.scalars(select(EventRow).where(EventRow.name == "RecordRejected")).all()
+    assert pack.status == "done" and [e.record_id for e in rejected] == [ids[0]]
 
 
 def test_a_record_written_straight_in_the_place_of_ours_fails_ours_and_what_follows_it_none_is_sent(
