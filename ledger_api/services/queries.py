@@ -93,7 +93,7 @@ class Queries:
             if row is None:
                 raise NotFound(f"no record {record_id}")
             proof = None
-            if row.proof is not None:  # a batch record of another instance's batch, held with its proof
+            if row.proof is not None:  # kept at acceptance, or received with another instance's batch record
                 proof = json.loads(row.proof)
             elif row.batch_root is not None:
                 ids = session.scalars(

@@ -29,6 +29,7 @@ Two modes, fixed per consignment by its declaration:
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -259,7 +260,8 @@ class Submissions:
         ids = [_hex(rid) for rid, _ in checked]
         if len(set(ids)) != len(ids):
             raise InvalidSubmission("DUPLICATE_RECORD", "records", entry.duplicate)
-        root = _hex(MerkleTree([rid for rid, _ in checked]).root) if entry.mode == "batch" else None
+        tree = MerkleTree([rid for rid, _ in checked]) if entry.mode == "batch" else None
+        root = None if tree is None else _hex(tree.root)
         with self._lock, self.store.connection() as conn:
             stored = _stored(conn, ids)
             if len(stored) == len(ids):
@@ -308,6 +310,7 @@ class Submissions:
                     self._values(
                         item, rid, canonical, consignment.state.position, entry.mode, root, None if root is None else i
                     )
+                    | ({} if tree is None else {"proof": json.dumps([_hex(p) for p in tree.proof(rid)])})
                 )
             self._insert(conn, rows, batch=None if root is None else {"root": root, "count": len(items)})
             self._next_nonces.update(nonces)  # checked on use: a rollback is noticed

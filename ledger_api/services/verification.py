@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from functools import partial
 from typing import Any, Protocol
@@ -38,7 +38,7 @@ from ledger_api.errors import NotFound
 from ledger_api.store import records as known
 from ledger_api.store.db import Store
 from ledger_api.store.receipt_keys import KeyRing
-from ledger_api.store.tables import BlockRow, EventRow, PayloadRefusalRow, RecordRow, StateRow
+from ledger_api.store.tables import BatchRow, BlockRow, EventRow, PayloadRefusalRow, RecordRow, StateRow
 
 # A party's facts: an authority's own registration names no `party` and makes none.
 _PARTY_FACT_EVENTS = sorted(PARTY_EVENTS - {"AuthorityRegistered"})
@@ -61,6 +61,13 @@ class VerificationEvidence:
 
     def bundle(self) -> dict[str, Any]:
         return to_bundle(self.input, self.recognition_events)
+
+
+@dataclass(frozen=True)
+class _ChainFacts:
+    block_times: dict[int, int]  # block number -> its timestamp
+    anchored: dict[str, int]  # batch root -> the block that anchored it, by as_of
+    written: set[str]  # single records whose RecordWritten the index has, by as_of
 
 
 class EvidenceReader:
@@ -114,7 +121,8 @@ class EvidenceReader:
             unheld = [row.id for row in rows if row.payload is None]
             added = known.added_routes(conn, unheld)
             refusals = known.refusals_of(conn, unheld)
-            records = tuple(self._record(session, row, as_of, added, refusals) for row in rows)
+            known_facts = self._chain_facts(session, rows, as_of)
+            records = tuple(self._record(session, row, as_of, added, refusals, known_facts) for row in rows)
             addresses = {r.record.party for r in records} | {r.record.counterparty for r in records}
             parties = self._parties(session, addresses, as_of)
             events = self._recognition_events(session, as_of)
@@ -134,6 +142,42 @@ class EvidenceReader:
         )
         return VerificationEvidence(with_recognition(inp, events), events)
 
+    def _chain_facts(self, session: Session, rows: Sequence[RecordRow], as_of: int) -> _ChainFacts:
+        """What the records' chain facts need from the index, in three reads for the whole
+        consignment (not three per record): their blocks' times, their batches' anchoring
+        blocks (kept on the batch by the indexer), and which single records have their
+        RecordWritten event by `as_of`."""
+        numbers = {r.block_number for r in rows if r.block_number is not None and r.block_number <= as_of}
+        roots = {r.batch_root for r in rows if r.mode == "batch" and r.batch_root is not None}
+        singles = [r.id for r in rows if not (r.mode == "batch" and r.batch_root is not None)]
+        times: dict[int, int] = {}
+        if numbers:
+            times = {
+                n: t
+                for n, t in session.execute(
+                    select(BlockRow.number, BlockRow.timestamp).where(BlockRow.number.in_(numbers))
+                )
+            }
+        anchored: dict[str, int] = {}
+        if roots:
+            for root, block in session.execute(
+                select(BatchRow.root, BatchRow.block_number).where(BatchRow.root.in_(roots))
+            ):
+                if block is not None and block <= as_of:
+                    anchored[root] = block
+        written: set[str] = set()
+        if singles:
+            written = set(
+                session.scalars(
+                    select(EventRow.record_id).where(
+                        EventRow.record_id.in_(singles),
+                        EventRow.name == "RecordWritten",
+                        EventRow.block_number <= as_of,
+                    )
+                )
+            )
+        return _ChainFacts(times, anchored, written)
+
     def _record(
         self,
         session: Session,
@@ -141,16 +185,17 @@ class EvidenceReader:
         as_of: int,
         added: dict[str, tuple[str, ...]],
         refusals: dict[str, tuple[known.Refusal, ...]],
+        facts: _ChainFacts,
     ) -> RecordFact:
         on_chain = row.block_number is not None and row.block_number <= as_of
-        block = session.get(BlockRow, row.block_number) if on_chain and row.block_number is not None else None
+        timestamp = facts.block_times.get(row.block_number) if on_chain and row.block_number is not None else None
         proof = root_block = None
         written = None
         held = row.payload is not None
         record = row.to_record() if held else replace(row.to_record(), route=added.get(row.id, ()))
-        if row.mode == "batch" and row.proof is not None:  # another instance's batch: its proof came with it
+        if row.mode == "batch" and row.proof is not None:  # kept at acceptance, or received with the record
             proof = json.loads(row.proof)
-        if row.mode == "batch" and row.batch_root is not None and proof is None:
+        if row.mode == "batch" and row.batch_root is not None and proof is None:  # accepted before proofs were kept
             ids = session.scalars(
                 select(RecordRow.id).where(RecordRow.batch_root == row.batch_root).order_by(RecordRow.batch_index)
             ).all()
@@ -158,23 +203,9 @@ class EvidenceReader:
                 "0x" + p.hex() for p in MerkleTree([bytes.fromhex(i[2:]) for i in ids]).proof(bytes.fromhex(row.id[2:]))
             ]
         if row.mode == "batch" and row.batch_root is not None:
-            anchor = session.scalar(
-                select(EventRow).where(
-                    EventRow.name == "RootAnchored",
-                    EventRow.args.like(f'%"{row.batch_root}"%'),
-                    EventRow.block_number <= as_of,
-                )
-            )
-            root_block = anchor.block_number if anchor else None
+            root_block = facts.anchored.get(row.batch_root)
         else:
-            written = (
-                session.scalar(
-                    select(EventRow.block_number).where(
-                        EventRow.record_id == row.id, EventRow.name == "RecordWritten", EventRow.block_number <= as_of
-                    )
-                )
-                is not None
-            )
+            written = row.id in facts.written
         return RecordFact(
             id=row.id,
             record=record,
@@ -184,7 +215,7 @@ class EvidenceReader:
             mode=row.mode,
             block_number=row.block_number if on_chain else None,
             block_hash=row.block_hash if on_chain else None,
-            block_timestamp=block.timestamp if block else None,
+            block_timestamp=timestamp,
             confirmations=max(0, as_of - row.block_number + 1) if on_chain and row.block_number is not None else 0,
             batch_root=row.batch_root,
             inclusion_proof=proof,

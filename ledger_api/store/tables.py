@@ -50,8 +50,9 @@ class RecordRow(Base):
     # Where the signed record came from: "local" (posted here), "chain" (only its chain
     # facts are known: not held), "peer" (fetched from another instance and checked).
     origin: Mapped[str] = mapped_column(String(8), default="local", server_default="local")
-    # A batch record received with its inclusion proof (JSON list of 0x hashes, leaf to
-    # root): its batch is another instance's, whose tree this one cannot rebuild.
+    # A batch record's inclusion proof (JSON list of 0x hashes, leaf to root): kept when
+    # its batch is accepted here (a verification reads it instead of rebuilding the tree),
+    # or received with the record when the batch is another instance's.
     proof: Mapped[str | None] = mapped_column(Text)
     # accepted → submitted → included (in a block the index has seen) ; failed
     status: Mapped[str] = mapped_column(String(12), index=True)
