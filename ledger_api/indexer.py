@@ -12,8 +12,10 @@ call per request.
 - A record that `writeMany` refused (RecordRejected) is `failed`, with the contract's
   custom error decoded as its reason; it keeps the block of the rejection, so that a
   reorg puts it back in flight like a written one.
+- An authority's endpoint (EndpointPublished) becomes its current one in `endpoints`
+  (store/peers.py); a reorg rebuilds them from the publications left.
 - Every event of the contracts is kept in `events`, those the service does not act on
-  yet too (RouteExtended, EndpointPublished…).
+  yet too (RouteExtended…).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from ledger_api.chain.loop import run_steps
 from ledger_api.chain.rpc import Rpc
 from ledger_api.domain.parties import PARTY_EVENTS, PartyStatus
 from ledger_api.store.db import Store
+from ledger_api.store.peers import ENDPOINT_EVENT, endpoint_of_event, put_endpoint, rebuild_endpoints
 from ledger_api.store.tables import RECORDS, BatchRow, BlockRow, EventRow, OutboxRow, PartyRow, RecordRow, StateRow
 
 log = logging.getLogger(__name__)
@@ -183,6 +186,7 @@ class Indexer:
         # Sent rows whose receipt vanished are due at once.
         session.execute(update(OutboxRow).where(OutboxRow.status == "mined").values(status="sent", last_sent_at=None))
         self._rebuild_parties(session)
+        rebuild_endpoints(session)
         self._set_cursor(session, to_block)
 
     # ------------------------------------------------------------ projections
@@ -230,6 +234,8 @@ class Indexer:
             session.execute(update(RecordRow).where(RecordRow.batch_root == root).values(**values))
         elif spec.name in PARTY_EVENTS:
             self._apply_party_event(session, spec.name, args, block)
+        elif spec.name == ENDPOINT_EVENT:
+            put_endpoint(session, endpoint_of_event(args, block))
 
     def _fail_live_records_displaced_by(self, session: Session, written: ColumnElement[bool]) -> None:
         """Records the chain wrote that the store has as failed (a reverted transaction

@@ -201,6 +201,45 @@ class StateRow(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+class EndpointRow(Base):
+    """The current endpoint of each authority that published one (PartyRegistry's
+    EndpointPublished: the latest wins); every publication stays in `events`."""
+
+    __tablename__ = "endpoints"
+
+    authority: Mapped[str] = mapped_column(String(42), primary_key=True)
+    country: Mapped[str] = mapped_column(String(2), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    signing_key: Mapped[str] = mapped_column(String(66), index=True)  # Ed25519, 32 raw bytes as 0x-hex
+    encryption_key: Mapped[str] = mapped_column(String(66))  # X25519, 0x00… when none
+    relayer: Mapped[str] = mapped_column(String(42), index=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+
+
+class PeerTokenSeenRow(Base):
+    """The ids of the peer request tokens this instance accepted, kept until they expire,
+    so that a token captured on the way cannot be used twice."""
+
+    __tablename__ = "peer_tokens_seen"
+
+    jti: Mapped[str] = mapped_column(String(128), primary_key=True)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)  # unix seconds
+
+
+class PayloadRefusalRow(Base):
+    """A record a peer served that did not match the chain (its id, payload hash, signature
+    or inclusion proof): refused, and kept here with the peer's identity."""
+
+    __tablename__ = "payload_refusals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    record_id: Mapped[str] = mapped_column(String(66), index=True)
+    peer_authority: Mapped[str] = mapped_column(String(42))
+    peer_url: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 # The tables a single post reads and writes, as Core sees them: that path runs ~10 short
 # statements per request, and the ORM's unit of work and identity map cost more than the
 # statements themselves.

@@ -1,0 +1,177 @@
+"""The store's side of the consortium: the instances the authorities published on chain
+(`endpoints`, kept by the indexer from EndpointPublished), the peer request tokens already
+used (`peer_tokens_seen`), and the payloads peers served that the chain refuted
+(`payload_refusals`). Every SQL statement about them is here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ledger_api.domain.endpoints import Endpoint
+from ledger_api.domain.parties import PartyStatus
+from ledger_api.store.db import Store
+from ledger_api.store.tables import EndpointRow, EventRow, PartyRow, PayloadRefusalRow, PeerTokenSeenRow
+
+ENDPOINT_EVENT = "EndpointPublished"
+
+
+def _hex(value: Any) -> str:
+    return "0x" + value.hex() if isinstance(value, bytes) else str(value).lower()
+
+
+def _country(value: Any) -> str:
+    raw = value if isinstance(value, bytes) else bytes.fromhex(str(value)[2:])
+    return raw.decode("ascii", "replace")
+
+
+def endpoint_of_event(args: Mapping[str, Any], block: int) -> Endpoint:
+    """The endpoint an EndpointPublished event publishes; `args` as the ABI decodes them
+    (bytes) or as `events` keeps them (0x-hex)."""
+    return Endpoint(
+        authority=str(args["authority"]),
+        country=_country(args["country"]),
+        url=str(args["url"]),
+        signing_key=_hex(args["signingKey"]),
+        encryption_key=_hex(args["encryptionKey"]),
+        relayer=str(args["relayer"]),
+        block_number=block,
+    )
+
+
+def _endpoint(row: EndpointRow) -> Endpoint:
+    return Endpoint(
+        row.authority, row.country, row.url, row.signing_key, row.encryption_key, row.relayer, row.block_number
+    )
+
+
+# ---------------------------------------------------------------- endpoints (the indexer writes)
+
+
+def put_endpoint(session: Session, endpoint: Endpoint) -> None:
+    """`endpoint` becomes its authority's current one."""
+    session.merge(
+        EndpointRow(
+            authority=endpoint.authority,
+            country=endpoint.country,
+            url=endpoint.url,
+            signing_key=endpoint.signing_key,
+            encryption_key=endpoint.encryption_key,
+            relayer=endpoint.relayer,
+            block_number=endpoint.block_number,
+        )
+    )
+
+
+def rebuild_endpoints(session: Session) -> None:
+    """The current endpoints again from the publications in `events`: after a reorg
+    removed some of them."""
+    session.execute(delete(EndpointRow))
+    session.flush()
+    for endpoint in publications(session):
+        put_endpoint(session, endpoint)
+        session.flush()
+
+
+# ---------------------------------------------------------------- endpoints (reads)
+
+
+def publications(session: Session, authority: str | None = None) -> list[Endpoint]:
+    """Every endpoint published (of `authority`, or of all), oldest first."""
+    events = session.scalars(
+        select(EventRow).where(EventRow.name == ENDPOINT_EVENT).order_by(EventRow.block_number, EventRow.log_index)
+    ).all()
+    published = [endpoint_of_event(json.loads(e.args), e.block_number) for e in events]
+    return [e for e in published if authority is None or e.authority.lower() == authority.lower()]
+
+
+def current_endpoints(session: Session) -> list[Endpoint]:
+    """The current endpoint of every authority that published one."""
+    return [_endpoint(row) for row in session.scalars(select(EndpointRow).order_by(EndpointRow.authority))]
+
+
+def current_endpoint(session: Session, authority: str) -> Endpoint | None:
+    row = session.get(EndpointRow, authority)
+    return None if row is None else _endpoint(row)
+
+
+def active_endpoints(session: Session) -> list[Endpoint]:
+    """The current endpoints of the authorities that are active now: the ones whose
+    signing keys a peer request is checked against."""
+    rows = session.scalars(
+        select(EndpointRow)
+        .join(PartyRow, PartyRow.address == EndpointRow.authority)
+        .where(PartyRow.is_authority == 1, PartyRow.status == int(PartyStatus.ACTIVE))
+        .order_by(EndpointRow.authority)
+    ).all()
+    return [_endpoint(row) for row in rows]
+
+
+def country_of(session: Session, address: str) -> str | None:
+    """The registry country of a party, as indexed."""
+    return session.scalar(select(PartyRow.country).where(PartyRow.address == address))
+
+
+# ---------------------------------------------------------------- peer request tokens
+
+
+def remember_token(store: Store, jti: str, expires_at: int, now: int) -> bool:
+    """Records that the token `jti` (valid until `expires_at`) was used; False when it was
+    used before. Tokens expired by `now` are forgotten: they are refused as expired anyway.
+    Its own transaction: two requests racing with one token meet at the primary key."""
+    try:
+        with store.session() as session:
+            session.execute(delete(PeerTokenSeenRow).where(PeerTokenSeenRow.expires_at < now))
+            if session.get(PeerTokenSeenRow, jti) is not None:
+                return False
+            session.add(PeerTokenSeenRow(jti=jti, expires_at=expires_at))
+    except IntegrityError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------- payload refusals
+
+
+@dataclass(frozen=True)
+class PayloadRefusal:
+    record_id: str
+    peer_authority: str
+    peer_url: str
+    reason: str
+    at: datetime
+
+
+def record_refusal(session: Session, refusal: PayloadRefusal) -> None:
+    session.add(
+        PayloadRefusalRow(
+            record_id=refusal.record_id,
+            peer_authority=refusal.peer_authority,
+            peer_url=refusal.peer_url,
+            reason=refusal.reason,
+            at=refusal.at,
+        )
+    )
+
+
+def refusals_of(session: Session, record_ids: Iterable[str]) -> dict[str, list[PayloadRefusal]]:
+    """The refusals logged for each of `record_ids`, oldest first."""
+    ids = list(record_ids)
+    if not ids:
+        return {}
+    rows = session.scalars(
+        select(PayloadRefusalRow).where(PayloadRefusalRow.record_id.in_(ids)).order_by(PayloadRefusalRow.id)
+    ).all()
+    found: dict[str, list[PayloadRefusal]] = {}
+    for row in rows:
+        found.setdefault(row.record_id, []).append(
+            PayloadRefusal(row.record_id, row.peer_authority, row.peer_url, row.reason, row.at)
+        )
+    return found
