@@ -18,23 +18,29 @@ from web3 import HTTPProvider, Web3
 from ledger_api.chain.abi import ContractAbi
 from ledger_api.chain.artifacts import load_artifacts
 from ledger_api.chain.deploy import DeploymentConfig, Manifest, Sender, ensure_deployed, load_config
+from ledger_api.chain.endpoints import endpoint_on_chain, party_on_chain, publish_from_unlocked
 from ledger_api.chain.node import AnvilNode
 from ledger_api.chain.relayer import Relayer
 from ledger_api.chain.rpc import Rpc
 from ledger_api.chain.worker import ChainWorker, WakeSender, make_wake_pipe, run_worker
+from ledger_api.domain.forwarding import endpoint_calldata
+from ledger_api.domain.peer_tokens import raw_public
 from ledger_api.domain.records import LedgerDomain
-from ledger_api.errors import ConfigurationError, NodeUnavailable
+from ledger_api.errors import ChainError, ConfigurationError, NodeUnavailable
 from ledger_api.indexer import Indexer
 from ledger_api.services.access import Access
 from ledger_api.services.credentials import Credentials
+from ledger_api.services.instance import Identity, Instance
 from ledger_api.services.parties import PartyWrites
+from ledger_api.services.peer_records import PeerRecords
 from ledger_api.services.queries import Queries
 from ledger_api.services.recognition_writes import RecognitionWrites
 from ledger_api.services.submission import Submissions
 from ledger_api.services.verification import EvidenceReader, Verifier
 from ledger_api.settings import ANVIL_CHAIN_ID, ANVIL_DEV_ADDRESSES, Settings
 from ledger_api.store.db import Store
-from ledger_api.store.receipt_keys import load_or_create_keyring
+from ledger_api.store.instance_keys import load_or_create_encryption_key, raw_public_encryption_key
+from ledger_api.store.receipt_keys import KeyRing, load_or_create_keyring
 from ledger_api.store.risk_rules_file import load_rules
 
 log = logging.getLogger(__name__)
@@ -57,6 +63,8 @@ class Runtime:
     credentials: Credentials | None = None
     access: Access | None = None
     verifier: Verifier | None = None
+    instance: Instance | None = None  # the authority this instance acts for, its endpoint and keys
+    peer_records: PeerRecords | None = None  # what it serves to the other authorities' instances
     worker: ChainWorker | None = None  # the relayer and indexer's process (chain_worker="process")
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -89,6 +97,7 @@ class Runtime:
         self.rpc = Rpc(url)
         abi = ContractAbi(load_artifacts(s.build_dir))
         addresses = {name: c.address for name, c in self.manifest.contracts.items()}
+        identity = self._identity(config, keyring, self.rpc, addresses["PartyRegistry"])
         wake: Callable[[], None]
         if background and s.chain_worker == "process":
             wake = WakeSender(make_wake_pipe(s.data_dir)).set
@@ -122,8 +131,11 @@ class Runtime:
         self.credentials = Credentials(self.store)
         self.access = Access(self.store)
         self.evidence_reader = EvidenceReader(self.store, domain, addresses, s.confirmations)
-        self.verifier = Verifier(self.evidence_reader, rules, keyring, s.service_id)
+        issuer = (identity.authority, identity.country)
+        self.verifier = Verifier(self.evidence_reader, rules, keyring, s.service_id, issuer)
         self.queries = Queries(self.store, s.confirmations, self.submissions.next_nonce)
+        self.instance = Instance(self.store, identity, keyring, self.party_writes)
+        self.peer_records = PeerRecords(self.store, identity.authority, identity.public_url)
         if background and s.chain_worker == "process":
             self.worker = ChainWorker(chain_worker_process, (s, url)).start()
         elif background:
@@ -178,9 +190,85 @@ class Runtime:
         self.credentials = Credentials(self.store)
         self.access = Access(self.store)
         self.evidence_reader = EvidenceReader(self.store, domain, addresses, s.confirmations)
-        self.verifier = Verifier(self.evidence_reader, rules, keyring, s.service_id)
+        identity = self._reader_identity(keyring)
+        self.verifier = Verifier(
+            self.evidence_reader, rules, keyring, s.service_id, (identity.authority, identity.country)
+        )
         self.queries = Queries(self.store, s.confirmations, _no_chain)
+        self.instance = Instance(self.store, identity, keyring, None)
+        self.peer_records = PeerRecords(self.store, identity.authority, identity.public_url)
         return self
+
+    # ------------------------------------------------------------ the consortium
+
+    def _identity(self, config: DeploymentConfig, keyring: KeyRing, rpc: Rpc, registry: str) -> Identity:
+        """Who this instance is: its authority (LEDGER_AUTHORITY, or on a development
+        chain the deployment config's first), that authority's country as the registry
+        has it, its public URL, relayer and encryption key. On a development chain it also
+        publishes its endpoint from the authority's unlocked account if the chain does not
+        show the current one (never on another chain: there the authority signs,
+        `ledger admin publish-endpoint`)."""
+        s = self.settings
+        development = s.embedded_chain or s.dev_chain
+        authority = s.authority
+        if authority is None:
+            if not development:
+                raise ConfigurationError(
+                    "LEDGER_AUTHORITY is required with an external chain: the address of the customs authority "
+                    "this instance acts for"
+                )
+            authority = config.authorities[0].address
+        party = party_on_chain(rpc, registry, authority)
+        if party is None or not party.is_authority:
+            log.warning(
+                "%s is not a customs authority on this chain (yet): peers will not trust this instance", authority
+            )
+        identity = Identity(
+            authority=authority,
+            country=party.country if party is not None else _configured_country(config, authority),
+            public_url=s.peer_url,
+            relayer=Account.from_key(s.relayer_secret).address,
+            encryption_key=raw_public_encryption_key(load_or_create_encryption_key(s.receipt_keys)),
+        )
+        if development and party is not None and party.is_authority:
+            self._publish_on_development_chain(identity, keyring, rpc, registry)
+        return identity
+
+    def _publish_on_development_chain(self, identity: Identity, keyring: KeyRing, rpc: Rpc, registry: str) -> None:
+        signing = raw_public(keyring.active.private.public_key())
+        current = endpoint_on_chain(rpc, registry, identity.authority, identity.country or "")
+        if current is not None and current.same_publication(
+            identity.public_url, "0x" + signing.hex(), "0x" + identity.encryption_key.hex(), identity.relayer
+        ):
+            return
+        data = endpoint_calldata(identity.public_url, signing, identity.encryption_key, identity.relayer)
+        try:
+            tx = publish_from_unlocked(rpc, registry, identity.authority, data)
+        except ChainError as exc:
+            log.warning("could not publish this instance's endpoint for %s: %s", identity.authority, exc)
+            return
+        log.info(
+            "published the endpoint of %s: %s (kid %s, transaction %s)",
+            identity.authority,
+            identity.public_url,
+            keyring.active.kid,
+            tx,
+        )
+
+    def _reader_identity(self, keyring: KeyRing) -> Identity:
+        s = self.settings
+        assert self.manifest is not None
+        authority = s.authority or (self.manifest.authorities[0]["address"] if self.manifest.authorities else None)
+        if authority is None:
+            raise ConfigurationError("LEDGER_AUTHORITY is required: the customs authority this instance acts for")
+        country = next((a["country"] for a in self.manifest.authorities if a["address"] == authority), None)
+        return Identity(
+            authority=authority,
+            country=country,
+            public_url=s.peer_url,
+            relayer=Account.from_key(s.relayer_secret).address,
+            encryption_key=raw_public_encryption_key(load_or_create_encryption_key(s.receipt_keys)),
+        )
 
     def stop(self) -> None:
         if self.worker is not None:
@@ -245,6 +333,10 @@ def chain_worker_process(settings: Settings, rpc_url: str) -> None:
         return runtime.relayer.wake, runtime.stop
 
     run_worker(settings.data_dir, start)
+
+
+def _configured_country(config: DeploymentConfig, authority: str) -> str | None:
+    return next((a.country for a in config.authorities if a.address == authority), None)
 
 
 def _no_chain(_: str) -> int:

@@ -232,8 +232,16 @@ class Verifier:
     CACHE_SIZE = 1024
     KEY_RELOAD_SECONDS = 60.0  # picks up a key rotated by `ledger admin receipt-keys rotate`
 
-    def __init__(self, reader: EvidenceReader, rules: RuleSet, keyring: KeyRing, service_id: str) -> None:
+    def __init__(
+        self,
+        reader: EvidenceReader,
+        rules: RuleSet,
+        keyring: KeyRing,
+        service_id: str,
+        issuer: tuple[str, str | None] | None = None,  # the authority the instance acts for, its country
+    ) -> None:
         self.reader, self.rules, self.keyring, self.service_id = reader, rules, keyring, service_id
+        self.issuer = issuer
         self._cache: OrderedDict[tuple[Any, ...], tuple[dict[str, Any], _Claims]] = OrderedDict()
         self._lock = threading.Lock()
         self._keys_loaded = time.monotonic()
@@ -290,6 +298,8 @@ class Verifier:
             ledger=gathered.input.domain.verifying_contract,
             evidence=digest,
             iss=self.service_id,
+            authority=self.issuer[0] if self.issuer else None,
+            country=self.issuer[1] if self.issuer else None,
         )
         recognition = gathered.input.recognition
         response = {
