@@ -1,14 +1,11 @@
 """The store's side of the consortium: the instances the authorities published on chain
-(`endpoints`, kept by the indexer from EndpointPublished), the peer request tokens already
-used (`peer_tokens_seen`), and the payloads peers served that the chain refuted
-(`payload_refusals`). Every SQL statement about them is here."""
+(`endpoints`, kept by the indexer from EndpointPublished) and the peer request tokens
+already used (`peer_tokens_seen`). Every SQL statement about them is here."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -18,7 +15,7 @@ from sqlalchemy.orm import Session
 from ledger_api.domain.endpoints import Endpoint
 from ledger_api.domain.parties import PartyStatus
 from ledger_api.store.db import Store
-from ledger_api.store.tables import EndpointRow, EventRow, PartyRow, PayloadRefusalRow, PeerTokenSeenRow
+from ledger_api.store.tables import EndpointRow, EventRow, PartyRow, PeerTokenSeenRow
 
 ENDPOINT_EVENT = "EndpointPublished"
 
@@ -135,43 +132,3 @@ def remember_token(store: Store, jti: str, expires_at: int, now: int) -> bool:
     except IntegrityError:
         return False
     return True
-
-
-# ---------------------------------------------------------------- payload refusals
-
-
-@dataclass(frozen=True)
-class PayloadRefusal:
-    record_id: str
-    peer_authority: str
-    peer_url: str
-    reason: str
-    at: datetime
-
-
-def record_refusal(session: Session, refusal: PayloadRefusal) -> None:
-    session.add(
-        PayloadRefusalRow(
-            record_id=refusal.record_id,
-            peer_authority=refusal.peer_authority,
-            peer_url=refusal.peer_url,
-            reason=refusal.reason,
-            at=refusal.at,
-        )
-    )
-
-
-def refusals_of(session: Session, record_ids: Iterable[str]) -> dict[str, list[PayloadRefusal]]:
-    """The refusals logged for each of `record_ids`, oldest first."""
-    ids = list(record_ids)
-    if not ids:
-        return {}
-    rows = session.scalars(
-        select(PayloadRefusalRow).where(PayloadRefusalRow.record_id.in_(ids)).order_by(PayloadRefusalRow.id)
-    ).all()
-    found: dict[str, list[PayloadRefusal]] = {}
-    for row in rows:
-        found.setdefault(row.record_id, []).append(
-            PayloadRefusal(row.record_id, row.peer_authority, row.peer_url, row.reason, row.at)
-        )
-    return found

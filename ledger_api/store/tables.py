@@ -226,20 +226,6 @@ class PeerTokenSeenRow(Base):
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)  # unix seconds
 
 
-class PayloadRefusalRow(Base):
-    """A record a peer served that did not match the chain (its id, payload hash, signature
-    or inclusion proof): refused, and kept here with the peer's identity."""
-
-    __tablename__ = "payload_refusals"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    record_id: Mapped[str] = mapped_column(String(66), index=True)
-    peer_authority: Mapped[str] = mapped_column(String(42))
-    peer_url: Mapped[str] = mapped_column(Text)
-    reason: Mapped[str] = mapped_column(Text)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
 # The tables a single post reads and writes, as Core sees them: that path runs ~10 short
 # statements per request, and the ORM's unit of work and identity map cost more than the
 # statements themselves.
