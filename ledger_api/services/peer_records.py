@@ -16,7 +16,6 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import NoReturn
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -25,9 +24,10 @@ from sqlalchemy.orm import Session
 
 from ledger_api.domain import peer_tokens
 from ledger_api.domain.endpoints import peer_path
+from ledger_api.domain.exchange import ServedRecord
 from ledger_api.domain.merkle import MerkleTree
 from ledger_api.domain.peer_tokens import AUTH_SCHEME, PeerTokenError
-from ledger_api.domain.records import Record, RecordKind
+from ledger_api.domain.records import RecordKind
 from ledger_api.errors import NotFound
 from ledger_api.store import peers
 from ledger_api.store.db import Store
@@ -38,20 +38,6 @@ log = logging.getLogger(__name__)
 
 class PeerRefused(NotFound):
     """A peer request refused; answered as the unknown consignment or batch it names."""
-
-
-@dataclass(frozen=True)
-class HeldRecord:
-    """A signed record this instance holds, as a peer receives it."""
-
-    id: str
-    ucr: str | None
-    record: Record
-    signature: str
-    payload: str  # canonical JSON (RFC 8785): the bytes whose keccak256 is on chain
-    mode: str
-    batch_root: str | None
-    proof: list[str] | None  # the inclusion proof of a batch record in its root
 
 
 class PeerRecords:
@@ -99,7 +85,7 @@ class PeerRecords:
 
     def consignment_records(
         self, authorization: str | None, method: str, path: str, consignment: str
-    ) -> tuple[str, list[HeldRecord]]:
+    ) -> tuple[str, list[ServedRecord]]:
         """The requesting authority and the records of `consignment` (its ledger key, 0x-hex)
         this instance holds, if the authority's country is on the consignment's route."""
         consignment = consignment.lower()
@@ -121,7 +107,7 @@ class PeerRecords:
 
     def batch_records(
         self, authorization: str | None, method: str, path: str, root: str
-    ) -> tuple[str, list[HeldRecord]]:
+    ) -> tuple[str, list[ServedRecord]]:
         """The requesting authority and the records of the batch `root` this instance holds
         whose consignments' routes include the authority's country."""
         root = root.lower()
@@ -167,7 +153,7 @@ def route_countries(session: Session, consignment: str) -> set[str]:
     return countries
 
 
-def _held(session: Session, rows: Sequence[RecordRow]) -> list[HeldRecord]:
+def _held(session: Session, rows: Sequence[RecordRow]) -> list[ServedRecord]:
     trees: dict[str, MerkleTree | None] = {}
     held = []
     for row in rows:
@@ -178,17 +164,18 @@ def _held(session: Session, rows: Sequence[RecordRow]) -> list[HeldRecord]:
             if row.batch_root not in trees:
                 trees[row.batch_root] = _tree(session, row.batch_root)
             tree = trees[row.batch_root]
-            if tree is not None:
-                proof = ["0x" + p.hex() for p in tree.proof(bytes.fromhex(row.id[2:]))]
+            if tree is None:
+                continue  # a batch record whose proof this instance cannot give: no use to a peer
+            proof = tuple(tree.proof(bytes.fromhex(row.id[2:])))
         held.append(
-            HeldRecord(
+            ServedRecord(
                 id=row.id,
                 ucr=row.ucr,
                 record=record_of(row),
-                signature=row.signature,
-                payload=row.payload,
+                signature=bytes.fromhex(row.signature[2:]),
+                payload=row.payload.encode(),
                 mode=row.mode,
-                batch_root=row.batch_root,
+                batch_root=None if row.batch_root is None else bytes.fromhex(row.batch_root[2:]),
                 proof=proof,
             )
         )

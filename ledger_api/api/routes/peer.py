@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from ledger_api.api.deps import PeerRecordsDep
 from ledger_api.api.problems import responses
 from ledger_api.api.schemas import RECORD_ID_PATTERN
-from ledger_api.services.peer_records import HeldRecord
+from ledger_api.domain.exchange import to_json
 
 router = APIRouter(prefix="/v1/peer", tags=["consortium"])
 
@@ -50,30 +50,6 @@ class PeerRecordsOut(BaseModel):
     records: list[PeerRecordOut]
 
 
-def _out(held: HeldRecord) -> PeerRecordOut:
-    r = held.record
-    return PeerRecordOut(
-        id=held.id,
-        ucr=held.ucr,
-        record=PeerRecordFields(
-            consignment="0x" + r.consignment.hex(),
-            kind=r.kind.name,
-            payloadHash="0x" + r.payload_hash.hex(),
-            previous="0x" + r.previous.hex(),
-            party=r.party,
-            counterparty=r.counterparty,
-            nonce=str(r.nonce),
-            deadline=str(r.deadline),
-            route=list(r.route),
-        ),
-        signature=held.signature,
-        payload=held.payload,
-        mode=held.mode,
-        batch_root=held.batch_root,
-        proof=held.proof,
-    )
-
-
 def _routed_path(request: Request) -> str:
     """The request's path as this app routes it (a mount's root path taken off), with
     its query: what a token's `htu` binds after the public URL's own path."""
@@ -92,7 +68,7 @@ def consignment_records(
     """The records of the consignment this instance holds, for the instance of a customs
     authority of a country on its route."""
     _, held = peers.consignment_records(authorization, request.method, _routed_path(request), key)
-    return PeerRecordsOut(authority=peers.authority, records=[_out(h) for h in held])
+    return PeerRecordsOut(authority=peers.authority, records=[PeerRecordOut(**to_json(h)) for h in held])
 
 
 @router.get("/batches/{root}/records", response_model=PeerRecordsOut, responses=responses(404, 422))
@@ -102,4 +78,4 @@ def batch_records(
     """The records of the batch this instance holds whose consignments' routes include
     the requesting authority's country."""
     _, held = peers.batch_records(authorization, request.method, _routed_path(request), root)
-    return PeerRecordsOut(authority=peers.authority, records=[_out(h) for h in held])
+    return PeerRecordsOut(authority=peers.authority, records=[PeerRecordOut(**to_json(h)) for h in held])
