@@ -54,15 +54,19 @@ class PeerClient:
             trust_env=False,  # a proxy from the environment is not the operator's choice for peers
         )
 
-    def records(self, base_url: str, path: str, authorization: Callable[[str], str]) -> list[ServedRecord] | None:
+    def records(
+        self, base_url: str, path: str, authorization: Callable[[str], str], timeout: float | None = None
+    ) -> list[ServedRecord] | None:
         """The records the instance at `base_url` serves at `path` (/v1/peer/…), or None when
         it answers 404 (it holds none it will give). `authorization(htu)` makes the
-        Authorization header for a request to the path `htu`. PeerError otherwise."""
+        Authorization header for a request to the path `htu`; `timeout`, if shorter than
+        the client's, bounds this exchange. PeerError otherwise."""
         problem = peer_url_problem(base_url)
         if problem is not None:
             raise PeerError("BAD_URL", f"the peer URL {base_url[:80]!r} {problem}")
         url = httpx.URL(base_url.rstrip("/") + path)
-        deadline = time.monotonic() + self.timeout
+        budget = self.timeout if timeout is None else max(0.05, min(self.timeout, timeout))
+        deadline = time.monotonic() + budget
         for _ in range(MAX_REDIRECTS + 1):
             status, body, location = self._get(url, authorization, deadline)
             if status in REDIRECTS and location is not None:
@@ -82,8 +86,13 @@ class PeerClient:
         self, url: httpx.URL, authorization: Callable[[str], str], deadline: float
     ) -> tuple[int, bytes, str | None]:
         htu = url.raw_path.decode("ascii")
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise PeerError("TIMEOUT", f"{url}: no time left to ask")
         try:
-            with self._http.stream("GET", url, headers={"Authorization": authorization(htu)}) as response:
+            with self._http.stream(
+                "GET", url, headers={"Authorization": authorization(htu)}, timeout=httpx.Timeout(left)
+            ) as response:
                 length = response.headers.get("content-length")
                 if length is not None and length.isdigit() and int(length) > self.max_bytes:
                     raise PeerError("TOO_LARGE", f"{url} answers {length} bytes, more than {self.max_bytes}")
@@ -94,11 +103,11 @@ class PeerClient:
                     if size > self.max_bytes:
                         raise PeerError("TOO_LARGE", f"{url} answered more than {self.max_bytes} bytes")
                     if time.monotonic() > deadline:
-                        raise PeerError("TIMEOUT", f"{url} took more than {self.timeout:.1f} s to answer")
+                        raise PeerError("TIMEOUT", f"{url} took too long to answer")
                     chunks.append(chunk)
                 return response.status_code, b"".join(chunks), response.headers.get("location")
         except httpx.TimeoutException as exc:
-            raise PeerError("TIMEOUT", f"{url} did not answer in {self.timeout:.1f} s") from exc
+            raise PeerError("TIMEOUT", f"{url} did not answer in {left:.1f} s") from exc
         except httpx.HTTPError as exc:
             raise PeerError("UNREACHABLE", f"{url} cannot be reached: {exc or type(exc).__name__}") from exc
 

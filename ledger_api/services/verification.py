@@ -238,6 +238,7 @@ class Verifier:
         rules: RuleSet,
         keyring: KeyRing,
         service_id: str,
+        *,
         issuer: tuple[str, str | None] | None = None,  # the authority the instance acts for, its country
     ) -> None:
         self.reader, self.rules, self.keyring, self.service_id = reader, rules, keyring, service_id

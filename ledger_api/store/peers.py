@@ -1,21 +1,24 @@
 """The store's side of the consortium: the instances the authorities published on chain
 (`endpoints`, kept by the indexer from EndpointPublished) and the peer request tokens
-already used (`peer_tokens_seen`). Every SQL statement about them is here."""
+already used (`peer_tokens_seen`), and which payloads this instance lacks: records on
+chain not held here, roots another instance anchored (`records`, `batches`, which
+store/records.py keeps). Every SQL statement about them is here."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ledger_api.domain.endpoints import Endpoint
 from ledger_api.domain.parties import PartyStatus
 from ledger_api.store.db import Store
-from ledger_api.store.tables import EndpointRow, EventRow, PartyRow, PeerTokenSeenRow
+from ledger_api.store.tables import BATCHES, RECORDS, EndpointRow, EventRow, PartyRow, PeerTokenSeenRow
 
 ENDPOINT_EVENT = "EndpointPublished"
 
@@ -132,3 +135,56 @@ def remember_token(store: Store, jti: str, expires_at: int, now: int) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+# ---------------------------------------------------------------- payloads wanted
+
+
+@dataclass(frozen=True)
+class WantedRecord:
+    """A record on chain whose payload is not held here."""
+
+    record_id: str
+    consignment: str
+    tx_hash: str | None
+
+
+def wanted_records(conn: Connection, consignment: str | None = None, limit: int = 10_000) -> list[WantedRecord]:
+    """The records on chain (included) not held here, of `consignment` or of all, in
+    consignment and hash-chain order."""
+    where = [RECORDS.c.payload.is_(None), RECORDS.c.status == "included"]
+    if consignment is not None:
+        where.append(RECORDS.c.consignment == consignment)
+    rows = conn.execute(
+        select(RECORDS.c.id, RECORDS.c.consignment, RECORDS.c.tx_hash)
+        .where(*where)
+        .order_by(RECORDS.c.consignment, RECORDS.c.position)
+        .limit(limit)
+    ).all()
+    return [WantedRecord(r.id, r.consignment, r.tx_hash) for r in rows]
+
+
+@dataclass(frozen=True)
+class ForeignRoot:
+    """A Merkle root another instance anchored whose leaves are not all held here."""
+
+    root: str
+    anchored_by: str | None
+    count: int
+    held: int
+
+
+def foreign_roots(conn: Connection, root: str | None = None) -> list[ForeignRoot]:
+    """The roots anchored on chain that this instance did not accept (`accepted_at` NULL)
+    and holds fewer leaves of than were anchored."""
+    held = (
+        select(func.count())
+        .where(RECORDS.c.batch_root == BATCHES.c.root, RECORDS.c.payload.is_not(None))
+        .scalar_subquery()
+    )
+    query = select(BATCHES.c.root, BATCHES.c.anchored_by, BATCHES.c.count, held.label("held")).where(
+        BATCHES.c.accepted_at.is_(None), BATCHES.c.status == "included", held < BATCHES.c.count
+    )
+    if root is not None:
+        query = query.where(BATCHES.c.root == root)
+    return [ForeignRoot(r.root, r.anchored_by, r.count, r.held) for r in conn.execute(query.limit(1000))]

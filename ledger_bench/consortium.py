@@ -1,0 +1,215 @@
+"""Consortium benchmark: two instances, Japan Customs' and the Netherlands Customs', each
+in a process of its own (`python -m ledger_api.run`) with its own store, data folder and
+relayer key, on one anvil that mines a block every 2 seconds, as a consortium chain
+would. Run through `ledger bench consortium`. Figures, from one run:
+
+- the time from a record's POST at Japan's instance until the Dutch instance holds it
+  with its payload (learnt from the chain, fetched from Japan's instance, checked against
+  the chain): verifiable there; p50 / p99 over N records posted at a steady rate, each
+  the declaration of a consignment of its own from Japan to the Netherlands;
+- verification throughput at the Dutch instance (receipt included), closed-loop load on
+  one of those consignments, while Japan's instance runs beside it on the same machine.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import httpx
+from eth_account import Account
+from web3 import HTTPProvider, Web3
+
+from ledger_api import demo
+from ledger_api.chain.deploy import Manifest
+from ledger_api.chain.node import AnvilNode, free_port
+from ledger_api.client import LedgerClient
+from ledger_api.services.credentials import Credentials
+from ledger_api.settings import ANVIL_DEV_KEYS, PROJECT_ROOT
+from ledger_api.store.db import Store
+from ledger_bench.service import percentile, registered, wait
+from ledger_bench.verify import LoadRun, _run_load
+
+BLOCK_TIME = 2
+JP_CUSTOMS = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
+NL_CUSTOMS = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+
+
+@dataclass(frozen=True)
+class ConsortiumFigures:
+    records: int
+    rate: float  # records posted per second at Japan's instance
+    p50_s: float
+    p99_s: float
+    max_s: float
+    verdict: str
+    load: LoadRun
+    tool: str
+
+
+class Instance:
+    """One authority's instance in a child process, on the shared chain."""
+
+    def __init__(self, name: str, data: Path, chain_url: str, manifest: Path, authority: str, relayer_key: str) -> None:
+        data.mkdir(parents=True, exist_ok=True)
+        self.name, self.data, self.port = name, data, free_port()
+        env = {
+            **os.environ,
+            "LEDGER_DATA_DIR": str(data),
+            "LEDGER_PORT": str(self.port),
+            "LEDGER_RPC_URL": chain_url,
+            "LEDGER_DEV_CHAIN": "true",
+            "LEDGER_DEPLOYER_KEY": ANVIL_DEV_KEYS[0],
+            "LEDGER_RELAYER_KEY": relayer_key,
+            "LEDGER_AUTHORITY": authority,
+            "LEDGER_MANIFEST_PATH": str(manifest),
+        }
+        self.log = open(data / "service.log", "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ledger_api.run"], cwd=PROJECT_ROOT, env=env, stdout=self.log, stderr=self.log
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.http = httpx.Client(base_url=self.url, timeout=60)
+        wait(self._up, 120, f"{name}'s instance to start")
+        self.credentials = Credentials(Store(f"sqlite:///{data / 'ledger.db'}"))
+
+    def _up(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"{self.name}'s instance exited; see {self.data / 'service.log'}")
+        try:
+            return self.http.get("/v1/instance").json().get("up_to_date") is True
+        except (httpx.HTTPError, ValueError):
+            return False
+
+    def stop(self) -> None:
+        self.http.close()
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=60)
+        self.log.close()
+
+
+def run_consortium(
+    records: int = 200,
+    rate: float = 10.0,
+    seconds: float = 10,
+    connections: int = 8,
+    progress: Callable[[str], None] = lambda _: None,
+) -> ConsortiumFigures:
+    with tempfile.TemporaryDirectory(prefix="ledger-bench-consortium-") as tmp:
+        root = Path(tmp)
+        manifest_path = root / "deployment.json"
+        with AnvilNode(root / "anvil", port=free_port(), extra_args=("--block-time", str(BLOCK_TIME))) as node:
+            w3 = Web3(HTTPProvider(node.url))
+            w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type] # the setup at once
+            progress("starting Japan Customs' and the Netherlands Customs' instances")
+            jp = Instance("JP", root / "jp", node.url, manifest_path, JP_CUSTOMS, ANVIL_DEV_KEYS[9])
+            nl: Instance | None = None
+            try:
+                nl = Instance("NL", root / "nl", node.url, manifest_path, NL_CUSTOMS, ANVIL_DEV_KEYS[8])
+                demo.register_on_chain(w3, Manifest.load(manifest_path), PROJECT_ROOT / "build")
+                exporter = demo.EXPORTER_P.account
+                for instance in (jp, nl):
+                    wait(partial(registered, instance.http, exporter.address), 60, f"{instance.name} indexing")
+                w3.provider.make_request("evm_setIntervalMining", [BLOCK_TIME])  # type: ignore[arg-type]
+                progress(f"the chain mines every {BLOCK_TIME} s; {records} records posted at {rate:g}/s at JP")
+                latencies, ucrs = _stream(jp, nl, exporter, records, rate)
+                nl_token = nl.credentials.issue(NL_CUSTOMS, "bench consortium")
+                url = f"{nl.url}/v1/consignments/{ucrs[0]}/verification?country=NL"
+                verdict = httpx.get(url, headers={"Authorization": f"Bearer {nl_token}"}).json()["verdict"]
+                progress(f"verification at NL, {connections} connections for {seconds:.0f} s, JP running beside it")
+                load, tool = _run_load(url, nl_token, seconds, connections)
+            finally:
+                for instance in (nl, jp):
+                    if instance is not None:
+                        instance.stop()
+    return ConsortiumFigures(
+        records,
+        rate,
+        statistics.median(latencies),
+        percentile(latencies, 99),
+        max(latencies),
+        verdict,
+        load,
+        tool,
+    )
+
+
+def _stream(jp: Instance, nl: Instance, exporter: Account, records: int, rate: float) -> tuple[list[float], list[str]]:
+    """Posts `records` declarations at JP at `rate` per second and watches NL until it
+    holds each with its payload; the seconds from each POST to that, and the UCRs."""
+    client = LedgerClient(jp.url, exporter, token=jp.credentials.issue(exporter.address, "bench consortium"))
+    nl_http = httpx.Client(
+        base_url=nl.url, timeout=30, headers={"Authorization": f"Bearer {nl.credentials.issue(NL_CUSTOMS)}"}
+    )
+    first_nonce = client.next_nonce()
+    run = int(time.time())
+    posted: dict[str, float] = {}
+    held: dict[str, float] = {}
+    ucrs: list[str] = []
+    done = threading.Event()
+    lock = threading.Lock()
+
+    def watch() -> None:
+        while not done.is_set():
+            with lock:
+                pending = [rid for rid in posted if rid not in held]
+            for rid in pending:
+                response = nl_http.get(f"/v1/records/{rid}")
+                if (
+                    response.status_code == 200
+                    and response.json().get("held")
+                    and response.json()["status"]
+                    in (
+                        "submitted",
+                        "confirmed",
+                    )
+                ):
+                    held[rid] = time.monotonic()
+            if len(held) == records:
+                return
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    started = time.monotonic()
+    for i in range(records):
+        ucr = f"6JP7010001008-CONS{run % 100000:05d}-{i:04d}"
+        signed = client.sign(demo.declaration(ucr, f"JP-SEAL-{i:06d}"), nonce=first_nonce + i)
+        due = started + i / rate
+        time.sleep(max(0.0, due - time.monotonic()))
+        with lock:
+            posted[signed.id] = time.monotonic()
+        client.post(signed)
+        ucrs.append(ucr)
+    wait(lambda: len(held) == records, 300, "NL to hold every record")
+    done.set()
+    watcher.join(timeout=10)
+    client.close()
+    nl_http.close()
+    return [held[rid] - posted[rid] for rid in posted], ucrs
+
+
+def render_consortium(f: ConsortiumFigures, command: str) -> str:
+    return (
+        f"`{command}` — two instances (Japan Customs', the Netherlands Customs'), each a process with its own "
+        f"store and relayer, on one anvil mining a block every {BLOCK_TIME} s, on the same 2-core machine.\n\n"
+        f"| figure | value |\n|---|---|\n"
+        f"| records posted at JP's instance ({f.rate:g}/s), each a consignment JP → NL | {f.records} |\n"
+        f"| POST at JP until NL holds it with its payload, checked against the chain: p50 / p99 / max "
+        f"| **{f.p50_s:.2f} s** / **{f.p99_s:.2f} s** / {f.max_s:.2f} s |\n"
+        f"| verification at NL (verdict {f.verdict}, receipt included), {f.load.connections} connections, "
+        f"{f.tool}, JP's instance running beside it | **{f.load.requests_per_second:,.0f}/s**, "
+        f"p50 {f.load.p50_ms:.1f} ms, p99 {f.load.p99_ms:.1f} ms, {f.load.errors} errors |\n\n"
+        f"A record is on chain in the first block after its POST (0 to {BLOCK_TIME} s); the Dutch instance then "
+        "indexes it, asks Japan's instance for it (the relayer that sent it is Japan's), checks it and keeps it."
+    )

@@ -1,0 +1,317 @@
+"""Two customs authorities, two instances, one chain (tests/support/consortium.py): Japan
+Customs' instance takes the records of a consignment from Japan to the Netherlands, and
+the Netherlands Customs' instance, which was sent none of them, learns them from the
+chain, fetches their payloads from Japan's instance, checks each against the chain, and
+reaches the same verdict, with a receipt anyone verifies against the keys the Dutch
+authority published on chain. A peer that serves a tampered payload is refused, logged
+and named in the verdict; while Japan's instance is down the Dutch verdict says the
+payloads are unavailable, and completes once it is back.
+
+The chain mines every 2 seconds once the setup is done: the waits below are a few blocks."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import rfc8785
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from eth_account import Account
+from sqlalchemy import select
+from support import peers
+from support.consortium import Consortium, Instance, consortium
+from support.forwarding import SG_CUSTOMS
+from support.service import wait_until
+from typer.testing import CliRunner
+
+from ledger_api import demo
+from ledger_api.chain.artifacts import load_artifacts
+from ledger_api.chain.deploy import Manifest
+from ledger_api.cli import app
+from ledger_api.client import LedgerClient
+from ledger_api.domain.exchange import ServedRecord, to_json
+from ledger_api.domain.payloads import parse_payload, payload_hash, record_route_of
+from ledger_api.domain.records import (
+    ZERO_ADDRESS,
+    ZERO_HASH,
+    LedgerDomain,
+    Record,
+    RecordKind,
+    consignment_key,
+    domain_separator,
+    fast_record_id,
+    sign_record,
+)
+from ledger_api.settings import ANVIL_DEV_ADDRESSES, PROJECT_ROOT
+
+DELIVERED = f"{demo.UCR_PREFIX}0001"
+SG_RELAYER = ANVIL_DEV_ADDRESSES[7]  # sends records straight to the contract, as SG's relayer
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Consortium]:
+    """The consortium with the demo consignments written through Japan's instance; then
+    the chain mines every 2 seconds."""
+    with consortium(tmp_path_factory.mktemp("consortium")) as c:
+        manifest = Manifest.load(c.manifest_path)
+        demo.seed(c.jp.url, manifest, PROJECT_ROOT / "build", c.node.url, c.jp.credential)
+        c.interval_mining()
+        yield c
+
+
+def consignment(instance: Instance, ucr: str) -> dict[str, Any]:
+    response = instance.http.get(f"/v1/consignments/{ucr}")
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def all_held(instance: Instance, ucr: str, count: int) -> bool:
+    response = instance.http.get(f"/v1/consignments/{ucr}")
+    if response.status_code != 200:
+        return False
+    records = response.json()["records"]
+    return len(records) == count and all(r["held"] and r["status"] == "confirmed" for r in records)
+
+
+def verdict(instance: Instance, ucr: str) -> dict[str, Any]:
+    response = instance.http.get(f"/v1/consignments/{ucr}/verification", params={"country": "NL"})
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def codes(result: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [(c["name"], c["status"], c["reason"]["code"]) for c in result["checks"]]
+
+
+# ---------------------------------------------------------------- finding each other
+
+
+def test_each_instance_finds_the_other_on_chain(chain: Consortium):
+    from ledger_api.store.peers import current_endpoint
+
+    jp = chain.jp.http.get("/v1/instance").json()
+    assert (jp["country"], jp["public_url"], jp["up_to_date"]) == ("JP", chain.jp_relay.url, True)
+    assert chain.nl.runtime.store is not None
+    with chain.nl.runtime.store.session() as session:
+        seen = current_endpoint(session, chain.jp.authority)
+    assert seen is not None
+    assert (seen.country, seen.url, seen.signing_key, seen.relayer) == (
+        "JP",
+        jp["public_url"],
+        jp["signing_key"],
+        jp["relayer"],
+    )
+
+
+# ---------------------------------------------------------------- the payloads fetched
+
+
+def test_the_dutch_instance_fetches_every_payload_and_reaches_the_japanese_verdict(chain: Consortium):
+    count = len(consignment(chain.jp, DELIVERED)["records"])
+    wait_until(lambda: all_held(chain.nl, DELIVERED, count), timeout=60, what="NL holds the delivered consignment")
+    at_nl = consignment(chain.nl, DELIVERED)
+    at_jp = consignment(chain.jp, DELIVERED)
+    assert [r["id"] for r in at_nl["records"]] == [r["id"] for r in at_jp["records"]]
+    assert [r["payload"] for r in at_nl["records"]] == [r["payload"] for r in at_jp["records"]]
+
+    nl, jp = verdict(chain.nl, DELIVERED), verdict(chain.jp, DELIVERED)
+    assert nl["verdict"] == jp["verdict"] == "VERIFIED", (codes(nl), codes(jp))
+    assert codes(nl) == codes(jp)
+    assert nl["risk"]["lane"] == jp["risk"]["lane"]
+
+
+def test_the_dutch_receipt_verifies_against_the_keys_the_dutch_authority_published(chain: Consortium, tmp_path: Path):
+    receipt = tmp_path / "receipt.jws"
+    receipt.write_text(verdict(chain.nl, DELIVERED)["receipt"])
+    result = CliRunner().invoke(
+        app, ["verify-receipt", str(receipt), "--rpc", chain.node.url], env={"COLUMNS": "250", "NO_COLOR": "1"}
+    )
+    assert result.exit_code == 0, result.output
+    nl = chain.nl.http.get("/v1/instance").json()
+    assert f"kid {nl['kid']}" in result.stdout and f"{chain.nl.authority} (NL)" in result.stdout
+    # The Japanese instance's key is not the Dutch authority's: the receipt names whose it is.
+    jp_keys = tmp_path / "jp.json"
+    jp_keys.write_text(chain.jp.http.get("/v1/keys").text)
+    assert CliRunner().invoke(app, ["verify-receipt", str(receipt), "--jwks", str(jp_keys)]).exit_code == 4
+
+
+# ---------------------------------------------------------------- a tampered payload
+
+
+class TamperingPeer:
+    """An instance that serves, for any request, a record with its payload changed."""
+
+    def __init__(self, served: ServedRecord) -> None:
+        body = json.dumps({"authority": SG_CUSTOMS.address, "records": [to_json(served)]}).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _ledger(chain: Consortium) -> Any:
+    manifest = Manifest.load(chain.manifest_path)
+    return chain.w3.eth.contract(
+        address=manifest.address("ConsignmentLedger"),
+        abi=load_artifacts(PROJECT_ROOT / "build")["ConsignmentLedger"].abi,
+    )
+
+
+def test_a_peer_serving_a_tampered_payload_is_refused_logged_and_named_in_the_verdict(chain: Consortium, caplog):
+    ucr = f"{demo.UCR_PREFIX}T001"
+    manifest = Manifest.load(chain.manifest_path)
+    key = Ed25519PrivateKey.generate()
+    record, signature, payload, record_id = _planned(chain, ucr)
+    tampered = dict(payload, seals=["JP-SEAL-000000"])
+    fake = TamperingPeer(
+        ServedRecord(
+            id=record_id,
+            ucr=ucr,
+            record=record,
+            signature=signature,
+            payload=rfc8785.dumps(tampered),
+            mode="single",
+            batch_root=None,
+            proof=None,
+        )
+    )
+    try:
+        # Singapore's authority publishes the fake as its instance, with the relayer that sends the record.
+        peers.publish_endpoint(chain.w3, manifest, SG_CUSTOMS.address, fake.url, key, SG_RELAYER)
+        with caplog.at_level(logging.WARNING, logger="ledger_api.services.payload_exchange"):
+            sent = _send_straight(chain, record, signature)
+            assert sent == record_id
+
+            def refused() -> bool:
+                assert chain.nl.runtime.store is not None
+                from ledger_api.store.tables import PayloadRefusalRow
+
+                with chain.nl.runtime.store.session() as session:
+                    rows = session.scalars(select(PayloadRefusalRow).where(PayloadRefusalRow.record_id == record_id))
+                    return any(r.peer_authority == SG_CUSTOMS.address and r.peer_url == fake.url for r in rows)
+
+            wait_until(refused, timeout=60, what="NL refuses the tampered payload")
+            result = verdict(chain.nl, ucr)
+        assert result["verdict"] != "VERIFIED"
+        integrity = next(c for c in result["checks"] if c["name"] == "PAYLOAD_INTEGRITY")
+        assert integrity["reason"]["code"] == "PAYLOAD_REFUSED_FROM_PEER"
+        assert SG_CUSTOMS.address in integrity["reason"]["message"] and fake.url in integrity["reason"]["message"]
+        warning = next(r.getMessage() for r in caplog.records if record_id in r.getMessage())
+        assert SG_CUSTOMS.address in warning and fake.url in warning and "PAYLOAD_HASH_MISMATCH" in warning
+    finally:
+        fake.close()
+
+
+def _planned(chain: Consortium, ucr: str) -> tuple[Record, bytes, dict[str, Any], str]:
+    """A declaration the demo exporter signs, for `_send_straight` to write (not sent yet):
+    the record, its signature, its payload and its id."""
+    manifest = Manifest.load(chain.manifest_path)
+    exporter = demo.EXPORTER_P.account
+    payload = demo.declaration(ucr, "JP-SEAL-777777")
+    parsed = parse_payload(payload)
+    record = Record(
+        consignment=consignment_key(ucr),
+        kind=RecordKind.DECLARATION,
+        payload_hash=payload_hash(parsed),
+        previous=ZERO_HASH,
+        party=exporter.address,
+        counterparty=ZERO_ADDRESS,
+        nonce=_ledger(chain).functions.nonces(exporter.address).call(),
+        deadline=int(time.time()) + 3600,
+        route=record_route_of(parsed),
+    )
+    domain = LedgerDomain(manifest.chain_id, manifest.address("ConsignmentLedger"))
+    signature = sign_record(record, domain, exporter.key)
+    return record, signature, payload, "0x" + fast_record_id(record, domain_separator(domain)).hex()
+
+
+def _send_straight(chain: Consortium, record: Record, signature: bytes) -> str:
+    """`record` written to the contract by SG's relayer account: no instance holds it."""
+    manifest = Manifest.load(chain.manifest_path)
+    tx = _ledger(chain).functions.write(record.as_tuple(), signature).transact({"from": SG_RELAYER})
+    receipt = chain.w3.eth.wait_for_transaction_receipt(tx, timeout=30)
+    assert receipt["status"] == 1
+    domain = LedgerDomain(manifest.chain_id, manifest.address("ConsignmentLedger"))
+    return "0x" + fast_record_id(record, domain_separator(domain)).hex()
+
+
+# ---------------------------------------------------------------- the writing instance down
+
+
+def _write_delivered(chain: Consortium, ucr: str) -> int:
+    """A whole delivered consignment through Japan's instance (as the demo's first);
+    returns its number of records."""
+
+    def client(account: Any) -> LedgerClient:
+        return LedgerClient(chain.jp.url, account, token=chain.jp.credential(account.address))
+
+    exporter, ocean, rail = (client(p.account) for p in (demo.EXPORTER_P, demo.OCEAN, demo.RAIL))
+    jp_customs = client(Account.from_key(demo.ANVIL_AUTHORITY_KEYS[chain.jp.authority]))
+    nl_customs = client(Account.from_key(demo.ANVIL_AUTHORITY_KEYS[chain.nl.authority]))
+    seal, ship, now = "JP-SEAL-424242", "IMO9342424", time.time()
+
+    def at(minutes: int) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 60 * minutes))
+
+    steps = [
+        (exporter, demo.declaration(ucr, seal), ZERO_ADDRESS),
+        (jp_customs, demo.decision(ucr, "JP", "JPYOK", "EXPORT_RELEASE", at(1)), ZERO_ADDRESS),
+        (exporter, demo.custody(ucr, "HANDOVER", "JPYOK", at(2), ship, seal), ocean.address),
+        (ocean, demo.custody(ucr, "ACCEPTANCE", "JPYOK", at(3), ship, seal), exporter.address),
+        (ocean, demo.custody(ucr, "HANDOVER", "NLRTM", at(4), ship, seal), rail.address),
+        (rail, demo.custody(ucr, "ACCEPTANCE", "NLRTM", at(5), "TRAIN-4471", seal), ocean.address),
+        (nl_customs, demo.decision(ucr, "NL", "NL000396", "IMPORT_RELEASE", at(6)), ZERO_ADDRESS),
+    ]
+    ids = [c.submit(payload, counterparty=counterparty) for c, payload, counterparty in steps]
+    exporter.wait_confirmed(ids[-1], timeout=60)
+    for c in (exporter, ocean, rail, jp_customs, nl_customs):
+        c.close()
+    return len(steps)
+
+
+def test_while_the_writing_instance_is_down_the_verdict_says_why_and_completes_once_it_is_back(chain: Consortium):
+    ucr = f"{demo.UCR_PREFIX}D001"
+    chain.jp_relay.up = False
+    try:
+        count = _write_delivered(chain, ucr)
+        wait_until(
+            lambda: (
+                chain.nl.http.get(f"/v1/consignments/{ucr}").status_code == 200
+                and len(consignment(chain.nl, ucr)["records"]) == count
+            ),
+            timeout=60,
+            what="NL learns the records from the chain",
+        )
+        down = verdict(chain.nl, ucr)
+    finally:
+        chain.jp_relay.up = True
+    assert down["verdict"] == "INCOMPLETE", codes(down)
+    integrity = next(c for c in down["checks"] if c["name"] == "PAYLOAD_INTEGRITY")
+    assert integrity["reason"]["code"] == "PAYLOAD_UNAVAILABLE"
+
+    back = verdict(chain.nl, ucr)  # asks Japan's instance again, within the verification's time
+    assert back["verdict"] == "VERIFIED", codes(back)
+    assert all_held(chain.nl, ucr, count)
+    assert codes(back) == codes(verdict(chain.jp, ucr))
