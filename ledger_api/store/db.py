@@ -1,26 +1,32 @@
 """Engine and sessions. SQLite by default (WAL, so readers never wait for the writer),
-PostgreSQL by URL: nothing else in the package knows which."""
+PostgreSQL by URL (`postgresql+psycopg://…`, the `postgres` extra): nothing else in the
+package knows which. A Store brings its database to the newest schema when it opens
+(store/migrations)."""
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger_api.store.tables import ONE_RECORD_PER_PLACE, RECORDS, Base
+from ledger_api.store.migrations import upgrade_to_head
+
+SQLITE_BUSY_TIMEOUT = 30.0
 
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT})
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _write_ahead_log(cursor)
             # FULL: an accepted submission survives a power cut, not only a process crash.
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
@@ -28,51 +34,22 @@ def make_engine(url: str) -> Engine:
 
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    with engine.begin() as connection:
-        _add_the_route_column(connection)  # first: the rebuild below copies every column
-        _free_the_places_of_failed_records(connection)
-    Base.metadata.create_all(engine)
-    with engine.begin() as connection:  # create_all adds no index to a table that exists
-        for index in RECORDS.indexes:
-            index.create(connection, checkfirst=True)
     return engine
 
 
-def _free_the_places_of_failed_records(connection: Connection) -> None:
-    """Stores made before 2026-11-29 hold a record's consignment place and party nonce as
-    table constraints, failed records included, which locked a party out once its last
-    record reverted. They become unique indexes over the records not failed (tables.py).
-    SQLite cannot drop a table constraint, so there the table is rebuilt, rows kept."""
-    inspector = inspect(connection)
-    if not inspector.has_table("records"):
-        return
-    names = {index.name for index in ONE_RECORD_PER_PLACE}
-    if not names & {c["name"] for c in inspector.get_unique_constraints("records")}:
-        return
-    if connection.dialect.name == "sqlite":
-        # pysqlite leaves DDL outside transactions unless one is open: open it, so that a
-        # crash half-way leaves the old table as it was.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-        connection.exec_driver_sql("ALTER TABLE records RENAME TO records_before_migration")
-        for old in inspector.get_indexes("records_before_migration"):
-            connection.exec_driver_sql(f'DROP INDEX "{old["name"]}"')
-        RECORDS.create(connection)  # with its indexes
-        columns = ", ".join(f'"{column.name}"' for column in RECORDS.columns)
-        connection.exec_driver_sql(f"INSERT INTO records ({columns}) SELECT {columns} FROM records_before_migration")
-        connection.exec_driver_sql("DROP TABLE records_before_migration")
-    else:  # PostgreSQL: written to the same plan, not run here (no server on this machine)
-        for name in names:
-            connection.exec_driver_sql(f'ALTER TABLE records DROP CONSTRAINT IF EXISTS "{name}"')
-        for index in ONE_RECORD_PER_PLACE:
-            index.create(connection, checkfirst=True)
-
-
-def _add_the_route_column(connection: Connection) -> None:
-    """Stores made before records carried a signed route (2026-12) lack its column:
-    added, NULL in the old rows (read as no route)."""
-    inspector = inspect(connection)
-    if inspector.has_table("records") and "route" not in {c["name"] for c in inspector.get_columns("records")}:
-        connection.exec_driver_sql("ALTER TABLE records ADD COLUMN route TEXT")
+def _write_ahead_log(cursor: sqlite3.Cursor) -> None:
+    """WAL mode, which the file keeps once set. Setting it on a new file takes a lock that
+    SQLite does not wait for: of instances opening one new store at once (tests/store),
+    one could fail here with `database is locked`, so this waits as the busy timeout would."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 class Store:
@@ -80,6 +57,11 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
+        try:
+            upgrade_to_head(self.engine)
+        except BaseException:
+            self.engine.dispose()
+            raise
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

@@ -7,6 +7,7 @@ stub, and the records are signed for a made-up contract."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from sqlalchemy import delete
+from support.postgres import STORES, database_url
 from support.submissions import CHAIN_NONCE, chainless_submissions, numbered_declaration, register_exporters, set_status
 
 from ledger_api.errors import ConflictingSubmission
@@ -26,11 +28,12 @@ def exporter() -> LocalAccount:
     return Account.from_key(keccak(text="next nonce exporter"))
 
 
-@pytest.fixture
-def store(tmp_path: Path, exporter: LocalAccount) -> Store:
-    store = Store(f"sqlite:///{tmp_path / 'ledger.db'}")
+@pytest.fixture(params=STORES)
+def store(request: pytest.FixtureRequest, tmp_path: Path, exporter: LocalAccount) -> Iterator[Store]:
+    store = Store(database_url(request, request.param) or f"sqlite:///{tmp_path / 'ledger.db'}")
     register_exporters(store, exporter)
-    return store
+    yield store
+    store.close()
 
 
 def test_the_next_nonce_follows_accepted_records_and_refuses_any_other(store: Store, exporter: LocalAccount):

@@ -56,6 +56,19 @@ def test_events_the_ledger_does_not_record_are_refused_with_the_field_and_reason
     assert "is required" in reasons({k: v for k, v in shipping(UCR, B).items() if k != "ledger:ucr"})["ledger:ucr"]
 
 
+def test_an_event_declaring_an_earlier_one_in_error_is_refused_not_captured_as_live_custody():
+    """Security review: GS1 events with an errorDeclaration were captured as new custody events."""
+    correction = shipping(
+        UCR,
+        B,
+        errorDeclaration={"declarationTime": "2026-05-02T10:00:00Z", "reason": "incorrect_data"},
+    )
+    assert "REVOCATION" in reasons(correction)["errorDeclaration"]
+    for kind_of_event in (receiving(UCR, A), inspecting(UCR)):
+        kind_of_event["errorDeclaration"] = {"declarationTime": "2026-05-02T10:00:00Z"}
+        assert "errorDeclaration" in reasons(kind_of_event)
+
+
 def test_parties_must_be_ledger_accounts_on_this_chain_and_a_handover_must_name_its_receiver():
     other_chain = [{"type": "possessing_party", "destination": f"did:pkh:eip155:1:{B}"}]
     assert "chain 1" in reasons(shipping(UCR, B, destinationList=other_chain))["destinationList[0].destination"]

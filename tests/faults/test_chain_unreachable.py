@@ -8,16 +8,20 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from support.faults import Figure, assert_all_confirmed_once, presign, registered_exporter
+from support.postgres import STORES
 from support.service import local_settings, served, wait_until
 
 QUEUE_LIMIT = 25
 
 
+@pytest.mark.parametrize("database", STORES, indirect=True)
 def test_with_the_chain_down_writes_queue_up_to_a_limit_reads_go_on_and_all_drains_once_it_is_back(
-    tmp_path: Path, figure: Figure
+    tmp_path: Path, database: str | None, figure: Figure
 ):
-    with served(local_settings(tmp_path, resend_after_seconds=1.0, max_queued_writes=QUEUE_LIMIT)) as runtime:
+    settings = local_settings(tmp_path, resend_after_seconds=1.0, max_queued_writes=QUEUE_LIMIT, database_url=database)
+    with served(settings) as runtime:
         assert runtime.node is not None and runtime.manifest is not None
         exporter = registered_exporter(runtime, "unreachable test")
         w3, http = exporter.w3, exporter.http

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from eth_account import Account
 from support.faults import (
     Figure,
@@ -21,6 +22,7 @@ from support.faults import (
     transactions_in_state_but_in_no_block,
     up,
 )
+from support.postgres import STORES
 from support.service import local_settings, served, wait_until
 from web3 import HTTPProvider, Web3
 
@@ -85,18 +87,19 @@ def test_node_killed_during_a_1000_record_ingest_then_restarted_loses_and_double
     )
 
 
+@pytest.mark.parametrize("database", STORES, indirect=True)
 def test_service_killed_during_a_1000_record_ingest_then_restarted_loses_and_doubles_nothing(
-    tmp_path: Path, figure: Figure
+    tmp_path: Path, database: str | None, figure: Figure
 ):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with AnvilNode(tmp_path / "anvil") as node:
         w3 = Web3(HTTPProvider(node.url))
-        service = service_process(tmp_path, node.url, port)
+        service = service_process(tmp_path, node.url, port, database)
         try:
             http = httpx.Client(base_url=url, timeout=30)
             wait_until(lambda: up(http), timeout=60, what="service up")
-            exporter = service_process_exporter(tmp_path, node.url, url, "fault test")
+            exporter = service_process_exporter(tmp_path, node.url, url, "fault test", database)
             manifest = Manifest.load(tmp_path / "service" / "deployment.json")
             http = exporter.http
             signed = presign(exporter.client, "6NL123456789-KS-", RECORDS)
@@ -106,7 +109,7 @@ def test_service_killed_during_a_1000_record_ingest_then_restarted_loses_and_dou
             service.send_signal(signal.SIGKILL)
             service.wait()
             time.sleep(1)
-            service = service_process(tmp_path, node.url, port)
+            service = service_process(tmp_path, node.url, port, database)
             restarted = time.monotonic()
             poster.join()
             assert_all_confirmed_once(http, w3, manifest, signed)

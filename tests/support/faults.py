@@ -62,11 +62,13 @@ def registered_exporter(runtime: Runtime, label: str) -> Exporter:
     )
 
 
-def service_process_exporter(tmp_path: Path, node_url: str, url: str, label: str) -> Exporter:
+def service_process_exporter(
+    tmp_path: Path, node_url: str, url: str, label: str, database_url: str | None = None
+) -> Exporter:
     """`registered_exporter` for a service_process: its credential goes straight into the
     service's store (the operator's way, `ledger admin`)."""
     manifest = Manifest.load(tmp_path / "service" / "deployment.json")
-    credentials = Credentials(Store(f"sqlite:///{tmp_path / 'service' / 'ledger.db'}"))
+    credentials = Credentials(Store(store_of_service_process(tmp_path, database_url)))
     return _exporter(node_url, manifest, credentials, url, 1, label)
 
 
@@ -88,9 +90,17 @@ def _exporter(
 # ---------------------------------------------------------------- the service as a process
 
 
-def service_process(tmp_path: Path, rpc_url: str, port: int) -> subprocess.Popen[bytes]:
+def store_of_service_process(tmp_path: Path, database_url: str | None) -> str:
+    """The store URL of a service_process: `database_url`, or the SQLite file in its data folder."""
+    return database_url or f"sqlite:///{tmp_path / 'service' / 'ledger.db'}"
+
+
+def service_process(
+    tmp_path: Path, rpc_url: str, port: int, database_url: str | None = None
+) -> subprocess.Popen[bytes]:
     """`python -m ledger_api.run` (what `make run` starts) on the test's anvil, its data in
-    tmp_path/service and its log in tmp_path/service.log: a process the test can SIGKILL."""
+    tmp_path/service and its log in tmp_path/service.log: a process the test can SIGKILL.
+    Its store is `database_url`, or SQLite in its data folder without one."""
     env = {
         **os.environ,
         "LEDGER_DATA_DIR": str(tmp_path / "service"),
@@ -101,6 +111,9 @@ def service_process(tmp_path: Path, rpc_url: str, port: int) -> subprocess.Popen
         "LEDGER_RESEND_AFTER_SECONDS": "1",
         "LEDGER_DEV_CHAIN": "true",  # the test's own anvil, with its public accounts
     }
+    env.pop("LEDGER_DATABASE_URL", None)
+    if database_url is not None:
+        env["LEDGER_DATABASE_URL"] = database_url
     log = open(tmp_path / "service.log", "ab")  # noqa: SIM115 - closed with the process
     return subprocess.Popen([sys.executable, "-m", "ledger_api.run"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log)
 
@@ -114,12 +127,12 @@ class RunningService:
 
 
 @contextmanager
-def service_on_its_own_anvil(tmp_path: Path) -> Iterator[RunningService]:
+def service_on_its_own_anvil(tmp_path: Path, database_url: str | None = None) -> Iterator[RunningService]:
     """A service_process on a fresh anvil, once it answers; stopped afterwards (SIGTERM)
     unless the test killed it."""
     url = f"http://127.0.0.1:{free_port()}"
     with AnvilNode(tmp_path / "anvil") as node:
-        process = service_process(tmp_path, node.url, int(url.rpartition(":")[2]))
+        process = service_process(tmp_path, node.url, int(url.rpartition(":")[2]), database_url)
         try:
             http = httpx.Client(base_url=url, timeout=30)
             wait_until(lambda: up(http), timeout=60, what="service up")

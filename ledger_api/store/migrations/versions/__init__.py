@@ -1,0 +1,1 @@
+"""The revisions, oldest first by their down_revision chain (alembic reads them by path)."""
