@@ -226,6 +226,20 @@ class PeerTokenSeenRow(Base):
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)  # unix seconds
 
 
+class PayloadRefusalRow(Base):
+    """A payload a peer served that did not match the chain (its hash, its signature, its
+    id), with the peer's identity: the verdict names it while no good copy is held."""
+
+    __tablename__ = "payload_refusals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    record_id: Mapped[str] = mapped_column(String(66), index=True)
+    peer_authority: Mapped[str] = mapped_column(String(42))
+    peer_url: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 # The tables a single post reads and writes, as Core sees them: that path runs ~10 short
 # statements per request, and the ORM's unit of work and identity map cost more than the
 # statements themselves.
@@ -233,6 +247,8 @@ OUTBOX: Table = OutboxRow.__table__  # type: ignore[assignment]
 BATCHES: Table = BatchRow.__table__  # type: ignore[assignment]
 PARTIES: Table = PartyRow.__table__  # type: ignore[assignment]
 CREDENTIALS: Table = CredentialRow.__table__  # type: ignore[assignment]
+REFUSALS: Table = PayloadRefusalRow.__table__  # type: ignore[assignment]
+EVENTS: Table = EventRow.__table__  # type: ignore[assignment]
 
 Index("records_by_consignment_position", RecordRow.consignment, RecordRow.position)
 # Failed records included: the next-nonce check looks at them too, and a partial index
