@@ -27,7 +27,7 @@ from functools import partial
 from pathlib import Path
 
 import httpx
-from eth_account import Account
+from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
 
 from ledger_api import demo
@@ -129,9 +129,9 @@ def run_consortium(
                 progress(f"verification at NL, {connections} connections for {seconds:.0f} s, JP running beside it")
                 load, tool = _run_load(url, nl_token, seconds, connections)
             finally:
-                for instance in (nl, jp):
-                    if instance is not None:
-                        instance.stop()
+                for started in (nl, jp):
+                    if started is not None:
+                        started.stop()
     return ConsortiumFigures(
         records,
         rate,
@@ -144,7 +144,7 @@ def run_consortium(
     )
 
 
-def _stream(jp: Instance, nl: Instance, exporter: Account, records: int, rate: float) -> tuple[list[float], list[str]]:
+def _stream(jp: Instance, nl: Instance, exporter: LocalAccount, records: int, rate: float) -> tuple[list[float], list[str]]:
     """Posts `records` declarations at JP at `rate` per second and watches NL until it
     holds each with its payload; the seconds from each POST to that, and the UCRs."""
     client = LedgerClient(jp.url, exporter, token=jp.credentials.issue(exporter.address, "bench consortium"))

@@ -27,11 +27,10 @@ from ledger_api.domain.endpoints import peer_path
 from ledger_api.domain.exchange import ServedRecord
 from ledger_api.domain.merkle import MerkleTree
 from ledger_api.domain.peer_tokens import AUTH_SCHEME, PeerTokenError
-from ledger_api.domain.records import RecordKind
 from ledger_api.errors import NotFound
-from ledger_api.store import peers
+from ledger_api.store import peer_copies, peers
 from ledger_api.store.db import Store
-from ledger_api.store.tables import RecordRow, record_of, route_of
+from ledger_api.store.tables import RecordRow, record_of
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +91,7 @@ class PeerRecords:
         refused = f"no consignment {consignment}"
         authority, country = self.authenticate(authorization, method, path, refused)
         with self.store.session() as session:
-            if country not in route_countries(session, consignment):
+            if country not in peer_copies.route_countries(session.connection(), consignment):
                 self._refuse(refused, authority, "NO_JURISDICTION", f"{country} is not on the route of {consignment}")
             rows = session.scalars(
                 select(RecordRow)
@@ -119,7 +118,9 @@ class PeerRecords:
                 .where(RecordRow.batch_root == root, RecordRow.status != "failed")
                 .order_by(RecordRow.batch_index)
             ).all()
-            routes = {c: route_countries(session, c) for c in {row.consignment for row in rows}}
+            routes = {
+                c: peer_copies.route_countries(session.connection(), c) for c in {row.consignment for row in rows}
+            }
             held = _held(session, [row for row in rows if country in routes[row.consignment]])
         if not held:
             self._refuse(refused, authority, "NOT_HELD", f"no record of batch {root} on a route through {country}")
@@ -135,22 +136,6 @@ def _claimed_issuer(token: str) -> str | None:
         return str(claims.get("iss"))[:42] if isinstance(claims, dict) else None
     except (ValueError, IndexError):
         return None
-
-
-def route_countries(session: Session, consignment: str) -> set[str]:
-    """The countries on a consignment's route: its declaration's origin and destination
-    and the transit countries its custodians added, from the signed routes held here."""
-    rows = session.execute(
-        select(RecordRow.route).where(
-            RecordRow.consignment == consignment,
-            RecordRow.kind.in_([int(RecordKind.DECLARATION), int(RecordKind.TRANSIT)]),
-            RecordRow.status != "failed",
-        )
-    ).all()
-    countries: set[str] = set()
-    for (route,) in rows:
-        countries.update(route_of(route))
-    return countries
 
 
 def _held(session: Session, rows: Sequence[RecordRow]) -> list[ServedRecord]:

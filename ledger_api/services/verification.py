@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any, Protocol
@@ -224,10 +225,17 @@ class _Claims(Protocol):
     def __call__(self, *, iat: int, jti: str) -> dict[str, Any]: ...
 
 
+# Fetches, within `seconds`, the payloads of a consignment's records on chain that are not
+# held here (the peer fetcher: PayloadExchange.fetch_missing(consignment_key, seconds)).
+FetchMissing = Callable[[bytes, float], object]
+
+
 class Verifier:
     """Verdict, risk lane and signed receipt for a consignment, as of a block. Outcomes are
     cached by what they depend on (EvidenceReader.fingerprint): a repeated question costs two
-    queries and a signature; every answer still gets a receipt of its own."""
+    queries and a signature; every answer still gets a receipt of its own. When the
+    consignment's records are not held here, `fetch_missing` (if any) is given
+    `fetch_seconds` to fetch them from the other instances before the verdict is made."""
 
     CACHE_SIZE = 1024
     KEY_RELOAD_SECONDS = 60.0  # picks up a key rotated by `ledger admin receipt-keys rotate`
@@ -240,9 +248,12 @@ class Verifier:
         service_id: str,
         *,
         issuer: tuple[str, str | None] | None = None,  # the authority the instance acts for, its country
+        fetch_missing: FetchMissing | None = None,
+        fetch_seconds: float = 2.0,
     ) -> None:
         self.reader, self.rules, self.keyring, self.service_id = reader, rules, keyring, service_id
         self.issuer = issuer
+        self.fetch_missing, self.fetch_seconds = fetch_missing, fetch_seconds
         self._cache: OrderedDict[tuple[Any, ...], tuple[dict[str, Any], _Claims]] = OrderedDict()
         self._lock = threading.Lock()
         self._keys_loaded = time.monotonic()
@@ -262,6 +273,11 @@ class Verifier:
 
     def verify(self, ucr: str, country: str, at_block: int | None = None) -> dict[str, Any]:
         key = self.reader.fingerprint(ucr, country, at_block)
+        # Records another instance wrote are rows here only once their payloads are held
+        # (with TASK-B's chain facts: once any record of the consignment is not held).
+        if self.fetch_missing is not None and not key[4]:
+            self.fetch_missing(consignment_key(ucr), self.fetch_seconds)
+            key = self.reader.fingerprint(ucr, country, at_block)
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:

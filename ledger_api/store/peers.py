@@ -1,8 +1,8 @@
 """The store's side of the consortium: the instances the authorities published on chain
 (`endpoints`, kept by the indexer from EndpointPublished) and the peer request tokens
 already used (`peer_tokens_seen`), and which payloads this instance lacks: records on
-chain not held here, roots another instance anchored (`records`, `batches`, which
-store/records.py keeps). Every SQL statement about them is here."""
+chain not held here, roots another instance anchored (from `events`, `records`,
+`batches`). Every SQL statement about them is here."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from ledger_api.domain.endpoints import Endpoint
 from ledger_api.domain.parties import PartyStatus
 from ledger_api.store.db import Store
-from ledger_api.store.tables import BATCHES, RECORDS, EndpointRow, EventRow, PartyRow, PeerTokenSeenRow
+from ledger_api.store.tables import BATCHES, EVENTS, RECORDS, EndpointRow, EventRow, PartyRow, PeerTokenSeenRow
 
 ENDPOINT_EVENT = "EndpointPublished"
 
@@ -138,6 +138,9 @@ def remember_token(store: Store, jti: str, expires_at: int, now: int) -> bool:
 
 
 # ---------------------------------------------------------------- payloads wanted
+# Read from the events the indexer keeps (every RecordWritten and RootAnchored, whoever
+# sent it) and the rows held here: the same answer on main's records table and on one that
+# also keeps chain facts without payload (TASK-B).
 
 
 @dataclass(frozen=True)
@@ -150,18 +153,20 @@ class WantedRecord:
 
 
 def wanted_records(conn: Connection, consignment: str | None = None, limit: int = 10_000) -> list[WantedRecord]:
-    """The records on chain (included) not held here, of `consignment` or of all, in
-    consignment and hash-chain order."""
-    where = [RECORDS.c.payload.is_(None), RECORDS.c.status == "included"]
+    """The records written on chain (RecordWritten) not held here, of `consignment` or of
+    all, in the order they were written (a consignment's hash-chain order)."""
+    held = select(RECORDS.c.id).where(RECORDS.c.payload.is_not(None), RECORDS.c.status != "failed")
+    query = select(EVENTS.c.record_id, EVENTS.c.args, EVENTS.c.tx_hash).where(
+        EVENTS.c.name == "RecordWritten", EVENTS.c.record_id.not_in(held)
+    )
     if consignment is not None:
-        where.append(RECORDS.c.consignment == consignment)
-    rows = conn.execute(
-        select(RECORDS.c.id, RECORDS.c.consignment, RECORDS.c.tx_hash)
-        .where(*where)
-        .order_by(RECORDS.c.consignment, RECORDS.c.position)
-        .limit(limit)
-    ).all()
-    return [WantedRecord(r.id, r.consignment, r.tx_hash) for r in rows]
+        query = query.where(EVENTS.c.args.contains(consignment))
+    wanted = []
+    for row in conn.execute(query.order_by(EVENTS.c.block_number, EVENTS.c.log_index).limit(limit)):
+        of = str(json.loads(row.args).get("consignment", "")).lower()
+        if consignment is None or of == consignment:
+            wanted.append(WantedRecord(row.record_id, of, row.tx_hash))
+    return wanted
 
 
 @dataclass(frozen=True)
@@ -175,16 +180,31 @@ class ForeignRoot:
 
 
 def foreign_roots(conn: Connection, root: str | None = None) -> list[ForeignRoot]:
-    """The roots anchored on chain that this instance did not accept (`accepted_at` NULL)
-    and holds fewer leaves of than were anchored."""
-    held = (
-        select(func.count())
-        .where(RECORDS.c.batch_root == BATCHES.c.root, RECORDS.c.payload.is_not(None))
-        .scalar_subquery()
-    )
-    query = select(BATCHES.c.root, BATCHES.c.anchored_by, BATCHES.c.count, held.label("held")).where(
-        BATCHES.c.accepted_at.is_(None), BATCHES.c.status == "included", held < BATCHES.c.count
-    )
+    """The roots anchored on chain (RootAnchored) that are not batches accepted here and
+    of which this instance holds fewer leaves than were anchored."""
+    local = select(BATCHES.c.root).where(BATCHES.c.accepted_at.is_not(None))
+    query = select(EVENTS.c.args).where(EVENTS.c.name == "RootAnchored")
     if root is not None:
-        query = query.where(BATCHES.c.root == root)
-    return [ForeignRoot(r.root, r.anchored_by, r.count, r.held) for r in conn.execute(query.limit(1000))]
+        query = query.where(EVENTS.c.args.contains(root))
+    anchored = []
+    for (args,) in conn.execute(query.order_by(EVENTS.c.block_number, EVENTS.c.log_index)):
+        decoded = json.loads(args)
+        anchored.append((str(decoded["root"]).lower(), decoded.get("anchoredBy"), int(decoded["recordCount"])))
+    if root is not None:
+        anchored = [a for a in anchored if a[0] == root]
+    if not anchored:
+        return []
+    roots = [a[0] for a in anchored]
+    ours = set(conn.scalars(local.where(BATCHES.c.root.in_(roots))))
+    held: dict[str, int] = dict(
+        conn.execute(
+            select(RECORDS.c.batch_root, func.count())
+            .where(RECORDS.c.batch_root.in_(roots), RECORDS.c.payload.is_not(None), RECORDS.c.status != "failed")
+            .group_by(RECORDS.c.batch_root)
+        ).all()
+    )
+    return [
+        ForeignRoot(r, by, count, held.get(r, 0))
+        for r, by, count in anchored
+        if r not in ours and held.get(r, 0) < count
+    ][:1000]
