@@ -34,15 +34,33 @@ BLOCK_TIME = 2
 class Relay:
     """A TCP relay from a port of its own to `target_port`: the address an instance
     publishes, as a reverse proxy's would be. `up = False` makes it drop every
-    connection at once, as a server that is down."""
+    connection at once, open ones (a client's keep-alive pool) included, as a server
+    that is down."""
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
-        self.up = True
+        self._up = True
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._closed = threading.Event()
         threading.Thread(target=self._accept, name="relay", daemon=True).start()
+
+    @property
+    def up(self) -> bool:
+        return self._up
+
+    @up.setter
+    def up(self, value: bool) -> None:
+        self._up = value
+        if not value:
+            with self._lock:
+                dropped, self._open = self._open, set()
+            for s in dropped:
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+                s.close()
 
     @property
     def url(self) -> str:
@@ -62,6 +80,8 @@ class Relay:
             except OSError:
                 client.close()
                 continue
+            with self._lock:
+                self._open.update((client, server))
             for a, b in ((client, server), (server, client)):
                 threading.Thread(target=_pipe, args=(a, b), daemon=True).start()
 
