@@ -8,7 +8,8 @@ would. Run through `ledger bench consortium`. Figures, from one run:
   the chain): verifiable there; p50 / p99 over N records posted at a steady rate, each
   the declaration of a consignment of its own from Japan to the Netherlands;
 - verification throughput at the Dutch instance (receipt included), closed-loop load on
-  one of those consignments, while Japan's instance runs beside it on the same machine.
+  the demo's delivered consignment (written through Japan's instance, its payloads
+  fetched by the Dutch one), while Japan's instance runs beside it on the same machine.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import httpx
 from eth_account.signers.local import LocalAccount
+from sqlalchemy import select
 from web3 import HTTPProvider, Web3
 
 from ledger_api import demo
@@ -37,12 +39,14 @@ from ledger_api.client import LedgerClient
 from ledger_api.services.credentials import Credentials
 from ledger_api.settings import ANVIL_DEV_KEYS, PROJECT_ROOT
 from ledger_api.store.db import Store
+from ledger_api.store.tables import RECORDS
 from ledger_bench.service import percentile, registered, wait
 from ledger_bench.verify import LoadRun, _run_load
 
 BLOCK_TIME = 2
 JP_CUSTOMS = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
 NL_CUSTOMS = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+DELIVERED = f"{demo.UCR_PREFIX}0001"  # the demo's consignment delivered and released for import
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,8 @@ class ConsortiumFigures:
     p99_s: float
     max_s: float
     verdict: str
-    load: LoadRun
+    load: LoadRun  # at NL's instance
+    load_jp: LoadRun  # the same consignment at JP's, which wrote it: for comparison, same run
     tool: str
 
 
@@ -81,7 +86,8 @@ class Instance:
         self.url = f"http://127.0.0.1:{self.port}"
         self.http = httpx.Client(base_url=self.url, timeout=60)
         wait(self._up, 120, f"{name}'s instance to start")
-        self.credentials = Credentials(Store(f"sqlite:///{data / 'ledger.db'}"))
+        self.store = Store(f"sqlite:///{data / 'ledger.db'}")  # read beside the instance, as an operator may
+        self.credentials = Credentials(self.store)
 
     def _up(self) -> bool:
         if self.process.poll() is not None:
@@ -96,6 +102,18 @@ class Instance:
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=60)
         self.log.close()
+        self.store.close()
+
+    def held(self, record_ids: Collection[str]) -> set[str]:
+        """Which of `record_ids` this instance holds with their payloads, in one query."""
+        with self.store.connection() as conn:
+            return set(
+                conn.scalars(
+                    select(RECORDS.c.id).where(
+                        RECORDS.c.id.in_(list(record_ids)), RECORDS.c.payload.is_not(None), RECORDS.c.status != "failed"
+                    )
+                )
+            )
 
 
 def run_consortium(
@@ -116,18 +134,24 @@ def run_consortium(
             nl: Instance | None = None
             try:
                 nl = Instance("NL", root / "nl", node.url, manifest_path, NL_CUSTOMS, ANVIL_DEV_KEYS[8])
-                demo.register_on_chain(w3, Manifest.load(manifest_path), PROJECT_ROOT / "build")
+                progress("the demo consignments written through JP's instance")
+                issue = partial(jp.credentials.issue, label="bench consortium")
+                demo.seed(jp.url, Manifest.load(manifest_path), PROJECT_ROOT / "build", node.url, issue)
                 exporter = demo.EXPORTER_P.account
-                for instance in (jp, nl):
-                    wait(partial(registered, instance.http, exporter.address), 60, f"{instance.name} indexing")
+                wait(partial(registered, nl.http, exporter.address), 60, "NL indexing")
+                wait(partial(_all_held, jp, nl, DELIVERED), 120, f"NL to hold {DELIVERED}")
                 w3.provider.make_request("evm_setIntervalMining", [BLOCK_TIME])  # type: ignore[arg-type]
                 progress(f"the chain mines every {BLOCK_TIME} s; {records} records posted at {rate:g}/s at JP")
-                latencies, ucrs = _stream(jp, nl, exporter, records, rate)
+                latencies, _ = _stream(jp, nl, exporter, records, rate)
                 nl_token = nl.credentials.issue(NL_CUSTOMS, "bench consortium")
-                url = f"{nl.url}/v1/consignments/{ucrs[0]}/verification?country=NL"
+                url = f"{nl.url}/v1/consignments/{DELIVERED}/verification?country=NL"
                 verdict = httpx.get(url, headers={"Authorization": f"Bearer {nl_token}"}).json()["verdict"]
                 progress(f"verification at NL, {connections} connections for {seconds:.0f} s, JP running beside it")
                 load, tool = _run_load(url, nl_token, seconds, connections)
+                progress("the same at JP's instance, for comparison")
+                jp_token = jp.credentials.issue(JP_CUSTOMS, "bench consortium")
+                jp_url = f"{jp.url}/v1/consignments/{DELIVERED}/verification?country=NL"
+                load_jp, _ = _run_load(jp_url, jp_token, seconds, connections)
             finally:
                 for started in (nl, jp):
                     if started is not None:
@@ -140,17 +164,25 @@ def run_consortium(
         max(latencies),
         verdict,
         load,
+        load_jp,
         tool,
     )
 
 
-def _stream(jp: Instance, nl: Instance, exporter: LocalAccount, records: int, rate: float) -> tuple[list[float], list[str]]:
+def _all_held(jp: Instance, nl: Instance, ucr: str) -> bool:
+    """Whether NL holds every record JP has on chain of `ucr`, and JP has them all there."""
+    with jp.store.connection() as conn:
+        rows = conn.execute(select(RECORDS.c.id, RECORDS.c.status).where(RECORDS.c.ucr == ucr)).all()
+    ids = {r.id for r in rows}
+    return bool(ids) and all(r.status == "included" for r in rows) and nl.held(ids) == ids
+
+
+def _stream(
+    jp: Instance, nl: Instance, exporter: LocalAccount, records: int, rate: float
+) -> tuple[list[float], list[str]]:
     """Posts `records` declarations at JP at `rate` per second and watches NL until it
     holds each with its payload; the seconds from each POST to that, and the UCRs."""
     client = LedgerClient(jp.url, exporter, token=jp.credentials.issue(exporter.address, "bench consortium"))
-    nl_http = httpx.Client(
-        base_url=nl.url, timeout=30, headers={"Authorization": f"Bearer {nl.credentials.issue(NL_CUSTOMS)}"}
-    )
     first_nonce = client.next_nonce()
     run = int(time.time())
     posted: dict[str, float] = {}
@@ -160,24 +192,15 @@ def _stream(jp: Instance, nl: Instance, exporter: LocalAccount, records: int, ra
     lock = threading.Lock()
 
     def watch() -> None:
-        while not done.is_set():
+        """Polls NL's store (one query each 20 ms) for the records posted and not held yet."""
+        while not done.is_set() and len(held) < records:
             with lock:
                 pending = [rid for rid in posted if rid not in held]
-            for rid in pending:
-                response = nl_http.get(f"/v1/records/{rid}")
-                if (
-                    response.status_code == 200
-                    and response.json().get("held")
-                    and response.json()["status"]
-                    in (
-                        "submitted",
-                        "confirmed",
-                    )
-                ):
-                    held[rid] = time.monotonic()
-            if len(held) == records:
-                return
-            time.sleep(0.05)
+            if pending:
+                now = time.monotonic()
+                for rid in nl.held(pending):
+                    held[rid] = now
+            time.sleep(0.02)
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
@@ -191,11 +214,10 @@ def _stream(jp: Instance, nl: Instance, exporter: LocalAccount, records: int, ra
             posted[signed.id] = time.monotonic()
         client.post(signed)
         ucrs.append(ucr)
-    wait(lambda: len(held) == records, 300, "NL to hold every record")
+    wait(lambda: len(held) == records, 120, "NL to hold every record")
     done.set()
     watcher.join(timeout=10)
     client.close()
-    nl_http.close()
     return [held[rid] - posted[rid] for rid in posted], ucrs
 
 
@@ -207,9 +229,13 @@ def render_consortium(f: ConsortiumFigures, command: str) -> str:
         f"| records posted at JP's instance ({f.rate:g}/s), each a consignment JP → NL | {f.records} |\n"
         f"| POST at JP until NL holds it with its payload, checked against the chain: p50 / p99 / max "
         f"| **{f.p50_s:.2f} s** / **{f.p99_s:.2f} s** / {f.max_s:.2f} s |\n"
-        f"| verification at NL (verdict {f.verdict}, receipt included), {f.load.connections} connections, "
+        f"| verification at NL of the demo's delivered consignment (verdict {f.verdict}, receipt included), "
+        f"{f.load.connections} connections, "
         f"{f.tool}, JP's instance running beside it | **{f.load.requests_per_second:,.0f}/s**, "
-        f"p50 {f.load.p50_ms:.1f} ms, p99 {f.load.p99_ms:.1f} ms, {f.load.errors} errors |\n\n"
+        f"p50 {f.load.p50_ms:.1f} ms, p99 {f.load.p99_ms:.1f} ms, {f.load.errors} errors |\n"
+        f"| the same verification at JP's instance, right after (for comparison) "
+        f"| {f.load_jp.requests_per_second:,.0f}/s, p50 {f.load_jp.p50_ms:.1f} ms, p99 {f.load_jp.p99_ms:.1f} ms, "
+        f"{f.load_jp.errors} errors |\n\n"
         f"A record is on chain in the first block after its POST (0 to {BLOCK_TIME} s); the Dutch instance then "
         "indexes it, asks Japan's instance for it (the relayer that sent it is Japan's), checks it and keeps it."
     )

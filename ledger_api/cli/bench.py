@@ -132,6 +132,9 @@ def bench_consortium(
         f"verification at NL ({f.verdict}), {f.load.connections} connections",
         f"{f.load.requests_per_second:,.0f}/s, p99 {f.load.p99_ms:.1f} ms",
     )
+    table.add_row(
+        "the same at JP (comparison)", f"{f.load_jp.requests_per_second:,.0f}/s, p99 {f.load_jp.p99_ms:.1f} ms"
+    )
     console.print(table)
     if write_docs:
         command = f"ledger bench consortium --records {records} --rate {rate:g} --seconds {seconds:.0f}"
