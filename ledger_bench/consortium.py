@@ -63,11 +63,22 @@ class ConsortiumFigures:
 
 
 class Instance:
-    """One authority's instance in a child process, on the shared chain."""
+    """One authority's instance in a child process (a session of its own: a Ctrl-C at the
+    terminal reaches the launcher, which stops it), on the shared chain, logging to
+    `data/service.log`; started once it shows its endpoint published on chain."""
 
-    def __init__(self, name: str, data: Path, chain_url: str, manifest: Path, authority: str, relayer_key: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        data: Path,
+        chain_url: str,
+        manifest: Path,
+        authority: str,
+        relayer_key: str,
+        port: int | None = None,
+    ) -> None:
         data.mkdir(parents=True, exist_ok=True)
-        self.name, self.data, self.port = name, data, free_port()
+        self.name, self.data, self.port = name, data, port or free_port()
         env = {
             **os.environ,
             "LEDGER_DATA_DIR": str(data),
@@ -81,11 +92,20 @@ class Instance:
         }
         self.log = open(data / "service.log", "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ledger_api.run"], cwd=PROJECT_ROOT, env=env, stdout=self.log, stderr=self.log
+            [sys.executable, "-m", "ledger_api.run"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=self.log,
+            start_new_session=True,
         )
         self.url = f"http://127.0.0.1:{self.port}"
         self.http = httpx.Client(base_url=self.url, timeout=60)
-        wait(self._up, 120, f"{name}'s instance to start")
+        try:
+            wait(self._up, 120, f"{name}'s instance to start")
+        except BaseException:  # a failed start or a Ctrl-C while waiting: the process is not left behind
+            self._end_process()
+            raise
         self.store = Store(f"sqlite:///{data / 'ledger.db'}")  # read beside the instance, as an operator may
         self.credentials = Credentials(self.store)
 
@@ -98,11 +118,19 @@ class Instance:
             return False
 
     def stop(self) -> None:
-        self.http.close()
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=60)
-        self.log.close()
+        self._end_process()
         self.store.close()
+
+    def _end_process(self) -> None:
+        self.http.close()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
 
     def held(self, record_ids: Collection[str]) -> set[str]:
         """Which of `record_ids` this instance holds with their payloads, in one query."""
