@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ports", type=int, nargs=2, default=(8000, 8001), metavar=("JP", "NL"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for noisy in ("httpx", "alembic"):  # a line per chain call, per store opened
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
     stop = threading.Event()
 
