@@ -33,6 +33,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -44,7 +45,7 @@ from ledger_api.domain.records import LedgerDomain
 from ledger_api.errors import HoldRefused, LedgerError
 from ledger_api.store import peer_copies, peers
 from ledger_api.store.db import Store
-from ledger_api.store.peers import ForeignRoot, WantedRecord, foreign_roots, wanted_records
+from ledger_api.store.peers import ForeignRoot, WantedRecord, consignments_on_route, foreign_roots, wanted_records
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 # is down is not asked every half second, one that comes back is asked within minutes.
 BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 SENDERS_CACHED = 4096
+FETCHES_AT_ONCE = 4  # consignments asked for at once by the background fetch
 # Refusals that say the peer served something the chain contradicts; other codes say the
 # copy cannot be placed yet (its root not indexed yet, its previous record not held yet).
 MISMATCHES = {"NOT_ON_CHAIN", "PAYLOAD_HASH_MISMATCH", "BAD_SIGNATURE", "WRONG_SIGNER", "PROOF_INVALID"}
@@ -126,10 +128,15 @@ class PayloadExchange:
         for w in wanted:
             if self._due(w.record_id, now):
                 by_consignment.setdefault(w.consignment, []).append(w)
-        for consignment, records in by_consignment.items():
-            result = self._fetch_consignment(consignment, records, deadline=None)
-            held += result.held
-            self._after_attempt([w.record_id for w in records], self._still_wanted(consignment), now)
+        # A few consignments at once: each is a request to a peer (a round trip, a token
+        # checked and remembered there), and records arrive from many writers at once.
+        items = list(by_consignment.items())
+        if items:
+            with ThreadPoolExecutor(min(FETCHES_AT_ONCE, len(items)), thread_name_prefix="payload-fetch") as pool:
+                rounds = list(pool.map(lambda item: self._fetch_consignment(item[0], item[1], deadline=None), items))
+            for (consignment, records), result in zip(items, rounds, strict=True):
+                held += result.held
+                self._after_attempt([w.record_id for w in records], self._still_wanted(consignment), now)
         for root in self._foreign_roots():
             if root.root in self._settled or not self._due(root.root, now):
                 continue
@@ -318,10 +325,12 @@ class PayloadExchange:
     def _wanted(self) -> list[WantedRecord]:
         """The records on chain not held here, of consignments on this authority's route."""
         country = self.country()
+        if country is None:
+            return []
         with self.store.connection() as conn:
             wanted = wanted_records(conn)
-            routes = {c: peer_copies.route_countries(conn, c) for c in {w.consignment for w in wanted}}
-        return [w for w in wanted if country in routes[w.consignment]]
+            on_route = consignments_on_route(conn, country) if wanted else set()
+        return [w for w in wanted if w.consignment in on_route]
 
     def _still_wanted(self, consignment: str) -> set[str]:
         with self.store.connection() as conn:

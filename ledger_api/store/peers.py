@@ -17,8 +17,18 @@ from sqlalchemy.orm import Session
 
 from ledger_api.domain.endpoints import Endpoint
 from ledger_api.domain.parties import PartyStatus
+from ledger_api.domain.records import RecordKind
 from ledger_api.store.db import Store
-from ledger_api.store.tables import BATCHES, EVENTS, RECORDS, EndpointRow, EventRow, PartyRow, PeerTokenSeenRow
+from ledger_api.store.tables import (
+    BATCHES,
+    EVENTS,
+    RECORDS,
+    EndpointRow,
+    EventRow,
+    PartyRow,
+    PeerTokenSeenRow,
+    route_of,
+)
 
 ENDPOINT_EVENT = "EndpointPublished"
 
@@ -167,6 +177,30 @@ def wanted_records(conn: Connection, consignment: str | None = None, limit: int 
         if consignment is None or of == consignment:
             wanted.append(WantedRecord(row.record_id, of, row.tx_hash))
     return wanted
+
+
+def consignments_on_route(conn: Connection, country: str) -> set[str]:
+    """The consignments whose route includes `country`: those the chain extended to it
+    (RouteExtended) and those whose held declaration or transit signed it (a batch
+    consignment's route is only in its held records). One pass, for the background fetch."""
+    code = "0x" + country.encode("ascii").hex()
+    found: set[str] = set()
+    for (args,) in conn.execute(
+        select(EVENTS.c.args).where(EVENTS.c.name == "RouteExtended", EVENTS.c.args.contains(f'"{code}"'))
+    ):
+        decoded = json.loads(args)
+        if code in decoded.get("countries", ()):
+            found.add(str(decoded["consignment"]).lower())
+    signed = conn.execute(
+        select(RECORDS.c.consignment, RECORDS.c.route).where(
+            RECORDS.c.kind.in_([int(RecordKind.DECLARATION), int(RecordKind.TRANSIT)]),
+            RECORDS.c.route.contains(f'"{country}"'),
+            RECORDS.c.status != "failed",
+            RECORDS.c.payload.is_not(None),
+        )
+    )
+    found.update(c for c, route in signed if country in route_of(route))
+    return found
 
 
 @dataclass(frozen=True)
