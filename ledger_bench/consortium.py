@@ -57,6 +57,7 @@ class ConsortiumFigures:
     p99_s: float
     max_s: float
     verdict: str
+    load_average: float  # the machine's 1-minute load average as the records were posted
     load: LoadRun  # at NL's instance
     load_jp: LoadRun  # the same consignment at JP's, which wrote it: for comparison, same run
     tool: str
@@ -171,6 +172,7 @@ def run_consortium(
                 w3.provider.make_request("evm_setIntervalMining", [BLOCK_TIME])  # type: ignore[arg-type]
                 progress(f"the chain mines every {BLOCK_TIME} s; {records} records posted at {rate:g}/s at JP")
                 latencies, _ = _stream(jp, nl, exporter, records, rate)
+                load_average = os.getloadavg()[0]
                 nl_token = nl.credentials.issue(NL_CUSTOMS, "bench consortium")
                 url = f"{nl.url}/v1/consignments/{DELIVERED}/verification?country=NL"
                 verdict = httpx.get(url, headers={"Authorization": f"Bearer {nl_token}"}).json()["verdict"]
@@ -191,6 +193,7 @@ def run_consortium(
         percentile(latencies, 99),
         max(latencies),
         verdict,
+        load_average,
         load,
         load_jp,
         tool,
@@ -252,7 +255,8 @@ def _stream(
 def render_consortium(f: ConsortiumFigures, command: str) -> str:
     return (
         f"`{command}` — two instances (Japan Customs', the Netherlands Customs'), each a process with its own "
-        f"store and relayer, on one anvil mining a block every {BLOCK_TIME} s, on the same 2-core machine.\n\n"
+        f"store and relayer, on one anvil mining a block every {BLOCK_TIME} s, on the same 2-core machine "
+        f"(shared: 1-minute load average {f.load_average:.1f} as the records were posted).\n\n"
         f"| figure | value |\n|---|---|\n"
         f"| records posted at JP's instance ({f.rate:g}/s), each a consignment JP → NL | {f.records} |\n"
         f"| POST at JP until NL holds it with its payload, checked against the chain: p50 / p99 / max "
