@@ -4,6 +4,13 @@ once, whatever the node forgets.
 - Signing: each pending row gets the relayer's next nonce and is signed, and the raw
   transaction is stored (committed) before it is ever sent. A resend is therefore the very
   same transaction: it can be mined once at most, because its nonce can be used once.
+- Packing: single records waiting together go out in one `writeMany` transaction (a
+  "pack" row carrying their ids; their own rows become `packed`): the contract checks each
+  as `write` does and rejects a bad one alone (RecordRejected, which the indexer turns into
+  that record's failure), so one transaction's base cost is shared and the node mines
+  more records per block. A lone record still goes as its own `write`, at once. Only
+  consecutive write rows are packed, at most PACK_MAX, in the order they were accepted:
+  the records of a consignment keep their order, and with the other actions too.
 - Sending: signed rows go out in nonce order, in one JSON-RPC batch.
 - Reconciling: rows without a receipt are sent again after `resend_after` (anvil drops
   transactions under bursts and loses its last blocks on a crash); a row whose nonce was
@@ -45,7 +52,12 @@ from ledger_api.store.tables import RECORDS, BatchRow, OutboxRow, RecordRow, Sta
 log = logging.getLogger(__name__)
 
 GAS = {"write": 300_000, "anchor": 120_000, "forward": 400_000}
+PACK_MAX = 50  # records per writeMany transaction
+# A pack's gas limit: each record is a `write` called by the ledger itself, which must
+# never run out of gas (that would revert the whole pack); only gas used is paid.
+PACK_GAS_BASE, PACK_GAS_PER_RECORD = 60_000, 250_000
 NONCE_KEY = "relayer_nonce"
+GAS_PRICE_TTL = 30.0  # seconds between two asks of the node's gas price
 TAKEN_GRACE = 10.0  # seconds a row must look "nonce taken, no receipt" before it is re-signed
 
 
@@ -71,7 +83,7 @@ class Relayer:
         self.resend_after = timedelta(seconds=resend_after)
         self.wake = threading.Event()
         self.mined = threading.Event()  # set when a transaction was mined: the indexer waits on it
-        self._gas_price: int | None = None
+        self._gas_price: tuple[int, float] | None = None  # price, when asked
         self._taken_since: dict[int, float] = {}  # outbox row id -> when it first looked taken
         self._mined_checked_at = 0.0
         self._dev_node: bool | None = None  # anvil: mines on arrival only; learnt from web3_clientVersion
@@ -91,9 +103,14 @@ class Relayer:
     # ------------------------------------------------------------ signing
 
     def _gas(self) -> int:
-        if self._gas_price is None:
-            self._gas_price = max(2 * int(self.rpc.call("eth_gasPrice"), 16), 1_000_000_000)
-        return self._gas_price
+        """Twice the node's suggested price (room for the base fee to rise over a few blocks
+        of an EIP-1559 chain), asked again every GAS_PRICE_TTL seconds so the relayer
+        follows the chain's fees. No floor: a consortium chain that charges nothing
+        (min gas price 0, as Besu and Quorum are often run) gets transactions priced 0."""
+        now = time.monotonic()
+        if self._gas_price is None or now - self._gas_price[1] > GAS_PRICE_TTL:
+            self._gas_price = (2 * int(self.rpc.call("eth_gasPrice"), 16), now)
+        return self._gas_price[0]
 
     def _next_nonce(self, session: Session) -> int:
         row = session.get(StateRow, NONCE_KEY)
@@ -104,6 +121,15 @@ class Relayer:
         return int(row.value)
 
     def _calldata(self, session: Session, row: OutboxRow, records: dict[str, RecordRow]) -> tuple[str, bytes]:
+        if row.action == "pack":
+            packed = [records[rid] for rid in json.loads(row.payload or "[]")]
+            data = self.abi.encode_call(
+                "ConsignmentLedger",
+                "writeMany",
+                [r.to_record().as_tuple() for r in packed],
+                [bytes.fromhex(r.signature[2:]) for r in packed],
+            )
+            return self.addresses["ConsignmentLedger"], data
         if row.action == "write":
             record = records[row.ref]
             data = self.abi.encode_call(
@@ -139,12 +165,14 @@ class Relayer:
                 return 0
             nonce = self._next_nonce(session)
             gas_price = self._gas()
-            writes = [row.ref for row in rows if row.action == "write"]
-            records = {r.id: r for r in session.scalars(select(RecordRow).where(RecordRow.id.in_(writes)))}
-            for row in rows:
+            txs = self._packed(session, rows)
+            refs = [rid for row in txs for rid in _record_ids(row)]
+            records = {r.id: r for r in session.scalars(select(RecordRow).where(RecordRow.id.in_(refs)))}
+            for row in txs:
                 to, data = self._calldata(session, row, records)
+                gas = PACK_GAS_BASE + PACK_GAS_PER_RECORD * len(_record_ids(row)) if row.action == "pack" else None
                 raw, tx_hash = self._signer.sign(
-                    nonce=nonce, gas_price=gas_price, gas=GAS[row.action], to=to, data=data
+                    nonce=nonce, gas_price=gas_price, gas=gas or GAS[row.action], to=to, data=data
                 )
                 row.raw_tx, row.tx_hash = _hex(raw), _hex(tx_hash)
                 row.relayer_nonce = nonce
@@ -154,6 +182,42 @@ class Relayer:
             assert state is not None
             state.value = str(nonce)
             return len(rows)
+
+    def _packed(self, session: Session, rows: Sequence[OutboxRow]) -> list[OutboxRow]:
+        """The transactions these pending rows make, in order: runs of consecutive write
+        rows become packs (a new row each; theirs turn `packed`), a run of one stays a
+        `write`, the rest stay as they are."""
+        txs: list[OutboxRow] = []
+        run: list[OutboxRow] = []
+
+        def close_run() -> None:
+            for i in range(0, len(run), PACK_MAX):
+                chunk = run[i : i + PACK_MAX]
+                if len(chunk) == 1:
+                    txs.append(chunk[0])
+                    continue
+                pack = OutboxRow(
+                    action="pack",
+                    ref=f"pack:{chunk[0].id}",
+                    payload=json.dumps([r.ref for r in chunk]),
+                    status="pending",
+                    attempts=0,
+                )
+                session.add(pack)
+                for r in chunk:
+                    r.status = "packed"
+                txs.append(pack)
+            run.clear()
+
+        for row in rows:
+            if row.action == "write":
+                run.append(row)
+                continue
+            close_run()
+            txs.append(row)
+        close_run()
+        session.flush()  # the packs' ids, before their nonces
+        return txs
 
     # ------------------------------------------------------------ sending
 
@@ -187,7 +251,12 @@ class Relayer:
 
     def _mark_submitted(self, session: Session, rows: Sequence[OutboxRow]) -> None:
         """The records of rows sent for the first time now have a transaction."""
-        writes = [{"ref": row.ref, "tx": row.tx_hash} for row in rows if row.action == "write"]
+        writes = [
+            {"ref": rid, "tx": row.tx_hash}
+            for row in rows
+            if row.action in ("write", "pack")
+            for rid in _record_ids(row)
+        ]
         if writes:  # one executemany, not one ORM statement per row
             session.execute(
                 update(RECORDS)
@@ -312,12 +381,22 @@ class Relayer:
 
     def _mark_failed(self, session: Session, row: OutboxRow) -> None:
         values = {"status": "failed", "error": row.error}
-        if row.action == "write":
-            session.execute(update(RecordRow).where(RecordRow.id == row.ref).values(**values))
+        if row.action in ("write", "pack"):
+            # A pack reverts as a whole only when a record ran out of gas in it.
+            session.execute(update(RecordRow).where(RecordRow.id.in_(_record_ids(row))).values(**values))
         elif row.action == "anchor":
             session.execute(update(BatchRow).where(BatchRow.root == row.ref).values(status="failed"))
             session.execute(update(RecordRow).where(RecordRow.batch_root == row.ref).values(**values))
         log.error("relayer: %s %s reverted: %s", row.action, row.ref, row.error)
+
+
+def _record_ids(row: OutboxRow) -> list[str]:
+    """The records a write or pack row carries."""
+    if row.action == "write":
+        return [row.ref]
+    if row.action == "pack":
+        return list(json.loads(row.payload or "[]"))
+    return []
 
 
 def _harmless_send_error(error: RpcError) -> bool:

@@ -122,10 +122,11 @@ class OutboxRow(Base):
     __tablename__ = "outbox"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    action: Mapped[str] = mapped_column(String(8))  # write | anchor | forward
-    ref: Mapped[str] = mapped_column(String(140), index=True)  # record id, batch root, or request id
-    payload: Mapped[str | None] = mapped_column(Text)  # forward: the signed request as JSON
-    # pending → signed → sent → mined → done (confirmed in the index); failed (reverted)
+    action: Mapped[str] = mapped_column(String(8))  # write | pack | anchor | forward
+    ref: Mapped[str] = mapped_column(String(140), index=True)  # record id, batch root, request id, pack:{row}
+    payload: Mapped[str | None] = mapped_column(Text)  # forward: the signed request; pack: its record ids (JSON)
+    # pending → signed → sent → mined → done (confirmed in the index); failed (reverted);
+    # packed: a write row whose record travels in a pack row's writeMany transaction
     status: Mapped[str] = mapped_column(String(10), index=True)
     relayer_nonce: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     raw_tx: Mapped[str | None] = mapped_column(Text)
