@@ -41,7 +41,7 @@ from ledger_api.settings import ANVIL_DEV_KEYS, PROJECT_ROOT
 from ledger_api.store.db import Store
 from ledger_api.store.tables import RECORDS
 from ledger_bench.service import percentile, registered, wait
-from ledger_bench.verify import LoadRun, _run_load
+from ledger_bench.verify import VERIFY_RATE_TARGET, LoadRun, _run_load
 
 BLOCK_TIME = 2
 JP_CUSTOMS = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
@@ -174,14 +174,14 @@ def run_consortium(
                 latencies, _ = _stream(jp, nl, exporter, records, rate)
                 load_average = os.getloadavg()[0]
                 nl_token = nl.credentials.issue(NL_CUSTOMS, "bench consortium")
-                url = f"{nl.url}/v1/consignments/{DELIVERED}/verification?country=NL"
+                path = f"/v1/consignments/{DELIVERED}/verification?country=NL"
+                url = nl.url + path
                 verdict = httpx.get(url, headers={"Authorization": f"Bearer {nl_token}"}).json()["verdict"]
                 progress(f"verification at NL, {connections} connections for {seconds:.0f} s, JP running beside it")
-                load, tool = _run_load(url, nl_token, seconds, connections)
+                load, tool = _run_load(nl.url, [path], nl_token, seconds, connections, VERIFY_RATE_TARGET)
                 progress("the same at JP's instance, for comparison")
                 jp_token = jp.credentials.issue(JP_CUSTOMS, "bench consortium")
-                jp_url = f"{jp.url}/v1/consignments/{DELIVERED}/verification?country=NL"
-                load_jp, _ = _run_load(jp_url, jp_token, seconds, connections)
+                load_jp, _ = _run_load(jp.url, [path], jp_token, seconds, connections, VERIFY_RATE_TARGET)
             finally:
                 for started in (nl, jp):
                     if started is not None:
