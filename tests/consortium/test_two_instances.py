@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -164,6 +165,57 @@ def test_the_dutch_receipt_verifies_against_the_keys_the_dutch_authority_publish
     jp_keys = tmp_path / "jp.json"
     jp_keys.write_text(chain.jp.http.get("/v1/keys").text)
     assert CliRunner().invoke(app, ["verify-receipt", str(receipt), "--jwks", str(jp_keys)]).exit_code == 4
+
+
+# ---------------------------------------------------------------- asking without a right to
+
+
+def test_japan_answers_a_request_without_a_valid_token_or_from_off_the_route_as_an_unknown_consignment(
+    chain: Consortium,
+):
+    """Requests to Japan's instance at its published URL, signed with the Dutch instance's
+    key (published on chain) or Singapore's: only a fresh, valid one on the route gets
+    records; the others get exactly the answer for a consignment that does not exist."""
+    key = "0x" + consignment_key(DELIVERED).hex()
+    unknown = "0x" + consignment_key(f"{demo.UCR_PREFIX}9999").hex()
+    assert chain.nl.runtime.instance is not None
+    nl_key = chain.nl.runtime.instance.peer_signing_key().private
+    sg_key = Ed25519PrivateKey.generate()
+    peers.publish_endpoint(
+        chain.w3, Manifest.load(chain.manifest_path), SG_CUSTOMS.address, "http://127.0.0.1:9", sg_key, SG_RELAYER
+    )
+    wait_until(lambda: _published(chain.jp, SG_CUSTOMS.address), timeout=30, what="JP indexes SG's endpoint")
+
+    def ask(consignment: str, authorization: str | None) -> tuple[int, Any]:
+        path = f"/v1/peer/consignments/{consignment}/records"
+        response = httpx.get(chain.jp_relay.url + path, headers={"Authorization": authorization or ""}, timeout=10)
+        return response.status_code, response.json()
+
+    def as_nl(consignment: str, **claims: Any) -> str:
+        path = f"/v1/peer/consignments/{consignment}/records"
+        return "Peer " + peers.token(nl_key, chain.nl.authority, chain.jp.authority, path, **claims)
+
+    status, body = ask(unknown, as_nl(unknown))
+    assert status == 404
+    nothing = json.loads(json.dumps(body).replace(unknown, key))
+
+    valid = as_nl(key)
+    status, served = ask(key, valid)
+    assert status == 200 and served["authority"] == chain.jp.authority and served["records"]
+    assert ask(key, valid) == (404, nothing)  # replayed
+    assert ask(key, None) == (404, nothing)
+    assert ask(key, as_nl(key, now=int(time.time()) - 120)) == (404, nothing)  # expired
+    path = f"/v1/peer/consignments/{key}/records"
+    as_sg = "Peer " + peers.token(sg_key, SG_CUSTOMS.address, chain.jp.authority, path)
+    assert ask(key, as_sg) == (404, nothing)  # Singapore is not on this consignment's route
+
+
+def _published(instance: Instance, authority: str) -> bool:
+    from ledger_api.store.peers import current_endpoint
+
+    assert instance.runtime.store is not None
+    with instance.runtime.store.session() as session:
+        return current_endpoint(session, authority) is not None
 
 
 # ---------------------------------------------------------------- the writing instance down
