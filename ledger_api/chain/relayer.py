@@ -20,6 +20,16 @@ once, whatever the node forgets.
   an account nonce past a transaction whose receipt it does not show yet, and re-signing
   that one would send the same call twice (the second reverts, and a record that is on
   chain would be marked failed).
+- A write, pack or anchor that reverted is not failed at once: anyone may replay the
+  relayer's `write` call or anchor the same root first, and then the chain holds the
+  record or root although this transaction reverted. It waits, `reverted`, until the
+  index has passed the revert's block: done if the index shows its records or root on
+  chain (the indexer's chain fact wins), else failed, and with it only its records the
+  chain does not hold. A status never moves from confirmed to failed. (Inside a pack,
+  writeMany rejects a record written already on its own: RecordRejected, which the
+  indexer ignores for a record on chain.)
+- A write whose record failed before it was signed (displaced by a record on chain, or
+  built on one that failed) is never sent.
 - Confirmation is the indexer's business: it marks rows done, and a reorg or a node that
   lost blocks puts them back to `sent`, to be sent again. A row mined but not yet indexed
   whose receipt vanishes (its block was lost above the indexer's cursor) is put back to
@@ -39,13 +49,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from ledger_api.chain.abi import ContractAbi
 from ledger_api.chain.loop import run_steps
 from ledger_api.chain.rpc import Rpc, RpcError
 from ledger_api.chain.txsign import LegacySigner
+from ledger_api.store import records as known_records
 from ledger_api.store.db import Store
 from ledger_api.store.tables import RECORDS, BatchRow, OutboxRow, RecordRow, StateRow
 
@@ -57,6 +68,7 @@ PACK_MAX = 50  # records per writeMany transaction
 # never run out of gas (that would revert the whole pack); only gas used is paid.
 PACK_GAS_BASE, PACK_GAS_PER_RECORD = 60_000, 250_000
 NONCE_KEY = "relayer_nonce"
+INDEXED_KEY = "indexed_block"  # the indexer's cursor (indexer.CURSOR_KEY)
 GAS_PRICE_TTL = 30.0  # seconds between two asks of the node's gas price
 TAKEN_GRACE = 10.0  # seconds a row must look "nonce taken, no receipt" before it is re-signed
 
@@ -98,7 +110,8 @@ class Relayer:
         signed = self._sign_pending()
         sent = self._send_due()
         mined = self._reconcile()
-        return max(signed, sent, mined)
+        settled = self._settle_reverted()
+        return max(signed, sent, mined, settled)
 
     # ------------------------------------------------------------ signing
 
@@ -123,15 +136,18 @@ class Relayer:
     def _calldata(self, session: Session, row: OutboxRow, records: dict[str, RecordRow]) -> tuple[str, bytes]:
         if row.action == "pack":
             packed = [records[rid] for rid in json.loads(row.payload or "[]")]
+            signatures = [r.signature for r in packed]
+            assert None not in signatures  # a pack carries records accepted here
             data = self.abi.encode_call(
                 "ConsignmentLedger",
                 "writeMany",
                 [r.to_record().as_tuple() for r in packed],
-                [bytes.fromhex(r.signature[2:]) for r in packed],
+                [bytes.fromhex(sig[2:]) for sig in signatures if sig is not None],
             )
             return self.addresses["ConsignmentLedger"], data
         if row.action == "write":
             record = records[row.ref]
+            assert record.signature is not None  # a write carries a record accepted here
             data = self.abi.encode_call(
                 "ConsignmentLedger", "write", record.to_record().as_tuple(), bytes.fromhex(record.signature[2:])
             )
@@ -158,14 +174,14 @@ class Relayer:
 
     def _sign_pending(self, limit: int = 1000) -> int:
         with self.store.session() as session:
-            rows = session.scalars(
+            pending = session.scalars(
                 select(OutboxRow).where(OutboxRow.status == "pending").order_by(OutboxRow.id).limit(limit)
             ).all()
-            if not rows:
+            if not pending:
                 return 0
             nonce = self._next_nonce(session)
             gas_price = self._gas()
-            txs = self._packed(session, rows)
+            txs = self._packed(session, self._drop_failed(session, pending))
             refs = [rid for row in txs for rid in _record_ids(row)]
             records = {r.id: r for r in session.scalars(select(RecordRow).where(RecordRow.id.in_(refs)))}
             for row in txs:
@@ -181,7 +197,27 @@ class Relayer:
             state = session.get(StateRow, NONCE_KEY)
             assert state is not None
             state.value = str(nonce)
-            return len(rows)
+            return len(pending)
+
+    def _drop_failed(self, session: Session, rows: Sequence[OutboxRow]) -> list[OutboxRow]:
+        """The pending rows worth a transaction: a write whose record failed before it was
+        signed (displaced by a record on chain, or built on one that failed) would only
+        revert, so it fails here with its record's reason, never sent."""
+        writes = [row.ref for row in rows if row.action == "write"]
+        failed = dict(
+            session.execute(
+                select(RecordRow.id, RecordRow.error).where(RecordRow.id.in_(writes), RecordRow.status == "failed")
+            ).all()
+            if writes
+            else []
+        )
+        kept: list[OutboxRow] = []
+        for row in rows:
+            if row.action == "write" and row.ref in failed:
+                row.status, row.error = "failed", failed[row.ref]
+            else:
+                kept.append(row)
+        return kept
 
     def _packed(self, session: Session, rows: Sequence[OutboxRow]) -> list[OutboxRow]:
         """The transactions these pending rows make, in order: runs of consecutive write
@@ -326,6 +362,9 @@ class Relayer:
                 self.mined.set()
                 if int(receipt["status"], 16) == 1:
                     mined.append(row.id)
+                elif row.action in ("write", "pack", "anchor"):
+                    row.status = "reverted"  # failed or not: the index decides (_settle_reverted)
+                    row.error = self._revert_reason(row, receipt)
                 else:
                     row.status = "failed"
                     row.error = self._revert_reason(row, receipt)
@@ -379,14 +418,60 @@ class Relayer:
             return str(decoded) if decoded else exc.error_message
         return "reverted"
 
+    def _settle_reverted(self) -> int:
+        """Writes, packs and anchors that reverted, once the index has passed the revert's
+        block: done if the index shows their records or root on chain (someone wrote the
+        same record or anchored the same root first: that is success), failed if not. One
+        whose receipt vanished (a reorg) is in flight again."""
+        with self.store.session() as session:
+            rows = session.scalars(select(OutboxRow).where(OutboxRow.status == "reverted")).all()
+            if not rows:
+                return 0
+            cursor = session.get(StateRow, INDEXED_KEY)
+            indexed = int(cursor.value) if cursor is not None else -1
+            receipts = self.rpc.batch([("eth_getTransactionReceipt", [r.tx_hash]) for r in rows])
+            settled = 0
+            for row, receipt in zip(rows, receipts, strict=True):
+                if isinstance(receipt, RpcError):
+                    continue
+                if receipt is None:
+                    row.status, row.last_sent_at = "sent", None
+                elif int(receipt["blockNumber"], 16) > indexed:
+                    continue
+                elif self._on_chain(session, row):
+                    log.info("relayer: %s %s reverted, but the chain holds it: done", row.action, row.ref)
+                    row.status = "done"
+                else:
+                    row.status = "failed"
+                    self._mark_failed(session, row)
+                settled += 1
+            return settled
+
+    def _on_chain(self, session: Session, row: OutboxRow) -> bool:
+        """Whether the index shows every record of a write or pack, or the root of an
+        anchor, on chain."""
+        if row.action in ("write", "pack"):
+            ids = _record_ids(row)
+            included = session.scalar(
+                select(func.count()).select_from(RecordRow).where(RecordRow.id.in_(ids), RecordRow.status == "included")
+            )
+            return included == len(ids)
+        batch = session.get(BatchRow, row.ref)
+        return batch is not None and batch.status == "included"
+
     def _mark_failed(self, session: Session, row: OutboxRow) -> None:
         values = {"status": "failed", "error": row.error}
+        # A record failed already (displaced by one on chain before its write was sent)
+        # keeps the reason that names the record in its place; one on chain (written by
+        # someone else first, or by this pack before a later one ran out of gas) is not failed.
+        live = RecordRow.status.not_in(["failed", "included"])
         if row.action in ("write", "pack"):
             # A pack reverts as a whole only when a record ran out of gas in it.
-            session.execute(update(RecordRow).where(RecordRow.id.in_(_record_ids(row))).values(**values))
+            session.execute(update(RecordRow).where(RecordRow.id.in_(_record_ids(row)), live).values(**values))
         elif row.action == "anchor":
             session.execute(update(BatchRow).where(BatchRow.root == row.ref).values(status="failed"))
-            session.execute(update(RecordRow).where(RecordRow.batch_root == row.ref).values(**values))
+            session.execute(update(RecordRow).where(RecordRow.batch_root == row.ref, live).values(**values))
+        known_records.fail_built_on_failed(session.connection())  # what was built on it can never be written
         log.error("relayer: %s %s reverted: %s", row.action, row.ref, row.error)
 
 

@@ -11,12 +11,11 @@ signed with a fresh peer token (domain/peer_tokens.py) under the key this author
 published.
 
 Every record received is checked against the chain before anything of it is kept
-(store/peer_copies.py `hold`, `hold_batch_record`, TASK-B's store/records.py when it lands:
-its id recomputed under this ledger's EIP-712 domain is the one on chain or its
-inclusion proof reaches an anchored root, its payload hashes to the on-chain payloadHash,
-its signature is its party's). A record that fails is refused: a `payload_refusals` row
-and a warning naming the peer; the verdict names it (PAYLOAD_REFUSED_FROM_PEER) while no
-good copy is held.
+(store/records.py `hold`, `hold_batch_record`: its id recomputed under this ledger's
+EIP-712 domain is the one on chain or its inclusion proof reaches an anchored root, its
+payload hashes to the on-chain payloadHash, its signature is its party's). A record that
+fails is refused: a `payload_refusals` row and a warning naming the peer; the verdict
+names it (PAYLOAD_REFUSED_FROM_PEER) while no good copy is held.
 
 Two ways in:
 - `step`, in the chain worker beside the relayer and the indexer: the wanted records
@@ -43,7 +42,8 @@ from ledger_api.domain.exchange import ServedRecord
 from ledger_api.domain.receipts import SigningKey
 from ledger_api.domain.records import LedgerDomain
 from ledger_api.errors import HoldRefused, LedgerError
-from ledger_api.store import peer_copies, peers
+from ledger_api.store import peers
+from ledger_api.store import records as chain_records
 from ledger_api.store.db import Store
 from ledger_api.store.peers import ForeignRoot, WantedRecord, consignments_on_route, foreign_roots, wanted_records
 
@@ -170,7 +170,7 @@ class PayloadExchange:
         deadline = self.monotonic() + deadline_seconds
         with self.store.connection() as conn:
             wanted = wanted_records(conn, consignment)
-            on_route = self.country() in peer_copies.route_countries(conn, consignment)
+            on_route = self.country() in chain_records.route_countries(conn, consignment)
         if not wanted:
             return FetchReport(0, (), 0)
         if not on_route:
@@ -295,7 +295,7 @@ class PayloadExchange:
         with self.store.connection() as conn:
             if record.mode == "batch":
                 assert record.batch_root is not None and record.proof is not None  # from_json makes sure
-                peer_copies.hold_batch_record(
+                chain_records.hold_batch_record(
                     conn,
                     self.domain,
                     record.record,
@@ -306,7 +306,7 @@ class PayloadExchange:
                     "peer",
                 )
             else:
-                peer_copies.hold(conn, self.domain, record.record, record.signature, record.payload, "peer")
+                chain_records.hold(conn, self.domain, record.record, record.signature, record.payload, "peer")
 
     def _refuse(self, endpoint: Endpoint, record: ServedRecord, exc: HoldRefused) -> None:
         reason = f"{exc.code}: {exc.message}"
@@ -318,7 +318,7 @@ class PayloadExchange:
             reason,
         )
         with self.store.connection() as conn:
-            peer_copies.log_refusal(conn, record.id, endpoint.authority, endpoint.url, reason)
+            chain_records.log_refusal(conn, record.id, endpoint.authority, endpoint.url, reason)
 
     # ------------------------------------------------------------ what is wanted
 

@@ -28,7 +28,8 @@ from ledger_api.domain.exchange import ServedRecord
 from ledger_api.domain.merkle import MerkleTree
 from ledger_api.domain.peer_tokens import AUTH_SCHEME, PeerTokenError
 from ledger_api.errors import NotFound
-from ledger_api.store import peer_copies, peers
+from ledger_api.store import peers
+from ledger_api.store import records as chain_records
 from ledger_api.store.db import Store
 from ledger_api.store.tables import RecordRow, record_of
 
@@ -91,7 +92,7 @@ class PeerRecords:
         refused = f"no consignment {consignment}"
         authority, country = self.authenticate(authorization, method, path, refused)
         with self.store.session() as session:
-            if country not in peer_copies.route_countries(session.connection(), consignment):
+            if country not in chain_records.route_countries(session.connection(), consignment):
                 self._refuse(refused, authority, "NO_JURISDICTION", f"{country} is not on the route of {consignment}")
             rows = session.scalars(
                 select(RecordRow)
@@ -119,7 +120,7 @@ class PeerRecords:
                 .order_by(RecordRow.batch_index)
             ).all()
             routes = {
-                c: peer_copies.route_countries(session.connection(), c) for c in {row.consignment for row in rows}
+                c: chain_records.route_countries(session.connection(), c) for c in {row.consignment for row in rows}
             }
             held = _held(session, [row for row in rows if country in routes[row.consignment]])
         if not held:
@@ -142,16 +143,19 @@ def _held(session: Session, rows: Sequence[RecordRow]) -> list[ServedRecord]:
     trees: dict[str, MerkleTree | None] = {}
     held = []
     for row in rows:
-        if row.payload is None:
+        if row.payload is None or row.signature is None:
             continue
         proof = None
         if row.mode == "batch" and row.batch_root is not None:
             if row.batch_root not in trees:
                 trees[row.batch_root] = _tree(session, row.batch_root)
             tree = trees[row.batch_root]
-            if tree is None:
+            if tree is not None:
+                proof = tuple(tree.proof(bytes.fromhex(row.id[2:])))
+            elif row.proof is not None:  # received with its proof from the instance that anchored it
+                proof = tuple(bytes.fromhex(p[2:]) for p in json.loads(row.proof))
+            else:
                 continue  # a batch record whose proof this instance cannot give: no use to a peer
-            proof = tuple(tree.proof(bytes.fromhex(row.id[2:])))
         held.append(
             ServedRecord(
                 id=row.id,

@@ -1,12 +1,10 @@
 """An instance per authority (issue #12): the endpoints the authorities published on chain
-(the indexer keeps the current one of each), the peer request tokens already used (replay
-protection, kept until they expire), and the payloads peers served that the chain
-contradicts. New tables only: nothing to give to existing rows.
+(the indexer keeps the current one of each) and the peer request tokens already used
+(replay protection, kept until they expire). New tables only: nothing to give to existing
+rows. (payload_refusals, which DESIGN-12 lists with them, came with 0003_chain_facts.)
 
-(0003 on the branch h-peers; another branch adds its own 0003: renumbered at merge.)
-
-Revision ID: 0003_peers
-Revises: 0002
+Revision ID: 0004_peers
+Revises: 0003
 Create Date: 2026-12-03 18:01:55.660202
 """
 
@@ -15,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_peers"
-down_revision = "0002"
+revision = "0004_peers"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
@@ -39,19 +37,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_endpoints_signing_key"), ["signing_key"], unique=False)
 
     op.create_table(
-        "payload_refusals",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("record_id", sa.String(length=66), nullable=False),
-        sa.Column("peer_authority", sa.String(length=42), nullable=False),
-        sa.Column("peer_url", sa.Text(), nullable=False),
-        sa.Column("reason", sa.Text(), nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    with op.batch_alter_table("payload_refusals", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_payload_refusals_record_id"), ["record_id"], unique=False)
-
-    op.create_table(
         "peer_tokens_seen",
         sa.Column("jti", sa.String(length=128), nullable=False),
         sa.Column("expires_at", sa.BigInteger(), nullable=False),
@@ -66,10 +51,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_peer_tokens_seen_expires_at"))
 
     op.drop_table("peer_tokens_seen")
-    with op.batch_alter_table("payload_refusals", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_payload_refusals_record_id"))
-
-    op.drop_table("payload_refusals")
     with op.batch_alter_table("endpoints", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_endpoints_signing_key"))
         batch_op.drop_index(batch_op.f("ix_endpoints_relayer"))
