@@ -329,7 +329,7 @@ class PayloadExchange:
             return []
         with self.store.connection() as conn:
             wanted = wanted_records(conn)
-            on_route = consignments_on_route(conn, country) if wanted else set()
+            on_route = consignments_on_route(conn, country, {w.consignment for w in wanted})
         return [w for w in wanted if w.consignment in on_route]
 
     def _still_wanted(self, consignment: str) -> set[str]:

@@ -7,7 +7,7 @@ chain not held here, roots another instance anchored (from `events`, `records`,
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,17 +17,16 @@ from sqlalchemy.orm import Session
 
 from ledger_api.domain.endpoints import Endpoint
 from ledger_api.domain.parties import PartyStatus
-from ledger_api.domain.records import RecordKind
 from ledger_api.store.db import Store
 from ledger_api.store.tables import (
     BATCHES,
     EVENTS,
     RECORDS,
+    ROUTES,
     EndpointRow,
     EventRow,
     PartyRow,
     PeerTokenSeenRow,
-    route_of,
 )
 
 ENDPOINT_EVENT = "EndpointPublished"
@@ -148,9 +147,6 @@ def remember_token(store: Store, jti: str, expires_at: int, now: int) -> bool:
 
 
 # ---------------------------------------------------------------- payloads wanted
-# Read from the events the indexer keeps (every RecordWritten and RootAnchored, whoever
-# sent it) and the rows held here: the same answer on main's records table and on one that
-# also keeps chain facts without payload (TASK-B).
 
 
 @dataclass(frozen=True)
@@ -163,44 +159,28 @@ class WantedRecord:
 
 
 def wanted_records(conn: Connection, consignment: str | None = None, limit: int = 10_000) -> list[WantedRecord]:
-    """The records written on chain (RecordWritten) not held here, of `consignment` or of
-    all, in the order they were written (a consignment's hash-chain order)."""
-    held = select(RECORDS.c.id).where(RECORDS.c.payload.is_not(None), RECORDS.c.status != "failed")
-    query = select(EVENTS.c.record_id, EVENTS.c.args, EVENTS.c.tx_hash).where(
-        EVENTS.c.name == "RecordWritten", EVENTS.c.record_id.not_in(held)
+    """The records on chain not held here (chain facts: RecordWritten of anyone's, whose
+    payload no one gave this instance), of `consignment` or of all, in consignment and
+    hash-chain order."""
+    query = select(RECORDS.c.id, RECORDS.c.consignment, RECORDS.c.tx_hash).where(
+        RECORDS.c.payload.is_(None), RECORDS.c.status == "included"
     )
     if consignment is not None:
-        query = query.where(EVENTS.c.args.contains(consignment))
-    wanted = []
-    for row in conn.execute(query.order_by(EVENTS.c.block_number, EVENTS.c.log_index).limit(limit)):
-        of = str(json.loads(row.args).get("consignment", "")).lower()
-        if consignment is None or of == consignment:
-            wanted.append(WantedRecord(row.record_id, of, row.tx_hash))
-    return wanted
+        query = query.where(RECORDS.c.consignment == consignment)
+    rows = conn.execute(query.order_by(RECORDS.c.consignment, RECORDS.c.position).limit(limit)).all()
+    return [WantedRecord(r.id, r.consignment, r.tx_hash) for r in rows]
 
 
-def consignments_on_route(conn: Connection, country: str) -> set[str]:
-    """The consignments whose route includes `country`: those the chain extended to it
-    (RouteExtended) and those whose held declaration or transit signed it (a batch
-    consignment's route is only in its held records). One pass, for the background fetch."""
-    code = "0x" + country.encode("ascii").hex()
-    found: set[str] = set()
-    for (args,) in conn.execute(
-        select(EVENTS.c.args).where(EVENTS.c.name == "RouteExtended", EVENTS.c.args.contains(f'"{code}"'))
-    ):
-        decoded = json.loads(args)
-        if code in decoded.get("countries", ()):
-            found.add(str(decoded["consignment"]).lower())
-    signed = conn.execute(
-        select(RECORDS.c.consignment, RECORDS.c.route).where(
-            RECORDS.c.kind.in_([int(RecordKind.DECLARATION), int(RecordKind.TRANSIT)]),
-            RECORDS.c.route.contains(f'"{country}"'),
-            RECORDS.c.status != "failed",
-            RECORDS.c.payload.is_not(None),
+def consignments_on_route(conn: Connection, country: str, among: Collection[str]) -> set[str]:
+    """Which of the consignments `among` have `country` on their route (as the chain
+    extended it, or as a held batch declaration signed it: `routes`)."""
+    if not among:
+        return set()
+    return set(
+        conn.scalars(
+            select(ROUTES.c.consignment).where(ROUTES.c.country == country, ROUTES.c.consignment.in_(list(among)))
         )
     )
-    found.update(c for c, route in signed if country in route_of(route))
-    return found
 
 
 @dataclass(frozen=True)

@@ -50,15 +50,10 @@ from ledger_api.domain.records import (
     fast_record_id,
     sign_record,
 )
-from ledger_api.domain.verification import REASON_CODES
 from ledger_api.settings import ANVIL_DEV_ADDRESSES, PROJECT_ROOT
 from ledger_api.store.peers import wanted_records
 
 DELIVERED = f"{demo.UCR_PREFIX}0001"
-# Records known from the chain alone are verified as far as the chain allows (TASK-B, helper
-# B's branch): then a verdict says why a payload is missing; before it, such a consignment
-# is not known here until its payloads are held.
-CHAIN_FACTS = "PAYLOAD_UNAVAILABLE" in REASON_CODES
 SG_RELAYER = ANVIL_DEV_ADDRESSES[7]  # sends records straight to the contract, as SG's relayer
 
 
@@ -91,13 +86,7 @@ def all_held(instance: Instance, ucr: str, count: int) -> bool:
     if response.status_code != 200:
         return False
     records = response.json()["records"]
-    return len(records) == count and all(_held(r) and r["status"] == "confirmed" for r in records)
-
-
-def _held(record: dict[str, Any]) -> bool:
-    """Whether the instance holds the record's payload (`held`, once records known from the
-    chain alone are listed too: TASK-B)."""
-    return bool(record["held"]) if "held" in record else record.get("payload") is not None
+    return len(records) == count and all(r["held"] and r["status"] == "confirmed" for r in records)
 
 
 def verdict(instance: Instance, ucr: str) -> dict[str, Any]:
@@ -263,17 +252,14 @@ def test_while_the_writing_instance_is_down_the_verdict_says_why_and_completes_o
         down = chain.nl.http.get(f"/v1/consignments/{ucr}/verification", params={"country": "NL"})
     finally:
         chain.jp_relay.up = True
-    if CHAIN_FACTS:
-        assert down.status_code == 200, down.text
-        assert down.json()["verdict"] == "INCOMPLETE", codes(down.json())
-        integrity = next(c for c in down.json()["checks"] if c["name"] == "PAYLOAD_INTEGRITY")
-        assert integrity["reason"]["code"] == "PAYLOAD_UNAVAILABLE"
-    else:  # the records' chain facts alone are not a consignment here yet
-        assert down.status_code == 404, down.text
+    assert down.status_code == 200, down.text
+    assert down.json()["verdict"] == "INCOMPLETE", codes(down.json())
+    integrity = next(c for c in down.json()["checks"] if c["name"] == "PAYLOAD_INTEGRITY")
+    assert integrity["reason"]["code"] == "PAYLOAD_UNAVAILABLE"
     assert wanted_at_nl(chain, ucr), "NL holds records it could not have fetched"
 
-    # Japan's instance asked again: by the verification itself, within its time (with TASK-B),
-    # or by the chain worker's next attempt.
+    # Japan's instance asked again: by a verification, within its time, or by the chain
+    # worker's next attempt.
     wait_until(
         lambda: verified_at_nl(chain, ucr) and all_held(chain.nl, ucr, count),
         timeout=90,
@@ -360,14 +346,11 @@ def test_a_peer_serving_a_tampered_payload_is_refused_logged_and_named_in_the_ve
         wait_until(refused, timeout=60, what="NL refuses the tampered payload")
         response = chain.nl.http.get(f"/v1/consignments/{ucr}/verification", params={"country": "NL"})
         assert wanted_at_nl(chain, ucr) == [record_id]  # nothing of the tampered copy is kept
-        if CHAIN_FACTS:
-            result = response.json()
-            assert result["verdict"] != "VERIFIED"
-            integrity = next(c for c in result["checks"] if c["name"] == "PAYLOAD_INTEGRITY")
-            assert integrity["reason"]["code"] == "PAYLOAD_REFUSED_FROM_PEER"
-            assert SG_CUSTOMS.address in integrity["reason"]["message"] and fake.url in integrity["reason"]["message"]
-        else:  # the record's chain facts alone are not a consignment here yet
-            assert response.status_code == 404, response.text
+        result = response.json()
+        assert result["verdict"] != "VERIFIED"
+        integrity = next(c for c in result["checks"] if c["name"] == "PAYLOAD_INTEGRITY")
+        assert integrity["reason"]["code"] == "PAYLOAD_REFUSED_FROM_PEER"
+        assert SG_CUSTOMS.address in integrity["reason"]["message"] and fake.url in integrity["reason"]["message"]
         # Asked on demand (as a verification does), in this process: refused again, with a warning.
         exchange = chain.nl.runtime.payload_exchange
         assert exchange is not None

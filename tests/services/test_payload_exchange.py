@@ -36,10 +36,9 @@ from ledger_api.domain.records import (
     sign_record,
 )
 from ledger_api.services.payload_exchange import BACKOFF, PayloadExchange
-from ledger_api.store import tables
 from ledger_api.store.db import Store
 from ledger_api.store.peers import put_endpoint
-from ledger_api.store.tables import BlockRow, EventRow, PayloadRefusalRow, RecordRow
+from ledger_api.store.tables import BlockRow, EventRow, PayloadRefusalRow, RecordRow, RouteRow
 
 DOMAIN = LedgerDomain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
 NL, JP, SG = (Account.create().address for _ in range(3))
@@ -112,8 +111,8 @@ def _keccak(data: bytes) -> bytes:
 
 
 def _on_chain(store: Store, record: Record, rid: str, countries: tuple[str, ...]) -> None:
-    """What the indexer keeps of a record another instance's relayer wrote: its events (and,
-    in a store that keeps chain facts, TASK-B's, its row without payload and its route)."""
+    """What the indexer keeps of a record another instance's relayer wrote: its events, its
+    row without payload (a chain fact) and its route."""
     consignment = "0x" + record.consignment.hex()
     with store.session() as session:
         session.add(BlockRow(number=5, hash="0x" + "05" * 32, parent_hash="0x" + "04" * 32, timestamp=0))
@@ -128,29 +127,27 @@ def _on_chain(store: Store, record: Record, rid: str, countries: tuple[str, ...]
                 **common,
             )
         )
-        if hasattr(RecordRow, "origin"):  # a store that keeps chain facts (TASK-B): the indexer's row too
-            session.add(
-                RecordRow(
-                    id=rid,
-                    consignment=consignment,
-                    position=0,
-                    kind=int(record.kind),
-                    party=record.party,
-                    counterparty=record.counterparty,
-                    previous="0x" + record.previous.hex(),
-                    payload_hash="0x" + record.payload_hash.hex(),
-                    nonce=str(record.nonce),
-                    mode="single",
-                    status="included",
-                    tx_hash=TX,
-                    block_number=5,
-                    block_hash="0x" + "05" * 32,
-                    origin="chain",
-                )
+        session.add(
+            RecordRow(
+                id=rid,
+                consignment=consignment,
+                position=0,
+                kind=int(record.kind),
+                party=record.party,
+                counterparty=record.counterparty,
+                previous="0x" + record.previous.hex(),
+                payload_hash="0x" + record.payload_hash.hex(),
+                nonce=str(record.nonce),
+                mode="single",
+                status="included",
+                tx_hash=TX,
+                block_number=5,
+                block_hash="0x" + "05" * 32,
+                origin="chain",
             )
-        if hasattr(tables, "RouteRow"):  # and its route rows
-            for country in countries:
-                session.add(tables.RouteRow(consignment=consignment, country=country, block_number=5, record_id=rid))
+        )
+        for country in countries:
+            session.add(RouteRow(consignment=consignment, country=country, block_number=5, record_id=rid))
         routes = ["0x" + c.encode().hex() for c in countries]
         session.add(
             EventRow(
@@ -248,7 +245,7 @@ def test_a_copy_that_hashes_to_another_payload_is_refused_kept_nowhere_and_names
     assert (report.held, report.missing) == (0, 1)
     with store.session() as session:
         row = session.get(RecordRow, rid)
-        assert row is None or row.payload is None  # (a chain fact alone, in a store that keeps them)
+        assert row is not None and row.payload is None  # the chain fact alone
         refusals = session.scalars(select(PayloadRefusalRow)).all()
     assert [(r.record_id, r.peer_authority, r.peer_url) for r in refusals] == [(rid, SG, "http://sg.example")]
     assert refusals[0].reason.startswith("PAYLOAD_HASH_MISMATCH")
