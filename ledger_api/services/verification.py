@@ -314,10 +314,12 @@ class Verifier:
         keyring: KeyRing,
         service_id: str,
         *,
+        issuer: tuple[str, str | None] | None = None,  # the authority the instance acts for, its country
         fetch_missing: FetchMissing | None = None,
         fetch_seconds: float = 2.0,
     ) -> None:
         self.reader, self.rules, self.keyring, self.service_id = reader, rules, keyring, service_id
+        self.issuer = issuer
         self.fetch_missing, self.fetch_seconds = fetch_missing, fetch_seconds
         self._cache: OrderedDict[tuple[Any, ...], tuple[dict[str, Any], _Claims]] = OrderedDict()
         self._lock = threading.Lock()
@@ -378,6 +380,8 @@ class Verifier:
             ledger=gathered.input.domain.verifying_contract,
             evidence=digest,
             iss=self.service_id,
+            authority=self.issuer[0] if self.issuer else None,
+            country=self.issuer[1] if self.issuer else None,
         )
         recognition = gathered.input.recognition
         response = {
