@@ -19,7 +19,16 @@ from pathlib import Path
 from web3 import Web3
 
 from ledger_api.chain.artifacts import load_artifacts
-from ledger_api.chain.deploy import DeploymentConfig, Manifest, Sender, deploy, ensure_deployed, manifest_problems
+from ledger_api.chain.deploy import (
+    ADDED_CONTRACTS,
+    DeploymentConfig,
+    Manifest,
+    Sender,
+    deploy,
+    ensure_deployed,
+    extend,
+    manifest_problems,
+)
 from ledger_api.errors import DeploymentError
 from ledger_api.store import deployment as stored_deployment
 from ledger_api.store.db import Store
@@ -80,7 +89,18 @@ def use_or_deploy(
             recording.record(manifest.as_json(), instance)
             return manifest, "deployed" if created else "recorded"
         manifest = Manifest.from_json(found.manifest)
-        problems = manifest_problems(w3, manifest, load_artifacts(build_dir))
+        artifacts = load_artifacts(build_dir)
+        # A deployment from before a contract joined the set gets it beside its own, as a
+        # manifest file does (chain/deploy.py): the ledger and its history stay.
+        missing = [name for name in ADDED_CONTRACTS if name not in manifest.contracts]
+        present = {name: artifact for name, artifact in artifacts.items() if name not in missing}
+        problems = manifest_problems(w3, manifest, present)
+        if missing and not problems and manifest.config_digest == config.digest:
+            file_agreed = manifest_path.exists() and not disagreement(Manifest.load(manifest_path), manifest)
+            manifest = extend(sender, manifest, artifacts, missing)
+            recording.record(manifest.as_json(), instance, replace=True)
+            if file_agreed:  # a file of another deployment is refused below, not overwritten
+                manifest.save(manifest_path)
         if problems:
             if not replace_stale:
                 raise DeploymentError(
@@ -89,7 +109,7 @@ def use_or_deploy(
                 )
             if manifest_path.exists():
                 manifest_path.replace(manifest_path.with_suffix(".stale.json"))
-            manifest = deploy(w3, sender, config, load_artifacts(build_dir))
+            manifest = deploy(w3, sender, config, artifacts)
             manifest.save(manifest_path)
             recording.record(manifest.as_json(), instance, replace=True)
             return manifest, "deployed"

@@ -130,5 +130,5 @@ class Epcis:
 
     def export(self, ucr: str) -> dict[str, Any]:
         view = self.queries.consignment(ucr)
-        records = [asdict(r) for r in view.records]
+        records = [asdict(r) for r in view.records if r.held]  # an event needs the payload
         return export_document(ucr, records, self.chain_id, self.contract, datetime.now(UTC))

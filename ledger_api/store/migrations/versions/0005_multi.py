@@ -3,8 +3,8 @@ once), the receipt-signing keys every instance shares (sealed with the store key
 the leases that elect one relayer and indexer among the writers; state keys long enough
 to name a relayer key's nonce.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-03 18:03:27.551867
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
