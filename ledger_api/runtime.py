@@ -7,9 +7,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from eth_abi.abi import decode as abi_decode
 from eth_account import Account
@@ -17,13 +19,22 @@ from web3 import HTTPProvider, Web3
 
 from ledger_api.chain.abi import ContractAbi
 from ledger_api.chain.artifacts import load_artifacts
-from ledger_api.chain.deploy import DeploymentConfig, Manifest, Sender, ensure_deployed, load_config
+from ledger_api.chain.deploy import DeploymentConfig, Manifest, Sender, load_config
+from ledger_api.chain.deployed import stored_manifest, use_or_deploy
+from ledger_api.chain.election import Leadership, StepHealth, lease_name
 from ledger_api.chain.endpoints import endpoint_on_chain, party_on_chain, publish_from_unlocked, transaction_sender
 from ledger_api.chain.loop import run_steps
 from ledger_api.chain.node import AnvilNode
 from ledger_api.chain.relayer import Relayer
 from ledger_api.chain.rpc import Rpc
-from ledger_api.chain.worker import ChainWorker, WakeSender, make_wake_pipe, run_worker
+from ledger_api.chain.worker import (
+    ChainWorker,
+    WakeSender,
+    forget_status,
+    make_wake_pipe,
+    read_status,
+    run_worker,
+)
 from ledger_api.domain.forwarding import endpoint_calldata
 from ledger_api.domain.peer_tokens import raw_public
 from ledger_api.domain.records import LedgerDomain
@@ -37,13 +48,14 @@ from ledger_api.services.parties import PartyWrites
 from ledger_api.services.payload_exchange import PayloadExchange
 from ledger_api.services.peer_records import PeerRecords
 from ledger_api.services.queries import Queries
+from ledger_api.services.readiness import Readiness
 from ledger_api.services.recognition_writes import RecognitionWrites
 from ledger_api.services.submission import Submissions
 from ledger_api.services.verification import EvidenceReader, Verifier
 from ledger_api.settings import ANVIL_CHAIN_ID, ANVIL_DEV_ADDRESSES, Settings
 from ledger_api.store.db import Store
 from ledger_api.store.instance_keys import load_or_create_encryption_key, raw_public_encryption_key
-from ledger_api.store.receipt_keys import KeyRing, load_or_create_keyring
+from ledger_api.store.receipt_keys import KeyRing, load_or_create_keyring, load_or_create_shared_keyring
 from ledger_api.store.risk_rules_file import load_rules
 
 log = logging.getLogger(__name__)
@@ -71,15 +83,19 @@ class Runtime:
     payload_exchange: PayloadExchange | None = None  # what it fetches from them
     peer_client: PeerClient | None = None
     worker: ChainWorker | None = None  # the relayer and indexer's process (chain_worker="process")
+    # On a PostgreSQL store: whether this instance's worker runs the relayer and indexer or stands by.
+    leadership: Leadership | None = None
+    readiness: Readiness | None = None
+    relayer_wake: threading.Event = field(default_factory=threading.Event)  # whichever Relayer runs
+    health: dict[str, StepHealth] = field(default_factory=lambda: {"relayer": StepHealth(), "indexer": StepHealth()})
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def start(self, *, background: bool = True) -> Runtime:
         s = self.settings
         _private_folder(s.data_dir)
-        # Rules and keys first: a bad rules file stops the start before anything runs.
+        # Rules first: a bad rules file stops the start before anything runs.
         rules = load_rules(s.risk_rules)
-        keyring = load_or_create_keyring(s.receipt_keys)
         if s.embedded_chain:
             chain_dir = s.data_dir / "chain"
             self.node = AnvilNode(chain_dir, port=s.anvil_port, state_file=chain_dir / "state.json").start()
@@ -94,11 +110,19 @@ class Runtime:
         )
         config = load_config(s.deployment_config)
         _refuse_public_material(s, config, w3.eth.chain_id)
-        self.manifest, created = ensure_deployed(
-            w3, deployer, config, s.build_dir, s.manifest_file, replace_stale=s.embedded_chain
-        )
-        log.info("%s contracts on chain %d", "deployed" if created else "reusing", self.manifest.chain_id)
         self.store = Store(_private_store(s))
+        keyring = _keyring(s, self.store)
+        self.manifest, how = use_or_deploy(
+            self.store, w3, deployer, config, s.build_dir, s.manifest_file, s.instance, replace_stale=s.embedded_chain
+        )
+        log.info(
+            "%s contracts on chain %d (%s)",
+            "deployed" if how == "deployed" else "reusing",
+            self.manifest.chain_id,
+            {"deployed": "recorded in the store", "recorded": "the manifest file's, now in the store"}.get(
+                how, "the store's deployment"
+            ),
+        )
         self.rpc = Rpc(url)
         abi = ContractAbi(load_artifacts(s.build_dir))
         addresses = {name: c.address for name, c in self.manifest.contracts.items()}
@@ -108,8 +132,7 @@ class Runtime:
             wake = WakeSender(make_wake_pipe(s.data_dir)).set
         else:
             self._chain_workers(abi, addresses)
-            assert self.relayer is not None
-            wake = self.relayer.wake.set
+            wake = self.relayer_wake.set
         domain = LedgerDomain(self.manifest.chain_id, self.manifest.address("ConsignmentLedger"))
         ledger = addresses["ConsignmentLedger"]
         rpc = self.rpc
@@ -150,34 +173,46 @@ class Runtime:
             fetch_seconds=s.peer_fetch_on_verify_seconds,
         )
         self.queries = Queries(self.store, s.confirmations, self.submissions.next_nonce)
+        self.readiness = Readiness(
+            self.store,
+            self.manifest.as_json(),
+            lease_name(Account.from_key(s.relayer_secret).address) if s.shared_store else None,
+            self.chain_worker_status,
+            stalled_after=s.stalled_after_seconds,
+            worker_expected=lambda: self.worker is not None,
+        )
         if background and s.chain_worker == "process":
+            forget_status(s.data_dir)  # an earlier run's report says nothing of this run's worker
             self.worker = ChainWorker(chain_worker_process, (s, url)).start()
         elif background:
-            self._run_chain_workers()
+            self._run_chain_workers(abi, addresses)
         return self
 
     def start_chain_worker(self, rpc_url: str) -> Runtime:
         """The relayer and indexer threads alone, for the store and deployment of the API
         process that started this one (chain/worker.py)."""
         s = self.settings
-        self.manifest = Manifest.load(s.manifest_file)
         self.store = Store(s.database)
+        self.manifest = stored_manifest(self.store)
         self.rpc = Rpc(rpc_url)
         addresses = {name: c.address for name, c in self.manifest.contracts.items()}
-        self._chain_workers(ContractAbi(load_artifacts(s.build_dir)), addresses)
-        keyring = load_or_create_keyring(s.receipt_keys)
+        abi = ContractAbi(load_artifacts(s.build_dir))
+        self._chain_workers(abi, addresses)
+        keyring = _keyring(s, self.store)
         config = load_config(s.deployment_config)
         identity = self._identity(config, keyring, self.rpc, addresses["PartyRegistry"], publish=False)
         domain = LedgerDomain(self.manifest.chain_id, self.manifest.address("ConsignmentLedger"))
         self.payload_exchange = self._payload_exchange(Instance(self.store, identity, keyring, None), domain)
-        self._run_chain_workers()
+        self._run_chain_workers(abi, addresses)
         return self
 
-    def _chain_workers(self, abi: ContractAbi, addresses: dict[str, str]) -> None:
+    def _chain_workers(self, abi: ContractAbi, addresses: dict[str, str], store: Store | None = None) -> None:
+        """A relayer and an indexer on `store` (the runtime's own by default)."""
         s = self.settings
-        assert self.store is not None and self.rpc is not None and self.manifest is not None
+        store = store or self.store
+        assert store is not None and self.rpc is not None and self.manifest is not None
         self.relayer = Relayer(
-            self.store,
+            store,
             self.rpc,
             abi,
             Account.from_key(s.relayer_secret),
@@ -185,8 +220,9 @@ class Runtime:
             addresses,
             resend_after=s.resend_after_seconds,
         )
+        self.relayer.wake = self.relayer_wake
         self.indexer = Indexer(
-            self.store, self.rpc, abi, addresses, self.manifest.deploy_block, confirmations=s.confirmations
+            store, self.rpc, abi, addresses, self.manifest.deploy_block, confirmations=s.confirmations
         )
         self.indexer.wake = self.relayer.mined
 
@@ -205,34 +241,94 @@ class Runtime:
             lambda tx_hash: transaction_sender(rpc, tx_hash),
         )
 
-    def _run_chain_workers(self) -> None:
-        """The relayer, the indexer and, beside them, the payload exchange's background
-        fetches (a third loop: what the indexer learnt from others' instances)."""
+    def _run_chain_workers(self, abi: ContractAbi, addresses: dict[str, str]) -> None:
+        """The relayer and indexer loops, and beside them the payload exchange's background
+        fetches (what the indexer learnt from others' instances): at once on SQLite (the
+        data folder's lock keeps them single); on PostgreSQL once this instance holds the
+        lease of its relayer key, the relayer and indexer on a store fenced by it, new ones
+        at each election (chain/election.py)."""
+        s = self.settings
+        assert self.store is not None
+        if not s.shared_store:
+            self._threads.extend(self._loops(self._stop))
+            return
+
+        def lead(fenced: Store) -> Callable[[], None]:
+            self._chain_workers(abi, addresses, fenced)
+            stop = threading.Event()
+            threads = self._loops(stop)
+
+            def halt() -> None:
+                stop.set()
+                self.relayer_wake.set()
+                if self.relayer is not None:
+                    self.relayer.mined.set()
+                if self.payload_exchange is not None:
+                    self.payload_exchange.wake.set()
+                for thread in threads:
+                    thread.join(timeout=10)
+
+            return halt
+
+        relayer = Account.from_key(s.relayer_secret).address
+        self.leadership = Leadership(self.store, lease_name(relayer), f"{s.instance} pid {os.getpid()}", lead)
+        thread = threading.Thread(target=self.leadership.run, args=(self._stop,), name="chain-leadership", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _loops(self, stop: threading.Event) -> list[threading.Thread]:
         assert self.relayer is not None and self.indexer is not None
-        loops: list[tuple[str, Callable[[threading.Event], None]]] = [
-            ("relayer", self.relayer.run),
-            ("indexer", self.indexer.run),
-        ]
+        threads = []
+        for name, step, wake in (
+            ("relayer", self.relayer.step, self.relayer.wake),
+            ("indexer", self.indexer.step, self.indexer.wake),
+        ):
+            watched = self.health[name].watch(step)
+            thread = threading.Thread(target=run_steps, args=(name, watched, stop, wake, 0.02), name=name, daemon=True)
+            thread.start()
+            threads.append(thread)
         exchange = self.payload_exchange
         if exchange is not None:
-            loops.append(
-                (
-                    "payload-exchange",
-                    lambda stop: run_steps("payload-exchange", exchange.step, stop, exchange.wake, 0.5),
-                )
+            thread = threading.Thread(
+                target=run_steps,
+                args=("payload-exchange", exchange.step, stop, exchange.wake, 0.5),
+                name="payload-exchange",
+                daemon=True,
             )
-        for name, target in loops:
-            thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
             thread.start()
-            self._threads.append(thread)
+            threads.append(thread)
+        return threads
+
+    def chain_worker_status(self) -> dict[str, Any] | None:
+        """How this instance's relayer and indexer go (chain/election.py's StepHealth), from
+        its worker process's report or its own threads; None before anything reported."""
+        if self.worker is not None:
+            return read_status(self.settings.data_dir)
+        if not self._threads:
+            return None
+        return self.status_report()
+
+    def status_report(self) -> dict[str, Any]:
+        leadership = self.leadership
+        return {
+            "pid": os.getpid(),
+            "updated": time.time(),
+            "active": leadership.active if leadership is not None else True,
+            "token": leadership.token if leadership is not None else None,
+            **{name: health.as_json() for name, health in self.health.items()},
+        }
 
     def start_reader(self) -> Runtime:
-        """The read side only, from the store and manifest of the instance that writes."""
+        """The read side only, from the store the writers keep: the deployment comes from
+        there, so a reader needs the store's URL and the chain's, no key and no manifest file."""
         s = self.settings
         rules = load_rules(s.risk_rules)
-        keyring = load_or_create_keyring(s.receipt_keys)
-        self.manifest = Manifest.load(s.manifest_file)
         self.store = Store(s.database)
+        keyring = _keyring(s, self.store)
+        self.manifest = stored_manifest(self.store)
+        if s.rpc_url is not None:
+            self.rpc = Rpc(s.rpc_url)
+            _refuse_another_chain(self.rpc, self.manifest)
         addresses = {name: c.address for name, c in self.manifest.contracts.items()}
         domain = LedgerDomain(self.manifest.chain_id, self.manifest.address("ConsignmentLedger"))
         self.credentials = Credentials(self.store)
@@ -324,8 +420,8 @@ class Runtime:
         if self.worker is not None:
             self.worker.stop()
         self._stop.set()
+        self.relayer_wake.set()
         if self.relayer is not None:
-            self.relayer.wake.set()
             self.relayer.mined.set()
         if self.payload_exchange is not None:
             self.payload_exchange.wake.set()
@@ -381,12 +477,43 @@ def _refuse_public_material(settings: Settings, config: DeploymentConfig, chain_
 def chain_worker_process(settings: Settings, rpc_url: str) -> None:
     """Entry of the relayer and indexer's own process (chain_worker="process")."""
 
+    runtimes: list[Runtime] = []
+
     def start() -> tuple[threading.Event, Callable[[], None]]:
         runtime = Runtime(settings).start_chain_worker(rpc_url)
-        assert runtime.relayer is not None
-        return runtime.relayer.wake, runtime.stop
+        runtimes.append(runtime)
+        return runtime.relayer_wake, runtime.stop
 
-    run_worker(settings.data_dir, start)
+    def report() -> dict[str, Any]:
+        """What the API process's /readyz reads of this worker (chain/worker.py writes it)."""
+        return runtimes[0].status_report() if runtimes else {}
+
+    run_worker(settings.data_dir, start, report)
+
+
+def _keyring(settings: Settings, store: Store) -> KeyRing:
+    """The receipt keys: the store's, shared by every instance, when there is a store key
+    (a writer brings the keys of its folder into an empty store); the folder's otherwise."""
+    store_key = settings.receipt_store_key
+    if store_key is None:
+        return load_or_create_keyring(settings.receipt_keys)
+    import_from = settings.receipt_keys if settings.role != "reader" else None
+    return load_or_create_shared_keyring(store, store_key, import_from)
+
+
+def _refuse_another_chain(rpc: Rpc, manifest: Manifest) -> None:
+    """A reader pointed at another chain than its store's deployment would serve verdicts
+    about contracts that chain does not have; a chain that does not answer yet is no reason
+    not to serve the index."""
+    try:
+        chain_id = int(rpc.call("eth_chainId"), 16)
+    except ChainError as exc:
+        log.warning("the chain at LEDGER_RPC_URL does not answer (%s); serving the index", exc)
+        return
+    if chain_id != manifest.chain_id:
+        raise ConfigurationError(
+            f"LEDGER_RPC_URL is chain {chain_id}, but the store's deployment is on chain {manifest.chain_id}"
+        )
 
 
 def _configured_country(config: DeploymentConfig, authority: str) -> str | None:

@@ -3,6 +3,8 @@ Every default works on a laptop; secrets come only from the environment."""
 
 from __future__ import annotations
 
+import base64
+import socket
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,6 +44,9 @@ ANVIL_DEV_ADDRESSES = (
     "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720",
 )
 ANVIL_ACCOUNT_9_KEY = ANVIL_DEV_KEYS[9]
+# The store key of a development PostgreSQL store without LEDGER_STORE_KEY: public, so
+# refused in production.
+DEV_STORE_KEY = bytes.fromhex("6c6564676572206465762073746f7265206b6579202d207075626c6963212121")
 ANVIL_CHAIN_ID = 31337
 
 
@@ -81,6 +86,9 @@ class Settings(BaseSettings):
     # Writes not yet handed to the chain (outbox rows pending or signed) above which new
     # writes are refused with 503 and Retry-After, e.g. while the node is unreachable.
     max_queued_writes: int = Field(default=50_000, ge=1)
+    # /readyz answers not ready when the oldest write waiting for the chain has waited this
+    # long without the queue moving (services/readiness.py).
+    stalled_after_seconds: float = Field(default=60.0, gt=0)
 
     # Store: SQLite in data_dir unless a SQLAlchemy URL (postgresql+psycopg://…) is given.
     database_url: str | None = None
@@ -88,7 +96,18 @@ class Settings(BaseSettings):
     # Verification: risk rules (an operator may replace the file) and receipt signing keys.
     risk_rules: Path = PROJECT_ROOT / "config" / "risk-rules.yaml"
     receipt_keys_dir: Path | None = None  # default: data_dir / "receipt-keys"
+    # Seals the receipt-signing keys kept in the store (32 bytes: 64 hex digits or base64),
+    # the same for every instance of the authority. With it, or on a PostgreSQL store, the
+    # keys live in the store and every instance (readers too) signs with the same ones;
+    # without it on SQLite they stay in receipt_keys_dir, as for a lone instance. A
+    # PostgreSQL store in development without it uses DEV_STORE_KEY (public); production
+    # requires it there.
+    store_key: SecretStr | None = None
     service_id: str = "customs-provenance-ledger"
+
+    # This instance's name among the authority's instances on one store: shown by /readyz
+    # (which instance holds the relayer) and recorded with the deployment. Default: host:port.
+    instance_name: str | None = None
 
     # Seed the demo consignments on the embedded development chain.
     seed_demo: bool = True
@@ -154,6 +173,22 @@ class Settings(BaseSettings):
         return ANVIL_ACCOUNT_9_KEY
 
     @property
+    def shared_store(self) -> bool:
+        """Whether the store may be shared by several instances (PostgreSQL)."""
+        return not self.database.startswith("sqlite")
+
+    @property
+    def receipt_store_key(self) -> bytes | None:
+        """The key sealing the receipt keys in the store; None: they stay in receipt_keys_dir."""
+        if self.store_key is not None:
+            return _store_key_bytes(self.store_key.get_secret_value())
+        return DEV_STORE_KEY if self.shared_store else None
+
+    @property
+    def instance(self) -> str:
+        return self.instance_name or f"{socket.gethostname()}:{self.port}"
+
+    @property
     def manifest_file(self) -> Path:
         return self.manifest_path or self.data_dir / "deployment.json"
 
@@ -188,11 +223,22 @@ class Settings(BaseSettings):
                 raise ValueError("LEDGER_RPC_URL is required in production (the embedded anvil is for development)")
             if self.dev_chain:
                 raise ValueError("LEDGER_DEV_CHAIN is for development chains, not production")
-        if not self.embedded_chain and self.deployer_key is None:
+        # A reader deploys nothing and sends nothing: the store and the chain are all it needs.
+        if self.role != "reader" and not self.embedded_chain and self.deployer_key is None:
             raise ValueError("LEDGER_DEPLOYER_KEY is required with LEDGER_RPC_URL (an external chain)")
-        if not self.embedded_chain and self.relayer_key is None:
+        if self.role != "reader" and not self.embedded_chain and self.relayer_key is None:
             raise ValueError("LEDGER_RELAYER_KEY is required with LEDGER_RPC_URL (an external chain)")
-        if self.public_material_forbidden:
+        if self.store_key is not None:
+            _store_key_bytes(self.store_key.get_secret_value())
+        if self.environment == "production" and self.shared_store:
+            if self.store_key is None:
+                raise ValueError(
+                    "LEDGER_STORE_KEY is required in production on a PostgreSQL store: it seals the receipt-signing "
+                    "keys every instance shares"
+                )
+            if _store_key_bytes(self.store_key.get_secret_value()) == DEV_STORE_KEY:
+                raise ValueError("LEDGER_STORE_KEY is the public development key")
+        if self.public_material_forbidden and self.role != "reader":  # a reader reads neither config nor keys
             if self.deployment_config.resolve() == DEV_DEPLOYMENT_CONFIG:
                 raise ValueError("LEDGER_DEPLOYMENT_CONFIG points at the development config, whose keys are public")
             for name, key in (("LEDGER_DEPLOYER_KEY", self.deployer_key), ("LEDGER_RELAYER_KEY", self.relayer_key)):
@@ -217,3 +263,20 @@ def _url_host(host: str) -> str:
 def _normal_key(key: str) -> str:
     key = key.strip().lower()
     return key if key.startswith("0x") else "0x" + key
+
+
+def _store_key_bytes(text: str) -> bytes:
+    """LEDGER_STORE_KEY's 32 bytes, from 64 hex digits or base64 (standard or URL-safe)."""
+    text = text.strip()
+    try:
+        key = bytes.fromhex(text.removeprefix("0x")) if len(text.removeprefix("0x")) == 64 else None
+    except ValueError:
+        key = None
+    if key is None:
+        try:
+            key = base64.b64decode(text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4), validate=True)
+        except ValueError:
+            key = b""
+    if len(key) != 32:
+        raise ValueError("LEDGER_STORE_KEY must be 32 bytes: 64 hex digits, or base64 (openssl rand -base64 32)")
+    return key

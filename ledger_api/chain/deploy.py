@@ -147,12 +147,21 @@ class Manifest:
         tmp.write_text(json.dumps(asdict(self), indent=2, sort_keys=True) + "\n")
         os.replace(tmp, path)
 
+    def as_json(self) -> dict[str, Any]:
+        """The manifest as its file (and the store's deployment row) holds it."""
+        data: dict[str, Any] = json.loads(json.dumps(asdict(self)))
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Manifest:
+        data = dict(data)
+        data["contracts"] = {k: DeployedContract(**v) for k, v in data["contracts"].items()}
+        return cls(**data)
+
     @classmethod
     def load(cls, path: Path) -> Manifest:
         try:
-            data = json.loads(path.read_text())
-            data["contracts"] = {k: DeployedContract(**v) for k, v in data["contracts"].items()}
-            return cls(**data)
+            return cls.from_json(json.loads(path.read_text()))
         except (OSError, ValueError, TypeError, KeyError) as exc:
             raise DeploymentError(f"deployment manifest {path} cannot be read: {exc}") from exc
 
@@ -309,7 +318,7 @@ def _wiring_problems(w3: Web3, manifest: Manifest, artifacts: dict[str, Artifact
     return problems
 
 
-def _extend(sender: Sender, manifest: Manifest, artifacts: dict[str, Artifact], names: list[str]) -> Manifest:
+def extend(sender: Sender, manifest: Manifest, artifacts: dict[str, Artifact], names: list[str]) -> Manifest:
     """`manifest` with the contracts `names` deployed beside its own, wired to its registry
     and forwarder (every added contract takes those two, as IntelligenceLedger does)."""
     contracts = dict(manifest.contracts)
@@ -352,7 +361,7 @@ def ensure_deployed(
                     "register changes through the registry, or deploy to a new chain"
                 )
             if missing:
-                manifest = _extend(sender, manifest, artifacts, missing)
+                manifest = extend(sender, manifest, artifacts, missing)
                 manifest.save(manifest_path)
             return manifest, False
         if not replace_stale:

@@ -35,7 +35,10 @@ once, whatever the node forgets.
   whose receipt vanishes (its block was lost above the indexer's cursor) is put back to
   `sent` here, since no indexer rewind will ever see it.
 
-One relayer per key: two services sharing a relayer key would fight over nonces.
+One relayer per key: two services sharing a relayer key would fight over nonces. On a
+shared store the writers elect one (chain/election.py) and its transactions are fenced by
+the lease (store/leases.py), packs as well as single writes; pending rows are claimed with
+SKIP LOCKED and the nonce is kept per relayer key (store/outbox.py).
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ from ledger_api.chain.abi import ContractAbi
 from ledger_api.chain.loop import run_steps
 from ledger_api.chain.rpc import Rpc, RpcError
 from ledger_api.chain.txsign import LegacySigner
+from ledger_api.store import outbox
 from ledger_api.store import records as known_records
 from ledger_api.store.db import Store
 from ledger_api.store.tables import RECORDS, BatchRow, OutboxRow, RecordRow, StateRow
@@ -67,7 +71,6 @@ PACK_MAX = 50  # records per writeMany transaction
 # A pack's gas limit: each record is a `write` called by the ledger itself, which must
 # never run out of gas (that would revert the whole pack); only gas used is paid.
 PACK_GAS_BASE, PACK_GAS_PER_RECORD = 60_000, 250_000
-NONCE_KEY = "relayer_nonce"
 INDEXED_KEY = "indexed_block"  # the indexer's cursor (indexer.CURSOR_KEY)
 GAS_PRICE_TTL = 30.0  # seconds between two asks of the node's gas price
 TAKEN_GRACE = 10.0  # seconds a row must look "nonce taken, no receipt" before it is re-signed
@@ -126,12 +129,11 @@ class Relayer:
         return self._gas_price[0]
 
     def _next_nonce(self, session: Session) -> int:
-        row = session.get(StateRow, NONCE_KEY)
-        if row is None:
-            chain_nonce = int(self.rpc.call("eth_getTransactionCount", self.account.address, "pending"), 16)
-            row = StateRow(key=NONCE_KEY, value=str(chain_nonce))
-            session.add(row)
-        return int(row.value)
+        return outbox.next_relayer_nonce(
+            session,
+            self.account.address,
+            lambda: int(self.rpc.call("eth_getTransactionCount", self.account.address, "pending"), 16),
+        )
 
     def _calldata(self, session: Session, row: OutboxRow, records: dict[str, RecordRow]) -> tuple[str, bytes]:
         if row.action == "pack":
@@ -174,9 +176,7 @@ class Relayer:
 
     def _sign_pending(self, limit: int = 1000) -> int:
         with self.store.session() as session:
-            pending = session.scalars(
-                select(OutboxRow).where(OutboxRow.status == "pending").order_by(OutboxRow.id).limit(limit)
-            ).all()
+            pending = outbox.claim_pending(session, limit)
             if not pending:
                 return 0
             nonce = self._next_nonce(session)
@@ -194,9 +194,7 @@ class Relayer:
                 row.relayer_nonce = nonce
                 row.status = "signed"
                 nonce += 1
-            state = session.get(StateRow, NONCE_KEY)
-            assert state is not None
-            state.value = str(nonce)
+            outbox.set_relayer_nonce(session, self.account.address, nonce)
             return len(pending)
 
     def _drop_failed(self, session: Session, rows: Sequence[OutboxRow]) -> list[OutboxRow]:

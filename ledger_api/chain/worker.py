@@ -11,7 +11,11 @@ What ties the two processes together:
   write it accepts, so a lone record is sent at once rather than at the next poll. A lost
   wake-up costs at most one idle period: the worker polls the outbox anyway;
 - one worker per data directory: the worker holds an exclusive lock on a file there for
-  its whole life, so a second one (a restart racing the old one's exit) waits for it;
+  its whole life, so a second one (a restart racing the old one's exit) waits for it (on
+  PostgreSQL the writers' workers also elect one relayer and indexer among themselves:
+  chain/election.py);
+- a status file: every second the worker writes how its relayer and indexer steps go,
+  which the API's /readyz reads;
 - no orphans: the worker stops when its parent is gone, even after a SIGKILL of the
   parent (it watches the parent's multiprocessing sentinel), and ignores Ctrl-C, which
   the terminal sends to the whole process group: the parent stops it in order.
@@ -22,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import json
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -39,6 +44,8 @@ log = logging.getLogger(__name__)
 
 WAKE_FILE = "chain-worker.wake"
 LOCK_FILE = "chain-worker.lock"
+STATUS_FILE = "chain-worker.status.json"  # how its relayer and indexer go, for the API's /readyz
+STATUS_SECONDS = 1.0
 RESTART_BACK_OFF = (1.0, 2.0, 5.0, 10.0, 30.0)  # seconds before restarting a worker that died
 
 
@@ -107,10 +114,37 @@ def exclusive(data_dir: Path, wait_seconds: float = 60.0) -> Iterator[None]:
         yield
 
 
-def run_worker(data_dir: Path, start: Callable[[], tuple[threading.Event, Callable[[], None]]]) -> None:
+def write_status(data_dir: Path, status: dict[str, Any]) -> None:
+    """Replaces the status file at once (a reader sees the old one or the new one)."""
+    path = data_dir / STATUS_FILE
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(status))
+    os.replace(temporary, path)
+
+
+def forget_status(data_dir: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        (data_dir / STATUS_FILE).unlink()
+
+
+def read_status(data_dir: Path) -> dict[str, Any] | None:
+    """The worker's last status report, or None if it has written none (yet)."""
+    try:
+        status: dict[str, Any] = json.loads((data_dir / STATUS_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return status
+
+
+def run_worker(
+    data_dir: Path,
+    start: Callable[[], tuple[threading.Event, Callable[[], None]]],
+    report: Callable[[], dict[str, Any]] | None = None,
+) -> None:
     """The worker process's life: `start()` starts the relayer and indexer and returns the
     relayer's wake-up event and how to stop them (runtime.chain_worker_process); they run
-    until SIGTERM or until the parent is gone."""
+    until SIGTERM or until the parent is gone. `report()`, written to the status file
+    every STATUS_SECONDS, tells the API process how they go."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -124,7 +158,12 @@ def run_worker(data_dir: Path, start: Callable[[], tuple[threading.Event, Callab
         wake = os.open(make_wake_pipe(data_dir), os.O_RDWR | os.O_NONBLOCK)
         try:
             log.info("chain worker %d: relayer and indexer running", os.getpid())
+            reported = 0.0
             while not stop.is_set():
+                if report is not None and time.monotonic() - reported >= STATUS_SECONDS:
+                    with contextlib.suppress(OSError):
+                        write_status(data_dir, report())
+                    reported = time.monotonic()
                 watched = [wake] + ([parent.sentinel] if parent is not None else [])
                 ready, _, _ = select.select(watched, [], [], 0.5)
                 if parent is not None and parent.sentinel in ready:

@@ -20,6 +20,7 @@ from ledger_api.errors import NotFound
 
 if TYPE_CHECKING:
     from ledger_api.services.credentials import Credentials
+    from ledger_api.store.receipt_keys import KeyRing
 
 app = typer.Typer(help="Operator commands on the service's store (run where the service runs).", no_args_is_help=True)
 credentials_app = typer.Typer(help="API credentials of parties: issue, list, revoke.", no_args_is_help=True)
@@ -79,22 +80,38 @@ def rotate_receipt_key() -> None:
     (`ledger admin publish-endpoint`; on a development chain the next start does it), or
     peers and `ledger verify-receipt --rpc` do not know it. Until then peer requests stay
     signed with the key the chain shows."""
-    from ledger_api.settings import Settings
-    from ledger_api.store.receipt_keys import load_or_create_keyring
+    from ledger_api.store.receipt_keys import PUBLISH_BEFORE_SIGNING, SharedKeyRing
 
-    keyring = load_or_create_keyring(Settings.load().receipt_keys)
+    keyring = _keyring()
     key = keyring.rotate()
-    Console().print(f"active receipt key: {key.kid} ({len(keyring.keys)} keys in {keyring.folder})")
+    if isinstance(keyring, SharedKeyRing):
+        Console().print(
+            f"new receipt key: {key.kid}, published now, signing in {PUBLISH_BEFORE_SIGNING:.0f} s "
+            f"({len(keyring.keys)} keys in {keyring.where})"
+        )
+    else:
+        Console().print(f"active receipt key: {key.kid} ({len(keyring.keys)} keys in {keyring.where})")
 
 
 @receipt_keys_app.command("list")
 def list_receipt_keys() -> None:
     """Lists the receipt keys' ids (RFC 7638 thumbprints), the active one first."""
-    from ledger_api.settings import Settings
-    from ledger_api.store.receipt_keys import load_or_create_keyring
-
-    for jwk in load_or_create_keyring(Settings.load().receipt_keys).jwks()["keys"]:
+    for jwk in _keyring().jwks()["keys"]:
         print(jwk["kid"])
+
+
+def _keyring() -> KeyRing:
+    """The service's receipt keys where it keeps them: the store's with a store key
+    (LEDGER_STORE_KEY, or a PostgreSQL store), the folder's otherwise."""
+    from ledger_api.settings import Settings
+    from ledger_api.store.db import Store
+    from ledger_api.store.receipt_keys import load_or_create_keyring, load_or_create_shared_keyring
+
+    settings = Settings.load()
+    store_key = settings.receipt_store_key
+    if store_key is None:
+        return load_or_create_keyring(settings.receipt_keys)
+    return load_or_create_shared_keyring(Store(settings.database), store_key, settings.receipt_keys)
 
 
 @app.command("publish-endpoint")

@@ -237,12 +237,57 @@ class CredentialRow(Base):
 
 
 class StateRow(Base):
-    """Small key/value facts: the indexer's cursor, the relayer's next nonce."""
+    """Small key/value facts: the indexer's cursor, each relayer key's next nonce."""
 
     __tablename__ = "state"
 
-    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)  # 80: a relayer's nonce is named by its address
     value: Mapped[str] = mapped_column(Text)
+
+
+class DeploymentRow(Base):
+    """The authority's deployment of the contracts, one row (id 1): written once, by the
+    instance that deployed, under a lock (store/deployment.py); every other instance, a
+    reader too, takes its chain and addresses from here."""
+
+    __tablename__ = "deployment"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    deploy_block: Mapped[int] = mapped_column(BigInteger)
+    deploy_block_hash: Mapped[str] = mapped_column(String(66))
+    config_digest: Mapped[str] = mapped_column(String(66))
+    manifest: Mapped[str] = mapped_column(Text)  # the whole manifest, as its file has it (JSON)
+    deployed_by: Mapped[str] = mapped_column(String(160))  # the instance that deployed or recorded it
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReceiptKeyRow(Base):
+    """A receipt-signing key shared by every instance of the authority, sealed with the
+    store key (AES-GCM, LEDGER_STORE_KEY): the highest sequence signs, the others stay in
+    the JWKS (store/receipt_keys.py)."""
+
+    __tablename__ = "receipt_keys"
+
+    sequence: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kid: Mapped[str] = mapped_column(String(64))  # RFC 7638 thumbprint, readable without the store key
+    sealed: Mapped[str] = mapped_column(Text)  # base64(nonce || AES-GCM(raw private key))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LeaseRow(Base):
+    """Who runs a singleton (the relayer and indexer of one relayer key) among the
+    instances on one store: its owner until `expires_at`, renewed while it runs. `token`
+    grows at each takeover, and every write the owner guards checks it in the same
+    transaction (store/leases.py), so a deposed owner's late write is refused."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(160))
+    token: Mapped[int] = mapped_column(BigInteger)
+    acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class EndpointRow(Base):

@@ -34,21 +34,25 @@ def _credited(rt: RuntimeDep, authorization: str | None) -> bool:
 
 @router.get("/readyz", responses={503: {"description": "Not ready"}})
 def readyz(rt: RuntimeDep, authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
-    """Ready when the chain answers, the relayer and indexer run, the index is close to
-    its head and the queue of writes waiting for the chain is below its limit. Without a
-    credential the body says only `status`; with one it names what is wrong, with the
-    chain head, the index, the queue's depth (`queued_writes`) and the worker process."""
+    """Ready when the chain answers, the relayer and indexer run (and their steps do not
+    keep failing), the index is close to its head, the queue of writes waiting for the
+    chain is below its limit and moves, and the instance's deployment is the store's.
+    Without a credential the body says only `status`; with one it names what is wrong, with
+    the chain head, the index, the queue's depth (`queued_writes`), the worker process and,
+    on a PostgreSQL store, the instance that holds the relayer (`relayer_holder`)."""
     problems: list[str] = []
     body: dict[str, Any] = {}
     head: int | None = None
-    if rt.rpc is None:
-        body["role"] = "reader"  # reads the writing instance's store; no chain of its own
-    else:
+    reader = rt.settings.role == "reader"
+    if reader:
+        body["role"] = "reader"  # reads the writers' store: a chain that does not answer stops none of its reads
+    if rt.rpc is not None:
         try:
             head = int(rt.rpc.call("eth_blockNumber"), 16)
             body["chain_head"] = head
         except ChainError as exc:
-            problems.append(f"chain unreachable: {exc}")
+            if not reader:
+                problems.append(f"chain unreachable: {exc}")
     if rt.worker is not None:
         body["chain_worker"] = {"pid": rt.worker.pid, "running": rt.worker.alive, "restarts": rt.worker.restarts}
         if not rt.worker.alive:
@@ -66,6 +70,10 @@ def readyz(rt: RuntimeDep, authorization: Annotated[str | None, Header()] = None
         limit = rt.submissions.max_queued
         if limit is not None and queued >= limit:
             problems.append(f"{queued} writes wait for the chain (limit {limit}): new writes are refused")
+    if rt.readiness is not None:
+        more, details = rt.readiness.check()
+        problems.extend(more)
+        body.update(details)
     body["status"] = "ready" if not problems else "not ready"
     body["problems"] = problems
     if not _credited(rt, authorization):
