@@ -122,7 +122,9 @@ class Runtime:
         self.credentials = Credentials(self.store)
         self.access = Access(self.store)
         self.evidence_reader = EvidenceReader(self.store, domain, addresses, s.confirmations)
-        self.verifier = Verifier(self.evidence_reader, rules, keyring, s.service_id)
+        self.verifier = Verifier(
+            self.evidence_reader, rules, keyring, s.service_id, receipt_validity_seconds=s.receipt_validity_seconds
+        )
         self.queries = Queries(self.store, s.confirmations, self.submissions.next_nonce)
         if background and s.chain_worker == "process":
             self.worker = ChainWorker(chain_worker_process, (s, url)).start()
@@ -178,7 +180,9 @@ class Runtime:
         self.credentials = Credentials(self.store)
         self.access = Access(self.store)
         self.evidence_reader = EvidenceReader(self.store, domain, addresses, s.confirmations)
-        self.verifier = Verifier(self.evidence_reader, rules, keyring, s.service_id)
+        self.verifier = Verifier(
+            self.evidence_reader, rules, keyring, s.service_id, receipt_validity_seconds=s.receipt_validity_seconds
+        )
         self.queries = Queries(self.store, s.confirmations, _no_chain)
         return self
 

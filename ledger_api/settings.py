@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     risk_rules: Path = PROJECT_ROOT / "config" / "risk-rules.yaml"
     receipt_keys_dir: Path | None = None  # default: data_dir / "receipt-keys"
     service_id: str = "customs-provenance-ledger"
+    # How long a verification receipt may be relied on after it is issued (its `exp`).
+    receipt_validity_seconds: int = Field(default=86_400, ge=60, le=366 * 86_400)
 
     # Seed the demo consignments on the embedded development chain.
     seed_demo: bool = True

@@ -77,6 +77,12 @@ class EvidenceReader:
     def __init__(self, store: Store, domain: LedgerDomain, contracts: dict[str, str], confirmations: int) -> None:
         self.store, self.domain, self.contracts, self.confirmations = store, domain, contracts, confirmations
 
+    def block_hash(self, number: int) -> str | None:
+        """The hash of an indexed block (None for block 0 before anything was indexed)."""
+        with self.store.session() as session:
+            block = session.get(BlockRow, number)
+        return block.hash if block else None
+
     def indexed_block(self, session: Session) -> int:
         row = session.get(StateRow, "indexed_block")
         return int(row.value) if row else 0
@@ -286,9 +292,9 @@ class EvidenceReader:
 
 
 class _Claims(Protocol):
-    """A receipt's claims but for the two that differ from one receipt to the next."""
+    """A receipt's claims but for those that differ from one receipt to the next."""
 
-    def __call__(self, *, iat: int, jti: str) -> dict[str, Any]: ...
+    def __call__(self, *, iat: int, jti: str, requester: str | None, exp: int) -> dict[str, Any]: ...
 
 
 # Fetches, within `seconds`, the payloads of a consignment's records on chain that are not
@@ -316,8 +322,10 @@ class Verifier:
         *,
         fetch_missing: FetchMissing | None = None,
         fetch_seconds: float = 2.0,
+        receipt_validity_seconds: int = 86_400,
     ) -> None:
         self.reader, self.rules, self.keyring, self.service_id = reader, rules, keyring, service_id
+        self.receipt_validity_seconds = receipt_validity_seconds
         self.fetch_missing, self.fetch_seconds = fetch_missing, fetch_seconds
         self._cache: OrderedDict[tuple[Any, ...], tuple[dict[str, Any], _Claims]] = OrderedDict()
         self._lock = threading.Lock()
@@ -336,7 +344,9 @@ class Verifier:
         """The evidence bundle as canonical JSON bytes: the exact bytes a receipt hashes."""
         return rfc8785.dumps(self.reader.gather(ucr, country, at_block).bundle())
 
-    def verify(self, ucr: str, country: str, at_block: int | None = None) -> dict[str, Any]:
+    def verify(
+        self, ucr: str, country: str, at_block: int | None = None, *, requester: str | None = None
+    ) -> dict[str, Any]:
         key = self.reader.fingerprint(ucr, country, at_block)
         if self.fetch_missing is not None and not all(row[3] for row in key[4]):
             self.fetch_missing(consignment_key(ucr), self.fetch_seconds)
@@ -353,7 +363,10 @@ class Verifier:
                     self._cache.popitem(last=False)
         response, claims = cached
         self._refresh_keys()
-        receipt = self.keyring.issue(claims(iat=int(time.time()), jti=uuid.uuid4().hex))
+        now = int(time.time())
+        receipt = self.keyring.issue(
+            claims(iat=now, jti=uuid.uuid4().hex, requester=requester, exp=now + self.receipt_validity_seconds)
+        )
         return dict(response, receipt=receipt)
 
     def _outcome(self, ucr: str, country: str, at_block: int | None) -> tuple[dict[str, Any], _Claims]:
@@ -378,6 +391,7 @@ class Verifier:
             ledger=gathered.input.domain.verifying_contract,
             evidence=digest,
             iss=self.service_id,
+            as_of_block_hash=self.reader.block_hash(result.as_of_block),
         )
         recognition = gathered.input.recognition
         response = {
