@@ -21,6 +21,8 @@ truth: what the store says of a record, a custodian, a head or a route follows f
   reorg puts it back in flight like a written one.
 - RouteExtended fills `routes`; RootAnchored includes a known batch (whoever anchored
   it) or keeps an unknown root, with who anchored it and its record count.
+- An authority's endpoint (EndpointPublished) becomes its current one in `endpoints`
+  (store/peers.py); a reorg rebuilds them from the publications left.
 - Every event of the contracts is kept in `events`.
 """
 
@@ -40,6 +42,7 @@ from ledger_api.chain.rpc import Rpc
 from ledger_api.domain.parties import PARTY_EVENTS, PartyStatus
 from ledger_api.store import records
 from ledger_api.store.db import Store
+from ledger_api.store.peers import ENDPOINT_EVENT, endpoint_of_event, put_endpoint, rebuild_endpoints
 from ledger_api.store.records import WrittenFact
 from ledger_api.store.tables import BatchRow, BlockRow, EventRow, OutboxRow, PartyRow, RecordRow, StateRow
 
@@ -200,6 +203,7 @@ class Indexer:
         # Sent rows whose receipt vanished are due at once.
         session.execute(update(OutboxRow).where(OutboxRow.status == "mined").values(status="sent", last_sent_at=None))
         self._rebuild_parties(session)
+        rebuild_endpoints(session)
         self._set_cursor(session, to_block)
 
     # ------------------------------------------------------------ projections
@@ -270,6 +274,8 @@ class Indexer:
             )
         elif spec.name in PARTY_EVENTS:
             self._apply_party_event(session, spec.name, args, block)
+        elif spec.name == ENDPOINT_EVENT:
+            put_endpoint(session, endpoint_of_event(args, block))
         return str(spec.name)
 
     def _apply_party_event(self, session: Session, name: str, args: dict[str, Any], block: int) -> None:

@@ -18,9 +18,11 @@ from ledger_api.api.routes import (
     consignments,
     epcis,
     health,
+    instance,
     ledger,
     page,
     parties,
+    peer,
     recognition_writes,
     records,
     verification,
@@ -266,6 +268,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         parties.router,
         recognition_writes.router,
         epcis.router,
+        instance.router,
+        peer.router,
         page.router,
     ):
         app.include_router(router)

@@ -111,8 +111,11 @@ def measure_batches(service: Service, client: LedgerClient, records: int, batch_
     return time.perf_counter() - start, latencies
 
 
-def measure_raw(service: Service, w3: Web3, party: LocalAccount, records: int) -> float:
-    """Pre-signed `write` transactions, one record each, straight to the node."""
+def _raw_writes(
+    service: Service, w3: Web3, party: LocalAccount, prefix: str, first_nonce: int, count: int
+) -> list[str]:
+    """`count` declarations of `party` (nonces from `first_nonce`), each signed into its
+    own `write` transaction from RAW_SENDER_KEY (0x hex), ready to send to the node."""
     sender: LocalAccount = Account.from_key(RAW_SENDER_KEY)
     client = LedgerClient(service.url, party, token=service.tokens[party.address])
     abi = ContractAbi(load_artifacts(PROJECT_ROOT / "build"))
@@ -120,21 +123,27 @@ def measure_raw(service: Service, w3: Web3, party: LocalAccount, records: int) -
     base_nonce = w3.eth.get_transaction_count(sender.address)
     gas_price = 2 * w3.eth.gas_price + 1
     raw = []
-    for n in range(records):
+    for n in range(count):
         s: SignedRecord = client.sign(
-            demo.declaration(f"6NL000000002-R{n:07d}", SEAL), previous=bytes(32), nonce=n, deadline=2**40
+            demo.declaration(f"{prefix}{n:07d}", SEAL), previous=bytes(32), nonce=first_nonce + n, deadline=2**40
         )
-        data = abi.encode_call("ConsignmentLedger", "write", s.record.as_tuple(), s.signature)
         tx: dict[str, Any] = {
             "nonce": base_nonce + n,
             "gasPrice": gas_price,
             "gas": 300_000,
             "to": ledger,
             "value": 0,
-            "data": data,
+            "data": abi.encode_call("ConsignmentLedger", "write", s.record.as_tuple(), s.signature),
             "chainId": service.manifest.chain_id,
         }
         raw.append("0x" + bytes(sender.sign_transaction(tx).raw_transaction).hex())
+    client.close()
+    return raw
+
+
+def measure_raw(service: Service, w3: Web3, party: LocalAccount, records: int) -> float:
+    """Pre-signed `write` transactions, one record each, straight to the node."""
+    raw = _raw_writes(service, w3, party, "6NL000000002-R", 0, records)
     rpc = Rpc(service.chain_url)
     last_hash = "0x" + keccak(bytes.fromhex(raw[-1][2:])).hex()
     # The node at its best: everything sent in JSON-RPC batches with automine off, then
@@ -152,43 +161,22 @@ def measure_raw(service: Service, w3: Web3, party: LocalAccount, records: int) -
     finally:
         rpc.call("evm_setAutomine", True)
     rpc.close()
-    client.close()
     return seconds
 
 
 def measure_raw_latency(service: Service, w3: Web3, party: LocalAccount, first_nonce: int, samples: int) -> list[float]:
     """One pre-signed `write` at a time: eth_sendRawTransaction until its receipt, the
     node mining on arrival."""
-    sender: LocalAccount = Account.from_key(RAW_SENDER_KEY)
-    client = LedgerClient(service.url, party, token=service.tokens[party.address])
-    abi = ContractAbi(load_artifacts(PROJECT_ROOT / "build"))
-    ledger = service.manifest.address("ConsignmentLedger")
+    raws = _raw_writes(service, w3, party, "6NL000000002-L", first_nonce, samples)
     rpc = Rpc(service.chain_url)
-    base_nonce = w3.eth.get_transaction_count(sender.address)
-    gas_price = 2 * w3.eth.gas_price + 1
     latencies = []
-    for n in range(samples):
-        s = client.sign(
-            demo.declaration(f"6NL000000002-L{n:07d}", SEAL), previous=bytes(32), nonce=first_nonce + n, deadline=2**40
-        )
-        data = abi.encode_call("ConsignmentLedger", "write", s.record.as_tuple(), s.signature)
-        tx: dict[str, Any] = {
-            "nonce": base_nonce + n,
-            "gasPrice": gas_price,
-            "gas": 300_000,
-            "to": ledger,
-            "value": 0,
-            "data": data,
-            "chainId": service.manifest.chain_id,
-        }
-        raw = bytes(sender.sign_transaction(tx).raw_transaction)
+    for raw in raws:
         t = time.perf_counter()
-        tx_hash = rpc.call("eth_sendRawTransaction", "0x" + raw.hex())
+        tx_hash = rpc.call("eth_sendRawTransaction", raw)
         while rpc.call("eth_getTransactionReceipt", tx_hash) is None:
             time.sleep(0.001)
         latencies.append((time.perf_counter() - t) * 1000)
     rpc.close()
-    client.close()
     return latencies
 
 

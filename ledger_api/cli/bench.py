@@ -1,4 +1,4 @@
-"""`ledger bench ingest | verify`: the benchmarks (ledger_bench, a package of their own
+"""`ledger bench ingest | verify | consortium`: the benchmarks (ledger_bench, a package of their own
 beside the service's), their figures printed as a table and, with --write-docs, written
 into docs/benchmarks.md. ledger_bench is imported inside each command: it starts services
 and opens their stores, which a party's `ledger` never loads."""
@@ -121,4 +121,37 @@ def bench_verify(
             command += f" --consignments {consignments}"
         section = "verify" if consignments == 1 else "verify-distinct"
         write_section(BENCHMARKS, section, render_verify(f, command))
+        console.print("written to docs/benchmarks.md")
+
+
+@app.command("consortium")
+def bench_consortium(
+    records: Annotated[int, typer.Option(min=1, max=5000, help="Records posted at the first instance.")] = 200,
+    rate: Annotated[float, typer.Option(min=0.1, max=200, help="Records posted per second.")] = 10.0,
+    seconds: Annotated[float, typer.Option(min=1, max=120, help="Length of the verification load run.")] = 10,
+    connections: Annotated[int, typer.Option(min=1, max=256, help="Concurrent verification clients.")] = 8,
+    write_docs: WriteDocs = False,
+) -> None:
+    """Two instances (JP and NL customs) on one anvil mining every 2 s: the time from a
+    record's POST at JP's instance until NL's holds it with its payload (p50/p99), and
+    verification throughput at NL's instance beside JP's, in one run."""
+    from ledger_bench.consortium import render_consortium, run_consortium
+    from ledger_bench.docs import BENCHMARKS, write_section
+
+    console = out()
+    f = run_consortium(records, rate, seconds, connections, progress=lambda m: console.print(f"[dim]{m}[/]"))
+    table = Table("figure", "value", title=f"ledger bench consortium: {f.records} records at {f.rate:g}/s")
+    table.add_row("POST at JP until held at NL, p50 / p99 / max", f"{f.p50_s:.2f} / {f.p99_s:.2f} / {f.max_s:.2f} s")
+    table.add_row(
+        f"verification at NL ({f.verdict}), {f.load.connections} connections",
+        f"{f.load.requests_per_second:,.0f}/s, p99 {f.load.p99_ms:.1f} ms",
+    )
+    table.add_row(
+        "the same at JP (comparison)", f"{f.load_jp.requests_per_second:,.0f}/s, p99 {f.load_jp.p99_ms:.1f} ms"
+    )
+    console.print(table)
+    if write_docs:
+        command = f"ledger bench consortium --records {records} --rate {rate:g} --seconds {seconds:.0f}"
+        command += f" --connections {connections}"
+        write_section(BENCHMARKS, "consortium", render_consortium(f, command))
         console.print("written to docs/benchmarks.md")

@@ -75,7 +75,10 @@ _HELD = RECORDS.c.payload.is_not(None)
 _RECORD_BY_ID = select(RECORDS.c.id, _HELD).where(RECORDS.c.id == bindparam("id"))
 _RECORDS_BY_IDS = select(RECORDS.c.id, _HELD).where(RECORDS.c.id.in_(bindparam("ids", expanding=True)))
 _BATCH_BY_ROOT = select(BATCHES.c.root).where(BATCHES.c.root == bindparam("root"))
-_QUEUED = select(func.count()).select_from(OUTBOX).where(OUTBOX.c.status.in_(["pending", "signed"]))
+_WAITING = OUTBOX.c.status.in_(["pending", "signed"])
+_QUEUED = select(func.count()).select_from(OUTBOX).where(_WAITING, OUTBOX.c.action != "pack")
+# A pack waiting carries many writes: counted by its records, not as one.
+_QUEUED_PACKS = select(OUTBOX.c.payload).where(_WAITING, OUTBOX.c.action == "pack")
 _STANDINGS = select(PARTIES.c.address, PARTIES.c.roles, PARTIES.c.status, PARTIES.c.country).where(
     PARTIES.c.address.in_(bindparam("a", expanding=True))
 )
@@ -338,7 +341,8 @@ class Submissions:
     # ------------------------------------------------------------ checks
 
     def _queued(self, conn: Connection) -> int:
-        return int(conn.scalar(_QUEUED) or 0)
+        packed = sum(len(json.loads(payload or "[]")) for payload in conn.scalars(_QUEUED_PACKS))
+        return int(conn.scalar(_QUEUED) or 0) + packed
 
     def _refuse_if_queue_full(self, conn: Connection) -> None:
         """A replay of an accepted write is answered before this; only new writes wait."""

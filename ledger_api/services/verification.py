@@ -320,11 +320,13 @@ class Verifier:
         keyring: KeyRing,
         service_id: str,
         *,
+        issuer: tuple[str, str | None] | None = None,  # the authority the instance acts for, its country
         fetch_missing: FetchMissing | None = None,
         fetch_seconds: float = 2.0,
         receipt_validity_seconds: int = 86_400,
     ) -> None:
         self.reader, self.rules, self.keyring, self.service_id = reader, rules, keyring, service_id
+        self.issuer = issuer
         self.receipt_validity_seconds = receipt_validity_seconds
         self.fetch_missing, self.fetch_seconds = fetch_missing, fetch_seconds
         self._cache: OrderedDict[tuple[Any, ...], tuple[dict[str, Any], _Claims]] = OrderedDict()
@@ -391,6 +393,8 @@ class Verifier:
             ledger=gathered.input.domain.verifying_contract,
             evidence=digest,
             iss=self.service_id,
+            authority=self.issuer[0] if self.issuer else None,
+            country=self.issuer[1] if self.issuer else None,
             as_of_block_hash=self.reader.block_hash(result.as_of_block),
         )
         recognition = gathered.input.recognition

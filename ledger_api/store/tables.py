@@ -245,6 +245,31 @@ class StateRow(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+class EndpointRow(Base):
+    """The current endpoint of each authority that published one (PartyRegistry's
+    EndpointPublished: the latest wins); every publication stays in `events`."""
+
+    __tablename__ = "endpoints"
+
+    authority: Mapped[str] = mapped_column(String(42), primary_key=True)
+    country: Mapped[str] = mapped_column(String(2), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    signing_key: Mapped[str] = mapped_column(String(66), index=True)  # Ed25519, 32 raw bytes as 0x-hex
+    encryption_key: Mapped[str] = mapped_column(String(66))  # X25519, 0x00… when none
+    relayer: Mapped[str] = mapped_column(String(42), index=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+
+
+class PeerTokenSeenRow(Base):
+    """The ids of the peer request tokens this instance accepted, kept until they expire,
+    so that a token captured on the way cannot be used twice."""
+
+    __tablename__ = "peer_tokens_seen"
+
+    jti: Mapped[str] = mapped_column(String(128), primary_key=True)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)  # unix seconds
+
+
 # The tables a single post reads and writes, as Core sees them: that path runs ~10 short
 # statements per request, and the ORM's unit of work and identity map cost more than the
 # statements themselves.
