@@ -35,6 +35,7 @@ from ledger_api.domain.records import LedgerDomain, consignment_key
 from ledger_api.domain.risk import RuleSet, assess
 from ledger_api.domain.verification import verify
 from ledger_api.errors import NotFound
+from ledger_api.services.access import View
 from ledger_api.store import records as known
 from ledger_api.store.db import Store
 from ledger_api.store.receipt_keys import KeyRing
@@ -297,6 +298,11 @@ class _Claims(Protocol):
     def __call__(self, *, iat: int, jti: str, requester: str | None, exp: int) -> dict[str, Any]: ...
 
 
+# A verification's outcome, cached: the response in full, as a partner customs reads it,
+# and the claims of its receipts.
+_Outcome = tuple[dict[str, Any], dict[str, Any], _Claims]
+
+
 # Fetches, within `seconds`, the payloads of a consignment's records on chain that are not
 # held here (the peer fetcher: PayloadExchange.fetch_missing(consignment_key, seconds));
 # what it returns (a report) is not used.
@@ -329,7 +335,7 @@ class Verifier:
         self.issuer = issuer
         self.receipt_validity_seconds = receipt_validity_seconds
         self.fetch_missing, self.fetch_seconds = fetch_missing, fetch_seconds
-        self._cache: OrderedDict[tuple[Any, ...], tuple[dict[str, Any], _Claims]] = OrderedDict()
+        self._cache: OrderedDict[tuple[Any, ...], _Outcome] = OrderedDict()
         self._lock = threading.Lock()
         self._keys_loaded = time.monotonic()
 
@@ -347,8 +353,18 @@ class Verifier:
         return rfc8785.dumps(self.reader.gather(ucr, country, at_block).bundle())
 
     def verify(
-        self, ucr: str, country: str, at_block: int | None = None, *, requester: str | None = None
+        self,
+        ucr: str,
+        country: str,
+        at_block: int | None = None,
+        *,
+        requester: str | None = None,
+        view: View = "full",
     ) -> dict[str, Any]:
+        """The verification response with its own receipt. `view` is the requester's standing
+        (services/access.py): a partner customs gets the messages said without the seal and
+        container numbers and HS codes it may not see; the verdict, codes, records, lane and
+        receipt are the same."""
         key = self.reader.fingerprint(ucr, country, at_block)
         if self.fetch_missing is not None and not all(row[3] for row in key[4]):
             self.fetch_missing(consignment_key(ucr), self.fetch_seconds)
@@ -363,15 +379,15 @@ class Verifier:
                 self._cache[key] = cached
                 while len(self._cache) > self.CACHE_SIZE:
                     self._cache.popitem(last=False)
-        response, claims = cached
+        response, partner_response, claims = cached
         self._refresh_keys()
         now = int(time.time())
         receipt = self.keyring.issue(
             claims(iat=now, jti=uuid.uuid4().hex, requester=requester, exp=now + self.receipt_validity_seconds)
         )
-        return dict(response, receipt=receipt)
+        return dict(partner_response if view == "partner" else response, receipt=receipt)
 
-    def _outcome(self, ucr: str, country: str, at_block: int | None) -> tuple[dict[str, Any], _Claims]:
+    def _outcome(self, ucr: str, country: str, at_block: int | None) -> _Outcome:
         gathered = self.reader.gather(ucr, country, at_block)
         result = verify(gathered.input)
         risk = assess(self.rules, gathered.input)
@@ -398,27 +414,30 @@ class Verifier:
             as_of_block_hash=self.reader.block_hash(result.as_of_block),
         )
         recognition = gathered.input.recognition
-        response = {
-            "ucr": ucr,
-            "verifying_country": country,
-            "as_of_block": result.as_of_block,
-            "verdict": str(result.verdict),
-            "checks": checks,
-            "risk": {
-                "lane": risk.lane,
-                "score": risk.score,
-                "fired": [
-                    {
-                        "id": f.id,
-                        "description": f.description,
-                        "points": f.points,
-                        "reason": f.reason,
-                        "records": list(f.records),
-                    }
-                    for f in risk.fired
-                ],
-            },
-            "recognition": None if recognition is None else asdict(recognition),
-            "evidence_hash": digest,
-        }
-        return response, claims
+
+        def response(partner: bool) -> dict[str, Any]:
+            return {
+                "ucr": ucr,
+                "verifying_country": country,
+                "as_of_block": result.as_of_block,
+                "verdict": str(result.verdict),
+                "checks": [c.as_dict(partner=True) for c in result.checks] if partner else checks,
+                "risk": {
+                    "lane": risk.lane,
+                    "score": risk.score,
+                    "fired": [
+                        {
+                            "id": f.id,
+                            "description": f.description,
+                            "points": f.points,
+                            "reason": f.partner_reason if partner else f.reason,
+                            "records": list(f.records),
+                        }
+                        for f in risk.fired
+                    ],
+                },
+                "recognition": None if recognition is None else asdict(recognition),
+                "evidence_hash": digest,
+            }
+
+        return response(partner=False), response(partner=True), claims

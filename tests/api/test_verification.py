@@ -97,6 +97,23 @@ def _customs_of(http: httpx.Client, rt, country: str) -> httpx.Client:
     return httpx.Client(base_url=http.base_url, timeout=30, headers={"Authorization": f"Bearer {token}"})
 
 
+def test_a_partner_customs_is_told_the_seals_changed_but_not_the_seal_numbers(demo_service):
+    http, rt = demo_service
+    route = _verification(http, BROKEN, "NL")  # the Dutch customs: the route's, who see everything
+    with _customs_of(http, rt, "SG") as singapore:  # off the route: a partner customs
+        partner = _verification(singapore, BROKEN, "SG")
+    said_to_route = json.dumps([route["checks"], route["risk"]])
+    said_to_partner = json.dumps([partner["checks"], partner["risk"]])
+    assert "JP-SEAL-000003" in said_to_route and "NL-SEAL-990001" in said_to_route
+    assert "SEAL-" not in said_to_partner and "CSQU" not in said_to_partner
+    custody = _check(partner, "CUSTODY_CONTINUITY")
+    assert (custody["status"], custody["reason"]["code"]) == ("INVALID", "SEAL_CHANGE_UNEXPLAINED")
+    assert "other seals than before" in custody["reason"]["message"]
+    assert custody["records"] == _check(route, "CUSTODY_CONTINUITY")["records"]
+    seals = next(f for f in partner["risk"]["fired"] if f["id"] == "R004")
+    assert seals["reason"].startswith("seals changed at ACCEPTANCE ")
+
+
 def test_a_country_without_an_mra_does_not_recognise_the_exporter_and_fails_its_aeo_check(demo_service):
     http, rt = demo_service
     with _customs_of(http, rt, "SG") as singapore:  # a partner customs: the verdict, not the records

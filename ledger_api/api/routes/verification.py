@@ -44,10 +44,10 @@ async def verify_consignment(
     # is cached per block), so it runs on the event loop, one request at a time per
     # worker; on the thread pool, many threads fighting over the GIL and the connection
     # pool cost more than the work itself (ledger bench verify).
-    access.require(caller, ucr, partner_ok=True)
+    view = access.require(caller, ucr, partner_ok=True)
     access.require_verifying_country(caller, ucr, country)
     assert rt.verifier is not None
-    return rt.verifier.verify(ucr, country, at_block, requester=caller.address)
+    return rt.verifier.verify(ucr, country, at_block, requester=caller.address, view=view)
 
 
 @router.get(
