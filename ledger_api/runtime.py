@@ -120,7 +120,12 @@ class Runtime:
             return int(abi_decode(["uint256"], bytes.fromhex(result[2:]))[0])
 
         self.submissions = Submissions(
-            self.store, domain, chain_nonce, wake_relayer=wake, max_queued=s.max_queued_writes
+            self.store,
+            domain,
+            chain_nonce,
+            wake_relayer=wake,
+            max_queued=s.max_queued_writes,
+            max_pending_per_party=s.max_pending_per_party,
         )
         forwarder = addresses["LedgerForwarder"]
 

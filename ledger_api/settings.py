@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     # Writes not yet handed to the chain (outbox rows pending or signed) above which new
     # writes are refused with 503 and Retry-After, e.g. while the node is unreachable.
     max_queued_writes: int = Field(default=50_000, ge=1)
+    # Of those, how many one party may hold (429 with Retry-After beyond it): one party
+    # cannot fill the queue every party shares. A batch is one write, as on chain.
+    max_pending_per_party: int = Field(default=5_000, ge=1)
 
     # Store: SQLite in data_dir unless a SQLAlchemy URL (postgresql+psycopg://…) is given.
     database_url: str | None = None
