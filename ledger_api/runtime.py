@@ -126,6 +126,7 @@ class Runtime:
             wake_relayer=wake,
             max_queued=s.max_queued_writes,
             max_pending_per_party=s.max_pending_per_party,
+            min_deadline_margin=s.min_deadline_margin_seconds,
         )
         forwarder = addresses["LedgerForwarder"]
 

@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     # Of those, how many one party may hold (429 with Retry-After beyond it): one party
     # cannot fill the queue every party shares. A batch is one write, as on chain.
     max_pending_per_party: int = Field(default=5_000, ge=1)
+    # A record whose signed deadline is closer than this is refused (422) before it costs
+    # gas: the relayer might not get it mined in time, and a write that reverts is paid for.
+    min_deadline_margin_seconds: int = Field(default=120, ge=0, le=86_400)
 
     # Store: SQLite in data_dir unless a SQLAlchemy URL (postgresql+psycopg://…) is given.
     database_url: str | None = None

@@ -20,7 +20,9 @@ to `max_queued` writes not yet handed to the chain; beyond it a new write is ref
 WritesQueueFull (503, Retry-After) until the queue drains. Once one party holds
 `max_pending_per_party` of them (a batch is one write, as on chain), its new writes are
 refused with PartyQueueFull (429, Retry-After), which tells it of its own writes only, so
-that one party cannot fill the queue for all.
+that one party cannot fill the queue for all. A record whose deadline is
+less than `min_deadline_margin` seconds away is refused (422 DEADLINE_TOO_CLOSE) before it
+costs gas: it could revert for want of time, and a reverted write is paid for.
 
 Two modes, fixed per consignment by its declaration:
 - single: each record is its own `write` transaction; nonces are the party's on-chain
@@ -216,10 +218,12 @@ class Submissions:
         wake_relayer: Callable[[], None] | None = None,  # new work in the outbox
         max_queued: int | None = None,
         max_pending_per_party: int | None = None,
+        min_deadline_margin: int = 0,
     ) -> None:
         self.store = store
         self.max_queued = max_queued  # writes waiting for the chain above which new ones are refused
         self.max_pending_per_party = max_pending_per_party  # of those, what one party may hold
+        self.min_deadline_margin = min_deadline_margin  # seconds a new record's deadline must be away
         self.domain = domain
         self.separator = domain_separator(domain)
         self.chain_nonce = chain_nonce
@@ -308,6 +312,14 @@ class Submissions:
             for item, where in zip(items, errors, strict=True):
                 if item.record.deadline < now:
                     raise where.invalid("EXPIRED", "record.deadline", "the signature's deadline has passed")
+                if item.record.deadline < now + self.min_deadline_margin:
+                    raise where.invalid(
+                        "DEADLINE_TOO_CLOSE",
+                        "record.deadline",
+                        f"the signature's deadline is {item.record.deadline - now:.0f} s away; a record is taken "
+                        f"with at least {self.min_deadline_margin} s left (LEDGER_MIN_DEADLINE_MARGIN_SECONDS), "
+                        "for the relayer to get it mined before then: sign it again with a later deadline",
+                    )
             consignments = self._consignments(conn, {item.record.consignment for item in items})
             standings: dict[str, PartyStanding] = {}
             nonces: dict[str, int] = {}  # party -> its next single-mode nonce after the records before

@@ -1,12 +1,15 @@
 """What a submission meets before anything of it is stored (services/submission.py), besides
 the record's own checks: a party that holds its share of the write queue is refused (429)
-and told of its own writes only, while other parties' writes still go in. No chain here:
+and told of its own writes only, while other parties' writes still go in; and a record
+whose signed deadline is too close is refused (422) before it costs gas. No chain here:
 nothing is sent, so every write accepted stays queued. On each store."""
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,7 +19,8 @@ from eth_utils.crypto import keccak
 from support.postgres import STORES, database_url
 from support.submissions import CHAIN_NONCE, DOMAIN, numbered_declaration, register_exporters, set_status
 
-from ledger_api.errors import PartyQueueFull
+from ledger_api.domain.records import sign_record
+from ledger_api.errors import InvalidSubmission, PartyQueueFull
 from ledger_api.services.submission import Submission, Submissions
 from ledger_api.settings import Settings
 from ledger_api.store.db import Store
@@ -32,20 +36,32 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     store.close()
 
 
-def limited(store: Store, *, share: int | None = None) -> Submissions:
-    return Submissions(store, DOMAIN, lambda _party: CHAIN_NONCE, max_queued=100, max_pending_per_party=share)
+def limited(store: Store, *, share: int | None = None, margin: int = 0) -> Submissions:
+    return Submissions(
+        store,
+        DOMAIN,
+        lambda _party: CHAIN_NONCE,
+        max_queued=100,
+        max_pending_per_party=share,
+        min_deadline_margin=margin,
+    )
 
 
-def declared(key: LocalAccount, n: int, nonce: int) -> Submission:
-    return numbered_declaration(key, n, nonce)
+def declared(key: LocalAccount, n: int, nonce: int, *, deadline: int | None = None) -> Submission:
+    item = numbered_declaration(key, n, nonce)
+    if deadline is None:
+        return item
+    record = replace(item.record, deadline=deadline)
+    return Submission(record, sign_record(record, DOMAIN, key.key), item.payload)
 
 
 # ---------------------------------------------------------------- a party's share of the queue
 
 
-def test_the_default_gives_one_party_a_tenth_of_the_queue():
+def test_the_defaults_give_one_party_a_tenth_of_the_queue_and_records_two_minutes():
     settings = Settings()
     assert settings.max_pending_per_party * 10 == settings.max_queued_writes
+    assert settings.min_deadline_margin_seconds == 120
 
 
 def test_a_party_holding_its_share_of_the_queue_is_refused_and_told_of_its_own_writes_only(store: Store):
@@ -95,3 +111,22 @@ def test_without_a_share_set_only_the_queue_limit_holds(store: Store):
     for n in range(5):
         submissions.submit(declared(A, n, CHAIN_NONCE + n))
     assert submissions.queued_writes() == 5
+
+
+# ---------------------------------------------------------------- the deadline margin
+
+
+def test_a_record_whose_deadline_is_closer_than_the_margin_is_refused_naming_it(store: Store):
+    submissions = limited(store, margin=120)
+    with pytest.raises(InvalidSubmission) as refused:
+        submissions.submit(declared(A, 0, CHAIN_NONCE, deadline=int(time.time()) + 60))
+    assert (refused.value.code, refused.value.field) == ("DEADLINE_TOO_CLOSE", "record.deadline")
+    assert "at least 120 s" in refused.value.message
+    assert submissions.queued_writes() == 0
+    # In a batch, the record is named by its place.
+    items = [declared(A, 1, 1), declared(A, 2, 2, deadline=int(time.time()) + 119)]
+    with pytest.raises(InvalidSubmission) as in_batch:
+        submissions.submit_batch(items)
+    assert (in_batch.value.code, in_batch.value.field) == ("DEADLINE_TOO_CLOSE", "records[1].record.deadline")
+    # With the margin to spare, taken.
+    assert submissions.submit(declared(A, 0, CHAIN_NONCE, deadline=int(time.time()) + 300)).created
