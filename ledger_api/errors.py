@@ -14,6 +14,7 @@ place (api/problems.py)::
     │   └── ConflictingSubmission breaks the consignment's custody order or a uniqueness rule
     ├── NotAuthenticated          no credential, or one that is unknown or revoked
     ├── RateLimited               a credential over its request rate (retry_after seconds)
+    │   └── PartyQueueFull        a party holds as many writes waiting for the chain as one party may
     ├── NotFound                  no such record, consignment or party (or not yours to see)
     ├── HoldRefused               a copy of a record that does not match what the chain holds (store/records.py)
     └── ChainError                the chain node or a contract did not do what was asked
@@ -60,11 +61,27 @@ class NotAuthenticated(LedgerError):
 
 class RateLimited(LedgerError):
     """A credential sent more requests than its rate allows; `retry_after` is the whole
-    seconds until the next one is let through."""
+    seconds until the next one is let through. `code` and `title` are the problem's."""
+
+    code = "RATE_LIMITED"
+    title = "Too many requests"
 
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class PartyQueueFull(RateLimited):
+    """A party already holds as many writes waiting for the chain as one party may
+    (LEDGER_MAX_PENDING_PER_PARTY, `limit`): its new write is refused until some of its own
+    are sent, so that one party cannot fill the queue that every party shares."""
+
+    code = "PARTY_QUEUE_FULL"
+    title = "Too many writes of this party wait for the chain"
+
+    def __init__(self, message: str, retry_after: int, limit: int) -> None:
+        super().__init__(message, retry_after)
+        self.limit = limit
 
 
 class NotFound(LedgerError):

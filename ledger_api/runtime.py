@@ -143,7 +143,13 @@ class Runtime:
             return int(abi_decode(["uint256"], bytes.fromhex(result[2:]))[0])
 
         self.submissions = Submissions(
-            self.store, domain, chain_nonce, wake_relayer=wake, max_queued=s.max_queued_writes
+            self.store,
+            domain,
+            chain_nonce,
+            wake_relayer=wake,
+            max_queued=s.max_queued_writes,
+            max_pending_per_party=s.max_pending_per_party,
+            min_deadline_margin=s.min_deadline_margin_seconds,
         )
         forwarder = addresses["LedgerForwarder"]
 
@@ -171,6 +177,7 @@ class Runtime:
             issuer=(identity.authority, identity.country),
             fetch_missing=self.payload_exchange.fetch_missing,
             fetch_seconds=s.peer_fetch_on_verify_seconds,
+            receipt_validity_seconds=s.receipt_validity_seconds,
         )
         self.queries = Queries(self.store, s.confirmations, self.submissions.next_nonce)
         self.readiness = Readiness(
@@ -336,7 +343,12 @@ class Runtime:
         self.evidence_reader = EvidenceReader(self.store, domain, addresses, s.confirmations)
         identity = self._reader_identity(keyring)
         self.verifier = Verifier(
-            self.evidence_reader, rules, keyring, s.service_id, issuer=(identity.authority, identity.country)
+            self.evidence_reader,
+            rules,
+            keyring,
+            s.service_id,
+            issuer=(identity.authority, identity.country),
+            receipt_validity_seconds=s.receipt_validity_seconds,
         )
         self.queries = Queries(self.store, s.confirmations, _no_chain)
         self.instance = Instance(self.store, identity, keyring, None)

@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     # Writes not yet handed to the chain (outbox rows pending or signed) above which new
     # writes are refused with 503 and Retry-After, e.g. while the node is unreachable.
     max_queued_writes: int = Field(default=50_000, ge=1)
+    # Of those, how many one party may hold (429 with Retry-After beyond it): one party
+    # cannot fill the queue every party shares. A batch is one write, as on chain.
+    max_pending_per_party: int = Field(default=5_000, ge=1)
+    # A record whose signed deadline is closer than this is refused (422) before it costs
+    # gas: the relayer might not get it mined in time, and a write that reverts is paid for.
+    min_deadline_margin_seconds: int = Field(default=120, ge=0, le=86_400)
     # /readyz answers not ready when the oldest write waiting for the chain has waited this
     # long without the queue moving (services/readiness.py).
     stalled_after_seconds: float = Field(default=60.0, gt=0)
@@ -104,6 +110,8 @@ class Settings(BaseSettings):
     # requires it there.
     store_key: SecretStr | None = None
     service_id: str = "customs-provenance-ledger"
+    # How long a verification receipt may be relied on after it is issued (its `exp`).
+    receipt_validity_seconds: int = Field(default=86_400, ge=60, le=366 * 86_400)
 
     # This instance's name among the authority's instances on one store: shown by /readyz
     # (which instance holds the relayer) and recorded with the deployment. Default: host:port.

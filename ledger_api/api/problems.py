@@ -89,7 +89,7 @@ async def _not_authenticated(_: Request, exc: NotAuthenticated) -> JSONResponse:
 
 
 async def _rate_limited(_: Request, exc: RateLimited) -> JSONResponse:
-    return problem(429, "RATE_LIMITED", "Too many requests", str(exc), headers={"Retry-After": str(exc.retry_after)})
+    return problem(429, exc.code, exc.title, str(exc), headers={"Retry-After": str(exc.retry_after)})
 
 
 async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
@@ -133,7 +133,8 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         409: "Conflicts with the consignment's custody order",
         413: "Body too large",
         422: "Invalid request: the field and the reason are named",
-        429: "The credential is over its request rate; retry after Retry-After seconds",
+        429: "The credential is over its request rate, or its party over its share of the write queue; "
+        "retry after Retry-After seconds",
         503: "The chain cannot be reached; retry later",
     }
     retry_after = {"Retry-After": {"description": "whole seconds to wait", "schema": {"type": "integer", "minimum": 1}}}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -315,7 +316,7 @@ def verify_receipt_command(
         if not isinstance(keys, dict):
             raise LocalError(f"{source} is not a JWKS: expected a JSON object with a keys list")
         try:
-            claims = verify_receipt(token, keys)
+            claims = verify_receipt(token, keys, now=int(time.time()))
         except ReceiptError as exc:
             raise LocalError(f"{file} is not a valid receipt ({exc.code}): {exc.message}") from None
         kid = _receipt_header(token).get("kid")
@@ -336,6 +337,12 @@ def verify_receipt_command(
             grid.add_row("authority", Text(f"{claims.get('authority')} ({claims.get('country')})"))
         grid.add_row("issued at", Text(_utc(claims.get("iat"))))
         grid.add_row("receipt id", Text(str(claims.get("jti"))))
+        if "exp" in claims:
+            grid.add_row("expires", Text(_utc(claims.get("exp"))))
+        if "requester" in claims:
+            grid.add_row("requested by", Text(str(claims.get("requester"))))
+        if "as_of_block_hash" in claims:
+            grid.add_row("block hash", Text(str(claims.get("as_of_block_hash"))))
         console = out()
         console.print(grid)
         checks = claims.get("checks")

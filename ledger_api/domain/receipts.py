@@ -63,7 +63,7 @@ LANES = ("GREEN", "AMBER", "RED")
 
 class ReceiptError(LedgerError):
     """A receipt that does not verify. `code` is stable: MALFORMED, UNSUPPORTED_ALG,
-    WRONG_TYPE, UNKNOWN_KID, BAD_KEY, BAD_SIGNATURE."""
+    WRONG_TYPE, UNKNOWN_KID, BAD_KEY, BAD_SIGNATURE, EXPIRED."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -204,6 +204,9 @@ def receipt_claims(
     jti: str,
     authority: str | None = None,
     country: str | None = None,
+    requester: str | None = None,
+    exp: int | None = None,
+    as_of_block_hash: str | None = None,
 ) -> dict[str, Any]:
     """The claims of a receipt, from plain values.
 
@@ -217,7 +220,10 @@ def receipt_claims(
     receipt's own id, both from the caller: each receipt gets its own. `authority` and
     `country` name the customs authority whose instance issued the receipt, and its
     country: a verifier finds the keys it signs with on chain (`ledger verify-receipt
-    --rpc`); receipts of an instance that acts for none leave them out."""
+    --rpc`); receipts of an instance that acts for none leave them out. `requester` is the
+    address whose credential asked for the verification, `exp` the time (unix seconds) after
+    which the receipt is not to be relied on, `as_of_block_hash` the hash of the block the
+    verdict was computed at (a reorg that replaced it shows)."""
     if verdict not in VERDICTS:
         raise ValueError(f"verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
     if lane not in LANES:
@@ -237,6 +243,9 @@ def receipt_claims(
         "chain_id": chain_id,
         "ledger": ledger,
         "evidence": _evidence(evidence),
+        **({} if requester is None else {"requester": requester}),
+        **({} if exp is None else {"exp": exp}),
+        **({} if as_of_block_hash is None else {"as_of_block_hash": as_of_block_hash}),
     }
 
 
@@ -272,9 +281,11 @@ def issue_receipt(key: SigningKey, claims: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- verifying
 
 
-def verify_receipt(token: str, jwks: Mapping[str, Any]) -> dict[str, Any]:
+def verify_receipt(token: str, jwks: Mapping[str, Any], *, now: int | None = None) -> dict[str, Any]:
     """The claims of a receipt whose signature verifies with the key its kid names in
-    `jwks`; ReceiptError otherwise. Only EdDSA over Ed25519 is accepted."""
+    `jwks`; ReceiptError otherwise. Only EdDSA over Ed25519 is accepted. With `now` (unix
+    seconds), a receipt whose `exp` has passed is refused (EXPIRED): an audit of an old
+    receipt leaves `now` out and reads `exp` itself."""
     try:
         jws_object = jws.extract_compact(token.strip().encode("utf-8"), registry=EDDSA_ONLY)
     except (JoseError, ValueError, TypeError) as exc:
@@ -302,7 +313,11 @@ def verify_receipt(token: str, jwks: Mapping[str, Any]) -> dict[str, Any]:
         raise ReceiptError("MALFORMED", f"the header cannot be used: {exc}") from exc
     if not verified:
         raise ReceiptError("BAD_SIGNATURE", f"the signature does not verify with key {kid}")
-    return _object(jws_object.payload, "claims")
+    claims = _object(jws_object.payload, "claims")
+    exp = claims.get("exp")
+    if now is not None and isinstance(exp, int) and now > exp:
+        raise ReceiptError("EXPIRED", f"the receipt expired at {exp} (unix time); it is {now}")
+    return claims
 
 
 def _public_key(jwks: Mapping[str, Any], kid: str) -> OKPKey:

@@ -25,6 +25,10 @@ verifying authority: the intelligence flags it holds (domain/intelligence.py), j
 the verification's block and its time, and the inspection outcomes of partner customs with
 what the arrangement with each recognises (`PartnerInspection`). Both default to none.
 
+Each finding is said twice: in full, and as a partner customs (one off the consignment's
+route, which sees its verdict but not its records) may read it, without the seal and
+container numbers or the HS codes of the goods (`FiredRule.partner_reason`).
+
 Pure: `parse_rules` takes the file's content already parsed, and the line of each place
 in it from the caller (ledger_api/store/risk_rules_file.py reads the YAML file).
 """
@@ -104,10 +108,17 @@ PositiveCount = Annotated[StrictInt, Field(ge=1)]
 
 @dataclass(frozen=True)
 class Match:
-    """One finding of a condition: what matched, as a sentence, and the records involved."""
+    """One finding of a condition: what matched, as a sentence, and the records involved.
+    `partner_reason` is the sentence for a partner customs when `reason` names what it may
+    not see (a seal, a container, an HS code); None when `reason` names none of these."""
 
     reason: str
     records: tuple[str, ...]
+    partner_reason: str | None = None
+
+    @property
+    def for_partner(self) -> str:
+        return self.reason if self.partner_reason is None else self.partner_reason
 
 
 _CUSTODY_KINDS = (RecordKind.HANDOVER, RecordKind.ACCEPTANCE)
@@ -233,6 +244,7 @@ def _changes(facts: RiskFacts, field: str) -> Iterator[Match]:
                 f"{field} changed from {_listing(before)} to {_listing(after)} at {_what(record)} "
                 "with no seal_change_reason",
                 (previous[0].id, record.id),
+                f"{field} changed at {_what(record)} with no seal_change_reason",
             )
         previous = (record, names)
 
@@ -307,7 +319,11 @@ class HsChapterIn(ListCondition):
         for line in goods:
             hs_code = line.get("hs_code") if isinstance(line, dict) else None
             if isinstance(hs_code, str) and hs_code[:2] in chapters:
-                yield Match(f"HS {hs_code} is in chapter {hs_code[:2]} ({self.list})", (facts.declaration.id,))
+                yield Match(
+                    f"HS {hs_code} is in chapter {hs_code[:2]} ({self.list})",
+                    (facts.declaration.id,),
+                    f"an HS code of the goods is in a chapter of {self.list}",
+                )
 
 
 class OriginDiffersFromFirstLocation(RiskCondition):
@@ -459,34 +475,37 @@ class IntelligenceFlagMatches(RiskCondition):
                 continue
             found = _subject_in(facts, flag.content.subject)
             if found is not None:
-                what, records = found
-                yield Match(
+                what, partner_what, records = found
+                named = (
                     f"flag {shared.flag_id} from {shared.author_country} ({shared.category.name}, "
-                    f"{shared.severity.name}) names {what}",
-                    records,
+                    f"{shared.severity.name}) names"
                 )
+                yield Match(f"{named} {what}", records, None if partner_what is None else f"{named} {partner_what}")
 
 
 def _subject_in(
     facts: RiskFacts, subject: PartySubject | ConsignmentSubject | HsCodeSubject | RouteSubject
-) -> tuple[str, tuple[str, ...]] | None:
-    """What of the consignment `subject` names, and the records that show it; None if nothing."""
+) -> tuple[str, str | None, tuple[str, ...]] | None:
+    """What of the consignment `subject` names, that as a partner customs may read it (None:
+    the same), and the records that show it; None if nothing."""
     declaration = (facts.declaration.id,) if facts.declaration is not None else ()
     if isinstance(subject, PartySubject):
         address = subject.address.lower()
         records = tuple(
             r.id for r in facts.inp.records if address in (r.record.party.lower(), r.record.counterparty.lower())
         )
-        return (f"party {subject.address}", records) if records else None
+        return (f"party {subject.address}", None, records) if records else None
     if isinstance(subject, ConsignmentSubject):
-        return (f"consignment {subject.ucr}", declaration) if subject.ucr == facts.inp.ucr else None
+        return (f"consignment {subject.ucr}", None, declaration) if subject.ucr == facts.inp.ucr else None
     if isinstance(subject, HsCodeSubject):
         goods = facts.declared.get("goods")
         codes = [line.get("hs_code") for line in goods if isinstance(line, dict)] if isinstance(goods, list) else []
         matching = sorted({c for c in codes if isinstance(c, str) and c.startswith(subject.prefix)})
-        return (f"HS {', '.join(matching)} (HS prefix {subject.prefix})", declaration) if matching else None
+        if not matching:
+            return None
+        return f"HS {', '.join(matching)} (HS prefix {subject.prefix})", "an HS code of the goods", declaration
     if facts.route == (subject.from_country, subject.to_country):
-        return f"route {subject.from_country} to {subject.to_country}", declaration
+        return f"route {subject.from_country} to {subject.to_country}", None, declaration
     return None
 
 
@@ -660,6 +679,7 @@ class FiredRule:
     points: int
     reason: str  # what matched, as a sentence
     records: tuple[str, ...]  # ids of the records involved
+    partner_reason: str = ""  # the reason as a partner customs reads it (Match.partner_reason)
 
 
 @dataclass(frozen=True)
@@ -692,7 +712,8 @@ def assess(
         if matches:
             records = tuple(dict.fromkeys(rid for match in matches for rid in match.records))
             reason = "; ".join(match.reason for match in matches)
-            fired.append(FiredRule(rule.id, rule.description, rule.points, reason, records))
+            partner_reason = "; ".join(dict.fromkeys(match.for_partner for match in matches))
+            fired.append(FiredRule(rule.id, rule.description, rule.points, reason, records, partner_reason))
     score = max(0, sum(rule.points for rule in fired))
     lane: Lane = "RED" if score >= rules.lanes.red else "AMBER" if score >= rules.lanes.amber else "GREEN"
     return RiskResult(lane=lane, score=score, fired=tuple(fired))

@@ -45,6 +45,9 @@ Decisions worth knowing:
   (else CUSTODY_GAP), as the contract does.
 - A check reports one reason: that of its first offence in record order; `records`
   lists every offending record, and the message names each offence.
+- A message is said twice where it names a seal or container number: in full, and as a
+  partner customs (off the route: it sees the verdict, not the records) may read it
+  (`CheckResult.as_dict(partner=True)`). Codes and records are the same in both.
 """
 
 from __future__ import annotations
@@ -177,13 +180,15 @@ class Reason:
     code: str
     number: int
     message: str
+    partner_message: str | None = None  # the message for a partner customs; None: the same
 
     @classmethod
-    def of(cls, code: str, message: str) -> Reason:
-        return cls(code, PUBLISHED_REASON_CODES[code], message)
+    def of(cls, code: str, message: str, partner_message: str | None = None) -> Reason:
+        return cls(code, PUBLISHED_REASON_CODES[code], message, partner_message)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "number": self.number, "message": self.message}
+    def as_dict(self, *, partner: bool = False) -> dict[str, Any]:
+        message = self.partner_message if partner and self.partner_message is not None else self.message
+        return {"code": self.code, "number": self.number, "message": message}
 
 
 @dataclass(frozen=True)
@@ -193,11 +198,12 @@ class CheckResult:
     reason: Reason
     records: tuple[str, ...]  # ids the check concerns; the offending ones when INVALID
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, *, partner: bool = False) -> dict[str, Any]:
+        """The check as the verification answers it; `partner`: as a partner customs reads it."""
         return {
             "name": self.name,
             "status": str(self.status),
-            "reason": self.reason.as_dict(),
+            "reason": self.reason.as_dict(partner=partner),
             "records": list(self.records),
         }
 
@@ -232,6 +238,11 @@ class _Offence:
     code: str
     record: str
     message: str
+    partner_message: str | None = None  # without the seals and containers it names; None: the same
+
+    @property
+    def for_partner(self) -> str:
+        return self.message if self.partner_message is None else self.partner_message
 
 
 def _valid(name: str, message: str, records: Iterable[str]) -> CheckResult:
@@ -251,7 +262,8 @@ def _judge(
         if found:
             ids = tuple(dict.fromkeys(o.record for o in found))
             message = "; ".join(o.message for o in found)
-            return CheckResult(name, status, Reason.of(found[0].code, message), ids)
+            partner = "; ".join(o.for_partner for o in found) if any(o.partner_message for o in found) else None
+            return CheckResult(name, status, Reason.of(found[0].code, message, partner), ids)
     return _valid(name, ok_message, concerned)
 
 
@@ -658,6 +670,7 @@ def check_custody_continuity(inp: VerificationInput) -> CheckResult:
                     "CONTAINER_CHANGE_UNEXPLAINED",
                     fact.id,
                     f"custody record {short} has containers {sorted(now_containers)}, before {sorted(containers)}",
+                    f"custody record {short} has other containers than before",
                 )
             )
         if seals is not None and now_seals != seals and not explained:
@@ -666,6 +679,7 @@ def check_custody_continuity(inp: VerificationInput) -> CheckResult:
                     "SEAL_CHANGE_UNEXPLAINED",
                     fact.id,
                     f"custody record {short} has seals {sorted(now_seals)}, before {sorted(seals)}",
+                    f"custody record {short} has other seals than before",
                 )
             )
         containers, seals = now_containers, now_seals

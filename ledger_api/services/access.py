@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, select
 
 from ledger_api.domain.parties import PartyStatus, Role
 from ledger_api.domain.records import consignment_key
-from ledger_api.errors import NotAuthorised, NotFound
+from ledger_api.errors import InvalidSubmission, NotAuthorised, NotFound
 from ledger_api.services.credentials import CREDENTIAL_COLUMNS, check_secret, parse_token
 from ledger_api.store import records as known
 from ledger_api.store.db import Store
@@ -30,6 +30,9 @@ View = Literal["full", "partner"]
 
 _PARTIES_OF = select(RECORDS.c.party, RECORDS.c.counterparty).where(
     RECORDS.c.consignment == bindparam("key"), RECORDS.c.status != "failed"
+)
+_CUSTOMS_OF_COUNTRY = select(PARTIES.c.address).where(
+    PARTIES.c.country == bindparam("country"), PARTIES.c.is_authority == 1, PARTIES.c.status == int(PartyStatus.ACTIVE)
 )
 _CONSIGNMENT_OF = select(RECORDS.c.consignment, RECORDS.c.party).where(RECORDS.c.id == bindparam("id"))
 _CALLER = (
@@ -101,6 +104,32 @@ class Access:
         if view is None or (view == "partner" and not partner_ok):
             raise NotFound(f"no consignment {ucr}")
         return view
+
+    def require_verifying_country(self, caller: Caller, ucr: str, country: str) -> None:
+        """The country a verification is made for, and its receipt names, must be one whose
+        customs authority is an active member of the ledger (a real ISO 3166 code, checked
+        by the registry: `ZZ` has none), and one the caller may act for: customs only for
+        their own country; a party to the consignment for a country on its route. Call
+        after `require`: the caller sees the consignment."""
+        with self.store.connection() as conn:
+            member = conn.execute(_CUSTOMS_OF_COUNTRY, {"country": country}).first() is not None
+            route = known.route_countries(conn, "0x" + consignment_key(ucr).hex()) if not caller.is_customs else set()
+        if not member:
+            raise InvalidSubmission(
+                "UNKNOWN_COUNTRY", "country", f"no active customs authority of the ledger acts for {country}"
+            )
+        if caller.is_customs and caller.country != country:
+            raise NotAuthorised(
+                "WRONG_COUNTRY",
+                "country",
+                f"the credential speaks for customs of {caller.country}: a verification is made for its own country",
+            )
+        if not caller.is_customs and country not in route:
+            raise InvalidSubmission(
+                "COUNTRY_NOT_ON_ROUTE",
+                "country",
+                f"{country} is not on this consignment's route: a party verifies for the customs of its route",
+            )
 
     def require_record(self, caller: Caller, record_id: str) -> None:
         """A record is the caller's to see if its consignment is, in full, or if the caller

@@ -17,7 +17,12 @@ only once the custody rules pass.
 
 While the chain cannot be reached, writes are still accepted and queued in the outbox, up
 to `max_queued` writes not yet handed to the chain; beyond it a new write is refused with
-WritesQueueFull (503, Retry-After) until the queue drains.
+WritesQueueFull (503, Retry-After) until the queue drains. Once one party holds
+`max_pending_per_party` of them (a batch is one write, as on chain), its new writes are
+refused with PartyQueueFull (429, Retry-After), which tells it of its own writes only, so
+that one party cannot fill the queue for all. A record whose deadline is
+less than `min_deadline_margin` seconds away is refused (422 DEADLINE_TOO_CLOSE) before it
+costs gas: it could revert for want of time, and a reverted write is paid for.
 
 Two modes, fixed per consignment by its declaration:
 - single: each record is its own `write` transaction; nonces are the party's on-chain
@@ -62,7 +67,14 @@ from ledger_api.domain.records import (
     fast_record_id,
     fast_recover,
 )
-from ledger_api.errors import ConflictingSubmission, HoldRefused, InvalidSubmission, NotAuthorised, WritesQueueFull
+from ledger_api.errors import (
+    ConflictingSubmission,
+    HoldRefused,
+    InvalidSubmission,
+    NotAuthorised,
+    PartyQueueFull,
+    WritesQueueFull,
+)
 from ledger_api.store import records as known
 from ledger_api.store.db import Store
 from ledger_api.store.tables import BATCHES, OUTBOX, PARTIES, RECORDS, route_text
@@ -79,6 +91,14 @@ _WAITING = OUTBOX.c.status.in_(["pending", "signed"])
 _QUEUED = select(func.count()).select_from(OUTBOX).where(_WAITING, OUTBOX.c.action != "pack")
 # A pack waiting carries many writes: counted by its records, not as one.
 _QUEUED_PACKS = select(OUTBOX.c.payload).where(_WAITING, OUTBOX.c.action == "pack")
+# A party's writes not yet handed to the chain: its single records, and its batches (one
+# anchor each) by their root.
+_PENDING_OF_PARTY = select(func.count(func.distinct(func.coalesce(RECORDS.c.batch_root, RECORDS.c.id)))).where(
+    RECORDS.c.party == bindparam("party"), RECORDS.c.status == "accepted"
+)
+# Whole seconds a party over its share is told to wait: the relayer sends what waits
+# every block or two.
+_SHARE_RETRY_AFTER = 5
 _STANDINGS = select(PARTIES.c.address, PARTIES.c.roles, PARTIES.c.status, PARTIES.c.country).where(
     PARTIES.c.address.in_(bindparam("a", expanding=True))
 )
@@ -197,9 +217,13 @@ class Submissions:
         chain_nonce: Callable[[str], int],
         wake_relayer: Callable[[], None] | None = None,  # new work in the outbox
         max_queued: int | None = None,
+        max_pending_per_party: int | None = None,
+        min_deadline_margin: int = 0,
     ) -> None:
         self.store = store
         self.max_queued = max_queued  # writes waiting for the chain above which new ones are refused
+        self.max_pending_per_party = max_pending_per_party  # of those, what one party may hold
+        self.min_deadline_margin = min_deadline_margin  # seconds a new record's deadline must be away
         self.domain = domain
         self.separator = domain_separator(domain)
         self.chain_nonce = chain_nonce
@@ -273,8 +297,10 @@ class Submissions:
                     return ids, root, False
                 if root is None or conn.execute(_BATCH_BY_ROOT, {"root": root}).first() is not None:
                     return ids, root, False  # a replay is answered before the queue limit
+            queued = self._queued(conn) if entry.queue_limit or self.max_pending_per_party is not None else 0
             if entry.queue_limit:
-                self._refuse_if_queue_full(conn)
+                self._refuse_if_queue_full(queued)
+            self._refuse_if_over_share(conn, items, queued)
             if stored:
                 index = next(n for n, i in enumerate(ids) if i in stored)
                 raise ConflictingSubmission(
@@ -286,6 +312,14 @@ class Submissions:
             for item, where in zip(items, errors, strict=True):
                 if item.record.deadline < now:
                     raise where.invalid("EXPIRED", "record.deadline", "the signature's deadline has passed")
+                if item.record.deadline < now + self.min_deadline_margin:
+                    raise where.invalid(
+                        "DEADLINE_TOO_CLOSE",
+                        "record.deadline",
+                        f"the signature's deadline is {item.record.deadline - now:.0f} s away; a record is taken "
+                        f"with at least {self.min_deadline_margin} s left (LEDGER_MIN_DEADLINE_MARGIN_SECONDS), "
+                        "for the relayer to get it mined before then: sign it again with a later deadline",
+                    )
             consignments = self._consignments(conn, {item.record.consignment for item in items})
             standings: dict[str, PartyStanding] = {}
             nonces: dict[str, int] = {}  # party -> its next single-mode nonce after the records before
@@ -344,16 +378,34 @@ class Submissions:
         packed = sum(len(json.loads(payload or "[]")) for payload in conn.scalars(_QUEUED_PACKS))
         return int(conn.scalar(_QUEUED) or 0) + packed
 
-    def _refuse_if_queue_full(self, conn: Connection) -> None:
+    def _refuse_if_queue_full(self, queued: int) -> None:
         """A replay of an accepted write is answered before this; only new writes wait."""
         if self.max_queued is None:
             return
-        queued = self._queued(conn)
         if queued >= self.max_queued:
             raise WritesQueueFull(
                 f"{queued:,} writes are waiting for the chain (the limit is {self.max_queued:,}): "
                 "the chain node is unreachable or behind; retry later"
             )
+
+    def _refuse_if_over_share(self, conn: Connection, items: Sequence[Submission], queued: int) -> None:
+        """PartyQueueFull if a party of `items` already holds `max_pending_per_party` writes
+        waiting for the chain, as the queue limit counts (one submission may take a party
+        past it, so that one larger than the limit is not refused forever). The refusal
+        speaks of that party's writes only. While the whole queue is below the limit no
+        party can be at it: nothing is counted (the common case costs no query)."""
+        limit = self.max_pending_per_party
+        if limit is None or queued < limit:
+            return
+        for party in sorted({item.record.party for item in items}):
+            held = int(conn.scalar(_PENDING_OF_PARTY, {"party": party}) or 0)
+            if held >= limit:
+                raise PartyQueueFull(
+                    f"{party} has {held:,} writes waiting for the chain, as many as one party may hold "
+                    f"(the limit is {limit:,}, LEDGER_MAX_PENDING_PER_PARTY): retry once some of them are sent",
+                    _SHARE_RETRY_AFTER,
+                    limit,
+                )
 
     def _check_alone(self, item: Submission, where: _RecordErrors) -> tuple[bytes, bytes]:
         """What can be checked without the store: payload, hash, consignment, kind, route,

@@ -35,6 +35,7 @@ from ledger_api.domain.records import LedgerDomain, consignment_key
 from ledger_api.domain.risk import RuleSet, assess
 from ledger_api.domain.verification import verify
 from ledger_api.errors import NotFound
+from ledger_api.services.access import View
 from ledger_api.store import records as known
 from ledger_api.store.db import Store
 from ledger_api.store.receipt_keys import KeyRing
@@ -76,6 +77,12 @@ class EvidenceReader:
 
     def __init__(self, store: Store, domain: LedgerDomain, contracts: dict[str, str], confirmations: int) -> None:
         self.store, self.domain, self.contracts, self.confirmations = store, domain, contracts, confirmations
+
+    def block_hash(self, number: int) -> str | None:
+        """The hash of an indexed block (None for block 0 before anything was indexed)."""
+        with self.store.session() as session:
+            block = session.get(BlockRow, number)
+        return block.hash if block else None
 
     def indexed_block(self, session: Session) -> int:
         row = session.get(StateRow, "indexed_block")
@@ -286,9 +293,14 @@ class EvidenceReader:
 
 
 class _Claims(Protocol):
-    """A receipt's claims but for the two that differ from one receipt to the next."""
+    """A receipt's claims but for those that differ from one receipt to the next."""
 
-    def __call__(self, *, iat: int, jti: str) -> dict[str, Any]: ...
+    def __call__(self, *, iat: int, jti: str, requester: str | None, exp: int) -> dict[str, Any]: ...
+
+
+# A verification's outcome, cached: the response in full, as a partner customs reads it,
+# and the claims of its receipts.
+_Outcome = tuple[dict[str, Any], dict[str, Any], _Claims]
 
 
 # Fetches, within `seconds`, the payloads of a consignment's records on chain that are not
@@ -317,11 +329,13 @@ class Verifier:
         issuer: tuple[str, str | None] | None = None,  # the authority the instance acts for, its country
         fetch_missing: FetchMissing | None = None,
         fetch_seconds: float = 2.0,
+        receipt_validity_seconds: int = 86_400,
     ) -> None:
         self.reader, self.rules, self.keyring, self.service_id = reader, rules, keyring, service_id
         self.issuer = issuer
+        self.receipt_validity_seconds = receipt_validity_seconds
         self.fetch_missing, self.fetch_seconds = fetch_missing, fetch_seconds
-        self._cache: OrderedDict[tuple[Any, ...], tuple[dict[str, Any], _Claims]] = OrderedDict()
+        self._cache: OrderedDict[tuple[Any, ...], _Outcome] = OrderedDict()
         self._lock = threading.Lock()
         self._keys_loaded = time.monotonic()
 
@@ -338,7 +352,19 @@ class Verifier:
         """The evidence bundle as canonical JSON bytes: the exact bytes a receipt hashes."""
         return rfc8785.dumps(self.reader.gather(ucr, country, at_block).bundle())
 
-    def verify(self, ucr: str, country: str, at_block: int | None = None) -> dict[str, Any]:
+    def verify(
+        self,
+        ucr: str,
+        country: str,
+        at_block: int | None = None,
+        *,
+        requester: str | None = None,
+        view: View = "full",
+    ) -> dict[str, Any]:
+        """The verification response with its own receipt. `view` is the requester's standing
+        (services/access.py): a partner customs gets the messages said without the seal and
+        container numbers and HS codes it may not see; the verdict, codes, records, lane and
+        receipt are the same."""
         key = self.reader.fingerprint(ucr, country, at_block)
         if self.fetch_missing is not None and not all(row[3] for row in key[4]):
             self.fetch_missing(consignment_key(ucr), self.fetch_seconds)
@@ -353,12 +379,15 @@ class Verifier:
                 self._cache[key] = cached
                 while len(self._cache) > self.CACHE_SIZE:
                     self._cache.popitem(last=False)
-        response, claims = cached
+        response, partner_response, claims = cached
         self._refresh_keys()
-        receipt = self.keyring.issue(claims(iat=int(time.time()), jti=uuid.uuid4().hex))
-        return dict(response, receipt=receipt)
+        now = int(time.time())
+        receipt = self.keyring.issue(
+            claims(iat=now, jti=uuid.uuid4().hex, requester=requester, exp=now + self.receipt_validity_seconds)
+        )
+        return dict(partner_response if view == "partner" else response, receipt=receipt)
 
-    def _outcome(self, ucr: str, country: str, at_block: int | None) -> tuple[dict[str, Any], _Claims]:
+    def _outcome(self, ucr: str, country: str, at_block: int | None) -> _Outcome:
         gathered = self.reader.gather(ucr, country, at_block)
         result = verify(gathered.input)
         risk = assess(self.rules, gathered.input)
@@ -382,29 +411,33 @@ class Verifier:
             iss=self.service_id,
             authority=self.issuer[0] if self.issuer else None,
             country=self.issuer[1] if self.issuer else None,
+            as_of_block_hash=self.reader.block_hash(result.as_of_block),
         )
         recognition = gathered.input.recognition
-        response = {
-            "ucr": ucr,
-            "verifying_country": country,
-            "as_of_block": result.as_of_block,
-            "verdict": str(result.verdict),
-            "checks": checks,
-            "risk": {
-                "lane": risk.lane,
-                "score": risk.score,
-                "fired": [
-                    {
-                        "id": f.id,
-                        "description": f.description,
-                        "points": f.points,
-                        "reason": f.reason,
-                        "records": list(f.records),
-                    }
-                    for f in risk.fired
-                ],
-            },
-            "recognition": None if recognition is None else asdict(recognition),
-            "evidence_hash": digest,
-        }
-        return response, claims
+
+        def response(partner: bool) -> dict[str, Any]:
+            return {
+                "ucr": ucr,
+                "verifying_country": country,
+                "as_of_block": result.as_of_block,
+                "verdict": str(result.verdict),
+                "checks": [c.as_dict(partner=True) for c in result.checks] if partner else checks,
+                "risk": {
+                    "lane": risk.lane,
+                    "score": risk.score,
+                    "fired": [
+                        {
+                            "id": f.id,
+                            "description": f.description,
+                            "points": f.points,
+                            "reason": f.partner_reason if partner else f.reason,
+                            "records": list(f.records),
+                        }
+                        for f in risk.fired
+                    ],
+                },
+                "recognition": None if recognition is None else asdict(recognition),
+                "evidence_hash": digest,
+            }
+
+        return response(partner=False), response(partner=True), claims

@@ -232,6 +232,16 @@ def test_record_past_its_deadline_is_refused_and_not_stored(party, http):
     assert_not_stored(http, signed.id, ucr, None)
 
 
+def test_record_whose_deadline_is_closer_than_the_margin_is_refused_before_it_costs_gas(party, http, service):
+    ucr = ucr_of(7)
+    margin = service.settings.min_deadline_margin_seconds
+    assert margin == 120  # the default
+    signed = party["exporter"].sign(declaration(ucr), deadline=int(time.time()) + margin // 2)
+    problem = assert_problem(post(http, body_of(signed)), 422, "DEADLINE_TOO_CLOSE", "record.deadline")
+    assert "at least 120 s" in problem["detail"], problem
+    assert_not_stored(http, signed.id, ucr, None)
+
+
 # ---------------------------------------------------------------- roles
 # Records refused by a custody rule never reach the nonce check, so the tests give parties
 # with no records of their own nonce 0 rather than ask the service: for such a party it

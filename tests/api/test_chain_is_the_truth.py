@@ -158,7 +158,8 @@ def test_a_record_written_straight_to_the_contract_is_verified_like_any_other_on
         ("ERROR", "PAYLOAD_UNAVAILABLE")
     }
     # The evidence carries it without payload, and re-derives the same verdict offline (verify-bundle).
-    bundle = lane.http.get(f"/v1/consignments/{UCR}/evidence", params={"country": "NL"}).json()
+    evidence_at = {"country": "NL", "at_block": result["as_of_block"]}
+    bundle = lane.http.get(f"/v1/consignments/{UCR}/evidence", params=evidence_at).json()
     unheld = next(r for r in bundle["records"] if r["id"] == handover.id)
     assert (unheld["held"], unheld["payload_canonical"], unheld["signature"]) == (False, None, None)
     offline = verify(from_bundle(bundle))

@@ -89,9 +89,35 @@ def test_the_consignment_still_in_transit_is_incomplete(demo_service):
     assert _check(result, "CUSTODY_CONTINUITY")["reason"]["code"] == "IN_TRANSIT"
 
 
+def _customs_of(http: httpx.Client, rt, country: str) -> httpx.Client:
+    """A client reading as the customs authority of `country` (a receipt is made only for
+    the requester's own country)."""
+    authority = next(a["address"] for a in rt.manifest.authorities if a["country"] == country)
+    token = rt.credentials.issue(authority, f"{country} customs")
+    return httpx.Client(base_url=http.base_url, timeout=30, headers={"Authorization": f"Bearer {token}"})
+
+
+def test_a_partner_customs_is_told_the_seals_changed_but_not_the_seal_numbers(demo_service):
+    http, rt = demo_service
+    route = _verification(http, BROKEN, "NL")  # the Dutch customs: the route's, who see everything
+    with _customs_of(http, rt, "SG") as singapore:  # off the route: a partner customs
+        partner = _verification(singapore, BROKEN, "SG")
+    said_to_route = json.dumps([route["checks"], route["risk"]])
+    said_to_partner = json.dumps([partner["checks"], partner["risk"]])
+    assert "JP-SEAL-000003" in said_to_route and "NL-SEAL-990001" in said_to_route
+    assert "SEAL-" not in said_to_partner and "CSQU" not in said_to_partner
+    custody = _check(partner, "CUSTODY_CONTINUITY")
+    assert (custody["status"], custody["reason"]["code"]) == ("INVALID", "SEAL_CHANGE_UNEXPLAINED")
+    assert "other seals than before" in custody["reason"]["message"]
+    assert custody["records"] == _check(route, "CUSTODY_CONTINUITY")["records"]
+    seals = next(f for f in partner["risk"]["fired"] if f["id"] == "R004")
+    assert seals["reason"].startswith("seals changed at ACCEPTANCE ")
+
+
 def test_a_country_without_an_mra_does_not_recognise_the_exporter_and_fails_its_aeo_check(demo_service):
-    http, _ = demo_service
-    result = _verification(http, DELIVERED, "SG")
+    http, rt = demo_service
+    with _customs_of(http, rt, "SG") as singapore:  # a partner customs: the verdict, not the records
+        result = _verification(singapore, DELIVERED, "SG")
     assert result["verdict"] == "FAILED"
     aeo = _check(result, "AEO_RECOGNITION")
     assert (aeo["status"], aeo["reason"]["code"]) == ("INVALID", "AEO_NOT_RECOGNISED")
@@ -125,7 +151,9 @@ def test_recognition_is_answered_from_the_index_as_the_contract_answers_it(demo_
 
 def test_the_evidence_bundle_re_derives_the_verdict_offline_and_any_changed_byte_is_caught(demo_service):
     http, _ = demo_service
-    bundle = json.loads(http.get(f"/v1/consignments/{DELIVERED}/evidence", params={"country": "NL"}).content)
+    as_of = _verification(http, DELIVERED, "NL")["as_of_block"]
+    evidence = http.get(f"/v1/consignments/{DELIVERED}/evidence", params={"country": "NL", "at_block": as_of})
+    bundle = json.loads(evidence.content)
     assert str(verify(from_bundle(bundle)).verdict) == "VERIFIED"
     rng = random.Random(20261128)
     for _ in range(60):
@@ -149,3 +177,34 @@ def test_the_evidence_bundle_re_derives_the_verdict_offline_and_any_changed_byte
         except (ValueError, KeyError, UnicodeDecodeError):
             continue  # refused as malformed: caught as well
         assert verdict != "VERIFIED", f"a flipped byte in {target} went unnoticed"
+
+
+def test_a_receipt_names_who_asked_the_block_it_stands_at_and_when_it_expires(demo_service):
+    http, rt = demo_service
+    result = _verification(http, DELIVERED, "NL")
+    claims = verify_receipt(result["receipt"], http.get("/v1/keys").json())
+    nl_customs = next(a["address"] for a in rt.manifest.authorities if a["country"] == "NL")
+    assert claims["requester"] == nl_customs
+    assert claims["exp"] == claims["iat"] + rt.settings.receipt_validity_seconds
+    block = Web3(HTTPProvider(rt.node.url)).eth.get_block(result["as_of_block"])
+    assert claims["as_of_block_hash"] == "0x" + bytes(block["hash"]).hex()
+
+
+def test_a_receipt_is_made_only_for_a_member_country_the_requester_acts_for(demo_service):
+    http, rt = demo_service
+    unknown = http.get(f"/v1/consignments/{DELIVERED}/verification", params={"country": "ZZ"})
+    assert unknown.status_code == 422
+    assert (unknown.json()["code"], unknown.json()["errors"][0]["field"]) == ("UNKNOWN_COUNTRY", "country")
+    other = http.get(f"/v1/consignments/{DELIVERED}/verification", params={"country": "JP"})  # NL customs asking
+    assert other.status_code == 403
+    assert (other.json()["code"], other.json()["errors"][0]["field"]) == ("WRONG_COUNTRY", "country")
+    with _customs_of(http, rt, "SG") as singapore:
+        as_nl = singapore.get(f"/v1/consignments/{DELIVERED}/verification", params={"country": "NL"})
+        assert as_nl.status_code == 403 and as_nl.json()["code"] == "WRONG_COUNTRY"
+
+
+def test_the_evidence_is_asked_for_the_receipts_block(demo_service):
+    http, _ = demo_service
+    missing = http.get(f"/v1/consignments/{DELIVERED}/evidence", params={"country": "NL"})
+    assert missing.status_code == 422
+    assert "at_block" in missing.text

@@ -28,7 +28,7 @@ from eth_account import Account
 from sqlalchemy import select
 from support import peers
 from support.consortium import Consortium, Instance, consortium
-from support.forwarding import SG_CUSTOMS
+from support.forwarding import NL_CUSTOMS, SG_CUSTOMS
 from support.service import wait_until
 from typer.testing import CliRunner
 
@@ -90,7 +90,10 @@ def all_held(instance: Instance, ucr: str, count: int) -> bool:
 
 
 def verdict(instance: Instance, ucr: str) -> dict[str, Any]:
-    response = instance.http.get(f"/v1/consignments/{ucr}/verification", params={"country": "NL"})
+    """The Dutch customs' verdict, asked at `instance` with the Dutch authority's credential
+    there (a receipt is made only for the requester's own country)."""
+    headers = {"Authorization": f"Bearer {instance.credential(NL_CUSTOMS.address)}"}
+    response = instance.http.get(f"/v1/consignments/{ucr}/verification", params={"country": "NL"}, headers=headers)
     assert response.status_code == 200, response.text
     return dict(response.json())
 

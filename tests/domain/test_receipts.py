@@ -10,6 +10,7 @@ import json
 import stat
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger_api.domain.receipts import (
     TYP,
@@ -357,3 +358,14 @@ def test_a_jwks_key_that_is_not_ed25519_is_refused(ring):
     with pytest.raises(ReceiptError) as refused:
         verify_receipt(token, {"keys": [jwk]})
     assert refused.value.code == "BAD_KEY"
+
+
+def test_a_receipt_past_its_expiry_is_refused_when_the_time_is_given():
+    key = SigningKey.from_private(Ed25519PrivateKey.generate())
+    token = issue_receipt(key, {"verdict": "VERIFIED", "iat": 1_000, "exp": 2_000})
+    jwks = {"keys": [key.public_jwk()]}
+    assert verify_receipt(token, jwks, now=2_000)["exp"] == 2_000
+    assert verify_receipt(token, jwks)["exp"] == 2_000  # an audit reads exp itself
+    with pytest.raises(ReceiptError) as refused:
+        verify_receipt(token, jwks, now=2_001)
+    assert refused.value.code == "EXPIRED"

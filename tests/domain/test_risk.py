@@ -212,6 +212,39 @@ def test_goods_in_a_sensitive_hs_chapter_fire_naming_code_chapter_and_list(every
     )
 
 
+def partner_reasons(rules: RuleSet, inp: VerificationInput, **facts: Any) -> dict[str, str]:
+    return {rule.id: rule.partner_reason for rule in assess(rules, inp, **facts).fired}
+
+
+def test_a_partner_customs_reads_which_rules_fired_without_seals_containers_or_hs_codes(every_condition):
+    goods = declaration()["goods"]
+    lines = [{**goods[0], "hs_code": "930690"}, {**goods[0], "line_number": 2, "hs_code": "360200"}]
+    records = with_record(clean_records(), 0, declaration(goods=lines))
+    records = with_record(records, 3, custody("HANDOVER", "JPTYO", "2026-04-02T09:00:00Z", containers=["MSKU0000006"]))
+    records = with_record(
+        records,
+        4,
+        custody("ACCEPTANCE", "JPTYO", "2026-04-02T10:00:00Z", containers=["MSKU0000006"], seals=["JP-SEAL-9"]),
+    )
+    inp = consignment(records)
+    full = fired(every_condition, inp)
+    partner = partner_reasons(every_condition, inp)
+    assert set(partner) == set(full) >= {"SENSITIVE_HS", "SEALS", "CONTAINERS"}
+    assert "930690" in full["SENSITIVE_HS"][0] and "JP-SEAL-9" in full["SEALS"][0]  # the full reasons name them
+    assert partner["SENSITIVE_HS"] == "an HS code of the goods is in a chapter of sensitive_hs_chapters"
+    assert partner["SEALS"] == "seals changed at ACCEPTANCE 0x00000000 with no seal_change_reason"
+    assert partner["CONTAINERS"] == "containers changed at HANDOVER 0x00000000 with no seal_change_reason"
+    told = " ".join(partner.values())
+    for secret in ("930690", "360200", "93", "36", "NL-SEAL-000123", "JP-SEAL-9", "CSQU3054383", "MSKU0000006"):
+        assert secret not in told.replace("0x00000000", ""), secret
+
+
+def test_a_reason_that_names_nothing_withheld_reads_the_same_for_a_partner_customs(every_condition):
+    records = with_record(clean_records(), 0, declaration(origin_country="DE"))
+    reason, _ = fired(every_condition, consignment(records))["ORIGIN"]
+    assert partner_reasons(every_condition, consignment(records))["ORIGIN"] == reason
+
+
 def test_an_origin_other_than_where_custody_began_fires(every_condition):
     records = with_record(clean_records(), 0, declaration(origin_country="DE"))
     reason, ids = fired(every_condition, consignment(records))["ORIGIN"]
@@ -468,6 +501,15 @@ def test_a_flag_on_the_consignment_its_goods_or_its_route_fires(flag_rules, subj
     reason, records = flagged(flag_rules, held_flag(subject))["FLAG"]
     assert reason == f"flag 7 from DE (SANCTIONED_PARTY, HIGH) names {named}"
     assert records == ("0x" + "0" * 63 + "1",)  # the declaration
+
+
+def test_a_flag_on_an_hs_code_names_no_code_to_a_partner_customs(flag_rules):
+    result = assess(
+        flag_rules, consignment(), flags=[held_flag({"type": "HS_CODE", "prefix": "8504"})], block_time=BLOCK_TIME
+    )
+    rule = next(rule for rule in result.fired if rule.id == "FLAG")
+    assert "85044090" in rule.reason
+    assert rule.partner_reason == "flag 7 from DE (SANCTIONED_PARTY, HIGH) names an HS code of the goods"
 
 
 @pytest.mark.parametrize(

@@ -455,6 +455,31 @@ def test_a_seal_changed_without_a_reason_fails_custody_continuity():
     assert result.check("CUSTODY_CONTINUITY").records == (inp.records[4].id,)
 
 
+def test_a_partner_customs_reads_of_a_seal_or_container_change_but_not_the_numbers():
+    steps = good_steps()
+    for step in steps[4:6]:
+        assert isinstance(step.payload, dict)
+        step.payload["seals"] = ["JP-SEAL-000777"]
+    assert isinstance(steps[3].payload, dict)
+    steps[3].payload["containers"] = [container("MSCU123456")]
+    check = verify(build(steps)).check("CUSTODY_CONTINUITY")
+    full, partner = check.as_dict(), check.as_dict(partner=True)
+    assert "JP-SEAL-000777" in full["reason"]["message"] and "MSCU123456" in full["reason"]["message"]
+    assert "SEAL" not in partner["reason"]["message"] and "MSCU" not in partner["reason"]["message"]
+    assert "other containers than before" in partner["reason"]["message"]
+    assert "other seals than before" in partner["reason"]["message"]
+    assert {k: v for k, v in partner.items() if k != "reason"} == {k: v for k, v in full.items() if k != "reason"}
+    assert (partner["reason"]["code"], partner["reason"]["number"]) == (
+        full["reason"]["code"],
+        full["reason"]["number"],
+    )
+
+
+def test_a_message_that_names_no_seal_reads_the_same_for_a_partner_customs():
+    result = verify(build(good_steps()))
+    assert [c.as_dict(partner=True) for c in result.checks] == [c.as_dict() for c in result.checks]
+
+
 def test_a_seal_changed_with_a_reason_is_consistent():
     steps = good_steps()
     for step in steps[4:6]:

@@ -133,11 +133,12 @@ class Service:
 
 
 @contextmanager
-def running_service(data: Path, database_url: str | None = None) -> Iterator[Service]:
+def running_service(data: Path, database_url: str | None = None, **overrides: Any) -> Iterator[Service]:
     """A service on its own anvil with the CAST registered, each with a credential, and
     indexed; its `http` client reads as NL customs, the customs of the consignments' origin.
-    Its store is `database_url`, or SQLite in `data` without one."""
-    with served(local_settings(data, database_url=database_url)) as runtime:
+    Its store is `database_url`, or SQLite in `data` without one; `overrides` change other
+    settings."""
+    with served(local_settings(data, database_url=database_url, **overrides)) as runtime:
         assert runtime.node is not None and runtime.manifest is not None and runtime.credentials is not None
         w3 = Web3(HTTPProvider(runtime.node.url))
         keys = {name: Account.from_key(keccak(text=f"api test {name}")) for name in CAST}

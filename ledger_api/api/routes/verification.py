@@ -26,6 +26,10 @@ AtBlock = Annotated[
     int | None, Query(ge=0, le=2**63 - 1, description="verify as of this block (default: the index head)")
 ]
 
+EvidenceBlock = Annotated[
+    int, Query(ge=0, le=2**63 - 1, description="the block of the verdict: the receipt's as_of_block")
+]
+
 
 @router.get(
     "/v1/consignments/{ucr}/verification", response_model=VerificationOut, responses=responses(401, 404, 422, 429)
@@ -40,9 +44,10 @@ async def verify_consignment(
     # is cached per block), so it runs on the event loop, one request at a time per
     # worker; on the thread pool, many threads fighting over the GIL and the connection
     # pool cost more than the work itself (ledger bench verify).
-    access.require(caller, ucr, partner_ok=True)
+    view = access.require(caller, ucr, partner_ok=True)
+    access.require_verifying_country(caller, ucr, country)
     assert rt.verifier is not None
-    return rt.verifier.verify(ucr, country, at_block)
+    return rt.verifier.verify(ucr, country, at_block, requester=caller.address, view=view)
 
 
 @router.get(
@@ -53,13 +58,15 @@ async def verify_consignment(
     },
 )
 def evidence(
-    ucr: Ucr, country: Country, rt: RuntimeDep, caller: CallerDep, access: AccessDep, at_block: AtBlock = None
+    ucr: Ucr, country: Country, rt: RuntimeDep, caller: CallerDep, access: AccessDep, at_block: EvidenceBlock
 ) -> Response:
     """Everything needed to re-derive the verdict offline (`ledger verify-bundle`), as
-    canonical JSON: these exact bytes are what a receipt's evidence hash covers. It holds
-    the payloads, so only the parties to the consignment and the customs of its origin
-    and destination get it."""
+    canonical JSON: these exact bytes are what a receipt's evidence hash covers when
+    `at_block` is the receipt's `as_of_block` (required: the bundle of the latest block
+    would stop matching a receipt as soon as a block passed). It holds the payloads, so
+    only the parties to the consignment and the customs of its route get it."""
     access.require(caller, ucr)
+    access.require_verifying_country(caller, ucr, country)
     assert rt.verifier is not None
     return Response(rt.verifier.evidence(ucr, country, at_block), media_type="application/json")
 
