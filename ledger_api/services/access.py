@@ -16,27 +16,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import bindparam, select
-
 from ledger_api.domain.parties import PartyStatus, Role
 from ledger_api.domain.records import consignment_key
 from ledger_api.errors import NotAuthorised, NotFound
-from ledger_api.services.credentials import CREDENTIAL_COLUMNS, check_secret, parse_token
+from ledger_api.services.credentials import check_secret, parse_token
+from ledger_api.store import credentials as stored_credentials
 from ledger_api.store import records as known
 from ledger_api.store.db import Store
-from ledger_api.store.tables import CREDENTIALS, PARTIES, RECORDS
 
 View = Literal["full", "partner"]
-
-_PARTIES_OF = select(RECORDS.c.party, RECORDS.c.counterparty).where(
-    RECORDS.c.consignment == bindparam("key"), RECORDS.c.status != "failed"
-)
-_CONSIGNMENT_OF = select(RECORDS.c.consignment, RECORDS.c.party).where(RECORDS.c.id == bindparam("id"))
-_CALLER = (
-    select(*CREDENTIAL_COLUMNS, PARTIES.c.country, PARTIES.c.roles, PARTIES.c.status)
-    .select_from(CREDENTIALS.outerjoin(PARTIES, PARTIES.c.address == CREDENTIALS.c.party))
-    .where(CREDENTIALS.c.id == bindparam("id"))
-)
 
 
 @dataclass(frozen=True)
@@ -72,7 +60,7 @@ class Access:
         request pays it)."""
         credential_id, secret = parse_token(token)
         with self.store.connection() as conn:
-            row = conn.execute(_CALLER, {"id": credential_id}).first()
+            row = stored_credentials.caller(conn, credential_id)
         credential = check_secret(row, secret)
         assert row is not None
         if row.roles is None:  # a credential for a party not (yet) in the index
@@ -86,7 +74,7 @@ class Access:
         """What `caller` may see of the consignment `key` (0x hex): all of it, its
         verification only, or nothing (None, also when it does not exist)."""
         with self.store.connection() as conn:
-            rows = conn.execute(_PARTIES_OF, {"key": key}).all()
+            rows = known.consignment_parties(conn, key)
             if not rows:
                 return None
             if any(caller.address in (party, counterparty) for party, counterparty in rows):
@@ -108,6 +96,6 @@ class Access:
         consignment, still shows its party why); else NotFound, word for word as for an
         id that does not exist."""
         with self.store.connection() as conn:
-            row = conn.execute(_CONSIGNMENT_OF, {"id": record_id.lower()}).first()
+            row = known.record_consignment(conn, record_id.lower())
         if row is None or (row.party != caller.address and self.view_of(caller, row.consignment) != "full"):
             raise NotFound(f"no record {record_id}")

@@ -579,3 +579,19 @@ def refusals_of(conn: Connection, record_ids: Collection[str]) -> dict[str, tupl
     ):
         out.setdefault(row.record_id, []).append(Refusal(row.peer_authority, row.peer_url, row.reason))
     return {rid: tuple(found) for rid, found in out.items()}
+
+
+_PARTIES_OF = select(RECORDS.c.party, RECORDS.c.counterparty).where(
+    RECORDS.c.consignment == bindparam("key"), RECORDS.c.status != "failed"
+)
+_CONSIGNMENT_OF = select(RECORDS.c.consignment, RECORDS.c.party).where(RECORDS.c.id == bindparam("id"))
+
+
+def consignment_parties(conn: Connection, key: str) -> Sequence[Row[str, str | None]]:
+    """(party, counterparty) of each record of the consignment `key` that did not fail."""
+    return conn.execute(_PARTIES_OF, {"key": key}).all()
+
+
+def record_consignment(conn: Connection, record_id: str) -> Row[str, str] | None:
+    """The consignment and party of a record (None if there is no such record)."""
+    return conn.execute(_CONSIGNMENT_OF, {"id": record_id}).first()
