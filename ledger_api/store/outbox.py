@@ -20,12 +20,15 @@ from ledger_api.store import records as known_records
 from ledger_api.store.tables import RECORDS, BatchRow, OutboxRow, RecordRow, StateRow
 
 __all__ = [
+    "add_forward",
     "add_packs",
     "batch",
     "claim_pending",
     "due_to_send",
     "fail",
     "failed_reasons",
+    "forward_refs",
+    "forwards",
     "in_flight",
     "indexed_block",
     "mark_mined",
@@ -90,6 +93,30 @@ def oldest_waiting(session: Session) -> int | None:
     """The id of the oldest outbox row not yet mined: while there is one, it changes when
     the queue moves."""
     return session.scalar(select(func.min(OutboxRow.id)).where(OutboxRow.status.in_(WAITING)))
+
+
+# ---------------------------------------------------------------- queuing
+
+
+def forward_refs(session: Session, authority: str) -> Sequence[str]:
+    """The refs (`<authority>:<forwarder nonce>`) of the authority's forward requests
+    queued here that did not fail."""
+    return session.scalars(
+        select(OutboxRow.ref).where(
+            OutboxRow.action == "forward",
+            OutboxRow.ref.like(f"{authority}:%"),
+            OutboxRow.status != "failed",
+        )
+    ).all()
+
+
+def forwards(session: Session, ref: str) -> Sequence[OutboxRow]:
+    """The forward requests queued under `ref`, whatever became of them."""
+    return session.scalars(select(OutboxRow).where(OutboxRow.action == "forward", OutboxRow.ref == ref)).all()
+
+
+def add_forward(session: Session, ref: str, payload: str) -> None:
+    session.add(OutboxRow(action="forward", ref=ref, payload=payload, status="pending", attempts=0))
 
 
 # ---------------------------------------------------------------- signing
