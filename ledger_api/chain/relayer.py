@@ -52,7 +52,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from ledger_api.chain.abi import ContractAbi
@@ -60,9 +59,8 @@ from ledger_api.chain.loop import run_steps
 from ledger_api.chain.rpc import Rpc, RpcError
 from ledger_api.chain.txsign import LegacySigner
 from ledger_api.store import outbox
-from ledger_api.store import records as known_records
 from ledger_api.store.db import Store
-from ledger_api.store.tables import RECORDS, BatchRow, OutboxRow, RecordRow, StateRow
+from ledger_api.store.tables import OutboxRow, RecordRow
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +69,6 @@ PACK_MAX = 50  # records per writeMany transaction
 # A pack's gas limit: each record is a `write` called by the ledger itself, which must
 # never run out of gas (that would revert the whole pack); only gas used is paid.
 PACK_GAS_BASE, PACK_GAS_PER_RECORD = 60_000, 250_000
-INDEXED_KEY = "indexed_block"  # the indexer's cursor (indexer.CURSOR_KEY)
 GAS_PRICE_TTL = 30.0  # seconds between two asks of the node's gas price
 TAKEN_GRACE = 10.0  # seconds a row must look "nonce taken, no receipt" before it is re-signed
 
@@ -155,7 +152,7 @@ class Relayer:
             )
             return self.addresses["ConsignmentLedger"], data
         if row.action == "anchor":
-            batch = session.get(BatchRow, row.ref)
+            batch = outbox.batch(session, row.ref)
             assert batch is not None
             return self.addresses["ConsignmentLedger"], self.abi.encode_call(
                 "ConsignmentLedger", "anchorRoot", bytes.fromhex(batch.root[2:]), batch.count
@@ -183,7 +180,7 @@ class Relayer:
             gas_price = self._gas()
             txs = self._packed(session, self._drop_failed(session, pending))
             refs = [rid for row in txs for rid in _record_ids(row)]
-            records = {r.id: r for r in session.scalars(select(RecordRow).where(RecordRow.id.in_(refs)))}
+            records = outbox.records_by_id(session, refs)
             for row in txs:
                 to, data = self._calldata(session, row, records)
                 gas = PACK_GAS_BASE + PACK_GAS_PER_RECORD * len(_record_ids(row)) if row.action == "pack" else None
@@ -201,14 +198,7 @@ class Relayer:
         """The pending rows worth a transaction: a write whose record failed before it was
         signed (displaced by a record on chain, or built on one that failed) would only
         revert, so it fails here with its record's reason, never sent."""
-        writes = [row.ref for row in rows if row.action == "write"]
-        failed = dict(
-            session.execute(
-                select(RecordRow.id, RecordRow.error).where(RecordRow.id.in_(writes), RecordRow.status == "failed")
-            ).all()
-            if writes
-            else []
-        )
+        failed = outbox.failed_reasons(session, [row.ref for row in rows if row.action == "write"])
         kept: list[OutboxRow] = []
         for row in rows:
             if row.action == "write" and row.ref in failed:
@@ -223,6 +213,7 @@ class Relayer:
         `write`, the rest stay as they are."""
         txs: list[OutboxRow] = []
         run: list[OutboxRow] = []
+        packs: list[OutboxRow] = []
 
         def close_run() -> None:
             for i in range(0, len(run), PACK_MAX):
@@ -237,7 +228,7 @@ class Relayer:
                     status="pending",
                     attempts=0,
                 )
-                session.add(pack)
+                packs.append(pack)
                 for r in chunk:
                     r.status = "packed"
                 txs.append(pack)
@@ -250,7 +241,7 @@ class Relayer:
             close_run()
             txs.append(row)
         close_run()
-        session.flush()  # the packs' ids, before their nonces
+        outbox.add_packs(session, packs)  # the packs' ids, before their nonces
         return txs
 
     # ------------------------------------------------------------ sending
@@ -258,18 +249,7 @@ class Relayer:
     def _send_due(self) -> int:
         now = datetime.now(UTC)
         with self.store.session() as session:
-            rows = session.scalars(
-                select(OutboxRow)
-                .where(
-                    (OutboxRow.status == "signed")
-                    | (
-                        (OutboxRow.status == "sent")
-                        & (OutboxRow.last_sent_at.is_(None) | (OutboxRow.last_sent_at < now - self.resend_after))
-                    )
-                )
-                .order_by(OutboxRow.relayer_nonce)
-                .limit(1000)
-            ).all()
+            rows = outbox.due_to_send(session, now - self.resend_after)
             if not rows:
                 return 0
             results = self.rpc.batch([("eth_sendRawTransaction", [r.raw_tx]) for r in rows])
@@ -285,29 +265,8 @@ class Relayer:
 
     def _mark_submitted(self, session: Session, rows: Sequence[OutboxRow]) -> None:
         """The records of rows sent for the first time now have a transaction."""
-        writes = [
-            {"ref": rid, "tx": row.tx_hash}
-            for row in rows
-            if row.action in ("write", "pack")
-            for rid in _record_ids(row)
-        ]
-        if writes:  # one executemany, not one ORM statement per row
-            session.execute(
-                update(RECORDS)
-                .where(RECORDS.c.id == bindparam("ref"), RECORDS.c.status == "accepted")
-                .values(status="submitted", tx_hash=bindparam("tx")),
-                writes,
-            )
-        for row in rows:
-            if row.action == "anchor":
-                session.execute(
-                    update(BatchRow).where(BatchRow.root == row.ref).values(status="submitted", tx_hash=row.tx_hash)
-                )
-                session.execute(
-                    update(RecordRow)
-                    .where(RecordRow.batch_root == row.ref, RecordRow.status == "accepted")
-                    .values(status="submitted", tx_hash=row.tx_hash)
-                )
+        writes = [(rid, row.tx_hash) for row in rows if row.action in ("write", "pack") for rid in _record_ids(row)]
+        outbox.mark_submitted(session, writes, [row for row in rows if row.action == "anchor"])
 
     # ------------------------------------------------------------ reconciling
 
@@ -320,9 +279,7 @@ class Relayer:
             statuses.append("mined")
             self._mined_checked_at = time.monotonic()
         with self.store.session() as session:
-            rows = session.scalars(
-                select(OutboxRow).where(OutboxRow.status.in_(statuses)).order_by(OutboxRow.relayer_nonce).limit(2000)
-            ).all()
+            rows = outbox.in_flight(session, statuses)
             if not rows:
                 return 0
             # The nonce first, the receipts after: a transaction of ours mined in between
@@ -368,10 +325,7 @@ class Relayer:
                     row.error = self._revert_reason(row, receipt)
                     self._mark_failed(session, row)
             if mined:
-                # Only from `sent`: the indexer may have marked them done meanwhile.
-                session.execute(
-                    update(OutboxRow).where(OutboxRow.id.in_(mined), OutboxRow.status == "sent").values(status="mined")
-                )
+                outbox.mark_mined(session, mined)
             if self._nudge_if_stalled(rows, receipts, chain_nonce):
                 changed += 1
             return changed
@@ -422,11 +376,10 @@ class Relayer:
         same record or anchored the same root first: that is success), failed if not. One
         whose receipt vanished (a reorg) is in flight again."""
         with self.store.session() as session:
-            rows = session.scalars(select(OutboxRow).where(OutboxRow.status == "reverted")).all()
+            rows = outbox.reverted(session)
             if not rows:
                 return 0
-            cursor = session.get(StateRow, INDEXED_KEY)
-            indexed = int(cursor.value) if cursor is not None else -1
+            indexed = outbox.indexed_block(session)
             receipts = self.rpc.batch([("eth_getTransactionReceipt", [r.tx_hash]) for r in rows])
             settled = 0
             for row, receipt in zip(rows, receipts, strict=True):
@@ -436,7 +389,7 @@ class Relayer:
                     row.status, row.last_sent_at = "sent", None
                 elif int(receipt["blockNumber"], 16) > indexed:
                     continue
-                elif self._on_chain(session, row):
+                elif outbox.on_chain(session, row.action, row.ref, _record_ids(row)):
                     log.info("relayer: %s %s reverted, but the chain holds it: done", row.action, row.ref)
                     row.status = "done"
                 else:
@@ -445,31 +398,8 @@ class Relayer:
                 settled += 1
             return settled
 
-    def _on_chain(self, session: Session, row: OutboxRow) -> bool:
-        """Whether the index shows every record of a write or pack, or the root of an
-        anchor, on chain."""
-        if row.action in ("write", "pack"):
-            ids = _record_ids(row)
-            included = session.scalar(
-                select(func.count()).select_from(RecordRow).where(RecordRow.id.in_(ids), RecordRow.status == "included")
-            )
-            return included == len(ids)
-        batch = session.get(BatchRow, row.ref)
-        return batch is not None and batch.status == "included"
-
     def _mark_failed(self, session: Session, row: OutboxRow) -> None:
-        values = {"status": "failed", "error": row.error}
-        # A record failed already (displaced by one on chain before its write was sent)
-        # keeps the reason that names the record in its place; one on chain (written by
-        # someone else first, or by this pack before a later one ran out of gas) is not failed.
-        live = RecordRow.status.not_in(["failed", "included"])
-        if row.action in ("write", "pack"):
-            # A pack reverts as a whole only when a record ran out of gas in it.
-            session.execute(update(RecordRow).where(RecordRow.id.in_(_record_ids(row)), live).values(**values))
-        elif row.action == "anchor":
-            session.execute(update(BatchRow).where(BatchRow.root == row.ref).values(status="failed"))
-            session.execute(update(RecordRow).where(RecordRow.batch_root == row.ref, live).values(**values))
-        known_records.fail_built_on_failed(session.connection())  # what was built on it can never be written
+        outbox.fail(session, row.action, row.ref, _record_ids(row), row.error)
         log.error("relayer: %s %s reverted: %s", row.action, row.ref, row.error)
 
 

@@ -16,30 +16,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import bindparam, select
-
 from ledger_api.domain.parties import PartyStatus, Role
 from ledger_api.domain.records import consignment_key
 from ledger_api.errors import InvalidSubmission, NotAuthorised, NotFound
-from ledger_api.services.credentials import CREDENTIAL_COLUMNS, check_secret, parse_token
+from ledger_api.services.credentials import check_secret, parse_token
+from ledger_api.store import credentials as stored_credentials
 from ledger_api.store import records as known
 from ledger_api.store.db import Store
-from ledger_api.store.tables import CREDENTIALS, PARTIES, RECORDS
 
 View = Literal["full", "partner"]
-
-_PARTIES_OF = select(RECORDS.c.party, RECORDS.c.counterparty).where(
-    RECORDS.c.consignment == bindparam("key"), RECORDS.c.status != "failed"
-)
-_CUSTOMS_OF_COUNTRY = select(PARTIES.c.address).where(
-    PARTIES.c.country == bindparam("country"), PARTIES.c.is_authority == 1, PARTIES.c.status == int(PartyStatus.ACTIVE)
-)
-_CONSIGNMENT_OF = select(RECORDS.c.consignment, RECORDS.c.party).where(RECORDS.c.id == bindparam("id"))
-_CALLER = (
-    select(*CREDENTIAL_COLUMNS, PARTIES.c.country, PARTIES.c.roles, PARTIES.c.status)
-    .select_from(CREDENTIALS.outerjoin(PARTIES, PARTIES.c.address == CREDENTIALS.c.party))
-    .where(CREDENTIALS.c.id == bindparam("id"))
-)
 
 
 @dataclass(frozen=True)
@@ -75,7 +60,7 @@ class Access:
         request pays it)."""
         credential_id, secret = parse_token(token)
         with self.store.connection() as conn:
-            row = conn.execute(_CALLER, {"id": credential_id}).first()
+            row = stored_credentials.caller(conn, credential_id)
         credential = check_secret(row, secret)
         assert row is not None
         if row.roles is None:  # a credential for a party not (yet) in the index
@@ -89,7 +74,7 @@ class Access:
         """What `caller` may see of the consignment `key` (0x hex): all of it, its
         verification only, or nothing (None, also when it does not exist)."""
         with self.store.connection() as conn:
-            rows = conn.execute(_PARTIES_OF, {"key": key}).all()
+            rows = known.consignment_parties(conn, key)
             if not rows:
                 return None
             if any(caller.address in (party, counterparty) for party, counterparty in rows):
@@ -112,7 +97,7 @@ class Access:
         their own country; a party to the consignment for a country on its route. Call
         after `require`: the caller sees the consignment."""
         with self.store.connection() as conn:
-            member = conn.execute(_CUSTOMS_OF_COUNTRY, {"country": country}).first() is not None
+            member = stored_credentials.customs_authority_of(conn, country)
             route = known.route_countries(conn, "0x" + consignment_key(ucr).hex()) if not caller.is_customs else set()
         if not member:
             raise InvalidSubmission(
@@ -137,6 +122,6 @@ class Access:
         consignment, still shows its party why); else NotFound, word for word as for an
         id that does not exist."""
         with self.store.connection() as conn:
-            row = conn.execute(_CONSIGNMENT_OF, {"id": record_id.lower()}).first()
+            row = known.record_consignment(conn, record_id.lower())
         if row is None or (row.party != caller.address and self.view_of(caller, row.consignment) != "full"):
             raise NotFound(f"no record {record_id}")

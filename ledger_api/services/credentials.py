@@ -11,14 +11,11 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
-
 from ledger_api.errors import NotAuthenticated, NotFound
+from ledger_api.store import credentials as stored
 from ledger_api.store.db import Store
-from ledger_api.store.tables import CREDENTIALS, CredentialRow
 
 PREFIX = "lgr"
 
@@ -51,32 +48,18 @@ class Credentials:
     def issue(self, party: str, label: str = "") -> str:
         """A new credential for `party`; returns the token (shown once)."""
         credential_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
-        with self.store.session() as session:
-            session.add(
-                CredentialRow(
-                    id=credential_id,
-                    party=party,
-                    secret_hash=_hash(secret),
-                    label=label[:80],
-                    created_at=datetime.now(UTC),
-                    revoked_at=None,
-                )
-            )
+        stored.add(self.store, credential_id, party, _hash(secret), label[:80])
         return f"{PREFIX}_{credential_id}_{secret}"
 
     def revoke(self, credential_id: str) -> None:
-        with self.store.session() as session:
-            row = session.get(CredentialRow, credential_id)
-            if row is None:
-                raise NotFound(f"no credential {credential_id}")
-            row.revoked_at = row.revoked_at or datetime.now(UTC)
+        if not stored.revoke(self.store, credential_id):
+            raise NotFound(f"no credential {credential_id}")
 
     def list(self) -> list[CredentialInfo]:
-        with self.store.session() as session:
-            rows = session.scalars(select(CredentialRow).order_by(CredentialRow.created_at)).all()
-            return [
-                CredentialInfo(r.id, r.party, r.label, r.created_at.isoformat(), r.revoked_at is not None) for r in rows
-            ]
+        return [
+            CredentialInfo(r.id, r.party, r.label, r.created_at.isoformat(), r.revoked_at is not None)
+            for r in stored.all_credentials(self.store)
+        ]
 
     def authenticate(self, token: str) -> str:
         """The party a token speaks for, or NotAuthenticated."""
@@ -86,7 +69,7 @@ class Credentials:
         """The credential a token is, with the party it speaks for, or NotAuthenticated."""
         credential_id, secret = parse_token(token)
         with self.store.connection() as conn:
-            row = conn.execute(_BY_ID, {"id": credential_id}).first()
+            row = stored.by_id(conn, credential_id)
         return check_secret(row, secret)
 
 
@@ -106,7 +89,3 @@ def check_secret(row: Any, secret: str) -> Credential:
     if row.revoked_at is not None:
         raise NotAuthenticated("the credential was revoked")
     return Credential(row.id, row.party)
-
-
-CREDENTIAL_COLUMNS = (CREDENTIALS.c.id, CREDENTIALS.c.party, CREDENTIALS.c.secret_hash, CREDENTIALS.c.revoked_at)
-_BY_ID = select(*CREDENTIAL_COLUMNS).where(CREDENTIALS.c.id == bindparam("id"))

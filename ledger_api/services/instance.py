@@ -24,10 +24,9 @@ from ledger_api.domain.peer_tokens import raw_public
 from ledger_api.domain.receipts import SigningKey
 from ledger_api.errors import InvalidSubmission, NotAuthorised
 from ledger_api.services.parties import PartyWrites
-from ledger_api.store import peers
+from ledger_api.store import index, peers
 from ledger_api.store.db import Store
 from ledger_api.store.receipt_keys import KeyRing
-from ledger_api.store.tables import PartyRow
 
 KEY_RELOAD_SECONDS = 60.0  # picks up a key rotated by `ledger admin receipt-keys rotate`
 
@@ -154,6 +153,6 @@ class Instance:
 
 
 def _check_authority(session: Session, request: EndpointRequest) -> None:
-    authority = session.get(PartyRow, request.authority)
+    authority = index.party(session, request.authority)
     if authority is None or not authority.is_authority or authority.status != PartyStatus.ACTIVE:
         raise NotAuthorised("NOT_AUTHORITY", "authority", f"{request.authority} is not an active customs authority")

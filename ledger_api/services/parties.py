@@ -11,15 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger_api.domain.forwarding import REGISTRY_CALL_GAS, ForwardRequest, registry_calldata
 from ledger_api.domain.parties import identifiers_hash, roles_of
 from ledger_api.domain.records import SignatureError
 from ledger_api.errors import ConflictingSubmission, InvalidSubmission, NotAuthorised
+from ledger_api.store import index, outbox
 from ledger_api.store.db import Store
-from ledger_api.store.tables import OutboxRow, PartyRow
 
 # The registry's status transitions: action -> statuses it may start from.
 FROM_STATUS = {"set_roles": {1, 2}, "suspend": {1}, "reinstate": {2}, "revoke": {1, 2}}
@@ -74,13 +73,7 @@ class PartyWrites:
         us (a request that did not fail will use its nonce), whichever is higher. Counting
         in-flight rows instead would count twice a request mined but not yet indexed."""
         with self.store.session() as session:
-            refs = session.scalars(
-                select(OutboxRow.ref).where(
-                    OutboxRow.action == "forward",
-                    OutboxRow.ref.like(f"{authority}:%"),
-                    OutboxRow.status != "failed",
-                )
-            ).all()
+            refs = outbox.forward_refs(session, authority)
         queued = max((int(ref.rsplit(":", 1)[1]) + 1 for ref in refs), default=0)
         return max(self.chain_forwarder_nonce(authority), queued)
 
@@ -129,9 +122,7 @@ class PartyWrites:
         ref, signature_hex = f"{forward.sender}:{forward.nonce}", "0x" + request.signature.hex()
         with self._lock:
             with self.store.session() as session:
-                existing = session.scalars(
-                    select(OutboxRow).where(OutboxRow.action == "forward", OutboxRow.ref == ref)
-                ).all()
+                existing = outbox.forwards(session, ref)
                 if any(json.loads(row.payload or "{}").get("signature") == signature_hex for row in existing):
                     return ref, False
                 check(session)
@@ -149,18 +140,16 @@ class PartyWrites:
                     "data": "0x" + forward.data.hex(),
                     "signature": signature_hex,
                 }
-                session.add(
-                    OutboxRow(action="forward", ref=ref, payload=json.dumps(payload), status="pending", attempts=0)
-                )
+                outbox.add_forward(session, ref, json.dumps(payload))
         if self.wake_relayer is not None:
             self.wake_relayer()
         return ref, True
 
     def _check_rules(self, session: Session, request: PartyRequest) -> None:
-        authority = session.get(PartyRow, request.authority)
+        authority = index.party(session, request.authority)
         if authority is None or not authority.is_authority or authority.status != 1:
             raise NotAuthorised("NOT_AUTHORITY", "authority", f"{request.authority} is not an active customs authority")
-        party = session.get(PartyRow, request.party)
+        party = index.party(session, request.party)
         if request.action == "register":
             if party is not None:
                 raise ConflictingSubmission("PARTY_EXISTS", "party", f"{request.party} is registered already")

@@ -19,7 +19,6 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger_api.domain import peer_tokens
@@ -94,11 +93,7 @@ class PeerRecords:
         with self.store.session() as session:
             if country not in chain_records.route_countries(session.connection(), consignment):
                 self._refuse(refused, authority, "NO_JURISDICTION", f"{country} is not on the route of {consignment}")
-            rows = session.scalars(
-                select(RecordRow)
-                .where(RecordRow.consignment == consignment, RecordRow.status != "failed")
-                .order_by(RecordRow.position)
-            ).all()
+            rows = chain_records.live_consignment_records(session, consignment)
             held = _held(session, rows)
         if not held:
             self._refuse(refused, authority, "NOT_HELD", f"no record of {consignment} is held here")
@@ -114,11 +109,7 @@ class PeerRecords:
         refused = f"no batch {root}"
         authority, country = self.authenticate(authorization, method, path, refused)
         with self.store.session() as session:
-            rows = session.scalars(
-                select(RecordRow)
-                .where(RecordRow.batch_root == root, RecordRow.status != "failed")
-                .order_by(RecordRow.batch_index)
-            ).all()
+            rows = chain_records.live_batch_records(session, root)
             routes = {
                 c: chain_records.route_countries(session.connection(), c) for c in {row.consignment for row in rows}
             }
@@ -173,9 +164,7 @@ def _held(session: Session, rows: Sequence[RecordRow]) -> list[ServedRecord]:
 
 def _tree(session: Session, root: str) -> MerkleTree | None:
     """The batch's tree, when this instance holds every leaf (it accepted the batch)."""
-    ids = session.scalars(
-        select(RecordRow.id).where(RecordRow.batch_root == root).order_by(RecordRow.batch_index)
-    ).all()
+    ids = chain_records.batch_member_ids(session, root)
     if not ids:
         return None
     tree = MerkleTree([bytes.fromhex(i[2:]) for i in ids])

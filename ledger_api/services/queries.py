@@ -14,16 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ledger_api.domain.custody import consignment_state
 from ledger_api.domain.merkle import MerkleTree
 from ledger_api.domain.parties import role_names, status_name
 from ledger_api.domain.records import ZERO_ADDRESS, RecordKind, consignment_key
 from ledger_api.errors import NotFound
+from ledger_api.store import index
 from ledger_api.store import records as known
 from ledger_api.store.db import Store
-from ledger_api.store.tables import PartyRow, RecordRow, StateRow, route_of
+from ledger_api.store.tables import RecordRow, route_of
 
 
 @dataclass(frozen=True)
@@ -89,34 +90,23 @@ class Queries:
 
     def record(self, record_id: str) -> RecordView:
         with self.store.session() as session:
-            row = session.get(RecordRow, record_id.lower())
+            row = known.record(session, record_id.lower())
             if row is None:
                 raise NotFound(f"no record {record_id}")
             proof = None
             if row.proof is not None:  # kept at acceptance, or received with another instance's batch record
                 proof = json.loads(row.proof)
             elif row.batch_root is not None:
-                ids = session.scalars(
-                    select(RecordRow.id).where(RecordRow.batch_root == row.batch_root).order_by(RecordRow.batch_index)
-                ).all()
+                ids = known.batch_member_ids(session, row.batch_root)
                 tree = MerkleTree([bytes.fromhex(i[2:]) for i in ids])
                 proof = ["0x" + p.hex() for p in tree.proof(bytes.fromhex(row.id[2:]))]
-            ucr = row.ucr or session.scalar(
-                select(RecordRow.ucr)
-                .where(RecordRow.consignment == row.consignment, RecordRow.ucr.is_not(None))
-                .limit(1)
-            )
+            ucr = row.ucr or known.consignment_ucr(session, row.consignment)
             return self._view(row, ucr, self._head(session), proof)
 
     def consignment(self, ucr: str) -> ConsignmentView:
         key = "0x" + consignment_key(ucr).hex()
         with self.store.session() as session:
-            rows = session.scalars(
-                select(RecordRow)
-                .where(RecordRow.consignment == key)
-                # a failed record shares its place with the one that took it, and comes first
-                .order_by(RecordRow.position, RecordRow.status != "failed", RecordRow.accepted_at)
-            ).all()
+            rows = known.consignment_records(session, key)
             if not rows:
                 raise NotFound(f"no consignment {ucr}")
             head = self._head(session)
@@ -139,7 +129,7 @@ class Queries:
 
     def party(self, address: str) -> PartyView:
         with self.store.session() as session:
-            row = session.get(PartyRow, address)
+            row = index.party(session, address)
             if row is None:
                 raise NotFound(f"no party {address}")
             return PartyView(
@@ -160,9 +150,8 @@ class Queries:
 
     # ------------------------------------------------------------ helpers
 
-    def _head(self, session: Any) -> int:
-        row = session.get(StateRow, "indexed_block")
-        return int(row.value) if row else 0
+    def _head(self, session: Session) -> int:
+        return index.indexed_block(session) or 0
 
     def _view(self, row: RecordRow, ucr: str | None, head: int, proof: list[str] | None) -> RecordView:
         confirmations = 0 if row.block_number is None else max(0, head - row.block_number + 1)

@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger_api.domain.forwarding import recognition_calldata
@@ -30,8 +29,8 @@ from ledger_api.domain.recognition import (
 from ledger_api.errors import ConflictingSubmission, InvalidSubmission, NotAuthorised, NotFound
 from ledger_api.services.parties import PartyWrites
 from ledger_api.services.verification import RECOGNITION_EVENTS
+from ledger_api.store import index
 from ledger_api.store.db import Store
-from ledger_api.store.tables import BlockRow, EventRow, PartyRow, StateRow
 
 CERTIFICATE_ACTIONS = ("issue", "suspend", "reinstate", "revoke")
 ARRANGEMENT_ACTIONS = ("propose", "ratify", "terminate")
@@ -105,38 +104,30 @@ class RecognitionWrites:
 
     def book(self, session: Session) -> RecognitionBook:
         """Certificates and arrangements as of the index head."""
-        rows = session.execute(
-            select(EventRow.name, EventRow.args, BlockRow.timestamp)
-            .join(BlockRow, BlockRow.number == EventRow.block_number)
-            .where(EventRow.name.in_(RECOGNITION_EVENTS))
-            .order_by(EventRow.block_number, EventRow.log_index)
-        ).all()
         book = RecognitionBook()
-        for name, args, timestamp in rows:
-            book.apply(name, json.loads(args), int(timestamp))
+        for name, args, timestamp in index.events_named(session, RECOGNITION_EVENTS):
+            book.apply(name, json.loads(args), timestamp)
         return book
 
     def arrangement(self, mra_id: int) -> tuple[Arrangement, int]:
         """Arrangement `mra_id` as indexed, and the time of the index head (unix seconds)."""
         with self.store.session() as session:
             arrangement = self.book(session).arrangements.get(mra_id)
-            cursor = session.get(StateRow, "indexed_block")
-            head = session.get(BlockRow, int(cursor.value)) if cursor else None
-            now = head.timestamp if head else 0
+            now = index.head_time(session)
         if arrangement is None:
             raise NotFound(f"no arrangement {mra_id}")
-        return arrangement, int(now)
+        return arrangement, now
 
     # ------------------------------------------------------------ checks
 
     def _check_rules(self, session: Session, request: RecognitionRequest) -> None:
-        authority = session.get(PartyRow, request.authority)
+        authority = index.party(session, request.authority)
         if authority is None or not authority.is_authority or authority.status != 1:
             raise NotAuthorised("NOT_AUTHORITY", "authority", f"{request.authority} is not an active customs authority")
         country = authority.country
         book = self.book(session)
         if request.action == "issue":
-            operator = session.get(PartyRow, request.operator)
+            operator = index.party(session, request.operator)
             if operator is None:
                 raise ConflictingSubmission("UNKNOWN_OPERATOR", "operator", f"{request.operator} is not registered")
             if operator.country != country:

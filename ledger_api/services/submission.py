@@ -43,8 +43,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from eth_utils.crypto import keccak
-from sqlalchemy import BigInteger, Connection, bindparam, cast, func, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection
 
 from ledger_api.domain.custody import (
     UNREGISTERED,
@@ -76,39 +75,15 @@ from ledger_api.errors import (
     WritesQueueFull,
 )
 from ledger_api.store import records as known
+from ledger_api.store import submissions as stored_writes
 from ledger_api.store.db import Store
-from ledger_api.store.tables import BATCHES, OUTBOX, PARTIES, RECORDS, route_text
+from ledger_api.store.tables import route_text
 
 FORBIDDEN_CODES = {"MISSING_ROLE", "PARTY_NOT_ACTIVE", "COUNTERPARTY_NOT_CUSTODIAN", "NOT_ON_ROUTE"}
 
-# The statements a post runs, built once: a single post is ~8 of them within the writers'
-# lock, so each one's cost is the service's ceiling (Core rows, no ORM objects).
-_HELD = RECORDS.c.payload.is_not(None)
-_RECORD_BY_ID = select(RECORDS.c.id, _HELD).where(RECORDS.c.id == bindparam("id"))
-_RECORDS_BY_IDS = select(RECORDS.c.id, _HELD).where(RECORDS.c.id.in_(bindparam("ids", expanding=True)))
-_BATCH_BY_ROOT = select(BATCHES.c.root).where(BATCHES.c.root == bindparam("root"))
-_WAITING = OUTBOX.c.status.in_(["pending", "signed"])
-_QUEUED = select(func.count()).select_from(OUTBOX).where(_WAITING, OUTBOX.c.action != "pack")
-# A pack waiting carries many writes: counted by its records, not as one.
-_QUEUED_PACKS = select(OUTBOX.c.payload).where(_WAITING, OUTBOX.c.action == "pack")
-# A party's writes not yet handed to the chain: its single records, and its batches (one
-# anchor each) by their root.
-_PENDING_OF_PARTY = select(func.count(func.distinct(func.coalesce(RECORDS.c.batch_root, RECORDS.c.id)))).where(
-    RECORDS.c.party == bindparam("party"), RECORDS.c.status == "accepted"
-)
 # Whole seconds a party over its share is told to wait: the relayer sends what waits
 # every block or two.
 _SHARE_RETRY_AFTER = 5
-_STANDINGS = select(PARTIES.c.address, PARTIES.c.roles, PARTIES.c.status, PARTIES.c.country).where(
-    PARTIES.c.address.in_(bindparam("a", expanding=True))
-)
-_SINGLE_OF_PARTY = (RECORDS.c.party == bindparam("party"), RECORDS.c.mode == "single")
-_NONCES_AROUND = select(RECORDS.c.nonce, RECORDS.c.status).where(
-    *_SINGLE_OF_PARTY, RECORDS.c.nonce.in_(bindparam("nonces", expanding=True))
-)
-_HIGHEST_NONCE = select(func.max(cast(RECORDS.c.nonce, BigInteger))).where(
-    *_SINGLE_OF_PARTY, RECORDS.c.status != "failed"
-)
 
 
 def _hex(b: bytes) -> str:
@@ -256,12 +231,8 @@ class Submissions:
     def modes(self, keys: set[bytes]) -> dict[bytes, str]:
         """How each of these consignments is written ("single" or "batch"), for those that exist."""
         with self.store.connection() as conn:
-            rows = conn.execute(
-                select(RECORDS.c.consignment, RECORDS.c.mode).where(
-                    RECORDS.c.consignment.in_([_hex(k) for k in keys]), RECORDS.c.position == 0
-                )
-            ).all()
-        return {bytes.fromhex(c[2:]): m for c, m in rows}
+            found = stored_writes.modes(conn, [_hex(k) for k in keys])
+        return {bytes.fromhex(c[2:]): m for c, m in found.items()}
 
     def queued_writes(self) -> int:
         """Writes not yet handed to the chain: outbox rows pending or signed."""
@@ -290,12 +261,12 @@ class Submissions:
         tree = MerkleTree([rid for rid, _ in checked]) if entry.mode == "batch" else None
         root = None if tree is None else _hex(tree.root)
         with self._lock, self.store.connection() as conn:
-            stored = _stored(conn, ids)
+            stored = stored_writes.stored(conn, ids)
             if len(stored) == len(ids):
                 if root is None and not all(stored.values()):
                     self._hold(conn, items, checked, stored, errors)
                     return ids, root, False
-                if root is None or conn.execute(_BATCH_BY_ROOT, {"root": root}).first() is not None:
+                if root is None or stored_writes.batch_exists(conn, root):
                     return ids, root, False  # a replay is answered before the queue limit
             queued = self._queued(conn) if entry.queue_limit or self.max_pending_per_party is not None else 0
             if entry.queue_limit:
@@ -375,8 +346,7 @@ class Submissions:
     # ------------------------------------------------------------ checks
 
     def _queued(self, conn: Connection) -> int:
-        packed = sum(len(json.loads(payload or "[]")) for payload in conn.scalars(_QUEUED_PACKS))
-        return int(conn.scalar(_QUEUED) or 0) + packed
+        return stored_writes.queued_writes(conn)
 
     def _refuse_if_queue_full(self, queued: int) -> None:
         """A replay of an accepted write is answered before this; only new writes wait."""
@@ -398,7 +368,7 @@ class Submissions:
         if limit is None or queued < limit:
             return
         for party in sorted({item.record.party for item in items}):
-            held = int(conn.scalar(_PENDING_OF_PARTY, {"party": party}) or 0)
+            held = stored_writes.pending_of_party(conn, party)
             if held >= limit:
                 raise PartyQueueFull(
                     f"{party} has {held:,} writes waiting for the chain, as many as one party may hold "
@@ -470,8 +440,10 @@ class Submissions:
         consignment's facts only to a signer that may know them."""
         missing = {record.party, record.counterparty} - standings.keys()
         if missing:
-            rows = conn.execute(_STANDINGS, {"a": sorted(missing)})
-            found = {address: PartyStanding(roles, status, country) for address, roles, status, country in rows}
+            found = {
+                address: PartyStanding(*standing)
+                for address, standing in stored_writes.standings(conn, missing).items()
+            }
             standings.update({address: found.get(address, UNREGISTERED) for address in missing})
         party, counterparty = standings[record.party], standings[record.counterparty]
         try:
@@ -506,14 +478,14 @@ class Submissions:
         every time, grew with its history (docs/reliability.md)."""
         known = self._next_nonces.get(party)
         if known is not None:
-            around = dict(conn.execute(_NONCES_AROUND, {"party": party, "nonces": [str(known - 1), str(known)]}).all())
+            around = stored_writes.nonces_around(conn, party, [known - 1, known])
             if around.get(str(known - 1), "failed") != "failed" and str(known) not in around:
                 return known
-        last = conn.scalar(_HIGHEST_NONCE, {"party": party})
+        last = stored_writes.highest_nonce(conn, party)
         if last is None:
             return self.chain_nonce(party)
-        self._next_nonces[party] = int(last) + 1
-        return int(last) + 1
+        self._next_nonces[party] = last + 1
+        return last + 1
 
     # ------------------------------------------------------------ storing
 
@@ -554,31 +526,15 @@ class Submissions:
         """Stores accepted records with their outbox entries: a `write` transaction per
         single-mode record, or the batch and one `anchor` of its root. A place or nonce
         taken meanwhile (by another instance on the same store) refuses it all."""
-        if batch is None:
-            outbox = [{"action": "write", "ref": row["id"]} for row in rows]
-        else:
-            outbox = [{"action": "anchor", "ref": batch["root"]}]
         try:
-            if batch is not None:
-                conn.execute(insert(BATCHES), {**batch, "status": "accepted", "accepted_at": datetime.now(UTC)})
-            conn.execute(insert(RECORDS), rows)  # one executemany, not one ORM object per record
-        except IntegrityError as exc:
+            stored_writes.insert_accepted(conn, rows, batch)
+        except stored_writes.PlaceTaken as exc:
             raise ConflictingSubmission(
                 "CONCURRENT_WRITE",
                 "record" if batch is None else "records",
                 "another record took this place in the consignment, or this nonce",
             ) from exc
-        conn.execute(insert(OUTBOX), [{**entry, "status": "pending", "attempts": 0} for entry in outbox])
 
     def _wake(self) -> None:
         if self.wake_relayer is not None:
             self.wake_relayer()
-
-
-def _stored(conn: Connection, ids: list[str]) -> dict[str, bool]:
-    """Those of `ids` the store knows, failed ones too, and whether each is held (a record
-    only learnt from the chain is not). One id, a single post's, is looked up plainly: an
-    IN list is rendered into the statement again on every execution."""
-    if len(ids) == 1:
-        return {rid: bool(held) for rid, held in conn.execute(_RECORD_BY_ID, {"id": ids[0]})}
-    return {rid: bool(held) for rid, held in conn.execute(_RECORDS_BY_IDS, {"ids": ids})}

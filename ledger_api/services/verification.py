@@ -22,7 +22,6 @@ from functools import partial
 from typing import Any, Protocol
 
 import rfc8785
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger_api.domain.evidence import to_bundle, with_recognition
@@ -36,10 +35,11 @@ from ledger_api.domain.risk import RuleSet, assess
 from ledger_api.domain.verification import verify
 from ledger_api.errors import NotFound
 from ledger_api.services.access import View
+from ledger_api.store import index
 from ledger_api.store import records as known
 from ledger_api.store.db import Store
 from ledger_api.store.receipt_keys import KeyRing
-from ledger_api.store.tables import BatchRow, BlockRow, EventRow, PayloadRefusalRow, RecordRow, StateRow
+from ledger_api.store.tables import RecordRow
 
 # A party's facts: an authority's own registration names no `party` and makes none.
 _PARTY_FACT_EVENTS = sorted(PARTY_EVENTS - {"AuthorityRegistered"})
@@ -81,12 +81,11 @@ class EvidenceReader:
     def block_hash(self, number: int) -> str | None:
         """The hash of an indexed block (None for block 0 before anything was indexed)."""
         with self.store.session() as session:
-            block = session.get(BlockRow, number)
+            block = index.block(session, number)
         return block.hash if block else None
 
     def indexed_block(self, session: Session) -> int:
-        row = session.get(StateRow, "indexed_block")
-        return int(row.value) if row else 0
+        return index.indexed_block(session) or 0
 
     def fingerprint(self, ucr: str, country: str, at_block: int | None = None) -> tuple[Any, ...]:
         """What a verification's outcome depends on, in two cheap queries: the block it
@@ -97,19 +96,11 @@ class EvidenceReader:
         with self.store.session() as session:
             head = self.indexed_block(session)
             as_of = head if at_block is None else min(at_block, head)
-            block = session.get(BlockRow, as_of)
-            rows = session.execute(
-                select(RecordRow.id, RecordRow.status, RecordRow.block_number, RecordRow.payload.is_not(None))
-                .where(RecordRow.consignment == key)
-                .order_by(RecordRow.position, RecordRow.id)  # a failed record shares its place
-            ).all()
-            refused: int | None = 0
+            block = index.block(session, as_of)
+            rows = known.record_places(session, key)
+            refused = 0
             if not all(held for *_, held in rows):  # a refusal matters only while no good copy is held
-                refused = session.scalar(
-                    select(func.count())
-                    .select_from(PayloadRefusalRow)
-                    .where(PayloadRefusalRow.record_id.in_([r[0] for r in rows]))
-                )
+                refused = known.refusal_count(session, [r[0] for r in rows])
         return (ucr, country, as_of, block.hash if block else None, tuple(tuple(r) for r in rows), refused)
 
     def gather(self, ucr: str, country: str, at_block: int | None = None) -> VerificationEvidence:
@@ -117,11 +108,7 @@ class EvidenceReader:
         with self.store.session() as session:
             head = self.indexed_block(session)
             as_of = head if at_block is None else min(at_block, head)
-            rows = session.scalars(
-                select(RecordRow)
-                .where(RecordRow.consignment == "0x" + key.hex(), RecordRow.status != "failed")
-                .order_by(RecordRow.position)
-            ).all()
+            rows = known.live_consignment_records(session, "0x" + key.hex())
             if not rows:
                 raise NotFound(f"no consignment {ucr}")
             conn = session.connection()
@@ -157,33 +144,11 @@ class EvidenceReader:
         numbers = {r.block_number for r in rows if r.block_number is not None and r.block_number <= as_of}
         roots = {r.batch_root for r in rows if r.mode == "batch" and r.batch_root is not None}
         singles = [r.id for r in rows if not (r.mode == "batch" and r.batch_root is not None)]
-        times: dict[int, int] = {}
-        if numbers:
-            times = {
-                n: t
-                for n, t in session.execute(
-                    select(BlockRow.number, BlockRow.timestamp).where(BlockRow.number.in_(numbers))
-                )
-            }
-        anchored: dict[str, int] = {}
-        if roots:
-            for root, block in session.execute(
-                select(BatchRow.root, BatchRow.block_number).where(BatchRow.root.in_(roots))
-            ):
-                if block is not None and block <= as_of:
-                    anchored[root] = block
-        written: set[str] = set()
-        if singles:
-            written = set(
-                session.scalars(
-                    select(EventRow.record_id).where(
-                        EventRow.record_id.in_(singles),
-                        EventRow.name == "RecordWritten",
-                        EventRow.block_number <= as_of,
-                    )
-                )
-            )
-        return _ChainFacts(times, anchored, written)
+        return _ChainFacts(
+            index.block_times(session, numbers),
+            index.anchoring_blocks(session, roots, as_of),
+            index.written_singles(session, singles, as_of),
+        )
 
     def _record(
         self,
@@ -203,9 +168,7 @@ class EvidenceReader:
         if row.mode == "batch" and row.proof is not None:  # kept at acceptance, or received with the record
             proof = json.loads(row.proof)
         if row.mode == "batch" and row.batch_root is not None and proof is None:  # accepted before proofs were kept
-            ids = session.scalars(
-                select(RecordRow.id).where(RecordRow.batch_root == row.batch_root).order_by(RecordRow.batch_index)
-            ).all()
+            ids = known.batch_member_ids(session, row.batch_root)
             proof = [
                 "0x" + p.hex() for p in MerkleTree([bytes.fromhex(i[2:]) for i in ids]).proof(bytes.fromhex(row.id[2:]))
             ]
@@ -233,11 +196,7 @@ class EvidenceReader:
         )
 
     def _parties(self, session: Session, addresses: set[str], as_of: int) -> dict[str, PartyFact]:
-        events = session.scalars(
-            select(EventRow)
-            .where(EventRow.name.in_(_PARTY_FACT_EVENTS), EventRow.block_number <= as_of)
-            .order_by(EventRow.block_number, EventRow.log_index)
-        ).all()
+        events = index.events_until(session, _PARTY_FACT_EVENTS, as_of)
         state: dict[str, dict[str, Any]] = {}
         for event in events:
             args = json.loads(event.args)
@@ -265,15 +224,9 @@ class EvidenceReader:
         }
 
     def _recognition_events(self, session: Session, as_of: int) -> list[dict[str, Any]]:
-        rows = session.execute(
-            select(EventRow, BlockRow.timestamp)
-            .join(BlockRow, BlockRow.number == EventRow.block_number)
-            .where(EventRow.name.in_(RECOGNITION_EVENTS), EventRow.block_number <= as_of)
-            .order_by(EventRow.block_number, EventRow.log_index)
-        ).all()
         return [
             {"name": event.name, "args": json.loads(event.args), "block": event.block_number, "timestamp": ts}
-            for event, ts in rows
+            for event, ts in index.timed_events_until(session, RECOGNITION_EVENTS, as_of)
         ]
 
     def book(self) -> tuple[RecognitionBook, int]:
@@ -281,7 +234,7 @@ class EvidenceReader:
         with self.store.session() as session:
             head = self.indexed_block(session)
             events = self._recognition_events(session, head)
-            block = session.get(BlockRow, head)
+            block = index.block(session, head)
         book = RecognitionBook()
         for event in events:
             book.apply(event["name"], event["args"], int(event["timestamp"]))

@@ -37,6 +37,7 @@ from typing import Any, Literal
 
 from eth_utils.crypto import keccak
 from sqlalchemy import Connection, Row, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session
 
 from ledger_api.domain import merkle
 from ledger_api.domain.records import (
@@ -58,6 +59,7 @@ from ledger_api.store.tables import (
     RECORDS,
     REFUSALS,
     ROUTES,
+    RecordRow,
     record_of,
     route_of,
     route_text,
@@ -579,3 +581,80 @@ def refusals_of(conn: Connection, record_ids: Collection[str]) -> dict[str, tupl
     ):
         out.setdefault(row.record_id, []).append(Refusal(row.peer_authority, row.peer_url, row.reason))
     return {rid: tuple(found) for rid, found in out.items()}
+
+
+_PARTIES_OF = select(RECORDS.c.party, RECORDS.c.counterparty).where(
+    RECORDS.c.consignment == bindparam("key"), RECORDS.c.status != "failed"
+)
+_CONSIGNMENT_OF = select(RECORDS.c.consignment, RECORDS.c.party).where(RECORDS.c.id == bindparam("id"))
+
+
+def consignment_parties(conn: Connection, key: str) -> Sequence[Row[str, str | None]]:
+    """(party, counterparty) of each record of the consignment `key` that did not fail."""
+    return conn.execute(_PARTIES_OF, {"key": key}).all()
+
+
+def record_consignment(conn: Connection, record_id: str) -> Row[str, str] | None:
+    """The consignment and party of a record (None if there is no such record)."""
+    return conn.execute(_CONSIGNMENT_OF, {"id": record_id}).first()
+
+
+def record(session: Session, record_id: str) -> RecordRow | None:
+    return session.get(RecordRow, record_id)
+
+
+def batch_member_ids(session: Session, root: str) -> Sequence[str]:
+    """The ids of a batch's records, in the batch's order (its Merkle tree's leaves)."""
+    return session.scalars(
+        select(RecordRow.id).where(RecordRow.batch_root == root).order_by(RecordRow.batch_index)
+    ).all()
+
+
+def consignment_ucr(session: Session, consignment: str) -> str | None:
+    """The UCR of a consignment (its key, 0x hex) as a held record names it."""
+    return session.scalar(
+        select(RecordRow.ucr).where(RecordRow.consignment == consignment, RecordRow.ucr.is_not(None)).limit(1)
+    )
+
+
+def consignment_records(session: Session, consignment: str) -> Sequence[RecordRow]:
+    """A consignment's records in hash-chain order; a failed record shares its place with
+    the one that took it, and comes first."""
+    return session.scalars(
+        select(RecordRow)
+        .where(RecordRow.consignment == consignment)
+        .order_by(RecordRow.position, RecordRow.status != "failed", RecordRow.accepted_at)
+    ).all()
+
+
+def live_consignment_records(session: Session, consignment: str) -> Sequence[RecordRow]:
+    """A consignment's records that did not fail, in hash-chain order."""
+    return session.scalars(
+        select(RecordRow)
+        .where(RecordRow.consignment == consignment, RecordRow.status != "failed")
+        .order_by(RecordRow.position)
+    ).all()
+
+
+def live_batch_records(session: Session, root: str) -> Sequence[RecordRow]:
+    """A batch's records that did not fail, in the batch's order."""
+    return session.scalars(
+        select(RecordRow)
+        .where(RecordRow.batch_root == root, RecordRow.status != "failed")
+        .order_by(RecordRow.batch_index)
+    ).all()
+
+
+def record_places(session: Session, consignment: str) -> Sequence[Row[str, str, int | None, bool]]:
+    """(id, status, block number, held) of each of a consignment's records, in hash-chain
+    order (a failed record shares its place; ties by id)."""
+    return session.execute(
+        select(RecordRow.id, RecordRow.status, RecordRow.block_number, RecordRow.payload.is_not(None))
+        .where(RecordRow.consignment == consignment)
+        .order_by(RecordRow.position, RecordRow.id)
+    ).all()
+
+
+def refusal_count(session: Session, record_ids: Collection[str]) -> int:
+    """How many refusals of a payload by a peer the records `record_ids` have."""
+    return session.scalar(select(func.count()).select_from(REFUSALS).where(REFUSALS.c.record_id.in_(record_ids))) or 0

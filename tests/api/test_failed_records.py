@@ -31,11 +31,12 @@ from support.submissions import (
 
 from ledger_api.domain.payloads import parse_payload, payload_hash
 from ledger_api.domain.records import Record, RecordKind, consignment_key, sign_record
-from ledger_api.services.submission import _NONCES_AROUND, Submission
+from ledger_api.services.submission import Submission
 from ledger_api.store import records as known_records
 from ledger_api.store.db import Store
 from ledger_api.store.migrations import baseline
 from ledger_api.store.records import WrittenFact
+from ledger_api.store.submissions import _NONCES_AROUND
 from ledger_api.store.tables import ONE_RECORD_PER_PLACE, RECORDS, RecordRow
 
 
