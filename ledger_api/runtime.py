@@ -184,6 +184,7 @@ class Runtime:
             self.manifest.chain_id,
             addresses,
             resend_after=s.resend_after_seconds,
+            own_node=s.embedded_chain,
         )
         self.indexer = Indexer(
             self.store, self.rpc, abi, addresses, self.manifest.deploy_block, confirmations=s.confirmations
