@@ -1,7 +1,8 @@
 """`ledger verify`, `ledger verify-receipt` and `ledger verify-bundle`: a verdict asked of
 the service, a receipt checked with the service's public keys alone, an evidence bundle
-re-derived offline (and, with --rpc, its anchors confirmed on a chain node of the
-verifier's choosing: ledger_api/chain/anchors.py). Each exits 5 when the verification was
+re-derived offline (and, with --rpc, its anchors confirmed and its claims re-derived on a
+chain node of the verifier's choosing: ledger_api/chain/anchors.py, chain/bundle_facts.py
+read, domain/bundle_check.py compares). Each exits 5 when the verification was
 made and the verdict is not VERIFIED; verify-bundle --rpc exits 6 when the chain
 contradicts the bundle.
 """
