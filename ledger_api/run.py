@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
 import socket
 import sys
 import threading
@@ -97,7 +99,14 @@ def main() -> int:
     server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info"))
     if settings.embedded_chain and settings.seed_demo:
         threading.Thread(target=_seed_when_up, args=(server, runtime, settings), name="demo", daemon=True).start()
-    server.run()  # returns after Ctrl-C / SIGTERM, once the lifespan has stopped the chain
+    try:
+        server.run()  # returns after SIGTERM, once the lifespan has stopped the chain
+    except KeyboardInterrupt:
+        # Ctrl-C: uvicorn shuts down, lifespan included, then raises the signal again for
+        # the default handler, which asyncio's runner turns into a KeyboardInterrupt that
+        # would end in a traceback. Die of the signal instead, quietly, as Ctrl-C means.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
     return 0 if server.started else 1
 
 

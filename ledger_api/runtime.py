@@ -226,6 +226,7 @@ class Runtime:
             self.manifest.chain_id,
             addresses,
             resend_after=s.resend_after_seconds,
+            own_node=s.embedded_chain,
         )
         self.relayer.wake = self.relayer_wake
         self.indexer = Indexer(

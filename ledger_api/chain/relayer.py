@@ -88,8 +88,13 @@ class Relayer:
         addresses: dict[str, str],
         *,
         resend_after: float = 2.0,
+        own_node: bool = False,
     ) -> None:
         self.store, self.rpc, self.abi, self.account = store, rpc, abi, account
+        # The node is the service's own (the embedded anvil): only then may it be asked to
+        # mine. An external chain, a development one included, has no evm_*/anvil_* calls
+        # made to it: a consortium chain has none, and its blocks are not ours to make.
+        self.own_node = own_node
         self.chain_id, self.addresses = chain_id, addresses
         self._signer = LegacySigner(bytes(account.key), chain_id)
         self.resend_after = timedelta(seconds=resend_after)
@@ -335,7 +340,8 @@ class Relayer:
         block, and what the block left behind waits in the node's pool for the next arrival,
         which may never come: a resend of a known transaction is no arrival. When the next
         nonce the chain expects is ours, sent more than once, unmined yet held by the node,
-        a development node in automine mode is asked to mine a block. With automine off,
+        the service's own node (the embedded anvil) in automine mode is asked to mine a
+        block; an external chain never is. With automine off,
         whoever turned it off (interval mining, a test holding blocks back) decides when
         blocks come. A production chain mines on its own."""
         stalled = next(
@@ -346,7 +352,7 @@ class Relayer:
             ),
             None,
         )
-        if stalled is None:
+        if stalled is None or not self.own_node:
             return False
         if self._dev_node is None:
             self._dev_node = str(self.rpc.call("web3_clientVersion")).lower().startswith("anvil/")

@@ -178,6 +178,23 @@ def run_worker(
             stop_all()
 
 
+@contextlib.contextmanager
+def _children_ignore_sigint() -> Iterator[None]:
+    """Ctrl-C goes to the whole process group: a worker still starting up, before
+    run_worker ignores it, would die of it with a traceback. An ignored SIGINT stays
+    ignored across the spawn's exec, and Python then installs no KeyboardInterrupt
+    handler, so the worker ignores it from its first instruction. Only the main thread may
+    change a handler: a restart from the monitor thread (after a crash) goes without."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class ChainWorker:
     """The API process's handle on its worker: starts it, restarts it if it dies (with a
     growing pause), stops it with the service. `target(*args)` is the process's entry (a
@@ -207,7 +224,8 @@ class ChainWorker:
 
     def _spawn(self) -> None:
         process = self._context.Process(target=self.target, args=self.args, name="ledger-chain-worker", daemon=True)
-        process.start()
+        with _children_ignore_sigint():
+            process.start()
         self._process, self._spawned_at = process, time.monotonic()
 
     def _watch(self) -> None:

@@ -1,7 +1,8 @@
 """`ledger verify`, `ledger verify-receipt` and `ledger verify-bundle`: a verdict asked of
 the service, a receipt checked with the service's public keys alone, an evidence bundle
-re-derived offline (and, with --rpc, its anchors confirmed on a chain node of the
-verifier's choosing: ledger_api/chain/anchors.py). Each exits 5 when the verification was
+re-derived offline (and, with --rpc, its anchors confirmed and its claims re-derived on a
+chain node of the verifier's choosing: ledger_api/chain/anchors.py, chain/bundle_facts.py
+read, domain/bundle_check.py compares). Each exits 5 when the verification was
 made and the verdict is not VERIFIED; verify-bundle --rpc exits 6 when the chain
 contradicts the bundle.
 """
@@ -38,6 +39,8 @@ from ledger_api.cli._common import (
     write_output,
 )
 from ledger_api.client import ClientError, LedgerClient
+from ledger_api.domain.bundle_check import Contradiction
+from ledger_api.domain.facts import VerificationInput
 from ledger_api.errors import ChainError, NodeUnavailable
 
 _STATUS_MARKS = {
@@ -364,22 +367,47 @@ def verify_bundle(
     file: Annotated[Path, typer.Argument(help="An evidence bundle, as `ledger verify --evidence-out` writes.")],
     rpc: Annotated[
         str | None,
-        typer.Option("--rpc", help="Also confirm every anchor on the chain behind this JSON-RPC URL."),
+        typer.Option("--rpc", help="Also re-derive from the chain behind this JSON-RPC URL what the bundle claims."),
+    ] = None,
+    ledger: Annotated[
+        str | None,
+        typer.Option("--ledger", help="With --rpc: the consortium's ConsignmentLedger address the bundle must be of."),
+    ] = None,
+    manifest: Annotated[
+        Path | None,
+        typer.Option(
+            "--manifest",
+            dir_okay=False,
+            help="With --rpc: the consortium's deployment manifest (deployment.json), its contracts pinned.",
+        ),
     ] = None,
 ) -> None:
     """Re-derives the verdict from an evidence bundle alone: no service, no chain. Prints
     the verdict and each check.
 
     With --rpc URL, also confirms on that chain that the bundle's anchors are there as it
-    says: the chain id; for single records a RecordWritten event with the record's id at
+    says (the chain id; for single records a RecordWritten event with the record's id at
     its block, and that block's hash; for batch records the root's anchoredAt block, and
-    that block's hash. One line per anchor.
+    that block's hash; one line per anchor), then re-derives from the chain what the
+    bundle claims and names each claim the chain contradicts: the EIP-712 domain is the
+    ledger's own (eip712Domain()) and the ledger is the consortium's (--ledger or
+    --manifest; else the bundle's, checked to be a ConsignmentLedger wired to the bundle's
+    registries); every record's fields as its RecordWritten event has them; every batch
+    root anchored where the bundle says, by a relayer an authority published, with the
+    proof the contract accepts; the parties' registration, roles and status at each block
+    (PartyRegistry.stateAt); the exporter's recognition (RecognitionRegistry.recognitionOf)
+    and the consignment's head as of the bundle's block. Only standard eth_* calls.
 
-    Exits 0 when the verdict is VERIFIED (and, with --rpc, every anchor holds), 4 for a
-    malformed bundle, 5 for a FAILED or INCOMPLETE verdict, 6 when the chain contradicts the
-    bundle, 3 when the node cannot be reached."""
+    Exits 0 when the verdict is VERIFIED (and, with --rpc, the chain contradicts nothing),
+    4 for a malformed bundle, 5 for a FAILED or INCOMPLETE verdict, 6 when the chain
+    contradicts the bundle, 3 when the node cannot be reached."""
     from ledger_api.domain.evidence import from_bundle
     from ledger_api.domain.verification import verify as run_checks
+
+    if (ledger is not None or manifest is not None) and rpc is None:
+        raise typer.BadParameter("--ledger and --manifest go with --rpc", param_hint="--ledger / --manifest")
+    if ledger is not None and manifest is not None:
+        raise typer.BadParameter("give one of --ledger ADDRESS, --manifest FILE", param_hint="--ledger / --manifest")
 
     with reporting_errors():
         bundle = read_json(file)
@@ -388,7 +416,8 @@ def verify_bundle(
                 f"{file} is not an evidence bundle: a JSON object is expected, not {type(bundle).__name__}"
             )
         try:
-            result = run_checks(from_bundle(bundle))
+            inp = from_bundle(bundle)
+            result = run_checks(inp)
         except KeyError as exc:
             raise LocalError(f"{file} is not a valid evidence bundle: missing member {exc}") from None
         except (ValueError, TypeError, AttributeError) as exc:
@@ -419,10 +448,76 @@ def verify_bundle(
                 line.append(f"{anchor.what}: {anchor.detail}")
                 console.print(line, soft_wrap=True)
             wrong = [a for a in anchors if not a.ok]
+            found = _chain_contradictions(inp, rpc, ledger, manifest)
             if wrong:
                 fail(
                     EXIT_CHAIN_CONTRADICTS,
-                    f"{len(wrong)} of {len(anchors)} anchors are not on chain as the bundle says",
+                    f"{len(wrong)} of {len(anchors)} anchors are not on chain as the bundle says"
+                    + (f"; {len(found)} claims contradicted by the chain" if found else ""),
                 )
             console.print(Text(f"all {len(anchors)} anchors confirmed", style="green"))
+            if found:
+                fail(
+                    EXIT_CHAIN_CONTRADICTS, f"{len(found)} claims of the bundle are contradicted by the chain at {rpc}"
+                )
+            console.print(Text("the chain contradicts none of the bundle's claims", style="green"))
     _not_verified_exit(verdict)
+
+
+def _chain_contradictions(
+    inp: VerificationInput, rpc_url: str, ledger: str | None, manifest_file: Path | None
+) -> list[Contradiction]:
+    """The bundle's claims the chain at `rpc_url` contradicts, printed one a line. The
+    ledger is the one the verifier names (--ledger, --manifest); else the bundle's, whose
+    being the consortium's the chain cannot tell: that is said."""
+    from eth_utils.address import is_address, to_checksum_address
+
+    from ledger_api.chain.bundle_facts import read_chain_facts
+    from ledger_api.chain.deploy import Manifest
+    from ledger_api.chain.rpc import Rpc
+    from ledger_api.domain.bundle_check import contradictions, questions
+    from ledger_api.errors import DeploymentError
+
+    consortium: dict[str, str] | None = None
+    if manifest_file is not None:
+        try:
+            deployment = Manifest.load(manifest_file)
+        except DeploymentError as exc:
+            raise LocalError(str(exc)) from None
+        consortium = {name: c.address for name, c in deployment.contracts.items()}
+        ledger = consortium.get("ConsignmentLedger")
+        how = f"the consortium's, from {manifest_file}"
+    elif ledger is not None:
+        how = "the consortium's, as --ledger names it"
+    else:
+        ledger = inp.contracts.get("ConsignmentLedger")
+        how = "the bundle's (give --ledger or --manifest to hold it to the consortium's)"
+    if not isinstance(ledger, str) or not is_address(ledger):
+        raise LocalError(f"no ConsignmentLedger address to check the bundle against: {ledger!r}")
+    contracts = {**inp.contracts, **(consortium or {})}
+    try:
+        with Rpc(rpc_url, timeout=30) as rpc:
+            facts = read_chain_facts(
+                rpc,
+                questions(inp),
+                ledger=ledger,
+                pinned=consortium is not None or how.endswith("--ledger names it"),
+                contracts=contracts,
+                consignment=inp.consignment,
+                as_of_block=inp.as_of_block,
+            )
+    except NodeUnavailable as exc:
+        fail(EXIT_UNAVAILABLE, f"cannot read the chain at {rpc_url}: {exc}")
+    except ChainError as exc:
+        fail(EXIT_UNAVAILABLE, f"the node at {rpc_url} did not answer a read: {exc}")
+    found = contradictions(inp, facts, consortium)
+    console = out()
+    console.print(Text(f"re-derived on {rpc_url}, ledger {to_checksum_address(ledger)}: {how}"), soft_wrap=True)
+    if facts.as_of_block_hash is not None:
+        console.print(Text(f"  as of block {inp.as_of_block}, hash {facts.as_of_block_hash}"), soft_wrap=True)
+    for contradiction in found:
+        line = Text("  ")
+        line.append("✗ CONTRADICTED  ", style="red")
+        line.append(str(contradiction))
+        console.print(line, soft_wrap=True)
+    return found

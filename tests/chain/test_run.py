@@ -15,13 +15,14 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from ledger_api.chain.node import free_port
 from ledger_api.demo import UCR_PREFIX
 from ledger_api.settings import PROJECT_ROOT
 
 
-def start(data_dir: Path, port: int, anvil_port: int) -> subprocess.Popen[str]:
+def start(data_dir: Path, port: int, anvil_port: int, *, own_group: bool = False) -> subprocess.Popen[str]:
     env = {
         **os.environ,
         "LEDGER_DATA_DIR": str(data_dir),
@@ -35,6 +36,7 @@ def start(data_dir: Path, port: int, anvil_port: int) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=own_group,  # a process group of its own, as a terminal gives it
     )
 
 
@@ -113,3 +115,21 @@ def test_run_serves_the_demo_consignments_stops_on_ctrl_c_and_resumes_with_the_s
         assert "running already" in third_output
     finally:
         stop(second, anvil_port)
+
+
+@pytest.mark.parametrize("moment", ["Uvicorn running", "demo consignments seeded"])
+def test_ctrl_c_at_the_terminal_stops_everything_quietly(tmp_path: Path, moment: str):
+    """A terminal's Ctrl-C goes to the whole process group (the service, its chain worker
+    still starting or running, its anvil): the service stops, with no traceback from any."""
+    port, anvil_port = free_port(), free_port()
+    proc = start(tmp_path, port, anvil_port, own_group=True)
+    try:
+        output = wait_for(proc, moment)
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+    rest, _ = proc.communicate(timeout=60)
+    output += rest
+    assert proc.returncode in (0, -signal.SIGINT), output
+    assert "Application shutdown complete" in output and "Traceback" not in output, output
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", anvil_port)) != 0, "anvil still running"

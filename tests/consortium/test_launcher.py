@@ -1,10 +1,12 @@
 """`make consortium` (scripts/consortium.py): one anvil and two customs authorities'
-instances that find each other on chain, the demo written through Japan's; a Ctrl-C stops
-all of it quietly and leaves no process behind."""
+instances that find each other on chain, the demo written through Japan's; a Ctrl-C (to
+the whole process group, as a terminal sends it) stops all of it quietly and leaves no
+process behind."""
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -37,6 +39,7 @@ def test_the_launcher_starts_two_instances_that_find_each_other_and_stops_quietl
             cwd=PROJECT_ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # a process group of its own, as a terminal gives it
         )
     try:
         wait_until(lambda: "Ctrl-C stops all" in log.read_text() or process.poll() is not None, timeout=240)
@@ -55,10 +58,13 @@ def test_the_launcher_starts_two_instances_that_find_each_other_and_stops_quietl
 
         wait_until(verified, timeout=60, what="NL's verdict on the demo's delivered consignment")
     finally:
-        process.send_signal(signal.SIGINT)
+        os.killpg(process.pid, signal.SIGINT)  # a terminal's Ctrl-C: to the whole process group
         rc = process.wait(timeout=90)
     output = log.read_text()
     assert rc == 0, output
     assert output.rstrip().endswith("stopped") and "Traceback" not in output, output
+    for name in ("jp", "nl"):
+        service_log = (tmp_path / "consortium" / name / "service.log").read_text()
+        assert "Application shutdown complete" in service_log and "Traceback" not in service_log, service_log
     time.sleep(0.5)
     assert not any(_port_open(port) for port in (jp, nl))
