@@ -26,12 +26,14 @@ from ledger_api.chain.rpc import Rpc
 from ledger_api.chain.worker import ChainWorker, WakeSender, make_wake_pipe, run_worker
 from ledger_api.domain.forwarding import endpoint_calldata
 from ledger_api.domain.peer_tokens import raw_public
+from ledger_api.domain.recognition import RecognitionBook
 from ledger_api.domain.records import LedgerDomain
 from ledger_api.errors import ChainError, ConfigurationError, NodeUnavailable
 from ledger_api.indexer import Indexer
 from ledger_api.peering import PeerClient
 from ledger_api.services.access import Access
 from ledger_api.services.credentials import Credentials
+from ledger_api.services.flags import Flags
 from ledger_api.services.instance import Identity, Instance
 from ledger_api.services.parties import PartyWrites
 from ledger_api.services.payload_exchange import PayloadExchange
@@ -70,6 +72,7 @@ class Runtime:
     peer_records: PeerRecords | None = None  # what it serves to the other authorities' instances
     payload_exchange: PayloadExchange | None = None  # what it fetches from them
     peer_client: PeerClient | None = None
+    flags: Flags | None = None  # intelligence flags: sealed and served here, fetched from the authors'
     worker: ChainWorker | None = None  # the relayer and indexer's process (chain_worker="process")
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -140,6 +143,8 @@ class Runtime:
         self.peer_records = PeerRecords(self.store, identity.authority, identity.public_url)
         if self.payload_exchange is None:  # in the API process: a verification's on-demand fetches
             self.payload_exchange = self._payload_exchange(self.instance, domain)
+        if self.flags is None:
+            self.flags = self._flags(self.instance, self.party_writes, self.peer_records, self.evidence_reader.book)
         self.verifier = Verifier(
             self.evidence_reader,
             rules,
@@ -169,7 +174,9 @@ class Runtime:
         config = load_config(s.deployment_config)
         identity = self._identity(config, keyring, self.rpc, addresses["PartyRegistry"], publish=False)
         domain = LedgerDomain(self.manifest.chain_id, self.manifest.address("ConsignmentLedger"))
-        self.payload_exchange = self._payload_exchange(Instance(self.store, identity, keyring, None), domain)
+        worker_instance = Instance(self.store, identity, keyring, None)
+        self.payload_exchange = self._payload_exchange(worker_instance, domain)
+        self.flags = self._flags(worker_instance, None, None, None)
         self._run_chain_workers()
         return self
 
@@ -205,6 +212,28 @@ class Runtime:
             lambda tx_hash: transaction_sender(rpc, tx_hash),
         )
 
+    def _flags(
+        self,
+        instance: Instance,
+        writes: PartyWrites | None,
+        served: PeerRecords | None,
+        book: Callable[[], tuple[RecognitionBook, int]] | None,
+    ) -> Flags:
+        """Intelligence flags: sealed, shared and served in the API process (`writes`,
+        `served`, `book`), fetched from the authors' instances in the chain worker's."""
+        assert self.store is not None
+        return Flags(
+            self.store,
+            instance.authority,
+            instance.country,
+            load_or_create_encryption_key(self.settings.receipt_keys),
+            writes=writes,
+            book=book,
+            authenticate=None if served is None else served.authenticate,
+            fetcher=self.peer_client,
+            signing_key=instance.peer_signing_key,
+        )
+
     def _run_chain_workers(self) -> None:
         """The relayer, the indexer and, beside them, the payload exchange's background
         fetches (a third loop: what the indexer learnt from others' instances)."""
@@ -221,6 +250,9 @@ class Runtime:
                     lambda stop: run_steps("payload-exchange", exchange.step, stop, exchange.wake, 0.5),
                 )
             )
+        flags = self.flags
+        if flags is not None:
+            loops.append(("flag-exchange", lambda stop: run_steps("flag-exchange", flags.step, stop, flags.wake, 1.0)))
         for name, target in loops:
             thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
             thread.start()
@@ -329,6 +361,8 @@ class Runtime:
             self.relayer.mined.set()
         if self.payload_exchange is not None:
             self.payload_exchange.wake.set()
+        if self.flags is not None:
+            self.flags.wake.set()
         for thread in self._threads:
             thread.join(timeout=10)
         if self.peer_client is not None:
