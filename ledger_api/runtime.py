@@ -153,6 +153,7 @@ class Runtime:
             issuer=(identity.authority, identity.country),
             fetch_missing=self.payload_exchange.fetch_missing,
             fetch_seconds=s.peer_fetch_on_verify_seconds,
+            flags=self.flags,
         )
         self.queries = Queries(self.store, s.confirmations, self.submissions.next_nonce)
         if background and s.chain_worker == "process":
