@@ -302,6 +302,32 @@ def test_only_the_instances_customs_shares_flags_here(three: Three):
     )
 
 
+def test_while_the_authors_instance_is_down_the_recipient_asks_again_and_holds_the_flag_once_it_is_back(
+    three: Three, shared: Shared
+):
+    three.c.jp_relay.up = False
+    try:
+        body = flag_body(subject={"type": "HS_CODE", "prefix": "9999"}, severity="LOW", category="UNDERVALUATION")
+        draft = three.jp.http.post("/v1/flags", json=body).json()
+        sent = three.jp.http.post(
+            f"/v1/flags/{draft['content_hash']}/share", json=signed(three.jp, JP_CUSTOMS, draft["sign"])
+        )
+        assert sent.status_code == 202, sent.text
+
+        def at_nl() -> dict[str, Any] | None:
+            listed = three.nl.http.get("/v1/flags").json()["flags"]
+            return next((f for f in listed if f["content_hash"] == draft["content_hash"]), None)
+
+        wait_until(lambda: (at_nl() or {}).get("fetch_error"), timeout=60, what="NL failed to reach JP")
+        flag = at_nl()
+        assert flag is not None and not flag["held"]
+        assert "could not be asked" in flag["fetch_error"]
+    finally:
+        three.c.jp_relay.up = True
+    wait_until(lambda: (at_nl() or {}).get("held"), timeout=60, what="NL holds the flag once JP is back")
+    assert (at_nl() or {})["fetch_error"] is None
+
+
 def test_withdrawal_stops_the_rule_and_earlier_verdicts_keep_it(three: Three, shared: Shared):
     wait_until(lambda: three.nl.http.get(f"/v1/flags/{shared.flag_id}").json()["held"], timeout=60, what="held")
     party = three.jp.http.get(f"/v1/parties/{JP_CUSTOMS.address}").json()
