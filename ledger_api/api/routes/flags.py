@@ -23,7 +23,7 @@ FlagId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the flag's id on c
 ContentHash = Annotated[str, Path(pattern=RECORD_ID_PATTERN, description="the sealed document's keccak256")]
 Deadline = Annotated[int, Field(ge=0, lt=2**48, strict=True, description="the signature's deadline (unix seconds)")]
 UnixTime = Annotated[int, Field(ge=0, lt=2**64, strict=True, description="unix seconds")]
-WRITE_RESPONSES = write_responses("The same signed request was accepted before")
+WRITE_RESPONSES = {**write_responses("The same signed request was accepted before"), **responses(404)}
 
 
 class FlagIn(BaseModel):
@@ -147,7 +147,7 @@ def _detail(view: FlagView) -> FlagDetailOut:
     )
 
 
-@router.post("/v1/flags", status_code=201, response_model=SealedOut, responses=responses(401, 403, 422, 503))
+@router.post("/v1/flags", status_code=201, response_model=SealedOut, responses=responses(401, 403, 422, 429, 503))
 def seal_flag(caller: CallerDep, body: FlagIn, flags: FlagsDep) -> SealedOut:
     """Seals a flag for its recipient authorities and keeps it here; answers the
     shareFlag request for the author to sign and send to POST /v1/flags/{content_hash}/share.
