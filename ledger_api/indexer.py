@@ -23,6 +23,8 @@ truth: what the store says of a record, a custodian, a head or a route follows f
   it) or keeps an unknown root, with who anchored it and its record count.
 - An authority's endpoint (EndpointPublished) becomes its current one in `endpoints`
   (store/peers.py); a reorg rebuilds them from the publications left.
+- An intelligence flag (FlagShared, FlagWithdrawn) is kept in `flags` (store/flags.py):
+  its chain facts only; a reorg forgets the flags and withdrawals above the fork.
 - Every event of the contracts is kept in `events`.
 """
 
@@ -39,8 +41,9 @@ from sqlalchemy.orm import Session
 from ledger_api.chain.abi import ContractAbi
 from ledger_api.chain.loop import run_steps
 from ledger_api.chain.rpc import Rpc
+from ledger_api.domain.intelligence import SharedFlag
 from ledger_api.domain.parties import PARTY_EVENTS, PartyStatus
-from ledger_api.store import records
+from ledger_api.store import flags, records
 from ledger_api.store.db import Store
 from ledger_api.store.peers import ENDPOINT_EVENT, endpoint_of_event, put_endpoint, rebuild_endpoints
 from ledger_api.store.records import WrittenFact
@@ -204,6 +207,7 @@ class Indexer:
         session.execute(update(OutboxRow).where(OutboxRow.status == "mined").values(status="sent", last_sent_at=None))
         self._rebuild_parties(session)
         rebuild_endpoints(session)
+        flags.forget_above(session, to_block)
         self._set_cursor(session, to_block)
 
     # ------------------------------------------------------------ projections
@@ -276,6 +280,10 @@ class Indexer:
             self._apply_party_event(session, spec.name, args, block)
         elif spec.name == ENDPOINT_EVENT:
             put_endpoint(session, endpoint_of_event(args, block))
+        elif spec.name == "FlagShared":
+            flags.put_shared(session, SharedFlag.from_event(args, block))
+        elif spec.name == "FlagWithdrawn":
+            flags.put_withdrawn(session, int(args["id"]), str(args["by"]), block)
         return str(spec.name)
 
     def _apply_party_event(self, session: Session, name: str, args: dict[str, Any], block: int) -> None:

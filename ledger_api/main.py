@@ -17,6 +17,7 @@ from ledger_api.api.ratelimit import RateLimiter
 from ledger_api.api.routes import (
     consignments,
     epcis,
+    flags,
     health,
     instance,
     ledger,
@@ -270,6 +271,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         epcis.router,
         instance.router,
         peer.router,
+        flags.router,
         page.router,
     ):
         app.include_router(router)

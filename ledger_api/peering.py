@@ -61,6 +61,21 @@ class PeerClient:
         it answers 404 (it holds none it will give). `authorization(htu)` makes the
         Authorization header for a request to the path `htu`; `timeout`, if shorter than
         the client's, bounds this exchange. PeerError otherwise."""
+        found = self.get(base_url, path, authorization, timeout)
+        return None if found is None else _parse(found[0], found[1])
+
+    def document(
+        self, base_url: str, path: str, authorization: Callable[[str], str], timeout: float | None = None
+    ) -> bytes | None:
+        """The bytes the instance at `base_url` serves at `path` as they came (a sealed
+        intelligence flag: the caller checks them against the chain), or None on 404."""
+        found = self.get(base_url, path, authorization, timeout)
+        return None if found is None else found[0]
+
+    def get(
+        self, base_url: str, path: str, authorization: Callable[[str], str], timeout: float | None = None
+    ) -> tuple[bytes, str] | None:
+        """The body at `path` and the URL that served it, or None on 404; PeerError else."""
         problem = peer_url_problem(base_url)
         if problem is not None:
             raise PeerError("BAD_URL", f"the peer URL {base_url[:80]!r} {problem}")
@@ -79,7 +94,7 @@ class PeerClient:
                 return None
             if status != 200:
                 raise PeerError(f"HTTP_{status}", f"{url} answered {status}")
-            return _parse(body, str(url))
+            return body, str(url)
         raise PeerError("REDIRECTED_AWAY", f"{base_url} redirected more than {MAX_REDIRECTS} times")
 
     def _get(

@@ -37,12 +37,14 @@ from ledger_api.chain.worker import (
 )
 from ledger_api.domain.forwarding import endpoint_calldata
 from ledger_api.domain.peer_tokens import raw_public
+from ledger_api.domain.recognition import RecognitionBook
 from ledger_api.domain.records import LedgerDomain
 from ledger_api.errors import ChainError, ConfigurationError, NodeUnavailable
 from ledger_api.indexer import Indexer
 from ledger_api.peering import PeerClient
 from ledger_api.services.access import Access
 from ledger_api.services.credentials import Credentials
+from ledger_api.services.flags import Flags
 from ledger_api.services.instance import Identity, Instance
 from ledger_api.services.parties import PartyWrites
 from ledger_api.services.payload_exchange import PayloadExchange
@@ -82,6 +84,7 @@ class Runtime:
     peer_records: PeerRecords | None = None  # what it serves to the other authorities' instances
     payload_exchange: PayloadExchange | None = None  # what it fetches from them
     peer_client: PeerClient | None = None
+    flags: Flags | None = None  # intelligence flags: sealed and served here, fetched from the authors'
     worker: ChainWorker | None = None  # the relayer and indexer's process (chain_worker="process")
     # On a PostgreSQL store: whether this instance's worker runs the relayer and indexer or stands by.
     leadership: Leadership | None = None
@@ -169,6 +172,8 @@ class Runtime:
         self.peer_records = PeerRecords(self.store, identity.authority, identity.public_url)
         if self.payload_exchange is None:  # in the API process: a verification's on-demand fetches
             self.payload_exchange = self._payload_exchange(self.instance, domain)
+        if self.flags is None:
+            self.flags = self._flags(self.instance, self.party_writes, self.peer_records, self.evidence_reader.book)
         self.verifier = Verifier(
             self.evidence_reader,
             rules,
@@ -178,6 +183,7 @@ class Runtime:
             fetch_missing=self.payload_exchange.fetch_missing,
             fetch_seconds=s.peer_fetch_on_verify_seconds,
             receipt_validity_seconds=s.receipt_validity_seconds,
+            flags=self.flags,
         )
         self.queries = Queries(self.store, s.confirmations, self.submissions.next_nonce)
         self.readiness = Readiness(
@@ -209,7 +215,9 @@ class Runtime:
         config = load_config(s.deployment_config)
         identity = self._identity(config, keyring, self.rpc, addresses["PartyRegistry"], publish=False)
         domain = LedgerDomain(self.manifest.chain_id, self.manifest.address("ConsignmentLedger"))
-        self.payload_exchange = self._payload_exchange(Instance(self.store, identity, keyring, None), domain)
+        worker_instance = Instance(self.store, identity, keyring, None)
+        self.payload_exchange = self._payload_exchange(worker_instance, domain)
+        self.flags = self._flags(worker_instance, None, None, None)
         self._run_chain_workers(abi, addresses)
         return self
 
@@ -249,6 +257,28 @@ class Runtime:
             lambda tx_hash: transaction_sender(rpc, tx_hash),
         )
 
+    def _flags(
+        self,
+        instance: Instance,
+        writes: PartyWrites | None,
+        served: PeerRecords | None,
+        book: Callable[[], tuple[RecognitionBook, int]] | None,
+    ) -> Flags:
+        """Intelligence flags: sealed, shared and served in the API process (`writes`,
+        `served`, `book`), fetched from the authors' instances in the chain worker's."""
+        assert self.store is not None
+        return Flags(
+            self.store,
+            instance.authority,
+            instance.country,
+            load_or_create_encryption_key(self.settings.receipt_keys),
+            writes=writes,
+            book=book,
+            authenticate=None if served is None else served.authenticate,
+            fetcher=self.peer_client,
+            signing_key=instance.peer_signing_key,
+        )
+
     def _run_chain_workers(self, abi: ContractAbi, addresses: dict[str, str]) -> None:
         """The relayer and indexer loops, and beside them the payload exchange's background
         fetches (what the indexer learnt from others' instances): at once on SQLite (the
@@ -273,6 +303,8 @@ class Runtime:
                     self.relayer.mined.set()
                 if self.payload_exchange is not None:
                     self.payload_exchange.wake.set()
+                if self.flags is not None:
+                    self.flags.wake.set()
                 for thread in threads:
                     thread.join(timeout=10)
 
@@ -301,6 +333,16 @@ class Runtime:
                 target=run_steps,
                 args=("payload-exchange", exchange.step, stop, exchange.wake, 0.5),
                 name="payload-exchange",
+                daemon=True,
+            )
+            thread.start()
+            threads.append(thread)
+        flags = self.flags
+        if flags is not None:
+            thread = threading.Thread(
+                target=run_steps,
+                args=("flag-exchange", flags.step, stop, flags.wake, 1.0),
+                name="flag-exchange",
                 daemon=True,
             )
             thread.start()
@@ -343,6 +385,10 @@ class Runtime:
         self.access = Access(self.store)
         self.evidence_reader = EvidenceReader(self.store, domain, addresses, s.confirmations)
         identity = self._reader_identity(keyring)
+        self.instance = Instance(self.store, identity, keyring, None)
+        # The flags the writers fetched and opened are in the store: a reader's lanes fire
+        # them as the writers' do (it shares nothing and fetches nothing itself).
+        self.flags = self._flags(self.instance, None, None, None)
         self.verifier = Verifier(
             self.evidence_reader,
             rules,
@@ -350,9 +396,9 @@ class Runtime:
             s.service_id,
             issuer=(identity.authority, identity.country),
             receipt_validity_seconds=s.receipt_validity_seconds,
+            flags=self.flags,
         )
         self.queries = Queries(self.store, s.confirmations, _no_chain)
-        self.instance = Instance(self.store, identity, keyring, None)
         self.peer_records = PeerRecords(self.store, identity.authority, identity.public_url)
         return self
 
@@ -438,6 +484,8 @@ class Runtime:
             self.relayer.mined.set()
         if self.payload_exchange is not None:
             self.payload_exchange.wake.set()
+        if self.flags is not None:
+            self.flags.wake.set()
         for thread in self._threads:
             thread.join(timeout=10)
         if self.peer_client is not None:

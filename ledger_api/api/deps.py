@@ -12,6 +12,7 @@ from ledger_api.api.ratelimit import RateLimiter
 from ledger_api.errors import NodeUnavailable, NotAuthenticated
 from ledger_api.runtime import Runtime
 from ledger_api.services.access import Access, Caller
+from ledger_api.services.flags import Flags
 from ledger_api.services.instance import Instance
 from ledger_api.services.parties import PartyWrites
 from ledger_api.services.peer_records import PeerRecords
@@ -58,6 +59,12 @@ def peer_records(rt: Annotated[Runtime, Depends(runtime)]) -> PeerRecords:
     return rt.peer_records
 
 
+def flags(rt: Annotated[Runtime, Depends(runtime)]) -> Flags:
+    if rt.flags is None:
+        raise NodeUnavailable("this instance serves reads only: intelligence flags are at the writing instance")
+    return rt.flags
+
+
 _bearer = HTTPBearer(auto_error=False, description="a party's credential: lgr_<id>_<secret>")
 
 
@@ -98,3 +105,4 @@ AccessDep = Annotated[Access, Depends(access)]
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 InstanceDep = Annotated[Instance, Depends(instance)]
 PeerRecordsDep = Annotated[PeerRecords, Depends(peer_records)]
+FlagsDep = Annotated[Flags, Depends(flags)]

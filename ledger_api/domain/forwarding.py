@@ -93,6 +93,43 @@ def endpoint_calldata(url: str, signing_key: bytes, encryption_key: bytes, relay
     return selector + abi_encode(types, [url, signing_key, encryption_key, to_checksum_address(relayer)])
 
 
+# IntelligenceLedger's writes an author signs (#16): the function and its argument types.
+# A test checks these against the compiled ABI.
+INTELLIGENCE_FUNCTIONS: dict[str, tuple[str, list[str]]] = {
+    "share": ("shareFlag", ["bytes32", "bytes32", "uint8", "uint8", "uint64", "uint64", "address[]"]),
+    "withdraw": ("withdrawFlag", ["uint256"]),
+}
+# shareFlag reads the registry twice per recipient (cold) and stores one flag; withdrawFlag
+# reads it once or twice.
+FLAG_SHARE_GAS_BASE = 200_000
+FLAG_SHARE_GAS_PER_RECIPIENT = 30_000
+FLAG_WITHDRAW_GAS = 150_000
+
+
+def flag_share_gas(recipients: int) -> int:
+    return FLAG_SHARE_GAS_BASE + FLAG_SHARE_GAS_PER_RECIPIENT * recipients
+
+
+def intelligence_calldata(action: str, *args: object) -> bytes:
+    """The calldata of the intelligence write `action` (one of INTELLIGENCE_FUNCTIONS), its
+    arguments in the function's order (hashes as bytes, addresses as hex text)."""
+    name, types = INTELLIGENCE_FUNCTIONS[action]
+    if len(args) != len(types):
+        raise TypeError(f"{name} takes {len(types)} arguments, not {len(args)}")
+    values: list[object] = [
+        [to_checksum_address(str(a)) for a in _items(v)] if t == "address[]" else v
+        for t, v in zip(types, args, strict=True)
+    ]
+    selector = keccak(text=f"{name}({','.join(types)})")[:4]
+    return selector + abi_encode(types, values)
+
+
+def _items(value: object) -> list[object]:
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"expected a list, not {type(value).__name__}")
+    return list(value)
+
+
 @dataclass(frozen=True)
 class ForwardRequest:
     sender: str  # the authority

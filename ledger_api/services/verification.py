@@ -7,7 +7,11 @@ held here. A record whose payload is not held is verified as far as the chain al
 (its kind, party, previous, counterparty, block, its signer's standing) and makes the
 verdict INCOMPLETE (PAYLOAD_UNAVAILABLE, or PAYLOAD_REFUSED_FROM_PEER with the peers'
 refusals) until its payload is held; a hook (`fetch_missing`, the peer fetcher's) may
-fetch such payloads, within a short time, before a verdict is made."""
+fetch such payloads, within a short time, before a verdict is made.
+
+Risk also reads the intelligence flags this instance's authority holds (`FlagSource`,
+services/flags.py) when the verifying country is the authority's own, judged as of the
+verdict's block; a caller that is not customs is not shown the flag rules that fired."""
 
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from ledger_api.domain.evidence import to_bundle, with_recognition
 from ledger_api.domain.facts import PartyCheckpoint, PartyFact, PayloadRefusal, RecordFact, VerificationInput
+from ledger_api.domain.intelligence import HeldFlag
 from ledger_api.domain.merkle import MerkleTree
 from ledger_api.domain.parties import PARTY_EVENTS
 from ledger_api.domain.receipts import evidence_hash, receipt_claims
@@ -86,6 +91,11 @@ class EvidenceReader:
 
     def indexed_block(self, session: Session) -> int:
         return index.indexed_block(session) or 0
+
+    def block_time(self, number: int) -> int | None:
+        with self.store.session() as session:
+            block = index.block(session, number)
+        return None if block is None else int(block.timestamp)
 
     def fingerprint(self, ucr: str, country: str, at_block: int | None = None) -> tuple[Any, ...]:
         """What a verification's outcome depends on, in two cheap queries: the block it
@@ -262,6 +272,14 @@ _Outcome = tuple[dict[str, Any], dict[str, Any], _Claims]
 FetchMissing = Callable[[bytes, float], object]
 
 
+class FlagSource(Protocol):
+    """The intelligence flags the instance's authority holds (services/flags.py Flags)."""
+
+    def held(self) -> Sequence[HeldFlag]: ...
+    def version(self) -> object: ...
+    def used(self, reasons: Sequence[str]) -> None: ...
+
+
 class Verifier:
     """Verdict, risk lane and signed receipt for a consignment, as of a block. Outcomes are
     cached by what they depend on (EvidenceReader.fingerprint): a repeated question costs two
@@ -283,8 +301,11 @@ class Verifier:
         fetch_missing: FetchMissing | None = None,
         fetch_seconds: float = 2.0,
         receipt_validity_seconds: int = 86_400,
+        flags: FlagSource | None = None,
     ) -> None:
         self.reader, self.rules, self.keyring, self.service_id = reader, rules, keyring, service_id
+        self.flags = flags
+        self._flag_rules = {r.id for r in rules.rules if r.when.type == "intelligence_flag_matches"}
         self.issuer = issuer
         self.receipt_validity_seconds = receipt_validity_seconds
         self.fetch_missing, self.fetch_seconds = fetch_missing, fetch_seconds
@@ -313,15 +334,19 @@ class Verifier:
         *,
         requester: str | None = None,
         view: View = "full",
+        reveal_flags: bool = True,
     ) -> dict[str, Any]:
         """The verification response with its own receipt. `view` is the requester's standing
         (services/access.py): a partner customs gets the messages said without the seal and
         container numbers and HS codes it may not see; the verdict, codes, records, lane and
-        receipt are the same."""
+        receipt are the same. `reveal_flags` False (a caller that is not customs): the flag
+        rules that fired are left out of the answer's `risk.fired`."""
         key = self.reader.fingerprint(ucr, country, at_block)
         if self.fetch_missing is not None and not all(row[3] for row in key[4]):
             self.fetch_missing(consignment_key(ucr), self.fetch_seconds)
             key = self.reader.fingerprint(ucr, country, at_block)
+        if self.flags is not None:
+            key = (*key, self.flags.version())
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
@@ -338,12 +363,26 @@ class Verifier:
         receipt = self.keyring.issue(
             claims(iat=now, jti=uuid.uuid4().hex, requester=requester, exp=now + self.receipt_validity_seconds)
         )
-        return dict(partner_response if view == "partner" else response, receipt=receipt)
+        answer = partner_response if view == "partner" else response
+        fired = answer["risk"]["fired"]
+        flagged = [f["reason"] for f in fired if f["id"] in self._flag_rules]
+        if flagged and self.flags is not None:
+            self.flags.used(flagged)
+        if flagged and not reveal_flags:
+            kept = [f for f in fired if f["id"] not in self._flag_rules]
+            answer = dict(answer, risk=dict(answer["risk"], fired=kept))
+        return dict(answer, receipt=receipt)
 
     def _outcome(self, ucr: str, country: str, at_block: int | None) -> _Outcome:
         gathered = self.reader.gather(ucr, country, at_block)
         result = verify(gathered.input)
-        risk = assess(self.rules, gathered.input)
+        flags: Sequence[HeldFlag] = ()
+        block_time = None
+        if self.flags is not None and self.issuer is not None and country == self.issuer[1]:
+            flags = self.flags.held()
+            block_time = self.reader.block_time(gathered.input.as_of_block) if flags else None
+            flags = flags if block_time is not None else ()
+        risk = assess(self.rules, gathered.input, flags=flags, block_time=block_time)
         evidence = rfc8785.dumps(gathered.bundle())
         checks = [c.as_dict() for c in result.checks]
         digest = evidence_hash(evidence)

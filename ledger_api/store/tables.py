@@ -315,6 +315,60 @@ class PeerTokenSeenRow(Base):
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)  # unix seconds
 
 
+class FlagRow(Base):
+    """An intelligence flag as the chain has it (IntelligenceLedger's FlagShared, and its
+    FlagWithdrawn): the facts the whole consortium audits. Its content is not here: it is
+    in `flag_documents`, by content hash, for the author and the recipients only."""
+
+    __tablename__ = "flags"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)  # the contract's id, from 1
+    author: Mapped[str] = mapped_column(String(42), index=True)
+    author_country: Mapped[str] = mapped_column(String(2))
+    content_hash: Mapped[str] = mapped_column(String(66), index=True)
+    subject_hash: Mapped[str] = mapped_column(String(66))
+    category: Mapped[int] = mapped_column(Integer)
+    severity: Mapped[int] = mapped_column(Integer)
+    valid_from: Mapped[int] = mapped_column(BigInteger)  # unix seconds
+    valid_until: Mapped[int] = mapped_column(BigInteger)  # exclusive
+    recipients: Mapped[str] = mapped_column(Text)  # JSON list of checksummed addresses
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    withdrawn_at_block: Mapped[int | None] = mapped_column(BigInteger)
+    withdrawn_by: Mapped[str | None] = mapped_column(String(42))
+    # Why the last fetch of its document from the author's instance failed (a recipient's).
+    fetch_error: Mapped[str | None] = mapped_column(Text)
+    uses: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # verifications here that fired it
+
+
+class FlagDocumentRow(Base):
+    """A flag's sealed document (the JWE, byte for byte what is hashed on chain) and its
+    opened content: sealed here by the author's instance (origin "local", before and after
+    it is shared), or fetched from it by a recipient's and opened (origin "peer")."""
+
+    __tablename__ = "flag_documents"
+
+    content_hash: Mapped[str] = mapped_column(String(66), primary_key=True)
+    author: Mapped[str] = mapped_column(String(42), index=True)
+    document: Mapped[str] = mapped_column(Text)  # RFC 8785 JSON, as text
+    content: Mapped[str] = mapped_column(Text)  # the plaintext FlagContent, RFC 8785 JSON
+    recipients: Mapped[str] = mapped_column(Text)  # JSON list, in the order sealed (shareFlag's order)
+    origin: Mapped[str] = mapped_column(String(8))  # local | peer
+    created_at: Mapped[int] = mapped_column(BigInteger)  # unix seconds
+
+
+class FlagReadRow(Base):
+    """One read of a flag's content: by a person through the API (`kind` "person", the
+    credential's party) or by a recipient's instance (`kind` "peer", its authority)."""
+
+    __tablename__ = "flag_reads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    flag_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    reader: Mapped[str] = mapped_column(String(42))
+    kind: Mapped[str] = mapped_column(String(8))
+    at: Mapped[int] = mapped_column(BigInteger)  # unix seconds
+
+
 # The tables a single post reads and writes, as Core sees them: that path runs ~10 short
 # statements per request, and the ORM's unit of work and identity map cost more than the
 # statements themselves.
