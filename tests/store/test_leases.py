@@ -69,7 +69,7 @@ def test_a_takeover_waits_for_the_owners_guarded_transaction_in_flight(store: St
         standby.start()
         standby.join(timeout=0.5)
         assert standby.is_alive() and taken == [], "the takeover waits"
-        assert leases.renew(store, NAME, "a", 1, ttl=0.01), "the owner's renewal does not wait for its own writes"
+        assert leases.renew(store, NAME, "a", 1, ttl=0), "the owner's renewal does not wait for its own writes"
         session.add(StateRow(key="written by a", value="in time"))
     standby.join(timeout=10)
     assert taken == [2]
