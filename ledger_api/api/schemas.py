@@ -148,6 +148,16 @@ class RecordOut(BaseModel):
     accepted_at: str
 
 
+NAME_DOC = "legal name; null when the service has not seen the identifiers the chain's hash covers"
+IDENTIFIERS_DOC = "name, EORI, LEI, GLN… as registered (their hash is on chain)"
+
+
+class PartyNameOut(BaseModel):
+    address: str
+    name: str | None = Field(description=NAME_DOC)
+    identifiers: dict[str, str] | None = Field(description=IDENTIFIERS_DOC)
+
+
 class ConsignmentOut(BaseModel):
     ucr: str
     consignment: str
@@ -157,6 +167,7 @@ class ConsignmentOut(BaseModel):
     exporter: str
     route: list[str] = Field(description="origin, destination, then the transit countries in the order added")
     records: list[RecordOut]
+    parties: dict[str, PartyNameOut] = Field(description="the registered parties the records name, by address")
 
 
 class PartyOut(BaseModel):
@@ -169,6 +180,8 @@ class PartyOut(BaseModel):
     registered_block: int
     updated_block: int
     next_nonce: int = Field(description="the nonce this party's next single-mode record must carry")
+    name: str | None = Field(description=NAME_DOC)
+    identifiers: dict[str, str] | None = Field(description=IDENTIFIERS_DOC)
     forwarder_nonce: int | None = Field(
         default=None, description="for an authority: its next nonce at the forwarder (registry writes)"
     )
@@ -194,6 +207,17 @@ class PartyWriteIn(_In):
     nonce: Uint256 = Field(description="the authority's next nonce at the forwarder")
     deadline: Annotated[int, Field(ge=0, lt=2**48, strict=True)]
     signature: Signature
+
+
+class IdentifiersIn(_In):
+    """A registered party's identifiers, accepted when they hash to the registry's identifiers hash."""
+
+    identifiers: dict[IdentifierKey, IdentifierValue] = Field(min_length=1, max_length=8)
+
+
+class IdentifiersOut(BaseModel):
+    address: str
+    identifiers_hash: str
 
 
 class PartyWriteOut(BaseModel):

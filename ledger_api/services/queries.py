@@ -16,6 +16,7 @@ from ledger_api.domain.parties import role_names, status_name
 from ledger_api.domain.records import ZERO_ADDRESS, RecordKind, consignment_key
 from ledger_api.errors import NotFound
 from ledger_api.store.db import Store
+from ledger_api.store.directory import PartyName, names_of
 from ledger_api.store.tables import PartyRow, RecordRow, StateRow, route_of
 
 
@@ -58,6 +59,7 @@ class ConsignmentView:
     exporter: str
     route: list[str]  # origin, destination, then the transit countries in the order added
     records: list[RecordView]
+    parties: dict[str, PartyName]  # the registered parties its records name, by address
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ class PartyView:
     registered_block: int
     updated_block: int
     next_nonce: int
+    name: str | None
+    identifiers: dict[str, str] | None
 
 
 class Queries:
@@ -105,6 +109,7 @@ class Queries:
                 raise NotFound(f"no consignment {ucr}")
             head = self._head(session)
             views = [self._view(r, head, None) for r in rows]
+            parties = names_of(session, [a for r in rows for a in (r.party, r.counterparty)])
         # Custody and route by the custody rules (domain/custody.py), replaying the records
         # not failed in their order; one that no longer follows (built on a stale head) is
         # doomed and moves nothing.
@@ -126,6 +131,7 @@ class Queries:
             exporter=state.exporter,
             route=list(state.route),
             records=views,
+            parties=parties,
         )
 
     def party(self, address: str) -> PartyView:
@@ -133,6 +139,7 @@ class Queries:
             row = session.get(PartyRow, address)
             if row is None:
                 raise NotFound(f"no party {address}")
+            named = names_of(session, [address])[address]
             return PartyView(
                 address=row.address,
                 country=row.country,
@@ -143,6 +150,8 @@ class Queries:
                 registered_block=row.registered_block,
                 updated_block=row.updated_block,
                 next_nonce=self.next_nonce(row.address),
+                name=named.name,
+                identifiers=named.identifiers,
             )
 
     def indexed_block(self) -> int:

@@ -178,6 +178,17 @@ class PartyRow(Base):
     updated_block: Mapped[int] = mapped_column(BigInteger)
 
 
+class PartyIdentifiersRow(Base):
+    """A party's identifiers (legal name, EORI, LEI, GLN…), keyed by their hash: the chain
+    holds only the hash, so a party's name is shown only where the hash the registry
+    holds for it is this row's (store/directory.py)."""
+
+    __tablename__ = "party_identifiers"
+
+    hash: Mapped[str] = mapped_column(String(66), primary_key=True)
+    identifiers: Mapped[str] = mapped_column(Text)  # RFC 8785 canonical JSON, what was hashed
+
+
 class CredentialRow(Base):
     """An API credential of a party. Only a hash of its secret is kept: the token is shown
     once, when issued."""

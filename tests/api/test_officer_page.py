@@ -1,7 +1,7 @@
 """The customs officer's page in a real browser (Playwright driving Debian's chromium)
 against the service seeded with the demo consignments: a verdict with its checks and
-risk lane, the broken consignment's reason, the downloads, and the 401 message without a
-credential.
+risk lane, the parties by name, the broken consignment's reason, the downloads, and the
+401 message without a credential.
 Screenshots go under the test's tmp_path and one of each to screenshots/ (gitignored)."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import httpx
 import pytest
 from support.demo_service import BROKEN, DELIVERED, IN_TRANSIT
 
+from ledger_api import demo
 from ledger_api.domain.verification import CHECK_NAMES
 from ledger_api.settings import PROJECT_ROOT
 
@@ -90,6 +91,14 @@ def test_the_officer_sees_the_delivered_consignment_verified_green_with_every_ch
         rows = page.locator("#timeline tbody tr")
         assert rows.count() >= 4
         expect(page.locator("#timeline")).to_contain_text("CSQU3054383")
+        # parties by name, the address on hover and a button copying it
+        exporter = demo.EXPORTER_P.account.address
+        expect(page.locator("#timeline")).to_contain_text("Sakura Precision KK")
+        expect(page.locator("#custody")).to_contain_text("Rotterdam Hinterland Rail B.V.")
+        named = page.locator(f'#timeline .party[data-address="{exporter}"]').first
+        assert exporter in (named.get_attribute("title") or "")
+        assert "LEI 353800SKRPRC7Q1D0J45" in (named.get_attribute("title") or "")
+        assert named.locator("button.copy").get_attribute("data-address") == exporter
         # the token stays out of the URL, in this tab's sessionStorage
         assert _token(http) not in page.url
         assert page.evaluate("sessionStorage.getItem('ledger.officer.token')") == _token(http)

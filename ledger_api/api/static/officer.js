@@ -37,6 +37,25 @@
     return addr.length > 12 ? addr.slice(0, 6) + "\u2026" + addr.slice(-4) : addr;
   }
 
+  /* A party by its legal name, the address on hover and a button that copies it; the
+     address alone (shortened) when the service holds no name for it. */
+  function partyEl(addr, parties) {
+    if (!addr) return el("span", { text: "\u2014" });
+    var known = (parties || {})[addr] || {};
+    var ids = known.identifiers || {};
+    var extra = ["eori", "lei", "gln"].filter(function (k) { return ids[k]; })
+      .map(function (k) { return k.toUpperCase() + " " + ids[k]; });
+    var label = known.name || short(addr);
+    var title = addr + (extra.length ? "\n" + extra.join("\n") : "");
+    var copy = el("button", { type: "button", class: "copy", title: "Copy address " + addr, "aria-label": "Copy address", "data-address": addr, text: "\u29C9" });
+    copy.addEventListener("click", function () {
+      if (navigator.clipboard) navigator.clipboard.writeText(addr).catch(function () {});
+    });
+    return el("span", { class: "party", title: title, "data-address": addr }, [
+      el("span", { class: known.name ? "party-name" : "addr", text: label }), copy,
+    ]);
+  }
+
   function list(value) {
     if (!value) return "\u2014";
     if (Array.isArray(value)) return value.length ? value.join(", ") : "\u2014";
@@ -130,9 +149,16 @@
   function renderTimeline(c) {
     var body = $("timeline").tBodies[0];
     body.textContent = "";
-    var custody = "Custodian " + short(c.custodian);
-    if (c.pending_custodian) custody += " \u00B7 handover pending to " + short(c.pending_custodian);
-    $("custody").textContent = custody + " \u00B7 exporter " + short(c.exporter);
+    var custody = $("custody");
+    custody.textContent = "";
+    custody.appendChild(document.createTextNode("Custodian "));
+    custody.appendChild(partyEl(c.custodian, c.parties));
+    if (c.pending_custodian) {
+      custody.appendChild(document.createTextNode(" \u00B7 handover pending to "));
+      custody.appendChild(partyEl(c.pending_custodian, c.parties));
+    }
+    custody.appendChild(document.createTextNode(" \u00B7 exporter "));
+    custody.appendChild(partyEl(c.exporter, c.parties));
     c.records.forEach(function (r) {
       var p = r.payload || {};
       var pending = r.status !== "confirmed" && r.status !== "failed";
@@ -146,8 +172,8 @@
       var kind = el("td", { class: "code", text: r.kind });
       if (pending) kind.appendChild(el("span", { class: "tag-pending", text: "pending" }));
       else if (awaiting) kind.appendChild(el("span", { class: "tag-pending", text: "pending acceptance" }));
-      var who = el("td", { class: "addr", title: r.party, text: short(r.party) });
-      if (r.counterparty) who.appendChild(el("div", { class: "meta", text: "\u2192 " + short(r.counterparty) }));
+      var who = el("td", { class: "who" }, [partyEl(r.party, c.parties)]);
+      if (r.counterparty) who.appendChild(el("div", { class: "meta" }, ["\u2192 ", partyEl(r.counterparty, c.parties)]));
       body.appendChild(el("tr", { class: pending || awaiting ? "pending" : "", "data-record": r.id }, [
         el("td", { text: String(r.position) }),
         kind,
