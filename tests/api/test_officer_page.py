@@ -7,16 +7,22 @@ Screenshots go under the test's tmp_path and one of each to screenshots/ (gitign
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from eth_account import Account
+from eth_utils.crypto import keccak
 from support.demo_service import BROKEN, DELIVERED, IN_TRANSIT
+from support.service import wait_until
 
 from ledger_api import demo
+from ledger_api.client import LedgerClient
 from ledger_api.domain.verification import CHECK_NAMES
+from ledger_api.keystore import FAST_ENV, import_key
 from ledger_api.settings import PROJECT_ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -167,5 +173,160 @@ def test_without_a_credential_the_page_asks_for_one(demo_service, browser, tmp_p
         sync_api.expect(message).to_contain_text("credential")
         assert page.locator("#result").is_hidden()
         _shot(page, tmp_path, "officer-401")
+    finally:
+        context.close()
+
+
+# ---------------------------------------------------------------- decisions signed in the browser
+
+PASSPHRASE = "officer page passphrase 7"
+NL_AUTHORITY, SG_AUTHORITY = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
+AWAITING_NL = f"{demo.UCR_PREFIX}0005"  # declared and released for export: the Dutch decision is awaited
+
+
+def _keystore(tmp_path: Path, alias: str, key: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The officer's key as `ledger keys import` writes it (fast scrypt, as the suite's keys)."""
+    monkeypatch.setenv(FAST_ENV, "1")
+    import_key(alias, key, PASSPHRASE, keys_dir=tmp_path / "keys")
+    return tmp_path / "keys" / f"{alias}.json"
+
+
+def _credential(demo_service, address: str) -> str:
+    _, runtime = demo_service
+    assert runtime.credentials is not None
+    return runtime.credentials.issue(address, "officer page test")
+
+
+def _load_key(page, keystore: Path, passphrase: str = PASSPHRASE) -> None:
+    page.set_input_files("#keystore-file", str(keystore))
+    page.fill("#keystore-pass", passphrase)
+    page.click("#load-key")
+
+
+def _decide(page, decision: str, office: str = "NL000396") -> None:
+    page.select_option("#decision", decision)
+    page.fill("#office", office)
+    page.click("#sign-decision")
+
+
+def test_an_officer_loads_a_keystore_signs_a_hold_in_the_browser_and_the_view_shows_it_without_the_key_leaking(
+    demo_service, browser, tmp_path, monkeypatch, caplog, capfd
+):
+    caplog.set_level(logging.DEBUG)
+    http, _ = demo_service
+    key = demo.ANVIL_AUTHORITY_KEYS[NL_AUTHORITY]
+    keystore = _keystore(tmp_path, "nl-officer", key, monkeypatch)
+    context, page = _page(browser, str(http.base_url))
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(f"{r.url}\n{json.dumps(r.headers)}\n{r.post_data or ''}"))
+    try:
+        expect = sync_api.expect
+        _verify(page, AWAITING_NL, _credential(demo_service, NL_AUTHORITY))
+        expect(page.locator("#verdict")).to_be_visible(timeout=20_000)
+        expect(page.locator("#decision-state")).to_contain_text("awaiting its decision")
+        _load_key(page, keystore)
+        expect(page.locator("#key-status")).to_contain_text(NL_AUTHORITY, timeout=20_000)
+        expect(page.locator("#key-status")).to_contain_text("Douane Nederland")
+        assert page.input_value("#keystore-pass") == ""  # the passphrase does not stay in the form
+        _shot(page, tmp_path, "officer-key-loaded")
+
+        _decide(page, "HOLD")
+        expect(page.locator("#decision-message")).to_contain_text("Signed and accepted: HOLD", timeout=20_000)
+        expect(page.locator("#decision-state")).to_have_attribute("data-decision", "HOLD", timeout=20_000)
+        expect(page.locator("#decision-state")).to_contain_text("decision open")
+        expect(page.locator("#timeline tbody tr").last).to_contain_text("CUSTOMS_DECISION")
+        _shot(page, tmp_path, "officer-signed-hold")
+        records = http.get(f"/v1/consignments/{AWAITING_NL}").json()["records"]
+        assert (records[-1]["party"], records[-1]["payload"]["decision"]) == (NL_AUTHORITY, "HOLD")
+
+        # forgotten on request: nothing left to sign with
+        page.click("#forget-key")
+        expect(page.locator("#key-status")).to_have_text("No key loaded.")
+        _decide(page, "HOLD")
+        expect(page.locator("#decision-message")).to_contain_text("Load your signing key first")
+
+        # the key (nor its passphrase) is in no request, storage or log
+        secrets = (key.removeprefix("0x").lower(), PASSPHRASE)
+        assert sent and not [s for s in sent if any(secret in s.lower() for secret in secrets)]
+        stored = page.evaluate(
+            """async () => ({
+                local: JSON.stringify(Object.assign({}, localStorage)),
+                session: JSON.stringify(Object.assign({}, sessionStorage)),
+                databases: JSON.stringify(await indexedDB.databases()),
+            })"""
+        )
+        assert json.loads(stored["databases"]) == [] and json.loads(stored["local"]) == {}
+        assert list(json.loads(stored["session"])) == ["ledger.officer.token"]  # the credential, as before
+        assert not any(secret in json.dumps(stored).lower() for secret in secrets)
+        assert context.cookies() == []
+        logged = "\n".join(r.getMessage() for r in caplog.records) + "".join(capfd.readouterr())
+        assert not any(secret in logged.lower() for secret in secrets)
+    finally:
+        context.close()
+
+
+def test_a_wrong_passphrase_loads_nothing_and_says_so(demo_service, browser, tmp_path, monkeypatch):
+    http, _ = demo_service
+    keystore = _keystore(tmp_path, "nl-officer", demo.ANVIL_AUTHORITY_KEYS[NL_AUTHORITY], monkeypatch)
+    context, page = _page(browser, str(http.base_url))
+    try:
+        page.goto("/")
+        _load_key(page, keystore, "not the passphrase")
+        sync_api.expect(page.locator("#key-message")).to_contain_text("Wrong passphrase", timeout=20_000)
+        sync_api.expect(page.locator("#key-status")).to_have_text("No key loaded.")
+        _shot(page, tmp_path, "officer-wrong-passphrase")
+    finally:
+        context.close()
+
+
+def test_a_revoked_officer_is_refused_with_a_clear_message(demo_service, browser, tmp_path, monkeypatch):
+    http, _ = demo_service
+    authority = LedgerClient(
+        str(http.base_url).rstrip("/"),
+        Account.from_key(demo.ANVIL_AUTHORITY_KEYS[NL_AUTHORITY]),
+        token=_credential(demo_service, NL_AUTHORITY),
+    )
+    officer = Account.from_key(keccak(text="officer page: a revoked officer"))
+    try:
+        authority.manage_party(
+            "register", officer.address, roles=["CUSTOMS"], identifiers={"name": "Revoked Officer (test)"}
+        )
+        wait_until(lambda: (authority.party(officer.address) or {}).get("status") == "active", what="registered")
+        authority.manage_party("revoke", officer.address)
+        wait_until(lambda: (authority.party(officer.address) or {}).get("status") == "revoked", what="revoked")
+    finally:
+        authority.close()
+    keystore = _keystore(tmp_path, "revoked", "0x" + officer.key.hex().removeprefix("0x"), monkeypatch)
+    context, page = _page(browser, str(http.base_url))
+    try:
+        _verify(page, AWAITING_NL, _credential(demo_service, officer.address))
+        # a revoked party's credential reads nothing
+        sync_api.expect(page.locator("#message")).to_contain_text("404", timeout=20_000)
+        _load_key(page, keystore)
+        sync_api.expect(page.locator("#key-message")).to_contain_text("revoked", timeout=20_000)
+        _decide(page, "HOLD")
+        message = page.locator("#decision-message")
+        sync_api.expect(message).to_contain_text("revoked or suspended", timeout=20_000)
+        _shot(page, tmp_path, "officer-revoked")
+    finally:
+        context.close()
+
+
+def test_customs_of_a_country_not_on_the_route_is_refused_with_a_clear_message(
+    demo_service, browser, tmp_path, monkeypatch
+):
+    http, _ = demo_service
+    keystore = _keystore(tmp_path, "sg-officer", demo.ANVIL_AUTHORITY_KEYS[SG_AUTHORITY], monkeypatch)
+    context, page = _page(browser, str(http.base_url))
+    try:
+        _verify(page, DELIVERED, _credential(demo_service, SG_AUTHORITY), country="SG")  # JP -> NL, not via SG
+        sync_api.expect(page.locator("#verdict")).to_be_visible(timeout=20_000)
+        _load_key(page, keystore)
+        sync_api.expect(page.locator("#key-status")).to_contain_text(SG_AUTHORITY, timeout=20_000)
+        _decide(page, "HOLD", office="SGSIN")
+        message = page.locator("#decision-message")
+        sync_api.expect(message).to_contain_text("not on this consignment's route", timeout=20_000)
+        sync_api.expect(message).to_contain_text("customs of SG")
+        _shot(page, tmp_path, "officer-not-on-route")
     finally:
         context.close()
