@@ -24,6 +24,7 @@ from ledger_api.api.routes import (
     recognition_writes,
     records,
     verification,
+    worklist,
 )
 from ledger_api.runtime import Runtime
 from ledger_api.settings import Settings
@@ -266,6 +267,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         parties.router,
         recognition_writes.router,
         epcis.router,
+        worklist.router,
         page.router,
     ):
         app.include_router(router)

@@ -32,6 +32,7 @@ from ledger_api.services.queries import Queries
 from ledger_api.services.recognition_writes import RecognitionWrites
 from ledger_api.services.submission import Submissions
 from ledger_api.services.verification import EvidenceReader, Verifier
+from ledger_api.services.worklist import Worklist
 from ledger_api.settings import ANVIL_CHAIN_ID, ANVIL_DEV_ADDRESSES, Settings
 from ledger_api.store.db import Store
 from ledger_api.store.receipt_keys import load_or_create_keyring
@@ -57,6 +58,7 @@ class Runtime:
     credentials: Credentials | None = None
     access: Access | None = None
     verifier: Verifier | None = None
+    worklist: Worklist | None = None
     worker: ChainWorker | None = None  # the relayer and indexer's process (chain_worker="process")
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -123,6 +125,7 @@ class Runtime:
         self.access = Access(self.store)
         self.evidence_reader = EvidenceReader(self.store, domain, addresses, s.confirmations)
         self.verifier = Verifier(self.evidence_reader, rules, keyring, s.service_id)
+        self.worklist = Worklist(self.store, self.evidence_reader, rules)
         self.queries = Queries(self.store, s.confirmations, self.submissions.next_nonce)
         if background and s.chain_worker == "process":
             self.worker = ChainWorker(chain_worker_process, (s, url)).start()
@@ -179,6 +182,7 @@ class Runtime:
         self.access = Access(self.store)
         self.evidence_reader = EvidenceReader(self.store, domain, addresses, s.confirmations)
         self.verifier = Verifier(self.evidence_reader, rules, keyring, s.service_id)
+        self.worklist = Worklist(self.store, self.evidence_reader, rules)
         self.queries = Queries(self.store, s.confirmations, _no_chain)
         return self
 

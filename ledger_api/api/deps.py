@@ -16,6 +16,7 @@ from ledger_api.services.parties import PartyWrites
 from ledger_api.services.queries import Queries
 from ledger_api.services.recognition_writes import RecognitionWrites
 from ledger_api.services.submission import Submissions
+from ledger_api.services.worklist import Worklist
 
 
 async def runtime(request: Request) -> Runtime:
@@ -66,6 +67,11 @@ async def caller(  # async: a short read, cheaper on the event loop than on the 
     return who
 
 
+def worklist(rt: Annotated[Runtime, Depends(runtime)]) -> Worklist:
+    assert rt.worklist is not None
+    return rt.worklist
+
+
 async def access(rt: Annotated[Runtime, Depends(runtime)]) -> Access:
     assert rt.access is not None
     return rt.access
@@ -83,4 +89,5 @@ PartyWritesDep = Annotated[PartyWrites, Depends(party_writes)]
 RecognitionWritesDep = Annotated[RecognitionWrites, Depends(recognition_writes)]
 CallerDep = Annotated[Caller, Depends(caller)]
 AccessDep = Annotated[Access, Depends(access)]
+WorklistDep = Annotated[Worklist, Depends(worklist)]
 RuntimeDep = Annotated[Runtime, Depends(runtime)]

@@ -351,3 +351,60 @@ class CaptureOut(BaseModel):
     records: list[CapturedRecordOut]
     batch_root: str | None = Field(description="the Merkle root the records are anchored under, for batch consignments")
     status: str
+
+
+# ---------------------------------------------------------------- worklist
+
+
+class FiredNameOut(BaseModel):
+    id: str
+    description: str
+
+
+class LastEventOut(BaseModel):
+    kind: str
+    place: str | None = Field(description="UN/LOCODE, or the customs office of a decision")
+    time: str | None
+
+
+class WorklistItemOut(BaseModel):
+    ucr: str
+    consignment: str
+    lane: Literal["GREEN", "AMBER", "RED"]
+    score: int
+    fired: list[FiredNameOut]
+    exporter: PartyNameOut
+    exporter_aeo_recognised: bool | None = Field(description="the exporter's AEO status, recognised by this country")
+    exporter_aeo_programme: str | None
+    custodian: PartyNameOut
+    last_event: LastEventOut
+    awaiting_decision: bool = Field(description="the country has not decided, or its HOLD / inspection order is open")
+    last_decision: str | None
+    inspected: bool
+    discrepancy: bool
+    hs_chapters: list[str]
+
+
+class WorklistOut(BaseModel):
+    """A page of a country's worklist: RED first, then by score; `next_cursor` pages on."""
+
+    country: str
+    items: list[WorklistItemOut]
+    next_cursor: str | None
+
+
+class RuleHitRateOut(BaseModel):
+    rule: str
+    description: str
+    flagged: int = Field(description="consignments declared in the period that the rule flagged")
+    inspected: int = Field(description="of those, how many this country inspected (an INSPECTED outcome)")
+    discrepancies: int = Field(description="of those inspections, how many found a discrepancy")
+    inspection_rate: float | None
+    discrepancy_rate: float | None
+
+
+class HitRatesOut(BaseModel):
+    country: str
+    since: int | None
+    until: int | None
+    rules: list[RuleHitRateOut]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 
 import rfc8785
@@ -120,3 +121,13 @@ def identifier_errors(identifiers: Mapping[str, str], *, name_required: bool = T
     if gln is not None and not gln_is_valid(gln):
         errors.append(("gln", "not a GS1 GLN (13 digits, the last its check digit)"))
     return errors
+
+
+@dataclass(frozen=True)
+class PartyName:
+    """A party by name: its identifiers as registered, where the service holds those its
+    on-chain identifiers hash covers (name and identifiers None otherwise)."""
+
+    address: str
+    name: str | None
+    identifiers: dict[str, str] | None

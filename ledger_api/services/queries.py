@@ -12,11 +12,11 @@ from sqlalchemy import select
 
 from ledger_api.domain.custody import ConsignmentState, CustodyRuleError, replay
 from ledger_api.domain.merkle import MerkleTree
-from ledger_api.domain.parties import role_names, status_name
+from ledger_api.domain.parties import PartyName, role_names, status_name
 from ledger_api.domain.records import ZERO_ADDRESS, RecordKind, consignment_key
 from ledger_api.errors import NotFound
 from ledger_api.store.db import Store
-from ledger_api.store.directory import PartyName, names_of
+from ledger_api.store.directory import names_of
 from ledger_api.store.tables import PartyRow, RecordRow, StateRow, route_of
 
 

@@ -6,22 +6,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 import rfc8785
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ledger_api.domain.parties import NAME_KEY, identifiers_hash
+from ledger_api.domain.parties import NAME_KEY, PartyName, identifiers_hash
 from ledger_api.store.tables import PartyIdentifiersRow, PartyRow
-
-
-@dataclass(frozen=True)
-class PartyName:
-    address: str
-    name: str | None  # None when the service has not seen the identifiers the chain's hash covers
-    identifiers: dict[str, str] | None
 
 
 def save_identifiers(session: Session, identifiers: Mapping[str, str]) -> str:

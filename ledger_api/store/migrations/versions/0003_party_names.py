@@ -1,5 +1,6 @@
-"""Parties by name (issue #15): the identifiers a registration carries (legal name, EORI,
-LEI, GLN…), kept by their hash, which is what the registry holds on chain.
+"""The officer's day (issue #15): parties by name — the identifiers a registration carries
+(legal name, EORI, LEI, GLN…), kept by their hash, which is what the registry holds on
+chain — and the worklist's lines, one per consignment and route country.
 
 Revision ID: 0003
 Revises: 0002
@@ -24,7 +25,26 @@ def upgrade() -> None:
         sa.Column("identifiers", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("hash"),
     )
+    op.create_table(
+        "worklist_entries",
+        sa.Column("consignment", sa.String(length=66), nullable=False),
+        sa.Column("country", sa.String(length=2), nullable=False),
+        sa.Column("ucr", sa.String(length=35), nullable=False),
+        sa.Column("fingerprint", sa.String(length=80), nullable=False),
+        sa.Column("lane_rank", sa.Integer(), nullable=False),
+        sa.Column("score", sa.Integer(), nullable=False),
+        sa.Column("entry", sa.Text(), nullable=False),
+        sa.Column("awaiting", sa.Integer(), nullable=False),
+        sa.Column("hs_chapters", sa.Text(), nullable=False),
+        sa.Column("parties", sa.Text(), nullable=False),
+        sa.Column("last_event_at", sa.BigInteger(), nullable=True),
+        sa.Column("declared_at", sa.BigInteger(), nullable=True),
+        sa.PrimaryKeyConstraint("consignment", "country"),
+    )
+    op.create_index("worklist_by_rank", "worklist_entries", ["country", "lane_rank", "score", "ucr"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("worklist_by_rank", table_name="worklist_entries")
+    op.drop_table("worklist_entries")
     op.drop_table("party_identifiers")
