@@ -427,7 +427,7 @@
       return waitIncluded(accepted.id).then(function (r) {
         show("decision-message", { kind: "ok", text: done + (r ? " \u2014 " + r.status + "." : ".") });
         $("verify-form").dispatchEvent(new Event("submit", { cancelable: true }));
-        document.dispatchEvent(new CustomEvent("ledger:decided", { detail: { ucr: ucr } }));
+        if ($("worklist").tBodies[0].rows.length) loadWorklist(false);
       });
     }).catch(function (err) {
       show("decision-message", explainDecision(err, country));
@@ -451,6 +451,160 @@
     $("method").disabled = !(d === "INSPECTION_ORDERED" || d === "INSPECTED");
     $("result-select").disabled = d !== "INSPECTED";
     $("discrepancies").disabled = !(d === "INSPECTED" && $("result-select").value === "NON_CONFORM");
+  }
+
+  /* ------------------------------------------------------------ worklist */
+
+  var worklistCursor = null;
+  var live = { abort: null, retry: 1000, timer: null, reload: null, country: null };
+
+  function officerCountry() { return $("country").value.trim().toUpperCase(); }
+
+  function unix(dateInput) {
+    var v = $(dateInput).value;
+    return v ? String(Math.floor(Date.parse(v + "T00:00:00Z") / 1000)) : null;
+  }
+
+  function worklistQuery(cursor) {
+    var q = new URLSearchParams({ country: officerCountry(), status: $("wl-status").value, limit: "50" });
+    if ($("wl-lane").value) q.set("lane", $("wl-lane").value);
+    if ($("wl-hs").value.trim()) q.set("hs_chapter", $("wl-hs").value.trim());
+    if ($("wl-party").value.trim()) q.set("party", $("wl-party").value.trim());
+    if (unix("wl-from")) q.set("arrived_from", unix("wl-from"));
+    if (unix("wl-until")) q.set("arrived_until", String(Number(unix("wl-until")) + 86400)); // the whole day
+    if (cursor) q.set("cursor", cursor);
+    return "/v1/worklist?" + q.toString();
+  }
+
+  function worklistRow(item) {
+    var aeo = item.exporter_aeo_recognised === true ? "\u2714 AEO" + (item.exporter_aeo_programme ? " " + item.exporter_aeo_programme : "")
+      : item.exporter_aeo_recognised === false ? "\u2716 not recognised" : "AEO unknown";
+    var parties = {};
+    parties[item.exporter.address] = item.exporter;
+    parties[item.custodian.address] = item.custodian;
+    var fired = el("td", { class: "fired-cell" });
+    if (!item.fired.length) fired.appendChild(document.createTextNode("\u2014"));
+    item.fired.forEach(function (f, i) {
+      if (i) fired.appendChild(document.createTextNode(", "));
+      fired.appendChild(el("span", { class: "rule", title: f.id, text: f.id + " " + f.description }));
+    });
+    var ev = item.last_event;
+    var decision = item.awaiting_decision
+      ? (item.last_decision ? item.last_decision + " \u2014 open" : "awaiting")
+      : item.last_decision + (item.last_decision === "INSPECTED" ? (item.discrepancy ? " \u2014 discrepancy" : " \u2014 conforms") : "");
+    var row = el("tr", { "data-ucr": item.ucr, "data-lane": item.lane, tabindex: "0", title: "Open the verification of " + item.ucr }, [
+      el("td", { class: "lane-cell " + item.lane, text: (LANE_ICON[item.lane] || "") + " " + item.lane + " \u00B7 " + item.score }),
+      el("td", { class: "code", text: item.ucr }),
+      fired,
+      el("td", {}, [partyEl(item.exporter.address, parties), el("div", { class: "meta", text: aeo })]),
+      el("td", {}, [partyEl(item.custodian.address, parties)]),
+      el("td", {}, [el("span", { class: "code", text: ev.kind }), " " + (ev.place || ""), el("div", { class: "meta", text: ev.time || "" })]),
+      el("td", { class: "decision-cell", text: decision }),
+    ]);
+    function open(e) {
+      if (e.target && e.target.tagName === "BUTTON") return; // the copy button
+      $("ucr").value = item.ucr;
+      $("verify-form").dispatchEvent(new Event("submit", { cancelable: true }));
+      $("result").scrollIntoView && $("result").scrollIntoView();
+    }
+    row.addEventListener("click", open);
+    row.addEventListener("keydown", function (e) { if (e.key === "Enter") open(e); });
+    return row;
+  }
+
+  function loadWorklist(more) {
+    if (!token()) { show("worklist-message", { kind: "error", text: "401 \u2014 A credential is required: paste your officer credential token above." }); return Promise.resolve(); }
+    sessionStorage.setItem(TOKEN_KEY, token());
+    var body = $("worklist").tBodies[0];
+    return request(worklistQuery(more ? worklistCursor : null)).then(function (r) { return r.json(); }).then(function (page) {
+      if (!more) body.textContent = "";
+      page.items.forEach(function (item) { body.appendChild(worklistRow(item)); });
+      worklistCursor = page.next_cursor;
+      $("worklist-more").hidden = !page.next_cursor;
+      $("worklist").setAttribute("data-loaded", String(Date.now()));
+      show("worklist-message", page.items.length || more ? null : { kind: "info", text: "Nothing on the worklist of " + page.country + " with these filters." });
+      if (live.country !== page.country) connectLive(page.country);
+    }, function (err) {
+      var message = explain(err);
+      if (err.code === "NOT_CUSTOMS_OF") message = { kind: "error", text: "403 \u2014 This worklist is for customs of " + officerCountry() + ": your credential is not theirs." };
+      show("worklist-message", message);
+    });
+  }
+
+  function setLive(state, text) {
+    var box = $("live-status");
+    box.className = "live " + state;
+    box.textContent = text;
+  }
+
+  /* One Server-Sent Events stream (read with fetch, so the credential goes as a header,
+     never in the URL); a change reloads the worklist's first page, at most twice a second. */
+  function connectLive(country) {
+    if (live.abort) live.abort.abort();
+    clearTimeout(live.timer);
+    var ctrl = new AbortController();
+    live.abort = ctrl;
+    live.country = country;
+    fetch("/v1/worklist/events?country=" + encodeURIComponent(country), { headers: headers(), signal: ctrl.signal, cache: "no-store" })
+      .then(function (response) {
+        if (!response.ok || !response.body) throw new Error("status " + response.status);
+        setLive("on", "\u25CF Live \u2014 updates as records land");
+        live.retry = 1000;
+        var reader = response.body.getReader();
+        var decoder = new TextDecoder();
+        var buffer = "";
+        function pump() {
+          return reader.read().then(function (chunk) {
+            if (chunk.done) return "ended";
+            buffer += decoder.decode(chunk.value, { stream: true });
+            var blocks = buffer.split("\n\n");
+            buffer = blocks.pop();
+            blocks.forEach(function (block) {
+              if (/^event: changed$/m.test(block)) scheduleReload();
+            });
+            return pump();
+          });
+        }
+        return pump();
+      })
+      .then(function () {
+        if (!ctrl.signal.aborted) connectLive(country); // the service ends a stream now and then
+      }, function () {
+        if (ctrl.signal.aborted) return;
+        setLive("lost", "\u26A0 Connection lost \u2014 reconnecting\u2026 (the worklist may be out of date)");
+        live.timer = setTimeout(function () { connectLive(country); }, live.retry);
+        live.retry = Math.min(live.retry * 2, 15000);
+      });
+  }
+
+  function scheduleReload() {
+    if (live.reload) return;
+    live.reload = setTimeout(function () {
+      live.reload = null;
+      loadWorklist(false);
+      if ($("hit-rates").tBodies[0].rows.length) loadRates();
+    }, 500);
+  }
+
+  function loadRates() {
+    var q = new URLSearchParams({ country: officerCountry() });
+    if (unix("rates-since")) q.set("since", unix("rates-since"));
+    if (unix("rates-until")) q.set("until", String(Number(unix("rates-until")) + 86400));
+    return request("/v1/rules/hit-rates?" + q.toString()).then(function (r) { return r.json(); }).then(function (answer) {
+      var body = $("hit-rates").tBodies[0];
+      body.textContent = "";
+      answer.rules.forEach(function (rule) {
+        var rate = rule.discrepancy_rate == null ? "\u2014" : Math.round(rule.discrepancy_rate * 100) + "% of inspections";
+        body.appendChild(el("tr", { "data-rule": rule.rule }, [
+          el("td", {}, [el("span", { class: "code", text: rule.rule }), " " + rule.description]),
+          el("td", { text: String(rule.flagged) }),
+          el("td", { text: String(rule.inspected) }),
+          el("td", { text: String(rule.discrepancies) }),
+          el("td", { text: rate }),
+        ]));
+      });
+      show("rates-message", null);
+    }, function (err) { show("rates-message", explain(err)); });
   }
 
   function save(blob, name) {
@@ -529,6 +683,11 @@
     $("download-receipt").addEventListener("click", downloadReceipt);
     $("download-evidence").addEventListener("click", downloadEvidence);
     $("download-epcis").addEventListener("click", downloadEpcis);
+    $("worklist-form").addEventListener("submit", function (e) { e.preventDefault(); loadWorklist(false); });
+    $("worklist-more").addEventListener("click", function () { loadWorklist(true); });
+    $("rates-form").addEventListener("submit", function (e) { e.preventDefault(); loadRates(); });
+    // The page opens on the worklist when this tab already holds a credential.
+    if (saved) loadWorklist(false);
     $("key-form").addEventListener("submit", loadKey);
     $("forget-key").addEventListener("click", function () { forgetKey(false); });
     // The key goes with the tab: dropped when the page is hidden for good or unloaded.
@@ -540,6 +699,9 @@
     $("forget-token").addEventListener("click", function () {
       sessionStorage.removeItem(TOKEN_KEY);
       $("token").value = "";
+      if (live.abort) live.abort.abort();
+      live.country = null;
+      setLive("off", "Not connected");
       show("message", { kind: "info", text: "Token forgotten for this tab." });
     });
   });
