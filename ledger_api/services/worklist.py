@@ -8,6 +8,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from sqlalchemy.exc import IntegrityError
+
 from ledger_api.domain.parties import PARTY_EVENTS, PartyName
 from ledger_api.domain.risk import RuleSet, assess
 from ledger_api.domain.worklist import (
@@ -81,9 +83,15 @@ class Worklist:
             return len(stale)
 
     def _save(self, country: str, fresh: list[tuple[WorklistEntry, str]], gone: list[str]) -> None:
-        if fresh or gone:
+        if not (fresh or gone):
+            return
+        try:
             with self.store.session() as session:
                 sql.save_entries(session, country, fresh, gone)
+        except IntegrityError:
+            # Another process serving the same store (reader workers) wrote these lines at the
+            # same moment, from the same records: theirs are as good, and the next page checks.
+            return
 
     def page(self, country: str, filters: Filters, cursor: str | None, limit: int) -> WorklistPage:
         after = None
