@@ -44,6 +44,7 @@ class Worklist:
     def __init__(self, store: Store, reader: EvidenceReader, rules: RuleSet) -> None:
         self.store, self.reader, self.rules = store, reader, rules
         self._locks: dict[str, threading.Lock] = {}
+        self._checked: dict[str, str] = {}  # country -> the change marker its lines were last checked at
         self._guard = threading.Lock()
 
     @staticmethod
@@ -65,6 +66,11 @@ class Worklist:
             lock = self._locks.setdefault(country, threading.Lock())
         with lock:
             with self.store.session() as session:
+                # Nothing accepted and the index where it was: every line is as current as
+                # after the last refresh here, and the page skips the grouped query.
+                marker = sql.change_marker(session)
+                if self._checked.get(country) == marker:
+                    return 0
                 current = sql.current_fingerprints(session, country, FACT_EVENTS)
                 stored = sql.stored_fingerprints(session, country)
             stale = [(key, ucr, fp) for key, (ucr, fp) in current.items() if stored.get(key) != fp]
@@ -80,6 +86,7 @@ class Worklist:
                     self._save(country, fresh, [])
                     fresh = []
             self._save(country, fresh, gone)
+            self._checked[country] = marker
             return len(stale)
 
     def _save(self, country: str, fresh: list[tuple[WorklistEntry, str]], gone: list[str]) -> None:
