@@ -98,11 +98,16 @@ def test_a_worklist_is_for_the_customs_of_its_country_only(demo_service: DemoSer
 
 
 def _events(http: httpx.Client, lines: list[str], stop: threading.Event) -> None:
-    with http.stream("GET", "/v1/worklist/events", params={"country": "NL"}, timeout=30) as stream:
-        for line in stream.iter_lines():
-            lines.append(line)
-            if stop.is_set():
-                return
+    """Reads the stream into `lines` until the test closes `http` (its own client)."""
+    try:
+        with http.stream("GET", "/v1/worklist/events", params={"country": "NL"}, timeout=30) as stream:
+            for line in stream.iter_lines():
+                lines.append(line)
+                if stop.is_set():
+                    return
+    except httpx.HTTPError:
+        if not stop.is_set():
+            raise
 
 
 def test_an_inspection_outcome_closes_the_open_decision_is_streamed_live_and_counts_in_the_rules_hit_rates(
@@ -111,7 +116,8 @@ def test_an_inspection_outcome_closes_the_open_decision_is_streamed_live_and_cou
     http, _ = demo_service
     lines: list[str] = []
     stop = threading.Event()
-    listener = threading.Thread(target=_events, args=(http, lines, stop), daemon=True)
+    stream_client = httpx.Client(base_url=http.base_url, headers=dict(http.headers))
+    listener = threading.Thread(target=_events, args=(stream_client, lines, stop), daemon=True)
     listener.start()
     customs = LedgerClient(
         str(http.base_url).rstrip("/"),
@@ -130,6 +136,8 @@ def test_an_inspection_outcome_closes_the_open_decision_is_streamed_live_and_cou
         customs.wait_confirmed(customs.submit(decision(UCR[3], decision="INSPECTED", inspection=inspection)))
     finally:
         stop.set()
+        stream_client.close()
+        listener.join(timeout=10)
         customs.close()
     assert UCR[3] not in _ucrs(http)
     closed = next(i for i in http.get("/v1/worklist", params={"country": "NL", "status": "decided"}).json()["items"])
