@@ -50,6 +50,12 @@ $(VENDOR)/ethers.umd.min.js: node_modules/.installed
 	@mkdir -p $(VENDOR)
 	cp node_modules/ethers/dist/ethers.umd.min.js $@
 
+# Two customs authorities' instances on one development chain: anvil on :8545, Japan
+# Customs' instance on :8000, the Netherlands Customs' on :8001, the demo written through
+# Japan's (scripts/consortium.py; data under .data/consortium, afresh each time).
+consortium: setup build
+	$(VENV)/bin/python -m scripts.consortium
+
 test: setup build
 	@status=0; \
 	$(MAKE) --no-print-directory test-contracts || status=1; \

@@ -17,7 +17,14 @@ import httpx
 from eth_account.signers.local import LocalAccount
 
 from ledger_api.domain.epcis import capture_document
-from ledger_api.domain.forwarding import REGISTRY_CALL_GAS, ForwardRequest, recognition_calldata, registry_calldata
+from ledger_api.domain.forwarding import (
+    ENDPOINT_CALL_GAS,
+    REGISTRY_CALL_GAS,
+    ForwardRequest,
+    endpoint_calldata,
+    recognition_calldata,
+    registry_calldata,
+)
 from ledger_api.domain.parties import identifiers_hash, roles_of
 from ledger_api.domain.payloads import parse_payload, payload_hash, record_route_of
 from ledger_api.domain.recognition import controls_of
@@ -316,12 +323,33 @@ class LedgerClient:
         body = {"terminated_at": terminated_at}
         return self._forward("RecognitionRegistry", data, f"/v1/mras/{mra_id}/terminate", body, deadline)
 
+    def instance(self) -> dict[str, Any]:
+        """The instance behind this client's URL: its authority, URL, keys and relayer."""
+        return dict(self._get("/v1/instance"))
+
+    def publish_endpoint(
+        self, url: str, signing_key: str, encryption_key: str, relayer: str, *, deadline: int | None = None
+    ) -> dict[str, Any]:
+        """As a customs authority: signs and submits the publication of its instance's
+        endpoint (PartyRegistry.publishEndpoint): where it is reached, its Ed25519 signing
+        key, its X25519 encryption key (0x-hex, 32 bytes each) and its relayer's account."""
+        data = endpoint_calldata(url, bytes.fromhex(signing_key[2:]), bytes.fromhex(encryption_key[2:]), relayer)
+        body = {"url": url, "signing_key": signing_key, "encryption_key": encryption_key, "relayer": relayer}
+        return self._forward("PartyRegistry", data, "/v1/instance/endpoint", body, deadline, gas=ENDPOINT_CALL_GAS)
+
     def mra(self, mra_id: int) -> dict[str, Any]:
         """Arrangement `mra_id` as the service has indexed it."""
         return dict(self._get(f"/v1/mras/{mra_id}"))
 
     def _forward(
-        self, contract: str, data: bytes, path: str, body: dict[str, Any], deadline: int | None
+        self,
+        contract: str,
+        data: bytes,
+        path: str,
+        body: dict[str, Any],
+        deadline: int | None,
+        *,
+        gas: int = REGISTRY_CALL_GAS,
     ) -> dict[str, Any]:
         """Signs the call `data` to `contract` as an ERC-2771 ForwardRequest with this
         authority's next forwarder nonce, and posts it with `body` to `path`."""
@@ -330,7 +358,7 @@ class LedgerClient:
         request = ForwardRequest(
             sender=self.address,
             to=info["contracts"][contract],
-            gas=REGISTRY_CALL_GAS,
+            gas=gas,
             nonce=int(me["forwarder_nonce"]),
             deadline=int(time.time()) + DEFAULT_VALIDITY if deadline is None else deadline,
             data=data,

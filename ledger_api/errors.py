@@ -15,6 +15,7 @@ place (api/problems.py)::
     ├── NotAuthenticated          no credential, or one that is unknown or revoked
     ├── RateLimited               a credential over its request rate (retry_after seconds)
     ├── NotFound                  no such record, consignment or party (or not yours to see)
+    ├── HoldRefused               a copy of a record that does not match what the chain holds (store/records.py)
     └── ChainError                the chain node or a contract did not do what was asked
         ├── NodeUnavailable       the node cannot be reached or did not start
         │   └── WritesQueueFull   too many writes wait for the chain: new ones are refused for now
@@ -68,6 +69,17 @@ class RateLimited(LedgerError):
 
 class NotFound(LedgerError):
     """No such record, consignment or party, or none the caller may see."""
+
+
+class HoldRefused(LedgerError):
+    """A copy of a signed record (from its party, or from a peer) that cannot be held: it
+    is not the record the chain knows by its id, its payload does not hash to the
+    on-chain payloadHash, its signature is not its party's, or its inclusion proof does
+    not reach a root anchored on chain. `code` is stable (store/records.py lists them)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
 
 
 class ChainError(LedgerError):

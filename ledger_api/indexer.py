@@ -1,19 +1,29 @@
-"""The indexer: follows the contracts' events into the store, block by block, with block
-numbers and hashes, so that every read is served from the index and never from a contract
-call per request.
+"""The indexer: follows every event of the deployed contracts into the store, whoever
+sent the transaction, block by block, with block numbers and hashes, so that every read
+is served from the index and never from a contract call per request. The chain is the
+truth: what the store says of a record, a custodian, a head or a route follows from here.
 
 - Each processed block's hash is kept. Before going on, the last one is compared with the
   chain's block at that height: a different hash (a reorg) or a shorter chain (a node
   that lost its last blocks) rewinds the index to the last block both agree on. Records
-  and batches mined in the rewound blocks go back to `submitted`, and their outbox rows
-  to `sent`, so the relayer sends them again.
+  learnt from the chain there (not held), route countries and roots anchored by others
+  there are forgotten; this instance's records and batches mined there go back to
+  `submitted`, and their outbox rows to `sent`, so the relayer sends them again.
+- RecordWritten: a record this instance knows is included (a failed one too: the chain
+  holds it after all, whoever sent it); an unknown one is stored as a chain fact (not
+  held) after its previous record. This instance's records on their way that wanted its
+  place in the consignment or its party's nonce fail, naming it, and so does what was
+  built on them (store/records.py).
 - A record is `confirmed` once its block has `confirmations` blocks on top, counting its
   own; until then it is `submitted` and its confirmations are shown.
 - A record that `writeMany` refused (RecordRejected) is `failed`, with the contract's
   custom error decoded as its reason; it keeps the block of the rejection, so that a
   reorg puts it back in flight like a written one.
-- Every event of the contracts is kept in `events`, those the service does not act on
-  yet too (RouteExtended, EndpointPublished…).
+- RouteExtended fills `routes`; RootAnchored includes a known batch (whoever anchored
+  it) or keeps an unknown root, with who anchored it and its record count.
+- An authority's endpoint (EndpointPublished) becomes its current one in `endpoints`
+  (store/peers.py); a reorg rebuilds them from the publications left.
+- Every event of the contracts is kept in `events`.
 """
 
 from __future__ import annotations
@@ -23,15 +33,18 @@ import logging
 import threading
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, delete, or_, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from ledger_api.chain.abi import ContractAbi
 from ledger_api.chain.loop import run_steps
 from ledger_api.chain.rpc import Rpc
 from ledger_api.domain.parties import PARTY_EVENTS, PartyStatus
+from ledger_api.store import records
 from ledger_api.store.db import Store
-from ledger_api.store.tables import RECORDS, BatchRow, BlockRow, EventRow, OutboxRow, PartyRow, RecordRow, StateRow
+from ledger_api.store.peers import ENDPOINT_EVENT, endpoint_of_event, put_endpoint, rebuild_endpoints
+from ledger_api.store.records import WrittenFact
+from ledger_api.store.tables import BatchRow, BlockRow, EventRow, OutboxRow, PartyRow, RecordRow, StateRow
 
 log = logging.getLogger(__name__)
 
@@ -115,22 +128,15 @@ class Indexer:
                     BlockRow(number=n, hash=b["hash"], parent_hash=b["parentHash"], timestamp=int(b["timestamp"], 16))
                 )
             session.flush()
-            included: list[dict[str, Any]] = []
+            written: list[WrittenFact] = []
+            rejected = False
             for entry in logs:
-                self._apply_log(session, entry, included)
-            if included:  # the records written, in one executemany rather than a statement each
-                self._fail_live_records_displaced_by(session, RECORDS.c.id.in_([entry["rid"] for entry in included]))
-                session.execute(
-                    update(RECORDS)
-                    .where(RECORDS.c.id == bindparam("rid"))
-                    .values(
-                        status="included",
-                        block_number=bindparam("block"),
-                        block_hash=bindparam("hash"),
-                        tx_hash=bindparam("tx"),
-                    ),
-                    included,
-                )
+                rejected |= self._apply_log(session, entry, written) == "RecordRejected"
+            session.flush()
+            conn = session.connection()
+            records.learn_written(conn, written)  # the records written, in few statements rather than a few each
+            if rejected:
+                records.fail_built_on_failed(conn)  # nothing built on a rejected record can be written
             self._set_cursor(session, last)
             self._confirm(session, last)
         with self.updated:
@@ -162,6 +168,14 @@ class Indexer:
     def rewind(self, session: Session, to_block: int) -> None:
         """Forgets everything above `to_block` and puts what was mined there back in flight."""
         gone_txs = set(session.scalars(select(EventRow.tx_hash).where(EventRow.block_number > to_block)).all())
+        records.forget_above(session.connection(), to_block)
+        # This instance's records and batches left above the fork, whoever's transaction
+        # wrote them there: one someone else wrote or anchored first (its own reverted) is
+        # in flight again too, and its transaction sent again.
+        ours_above = [
+            *session.scalars(select(RecordRow.id).where(RecordRow.block_number > to_block, RecordRow.mode == "single")),
+            *session.scalars(select(BatchRow.root).where(BatchRow.block_number > to_block)),
+        ]
         session.execute(delete(EventRow).where(EventRow.block_number > to_block))
         session.execute(delete(BlockRow).where(BlockRow.number > to_block))
         session.execute(
@@ -180,19 +194,26 @@ class Indexer:
                 .where(OutboxRow.tx_hash.in_(gone_txs), OutboxRow.status.in_(["mined", "done"]))
                 .values(status="sent", last_sent_at=None)
             )
+        if ours_above:
+            session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.ref.in_(ours_above), OutboxRow.status.in_(["mined", "done"]))
+                .values(status="sent", last_sent_at=None)
+            )
         # Sent rows whose receipt vanished are due at once.
         session.execute(update(OutboxRow).where(OutboxRow.status == "mined").values(status="sent", last_sent_at=None))
         self._rebuild_parties(session)
+        rebuild_endpoints(session)
         self._set_cursor(session, to_block)
 
     # ------------------------------------------------------------ projections
 
-    def _apply_log(self, session: Session, entry: dict[str, Any], included: list[dict[str, Any]]) -> None:
+    def _apply_log(self, session: Session, entry: dict[str, Any], written: list[WrittenFact]) -> str | None:
         """Stores the event and applies what it says; a written record is added to
-        `included`, for the caller to mark in one statement."""
+        `written`, for the caller to learn them all at once. Returns the event's name."""
         decoded = self.abi.decode_log(entry)
         if decoded is None:
-            return
+            return None
         spec, args = decoded
         block, block_hash, tx_hash = int(entry["blockNumber"], 16), entry["blockHash"], entry["transactionHash"]
         record_id = _hex(args["recordId"]) if "recordId" in args else None
@@ -209,7 +230,22 @@ class Indexer:
             )
         )
         if spec.name == "RecordWritten":
-            included.append({"rid": record_id, "block": block, "hash": block_hash, "tx": tx_hash})
+            assert record_id is not None
+            written.append(
+                WrittenFact(
+                    record_id=record_id,
+                    consignment=_hex(args["consignment"]),
+                    kind=int(args["kind"]),
+                    party=args["party"],
+                    counterparty=args["counterparty"],
+                    previous=_hex(args["previous"]),
+                    payload_hash=_hex(args["payloadHash"]),
+                    nonce=int(args["nonce"]),
+                    block=block,
+                    block_hash=block_hash,
+                    tx_hash=tx_hash,
+                )
+            )
         elif spec.name == "RecordRejected":
             reason = bytes(args["reason"])
             refusal = self.abi.decode_error(reason)
@@ -222,39 +258,25 @@ class Indexer:
                 .where(RecordRow.id == record_id, RecordRow.status.in_(["accepted", "submitted"]))
                 .values(status="failed", error=error, block_number=block, block_hash=block_hash, tx_hash=tx_hash)
             )
+        elif spec.name == "RouteExtended":
+            assert record_id is not None
+            countries = [bytes(c).decode("ascii", "replace") for c in args["countries"]]
+            records.learn_route(session.connection(), _hex(args["consignment"]), countries, block, record_id)
         elif spec.name == "RootAnchored":
-            root = _hex(args["root"])
-            values = {"status": "included", "block_number": block, "block_hash": block_hash, "tx_hash": tx_hash}
-            session.execute(update(BatchRow).where(BatchRow.root == root).values(**values))
-            self._fail_live_records_displaced_by(session, RECORDS.c.batch_root == root)
-            session.execute(update(RecordRow).where(RecordRow.batch_root == root).values(**values))
+            records.learn_anchor(
+                session.connection(),
+                _hex(args["root"]),
+                args["anchoredBy"],
+                int(args["recordCount"]),
+                block,
+                block_hash,
+                tx_hash,
+            )
         elif spec.name in PARTY_EVENTS:
             self._apply_party_event(session, spec.name, args, block)
-
-    def _fail_live_records_displaced_by(self, session: Session, written: ColumnElement[bool]) -> None:
-        """Records the chain wrote that the store has as failed (a reverted transaction
-        mined again after a reorg) hold their place and nonce after all: a live record
-        accepted into that place or nonce since can never be written, so it fails, naming
-        the one on chain. Without this the unique indexes over live records would refuse
-        marking the written ones included, and the index would stop at this block."""
-        c = RECORDS.c
-        back = session.execute(
-            select(c.id, c.party, c.nonce, c.mode, c.consignment, c.position).where(written, c.status == "failed")
-        ).all()
-        for r in back:
-            log.warning("indexer: record %s, failed, is on chain after all", r.id)
-            session.execute(
-                update(RECORDS)
-                .where(
-                    c.id != r.id,
-                    c.status != "failed",
-                    or_(
-                        and_(c.party == r.party, c.nonce == r.nonce, c.mode == r.mode),
-                        and_(c.consignment == r.consignment, c.position == r.position),
-                    ),
-                )
-                .values(status="failed", error=f"record {r.id} was written on chain in its place")
-            )
+        elif spec.name == ENDPOINT_EVENT:
+            put_endpoint(session, endpoint_of_event(args, block))
+        return str(spec.name)
 
     def _apply_party_event(self, session: Session, name: str, args: dict[str, Any], block: int) -> None:
         if name == "AuthorityRegistered":

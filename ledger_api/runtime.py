@@ -18,16 +18,24 @@ from web3 import HTTPProvider, Web3
 from ledger_api.chain.abi import ContractAbi
 from ledger_api.chain.artifacts import load_artifacts
 from ledger_api.chain.deploy import DeploymentConfig, Manifest, Sender, ensure_deployed, load_config
+from ledger_api.chain.endpoints import endpoint_on_chain, party_on_chain, publish_from_unlocked, transaction_sender
+from ledger_api.chain.loop import run_steps
 from ledger_api.chain.node import AnvilNode
 from ledger_api.chain.relayer import Relayer
 from ledger_api.chain.rpc import Rpc
 from ledger_api.chain.worker import ChainWorker, WakeSender, make_wake_pipe, run_worker
+from ledger_api.domain.forwarding import endpoint_calldata
+from ledger_api.domain.peer_tokens import raw_public
 from ledger_api.domain.records import LedgerDomain
-from ledger_api.errors import ConfigurationError, NodeUnavailable
+from ledger_api.errors import ChainError, ConfigurationError, NodeUnavailable
 from ledger_api.indexer import Indexer
+from ledger_api.peering import PeerClient
 from ledger_api.services.access import Access
 from ledger_api.services.credentials import Credentials
+from ledger_api.services.instance import Identity, Instance
 from ledger_api.services.parties import PartyWrites
+from ledger_api.services.payload_exchange import PayloadExchange
+from ledger_api.services.peer_records import PeerRecords
 from ledger_api.services.queries import Queries
 from ledger_api.services.recognition_writes import RecognitionWrites
 from ledger_api.services.submission import Submissions
@@ -35,7 +43,8 @@ from ledger_api.services.verification import EvidenceReader, Verifier
 from ledger_api.services.worklist import Worklist
 from ledger_api.settings import ANVIL_CHAIN_ID, ANVIL_DEV_ADDRESSES, Settings
 from ledger_api.store.db import Store
-from ledger_api.store.receipt_keys import load_or_create_keyring
+from ledger_api.store.instance_keys import load_or_create_encryption_key, raw_public_encryption_key
+from ledger_api.store.receipt_keys import KeyRing, load_or_create_keyring
 from ledger_api.store.risk_rules_file import load_rules
 
 log = logging.getLogger(__name__)
@@ -59,6 +68,10 @@ class Runtime:
     access: Access | None = None
     verifier: Verifier | None = None
     worklist: Worklist | None = None
+    instance: Instance | None = None  # the authority this instance acts for, its endpoint and keys
+    peer_records: PeerRecords | None = None  # what it serves to the other authorities' instances
+    payload_exchange: PayloadExchange | None = None  # what it fetches from them
+    peer_client: PeerClient | None = None
     worker: ChainWorker | None = None  # the relayer and indexer's process (chain_worker="process")
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -91,6 +104,7 @@ class Runtime:
         self.rpc = Rpc(url)
         abi = ContractAbi(load_artifacts(s.build_dir))
         addresses = {name: c.address for name, c in self.manifest.contracts.items()}
+        identity = self._identity(config, keyring, self.rpc, addresses["PartyRegistry"])
         wake: Callable[[], None]
         if background and s.chain_worker == "process":
             wake = WakeSender(make_wake_pipe(s.data_dir)).set
@@ -124,7 +138,19 @@ class Runtime:
         self.credentials = Credentials(self.store)
         self.access = Access(self.store)
         self.evidence_reader = EvidenceReader(self.store, domain, addresses, s.confirmations)
-        self.verifier = Verifier(self.evidence_reader, rules, keyring, s.service_id)
+        self.instance = Instance(self.store, identity, keyring, self.party_writes)
+        self.peer_records = PeerRecords(self.store, identity.authority, identity.public_url)
+        if self.payload_exchange is None:  # in the API process: a verification's on-demand fetches
+            self.payload_exchange = self._payload_exchange(self.instance, domain)
+        self.verifier = Verifier(
+            self.evidence_reader,
+            rules,
+            keyring,
+            s.service_id,
+            issuer=(identity.authority, identity.country),
+            fetch_missing=self.payload_exchange.fetch_missing,
+            fetch_seconds=s.peer_fetch_on_verify_seconds,
+        )
         self.worklist = Worklist(self.store, self.evidence_reader, rules)
         self.queries = Queries(self.store, s.confirmations, self.submissions.next_nonce)
         if background and s.chain_worker == "process":
@@ -142,6 +168,11 @@ class Runtime:
         self.rpc = Rpc(rpc_url)
         addresses = {name: c.address for name, c in self.manifest.contracts.items()}
         self._chain_workers(ContractAbi(load_artifacts(s.build_dir)), addresses)
+        keyring = load_or_create_keyring(s.receipt_keys)
+        config = load_config(s.deployment_config)
+        identity = self._identity(config, keyring, self.rpc, addresses["PartyRegistry"], publish=False)
+        domain = LedgerDomain(self.manifest.chain_id, self.manifest.address("ConsignmentLedger"))
+        self.payload_exchange = self._payload_exchange(Instance(self.store, identity, keyring, None), domain)
         self._run_chain_workers()
         return self
 
@@ -162,9 +193,38 @@ class Runtime:
         )
         self.indexer.wake = self.relayer.mined
 
+    def _payload_exchange(self, instance: Instance, domain: LedgerDomain) -> PayloadExchange:
+        s = self.settings
+        assert self.store is not None and self.rpc is not None
+        rpc = self.rpc
+        self.peer_client = PeerClient(timeout=s.peer_timeout_seconds, max_bytes=s.peer_max_response_bytes)
+        return PayloadExchange(
+            self.store,
+            domain,
+            instance.authority,
+            instance.country,
+            instance.peer_signing_key,
+            self.peer_client,
+            lambda tx_hash: transaction_sender(rpc, tx_hash),
+        )
+
     def _run_chain_workers(self) -> None:
+        """The relayer, the indexer and, beside them, the payload exchange's background
+        fetches (a third loop: what the indexer learnt from others' instances)."""
         assert self.relayer is not None and self.indexer is not None
-        for name, target in (("relayer", self.relayer.run), ("indexer", self.indexer.run)):
+        loops: list[tuple[str, Callable[[threading.Event], None]]] = [
+            ("relayer", self.relayer.run),
+            ("indexer", self.indexer.run),
+        ]
+        exchange = self.payload_exchange
+        if exchange is not None:
+            loops.append(
+                (
+                    "payload-exchange",
+                    lambda stop: run_steps("payload-exchange", exchange.step, stop, exchange.wake, 0.5),
+                )
+            )
+        for name, target in loops:
             thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -181,10 +241,88 @@ class Runtime:
         self.credentials = Credentials(self.store)
         self.access = Access(self.store)
         self.evidence_reader = EvidenceReader(self.store, domain, addresses, s.confirmations)
-        self.verifier = Verifier(self.evidence_reader, rules, keyring, s.service_id)
+        identity = self._reader_identity(keyring)
+        self.verifier = Verifier(
+            self.evidence_reader, rules, keyring, s.service_id, issuer=(identity.authority, identity.country)
+        )
         self.worklist = Worklist(self.store, self.evidence_reader, rules)
         self.queries = Queries(self.store, s.confirmations, _no_chain)
+        self.instance = Instance(self.store, identity, keyring, None)
+        self.peer_records = PeerRecords(self.store, identity.authority, identity.public_url)
         return self
+
+    # ------------------------------------------------------------ the consortium
+
+    def _identity(
+        self, config: DeploymentConfig, keyring: KeyRing, rpc: Rpc, registry: str, *, publish: bool = True
+    ) -> Identity:
+        """Who this instance is: its authority (LEDGER_AUTHORITY, or on a development
+        chain the deployment config's first), that authority's country as the registry
+        has it, its public URL, relayer and encryption key. On a development chain it also
+        publishes its endpoint from the authority's unlocked account if the chain does not
+        show the current one (never on another chain: there the authority signs,
+        `ledger admin publish-endpoint`)."""
+        s = self.settings
+        development = s.embedded_chain or s.dev_chain
+        authority = s.authority
+        if authority is None:
+            if not development:
+                raise ConfigurationError(
+                    "LEDGER_AUTHORITY is required with an external chain: the address of the customs authority "
+                    "this instance acts for"
+                )
+            authority = config.authorities[0].address
+        party = party_on_chain(rpc, registry, authority)
+        if party is None or not party.is_authority:
+            log.warning(
+                "%s is not a customs authority on this chain (yet): peers will not trust this instance", authority
+            )
+        identity = Identity(
+            authority=authority,
+            country=party.country if party is not None else _configured_country(config, authority),
+            public_url=s.peer_url,
+            relayer=Account.from_key(s.relayer_secret).address,
+            encryption_key=raw_public_encryption_key(load_or_create_encryption_key(s.receipt_keys)),
+        )
+        if publish and development and party is not None and party.is_authority:
+            self._publish_on_development_chain(identity, keyring, rpc, registry)
+        return identity
+
+    def _publish_on_development_chain(self, identity: Identity, keyring: KeyRing, rpc: Rpc, registry: str) -> None:
+        signing = raw_public(keyring.active.private.public_key())
+        current = endpoint_on_chain(rpc, registry, identity.authority, identity.country or "")
+        if current is not None and current.same_publication(
+            identity.public_url, "0x" + signing.hex(), "0x" + identity.encryption_key.hex(), identity.relayer
+        ):
+            return
+        data = endpoint_calldata(identity.public_url, signing, identity.encryption_key, identity.relayer)
+        try:
+            tx = publish_from_unlocked(rpc, registry, identity.authority, data)
+        except ChainError as exc:
+            log.warning("could not publish this instance's endpoint for %s: %s", identity.authority, exc)
+            return
+        log.info(
+            "published the endpoint of %s: %s (kid %s, transaction %s)",
+            identity.authority,
+            identity.public_url,
+            keyring.active.kid,
+            tx,
+        )
+
+    def _reader_identity(self, keyring: KeyRing) -> Identity:
+        s = self.settings
+        assert self.manifest is not None
+        authority = s.authority or (self.manifest.authorities[0]["address"] if self.manifest.authorities else None)
+        if authority is None:
+            raise ConfigurationError("LEDGER_AUTHORITY is required: the customs authority this instance acts for")
+        country = next((a["country"] for a in self.manifest.authorities if a["address"] == authority), None)
+        return Identity(
+            authority=authority,
+            country=country,
+            public_url=s.peer_url,
+            relayer=Account.from_key(s.relayer_secret).address,
+            encryption_key=raw_public_encryption_key(load_or_create_encryption_key(s.receipt_keys)),
+        )
 
     def stop(self) -> None:
         if self.worker is not None:
@@ -193,8 +331,12 @@ class Runtime:
         if self.relayer is not None:
             self.relayer.wake.set()
             self.relayer.mined.set()
+        if self.payload_exchange is not None:
+            self.payload_exchange.wake.set()
         for thread in self._threads:
             thread.join(timeout=10)
+        if self.peer_client is not None:
+            self.peer_client.close()
         if self.rpc is not None:
             self.rpc.close()
         if self.store is not None:
@@ -249,6 +391,10 @@ def chain_worker_process(settings: Settings, rpc_url: str) -> None:
         return runtime.relayer.wake, runtime.stop
 
     run_worker(settings.data_dir, start)
+
+
+def _configured_country(config: DeploymentConfig, authority: str) -> str | None:
+    return next((a.country for a in config.authorities if a.address == authority), None)
 
 
 def _no_chain(_: str) -> int:

@@ -6,9 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from eth_utils.address import is_address, to_checksum_address
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ledger_api.domain.endpoints import peer_url_problem
 from ledger_api.errors import ConfigurationError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -91,6 +93,19 @@ class Settings(BaseSettings):
     # Seed the demo consignments on the embedded development chain.
     seed_demo: bool = True
 
+    # The consortium: the customs authority this instance acts for (its address; on a
+    # development chain, the first authority of the deployment config when not given), and
+    # where the instances of the other authorities reach it (default http://127.0.0.1:{port};
+    # behind a reverse proxy, the proxy's https URL, with its path prefix if any). The URL
+    # and the instance's keys are published on chain (PartyRegistry.publishEndpoint).
+    authority: str | None = None
+    public_url: str | None = None
+    # Requests to other instances: seconds each may take, bytes an answer may hold, and
+    # seconds a verification may spend fetching payloads it lacks before it answers.
+    peer_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    peer_max_response_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    peer_fetch_on_verify_seconds: float = Field(default=2.0, ge=0, le=60)
+
     # HTTP
     host: str = "127.0.0.1"
     port: int = 8000
@@ -142,6 +157,30 @@ class Settings(BaseSettings):
     def manifest_file(self) -> Path:
         return self.manifest_path or self.data_dir / "deployment.json"
 
+    @property
+    def peer_url(self) -> str:
+        """Where peers reach this instance, without a trailing slash."""
+        return (self.public_url or f"http://{_url_host(self.host)}:{self.port}").rstrip("/")
+
+    @field_validator("authority")
+    @classmethod
+    def _authority_is_an_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not is_address(value):
+            raise ValueError("LEDGER_AUTHORITY must be an address (0x and 40 hex digits)")
+        return str(to_checksum_address(value))
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_http(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        problem = peer_url_problem(value)
+        if problem is not None:
+            raise ValueError(f"LEDGER_PUBLIC_URL {problem}")
+        return value.rstrip("/")
+
     @model_validator(mode="after")
     def _refuse_development_material_in_production(self) -> Settings:
         if self.environment == "production":
@@ -167,6 +206,12 @@ class Settings(BaseSettings):
         any chain the service did not start itself and that is not declared a development
         chain (LEDGER_DEV_CHAIN)."""
         return not self.embedded_chain and not self.dev_chain
+
+
+def _url_host(host: str) -> str:
+    # An instance listening on every interface is reached on the loopback by default.
+    host = "127.0.0.1" if host in ("0.0.0.0", "") else "[::1]" if host == "::" else host
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 def _normal_key(key: str) -> str:

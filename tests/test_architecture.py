@@ -18,7 +18,8 @@ ALLOWED: dict[str, set[str]] = {
     "services": {"services", "store", "domain", "errors"},
     "indexer": {"chain", "store", "domain", "errors"},
     "api": {"api", "services", "domain", "errors", "runtime"},
-    "runtime": {"chain", "store", "services", "indexer", "domain", "errors", "settings"},
+    "runtime": {"chain", "store", "services", "indexer", "peering", "domain", "errors", "settings"},
+    "peering": {"domain", "errors"},  # the HTTP client of requests to other instances
     "client": {"domain", "errors"},
     "keystore": {"errors"},
     "cli": {"", "cli", "client", "chain", "domain", "errors", "keystore", "settings", "services", "store"},

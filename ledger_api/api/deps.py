@@ -12,7 +12,9 @@ from ledger_api.api.ratelimit import RateLimiter
 from ledger_api.errors import NodeUnavailable, NotAuthenticated
 from ledger_api.runtime import Runtime
 from ledger_api.services.access import Access, Caller
+from ledger_api.services.instance import Instance
 from ledger_api.services.parties import PartyWrites
+from ledger_api.services.peer_records import PeerRecords
 from ledger_api.services.queries import Queries
 from ledger_api.services.recognition_writes import RecognitionWrites
 from ledger_api.services.submission import Submissions
@@ -45,6 +47,16 @@ def recognition_writes(rt: Annotated[Runtime, Depends(runtime)]) -> RecognitionW
     if rt.recognition_writes is None:
         raise NodeUnavailable("this instance serves reads only: send writes to the writing instance")
     return rt.recognition_writes
+
+
+def instance(rt: Annotated[Runtime, Depends(runtime)]) -> Instance:
+    assert rt.instance is not None
+    return rt.instance
+
+
+def peer_records(rt: Annotated[Runtime, Depends(runtime)]) -> PeerRecords:
+    assert rt.peer_records is not None
+    return rt.peer_records
 
 
 _bearer = HTTPBearer(auto_error=False, description="a party's credential: lgr_<id>_<secret>")
@@ -91,3 +103,5 @@ CallerDep = Annotated[Caller, Depends(caller)]
 AccessDep = Annotated[Access, Depends(access)]
 WorklistDep = Annotated[Worklist, Depends(worklist)]
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
+InstanceDep = Annotated[Instance, Depends(instance)]
+PeerRecordsDep = Annotated[PeerRecords, Depends(peer_records)]

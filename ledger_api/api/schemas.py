@@ -125,7 +125,7 @@ class BatchAcceptedOut(BaseModel):
 class RecordOut(BaseModel):
     id: str
     status: Literal["accepted", "submitted", "confirmed", "failed"]
-    ucr: str
+    ucr: str | None = Field(description="null when no record of its consignment held here names it")
     consignment: str
     position: int
     kind: str
@@ -134,9 +134,13 @@ class RecordOut(BaseModel):
     previous: str
     payload_hash: str
     nonce: str
-    route: list[str]
-    signature: str
-    payload: dict[str, Any]
+    route: list[str] | None = Field(description="the signed route; null when the record is not held")
+    signature: str | None
+    payload: dict[str, Any] | None = Field(description="null when the record is not held")
+    held: bool = Field(
+        description="whether this instance holds the signed record and its payload; false for a record "
+        "learnt from the chain (written through another instance, or straight to the contract)"
+    )
     mode: Literal["single", "batch"]
     tx_hash: str | None
     block_number: int | None
@@ -145,7 +149,7 @@ class RecordOut(BaseModel):
     batch_root: str | None
     inclusion_proof: list[str] | None
     error: str | None
-    accepted_at: str
+    accepted_at: str | None
 
 
 NAME_DOC = "legal name; null when the service has not seen the identifiers the chain's hash covers"

@@ -13,7 +13,7 @@ from typing import Any
 
 from ledger_api.errors import ConfigurationError
 
-CONTRACT_NAMES = ("LedgerForwarder", "PartyRegistry", "ConsignmentLedger", "RecognitionRegistry")
+CONTRACT_NAMES = ("LedgerForwarder", "PartyRegistry", "ConsignmentLedger", "RecognitionRegistry", "IntelligenceLedger")
 
 
 @dataclass(frozen=True)

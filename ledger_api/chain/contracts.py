@@ -22,6 +22,7 @@ class Contracts:
     registry: Any
     ledger: Any
     recognition: Any
+    intelligence: Any
 
     @classmethod
     def load(cls, w3: Web3, manifest: Manifest, build_dir: Path) -> Contracts:
@@ -37,6 +38,7 @@ class Contracts:
             registry=at("PartyRegistry"),
             ledger=at("ConsignmentLedger"),
             recognition=at("RecognitionRegistry"),
+            intelligence=at("IntelligenceLedger"),
         )
 
     @property

@@ -1,7 +1,7 @@
 """The one deployment of the ledger's contracts, used by `brownie run scripts/deploy.py`
 and by the service at start.
 
-It deploys the forwarder and the three contracts, wires them, registers the initial
+It deploys the forwarder and the four contracts, wires them, registers the initial
 customs authorities from a config file, begins handing the registry's admin role to the
 configured consortium admin (who accepts it later with its own key, once the configured
 delay has passed, so the deployer's key need not be kept after that), and writes a
@@ -9,7 +9,9 @@ manifest (chain id, addresses, deploy block and its hash, ABI hashes) that the s
 reads. `ensure_deployed` reuses a manifest whose contracts are still on the chain as
 described, so deploying twice does not make a second set. A deployment that dies half-way
 writes no manifest: the next run deploys a whole new set, and nothing ever points at the
-unfinished one.
+unfinished one. A manifest made before a contract joined the set (`ADDED_CONTRACTS`) that
+is right in every other way is extended: the new contract is deployed beside the others,
+wired to the same registry and forwarder, and the ledger keeps its contracts and history.
 
 Works with web3 7 (brownie's environment) and web3 8 (the service's): it uses only the
 calls the two share.
@@ -20,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,9 @@ from ledger_api.domain.parties import identifiers_hash
 from ledger_api.errors import ConfigurationError, DeploymentError, TransactionFailed
 
 MANIFEST_VERSION = 1
+# Contracts that joined the set after deployments of it were made, in the order they joined:
+# a manifest without them is extended, not replaced (see `ensure_deployed`).
+ADDED_CONTRACTS = ("IntelligenceLedger",)
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _UINT48 = 2**48
 
@@ -204,6 +209,8 @@ def deploy(w3: Web3, sender: Sender, config: DeploymentConfig, artifacts: dict[s
     )
     ledger_address, ledger_tx = sender.deploy(artifacts["ConsignmentLedger"], registry_address)
     recognition_address, recognition_tx = sender.deploy(artifacts["RecognitionRegistry"], registry_address, forwarder)
+    # Deployed last, so that the contracts deployed before it keep the addresses they had.
+    intelligence_address, intelligence_tx = sender.deploy(artifacts["IntelligenceLedger"], registry_address, forwarder)
     first_receipt = w3.eth.get_transaction_receipt(forwarder_tx)  # type: ignore[arg-type]
 
     registry = w3.eth.contract(address=to_checksum_address(registry_address), abi=artifacts["PartyRegistry"].abi)
@@ -225,6 +232,7 @@ def deploy(w3: Web3, sender: Sender, config: DeploymentConfig, artifacts: dict[s
         "PartyRegistry": (registry_address, registry_tx),
         "ConsignmentLedger": (ledger_address, ledger_tx),
         "RecognitionRegistry": (recognition_address, recognition_tx),
+        "IntelligenceLedger": (intelligence_address, intelligence_tx),
     }
     return Manifest(
         chain_id=w3.eth.chain_id,
@@ -285,7 +293,13 @@ def _wiring_problems(w3: Web3, manifest: Manifest, artifacts: dict[str, Artifact
         problems.append("ConsignmentLedger points at another PartyRegistry")
     if recognition.functions.registry().call() != registry.address:
         problems.append("RecognitionRegistry points at another PartyRegistry")
-    for c in (registry, recognition):
+    wired = [registry, recognition]
+    if "IntelligenceLedger" in manifest.contracts:
+        intelligence = contract("IntelligenceLedger")
+        wired.append(intelligence)
+        if intelligence.functions.registry().call() != registry.address:
+            problems.append("IntelligenceLedger points at another PartyRegistry")
+    for c in wired:
         if not c.functions.isTrustedForwarder(forwarder).call():
             problems.append(f"{c.address} does not trust the forwarder {forwarder}")
     for authority in manifest.authorities:
@@ -293,6 +307,18 @@ def _wiring_problems(w3: Web3, manifest: Manifest, artifacts: dict[str, Artifact
         if not is_authority or country != authority["country"].encode():
             problems.append(f"authority {authority['address']} of {authority['country']} is not registered")
     return problems
+
+
+def _extend(sender: Sender, manifest: Manifest, artifacts: dict[str, Artifact], names: list[str]) -> Manifest:
+    """`manifest` with the contracts `names` deployed beside its own, wired to its registry
+    and forwarder (every added contract takes those two, as IntelligenceLedger does)."""
+    contracts = dict(manifest.contracts)
+    for name in names:
+        address, tx = sender.deploy(
+            artifacts[name], manifest.address("PartyRegistry"), manifest.address("LedgerForwarder")
+        )
+        contracts[name] = DeployedContract(address=address, abi_hash=artifacts[name].abi_hash, transaction=tx)
+    return replace(manifest, contracts=contracts)
 
 
 def ensure_deployed(
@@ -308,19 +334,26 @@ def ensure_deployed(
 
     A manifest that no longer matches the chain (a new development chain, a changed build)
     is replaced only when `replace_stale` is set, as for the embedded development chain;
-    on any other chain that is an error for a person to look at.
-    Returns the manifest and whether a deployment was made now.
+    on any other chain that is an error for a person to look at. A manifest that lacks only
+    contracts added to the set since (`ADDED_CONTRACTS`) gets them deployed beside its own.
+    Returns the manifest and whether a whole deployment was made now (not for an extension:
+    the ledger, with its history, was there already).
     """
     artifacts = load_artifacts(build_dir)
     if manifest_path.exists():
         manifest = Manifest.load(manifest_path)
-        problems = manifest_problems(w3, manifest, artifacts)
+        missing = [name for name in ADDED_CONTRACTS if name not in manifest.contracts]
+        present = {name: artifact for name, artifact in artifacts.items() if name not in missing}
+        problems = manifest_problems(w3, manifest, present)
         if not problems:
             if manifest.config_digest != config.digest:
                 raise DeploymentError(
                     f"{manifest_path} was deployed with another authorities config; "
                     "register changes through the registry, or deploy to a new chain"
                 )
+            if missing:
+                manifest = _extend(sender, manifest, artifacts, missing)
+                manifest.save(manifest_path)
             return manifest, False
         if not replace_stale:
             raise DeploymentError(f"{manifest_path} does not match the chain: " + "; ".join(problems))

@@ -14,7 +14,7 @@ signatures reach the service.
     ledger import FILE.json|FILE.csv --key ALIAS [--batch-size N | --single] [--wait]
     ledger import-epcis FILE.jsonld --key ALIAS [--chunk-size N] [--wait]
     ledger verify UCR --country CC [--at-block N] [--receipt-out FILE] [--evidence-out FILE]
-    ledger verify-receipt FILE [--jwks FILE | --url URL]
+    ledger verify-receipt FILE [--jwks FILE | --url URL | --rpc URL [--ledger ADDRESS]]
     ledger verify-bundle FILE [--rpc URL]
 
 and, on the operator's side, `ledger admin …` (the service's store and receipt keys),
@@ -45,7 +45,7 @@ This module assembles the commands, a module per group:
     reads.py    status, history, party
     imports.py  import, import-epcis
     verify.py   verify, verify-receipt, verify-bundle
-    admin.py    admin credentials | receipt-keys (operator)
+    admin.py    admin credentials | receipt-keys | publish-endpoint (operator)
     bench.py    bench ingest | verify (ledger_bench)
     demo.py     demo
 

@@ -1,5 +1,6 @@
 """`ledger admin`: operator commands that work on the service's own store and receipt keys,
-on the machine that runs it (settings from LEDGER_* variables, as the service reads them).
+on the machine that runs it (settings from LEDGER_* variables, as the service reads them),
+and the publication of the instance's endpoint on chain, signed with the authority's key.
 
 The service's side (settings, store, services) is imported inside each command: a party's
 `ledger` never loads it.
@@ -14,6 +15,7 @@ from eth_utils.address import is_address, to_checksum_address
 from rich.console import Console
 from rich.table import Table
 
+from ledger_api.cli._common import PasswordFile, reporting_errors, signer
 from ledger_api.errors import NotFound
 
 if TYPE_CHECKING:
@@ -71,7 +73,12 @@ def revoke(credential_id: Annotated[str, typer.Argument(help="The credential's i
 def rotate_receipt_key() -> None:
     """Makes a new receipt-signing key the active one. Old keys stay in /v1/keys, so every
     receipt already issued stays verifiable; running services sign with the new key within
-    a minute."""
+    a minute.
+
+    The key is also the one the instance's endpoint publishes on chain: publish it again
+    (`ledger admin publish-endpoint`; on a development chain the next start does it), or
+    peers and `ledger verify-receipt --rpc` do not know it. Until then peer requests stay
+    signed with the key the chain shows."""
     from ledger_api.settings import Settings
     from ledger_api.store.receipt_keys import load_or_create_keyring
 
@@ -88,3 +95,31 @@ def list_receipt_keys() -> None:
 
     for jwk in load_or_create_keyring(Settings.load().receipt_keys).jwks()["keys"]:
         print(jwk["kid"])
+
+
+@app.command("publish-endpoint")
+def publish_endpoint(
+    key: Annotated[str, typer.Option("--key", "-k", help="Alias of the customs authority's key (`ledger keys list`).")],
+    password_file: PasswordFile = None,
+) -> None:
+    """Publishes the instance at --url on chain as the endpoint of the authority whose key
+    signs: its public URL, signing and encryption keys and relayer, as GET /v1/instance
+    shows them. Signed here (an ERC-2771 request to PartyRegistry.publishEndpoint) and
+    relayed by the instance; needs the authority's credential (--token). Run it after the
+    instance's URL, keys or relayer change (`receipt-keys rotate` too)."""
+    with reporting_errors():
+        client = signer(key, password_file)
+        try:
+            instance = client.instance()
+            if instance["authority"] != client.address:
+                Console(stderr=True).print(
+                    f"[red]the instance acts for {instance['authority']}, not for {client.address}: "
+                    "sign with that authority's key[/]"
+                )
+                raise typer.Exit(1)
+            result = client.publish_endpoint(
+                instance["public_url"], instance["signing_key"], instance["encryption_key"], instance["relayer"]
+            )
+        finally:
+            client.close()
+    Console().print(f"publication {result['id']} {result['status']}: {instance['public_url']} (kid {instance['kid']})")

@@ -1,4 +1,4 @@
-"""`ledger bench ingest | verify | worklist`: the benchmarks (ledger_bench, a package of their own
+"""`ledger bench ingest | verify | consortium | worklist`: the benchmarks (ledger_bench, a package of their own
 beside the service's), their figures printed as a table and, with --write-docs, written
 into docs/benchmarks.md. ledger_bench is imported inside each command: it starts services
 and opens their stores, which a party's `ledger` never loads."""
@@ -48,9 +48,10 @@ def bench_ingest(
         f"{figures.raw_records_per_second:,.0f} records/s ({figures.raw_records:,} in {figures.raw_seconds:.2f} s)",
     )
     table.add_row("service / raw", f"{figures.records_per_second / figures.raw_records_per_second:.0%}")
+    table.add_row("raw send-to-receipt p50, one write", f"{figures.raw_single_p50_ms:.1f} ms")
     table.add_row("single record confirmed p50 / p99", f"{figures.single_p50_ms:.1f} / {figures.single_p99_ms:.1f} ms")
     table.add_row(
-        f"single-record stream, {figures.stream_clients} clients",
+        f"single-record stream, {figures.stream_clients} clients (packed)",
         f"{figures.stream_records / figures.stream_confirmed_seconds:,.0f} records/s "
         f"({figures.stream_records:,} confirmed in {figures.stream_confirmed_seconds:.1f} s, "
         f"accepted in {figures.stream_accepted_seconds:.1f} s)",
@@ -73,17 +74,26 @@ def bench_verify(
         list[int] | None,
         typer.Option(min=1, max=256, help="Concurrent connections of a load run; repeat for several runs."),
     ] = None,
+    consignments: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=100_000,
+            help="Distinct consignments the requests are spread over (1: one consignment, its verdict cached).",
+        ),
+    ] = 1,
     write_docs: WriteDocs = False,
 ) -> None:
     """Verification throughput and latency (receipt included) with N reader workers, at
     each concurrency given (default 4, 8 and 16 connections), beside a static answer of
-    the same server. Uses wrk when installed (apt-get install wrk)."""
+    the same server. With --consignments N, over N distinct consignments whose caches are
+    cold at the start. Uses wrk when installed (apt-get install wrk)."""
     from ledger_bench.docs import BENCHMARKS, write_section
     from ledger_bench.verify import render_verify, run_verify
 
     levels = connections or [4, 8, 16]
     console = out()
-    f = run_verify(records, workers, seconds, levels, progress=lambda m: console.print(f"[dim]{m}[/]"))
+    f = run_verify(records, workers, seconds, levels, lambda m: console.print(f"[dim]{m}[/]"), consignments)
     table = Table(
         "connections",
         "verifications/s",
@@ -91,7 +101,8 @@ def bench_verify(
         "errors",
         "static answers/s",
         "target met",
-        title=f"ledger bench verify: {f.records} records ({f.verdict}), {f.workers} workers",
+        title=f"ledger bench verify: {f.consignments:,} consignment(s) of {f.records} records ({f.verdict}), "
+        f"{f.workers} workers",
     )
     for run, static in zip(f.runs, f.static, strict=True):
         table.add_row(
@@ -106,7 +117,43 @@ def bench_verify(
     if write_docs:
         command = f"ledger bench verify --records {records} --workers {workers} --seconds {seconds:.0f}"
         command += "".join(f" --connections {c}" for c in levels)
-        write_section(BENCHMARKS, "verify", render_verify(f, command))
+        if consignments > 1:
+            command += f" --consignments {consignments}"
+        section = "verify" if consignments == 1 else "verify-distinct"
+        write_section(BENCHMARKS, section, render_verify(f, command))
+        console.print("written to docs/benchmarks.md")
+
+
+@app.command("consortium")
+def bench_consortium(
+    records: Annotated[int, typer.Option(min=1, max=5000, help="Records posted at the first instance.")] = 200,
+    rate: Annotated[float, typer.Option(min=0.1, max=200, help="Records posted per second.")] = 10.0,
+    seconds: Annotated[float, typer.Option(min=1, max=120, help="Length of the verification load run.")] = 10,
+    connections: Annotated[int, typer.Option(min=1, max=256, help="Concurrent verification clients.")] = 8,
+    write_docs: WriteDocs = False,
+) -> None:
+    """Two instances (JP and NL customs) on one anvil mining every 2 s: the time from a
+    record's POST at JP's instance until NL's holds it with its payload (p50/p99), and
+    verification throughput at NL's instance beside JP's, in one run."""
+    from ledger_bench.consortium import render_consortium, run_consortium
+    from ledger_bench.docs import BENCHMARKS, write_section
+
+    console = out()
+    f = run_consortium(records, rate, seconds, connections, progress=lambda m: console.print(f"[dim]{m}[/]"))
+    table = Table("figure", "value", title=f"ledger bench consortium: {f.records} records at {f.rate:g}/s")
+    table.add_row("POST at JP until held at NL, p50 / p99 / max", f"{f.p50_s:.2f} / {f.p99_s:.2f} / {f.max_s:.2f} s")
+    table.add_row(
+        f"verification at NL ({f.verdict}), {f.load.connections} connections",
+        f"{f.load.requests_per_second:,.0f}/s, p99 {f.load.p99_ms:.1f} ms",
+    )
+    table.add_row(
+        "the same at JP (comparison)", f"{f.load_jp.requests_per_second:,.0f}/s, p99 {f.load_jp.p99_ms:.1f} ms"
+    )
+    console.print(table)
+    if write_docs:
+        command = f"ledger bench consortium --records {records} --rate {rate:g} --seconds {seconds:.0f}"
+        command += f" --connections {connections}"
+        write_section(BENCHMARKS, "consortium", render_consortium(f, command))
         console.print("written to docs/benchmarks.md")
 
 

@@ -37,7 +37,7 @@ from ledger_api.cli._common import (
     write_output,
 )
 from ledger_api.client import ClientError, LedgerClient
-from ledger_api.errors import NodeUnavailable
+from ledger_api.errors import ChainError, NodeUnavailable
 
 _STATUS_MARKS = {
     "VALID": ("✓", "green"),
@@ -205,6 +205,56 @@ def _utc(timestamp: Any) -> str:
         return str(timestamp)
 
 
+def _unverified_claims(token: str, file: Path) -> dict[str, Any]:
+    """The claims of a receipt not checked yet: only to find whose keys to check it with."""
+    try:
+        part = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    except (IndexError, ValueError) as exc:
+        raise LocalError(f"{file} is not a valid receipt (MALFORMED): {exc}") from None
+    if not isinstance(claims, dict):
+        raise LocalError(f"{file} is not a valid receipt (MALFORMED): the claims are not a JSON object")
+    return claims
+
+
+def _keys_on_chain(token: str, file: Path, rpc_url: str, ledger: str | None) -> tuple[dict[str, Any], str]:
+    """A JWKS of every signing key the receipt's authority published on the chain at
+    `rpc_url`, and where it came from. The chain must be the receipt's."""
+    from eth_utils.address import is_address
+
+    from ledger_api.chain.endpoints import published_endpoints, registry_of
+    from ledger_api.chain.rpc import Rpc
+    from ledger_api.domain.receipts import public_jwk
+
+    claims = _unverified_claims(token, file)
+    authority, ledger = claims.get("authority"), ledger or claims.get("ledger")
+    if not isinstance(authority, str) or not is_address(authority):
+        raise LocalError(f"{file} names no issuing authority: check it with --jwks or --url")
+    if not isinstance(ledger, str) or not is_address(ledger):
+        raise LocalError(f"{file} names no ledger: give --ledger ADDRESS")
+    try:
+        with Rpc(rpc_url, timeout=30) as rpc:
+            chain_id = int(rpc.call("eth_chainId"), 16)
+            if chain_id != claims.get("chain_id"):
+                raise LocalError(
+                    f"{file} is for chain {claims.get('chain_id')}, the node at {rpc_url} is chain {chain_id}"
+                )
+            registry = registry_of(rpc, ledger)
+            endpoints = published_endpoints(rpc, registry, authority)
+    except NodeUnavailable as exc:
+        fail(EXIT_UNAVAILABLE, f"cannot read the keys on {rpc_url}: {exc}")
+    except ChainError as exc:
+        raise LocalError(f"cannot read the keys of {authority} on {rpc_url}: {exc}") from None
+    if not endpoints:
+        raise LocalError(f"{authority} published no signing key on the chain at {rpc_url}")
+    keys: list[dict[str, str]] = []
+    for endpoint in endpoints:
+        jwk = public_jwk(endpoint.public_key(), endpoint.kid)
+        if jwk not in keys:  # a key published again with another URL is one key
+            keys.append(jwk)
+    return {"keys": keys}, f"the keys {authority} published on chain {chain_id} (registry {registry})"
+
+
 def verify_receipt_command(
     file: Annotated[Path, typer.Argument(help="The receipt: a compact JWS, as `ledger verify --receipt-out` writes.")],
     jwks: Annotated[
@@ -214,22 +264,41 @@ def verify_receipt_command(
         str | None,
         typer.Option("--url", help="Check against this service's /v1/keys (default: the global --url)."),
     ] = None,
+    rpc: Annotated[
+        str | None,
+        typer.Option(
+            "--rpc",
+            help="Check against the keys the issuing authority published on the chain behind this JSON-RPC URL.",
+        ),
+    ] = None,
+    ledger: Annotated[
+        str | None,
+        typer.Option("--ledger", help="With --rpc: the ConsignmentLedger's address (default: the receipt's `ledger`)."),
+    ] = None,
 ) -> None:
-    """Checks a verification receipt's signature with the service's public keys, with no
-    chain: against a JWKS file (--jwks, offline) or the keys the service publishes at
-    /v1/keys (--url, else the global --url). Prints the receipt's claims.
+    """Checks a verification receipt's signature with the issuer's public keys: against a
+    JWKS file (--jwks, offline), the keys a service publishes at /v1/keys (--url, else the
+    global --url), or, for a receipt of any instance of the consortium, every signing key
+    its issuing authority (the receipt's `authority`) ever published on chain (--rpc URL;
+    the registry is the one of the ledger the receipt names, or --ledger). Prints the
+    receipt's claims.
 
     Exits 0 for a valid receipt whose verdict is VERIFIED, 5 for a valid receipt with
-    another verdict, 4 for a receipt that does not verify (its reason is printed)."""
+    another verdict, 4 for a receipt that does not verify (its reason is printed), 3 when
+    the service or the node cannot be reached."""
     from ledger_api.domain.receipts import ReceiptError, verify_receipt
 
-    if jwks is not None and url is not None:
-        raise typer.BadParameter("give --jwks FILE or --url URL, not both", param_hint="--jwks / --url")
+    if sum(option is not None for option in (jwks, url, rpc)) > 1:
+        raise typer.BadParameter("give one of --jwks FILE, --url URL, --rpc URL", param_hint="--jwks / --url / --rpc")
+    if ledger is not None and rpc is None:
+        raise typer.BadParameter("--ledger goes with --rpc", param_hint="--ledger")
     with reporting_errors():
         token = read_text(file, "receipt").strip()
         if jwks is not None:
             keys = read_json(jwks)
             source = str(jwks)
+        elif rpc is not None:
+            keys, source = _keys_on_chain(token, file, rpc, ledger)
         else:
             base = (url or settings.url).rstrip("/")
             source = f"{base}/v1/keys"
@@ -263,6 +332,8 @@ def verify_receipt_command(
         grid.add_row("chain id", Text(str(claims.get("chain_id"))))
         grid.add_row("ledger", Text(str(claims.get("ledger"))))
         grid.add_row("issuer", Text(str(claims.get("iss"))))
+        if "authority" in claims:
+            grid.add_row("authority", Text(f"{claims.get('authority')} ({claims.get('country')})"))
         grid.add_row("issued at", Text(_utc(claims.get("iat"))))
         grid.add_row("receipt id", Text(str(claims.get("jti"))))
         console = out()

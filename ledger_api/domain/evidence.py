@@ -4,8 +4,11 @@ hash the signed receipt carries.
 
 It holds the records with their payloads (canonical bytes), signatures, blocks and
 Merkle proofs; the parties' role and status history; the recognition registry's events
-(so the exporter's AEO recognition is recomputed, not trusted); the chain id, contracts
-and the block the verification stands at."""
+(so the exporter's AEO recognition is recomputed, not trusted); the chain id, contracts,
+the block the verification stands at and the consignment's head on chain then. A record
+not held by the verifying instance is there with its chain facts alone (`held` false,
+`signature` and `payload_canonical` null, deadline 0, the route the chain says it
+added) and the copies peers served of it that did not match the chain."""
 
 from __future__ import annotations
 
@@ -17,13 +20,16 @@ from typing import Any
 
 import rfc8785
 
-from ledger_api.domain.facts import PartyCheckpoint, PartyFact, RecordFact, VerificationInput
+from ledger_api.domain.facts import PartyCheckpoint, PartyFact, PayloadRefusal, RecordFact, VerificationInput
 from ledger_api.domain.recognition import RecognitionBook
 from ledger_api.domain.records import LedgerDomain, Record, RecordKind
 
 # 2: records carry their signed route (a record's id covers it since the route was added
 # to the EIP-712 Record): a version-1 bundle's ids cannot be re-derived by this code.
-BUNDLE_VERSION = 2
+# 3: records not held (chain facts alone) and the peers' refusals; the chain head. A
+# version-2 bundle still reads: every record of it is held, its chain head unknown.
+BUNDLE_VERSION = 3
+READABLE_VERSIONS = (2, 3)
 
 
 def _hex(b: bytes) -> str:
@@ -45,6 +51,7 @@ def to_bundle(inp: VerificationInput, recognition_events: list[dict[str, Any]]) 
         "as_of_block": inp.as_of_block,
         "verifying_country": inp.verifying_country,
         "confirmations_required": inp.confirmations_required,
+        "chain_head": inp.chain_head,
         "records": [_record(r) for r in inp.records],
         "parties": [
             {
@@ -74,7 +81,8 @@ def _record(r: RecordFact) -> dict[str, Any]:
             "deadline": str(rec.deadline),
             "route": list(rec.route),
         },
-        "signature": _hex(r.signature),
+        "held": r.held,
+        "signature": None if r.signature is None else _hex(r.signature),
         # The exact bytes that were hashed, base64: re-serialising the JSON could change them.
         "payload_canonical": base64.b64encode(r.payload_canonical).decode() if r.payload_canonical else None,
         "mode": r.mode,
@@ -86,13 +94,16 @@ def _record(r: RecordFact) -> dict[str, Any]:
         "inclusion_proof": r.inclusion_proof,
         "root_anchored_block": r.root_anchored_block,
         "written_on_chain": r.written_on_chain,
+        "payload_refusals": [
+            {"peer_authority": f.peer_authority, "peer_url": f.peer_url, "reason": f.reason} for f in r.refusals
+        ],
     }
 
 
 def from_bundle(bundle: dict[str, Any]) -> VerificationInput:
     """The verification input a bundle describes. Raises KeyError/ValueError/TypeError on a
     malformed bundle; the caller reports it."""
-    if bundle.get("version") != BUNDLE_VERSION:
+    if bundle.get("version") not in READABLE_VERSIONS:
         raise ValueError(f"unsupported bundle version {bundle.get('version')!r}")
     domain = LedgerDomain(int(bundle["chain_id"]), bundle["eip712_domain"]["verifyingContract"])
     records = []
@@ -113,7 +124,7 @@ def from_bundle(bundle: dict[str, Any]) -> VerificationInput:
                     deadline=int(f["deadline"]),
                     route=tuple(f["route"]),
                 ),
-                signature=_unhex(item["signature"]),
+                signature=None if item["signature"] is None else _unhex(item["signature"]),
                 payload=json.loads(canonical) if canonical else None,
                 payload_canonical=canonical,
                 mode=item["mode"],
@@ -125,6 +136,11 @@ def from_bundle(bundle: dict[str, Any]) -> VerificationInput:
                 inclusion_proof=item["inclusion_proof"],
                 root_anchored_block=item["root_anchored_block"],
                 written_on_chain=item["written_on_chain"],
+                held=bool(item.get("held", True)),
+                refusals=tuple(
+                    PayloadRefusal(f["peer_authority"], f["peer_url"], f["reason"])
+                    for f in item.get("payload_refusals", [])
+                ),
             )
         )
     parties = {
@@ -149,6 +165,7 @@ def from_bundle(bundle: dict[str, Any]) -> VerificationInput:
         confirmations_required=int(bundle["confirmations_required"]),
         chain_id=domain.chain_id,
         contracts=dict(bundle["contracts"]),
+        chain_head=bundle.get("chain_head"),
     )
     return with_recognition(inp, bundle["recognition_events"])
 

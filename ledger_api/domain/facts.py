@@ -13,12 +13,26 @@ from ledger_api.domain.records import LedgerDomain, Record
 
 
 @dataclass(frozen=True)
+class PayloadRefusal:
+    """A copy of a record's payload a peer served that did not match the chain."""
+
+    peer_authority: str  # the serving instance's authority (address)
+    peer_url: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class RecordFact:
-    """One record of the consignment, in hash-chain order, with where it stands on chain."""
+    """One record of the consignment, in hash-chain order, with where it stands on chain.
+
+    A record not held (`held` False) is known from the chain alone (RecordWritten): its
+    `record` carries the chain's facts, the route the chain says it added (RouteExtended)
+    and deadline 0; it has no signature and no payload, and `refusals` lists the copies
+    peers served of it that did not match the chain."""
 
     id: str  # 0x… EIP-712 digest, as the chain knows it
-    record: Record  # the signed message
-    signature: bytes
+    record: Record  # the signed message (not held: its chain facts)
+    signature: bytes | None
     payload: dict[str, Any] | None  # the stored payload (canonical JSON parsed), None if missing
     payload_canonical: bytes | None  # the exact bytes whose keccak256 must be record.payload_hash
     mode: str  # "single" (its own transaction) or "batch" (leaf of a Merkle root)
@@ -30,6 +44,8 @@ class RecordFact:
     inclusion_proof: list[str] | None = None  # sibling hashes, leaf to root (batch mode)
     root_anchored_block: int | None = None  # where the chain says the root was anchored (batch)
     written_on_chain: bool | None = None  # single mode: a RecordWritten event with this id exists
+    held: bool = True  # the signed record and its payload are known, not only its chain facts
+    refusals: tuple[PayloadRefusal, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,3 +88,6 @@ class VerificationInput:
     recognition: Recognition | None = None  # the exporter's, by the verifying country
     chain_id: int = 0
     contracts: dict[str, str] = field(default_factory=dict)
+    # The consignment's head on chain as of the block (the id of its last RecordWritten),
+    # None when not known (a consignment anchored in batches has none on chain).
+    chain_head: str | None = None

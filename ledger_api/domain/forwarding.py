@@ -79,6 +79,20 @@ def recognition_calldata(action: str, *args: object) -> bytes:
     return selector + abi_encode(types, values)
 
 
+# PartyRegistry.publishEndpoint: an authority publishes where its instance is reached and
+# its keys. Its own gas: a URL of up to 256 bytes takes up to nine fresh storage slots.
+ENDPOINT_FUNCTION = ("publishEndpoint", ["string", "bytes32", "bytes32", "address"])
+ENDPOINT_CALL_GAS = 320_000
+
+
+def endpoint_calldata(url: str, signing_key: bytes, encryption_key: bytes, relayer: str) -> bytes:
+    """The calldata of publishEndpoint(url, signingKey, encryptionKey, relayer): keys as
+    their 32 raw bytes (an encryption key of zeros when the instance has none)."""
+    name, types = ENDPOINT_FUNCTION
+    selector = keccak(text=f"{name}({','.join(types)})")[:4]
+    return selector + abi_encode(types, [url, signing_key, encryption_key, to_checksum_address(relayer)])
+
+
 @dataclass(frozen=True)
 class ForwardRequest:
     sender: str  # the authority

@@ -202,6 +202,8 @@ def receipt_claims(
     iss: str,
     iat: int,
     jti: str,
+    authority: str | None = None,
+    country: str | None = None,
 ) -> dict[str, Any]:
     """The claims of a receipt, from plain values.
 
@@ -212,12 +214,17 @@ def receipt_claims(
     (bytes or 0x-hex); `ledger` the ConsignmentLedger address; `evidence` the exact bytes of
     the evidence bundle the verdict was drawn from, or their digest already written as
     "sha256:<64 hex>". `iat` is the issuing time (unix seconds) and `jti` the
-    receipt's own id, both from the caller: each receipt gets its own."""
+    receipt's own id, both from the caller: each receipt gets its own. `authority` and
+    `country` name the customs authority whose instance issued the receipt, and its
+    country: a verifier finds the keys it signs with on chain (`ledger verify-receipt
+    --rpc`); receipts of an instance that acts for none leave them out."""
     if verdict not in VERDICTS:
         raise ValueError(f"verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
     if lane not in LANES:
         raise ValueError(f"lane must be one of {', '.join(LANES)}, got {lane!r}")
+    issuer = {} if authority is None else {"authority": authority, "country": country}
     return {
+        **issuer,
         "iss": iss,
         "iat": iat,
         "jti": jti,

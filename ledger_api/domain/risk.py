@@ -17,6 +17,13 @@ A condition is one of a small fixed vocabulary, never code: an operator can repl
 file, and a file that names anything else is refused at start with its line and the
 reason. Each condition type is one class below (a `RiskCondition`): its `type` tag, its
 parameters and how it matches a consignment; writing the class adds it to the vocabulary.
+Points are 0 or more, except on a condition that recognises a control done elsewhere
+(`may_lower`): there negative points lower the score, which stays 0 or more.
+
+Besides the consignment's records, the conditions read facts the service gathers for the
+verifying authority: the intelligence flags it holds (domain/intelligence.py), judged as of
+the verification's block and its time, and the inspection outcomes of partner customs with
+what the arrangement with each recognises (`PartnerInspection`). Both default to none.
 
 Pure: `parse_rules` takes the file's content already parsed, and the line of each place
 in it from the caller (ledger_api/store/risk_rules_file.py reads the YAML file).
@@ -37,6 +44,17 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, ValidationError, model_validator
 
 from ledger_api.domain.facts import RecordFact, VerificationInput
+from ledger_api.domain.intelligence import (
+    CategoryName,
+    ConsignmentSubject,
+    HeldFlag,
+    HsCodeSubject,
+    PartySubject,
+    RouteSubject,
+    Severity,
+    SeverityName,
+)
+from ledger_api.domain.recognition import RECOGNISED_CONTROLS
 from ledger_api.domain.records import RecordKind
 from ledger_api.errors import ConfigurationError
 
@@ -49,6 +67,7 @@ __all__ = [
     "LineOf",
     "ListCondition",
     "Match",
+    "PartnerInspection",
     "RiskCondition",
     "RiskFacts",
     "RiskResult",
@@ -75,7 +94,8 @@ ListName = Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z][a-z0-9
 ListEntry = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=64)]
 RuleId = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Z][A-Z0-9_-]{0,31}$")]
 Description = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=500)]
-Points = Annotated[StrictInt, Field(ge=0)]
+# Below 0 only for a condition that may lower the score (RuleSet checks which).
+Points = StrictInt
 PositiveCount = Annotated[StrictInt, Field(ge=1)]
 
 
@@ -94,19 +114,73 @@ _CUSTODY_KINDS = (RecordKind.HANDOVER, RecordKind.ACCEPTANCE)
 _SEALED_KINDS = (RecordKind.DECLARATION, *_CUSTODY_KINDS)
 
 
+InspectionResult = Literal["CONFORM", "NON_CONFORM"]
+
+
+@dataclass(frozen=True)
+class PartnerInspection:
+    """A customs inspection outcome on the consignment (a CUSTOMS_DECISION recording an
+    inspection done, with its result) by the customs of `country`, and the controls the
+    arrangement in force between `country` and the verifying country recognises at the
+    verification's time (recognition.py's RECOGNISED_CONTROLS bits; 0 when none is in force,
+    `mra_id` None then)."""
+
+    country: str
+    result: InspectionResult
+    record_id: str
+    recognised_controls: int = 0
+    mra_id: int | None = None
+
+
 class RiskFacts:
     """The facts the conditions read, picked out once. Payloads are the parsed canonical
     JSON; they are read defensively (a payload that does not hash to its anchor is the
     PAYLOAD_INTEGRITY check's business, not a reason for risk to fail), and records whose
-    payload is missing are left out of every payload-based condition."""
+    payload is missing are left out of every payload-based condition.
 
-    def __init__(self, inp: VerificationInput, lists: dict[str, tuple[str, ...]]) -> None:
+    `flags` are the intelligence flags the verifying authority holds, whatever their state:
+    the conditions judge which were in force at the verification's block (`inp.as_of_block`)
+    and its time, `block_time` (unix seconds), which flags need. `partner_inspections` are
+    inspection outcomes of other countries' customs on the consignment."""
+
+    def __init__(
+        self,
+        inp: VerificationInput,
+        lists: dict[str, tuple[str, ...]],
+        *,
+        flags: Sequence[HeldFlag] = (),
+        block_time: int | None = None,
+        partner_inspections: Sequence[PartnerInspection] = (),
+    ) -> None:
+        if flags and block_time is None:
+            raise ValueError("intelligence flags are judged at the verification's block time: give block_time")
         self.inp, self.lists = inp, lists
+        self.flags, self.block_time = tuple(flags), block_time
+        self.partner_inspections = tuple(partner_inspections)
         self.declaration = next((r for r in inp.records if r.record.kind == RecordKind.DECLARATION), None)
         declared = self.declaration.payload if self.declaration is not None else None
         self.declared: dict[str, Any] = declared or {}
         self.custody = [r for r in inp.records if r.record.kind in _CUSTODY_KINDS and r.payload is not None]
         self.sealed = [r for r in inp.records if r.record.kind in _SEALED_KINDS and r.payload is not None]
+
+    @property
+    def route(self) -> tuple[str, str] | None:
+        """(origin, destination): the route the declaration signed, or where it has none (a
+        record from before routes were signed) the payload's countries; None if unknown."""
+        if self.declaration is not None and len(self.declaration.record.route) == 2:
+            signed = self.declaration.record.route
+            return signed[0], signed[1]
+        origin, destination = self.declared.get("origin_country"), self.declared.get("destination_country")
+        if isinstance(origin, str) and isinstance(destination, str):
+            return origin, destination
+        return None
+
+    def flags_in_force(self) -> Iterator[HeldFlag]:
+        """The flags in force as of the verification's block, at its time."""
+        for flag in self.flags:
+            assert self.block_time is not None  # checked in __init__: there are flags
+            if flag.in_force(self.inp.as_of_block, self.block_time):
+                yield flag
 
     def custody_countries(self) -> Iterator[tuple[str, str, RecordFact]]:
         """(country, locode, record) of each custody record with a readable location."""
@@ -174,6 +248,9 @@ class RiskCondition(_Strict):
     abstract is a condition type of the vocabulary (`Condition`, built after the last)."""
 
     type: str
+    # Whether a rule on this condition may have negative points, which lower the score: only
+    # a condition that recognises a control done elsewhere.
+    may_lower: ClassVar[bool] = False
 
     @abstractmethod
     def evaluate(self, facts: RiskFacts) -> Iterator[Match]:
@@ -364,6 +441,90 @@ class Transshipment(RiskCondition):
             )
 
 
+class IntelligenceFlagMatches(RiskCondition):
+    """An intelligence flag the verifying authority holds, in force at the verification's
+    block (shared and not withdrawn by then, valid at its time), names the consignment: a
+    party that signed or was named in one of its records, its UCR, an HS code of its goods,
+    or its route. Only flags of `min_severity` or above, and of one of `categories` when
+    given, count."""
+
+    type: Literal["intelligence_flag_matches"]
+    min_severity: SeverityName = Severity.LOW
+    categories: tuple[CategoryName, ...] = ()
+
+    def evaluate(self, facts: RiskFacts) -> Iterator[Match]:
+        for flag in facts.flags_in_force():
+            shared = flag.shared
+            if shared.severity < self.min_severity or (self.categories and shared.category not in self.categories):
+                continue
+            found = _subject_in(facts, flag.content.subject)
+            if found is not None:
+                what, records = found
+                yield Match(
+                    f"flag {shared.flag_id} from {shared.author_country} ({shared.category.name}, "
+                    f"{shared.severity.name}) names {what}",
+                    records,
+                )
+
+
+def _subject_in(
+    facts: RiskFacts, subject: PartySubject | ConsignmentSubject | HsCodeSubject | RouteSubject
+) -> tuple[str, tuple[str, ...]] | None:
+    """What of the consignment `subject` names, and the records that show it; None if nothing."""
+    declaration = (facts.declaration.id,) if facts.declaration is not None else ()
+    if isinstance(subject, PartySubject):
+        address = subject.address.lower()
+        records = tuple(
+            r.id for r in facts.inp.records if address in (r.record.party.lower(), r.record.counterparty.lower())
+        )
+        return (f"party {subject.address}", records) if records else None
+    if isinstance(subject, ConsignmentSubject):
+        return (f"consignment {subject.ucr}", declaration) if subject.ucr == facts.inp.ucr else None
+    if isinstance(subject, HsCodeSubject):
+        goods = facts.declared.get("goods")
+        codes = [line.get("hs_code") for line in goods if isinstance(line, dict)] if isinstance(goods, list) else []
+        matching = sorted({c for c in codes if isinstance(c, str) and c.startswith(subject.prefix)})
+        return (f"HS {', '.join(matching)} (HS prefix {subject.prefix})", declaration) if matching else None
+    if facts.route == (subject.from_country, subject.to_country):
+        return f"route {subject.from_country} to {subject.to_country}", declaration
+    return None
+
+
+class RecognisedExportInspection(RiskCondition):
+    """The export country's customs inspected the goods, and the arrangement in force between
+    it and the verifying country recognises its export inspections (EXPORT_INSPECTION). With
+    `result: CONFORM` it holds when every such inspection found the goods conforming (a rule
+    that lowers the score, with negative points); with `result: NON_CONFORM` when one found a
+    discrepancy. Inspections by other countries, or under no such arrangement, are ignored."""
+
+    type: Literal["recognised_export_inspection"]
+    result: InspectionResult
+    may_lower: ClassVar[bool] = True
+
+    def evaluate(self, facts: RiskFacts) -> Iterator[Match]:
+        route = facts.route
+        verifying = facts.inp.verifying_country
+        if route is None or route[0] == verifying:
+            return
+        export_country = route[0]
+        recognised = [
+            i
+            for i in facts.partner_inspections
+            if i.country == export_country and i.recognised_controls & RECOGNISED_CONTROLS["EXPORT_INSPECTION"]
+        ]
+        discrepancies = [i for i in recognised if i.result == "NON_CONFORM"]
+        found = discrepancies if self.result == "NON_CONFORM" else ([] if discrepancies else recognised)
+        if not found:
+            return
+        outcome = "found a discrepancy" if self.result == "NON_CONFORM" else "found the goods conforming"
+        mras = sorted({f"MRA {i.mra_id}" for i in found if i.mra_id is not None})
+        under = f" under {', '.join(mras)}" if mras else ""
+        yield Match(
+            f"{export_country} customs' export inspection {outcome}, recognised by {verifying}{under}",
+            tuple(i.record_id for i in found),
+        )
+
+
 # The vocabulary, gathered from the classes above: pydantic picks the class by `type`;
 # mypy, which cannot follow a union built at run time, sees their common base.
 if TYPE_CHECKING:
@@ -413,6 +574,13 @@ class RuleSet(_Strict):
             if rule.id in seen:
                 raise _RuleProblem(("rules", index, "id"), f"rule id {rule.id} is used twice")
             seen.add(rule.id)
+            if rule.points < 0 and not rule.when.may_lower:
+                lowering = " or ".join(c for c, cls in zip(CONDITION_TYPES, _CONDITIONS, strict=True) if cls.may_lower)
+                raise _RuleProblem(
+                    ("rules", index, "points"),
+                    f"rules[{index}].points: Input should be greater than or equal to 0 "
+                    f"(negative points lower the score, which only a {lowering} condition may do)",
+                )
             if not isinstance(rule.when, ListCondition):
                 continue
             name = rule.when.list
@@ -505,11 +673,19 @@ class RiskResult:
         return tuple(rule.id for rule in self.fired)
 
 
-def assess(rules: RuleSet, inp: VerificationInput) -> RiskResult:
-    """Evaluates every rule against the consignment's facts. The score is the sum of the
-    points of the rules that fired (each rule once, however often it matched); the lane is
-    GREEN below `lanes.amber`, AMBER from it, RED from `lanes.red`."""
-    facts = RiskFacts(inp, rules.lists)
+def assess(
+    rules: RuleSet,
+    inp: VerificationInput,
+    *,
+    flags: Sequence[HeldFlag] = (),
+    block_time: int | None = None,
+    partner_inspections: Sequence[PartnerInspection] = (),
+) -> RiskResult:
+    """Evaluates every rule against the consignment's facts (see RiskFacts for the optional
+    ones). The score is the sum of the points of the rules that fired (each rule once,
+    however often it matched), and 0 if that sum is below 0; the lane is GREEN below
+    `lanes.amber`, AMBER from it, RED from `lanes.red`."""
+    facts = RiskFacts(inp, rules.lists, flags=flags, block_time=block_time, partner_inspections=partner_inspections)
     fired: list[FiredRule] = []
     for rule in rules.rules:
         matches = list(rule.when.evaluate(facts))
@@ -517,6 +693,6 @@ def assess(rules: RuleSet, inp: VerificationInput) -> RiskResult:
             records = tuple(dict.fromkeys(rid for match in matches for rid in match.records))
             reason = "; ".join(match.reason for match in matches)
             fired.append(FiredRule(rule.id, rule.description, rule.points, reason, records))
-    score = sum(rule.points for rule in fired)
+    score = max(0, sum(rule.points for rule in fired))
     lane: Lane = "RED" if score >= rules.lanes.red else "AMBER" if score >= rules.lanes.amber else "GREEN"
     return RiskResult(lane=lane, score=score, fired=tuple(fired))

@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
@@ -62,6 +62,7 @@ from eth_utils.crypto import keccak
 from pydantic import ValidationError
 
 from ledger_api.domain import merkle
+from ledger_api.domain.custody import TRUSTED, ConsignmentState, CustodyRuleError, advance, check
 from ledger_api.domain.facts import PartyCheckpoint, PartyFact, RecordFact, VerificationInput
 from ledger_api.domain.parties import CUSTODIAN_ROLES, PartyStatus, Role, status_name
 from ledger_api.domain.payloads import (
@@ -75,7 +76,6 @@ from ledger_api.domain.payloads import (
 )
 from ledger_api.domain.records import (
     ZERO_ADDRESS,
-    ZERO_HASH,
     RecordKind,
     SignatureError,
     domain_separator,
@@ -161,6 +161,10 @@ REASON_CODES: dict[str, int] = {
     "AEO_FACTS_MISMATCH": 35,  # recognition facts about another operator or country
     "CONFIRMATIONS_PENDING": 36,
     "RECORD_PENDING": 37,  # not on chain as of the block asked
+    "PAYLOAD_UNAVAILABLE": 38,  # on chain, but its payload is not held here (not obtained from any instance)
+    "PAYLOAD_REFUSED_FROM_PEER": 39,  # a peer served a payload that does not match the chain; none good is held
+    "CHAIN_HEAD_UNEXPLAINED": 40,  # the head on chain is not the end of the hash chain rebuilt here
+    "SIGNER_NOT_ON_ROUTE": 41,  # customs of a country not on the route decided or revoked
 }
 PUBLISHED_REASON_CODES: Mapping[str, int] = MappingProxyType(dict(REASON_CODES))
 
@@ -303,8 +307,25 @@ def _read(canonical: bytes) -> Payload | str:
     return parsed
 
 
+# Why a record on chain has no payload here: not wrong, not yet known (ERROR, never INVALID).
+_UNAVAILABLE = frozenset({"PAYLOAD_UNAVAILABLE", "PAYLOAD_REFUSED_FROM_PEER"})
+
+
 def _payload_problem(fact: RecordFact) -> tuple[str, str] | None:
     """Why the stored payload cannot be trusted (code, message), or None."""
+    if fact.payload_canonical is None and not fact.held:
+        if fact.refusals:
+            served = "; ".join(f"{r.peer_authority} at {r.peer_url}: {r.reason}" for r in fact.refusals)
+            return (
+                "PAYLOAD_REFUSED_FROM_PEER",
+                f"record {_short(fact.id)} is on chain; the payloads served of it do not match the chain ({served}), "
+                "and no good copy is held",
+            )
+        return (
+            "PAYLOAD_UNAVAILABLE",
+            f"record {_short(fact.id)} is on chain, but its payload is not held here: not obtained from the "
+            "instance that wrote it, or not this authority's to see",
+        )
     if fact.payload_canonical is None:
         return "PAYLOAD_MISSING", f"record {_short(fact.id)} has no stored payload"
     if keccak(fact.payload_canonical) != fact.record.payload_hash:
@@ -346,6 +367,16 @@ def check_record_signature(inp: VerificationInput) -> CheckResult:
     separator = domain_separator(inp.domain)
     offences: list[_Offence] = []
     for fact in inp.records:
+        if not fact.held:
+            # Known from the chain alone: the contract recovered its signer when it wrote it.
+            if not fact.written_on_chain:
+                offences.append(
+                    _Offence("SIGNATURE_INVALID", fact.id, f"record {_short(fact.id)} is neither held nor on chain")
+                )
+            continue
+        if fact.signature is None:
+            offences.append(_Offence("SIGNATURE_INVALID", fact.id, f"record {_short(fact.id)} carries no signature"))
+            continue
         try:
             digest = fast_record_id(fact.record, separator)
         except ValueError as exc:  # an address or hash field that is not hex
@@ -375,12 +406,17 @@ def check_record_signature(inp: VerificationInput) -> CheckResult:
 def check_payload_integrity(inp: VerificationInput) -> CheckResult:
     """Every payload is stored, canonical, hashes to its anchor and belongs to this
     consignment; batch records prove inclusion in an anchored root; single records were
-    written on chain. Records not yet on chain are left to CONFIRMATIONS."""
+    written on chain. Records not yet on chain are left to CONFIRMATIONS. A record on chain
+    whose payload is not held here is ERROR (PAYLOAD_UNAVAILABLE, or
+    PAYLOAD_REFUSED_FROM_PEER when the copies peers served did not match), not INVALID."""
     offences: list[_Offence] = []
+    unavailable: list[_Offence] = []
     for fact in inp.records:
         short = _short(fact.id)
         problem = _payload_problem(fact)
-        if problem is not None:
+        if problem is not None and problem[0] in _UNAVAILABLE:
+            unavailable.append(_Offence(problem[0], fact.id, problem[1]))
+        elif problem is not None:
             offences.append(_Offence(problem[0], fact.id, problem[1]))
         elif fact.payload is not None and json.loads(fact.payload_canonical or b"null") != fact.payload:
             offences.append(
@@ -403,7 +439,11 @@ def check_payload_integrity(inp: VerificationInput) -> CheckResult:
             offences.append(_Offence("CONSIGNMENT_MISMATCH", fact.id, f"record {short} is of another consignment"))
         offences.extend(_anchoring_offences(fact, inp.as_of_block))
     return _judge(
-        "PAYLOAD_INTEGRITY", offences, "every payload hashes to its on-chain anchor; proofs hold", _all_ids(inp)
+        "PAYLOAD_INTEGRITY",
+        offences,
+        "every payload hashes to its on-chain anchor; proofs hold",
+        _all_ids(inp),
+        unavailable,
     )
 
 
@@ -445,12 +485,49 @@ _NEEDED_ROLES: dict[RecordKind, tuple[int, str]] = {
 }
 
 
+@dataclass(frozen=True)
+class _Step:
+    """A record as the custody rules (domain/custody.py) see it in its place: the
+    consignment before it, and the rule it breaks, if any."""
+
+    fact: RecordFact
+    before: ConsignmentState
+    broken: CustodyRuleError | None
+
+
+def _custody_walk(inp: VerificationInput) -> tuple[list[_Step], ConsignmentState]:
+    """The records replayed through the custody rules, each judged against the state the
+    records before it left and then moved on by what it claims, whatever the verdict:
+    the rules are custody.py's (those the contract enforces), its parties' standing aside
+    (SIGNER_AUTHORITY judges that, at each record's block) and its `previous` aside (the
+    hash chain is judged on its own)."""
+    steps: list[_Step] = []
+    state = ConsignmentState()
+    for fact in inp.records:
+        broken = None
+        try:
+            check(state, replace(fact.record, previous=state.head), TRUSTED, TRUSTED)
+        except CustodyRuleError as exc:
+            broken = exc
+        steps.append(_Step(fact, state, broken))
+        try:
+            record_id = _hex_bytes(fact.id)
+        except ValueError:  # RECORD_SIGNATURE names a malformed id
+            record_id = keccak(text=fact.id)
+        state = advance(state, fact.record, record_id)
+    return steps, state
+
+
 def check_signer_authority(inp: VerificationInput) -> CheckResult:
     """At each record's block (the block asked, if it is not on chain yet), its signer was
-    registered, active (else SIGNER_NOT_ACTIVE) and held the role the record's kind needs."""
+    registered, active (else SIGNER_NOT_ACTIVE) and held the role the record's kind needs;
+    a revocation by anyone but the custodian is customs'; customs decide and revoke only
+    on the consignment's route as it stood (SIGNER_NOT_ON_ROUTE: the contract checks it of
+    records written one by one, not of batch records)."""
     parties = _parties(inp)
     offences: list[_Offence] = []
-    for fact in inp.records:
+    for step in _custody_walk(inp)[0]:
+        fact = step.fact
         party, block = fact.record.party, _standing_block(fact, inp.as_of_block)
         standing = _standing(parties, fact, inp.as_of_block)
         if standing is None or standing.status == PartyStatus.UNREGISTERED:
@@ -460,28 +537,75 @@ def check_signer_authority(inp: VerificationInput) -> CheckResult:
             status = status_name(standing.status)
             offences.append(_Offence("SIGNER_NOT_ACTIVE", fact.id, f"{party} was {status} at block {block}"))
             continue
-        roles, needed = _NEEDED_ROLES[fact.record.kind]
+        kind = fact.record.kind
+        roles, needed = _NEEDED_ROLES[kind]
+        acts_as_customs = kind == RecordKind.CUSTOMS_DECISION or (
+            kind == RecordKind.REVOCATION and step.before.declared and not _same(party, step.before.custodian)
+        )
+        if acts_as_customs:
+            roles, needed = Role.CUSTOMS, "CUSTOMS" if kind == RecordKind.CUSTOMS_DECISION else "CUSTOMS (or custody)"
         if not standing.roles & roles:
             offences.append(
                 _Offence(
                     "SIGNER_LACKS_ROLE",
                     fact.id,
-                    f"{party} did not hold {needed} to write a {fact.record.kind.name} at block {block}",
+                    f"{party} did not hold {needed} to write a {kind.name} at block {block}",
+                )
+            )
+            continue
+        country = parties[party.lower()].country
+        if acts_as_customs and step.before.declared and not step.before.on_route(country):
+            offences.append(
+                _Offence(
+                    "SIGNER_NOT_ON_ROUTE",
+                    fact.id,
+                    f"{party} is customs of {country}, not of a country on the route "
+                    f"({', '.join(step.before.route)}) when it wrote {kind.name} {_short(fact.id)}",
                 )
             )
     return _judge("SIGNER_AUTHORITY", offences, "every signer was active and held the role it needed", _all_ids(inp))
 
 
+def _custody_offence(step: _Step, pending_handover: str) -> _Offence | None:
+    """The published reason for the custody rule a record breaks (domain/custody.py's
+    codes), or None for one another check reports (a second declaration: DECLARATION)."""
+    error, fact, before = step.broken, step.fact, step.before
+    if error is None or error.code == "CONSIGNMENT_EXISTS":
+        return None
+    record, short = fact.record, _short(fact.id)
+    what = f"{record.kind.name.lower().replace('_', ' ')} {short}"
+    if error.code == "NOT_PENDING_CUSTODIAN" and before.pending_custodian != ZERO_ADDRESS:
+        return _Offence(
+            "ACCEPTED_BY_WRONG_PARTY",
+            fact.id,
+            f"acceptance {short} signed by {record.party}, handover was to {before.pending_custodian}",
+        )
+    messages = {
+        "UNKNOWN_CONSIGNMENT": f"{what} comes before any declaration: custody began nowhere",
+        "NOT_CUSTODIAN": f"{what} by {record.party}, not the custodian {before.custodian}",
+        "HANDOVER_PENDING": (
+            f"handover {short} while handover {_short(pending_handover)} to {before.pending_custodian} "
+            "was never accepted"
+        ),
+        "NOT_PENDING_CUSTODIAN": f"acceptance {short} with no handover pending",
+        "INVALID_COUNTERPARTY": f"{what} names {record.counterparty}: {error.message}",
+    }
+    return _Offence("CUSTODY_GAP", fact.id, messages.get(error.code, f"{what}: {error.message}"))
+
+
 def check_custody_continuity(inp: VerificationInput) -> CheckResult:
-    """Replays the records: hash chain; every handover accepted by exactly the named party
-    before the next handover; custody times monotonic; containers and seals as in the
-    previous custody record (or the declaration) unless the record says why."""
+    """Replays the records: hash chain; the custody rules of domain/custody.py (every
+    handover accepted by exactly the named party before the next handover, only the
+    custodian hands over or declares transit, …); custody times monotonic; containers and
+    seals as in the previous custody record (or the declaration) unless the record says
+    why. The consignment's head on chain must be the last record on chain here
+    (CHAIN_HEAD_UNEXPLAINED, ERROR: records this instance does not know)."""
     offences: list[_Offence] = []
     unreadable: list[_Offence] = []
-    previous = ZERO_HASH
+    previous = bytes(32)
     for fact in inp.records:
         if fact.record.previous != previous:
-            expected = "zero (first record)" if previous == ZERO_HASH else _short(_id_hex(previous))
+            expected = "zero (first record)" if previous == bytes(32) else _short(_id_hex(previous))
             offences.append(
                 _Offence("BROKEN_HASH_CHAIN", fact.id, f"record {_short(fact.id)}'s previous is not {expected}")
             )
@@ -490,71 +614,28 @@ def check_custody_continuity(inp: VerificationInput) -> CheckResult:
         except ValueError:
             previous = b""
 
-    custodian, pending, pending_handover = "", "", ""
+    pending_handover = ""
     last_time: datetime | None = None
     containers: frozenset[str] | None = None
     seals: frozenset[str] | None = None
-    for fact in inp.records:
-        record, short = fact.record, _short(fact.id)
-        kind = record.kind
+    steps, after = _custody_walk(inp)
+    for step in steps:
+        fact = step.fact
+        short, kind = _short(fact.id), fact.record.kind
+        offence = _custody_offence(step, pending_handover)
+        if offence is not None:
+            offences.append(offence)
+        if kind == RecordKind.HANDOVER:
+            pending_handover = fact.id
         payload = _payload(fact)
         if kind == RecordKind.DECLARATION:
-            if not custodian:
-                custodian = record.party
-                if isinstance(payload, DeclarationPayload):
-                    containers, seals = frozenset(payload.containers), frozenset(payload.seals)
+            if not step.before.declared and isinstance(payload, DeclarationPayload):
+                containers, seals = frozenset(payload.containers), frozenset(payload.seals)
             continue
-        if kind == RecordKind.HANDOVER:
-            if pending:
-                offences.append(
-                    _Offence(
-                        "CUSTODY_GAP",
-                        fact.id,
-                        f"handover {short} while handover {_short(pending_handover)} to {pending} was never accepted",
-                    )
-                )
-            elif not _same(record.party, custodian):
-                offences.append(
-                    _Offence(
-                        "CUSTODY_GAP", fact.id, f"handover {short} by {record.party}, not the custodian {custodian}"
-                    )
-                )
-            pending, pending_handover = record.counterparty, fact.id
-        elif kind == RecordKind.ACCEPTANCE:
-            if not pending:
-                offences.append(_Offence("CUSTODY_GAP", fact.id, f"acceptance {short} with no handover pending"))
-            elif not _same(record.party, pending):
-                offences.append(
-                    _Offence(
-                        "ACCEPTED_BY_WRONG_PARTY",
-                        fact.id,
-                        f"acceptance {short} signed by {record.party}, handover was to {pending}",
-                    )
-                )
-                continue
-            elif not _same(record.counterparty, custodian):
-                offences.append(
-                    _Offence("CUSTODY_GAP", fact.id, f"acceptance {short} names {record.counterparty}, not {custodian}")
-                )
-            custodian, pending, pending_handover = record.party, "", ""
-        elif kind == RecordKind.REVOCATION:
-            cancels = pending and _same(record.party, custodian) and _same(record.counterparty, pending)
-            if cancels:
-                pending, pending_handover = "", ""
-            continue
-        elif kind == RecordKind.TRANSIT:
-            # Moves no custody: only the custodian says which countries the goods cross.
-            if not _same(record.party, custodian):
-                offences.append(
-                    _Offence(
-                        "CUSTODY_GAP",
-                        fact.id,
-                        f"transit {short} declared by {record.party}, not the custodian {custodian}",
-                    )
-                )
-            continue
-        else:
-            continue
+        if kind not in (RecordKind.HANDOVER, RecordKind.ACCEPTANCE):
+            continue  # a transit, decision or revocation moves no goods: nothing of its payload to compare
+        if offence is not None and offence.code == "ACCEPTED_BY_WRONG_PARTY":
+            continue  # not the goods' next custodian: its time, containers and seals say nothing of them
 
         # A custody record (handover or acceptance): time, containers and seals.
         if not isinstance(payload, CustodyPayload):
@@ -589,13 +670,34 @@ def check_custody_continuity(inp: VerificationInput) -> CheckResult:
             )
         containers, seals = now_containers, now_seals
 
+    head = _unexplained_head(inp)
+    if head is not None:
+        unreadable.append(head)
     result = _judge(
         "CUSTODY_CONTINUITY", offences, "custody moved only when both sides signed", _all_ids(inp), unreadable
     )
-    if result.status == Status.VALID and pending:
-        reason = Reason.of("IN_TRANSIT", f"handover {_short(pending_handover)} to {pending} awaits acceptance")
+    if result.status == Status.VALID and after.pending_custodian != ZERO_ADDRESS:
+        reason = Reason.of(
+            "IN_TRANSIT", f"handover {_short(pending_handover)} to {after.pending_custodian} awaits acceptance"
+        )
         return CheckResult("CUSTODY_CONTINUITY", Status.VALID, reason, (pending_handover,))
     return result
+
+
+def _unexplained_head(inp: VerificationInput) -> _Offence | None:
+    """The consignment's head on chain, if it is not the last record on chain here."""
+    if inp.chain_head is None:
+        return None
+    written = [f for f in inp.records if f.mode == "single" and _on_chain_block(f, inp.as_of_block) is not None]
+    last = written[-1].id if written else None
+    if last is not None and _same(last, inp.chain_head):
+        return None
+    here = f"the last record on chain here is {_short(last)}" if last else "no record of it on chain is known here"
+    return _Offence(
+        "CHAIN_HEAD_UNEXPLAINED",
+        inp.chain_head,
+        f"the consignment's head on chain is {_short(inp.chain_head)}, but {here}: records between are not known",
+    )
 
 
 def check_declaration(inp: VerificationInput) -> CheckResult:

@@ -1,8 +1,11 @@
-"""Who may see what. Parties to a consignment, and the customs of the countries on its route
-(origin, destination, and the transit countries its custodians added), see its whole
-history; a partner customs (any other active customs) sees its verdict, checks, lane and
-recognition, not its records, values or consignee; anyone else sees nothing, and is told
-the consignment does not exist rather than that it is hidden.
+"""Who may see what. Parties to a consignment (the party or counterparty of one of its
+records on chain or held here: a record that failed makes no one a party), and the customs
+of the countries on its route (origin, destination, and the transit countries its
+custodians added: the `routes` the chain says, and the routes its held records sign),
+see its whole history; a partner customs (any other active customs) sees its verdict,
+checks, lane and recognition, not its records, values or consignee; anyone else sees
+nothing, and is told the consignment or the record does not exist, in exactly the words
+used for one that does not.
 
 Writes are bound to the credential: a record, a registry or recognition request is made
 with the credential of the party that acts in it (the record's party, the request's
@@ -10,22 +13,25 @@ authority), so a stolen or shared credential cannot post what another party sign
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
 
 from ledger_api.domain.parties import PartyStatus, Role
-from ledger_api.domain.records import RecordKind, consignment_key
+from ledger_api.domain.records import consignment_key
 from ledger_api.errors import NotAuthorised, NotFound
 from ledger_api.services.credentials import CREDENTIAL_COLUMNS, check_secret, parse_token
+from ledger_api.store import records as known
 from ledger_api.store.db import Store
-from ledger_api.store.tables import CREDENTIALS, PARTIES, RecordRow, route_of
+from ledger_api.store.tables import CREDENTIALS, PARTIES, RECORDS
 
 View = Literal["full", "partner"]
 
+_PARTIES_OF = select(RECORDS.c.party, RECORDS.c.counterparty).where(
+    RECORDS.c.consignment == bindparam("key"), RECORDS.c.status != "failed"
+)
+_CONSIGNMENT_OF = select(RECORDS.c.consignment, RECORDS.c.party).where(RECORDS.c.id == bindparam("id"))
 _CALLER = (
     select(*CREDENTIAL_COLUMNS, PARTIES.c.country, PARTIES.c.roles, PARTIES.c.status)
     .select_from(CREDENTIALS.outerjoin(PARTIES, PARTIES.c.address == CREDENTIALS.c.party))
@@ -74,18 +80,20 @@ class Access:
         return Caller(credential.party, row.country, row.roles, row.status == PartyStatus.ACTIVE, credential.id)
 
     def view(self, caller: Caller, ucr: str) -> View | None:
-        key = "0x" + consignment_key(ucr).hex()
-        with self.store.session() as session:
-            rows = session.execute(
-                select(RecordRow.party, RecordRow.counterparty).where(RecordRow.consignment == key)
-            ).all()
+        return self.view_of(caller, "0x" + consignment_key(ucr).hex())
+
+    def view_of(self, caller: Caller, key: str) -> View | None:
+        """What `caller` may see of the consignment `key` (0x hex): all of it, its
+        verification only, or nothing (None, also when it does not exist)."""
+        with self.store.connection() as conn:
+            rows = conn.execute(_PARTIES_OF, {"key": key}).all()
             if not rows:
                 return None
             if any(caller.address in (party, counterparty) for party, counterparty in rows):
                 return "full"
             if not caller.is_customs:
                 return None
-            countries = _route_countries(session, key)
+            countries = known.route_countries(conn, key)
         return "full" if caller.country in countries else "partner"
 
     def require(self, caller: Caller, ucr: str, *, partner_ok: bool = False) -> View:
@@ -94,29 +102,12 @@ class Access:
             raise NotFound(f"no consignment {ucr}")
         return view
 
-    def ucr_of_record(self, record_id: str) -> str:
-        with self.store.session() as session:
-            ucr = session.scalar(select(RecordRow.ucr).where(RecordRow.id == record_id.lower()))
-        if ucr is None:
+    def require_record(self, caller: Caller, record_id: str) -> None:
+        """A record is the caller's to see if its consignment is, in full, or if the caller
+        signed it (its party: a record that failed, the only one of its party in the
+        consignment, still shows its party why); else NotFound, word for word as for an
+        id that does not exist."""
+        with self.store.connection() as conn:
+            row = conn.execute(_CONSIGNMENT_OF, {"id": record_id.lower()}).first()
+        if row is None or (row.party != caller.address and self.view_of(caller, row.consignment) != "full"):
             raise NotFound(f"no record {record_id}")
-        return ucr
-
-
-def _route_countries(session: Session, key: str) -> set[str]:
-    """The countries on the consignment's route: its declaration's origin and destination
-    and the transit countries its custodians added, from records not failed (a transit
-    accepted and not yet on chain counts: its country's customs may act on it already)."""
-    rows = session.execute(
-        select(RecordRow.kind, RecordRow.route, RecordRow.payload).where(
-            RecordRow.consignment == key,
-            RecordRow.kind.in_([int(RecordKind.DECLARATION), int(RecordKind.TRANSIT)]),
-            RecordRow.status != "failed",
-        )
-    ).all()
-    countries: set[str] = set()
-    for kind, route, payload in rows:
-        countries.update(route_of(route))
-        if kind == RecordKind.DECLARATION and route is None:  # a row stored before routes were signed
-            declaration = json.loads(payload)
-            countries.update({declaration.get("origin_country"), declaration.get("destination_country")} - {None})
-    return countries

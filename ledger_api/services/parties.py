@@ -123,17 +123,22 @@ class PartyWrites:
             return save_identifiers(session, identifiers)
 
     def enqueue(
-        self, registry: str, request: AuthorityRequest, data: bytes, check: Callable[[Session], None]
+        self,
+        registry: str,
+        request: AuthorityRequest,
+        data: bytes,
+        check: Callable[[Session], None],
+        gas: int = REGISTRY_CALL_GAS,
     ) -> tuple[str, bool]:
-        """Queues an authority's signed request to `registry` (its call is `data`) for the
-        relayer, as the ForwardRequest the authority signed, after its signature, `check`
-        (the registry's rules, against the index) and its forwarder nonce. The same signed
-        request again returns the same id, created False. Owned here because the forwarder
-        nonce is one per authority, whatever the registry."""
+        """Queues an authority's signed request to `registry` (its call is `data`, with
+        `gas`) for the relayer, as the ForwardRequest the authority signed, after its
+        signature, `check` (the registry's rules, against the index) and its forwarder
+        nonce. The same signed request again returns the same id, created False. Owned here
+        because the forwarder nonce is one per authority, whatever the registry."""
         forward = ForwardRequest(
             sender=request.authority,
             to=self.addresses[registry],
-            gas=REGISTRY_CALL_GAS,
+            gas=gas,
             nonce=request.nonce,
             deadline=request.deadline,
             data=data,

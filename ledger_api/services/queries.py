@@ -1,5 +1,11 @@
 """Reads, all from the store and the chain index: a record with its status,
-confirmations and inclusion proof; a consignment's history and custody; a party."""
+confirmations and inclusion proof; a consignment's history and custody; a party.
+
+A consignment's custodian, pending handover and route are those of its records on chain,
+whoever wrote them, then of this instance's records not yet on chain that still follow
+(domain/custody.consignment_state, as submission reads them). A record learnt from the
+chain whose payload is not held here is listed with its chain facts: `held` false, and
+no payload, signature, route or deadline."""
 
 from __future__ import annotations
 
@@ -10,11 +16,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ledger_api.domain.custody import ConsignmentState, CustodyRuleError, replay
+from ledger_api.domain.custody import consignment_state
 from ledger_api.domain.merkle import MerkleTree
 from ledger_api.domain.parties import PartyName, role_names, status_name
 from ledger_api.domain.records import ZERO_ADDRESS, RecordKind, consignment_key
 from ledger_api.errors import NotFound
+from ledger_api.store import records as known
 from ledger_api.store.db import Store
 from ledger_api.store.directory import names_of
 from ledger_api.store.tables import PartyRow, RecordRow, StateRow, route_of
@@ -26,7 +33,7 @@ class RecordView:
 
     id: str
     status: str  # accepted | submitted | confirmed | failed
-    ucr: str
+    ucr: str | None  # None: no held record of its consignment names it
     consignment: str
     position: int
     kind: str
@@ -35,9 +42,10 @@ class RecordView:
     previous: str
     payload_hash: str
     nonce: str
-    route: list[str]
-    signature: str
-    payload: dict[str, Any]
+    route: list[str] | None  # None when not held
+    signature: str | None
+    payload: dict[str, Any] | None
+    held: bool  # its signed record and payload are here (False: only its chain facts)
     mode: str
     tx_hash: str | None
     block_number: int | None
@@ -46,7 +54,7 @@ class RecordView:
     batch_root: str | None
     inclusion_proof: list[str] | None
     error: str | None
-    accepted_at: str
+    accepted_at: str | None  # when it was held here
 
 
 @dataclass(frozen=True)
@@ -89,13 +97,20 @@ class Queries:
             if row is None:
                 raise NotFound(f"no record {record_id}")
             proof = None
-            if row.batch_root is not None:
+            if row.proof is not None:  # kept at acceptance, or received with another instance's batch record
+                proof = json.loads(row.proof)
+            elif row.batch_root is not None:
                 ids = session.scalars(
                     select(RecordRow.id).where(RecordRow.batch_root == row.batch_root).order_by(RecordRow.batch_index)
                 ).all()
                 tree = MerkleTree([bytes.fromhex(i[2:]) for i in ids])
                 proof = ["0x" + p.hex() for p in tree.proof(bytes.fromhex(row.id[2:]))]
-            return self._view(row, self._head(session), proof)
+            ucr = row.ucr or session.scalar(
+                select(RecordRow.ucr)
+                .where(RecordRow.consignment == row.consignment, RecordRow.ucr.is_not(None))
+                .limit(1)
+            )
+            return self._view(row, ucr, self._head(session), proof)
 
     def consignment(self, ucr: str) -> ConsignmentView:
         key = "0x" + consignment_key(ucr).hex()
@@ -103,29 +118,23 @@ class Queries:
             rows = session.scalars(
                 select(RecordRow)
                 .where(RecordRow.consignment == key)
-                .order_by(RecordRow.position, RecordRow.accepted_at)  # a failed record shares its place
+                # a failed record shares its place with the one that took it, and comes first
+                .order_by(RecordRow.position, RecordRow.status != "failed", RecordRow.accepted_at)
             ).all()
             if not rows:
                 raise NotFound(f"no consignment {ucr}")
             head = self._head(session)
-            views = [self._view(r, head, None) for r in rows]
+            views = [self._view(r, ucr, head, None) for r in rows]
             parties = names_of(session, [a for r in rows for a in (r.party, r.counterparty)])
-        # Custody and route by the custody rules (domain/custody.py), replaying the records
-        # not failed in their order; one that no longer follows (built on a stale head) is
-        # doomed and moves nothing.
-        state = ConsignmentState()
-        for r in rows:
-            if r.status == "failed":
-                continue
-            try:
-                state = replay(state, r.to_record(), bytes.fromhex(r.id[2:]))
-            except CustodyRuleError:
-                continue
+            conn = session.connection()
+            reading = known.reading(conn, known.consignment_rows(conn, [key]))
+        state = consignment_state(reading.on_chain, reading.pending).state
         pending = state.pending_custodian
+        live = [r for r in rows if r.status != "failed"] or list(rows)
         return ConsignmentView(
             ucr=ucr,
             consignment=key,
-            mode=rows[0].mode,
+            mode=live[0].mode,
             custodian=state.custodian,
             pending_custodian=None if pending == ZERO_ADDRESS else pending,
             exporter=state.exporter,
@@ -164,7 +173,7 @@ class Queries:
         row = session.get(StateRow, "indexed_block")
         return int(row.value) if row else 0
 
-    def _view(self, row: RecordRow, head: int, proof: list[str] | None) -> RecordView:
+    def _view(self, row: RecordRow, ucr: str | None, head: int, proof: list[str] | None) -> RecordView:
         confirmations = 0 if row.block_number is None else max(0, head - row.block_number + 1)
         status = row.status
         if status == "included":
@@ -172,7 +181,7 @@ class Queries:
         return RecordView(
             id=row.id,
             status=status,
-            ucr=row.ucr,
+            ucr=row.ucr or ucr,
             consignment=row.consignment,
             position=row.position,
             kind=RecordKind(row.kind).name,
@@ -181,9 +190,10 @@ class Queries:
             previous=row.previous,
             payload_hash=row.payload_hash,
             nonce=row.nonce,
-            route=list(route_of(row.route)),
+            route=None if row.payload is None else list(route_of(row.route)),
             signature=row.signature,
-            payload=json.loads(row.payload),
+            payload=None if row.payload is None else json.loads(row.payload),
+            held=row.payload is not None,
             mode=row.mode,
             tx_hash=row.tx_hash,
             block_number=row.block_number,
@@ -192,5 +202,5 @@ class Queries:
             batch_root=row.batch_root,
             inclusion_proof=proof,
             error=row.error,
-            accepted_at=row.accepted_at.isoformat(),
+            accepted_at=None if row.accepted_at is None else row.accepted_at.isoformat(),
         )

@@ -3,6 +3,18 @@ which it cannot), then store the record, its payload and its outbox entry in one
 transaction before answering. Nothing of a refused submission is stored; an accepted one
 is durable and reaches the chain through the outbox.
 
+The checks run against the consignment as the chain has it: its records on chain,
+whoever wrote them, then this instance's records not yet on chain that still follow
+(domain/custody.consignment_state). A record built on a head the chain has moved past is
+refused (409 STALE_PREVIOUS) before it costs gas. A record its party wrote straight to
+the contract, posted here with its payload, is held (200, the same id): checked against
+its chain facts like any other copy (store/records.hold).
+
+A refusal tells a signer that is no party to the consignment (no party or counterparty
+of its records on chain or held here, nor customs of a country on its route) nothing of
+it: no head, custodian, pending custodian or route in its message, and its write mode
+only once the custody rules pass.
+
 While the chain cannot be reached, writes are still accepted and queued in the outbox, up
 to `max_queued` writes not yet handed to the chain; beyond it a new write is refused with
 WritesQueueFull (503, Retry-After) until the queue drains.
@@ -17,10 +29,10 @@ Two modes, fixed per consignment by its declaration:
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Sequence
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -36,9 +48,10 @@ from ledger_api.domain.custody import (
     PartyStanding,
     apply,
     check_route_shape,
-    replay,
+    consignment_state,
 )
 from ledger_api.domain.merkle import MerkleTree
+from ledger_api.domain.parties import Role
 from ledger_api.domain.payloads import Payload, canonical_json, record_kind_of, record_route_of
 from ledger_api.domain.records import (
     LedgerDomain,
@@ -49,25 +62,25 @@ from ledger_api.domain.records import (
     fast_record_id,
     fast_recover,
 )
-from ledger_api.errors import ConflictingSubmission, InvalidSubmission, NotAuthorised, WritesQueueFull
+from ledger_api.errors import ConflictingSubmission, HoldRefused, InvalidSubmission, NotAuthorised, WritesQueueFull
+from ledger_api.store import records as known
 from ledger_api.store.db import Store
-from ledger_api.store.tables import BATCHES, OUTBOX, PARTIES, RECORD_FIELDS, RECORDS, record_of, route_text
+from ledger_api.store.tables import BATCHES, OUTBOX, PARTIES, RECORDS, route_text
 
 FORBIDDEN_CODES = {"MISSING_ROLE", "PARTY_NOT_ACTIVE", "COUNTERPARTY_NOT_CUSTODIAN", "NOT_ON_ROUTE"}
 
 # The statements a post runs, built once: a single post is ~8 of them within the writers'
 # lock, so each one's cost is the service's ceiling (Core rows, no ORM objects).
-_RECORD_BY_ID = select(RECORDS.c.id).where(RECORDS.c.id == bindparam("id"))
-_RECORDS_BY_IDS = select(RECORDS.c.id).where(RECORDS.c.id.in_(bindparam("ids", expanding=True)))
+_HELD = RECORDS.c.payload.is_not(None)
+_RECORD_BY_ID = select(RECORDS.c.id, _HELD).where(RECORDS.c.id == bindparam("id"))
+_RECORDS_BY_IDS = select(RECORDS.c.id, _HELD).where(RECORDS.c.id.in_(bindparam("ids", expanding=True)))
 _BATCH_BY_ROOT = select(BATCHES.c.root).where(BATCHES.c.root == bindparam("root"))
-_QUEUED = select(func.count()).select_from(OUTBOX).where(OUTBOX.c.status.in_(["pending", "signed"]))
+_WAITING = OUTBOX.c.status.in_(["pending", "signed"])
+_QUEUED = select(func.count()).select_from(OUTBOX).where(_WAITING, OUTBOX.c.action != "pack")
+# A pack waiting carries many writes: counted by its records, not as one.
+_QUEUED_PACKS = select(OUTBOX.c.payload).where(_WAITING, OUTBOX.c.action == "pack")
 _STANDINGS = select(PARTIES.c.address, PARTIES.c.roles, PARTIES.c.status, PARTIES.c.country).where(
     PARTIES.c.address.in_(bindparam("a", expanding=True))
-)
-_CONSIGNMENT_RECORDS = (
-    select(*(RECORDS.c[name] for name in ("id", "mode", *RECORD_FIELDS)))
-    .where(RECORDS.c.consignment.in_(bindparam("keys", expanding=True)), RECORDS.c.status != "failed")
-    .order_by(RECORDS.c.consignment, RECORDS.c.position)
 )
 _SINGLE_OF_PARTY = (RECORDS.c.party == bindparam("party"), RECORDS.c.mode == "single")
 _NONCES_AROUND = select(RECORDS.c.nonce, RECORDS.c.status).where(
@@ -80,6 +93,21 @@ _HIGHEST_NONCE = select(func.max(cast(RECORDS.c.nonce, BigInteger))).where(
 
 def _hex(b: bytes) -> str:
     return "0x" + b.hex()
+
+
+@dataclass
+class _Consignment:
+    """A consignment as a submission checks records against it."""
+
+    state: ConsignmentState
+    mode: str | None  # how it is written; None before its declaration
+    parties: set[str]  # parties and counterparties of its records on chain or held here
+
+    def knows(self, party: str, standing: PartyStanding) -> bool:
+        """Whether `party` may hear of the consignment: a party to it, or customs of a
+        country on its route."""
+        customs_here = bool(standing.roles & Role.CUSTOMS) and self.state.on_route(standing.country)
+        return party in self.parties or customs_here
 
 
 @dataclass(frozen=True)
@@ -235,13 +263,16 @@ class Submissions:
         ids = [_hex(rid) for rid, _ in checked]
         if len(set(ids)) != len(ids):
             raise InvalidSubmission("DUPLICATE_RECORD", "records", entry.duplicate)
-        root = _hex(MerkleTree([rid for rid, _ in checked]).root) if entry.mode == "batch" else None
+        tree = MerkleTree([rid for rid, _ in checked]) if entry.mode == "batch" else None
+        root = None if tree is None else _hex(tree.root)
         with self._lock, self.store.connection() as conn:
             stored = _stored(conn, ids)
-            if len(stored) == len(ids) and (
-                root is None or conn.execute(_BATCH_BY_ROOT, {"root": root}).first() is not None
-            ):
-                return ids, root, False  # a replay is answered before the queue limit
+            if len(stored) == len(ids):
+                if root is None and not all(stored.values()):
+                    self._hold(conn, items, checked, stored, errors)
+                    return ids, root, False
+                if root is None or conn.execute(_BATCH_BY_ROOT, {"root": root}).first() is not None:
+                    return ids, root, False  # a replay is answered before the queue limit
             if entry.queue_limit:
                 self._refuse_if_queue_full(conn)
             if stored:
@@ -251,17 +282,24 @@ class Submissions:
                     f"records[{index}]",
                     f"record {ids[index]} was accepted before, in another submission",
                 )
-            states = self._consignments(conn, {item.record.consignment for item in items})
+            now = time.time()
+            for item, where in zip(items, errors, strict=True):
+                if item.record.deadline < now:
+                    raise where.invalid("EXPIRED", "record.deadline", "the signature's deadline has passed")
+            consignments = self._consignments(conn, {item.record.consignment for item in items})
             standings: dict[str, PartyStanding] = {}
             nonces: dict[str, int] = {}  # party -> its next single-mode nonce after the records before
             rows = []
             for i, (item, (rid, canonical), where) in enumerate(zip(items, checked, errors, strict=True)):
                 record = item.record
-                state, mode = states.get(record.consignment, (ConsignmentState(), None))
-                if mode not in (None, entry.mode):
+                consignment = consignments.setdefault(record.consignment, _Consignment(ConsignmentState(), None, set()))
+                # The custody rules first: a signer that is no party learns nothing more, its
+                # write mode included, from a refusal.
+                consignment.state = self._apply_rules(conn, consignment, record, rid, where, standings)
+                if consignment.mode not in (None, entry.mode):
                     raise where.conflict("MODE_MISMATCH", "record.consignment", entry.other_mode)
-                state = self._apply_rules(conn, state, record, rid, where, standings)
-                states[record.consignment] = (state, entry.mode)
+                consignment.mode = entry.mode
+                consignment.parties.update((record.party, record.counterparty))
                 if entry.mode == "single":
                     expected = nonces.get(record.party)
                     if expected is None:
@@ -272,17 +310,39 @@ class Submissions:
                         )
                     nonces[record.party] = expected + 1
                 rows.append(
-                    self._values(item, rid, canonical, state.position, entry.mode, root, None if root is None else i)
+                    self._values(
+                        item, rid, canonical, consignment.state.position, entry.mode, root, None if root is None else i
+                    )
+                    | ({} if tree is None else {"proof": json.dumps([_hex(p) for p in tree.proof(rid)])})
                 )
             self._insert(conn, rows, batch=None if root is None else {"root": root, "count": len(items)})
             self._next_nonces.update(nonces)  # checked on use: a rollback is noticed
         self._wake()
         return ids, root, True
 
+    def _hold(
+        self,
+        conn: Connection,
+        items: Sequence[Submission],
+        checked: list[tuple[bytes, bytes]],
+        stored: dict[str, bool],
+        errors: list[_RecordErrors],
+    ) -> None:
+        """Records their parties wrote straight to the contract, posted with their payloads:
+        held once checked against their chain facts (the others are held already)."""
+        for item, (rid, canonical), where in zip(items, checked, errors, strict=True):
+            if stored[_hex(rid)]:
+                continue
+            try:
+                known.hold(conn, self.domain, item.record, item.signature, canonical, "local")
+            except HoldRefused as exc:
+                raise where.conflict(exc.code, "record", exc.message) from exc
+
     # ------------------------------------------------------------ checks
 
     def _queued(self, conn: Connection) -> int:
-        return int(conn.scalar(_QUEUED) or 0)
+        packed = sum(len(json.loads(payload or "[]")) for payload in conn.scalars(_QUEUED_PACKS))
+        return int(conn.scalar(_QUEUED) or 0) + packed
 
     def _refuse_if_queue_full(self, conn: Connection) -> None:
         """A replay of an accepted write is answered before this; only new writes wait."""
@@ -296,8 +356,9 @@ class Submissions:
             )
 
     def _check_alone(self, item: Submission, where: _RecordErrors) -> tuple[bytes, bytes]:
-        """What can be checked without the store: payload, hash, consignment, kind,
-        deadline, signature. Returns the record id and the canonical payload."""
+        """What can be checked without the store: payload, hash, consignment, kind, route,
+        signature (the deadline only matters to a record not on chain yet: _accept).
+        Returns the record id and the canonical payload."""
         record, payload = item.record, item.payload
         canonical = canonical_json(payload)
         digest = keccak(canonical)  # payload_hash(payload), without serialising twice
@@ -329,8 +390,6 @@ class Submissions:
                 f"a {record.kind.name} record signs the route its payload names, {list(route)}, "
                 f"not {list(record.route)}",
             )
-        if record.deadline < time.time():
-            raise where.invalid("EXPIRED", "record.deadline", "the signature's deadline has passed")
         rid = fast_record_id(record, self.separator)
         try:
             signer = fast_recover(rid, item.signature)
@@ -348,14 +407,15 @@ class Submissions:
     def _apply_rules(
         self,
         conn: Connection,
-        state: ConsignmentState,
+        consignment: _Consignment,
         record: Record,
         rid: bytes,
         where: _RecordErrors,
         standings: dict[str, PartyStanding],
     ) -> ConsignmentState:
         """Applies the custody rules to `record`, with the parties' standings from the index
-        (kept in `standings` for the next records of the submission)."""
+        (kept in `standings` for the next records of the submission). A refusal names the
+        consignment's facts only to a signer that may know them."""
         missing = {record.party, record.counterparty} - standings.keys()
         if missing:
             rows = conn.execute(_STANDINGS, {"a": sorted(missing)})
@@ -363,25 +423,27 @@ class Submissions:
             standings.update({address: found.get(address, UNREGISTERED) for address in missing})
         party, counterparty = standings[record.party], standings[record.counterparty]
         try:
-            return apply(state, record, rid, party, counterparty)
+            return apply(consignment.state, record, rid, party, counterparty)
         except CustodyRuleError as exc:
+            message = exc.message if consignment.knows(record.party, party) else exc.public
             if exc.code in FORBIDDEN_CODES:
-                raise where.forbidden(exc.code, exc.field, exc.message) from exc
-            raise where.conflict(exc.code, exc.field, exc.message) from exc
+                raise where.forbidden(exc.code, exc.field, message) from exc
+            raise where.conflict(exc.code, exc.field, message) from exc
 
-    def _consignments(self, conn: Connection, keys: set[bytes]) -> dict[bytes, tuple[ConsignmentState, str | None]]:
-        """The states and modes of those of `keys` that have records, in one query."""
-        out: dict[bytes, tuple[ConsignmentState, str | None]] = {}
-        for row in conn.execute(_CONSIGNMENT_RECORDS, {"keys": [_hex(k) for k in keys]}):
-            key = bytes.fromhex(row.consignment[2:])
-            state, _ = out.get(key, (ConsignmentState(), row.mode))
-            # Accepted records passed the rules when they came in: replay them as facts. One
-            # that no longer follows (built on a record that failed since, or stored before
-            # records signed a route) is doomed and moves nothing, as in the queries: a new
-            # record is judged by what can still reach the chain, never answered with a 500.
-            with suppress(CustodyRuleError):
-                state = replay(state, record_of(row), bytes.fromhex(row.id[2:]))
-            out[key] = (state, row.mode)
+    def _consignments(self, conn: Connection, keys: set[bytes]) -> dict[bytes, _Consignment]:
+        """Those of `keys` that have records, as they stand: their records on chain, then
+        this instance's records not yet on chain that still follow (one that no longer
+        does, built on a head the chain moved past or on a record that failed, is doomed
+        and moves nothing: the indexer fails it when the chain says so)."""
+        rows = known.consignment_rows(conn, [_hex(k) for k in keys])
+        out: dict[bytes, _Consignment] = {}
+        for key in keys:
+            mine = [r for r in rows if r.consignment == _hex(key)]
+            if not mine:
+                continue
+            reading = known.reading(conn, mine)
+            state = consignment_state(reading.on_chain, reading.pending).state
+            out[key] = _Consignment(state, mine[0].mode, reading.parties)
         return out
 
     def _next_nonce(self, conn: Connection, party: str) -> int:
@@ -461,9 +523,10 @@ class Submissions:
             self.wake_relayer()
 
 
-def _stored(conn: Connection, ids: list[str]) -> set[str]:
-    """Those of `ids` the store holds, failed ones too. One id, a single post's, is looked
-    up plainly: an IN list is rendered into the statement again on every execution."""
+def _stored(conn: Connection, ids: list[str]) -> dict[str, bool]:
+    """Those of `ids` the store knows, failed ones too, and whether each is held (a record
+    only learnt from the chain is not). One id, a single post's, is looked up plainly: an
+    IN list is rendered into the statement again on every execution."""
     if len(ids) == 1:
-        return set(ids) if conn.execute(_RECORD_BY_ID, {"id": ids[0]}).first() is not None else set()
-    return set(conn.scalars(_RECORDS_BY_IDS, {"ids": ids}).all())
+        return {rid: bool(held) for rid, held in conn.execute(_RECORD_BY_ID, {"id": ids[0]})}
+    return {rid: bool(held) for rid, held in conn.execute(_RECORDS_BY_IDS, {"ids": ids})}

@@ -1,6 +1,13 @@
 """Verification before clearance: gathers a consignment's facts from the index (as of a
 block), runs the pure checks and the risk rules, and signs a receipt over the outcome and
-the hash of the evidence bundle. Also answers recognition questions from the index."""
+the hash of the evidence bundle. Also answers recognition questions from the index.
+
+The facts are the chain's: every record on chain, whoever wrote it, with the payloads
+held here. A record whose payload is not held is verified as far as the chain allows
+(its kind, party, previous, counterparty, block, its signer's standing) and makes the
+verdict INCOMPLETE (PAYLOAD_UNAVAILABLE, or PAYLOAD_REFUSED_FROM_PEER with the peers'
+refusals) until its payload is held; a hook (`fetch_missing`, the peer fetcher's) may
+fetch such payloads, within a short time, before a verdict is made."""
 
 from __future__ import annotations
 
@@ -9,16 +16,17 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 from typing import Any, Protocol
 
 import rfc8785
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger_api.domain.evidence import to_bundle, with_recognition
-from ledger_api.domain.facts import PartyCheckpoint, PartyFact, RecordFact, VerificationInput
+from ledger_api.domain.facts import PartyCheckpoint, PartyFact, PayloadRefusal, RecordFact, VerificationInput
 from ledger_api.domain.merkle import MerkleTree
 from ledger_api.domain.parties import PARTY_EVENTS
 from ledger_api.domain.receipts import evidence_hash, receipt_claims
@@ -27,9 +35,10 @@ from ledger_api.domain.records import LedgerDomain, consignment_key
 from ledger_api.domain.risk import RuleSet, assess
 from ledger_api.domain.verification import verify
 from ledger_api.errors import NotFound
+from ledger_api.store import records as known
 from ledger_api.store.db import Store
 from ledger_api.store.receipt_keys import KeyRing
-from ledger_api.store.tables import BlockRow, EventRow, RecordRow, StateRow
+from ledger_api.store.tables import BatchRow, BlockRow, EventRow, PayloadRefusalRow, RecordRow, StateRow
 
 # A party's facts: an authority's own registration names no `party` and makes none.
 _PARTY_FACT_EVENTS = sorted(PARTY_EVENTS - {"AuthorityRegistered"})
@@ -54,6 +63,13 @@ class VerificationEvidence:
         return to_bundle(self.input, self.recognition_events)
 
 
+@dataclass(frozen=True)
+class _ChainFacts:
+    block_times: dict[int, int]  # block number -> its timestamp
+    anchored: dict[str, int]  # batch root -> the block that anchored it, by as_of
+    written: set[str]  # single records whose RecordWritten the index has, by as_of
+
+
 class EvidenceReader:
     """Reads what a verification needs from the store and the chain index, and answers
     recognition questions from the same events."""
@@ -76,11 +92,18 @@ class EvidenceReader:
             as_of = head if at_block is None else min(at_block, head)
             block = session.get(BlockRow, as_of)
             rows = session.execute(
-                select(RecordRow.id, RecordRow.status, RecordRow.block_number)
+                select(RecordRow.id, RecordRow.status, RecordRow.block_number, RecordRow.payload.is_not(None))
                 .where(RecordRow.consignment == key)
                 .order_by(RecordRow.position, RecordRow.id)  # a failed record shares its place
             ).all()
-        return (ucr, country, as_of, block.hash if block else None, tuple(tuple(r) for r in rows))
+            refused: int | None = 0
+            if not all(held for *_, held in rows):  # a refusal matters only while no good copy is held
+                refused = session.scalar(
+                    select(func.count())
+                    .select_from(PayloadRefusalRow)
+                    .where(PayloadRefusalRow.record_id.in_([r[0] for r in rows]))
+                )
+        return (ucr, country, as_of, block.hash if block else None, tuple(tuple(r) for r in rows), refused)
 
     def gather(self, ucr: str, country: str, at_block: int | None = None) -> VerificationEvidence:
         key = consignment_key(ucr)
@@ -94,10 +117,16 @@ class EvidenceReader:
             ).all()
             if not rows:
                 raise NotFound(f"no consignment {ucr}")
-            records = tuple(self._record(session, row, as_of) for row in rows)
+            conn = session.connection()
+            unheld = [row.id for row in rows if row.payload is None]
+            added = known.added_routes(conn, unheld)
+            refusals = known.refusals_of(conn, unheld)
+            known_facts = self._chain_facts(session, rows, as_of)
+            records = tuple(self._record(session, row, as_of, added, refusals, known_facts) for row in rows)
             addresses = {r.record.party for r in records} | {r.record.counterparty for r in records}
             parties = self._parties(session, addresses, as_of)
             events = self._recognition_events(session, as_of)
+            head_on_chain = known.chain_head(conn, "0x" + key.hex(), as_of)
         inp = VerificationInput(
             ucr=ucr,
             consignment=key,
@@ -109,53 +138,91 @@ class EvidenceReader:
             confirmations_required=self.confirmations,
             chain_id=self.domain.chain_id,
             contracts=self.contracts,
+            chain_head=head_on_chain,
         )
         return VerificationEvidence(with_recognition(inp, events), events)
 
-    def _record(self, session: Session, row: RecordRow, as_of: int) -> RecordFact:
+    def _chain_facts(self, session: Session, rows: Sequence[RecordRow], as_of: int) -> _ChainFacts:
+        """What the records' chain facts need from the index, in three reads for the whole
+        consignment (not three per record): their blocks' times, their batches' anchoring
+        blocks (kept on the batch by the indexer), and which single records have their
+        RecordWritten event by `as_of`."""
+        numbers = {r.block_number for r in rows if r.block_number is not None and r.block_number <= as_of}
+        roots = {r.batch_root for r in rows if r.mode == "batch" and r.batch_root is not None}
+        singles = [r.id for r in rows if not (r.mode == "batch" and r.batch_root is not None)]
+        times: dict[int, int] = {}
+        if numbers:
+            times = {
+                n: t
+                for n, t in session.execute(
+                    select(BlockRow.number, BlockRow.timestamp).where(BlockRow.number.in_(numbers))
+                )
+            }
+        anchored: dict[str, int] = {}
+        if roots:
+            for root, block in session.execute(
+                select(BatchRow.root, BatchRow.block_number).where(BatchRow.root.in_(roots))
+            ):
+                if block is not None and block <= as_of:
+                    anchored[root] = block
+        written: set[str] = set()
+        if singles:
+            written = set(
+                session.scalars(
+                    select(EventRow.record_id).where(
+                        EventRow.record_id.in_(singles),
+                        EventRow.name == "RecordWritten",
+                        EventRow.block_number <= as_of,
+                    )
+                )
+            )
+        return _ChainFacts(times, anchored, written)
+
+    def _record(
+        self,
+        session: Session,
+        row: RecordRow,
+        as_of: int,
+        added: dict[str, tuple[str, ...]],
+        refusals: dict[str, tuple[known.Refusal, ...]],
+        facts: _ChainFacts,
+    ) -> RecordFact:
         on_chain = row.block_number is not None and row.block_number <= as_of
-        block = session.get(BlockRow, row.block_number) if on_chain and row.block_number is not None else None
+        timestamp = facts.block_times.get(row.block_number) if on_chain and row.block_number is not None else None
         proof = root_block = None
         written = None
-        if row.mode == "batch" and row.batch_root is not None:
+        held = row.payload is not None
+        record = row.to_record() if held else replace(row.to_record(), route=added.get(row.id, ()))
+        if row.mode == "batch" and row.proof is not None:  # kept at acceptance, or received with the record
+            proof = json.loads(row.proof)
+        if row.mode == "batch" and row.batch_root is not None and proof is None:  # accepted before proofs were kept
             ids = session.scalars(
                 select(RecordRow.id).where(RecordRow.batch_root == row.batch_root).order_by(RecordRow.batch_index)
             ).all()
             proof = [
                 "0x" + p.hex() for p in MerkleTree([bytes.fromhex(i[2:]) for i in ids]).proof(bytes.fromhex(row.id[2:]))
             ]
-            anchor = session.scalar(
-                select(EventRow).where(
-                    EventRow.name == "RootAnchored",
-                    EventRow.args.like(f'%"{row.batch_root}"%'),
-                    EventRow.block_number <= as_of,
-                )
-            )
-            root_block = anchor.block_number if anchor else None
+        if row.mode == "batch" and row.batch_root is not None:
+            root_block = facts.anchored.get(row.batch_root)
         else:
-            written = (
-                session.scalar(
-                    select(EventRow.block_number).where(
-                        EventRow.record_id == row.id, EventRow.name == "RecordWritten", EventRow.block_number <= as_of
-                    )
-                )
-                is not None
-            )
+            written = row.id in facts.written
         return RecordFact(
             id=row.id,
-            record=row.to_record(),
-            signature=bytes.fromhex(row.signature[2:]),
-            payload=json.loads(row.payload),
-            payload_canonical=row.payload.encode(),
+            record=record,
+            signature=None if row.signature is None else bytes.fromhex(row.signature[2:]),
+            payload=None if row.payload is None else json.loads(row.payload),
+            payload_canonical=None if row.payload is None else row.payload.encode(),
             mode=row.mode,
             block_number=row.block_number if on_chain else None,
             block_hash=row.block_hash if on_chain else None,
-            block_timestamp=block.timestamp if block else None,
+            block_timestamp=timestamp,
             confirmations=max(0, as_of - row.block_number + 1) if on_chain and row.block_number is not None else 0,
             batch_root=row.batch_root,
             inclusion_proof=proof,
             root_anchored_block=root_block,
             written_on_chain=written,
+            held=held,
+            refusals=tuple(PayloadRefusal(r.peer_authority, r.peer_url, r.reason) for r in refusals.get(row.id, ())),
         )
 
     def _parties(self, session: Session, addresses: set[str], as_of: int) -> dict[str, PartyFact]:
@@ -224,16 +291,36 @@ class _Claims(Protocol):
     def __call__(self, *, iat: int, jti: str) -> dict[str, Any]: ...
 
 
+# Fetches, within `seconds`, the payloads of a consignment's records on chain that are not
+# held here (the peer fetcher: PayloadExchange.fetch_missing(consignment_key, seconds));
+# what it returns (a report) is not used.
+FetchMissing = Callable[[bytes, float], object]
+
+
 class Verifier:
     """Verdict, risk lane and signed receipt for a consignment, as of a block. Outcomes are
     cached by what they depend on (EvidenceReader.fingerprint): a repeated question costs two
-    queries and a signature; every answer still gets a receipt of its own."""
+    queries and a signature; every answer still gets a receipt of its own. When some
+    record's payload is not held, `fetch_missing` (if any) is given `fetch_seconds` to
+    fetch it before the verdict is made."""
 
     CACHE_SIZE = 1024
     KEY_RELOAD_SECONDS = 60.0  # picks up a key rotated by `ledger admin receipt-keys rotate`
 
-    def __init__(self, reader: EvidenceReader, rules: RuleSet, keyring: KeyRing, service_id: str) -> None:
+    def __init__(
+        self,
+        reader: EvidenceReader,
+        rules: RuleSet,
+        keyring: KeyRing,
+        service_id: str,
+        *,
+        issuer: tuple[str, str | None] | None = None,  # the authority the instance acts for, its country
+        fetch_missing: FetchMissing | None = None,
+        fetch_seconds: float = 2.0,
+    ) -> None:
         self.reader, self.rules, self.keyring, self.service_id = reader, rules, keyring, service_id
+        self.issuer = issuer
+        self.fetch_missing, self.fetch_seconds = fetch_missing, fetch_seconds
         self._cache: OrderedDict[tuple[Any, ...], tuple[dict[str, Any], _Claims]] = OrderedDict()
         self._lock = threading.Lock()
         self._keys_loaded = time.monotonic()
@@ -253,6 +340,9 @@ class Verifier:
 
     def verify(self, ucr: str, country: str, at_block: int | None = None) -> dict[str, Any]:
         key = self.reader.fingerprint(ucr, country, at_block)
+        if self.fetch_missing is not None and not all(row[3] for row in key[4]):
+            self.fetch_missing(consignment_key(ucr), self.fetch_seconds)
+            key = self.reader.fingerprint(ucr, country, at_block)
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
@@ -290,6 +380,8 @@ class Verifier:
             ledger=gathered.input.domain.verifying_contract,
             evidence=digest,
             iss=self.service_id,
+            authority=self.issuer[0] if self.issuer else None,
+            country=self.issuer[1] if self.issuer else None,
         )
         recognition = gathered.input.recognition
         response = {

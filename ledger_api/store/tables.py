@@ -21,13 +21,16 @@ class Base(DeclarativeBase):
 
 
 class RecordRow(Base):
-    """A signed record accepted by the service, with its payload and where it stands."""
+    """A record this instance knows: accepted here, learnt from the chain (a RecordWritten
+    of anyone's), or received from a peer. The columns only a holder of the signed record
+    knows (ucr, deadline, route, signature, payload, accepted_at) are NULL until it is
+    held; a record "is held" when `payload` is not NULL."""
 
     __tablename__ = "records"
 
     id: Mapped[str] = mapped_column(String(66), primary_key=True)
     consignment: Mapped[str] = mapped_column(String(66), index=True)
-    ucr: Mapped[str] = mapped_column(String(35), index=True)
+    ucr: Mapped[str | None] = mapped_column(String(35), index=True)
     position: Mapped[int] = mapped_column(Integer)  # 0 for the declaration, then 1, 2…
     kind: Mapped[int] = mapped_column(Integer)
     party: Mapped[str] = mapped_column(String(42), index=True)
@@ -35,22 +38,29 @@ class RecordRow(Base):
     previous: Mapped[str] = mapped_column(String(66))
     payload_hash: Mapped[str] = mapped_column(String(66))
     nonce: Mapped[str] = mapped_column(String(78))  # uint256 as decimal text
-    deadline: Mapped[str] = mapped_column(String(78))
+    deadline: Mapped[str | None] = mapped_column(String(78))
     # The signed route, a JSON list of ISO 3166-1 alpha-2 codes ("[]" for the kinds that
-    # carry none). NULL only in rows of stores made before routes were signed.
+    # carry none). NULL when not held, and in rows of stores made before routes were signed.
     route: Mapped[str | None] = mapped_column(Text)
-    signature: Mapped[str] = mapped_column(String(132))
-    payload: Mapped[str] = mapped_column(Text)  # canonical JSON (RFC 8785), hashed on chain
+    signature: Mapped[str | None] = mapped_column(String(132))
+    payload: Mapped[str | None] = mapped_column(Text)  # canonical JSON (RFC 8785), hashed on chain
     mode: Mapped[str] = mapped_column(String(8))  # "single" (own transaction) or "batch" (Merkle root)
     batch_root: Mapped[str | None] = mapped_column(String(66), index=True)
     batch_index: Mapped[int | None] = mapped_column(Integer)  # leaf position in its batch's tree
+    # Where the signed record came from: "local" (posted here), "chain" (only its chain
+    # facts are known: not held), "peer" (fetched from another instance and checked).
+    origin: Mapped[str] = mapped_column(String(8), default="local", server_default="local")
+    # A batch record's inclusion proof (JSON list of 0x hashes, leaf to root): kept when
+    # its batch is accepted here (a verification reads it instead of rebuilding the tree),
+    # or received with the record when the batch is another instance's.
+    proof: Mapped[str | None] = mapped_column(Text)
     # accepted → submitted → included (in a block the index has seen) ; failed
     status: Mapped[str] = mapped_column(String(12), index=True)
     tx_hash: Mapped[str | None] = mapped_column(String(66))
     block_number: Mapped[int | None] = mapped_column(BigInteger)
     block_hash: Mapped[str | None] = mapped_column(String(66))
     error: Mapped[str | None] = mapped_column(Text)
-    accepted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     def to_record(self) -> Record:
         """The signed message this row stores, as the domain (and the contract) sees it."""
@@ -90,7 +100,7 @@ def record_of(row: Any) -> Record:
         party=row.party,
         counterparty=row.counterparty,
         nonce=int(row.nonce),
-        deadline=int(row.deadline),
+        deadline=int(row.deadline or 0),  # not held: unknown
         route=route_of(row.route),
     )
 
@@ -101,7 +111,9 @@ RECORDS: Table = RecordRow.__table__  # type: ignore[assignment]
 
 
 class BatchRow(Base):
-    """Records anchored together as one Merkle root."""
+    """Records anchored together as one Merkle root: a batch accepted here, or a root
+    anchored by anyone else (RootAnchored), whose leaves are not held here (accepted_at
+    NULL, count from the event)."""
 
     __tablename__ = "batches"
 
@@ -111,7 +123,36 @@ class BatchRow(Base):
     tx_hash: Mapped[str | None] = mapped_column(String(66))
     block_number: Mapped[int | None] = mapped_column(BigInteger)
     block_hash: Mapped[str | None] = mapped_column(String(66))
-    accepted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    anchored_by: Mapped[str | None] = mapped_column(String(42))  # who sent the anchor (RootAnchored)
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RouteRow(Base):
+    """A country on a consignment's route, as the chain added it (RouteExtended: origin
+    and destination by the declaration, then each transit country) or as a held batch
+    declaration or transit signed it. What decides which customs may act on and read a
+    consignment."""
+
+    __tablename__ = "routes"
+
+    consignment: Mapped[str] = mapped_column(String(66), primary_key=True)
+    country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    record_id: Mapped[str] = mapped_column(String(66))
+
+
+class PayloadRefusalRow(Base):
+    """A payload a peer served that did not match the chain (its hash, its signature, its
+    id), with the peer's identity: the verdict names it while no good copy is held."""
+
+    __tablename__ = "payload_refusals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    record_id: Mapped[str] = mapped_column(String(66), index=True)
+    peer_authority: Mapped[str] = mapped_column(String(42))
+    peer_url: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class OutboxRow(Base):
@@ -122,10 +163,13 @@ class OutboxRow(Base):
     __tablename__ = "outbox"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    action: Mapped[str] = mapped_column(String(8))  # write | anchor | forward
-    ref: Mapped[str] = mapped_column(String(140), index=True)  # record id, batch root, or request id
-    payload: Mapped[str | None] = mapped_column(Text)  # forward: the signed request as JSON
-    # pending → signed → sent → mined → done (confirmed in the index); failed (reverted)
+    action: Mapped[str] = mapped_column(String(8))  # write | pack | anchor | forward
+    ref: Mapped[str] = mapped_column(String(140), index=True)  # record id, batch root, request id, pack:{row}
+    payload: Mapped[str | None] = mapped_column(Text)  # forward: the signed request; pack: its record ids (JSON)
+    # pending → signed → sent → mined → done (confirmed in the index); a write, pack or
+    # anchor that reverted waits `reverted` until the index shows whether its records or
+    # root are on chain after all (done) or not (failed); failed (reverted, or never sent);
+    # packed: a write row whose record travels in a pack row's writeMany transaction
     status: Mapped[str] = mapped_column(String(10), index=True)
     relayer_nonce: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     raw_tx: Mapped[str | None] = mapped_column(Text)
@@ -233,6 +277,31 @@ class StateRow(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+class EndpointRow(Base):
+    """The current endpoint of each authority that published one (PartyRegistry's
+    EndpointPublished: the latest wins); every publication stays in `events`."""
+
+    __tablename__ = "endpoints"
+
+    authority: Mapped[str] = mapped_column(String(42), primary_key=True)
+    country: Mapped[str] = mapped_column(String(2), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    signing_key: Mapped[str] = mapped_column(String(66), index=True)  # Ed25519, 32 raw bytes as 0x-hex
+    encryption_key: Mapped[str] = mapped_column(String(66))  # X25519, 0x00… when none
+    relayer: Mapped[str] = mapped_column(String(42), index=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+
+
+class PeerTokenSeenRow(Base):
+    """The ids of the peer request tokens this instance accepted, kept until they expire,
+    so that a token captured on the way cannot be used twice."""
+
+    __tablename__ = "peer_tokens_seen"
+
+    jti: Mapped[str] = mapped_column(String(128), primary_key=True)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)  # unix seconds
+
+
 # The tables a single post reads and writes, as Core sees them: that path runs ~10 short
 # statements per request, and the ORM's unit of work and identity map cost more than the
 # statements themselves.
@@ -240,9 +309,14 @@ OUTBOX: Table = OutboxRow.__table__  # type: ignore[assignment]
 BATCHES: Table = BatchRow.__table__  # type: ignore[assignment]
 PARTIES: Table = PartyRow.__table__  # type: ignore[assignment]
 CREDENTIALS: Table = CredentialRow.__table__  # type: ignore[assignment]
+ROUTES: Table = RouteRow.__table__  # type: ignore[assignment]
+REFUSALS: Table = PayloadRefusalRow.__table__  # type: ignore[assignment]
+EVENTS: Table = EventRow.__table__  # type: ignore[assignment]
 
 Index("records_by_consignment_position", RecordRow.consignment, RecordRow.position)
 Index("worklist_by_rank", WorklistRow.country, WorklistRow.lane_rank, WorklistRow.score, WorklistRow.ucr)
+# A country's worklist starts from the consignments on its route: the key leads with the consignment.
+Index("routes_by_country", RouteRow.country, RouteRow.consignment)
 # Failed records included: the next-nonce check looks at them too, and a partial index
 # serves only queries that exclude them (without this, a post read all its party's records).
 Index("records_by_party_nonce", RecordRow.party, RecordRow.nonce, RecordRow.mode)

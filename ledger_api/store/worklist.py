@@ -1,9 +1,9 @@
 """The worklist's SQL: which consignments have a country on their route, whether their
 lines are still current, and the ranked, filtered pages of a country's worklist.
 
-`on_route` is the one place that answers "whose route is this country on": today from the
-routes the records sign (a declaration's origin and destination, a transit's countries);
-switching it to a table of routes fed by chain events changes this function alone.
+`on_route` is the one place that answers "whose route is this country on": the `routes`
+table (the countries RouteExtended added on chain, and those a held batch declaration or
+transit signed), one indexed lookup by country.
 """
 
 from __future__ import annotations
@@ -16,22 +16,13 @@ from typing import Any
 from sqlalchemy import Select, and_, case, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from ledger_api.domain.records import RecordKind
 from ledger_api.domain.worklist import LANE_RANK, Cursor, Filters, WorklistEntry
-from ledger_api.store.tables import EventRow, RecordRow, StateRow, WorklistRow
+from ledger_api.store.tables import EventRow, RecordRow, RouteRow, StateRow, WorklistRow
 
 
 def on_route(country: str) -> Select[Any]:
     """The keys of the consignments whose route names `country` (a subquery)."""
-    return (
-        select(RecordRow.consignment)
-        .where(
-            RecordRow.kind.in_([int(RecordKind.DECLARATION), int(RecordKind.TRANSIT)]),
-            RecordRow.status != "failed",
-            RecordRow.route.like(f'%"{country}"%'),
-        )
-        .distinct()
-    )
+    return select(RouteRow.consignment).where(RouteRow.country == country)
 
 
 def current_fingerprints(session: Session, country: str, fact_events: Iterable[str]) -> dict[str, tuple[str, str]]:

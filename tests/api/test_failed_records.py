@@ -15,7 +15,7 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
-from sqlalchemy import create_engine, func, insert, inspect, select, update
+from sqlalchemy import create_engine, func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateIndex, CreateTable
 from support.payloads import custody
@@ -29,16 +29,13 @@ from support.submissions import (
     set_status,
 )
 
-from ledger_api.chain.abi import ContractAbi
-from ledger_api.chain.artifacts import load_artifacts
-from ledger_api.chain.rpc import Rpc
 from ledger_api.domain.payloads import parse_payload, payload_hash
 from ledger_api.domain.records import Record, RecordKind, consignment_key, sign_record
-from ledger_api.indexer import Indexer
 from ledger_api.services.submission import _NONCES_AROUND, Submission
-from ledger_api.settings import PROJECT_ROOT
+from ledger_api.store import records as known_records
 from ledger_api.store.db import Store
 from ledger_api.store.migrations import baseline
+from ledger_api.store.records import WrittenFact
 from ledger_api.store.tables import ONE_RECORD_PER_PLACE, RECORDS, RecordRow
 
 
@@ -102,13 +99,26 @@ def test_the_indexer_fails_a_live_record_whose_nonce_the_chain_gave_to_a_failed_
     store had as failed, so the one accepted into its nonce since can never be written."""
     a = _exporter("a")
     submissions = chainless_submissions(store)
-    first = submissions.submit(numbered_declaration(a, 0, CHAIN_NONCE))
+    item = numbered_declaration(a, 0, CHAIN_NONCE)
+    first = submissions.submit(item)
     set_status(store, a.address, CHAIN_NONCE, "failed")
     second = submissions.submit(numbered_declaration(a, 1, CHAIN_NONCE))
-    indexer = Indexer(store, Rpc("http://127.0.0.1:9"), ContractAbi(load_artifacts(PROJECT_ROOT / "build")), {}, 0)
-    with store.session() as session:
-        indexer._fail_live_records_displaced_by(session, RECORDS.c.id == first.record_id)
-        session.execute(update(RECORDS).where(RECORDS.c.id == first.record_id).values(status="included"))
+    r = item.record
+    written = WrittenFact(
+        record_id=first.record_id,
+        consignment="0x" + r.consignment.hex(),
+        kind=int(r.kind),
+        party=r.party,
+        counterparty=r.counterparty,
+        previous="0x" + r.previous.hex(),
+        payload_hash="0x" + r.payload_hash.hex(),
+        nonce=r.nonce,
+        block=7,
+        block_hash="0x" + "07" * 32,
+        tx_hash="0x" + "70" * 32,
+    )
+    with store.connection() as conn:  # as the indexer hands RecordWritten over
+        known_records.learn_written(conn, [written])
     with store.session() as session:
         status = dict(session.execute(select(RecordRow.id, RecordRow.status)).all())
         error = session.scalar(select(RecordRow.error).where(RecordRow.id == second.record_id))

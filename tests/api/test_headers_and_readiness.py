@@ -48,9 +48,7 @@ def test_an_operator_may_take_smaller_batches_than_the_schema_allows(tmp_path):
         assert runtime.credentials is not None
         key = Account.from_key(keccak(text="batch limit"))
         client = LedgerClient(url_of(runtime), key, token=runtime.credentials.issue(key.address))
-        signed = [
-            client.sign(declaration(f"6NL123456789-LIM-{n:04d}"), previous=ZERO_HASH, nonce=n) for n in range(3)
-        ]
+        signed = [client.sign(declaration(f"6NL123456789-LIM-{n:04d}"), previous=ZERO_HASH, nonce=n) for n in range(3)]
         with pytest.raises(ClientError) as refused:
             client.post_batch(signed)
         assert refused.value.status == 422

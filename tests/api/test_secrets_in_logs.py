@@ -43,7 +43,11 @@ def _leaks(text: str, secrets: tuple[str, ...]) -> list[str]:
     ],
 )
 def test_a_refused_setting_names_itself_but_not_any_secret(values):
-    given = {"rpc_url": "http://127.0.0.1:1", "deployer_key": DEPLOYER, "database_url": f"postgresql://u:{PASSWORD}@h/d"}
+    given = {
+        "rpc_url": "http://127.0.0.1:1",
+        "deployer_key": DEPLOYER,
+        "database_url": f"postgresql://u:{PASSWORD}@h/d",
+    }
     with pytest.raises(ConfigurationError) as refused:
         Settings.load(**(given | values))
     assert str(refused.value)

@@ -4,15 +4,19 @@ deploying again never makes a second set."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import rlp
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 from web3 import HTTPProvider, Web3
 from web3.exceptions import ContractCustomError
 
 from ledger_api.chain.abi import ContractAbi
 from ledger_api.chain.artifacts import load_artifacts
-from ledger_api.chain.deploy import Manifest, Sender, ensure_deployed, load_config
+from ledger_api.chain.deploy import DeployedContract, Manifest, Sender, ensure_deployed, load_config, manifest_problems
 from ledger_api.chain.node import AnvilNode
 from ledger_api.domain.parties import identifiers_hash
 from ledger_api.errors import ConfigurationError, DeploymentError
@@ -23,10 +27,21 @@ BUILD = PROJECT_ROOT / "build"
 AUTHORITIES = load_config(DEV_DEPLOYMENT_CONFIG).authorities
 
 
+def create_address(deployer: str, nonce: int) -> str:
+    """Where a contract deployed by `deployer`'s transaction of nonce `nonce` lands (CREATE)."""
+    return to_checksum_address(keccak(rlp.encode([bytes.fromhex(deployer[2:]), nonce]))[12:])
+
+
 def test_deployment_writes_a_manifest_the_service_can_trust(w3, deployed, manifest_path):
     on_disk = json.loads(manifest_path.read_text())
     assert on_disk["chain_id"] == w3.eth.chain_id == 31337
-    assert set(on_disk["contracts"]) == {"LedgerForwarder", "PartyRegistry", "ConsignmentLedger", "RecognitionRegistry"}
+    assert set(on_disk["contracts"]) == {
+        "LedgerForwarder",
+        "PartyRegistry",
+        "ConsignmentLedger",
+        "RecognitionRegistry",
+        "IntelligenceLedger",
+    }
     artifacts = load_artifacts(BUILD)
     for name, entry in on_disk["contracts"].items():
         assert w3.eth.get_code(entry["address"]), name
@@ -40,8 +55,58 @@ def test_contracts_are_wired_to_one_registry_and_one_forwarder(contracts, deploy
     forwarder = deployed.address("LedgerForwarder")
     assert contracts.ledger.functions.registry().call() == registry
     assert contracts.recognition.functions.registry().call() == registry
+    assert contracts.intelligence.functions.registry().call() == registry
     assert contracts.registry.functions.isTrustedForwarder(forwarder).call()
     assert contracts.recognition.functions.isTrustedForwarder(forwarder).call()
+    assert contracts.intelligence.functions.isTrustedForwarder(forwarder).call()
+
+
+def test_the_contracts_deployed_before_the_intelligence_ledger_keep_their_addresses(w3, deployed):
+    # The deployer's first four transactions, as before IntelligenceLedger joined the set:
+    # addresses that configs, demo files and running consortia know stay what they were.
+    deployer = w3.eth.accounts[0]
+    order = ("LedgerForwarder", "PartyRegistry", "ConsignmentLedger", "RecognitionRegistry", "IntelligenceLedger")
+    for nonce, name in enumerate(order):
+        assert deployed.address(name) == create_address(deployer, nonce), name
+
+
+def test_a_manifest_from_before_the_intelligence_ledger_is_extended_not_replaced(w3, deployer, deployed, manifest_path):
+    on_disk = json.loads(manifest_path.read_text())
+    del on_disk["contracts"]["IntelligenceLedger"]
+    manifest_path.write_text(json.dumps(on_disk))
+    old = Manifest.load(manifest_path)
+    block_before = w3.eth.block_number
+
+    manifest, created = ensure_deployed(w3, deployer, load_config(DEV_DEPLOYMENT_CONFIG), BUILD, manifest_path)
+    assert not created
+    assert w3.eth.block_number == block_before + 1  # one transaction: the new contract alone
+    assert {name: manifest.contracts[name] for name in old.contracts} == old.contracts
+    added = manifest.contracts["IntelligenceLedger"]
+    assert added.address != deployed.address("IntelligenceLedger")
+    assert added.abi_hash == load_artifacts(BUILD)["IntelligenceLedger"].abi_hash
+    assert Manifest.load(manifest_path) == manifest
+    intelligence = w3.eth.contract(address=added.address, abi=load_artifacts(BUILD)["IntelligenceLedger"].abi)
+    assert intelligence.functions.registry().call() == manifest.address("PartyRegistry")
+    assert intelligence.functions.isTrustedForwarder(manifest.address("LedgerForwarder")).call()
+    # And the next start reuses it as it is.
+    again, created = ensure_deployed(w3, deployer, load_config(DEV_DEPLOYMENT_CONFIG), BUILD, manifest_path)
+    assert (again, created) == (manifest, False)
+    assert w3.eth.block_number == block_before + 1
+
+
+def test_an_intelligence_ledger_wired_to_another_registry_is_a_problem(w3, deployer, deployed, manifest_path):
+    artifacts = load_artifacts(BUILD)
+    stray, tx = deployer.deploy(
+        artifacts["IntelligenceLedger"], deployed.address("ConsignmentLedger"), deployed.address("LedgerForwarder")
+    )
+    wrong = replace(
+        deployed,
+        contracts={
+            **deployed.contracts,
+            "IntelligenceLedger": DeployedContract(stray, artifacts["IntelligenceLedger"].abi_hash, tx),
+        },
+    )
+    assert manifest_problems(w3, wrong, artifacts) == ["IntelligenceLedger points at another PartyRegistry"]
 
 
 def test_authorities_of_the_config_are_registered_and_active(contracts):

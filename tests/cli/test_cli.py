@@ -89,7 +89,9 @@ def test_an_unknown_key_exits_4(ledger: Ledger, tmp_path: Path):
 def test_a_key_written_in_fast_mode_is_named_with_a_warning_and_refused_in_production(ledger: Ledger, tmp_path: Path):
     """The suite's keys are written fast (LEDGER_KEYSTORE_FAST): cheap to brute-force."""
     payload = write(tmp_path / "d.json", declaration("6NL123456789-CLI-0006"))
-    refused = ledger("declare", "--key", "exporter", "--payload", str(payload), env={"LEDGER_ENVIRONMENT": "production"})
+    refused = ledger(
+        "declare", "--key", "exporter", "--payload", str(payload), env={"LEDGER_ENVIRONMENT": "production"}
+    )
     assert refused.exit_code == 4
     assert "fast mode" in refused.output and "refused in production" in refused.output
     signed = ledger("declare", "--key", "exporter", "--payload", str(payload))

@@ -5,6 +5,7 @@ verdict offline and whose anchors are confirmed on the demo service's chain."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from pathlib import Path
@@ -273,3 +274,96 @@ def test_history_and_party_show_the_parties_by_legal_name_with_their_address_and
         assert text in party.stdout
     unknown = run(demo_service, "party", "0x" + "12" * 20)
     assert unknown.exit_code == 1 and "no party" in unknown.output
+
+
+def _claims(receipt: Path) -> dict[str, Any]:
+    part = receipt.read_text().split(".")[1]
+    return dict(json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))))
+
+
+def test_the_receipt_names_its_authority_and_verifies_against_the_keys_it_published_on_chain(demo_service, delivered):
+    _, receipt, _ = delivered
+    _, rt = demo_service
+    assert rt.node is not None and rt.manifest is not None
+    nl_customs = next(a["address"] for a in rt.manifest.authorities if a["country"] == "NL")
+    claims = _claims(receipt)
+    assert (claims["authority"], claims["country"]) == (nl_customs, "NL")
+    # No service: the chain alone says which keys the authority signs with.
+    result = CliRunner().invoke(
+        app,
+        ["--url", "http://127.0.0.1:9", "verify-receipt", str(receipt), "--rpc", rt.node.url],
+        env={"COLUMNS": "250"},
+    )
+    assert result.exit_code == 0, result.output
+    assert f"{nl_customs} (NL)" in result.stdout and "published on chain" in result.stdout
+
+
+def test_a_receipt_of_another_chain_or_without_an_authority_is_not_checked_on_chain(demo_service, tmp_path: Path):
+    _, rt = demo_service
+    assert rt.node is not None
+    from ledger_api.store.receipt_keys import load_or_create_keyring
+
+    keyring = load_or_create_keyring(tmp_path / "keys")
+    nameless = tmp_path / "nameless.jws"
+    nameless.write_text(keyring.issue({"verdict": "VERIFIED", "chain_id": 31337, "ledger": "0x" + "11" * 20}))
+    result = CliRunner().invoke(app, ["verify-receipt", str(nameless), "--rpc", rt.node.url], env={"COLUMNS": "250"})
+    assert result.exit_code == 4 and "names no issuing authority" in result.output
+    elsewhere = tmp_path / "elsewhere.jws"
+    elsewhere.write_text(keyring.issue({"verdict": "VERIFIED", "chain_id": 1, "authority": "0x" + "22" * 20}))
+    result = CliRunner().invoke(
+        app,
+        ["verify-receipt", str(elsewhere), "--rpc", rt.node.url, "--ledger", "0x" + "11" * 20],
+        env={"COLUMNS": "250"},
+    )
+    assert result.exit_code == 4 and "is for chain 1" in result.output
+
+
+def test_after_a_rotation_the_authority_publishes_the_new_key_and_old_and_new_receipts_verify_on_chain(
+    demo_service, delivered, tmp_path: Path
+):
+    """Rotates the demo service's receipt key: the tests above need the first one."""
+    _, old_receipt, _ = delivered
+    http, rt = demo_service
+    assert rt.node is not None and rt.manifest is not None and rt.verifier is not None
+    nl_customs = next(a["address"] for a in rt.manifest.authorities if a["country"] == "NL")
+    rotated = rt.verifier.keyring.rotate()  # as `ledger admin receipt-keys rotate` does, seen at once
+    new_receipt = tmp_path / "new.jws"
+    assert run(demo_service, "verify", DELIVERED, "--country", "NL", "--receipt-out", str(new_receipt)).exit_code == 0
+    assert json.loads(base64.urlsafe_b64decode(new_receipt.read_text().split(".")[0] + "=="))["kid"] == rotated.kid
+
+    # Not published yet: the chain does not vouch for the new key.
+    unpublished = run(demo_service, "verify-receipt", str(new_receipt), "--rpc", rt.node.url)
+    assert unpublished.exit_code == 4 and "UNKNOWN_KID" in unpublished.output
+
+    # The authority publishes it, signing with its own key.
+    keys = tmp_path / "keystore"
+    env = {"LEDGER_KEYS_DIR": str(keys), "LEDGER_KEYSTORE_FAST": "1", "LEDGER_KEY_PASSWORD": "pw", "COLUMNS": "250"}
+    imported = CliRunner().invoke(
+        app, ["keys", "import", "nl-customs"], input=demo.ANVIL_AUTHORITY_KEYS[nl_customs] + "\n", env=env
+    )
+    assert imported.exit_code == 0, imported.output
+    token = http.headers["Authorization"].removeprefix("Bearer ")  # NL customs' credential
+    published = CliRunner().invoke(
+        app,
+        ["--url", str(http.base_url).rstrip("/"), "--token", token, "admin", "publish-endpoint", "--key", "nl-customs"],
+        env=env,
+    )
+    assert published.exit_code == 0, published.output
+    assert rotated.kid in published.stdout
+    wait_until(lambda: http.get("/v1/instance").json()["up_to_date"], what="the new key indexed")
+
+    for receipt in (old_receipt, new_receipt):
+        result = run(demo_service, "verify-receipt", str(receipt), "--rpc", rt.node.url)
+        assert result.exit_code == 0, result.output
+
+
+def test_publish_endpoint_refuses_the_key_of_another_authority(demo_service, tmp_path: Path):
+    http, rt = demo_service
+    assert rt.manifest is not None
+    jp_customs = next(a["address"] for a in rt.manifest.authorities if a["country"] == "JP")
+    env = {"LEDGER_KEYS_DIR": str(tmp_path), "LEDGER_KEYSTORE_FAST": "1", "LEDGER_KEY_PASSWORD": "pw", "COLUMNS": "250"}
+    CliRunner().invoke(app, ["keys", "import", "jp"], input=demo.ANVIL_AUTHORITY_KEYS[jp_customs] + "\n", env=env)
+    result = CliRunner().invoke(
+        app, ["--url", str(http.base_url).rstrip("/"), "admin", "publish-endpoint", "--key", "jp"], env=env
+    )
+    assert result.exit_code == 1 and "the instance acts for" in result.output

@@ -1,5 +1,7 @@
 """The custody rules off chain (domain/custody.py), route included: what ConsignmentLedger
-refuses, `apply` refuses with a named code and the record field at fault. No chain here;
+refuses, `apply` refuses with a named code and the record field at fault, and a public
+message for a signer that is no party; a consignment stands where its records on chain,
+then this instance's records still on their way, leave it. No chain here;
 tests/chain/test_custody_agrees_with_contract.py holds the codes to the contract's errors."""
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from ledger_api.domain.custody import (
     ConsignmentState,
     CustodyRuleError,
     PartyStanding,
+    advance,
     apply,
+    check,
     check_route_shape,
+    consignment_state,
     replay,
 )
 from ledger_api.domain.parties import PartyStatus, Role
@@ -193,3 +198,98 @@ def test_records_replayed_as_facts_move_custody_and_route_without_their_parties_
     stale = replace(decision, previous=ZERO_HASH)
     with pytest.raises(CustodyRuleError, match="previous"):
         replay(state, stale, b"\x04" * 32)
+
+
+# ---------------------------------------------------------------- the consignment as it stands
+
+
+def _written(lane: Lane, kind: RecordKind, party: str, route: tuple[str, ...] = (), counterparty: str = ZERO_ADDRESS):
+    """A record of `lane` (built on its head) and its id, with the lane moved on by it."""
+    record = lane.record(kind, party, route, counterparty)
+    record_id = keccak(text=f"record {lane.count}")
+    lane.state = apply(
+        lane.state, record, record_id, STANDING.get(party, UNREGISTERED), STANDING.get(counterparty, UNREGISTERED)
+    )
+    lane.count += 1
+    return record, record_id
+
+
+def test_the_consignment_stands_where_its_records_on_chain_and_then_those_still_on_their_way_leave_it():
+    lane = Lane()
+    declaration = _written(lane, RecordKind.DECLARATION, EXPORTER, ("NL", "JP"))
+    handover = _written(lane, RecordKind.HANDOVER, EXPORTER, counterparty=CARRIER)
+    acceptance = _written(lane, RecordKind.ACCEPTANCE, CARRIER, counterparty=EXPORTER)
+    read = consignment_state([declaration, handover], [acceptance])
+    assert read.state == lane.state and read.doomed == () and read.unexplained == ()
+    assert read.state.custodian == CARRIER and read.state.head == acceptance[1]
+
+
+def test_a_record_on_its_way_built_on_a_head_the_chain_moved_past_is_doomed_and_moves_nothing():
+    lane = Lane()
+    declaration = _written(lane, RecordKind.DECLARATION, EXPORTER, ("NL", "JP"))
+    ours = _written(lane, RecordKind.HANDOVER, EXPORTER, counterparty=CARRIER)
+    # The exporter wrote another record straight to the contract on the same head.
+    theirs_record = replace(ours[0], kind=RecordKind.TRANSIT, counterparty=ZERO_ADDRESS, route=("SG",))
+    theirs = (theirs_record, keccak(text="written straight to the contract"))
+    read = consignment_state([declaration, theirs], [ours])
+    assert read.doomed == (ours[1],)
+    assert (read.state.head, read.state.pending_custodian, read.state.route) == (
+        theirs[1],
+        ZERO_ADDRESS,
+        ("NL", "JP", "SG"),
+    )
+
+
+def test_a_transit_on_chain_that_added_no_country_moves_the_head_and_leaves_the_route():
+    """The chain says which countries a transit added (RouteExtended), none if they were
+    on the route already: such a record is replayed with the route it added, not refused
+    for its shape."""
+    lane = Lane()
+    declaration = _written(lane, RecordKind.DECLARATION, EXPORTER, ("NL", "JP"))
+    transit = lane.record(RecordKind.TRANSIT, EXPORTER, ())
+    read = consignment_state([declaration, (transit, b"\x07" * 32)])
+    assert read.unexplained == () and read.state.head == b"\x07" * 32 and read.state.route == ("NL", "JP")
+
+
+def test_a_record_on_chain_that_does_not_follow_from_those_known_moves_the_state_all_the_same():
+    lane = Lane()
+    declaration = _written(lane, RecordKind.DECLARATION, EXPORTER, ("NL", "JP"))
+    gap = replace(lane.record(RecordKind.HANDOVER, EXPORTER, counterparty=CARRIER), previous=keccak(text="unknown"))
+    read = consignment_state([declaration, (gap, b"\x08" * 32)])
+    assert read.unexplained == (b"\x08" * 32,)
+    assert (read.state.head, read.state.pending_custodian) == (b"\x08" * 32, CARRIER)
+
+
+def test_advance_moves_what_a_record_claims_whether_or_not_it_follows_the_rules(declared: Lane):
+    not_holding = declared.record(RecordKind.HANDOVER, CARRIER, counterparty=CUSTOMS_NL)
+    with pytest.raises(CustodyRuleError):
+        check(declared.state, not_holding, STANDING[CARRIER], STANDING[CUSTOMS_NL])
+    after = advance(declared.state, not_holding, b"\x09" * 32)
+    assert (after.pending_custodian, after.head, after.position) == (CUSTOMS_NL, b"\x09" * 32, 1)
+    assert advance(ConsignmentState(), not_holding, b"\x09" * 32) == ConsignmentState()  # nothing before a declaration
+
+
+def test_a_refusal_has_a_public_message_that_names_no_head_custodian_or_route(declared: Lane):
+    declared.write(RecordKind.HANDOVER, EXPORTER, counterparty=CARRIER)
+    state = declared.state
+    refusals = [
+        declared.refused(RecordKind.HANDOVER, CUSTOMS_NL, counterparty=CARRIER),  # NOT_CUSTODIAN
+        declared.refused(RecordKind.HANDOVER, EXPORTER, counterparty=CUSTOMS_NL),  # HANDOVER_PENDING
+        declared.refused(RecordKind.CUSTOMS_DECISION, CUSTOMS_SG),  # NOT_ON_ROUTE
+        declared.refused(RecordKind.ACCEPTANCE, CARRIER, counterparty=CUSTOMS_NL),  # INVALID_COUNTERPARTY
+    ]
+    stale = replace(declared.record(RecordKind.CUSTOMS_DECISION, CUSTOMS_NL), previous=ZERO_HASH)
+    with pytest.raises(CustodyRuleError) as caught:
+        apply(state, stale, b"\x01" * 32, STANDING[CUSTOMS_NL], UNREGISTERED)
+    refusals.append(caught.value)
+    assert [r.code for r in refusals] == [
+        "NOT_CUSTODIAN",
+        "HANDOVER_PENDING",
+        "NOT_ON_ROUTE",
+        "INVALID_COUNTERPARTY",
+        "STALE_PREVIOUS",
+    ]
+    secrets = (EXPORTER, CARRIER, state.head.hex(), "NL, JP")
+    for refusal in refusals:
+        assert any(secret in refusal.message for secret in secrets), refusal.message  # the parties' message
+        assert not any(secret in refusal.public for secret in secrets), refusal.public

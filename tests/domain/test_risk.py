@@ -15,10 +15,11 @@ from eth_utils.address import to_checksum_address
 from support import payloads
 
 from ledger_api.domain.facts import PartyCheckpoint, PartyFact, RecordFact, VerificationInput
+from ledger_api.domain.intelligence import HeldFlag, SharedFlag, parse_flag_content
 from ledger_api.domain.payloads import canonical_json, parse_payload
 from ledger_api.domain.recognition import Recognition
 from ledger_api.domain.records import ZERO_ADDRESS, LedgerDomain, Record, RecordKind, consignment_key
-from ledger_api.domain.risk import RiskRulesError, RuleSet, assess, parse_rules
+from ledger_api.domain.risk import PartnerInspection, RiskRulesError, RuleSet, assess, parse_rules
 from ledger_api.store.risk_rules_file import load_rules, rules_from_yaml
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config" / "risk-rules.yaml"
@@ -168,6 +169,8 @@ def test_the_shipped_rules_load_and_use_every_condition_type():
         "party_registered_within_blocks",
         "declaration_after_departure",
         "transshipment",
+        "intelligence_flag_matches",
+        "recognised_export_inspection",
     }
 
 
@@ -360,6 +363,271 @@ def test_a_rule_counts_once_however_often_it_matches():
     lines = [{**goods, "line_number": i, "hs_code": "930690"} for i in (1, 2, 3)]
     result = assess(load_rules(SHIPPED), consignment(with_record(clean_records(), 0, declaration(goods=lines))))
     assert result.score == 30
+
+
+# ---------------------------------------------------------------- intelligence flags
+
+FLAG_RULES = """
+lanes: {amber: 30, red: 60}
+rules:
+  - {id: FLAG, description: d, points: 30, when: {type: intelligence_flag_matches}}
+  - {id: HIGH_FLAG, description: d, points: 30, when: {type: intelligence_flag_matches, min_severity: HIGH}}
+  - {id: SANCTIONS, description: d, points: 1, when: {type: intelligence_flag_matches, categories: [SANCTIONED_PARTY]}}
+"""
+DE_CUSTOMS = to_checksum_address("0x" + "de" * 20)
+BLOCK_TIME = at("2026-04-02T10:05:00")  # the time of block 9100, the verification's
+VALIDITY = (at("2026-03-01T00:00:00"), at("2026-06-01T00:00:00"))
+
+
+def held_flag(
+    subject: dict[str, Any],
+    *,
+    category: str = "SANCTIONED_PARTY",
+    severity: str = "HIGH",
+    shared_block: int = 8000,
+    withdrawn_block: int | None = None,
+    valid: tuple[int, int] = VALIDITY,
+) -> HeldFlag:
+    """A flag German customs shared with Japan's, as Japan's instance holds it once opened."""
+    content = parse_flag_content(
+        {
+            "schema_version": "1",
+            "author": DE_CUSTOMS,
+            "subject": subject,
+            "subject_salt": "0x" + "5a" * 32,
+            "category": category,
+            "severity": severity,
+            "text": "t",
+            "valid_from": valid[0],
+            "valid_until": valid[1],
+        }
+    )
+    shared = SharedFlag(
+        flag_id=7,
+        author=DE_CUSTOMS,
+        author_country="DE",
+        content_hash=b"\x01" * 32,
+        subject_hash=content.subject_hash,
+        category=content.category,
+        severity=content.severity,
+        valid_from=valid[0],
+        valid_until=valid[1],
+        recipients=(to_checksum_address("0x" + "1a" * 20),),
+        block_number=shared_block,
+    )
+    return HeldFlag(shared, content, withdrawn_block)
+
+
+ON_EXPORTER = {"type": "PARTY", "address": EXPORTER}
+
+
+@pytest.fixture(scope="module")
+def flag_rules() -> RuleSet:
+    return rules_from_yaml(FLAG_RULES)
+
+
+def flagged(rules: RuleSet, *flags: HeldFlag, inp: VerificationInput | None = None, **facts: Any) -> dict[str, Any]:
+    result = assess(rules, inp or consignment(), flags=flags, block_time=facts.pop("block_time", BLOCK_TIME), **facts)
+    return {rule.id: (rule.reason, rule.records) for rule in result.fired}
+
+
+def test_a_flag_on_the_exporter_fires_naming_author_country_category_and_severity(flag_rules):
+    reason, records = flagged(flag_rules, held_flag(ON_EXPORTER))["FLAG"]
+    assert reason == f"flag 7 from DE (SANCTIONED_PARTY, HIGH) names party {EXPORTER}"
+    assert records == ("0x" + "0" * 63 + "1", "0x" + "0" * 63 + "2")  # the records the exporter signed
+
+
+def test_a_high_flag_on_the_exporter_turns_the_shipped_lane_red_and_names_the_flag():
+    result = assess(load_rules(SHIPPED), consignment(), flags=[held_flag(ON_EXPORTER)], block_time=BLOCK_TIME)
+    assert (result.lane, result.score, result.rule_ids) == ("RED", 60, ("R010", "R011"))
+    assert {rule.reason for rule in result.fired} == {f"flag 7 from DE (SANCTIONED_PARTY, HIGH) names party {EXPORTER}"}
+
+
+def test_a_party_named_in_a_record_matches_as_well_as_one_that_signed(flag_rules):
+    records = clean_records()
+    named = replace(records[1].record, counterparty=CARRIER_JP)
+    records[1] = replace(records[1], record=named)
+    reason, ids = flagged(flag_rules, held_flag({"type": "PARTY", "address": CARRIER_JP}), inp=consignment(records))[
+        "FLAG"
+    ]
+    assert reason.endswith(f"names party {CARRIER_JP}")
+    assert ids == (records[1].id,)
+
+
+@pytest.mark.parametrize(
+    ("subject", "named"),
+    [
+        ({"type": "CONSIGNMENT", "ucr": UCR}, f"consignment {UCR}"),
+        ({"type": "HS_CODE", "prefix": "85"}, "HS 85044090 (HS prefix 85)"),
+        ({"type": "HS_CODE", "prefix": "850440"}, "HS 85044090 (HS prefix 850440)"),
+        ({"type": "HS_CODE", "prefix": "85044090"}, "HS 85044090 (HS prefix 85044090)"),
+        ({"type": "ROUTE", "from_country": "NL", "to_country": "JP"}, "route NL to JP"),
+    ],
+)
+def test_a_flag_on_the_consignment_its_goods_or_its_route_fires(flag_rules, subject: dict[str, Any], named: str):
+    reason, records = flagged(flag_rules, held_flag(subject))["FLAG"]
+    assert reason == f"flag 7 from DE (SANCTIONED_PARTY, HIGH) names {named}"
+    assert records == ("0x" + "0" * 63 + "1",)  # the declaration
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        {"type": "PARTY", "address": to_checksum_address("0x" + "99" * 20)},
+        {"type": "CONSIGNMENT", "ucr": "4NL123456789-INV2026-0002"},
+        {"type": "HS_CODE", "prefix": "93"},
+        {"type": "HS_CODE", "prefix": "85044091"},
+        {"type": "ROUTE", "from_country": "JP", "to_country": "NL"},
+        {"type": "ROUTE", "from_country": "NL", "to_country": "SG"},
+    ],
+)
+def test_a_flag_on_something_else_does_not_fire(flag_rules, subject: dict[str, Any]):
+    assert flagged(flag_rules, held_flag(subject)) == {}
+
+
+def test_the_route_is_the_one_the_declaration_signed(flag_rules):
+    records = clean_records()
+    records[0] = replace(records[0], record=replace(records[0].record, route=("BE", "JP")), payload=None)
+    on_route = held_flag({"type": "ROUTE", "from_country": "BE", "to_country": "JP"})
+    assert "FLAG" in flagged(flag_rules, on_route, inp=consignment(records))
+
+
+@pytest.mark.parametrize(
+    ("changes", "fires"),
+    [
+        ({"shared_block": 9100}, True),  # shared in the verification's block
+        ({"shared_block": 9101}, False),  # an as-of-block verdict from before the flag
+        ({"withdrawn_block": 9100}, False),  # withdrawn by the verification's block
+        ({"withdrawn_block": 9101}, True),  # withdrawn after it: in force as of that block
+        ({"valid": (BLOCK_TIME + 1, BLOCK_TIME + 100)}, False),  # not valid yet at the block's time
+        ({"valid": (BLOCK_TIME - 100, BLOCK_TIME)}, False),  # expired at the block's time
+        ({"valid": (BLOCK_TIME, BLOCK_TIME + 1)}, True),
+    ],
+)
+def test_only_a_flag_in_force_at_the_verifications_block_fires(flag_rules, changes: dict[str, Any], fires: bool):
+    assert ("FLAG" in flagged(flag_rules, held_flag(ON_EXPORTER, **changes))) is fires
+
+
+def test_a_rule_counts_only_flags_of_its_severity_and_categories(flag_rules):
+    medium = held_flag(ON_EXPORTER, severity="MEDIUM")
+    assert set(flagged(flag_rules, medium)) == {"FLAG", "SANCTIONS"}
+    other = held_flag(ON_EXPORTER, category="UNDERVALUATION", severity="HIGH")
+    assert set(flagged(flag_rules, other)) == {"FLAG", "HIGH_FLAG"}
+
+
+def test_two_flags_on_one_consignment_are_both_named_and_the_rule_counts_once(flag_rules):
+    on_goods = held_flag({"type": "HS_CODE", "prefix": "8504"}, category="MISDECLARED_GOODS", severity="LOW")
+    result = assess(flag_rules, consignment(), flags=[held_flag(ON_EXPORTER), on_goods], block_time=BLOCK_TIME)
+    fired_flag = next(rule for rule in result.fired if rule.id == "FLAG")
+    assert fired_flag.reason == (
+        f"flag 7 from DE (SANCTIONED_PARTY, HIGH) names party {EXPORTER}; "
+        "flag 7 from DE (MISDECLARED_GOODS, LOW) names HS 85044090 (HS prefix 8504)"
+    )
+    assert result.score == 61
+
+
+def test_flags_need_the_verifications_block_time(flag_rules):
+    with pytest.raises(ValueError, match="block_time"):
+        assess(flag_rules, consignment(), flags=[held_flag(ON_EXPORTER)])
+    assert assess(flag_rules, consignment()).fired == ()  # no flags, no time needed
+
+
+def test_a_bad_intelligence_rule_is_refused_with_its_line(tmp_path):
+    path = tmp_path / "risk-rules.yaml"
+    path.write_text(
+        "lanes: {amber: 30, red: 60}\nrules:\n  - id: R001\n    description: d\n    points: 1\n"
+        "    when: {type: intelligence_flag_matches, min_severity: SEVERE}\n"
+    )
+    with pytest.raises(
+        RiskRulesError, match=r":6: rules\[0\]\.when\.min_severity: Value error, unknown severity 'SEVERE'"
+    ):
+        load_rules(path)
+
+
+# ---------------------------------------------------------------- recognised controls
+
+INSPECTION_RULES = """
+lanes: {amber: 30, red: 60}
+rules:
+  - {id: CONFORM, description: d, points: -30, when: {type: recognised_export_inspection, result: CONFORM}}
+  - {id: DISCREPANCY, description: d, points: 40, when: {type: recognised_export_inspection, result: NON_CONFORM}}
+"""
+EXPORT_INSPECTION = 1  # recognition.RECOGNISED_CONTROLS["EXPORT_INSPECTION"]
+
+
+def inspection(result: str = "CONFORM", *, country: str = "NL", controls: int = EXPORT_INSPECTION, n: int = 1):
+    return PartnerInspection(country, result, f"0x{0xE0 + n:064x}", controls, 3 if controls else None)
+
+
+def inspected(rules: RuleSet, *inspections: PartnerInspection, inp: VerificationInput | None = None) -> Any:
+    return assess(rules, inp or consignment(), partner_inspections=inspections)
+
+
+def test_a_conforming_export_inspection_recognised_under_the_mra_fires_naming_it():
+    result = inspected(rules_from_yaml(INSPECTION_RULES), inspection())
+    assert [(r.id, r.points, r.reason, r.records) for r in result.fired] == [
+        (
+            "CONFORM",
+            -30,
+            "NL customs' export inspection found the goods conforming, recognised by JP under MRA 3",
+            (f"0x{0xE1:064x}",),
+        )
+    ]
+    assert (result.score, result.lane) == (0, "GREEN")  # the score does not go below 0
+
+
+def test_a_conforming_recognised_export_inspection_lowers_the_shipped_lane():
+    goods = [{**declaration()["goods"][0], "hs_code": "930690"}]
+    sensitive = consignment(with_record(clean_records(), 0, declaration(goods=goods)))
+    assert assess(load_rules(SHIPPED), sensitive).lane == "AMBER"
+    result = assess(load_rules(SHIPPED), sensitive, partner_inspections=[inspection()])
+    assert (result.lane, result.score, result.rule_ids) == ("GREEN", 0, ("R002", "R012"))
+
+
+def test_a_discrepancy_found_at_export_raises_the_lane_and_conforming_inspections_do_not_lower_it():
+    rules = rules_from_yaml(INSPECTION_RULES)
+    result = inspected(rules, inspection(), inspection("NON_CONFORM", n=2))
+    assert [(r.id, r.reason, r.records) for r in result.fired] == [
+        (
+            "DISCREPANCY",
+            "NL customs' export inspection found a discrepancy, recognised by JP under MRA 3",
+            (f"0x{0xE2:064x}",),
+        )
+    ]
+    assert (result.score, result.lane) == (40, "AMBER")
+
+
+@pytest.mark.parametrize(
+    "unrecognised",
+    [
+        inspection(controls=0),  # no arrangement in force, or one that recognises AEO status only
+        inspection(controls=2),  # a control other than the export inspection
+        inspection(country="SG"),  # a transit country's inspection is not the export country's
+    ],
+)
+def test_an_inspection_not_recognised_as_the_export_countrys_is_ignored(unrecognised: PartnerInspection):
+    rules = rules_from_yaml(INSPECTION_RULES)
+    assert inspected(rules, unrecognised).fired == ()
+    assert inspected(rules, replace(unrecognised, result="NON_CONFORM")).fired == ()
+
+
+def test_the_verifying_countrys_own_export_inspection_is_no_partners():
+    rules = rules_from_yaml(INSPECTION_RULES)
+    assert inspected(rules, inspection(), inp=consignment(verifying_country="NL")).fired == ()
+
+
+def test_negative_points_are_refused_on_a_condition_that_cannot_lower_the_lane(tmp_path):
+    path = tmp_path / "risk-rules.yaml"
+    path.write_text(
+        "lanes: {amber: 30, red: 60}\nrules:\n  - id: R001\n    description: d\n    points: -30\n"
+        "    when: {type: intelligence_flag_matches}\n"
+    )
+    with pytest.raises(RiskRulesError) as refused:
+        load_rules(path)
+    assert str(refused.value) == (
+        f"{path}:5: rules[0].points: Input should be greater than or equal to 0 "
+        "(negative points lower the score, which only a recognised_export_inspection condition may do)"
+    )
 
 
 # ---------------------------------------------------------------- invalid files

@@ -14,7 +14,8 @@ from eth_account import Account
 from eth_utils.crypto import keccak
 from support import payloads as examples
 
-from ledger_api.domain.facts import PartyCheckpoint, PartyFact, RecordFact, VerificationInput
+from ledger_api.domain.evidence import from_bundle, to_bundle
+from ledger_api.domain.facts import PartyCheckpoint, PartyFact, PayloadRefusal, RecordFact, VerificationInput
 from ledger_api.domain.merkle import MerkleTree
 from ledger_api.domain.parties import Role
 from ledger_api.domain.payloads import canonical_json, container_check_digit, parse_payload, record_route_of
@@ -53,6 +54,7 @@ CAST = {
     "importer": ("JP", IMPORTER),
     "customs_nl": ("NL", CUSTOMS),
     "customs_jp": ("JP", CUSTOMS),
+    "customs_sg": ("SG", CUSTOMS),
 }
 KEYS = {name: Account.from_key(keccak(text=f"verification test {name}")) for name in CAST}
 
@@ -709,6 +711,106 @@ def test_a_pending_record_does_not_hide_a_failure():
     assert verify(build(steps)).verdict == Verdict.FAILED
 
 
+# ---------------------------------------------------------------- records known from the chain alone
+
+
+def chain_fact_only(inp: VerificationInput, index: int) -> VerificationInput:
+    """`inp` with its record `index` known from the chain alone, as an instance that does not
+    hold it knows it: no signature, no payload, no deadline."""
+    fact = inp.records[index]
+    return with_record(
+        inp,
+        index,
+        held=False,
+        signature=None,
+        payload=None,
+        payload_canonical=None,
+        record=replace(fact.record, deadline=0),
+    )
+
+
+def test_a_record_on_chain_whose_payload_is_not_held_leaves_the_verdict_incomplete_naming_it():
+    inp = chain_fact_only(build(good_steps()), 2)  # the exporter's handover
+    result = verify(inp)
+    assert result.verdict == Verdict.INCOMPLETE
+    assert invalid(result) == {}
+    integrity = result.check("PAYLOAD_INTEGRITY")
+    assert (integrity.status, integrity.reason.code, integrity.records) == (
+        Status.ERROR,
+        "PAYLOAD_UNAVAILABLE",
+        (inp.records[2].id,),
+    )
+    # As far as the chain allows: the chain checked its signature, its signer's standing is known.
+    assert result.check("RECORD_SIGNATURE").status == Status.VALID
+    assert result.check("SIGNER_AUTHORITY").status == Status.VALID
+    custody = result.check("CUSTODY_CONTINUITY")  # its time and seals are in the payload
+    assert (custody.status, custody.reason.code) == (Status.ERROR, "PAYLOAD_UNAVAILABLE")
+    assert verify(build(good_steps())).verdict == Verdict.VERIFIED  # once held
+
+
+def test_a_record_whose_payload_a_peer_served_wrong_names_the_peer_while_no_good_copy_is_held():
+    refusal = PayloadRefusal("0x" + "5a" * 20, "https://ledger.customs.example.sg", "payload hash mismatch")
+    inp = with_record(chain_fact_only(build(good_steps()), 6), 6, refusals=(refusal,))
+    result = verify(inp)
+    assert result.verdict == Verdict.INCOMPLETE
+    integrity = result.check("PAYLOAD_INTEGRITY")
+    assert (integrity.status, integrity.reason.code) == (Status.ERROR, "PAYLOAD_REFUSED_FROM_PEER")
+    assert refusal.peer_authority in integrity.reason.message and refusal.peer_url in integrity.reason.message
+
+
+def test_a_record_neither_held_nor_on_chain_fails_the_signature_check():
+    inp = with_record(chain_fact_only(build(good_steps()), 2), 2, written_on_chain=False)
+    assert invalid(verify(inp))["RECORD_SIGNATURE"] == "SIGNATURE_INVALID"
+
+
+def test_a_head_on_chain_past_the_records_known_here_is_unexplained_and_not_verified():
+    inp = build(good_steps())
+    assert verify(replace(inp, chain_head=inp.records[-1].id)).verdict == Verdict.VERIFIED
+    result = verify(replace(inp, chain_head="0x" + "ab" * 32))
+    assert result.verdict == Verdict.INCOMPLETE
+    custody = result.check("CUSTODY_CONTINUITY")
+    assert (custody.status, custody.reason.code) == (Status.ERROR, "CHAIN_HEAD_UNEXPLAINED")
+
+
+def test_the_evidence_of_records_not_held_re_derives_the_same_verdict():
+    refusal = PayloadRefusal("0x" + "5a" * 20, "https://ledger.customs.example.sg", "signature by someone else")
+    inp = with_record(chain_fact_only(build(good_steps()), 3), 3, refusals=(refusal,))
+    inp = replace(inp, chain_head=inp.records[-1].id)
+    bundle = json.loads(json.dumps(to_bundle(inp, [])))
+    assert bundle["records"][3]["held"] is False and bundle["records"][3]["payload_canonical"] is None
+    again = from_bundle(bundle)
+    assert again.records[3] == replace(inp.records[3], payload=None)
+    assert verify(again).checks == verify(replace(inp, recognition=again.recognition)).checks
+
+
+# ---------------------------------------------------------------- jurisdiction of batch records
+
+
+def sg_hold(**changes: Any) -> dict[str, Any]:
+    return decision(authority_country="SG", customs_office="SGSIN", decision="HOLD", inspection=None, **changes)
+
+
+def test_customs_of_a_country_off_the_route_deciding_in_a_batch_fails_signer_authority():
+    """The contract checks the route of records written one by one; the verifier checks it
+    of batch records, which the contract never sees."""
+    steps = good_steps()
+    steps.insert(4, Step(RecordKind.CUSTOMS_DECISION, "customs_sg", sg_hold()))
+    inp = build(steps, batch=True)
+    result = verify(inp)
+    assert invalid(result) == {"SIGNER_AUTHORITY": "SIGNER_NOT_ON_ROUTE"}
+    assert result.check("SIGNER_AUTHORITY").records == (inp.records[4].id,)
+    # Once the custodian declares the transit through Singapore, SG customs acts on its route.
+    steps.insert(4, transit_step("carrier", ["SG"], time="2026-03-02T06:00:00Z"))
+    assert verify(build(steps, batch=True)).verdict == Verdict.VERIFIED
+
+
+def test_a_revocation_by_a_party_that_neither_holds_the_goods_nor_is_customs_fails_signer_authority():
+    steps = good_steps()
+    steps.append(Step(RecordKind.REVOCATION, "carrier", lambda ids: revocation(ids[6])))
+    result = verify(build(steps, batch=True))
+    assert invalid(result) == {"SIGNER_AUTHORITY": "SIGNER_LACKS_ROLE", "REVOCATION": "REVOKED_WITHOUT_REPLACEMENT"}
+
+
 # ---------------------------------------------------------------- the published table
 
 
@@ -752,6 +854,10 @@ def test_the_published_reason_codes_are_never_renamed_or_renumbered():
         "AEO_FACTS_MISMATCH": 35,
         "CONFIRMATIONS_PENDING": 36,
         "RECORD_PENDING": 37,
+        "PAYLOAD_UNAVAILABLE": 38,
+        "PAYLOAD_REFUSED_FROM_PEER": 39,
+        "CHAIN_HEAD_UNEXPLAINED": 40,
+        "SIGNER_NOT_ON_ROUTE": 41,
     }
     assert dict(REASON_CODES) == dict(PUBLISHED_REASON_CODES)
     assert len(set(PUBLISHED_REASON_CODES.values())) == len(PUBLISHED_REASON_CODES)

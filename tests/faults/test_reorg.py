@@ -55,7 +55,14 @@ def test_records_of_a_block_taken_back_by_a_reorg_are_never_confirmed_early_and_
         deadline = time.monotonic() + 60
         for s in signed:
             post_until_accepted(http, s, deadline)
-        wait_until(lambda: int(node("txpool_status")["pending"], 16) == RECORDS, what="all in the node's pool")
+        # Sent (alone or packed with others into writeMany) and held in the node's pool, unmined.
+        wait_until(
+            lambda: (
+                all(http.get(f"/v1/records/{i}").json()["status"] == "submitted" for i in ids)
+                and int(node("txpool_status")["pending"], 16) >= 1
+            ),
+            what="all in the node's pool",
+        )
         snapshot = node("evm_snapshot")
         node("evm_mine")
         lost_block = int(node("eth_blockNumber"), 16)

@@ -29,15 +29,17 @@ def forwarded(
     *,
     nonce: int,
     signer: LocalAccount | None = None,
+    gas: int = REGISTRY_CALL_GAS,
 ) -> dict[str, Any]:
     """The signed part of a request body: `authority`'s call `data` to `contract` (named as
-    in GET /v1/ledger, whose answer `ledger` is), with its forwarder `nonce`, a deadline ten
-    minutes ahead, and the signature of `signer` (the authority unless a test says)."""
+    in GET /v1/ledger, whose answer `ledger` is), with its forwarder `nonce` and `gas`, a
+    deadline ten minutes ahead, and the signature of `signer` (the authority unless a test
+    says)."""
     deadline = int(time.time()) + 600
     request = ForwardRequest(
         sender=authority.address,
         to=ledger["contracts"][contract],
-        gas=REGISTRY_CALL_GAS,
+        gas=gas,
         nonce=nonce,
         deadline=deadline,
         data=data,

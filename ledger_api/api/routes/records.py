@@ -76,5 +76,5 @@ def get_record(
     """Status (accepted, submitted, confirmed, failed), transaction, block, confirmations,
     and for a batched record its Merkle inclusion proof. For the parties to its
     consignment and the customs of the countries on its route."""
-    access.require(caller, access.ucr_of_record(record_id))
+    access.require_record(caller, record_id)
     return RecordOut(**asdict(service.record(record_id)))

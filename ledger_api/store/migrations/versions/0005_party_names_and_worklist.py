@@ -1,9 +1,10 @@
 """The officer's day (issue #15): parties by name — the identifiers a registration carries
 (legal name, EORI, LEI, GLN…), kept by their hash, which is what the registry holds on
-chain — and the worklist's lines, one per consignment and route country.
+chain — the worklist's lines, one per consignment and route country, and the routes by
+country (a worklist starts from the consignments on its country's route).
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-03 18:15:00.000000
 """
 
@@ -12,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
@@ -42,9 +43,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("consignment", "country"),
     )
     op.create_index("worklist_by_rank", "worklist_entries", ["country", "lane_rank", "score", "ucr"], unique=False)
+    op.create_index("routes_by_country", "routes", ["country", "consignment"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("routes_by_country", table_name="routes")
     op.drop_index("worklist_by_rank", table_name="worklist_entries")
     op.drop_table("worklist_entries")
     op.drop_table("party_identifiers")

@@ -1,0 +1,84 @@
+"""The relayer packs single records waiting together into one `writeMany` transaction
+(#17): each record is still checked on chain as `write` checks it, a bad one is rejected
+alone and fails with its own reason while the others land, and a lone record still goes
+as its own `write`."""
+
+from __future__ import annotations
+
+import json
+
+from eth_account import Account
+from eth_utils.crypto import keccak
+from sqlalchemy import select
+from support.submissions import register_exporter, signed_declaration
+
+from ledger_api.store.tables import OutboxRow, RecordRow
+
+GOOD = Account.from_key(keccak(text="pack test exporter, active"))
+SUSPENDED = Account.from_key(keccak(text="pack test exporter, suspended after acceptance"))
+
+
+def _index_until_settled(rt, ids: list[str]) -> dict[str, RecordRow]:
+    for _ in range(50):
+        rt.relayer.step()
+        rt.indexer.step()
+        with rt.store.session() as session:
+            rows = {r.id: r for r in session.scalars(select(RecordRow).where(RecordRow.id.in_(ids)))}
+        if all(r.status in ("included", "confirmed", "failed") for r in rows.values()):
+            return rows
+    raise AssertionError(f"records not settled: {[(r.id, r.status) for r in rows.values()]}")
+
+
+def test_records_waiting_together_go_in_one_transaction_and_a_bad_one_fails_alone(stepped_runtime):
+    rt, contracts = stepped_runtime(confirmations=1)
+    w3 = contracts.w3
+    for account in (GOOD, SUSPENDED):
+        register_exporter(contracts, rt.manifest, account)
+    rt.indexer.step()
+    domain = contracts.ledger_domain
+    good = [rt.submissions.submit(signed_declaration(domain, GOOD, f"6NL123456789-PACK-G{n}", n)) for n in range(3)]
+    bad = [rt.submissions.submit(signed_declaration(domain, SUSPENDED, f"6NL123456789-PACK-S{n}", n)) for n in range(2)]
+    # Accepted while active, suspended before the relayer sends: the contract refuses them.
+    authority = rt.manifest.authorities[0]["address"]
+    w3.eth.wait_for_transaction_receipt(
+        contracts.registry.functions.suspendParty(SUSPENDED.address).transact({"from": authority})
+    )
+    relayer = rt.relayer.account.address
+    sent_before = w3.eth.get_transaction_count(relayer)
+
+    ids = [a.record_id for a in good + bad]
+
+    def head(row: RecordRow) -> str:
+        return (
+            "0x" + bytes(contracts.ledger.functions.consignmentOf(bytes.fromhex(row.consignment[2:])).call()[0]).hex()
+        )
+
+    rows = _index_until_settled(rt, ids)
+
+    assert w3.eth.get_transaction_count(relayer) == sent_before + 1  # one transaction for five records
+    with rt.store.session() as session:
+        pack = session.scalars(select(OutboxRow).where(OutboxRow.action == "pack")).one()
+        members = session.scalars(select(OutboxRow).where(OutboxRow.ref.in_(ids))).all()
+    assert pack.payload is not None and json.loads(pack.payload) == ids  # in the order accepted
+    assert {m.status for m in members} == {"packed"}
+    assert [rows[a.record_id].status for a in good] == ["included"] * 3
+    assert all(head(rows[a.record_id]) == a.record_id for a in good)
+    # The first for its party's suspension; the second, built on its nonce, for that nonce.
+    assert "LedgerPartyNotActive" in (rows[bad[0].record_id].error or "")
+    assert "InvalidAccountNonce" in (rows[bad[1].record_id].error or "")
+    for a in bad:
+        assert rows[a.record_id].status == "failed"
+        assert head(rows[a.record_id]) == "0x" + "00" * 32  # its consignment never started
+
+
+def test_a_lone_record_goes_as_its_own_write(stepped_runtime):
+    rt, contracts = stepped_runtime(confirmations=1)
+    register_exporter(contracts, rt.manifest, GOOD)
+    rt.indexer.step()
+    accepted = rt.submissions.submit(signed_declaration(contracts.ledger_domain, GOOD, "6NL123456789-LONE-1", 0))
+    rows = _index_until_settled(rt, [accepted.record_id])
+    assert rows[accepted.record_id].status == "included"
+    with rt.store.session() as session:
+        actions = session.scalars(select(OutboxRow.action).where(OutboxRow.ref == accepted.record_id)).all()
+        assert session.scalars(select(OutboxRow).where(OutboxRow.action == "pack")).first() is None
+    assert actions == ["write"]
