@@ -48,6 +48,9 @@ from ledger_api.store.receipt_keys import KeyRing, load_or_create_keyring
 from ledger_api.store.risk_rules_file import load_rules
 
 log = logging.getLogger(__name__)
+# How often the worklist's refresher looks for changes when nothing wakes it (a request in
+# its process does): a record's line is current within about this long after it is indexed.
+WORKLIST_IDLE = 0.5
 
 
 @dataclass
@@ -173,6 +176,9 @@ class Runtime:
         identity = self._identity(config, keyring, self.rpc, addresses["PartyRegistry"], publish=False)
         domain = LedgerDomain(self.manifest.chain_id, self.manifest.address("ConsignmentLedger"))
         self.payload_exchange = self._payload_exchange(Instance(self.store, identity, keyring, None), domain)
+        # The worklist's refresher runs here, beside the indexer, not in the API's process.
+        self.evidence_reader = EvidenceReader(self.store, domain, addresses, s.confirmations)
+        self.worklist = Worklist(self.store, self.evidence_reader, load_rules(s.risk_rules))
         self._run_chain_workers()
         return self
 
@@ -210,7 +216,8 @@ class Runtime:
 
     def _run_chain_workers(self) -> None:
         """The relayer, the indexer and, beside them, the payload exchange's background
-        fetches (a third loop: what the indexer learnt from others' instances)."""
+        fetches (a third loop: what the indexer learnt from others' instances) and the
+        worklist's refresher (a fourth: the lines of the consignments that changed)."""
         assert self.relayer is not None and self.indexer is not None
         loops: list[tuple[str, Callable[[threading.Event], None]]] = [
             ("relayer", self.relayer.run),
@@ -223,6 +230,11 @@ class Runtime:
                     "payload-exchange",
                     lambda stop: run_steps("payload-exchange", exchange.step, stop, exchange.wake, 0.5),
                 )
+            )
+        worklist = self.worklist
+        if worklist is not None:
+            loops.append(
+                ("worklist", lambda stop: run_steps("worklist", worklist.step, stop, worklist.wake, WORKLIST_IDLE))
             )
         for name, target in loops:
             thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
@@ -333,6 +345,8 @@ class Runtime:
             self.relayer.mined.set()
         if self.payload_exchange is not None:
             self.payload_exchange.wake.set()
+        if self.worklist is not None:
+            self.worklist.wake.set()
         for thread in self._threads:
             thread.join(timeout=10)
         if self.peer_client is not None:

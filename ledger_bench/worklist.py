@@ -1,11 +1,15 @@
 """Worklist benchmark: pages of a customs officer's worklist over thousands of open
 consignments. Run through `ledger bench worklist`. Figures:
 
-- the first page after the consignments land: every line computed (the risk rules over
-  each consignment's evidence, as a verification would) and stored;
+- the first request after the consignments land, which makes NL's worklist one the
+  service keeps (it computes a handful of lines itself), and how long the chain worker's
+  refresher then takes to compute every line in the background (the risk rules over each
+  consignment's evidence, as a verification would), with the first page's latency while it
+  does;
 - pages once the lines are current: the first page, pages further on by cursor, and
   filtered pages (lane, HS chapter, party), p50 / p99 over many requests;
-- the first page again after one more consignment is declared (its line alone recomputed).
+- the first page right after one more consignment is confirmed (its line computed by the
+  request or by the refresher, whichever comes first).
 
 The consignments are declarations of the demo lane (JP -> NL) posted in batches, a third
 by an exporter without AEO status and one in seven with goods of a watched HS chapter, so
@@ -42,7 +46,10 @@ PAGE = 50
 class WorklistFigures:
     consignments: int
     lanes: dict[str, int]
-    cold_seconds: float
+    first_request_ms: float  # the first request: NL's worklist made a kept one, a handful of lines computed
+    refresh_seconds: float  # from the first request until the refresher had computed every line
+    backlog_p50_ms: float  # the first page while the refresher computed the lines
+    backlog_p99_ms: float
     requests: int
     first_p50_ms: float
     first_p99_ms: float
@@ -112,10 +119,17 @@ def run_worklist(
             http = service.http
             http.headers["Authorization"] = f"Bearer {service.credentials.issue(nl.address, 'bench worklist')}"
 
-            progress("the first page: every line computed")
+            progress("the first request, then the refresher computes every line")
             start = time.perf_counter()
-            _, first = _timed(http, {"country": "NL", "limit": PAGE}, timeout=3600)  # thousands of lines
-            cold = time.perf_counter() - start
+            first_request, first = _timed(http, {"country": "NL", "limit": PAGE})
+            backlog: list[float] = []
+            while first["pending"]:
+                time.sleep(0.5)
+                elapsed, first = _timed(http, {"country": "NL", "limit": PAGE})
+                backlog.append(elapsed)
+                if time.perf_counter() - start > 3600:
+                    raise RuntimeError(f"the refresher left {first['pending']} lines after an hour")
+            refresh = time.perf_counter() - start
             lanes = {lane: 0 for lane in ("RED", "AMBER", "GREEN")}
             for lane in lanes:
                 lanes[lane] = _count(http, {"country": "NL", "lane": lane, "limit": 200})
@@ -152,7 +166,10 @@ def run_worklist(
     return WorklistFigures(
         consignments=consignments,
         lanes=lanes,
-        cold_seconds=cold,
+        first_request_ms=first_request,
+        refresh_seconds=refresh,
+        backlog_p50_ms=percentile(backlog, 50) if backlog else first_request,
+        backlog_p99_ms=percentile(backlog, 99) if backlog else first_request,
         requests=requests,
         first_p50_ms=percentile(firsts, 50),
         first_p99_ms=percentile(firsts, 99),
@@ -180,6 +197,7 @@ def _count(http: Any, params: dict[str, Any]) -> int:
 def render_worklist(f: WorklistFigures, command: str) -> str:
     lanes = ", ".join(f"{n:,} {lane}" for lane, n in f.lanes.items())
     rows = [
+        ("first page while the refresher computes the lines", f.backlog_p50_ms, f.backlog_p99_ms),
         ("first page, lines current", f.first_p50_ms, f.first_p99_ms),
         ("a page further on, by cursor", f.cursor_p50_ms, f.cursor_p99_ms),
         ("a filtered page (lane, HS chapter, party)", f.filtered_p50_ms, f.filtered_p99_ms),
@@ -192,9 +210,10 @@ def render_worklist(f: WorklistFigures, command: str) -> str:
         f"{f.consignments:,} consignments on NL's route awaiting its decision ({lanes}); pages of {PAGE}, "
         f"{f.requests} requests each.\n\n"
         f"| worklist page | p50 ms | p99 ms |\n|---|---:|---:|\n{table}\n\n"
-        f"The first page after the consignments landed computed and stored every line in "
-        f"{f.cold_seconds:.1f} s (the risk rules over each consignment's evidence); after that a page reads "
-        f"the stored lines, and a consignment that changes has its line alone recomputed."
+        f"The first request for NL's worklist took {f.first_request_ms:.1f} ms (it computed a handful of lines "
+        f"itself); the chain worker's refresher then computed and stored every line in the background, "
+        f"{f.refresh_seconds:.1f} s after that request (the risk rules over each consignment's evidence). After "
+        f"that a page reads the stored lines, and a consignment that changes has its line alone recomputed."
     )
 
 

@@ -395,6 +395,9 @@ class WorklistOut(BaseModel):
     country: str
     items: list[WorklistItemOut]
     next_cursor: str | None
+    pending: int = Field(
+        description="consignments on the route whose lines the service is still computing (not in the ranking yet)"
+    )
 
 
 class RuleHitRateOut(BaseModel):

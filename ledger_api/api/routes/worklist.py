@@ -70,7 +70,10 @@ def _item(entry: WorklistEntry, parties: dict[str, PartyName]) -> WorklistItemOu
 
 def _out(page: WorklistPage) -> WorklistOut:
     return WorklistOut(
-        country=page.country, items=[_item(e, page.parties) for e in page.entries], next_cursor=page.next_cursor
+        country=page.country,
+        items=[_item(e, page.parties) for e in page.entries],
+        next_cursor=page.next_cursor,
+        pending=page.pending,
     )
 
 

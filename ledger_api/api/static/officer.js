@@ -522,7 +522,9 @@
       worklistCursor = page.next_cursor;
       $("worklist-more").hidden = !page.next_cursor;
       $("worklist").setAttribute("data-loaded", String(Date.now()));
-      show("worklist-message", page.items.length || more ? null : { kind: "info", text: "Nothing on the worklist of " + page.country + " with these filters." });
+      // Lines the service has not computed yet are not in the ranking: say so (the stream reloads it as they land).
+      var pending = page.pending ? { kind: "info", text: page.pending.toLocaleString("en") + " more consignments on the route of " + page.country + " are still being ranked; the list reloads as they are." } : null;
+      show("worklist-message", pending || (page.items.length || more ? null : { kind: "info", text: "Nothing on the worklist of " + page.country + " with these filters." }));
       if (live.country !== page.country) connectLive(page.country);
     }, function (err) {
       var message = explain(err);
