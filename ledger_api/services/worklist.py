@@ -125,11 +125,14 @@ class Worklist:
         if checked is not None and checked[0] == marker:
             return checked[1]
         with self.store.session() as session:
-            since = sql.served_countries(session).get(country) or self._seen.get(country)
+            passed = sql.served_countries(session).get(country)
             now = sql.current_mark(session)
+        since = passed or self._seen.get(country)
         _, left = self._catch_up(country, since, now, REQUEST_LINES, facts=False, backlog=since is None)
-        with self.store.session() as session:
-            pending = max(left, sql.count_missing(session, country))
+        pending = left
+        if passed is None:  # the refresher's first pass for the country is under way: count what it has left
+            with self.store.session() as session:
+                pending = max(left, sql.count_missing(session, country))
         if since is None or not left:  # after a first look, what was never computed is the refresher's
             self._seen[country] = now
         if left:
@@ -151,7 +154,13 @@ class Worklist:
             # after it was read); a request, best effort, takes its mark as it is.
             among = sql.changed_since(session, since, now, sql.ACCEPTED_SLACK if backlog else timedelta(0))
             current = sql.fingerprints(session, country, among)
-            stored = sql.stored_fingerprints(session, country)
+            if backlog or among is None:
+                stored = sql.stored_fingerprints(session, country)
+            else:  # a request: the lines of the consignments that changed alone
+                stored = {}
+                keys = list(current)
+                for start in range(0, len(keys), CHUNK):
+                    stored.update(sql.stored_fingerprints(session, country, keys[start : start + CHUNK]))
             lacking = [key for key in sql.missing(session, country) if key not in current] if backlog else []
             for start in range(0, len(lacking), CHUNK):
                 current.update(sql.fingerprints(session, country, lacking[start : start + CHUNK]))

@@ -317,6 +317,10 @@ Index("records_by_consignment_position", RecordRow.consignment, RecordRow.positi
 Index("worklist_by_rank", WorklistRow.country, WorklistRow.lane_rank, WorklistRow.score, WorklistRow.ucr)
 # A country's worklist starts from the consignments on its route: the key leads with the consignment.
 Index("routes_by_country", RouteRow.country, RouteRow.consignment)
+# The worklist's refresher asks what changed since its mark: records included in a later
+# block, or accepted (or held) later.
+Index("records_by_block", RecordRow.block_number)
+Index("records_by_accepted_at", RecordRow.accepted_at)
 # Failed records included: the next-nonce check looks at them too, and a partial index
 # serves only queries that exclude them (without this, a post read all its party's records).
 Index("records_by_party_nonce", RecordRow.party, RecordRow.nonce, RecordRow.mode)

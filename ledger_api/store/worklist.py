@@ -24,16 +24,21 @@ from ledger_api.domain.worklist import LANE_RANK, Cursor, Filters, WorklistEntry
 from ledger_api.store.tables import BlockRow, EventRow, RecordRow, RouteRow, StateRow, WorklistRow
 
 
-def on_route(country: str) -> Select[Any]:
-    """The keys of the consignments whose route names `country` (a subquery): those the
-    `routes` table holds, and those whose held declaration or transit, not failed, signs it
-    (a local batch's consignments, and records not on chain yet, are not in `routes`)."""
+def on_route(country: str, among: Select[Any] | Collection[str] | None = None) -> Select[Any]:
+    """The keys of the consignments whose route names `country` (a subquery), of those
+    `among` when given: those the `routes` table holds, and those whose held declaration
+    or transit, not failed, signs it (a local batch's consignments, and records not on
+    chain yet, are not in `routes`)."""
     routed = select(RouteRow.consignment.label("consignment")).where(RouteRow.country == country)
     signed = select(RecordRow.consignment).where(
         RecordRow.kind.in_([int(RecordKind.DECLARATION), int(RecordKind.TRANSIT)]),
         RecordRow.status != "failed",
         RecordRow.route.like(f'%"{country}"%'),
     )
+    if among is not None:  # a handful: looked up by key, not a scan of every record's route
+        keys = among if isinstance(among, Select) else list(among)
+        routed = routed.where(RouteRow.consignment.in_(keys))
+        signed = signed.where(RecordRow.consignment.in_(keys))
     both = union(routed, signed).subquery()
     return select(both.c.consignment)
 
@@ -121,6 +126,7 @@ def changed_since(
         select(BlockRow.hash).where(BlockRow.number == since.block)
     ) not in (since.block_hash, None):
         return None
+    # One select a reason, each on its own index, rather than one scan testing them all.
     moved = [RecordRow.block_number > since.block]
     if since.accepted_at is not None:
         moved.append(RecordRow.accepted_at > since.accepted_at - slack)
@@ -128,7 +134,8 @@ def changed_since(
         moved.append(RecordRow.accepted_at.is_not(None))
     if now.failed != since.failed:
         moved.append(RecordRow.status == "failed")
-    return select(RecordRow.consignment).where(or_(*moved)).distinct()
+    keys = union(*(select(RecordRow.consignment).where(reason) for reason in moved)).subquery()
+    return select(keys.c.consignment)
 
 
 def missing(session: Session, country: str, limit: int | None = None) -> list[str]:
@@ -160,9 +167,7 @@ def fingerprints(
         func.sum(func.coalesce(RecordRow.block_number, 0)),
         func.sum(case((RecordRow.status == "failed", 1), else_=0)),
         func.count(RecordRow.signature),
-    ).where(RecordRow.consignment.in_(on_route(country)))
-    if among is not None:
-        query = query.where(RecordRow.consignment.in_(among if isinstance(among, Select) else list(among)))
+    ).where(RecordRow.consignment.in_(on_route(country, among)))
     rows = session.execute(query.group_by(RecordRow.consignment)).all()
     return {key: (ucr, f"{n}:{top}:{blocks}:{failed}:{held}") for key, ucr, n, top, blocks, failed, held in rows}
 

@@ -1,7 +1,8 @@
 """The officer's day (issue #15): parties by name — the identifiers a registration carries
 (legal name, EORI, LEI, GLN…), kept by their hash, which is what the registry holds on
 chain — the worklist's lines, one per consignment and route country, and the routes by
-country (a worklist starts from the consignments on its country's route).
+country (a worklist starts from the consignments on its country's route), and the records
+by block and by acceptance time (the worklist's refresher asks what changed since its mark).
 
 Revision ID: 0005
 Revises: 0004
@@ -44,9 +45,13 @@ def upgrade() -> None:
     )
     op.create_index("worklist_by_rank", "worklist_entries", ["country", "lane_rank", "score", "ucr"], unique=False)
     op.create_index("routes_by_country", "routes", ["country", "consignment"], unique=False)
+    op.create_index("records_by_block", "records", ["block_number"], unique=False)
+    op.create_index("records_by_accepted_at", "records", ["accepted_at"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("records_by_accepted_at", table_name="records")
+    op.drop_index("records_by_block", table_name="records")
     op.drop_index("routes_by_country", table_name="routes")
     op.drop_index("worklist_by_rank", table_name="worklist_entries")
     op.drop_table("worklist_entries")
