@@ -10,7 +10,7 @@ BVENV := .venv-brownie
 SOL := $(shell find contracts -name '*.sol')
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup build run test test-contracts test-service postgresql-server lint gas clean
+.PHONY: setup build run test test-contracts test-service postgresql-server lint gas clean vendor
 
 setup: node_modules/.installed $(VENV)/.installed $(BVENV)/.installed
 
@@ -38,8 +38,17 @@ build/.compiled: $(SOL) brownie-config.yaml node_modules/.installed $(BVENV)/.in
 	bin/brownie compile
 	@touch $@
 
-run: setup build
+run: setup build vendor
 	$(VENV)/bin/python -m ledger_api.run
+
+# ethers for the officer page's in-browser signing, copied beside the page's assets so an
+# installed service serves it without node_modules (the service serves npm's copy otherwise).
+VENDOR := ledger_api/api/static/vendor
+vendor: $(VENDOR)/ethers.umd.min.js
+
+$(VENDOR)/ethers.umd.min.js: node_modules/.installed
+	@mkdir -p $(VENDOR)
+	cp node_modules/ethers/dist/ethers.umd.min.js $@
 
 # Two customs authorities' instances on one development chain: anvil on :8545, Japan
 # Customs' instance on :8000, the Netherlands Customs' on :8001, the demo written through
@@ -97,4 +106,4 @@ gas: setup build
 	$(VENV)/bin/python -m scripts.bench_gas
 
 clean:
-	rm -rf build .brownie-home
+	rm -rf build .brownie-home $(VENDOR)

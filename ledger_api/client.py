@@ -241,6 +241,24 @@ class LedgerClient:
             raise ClientError(response.status_code, response.json())
         return dict(response.json())
 
+    def party(self, address: str) -> dict[str, Any] | None:
+        """A registered party as the service knows it (name and identifiers when it holds
+        them), or None if it is not registered."""
+        response = self.http.get(f"/v1/parties/{address}")
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            raise ClientError(response.status_code, response.json())
+        return dict(response.json())
+
+    def publish_identifiers(self, address: str, identifiers: dict[str, str]) -> dict[str, Any]:
+        """Makes a registered party's identifiers known to the service: it keeps them when
+        they hash to the identifiers hash the registry holds for the party."""
+        response = self.http.put(f"/v1/parties/{address}/identifiers", json={"identifiers": identifiers})
+        if response.status_code >= 400:
+            raise ClientError(response.status_code, response.json())
+        return dict(response.json())
+
     def manage_party(
         self,
         action: str,

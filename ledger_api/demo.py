@@ -30,10 +30,11 @@ from eth_utils.crypto import keccak
 from web3 import HTTPProvider, Web3
 
 from ledger_api.chain.contracts import Contracts
-from ledger_api.chain.deploy import Manifest
-from ledger_api.client import LedgerClient
+from ledger_api.chain.deploy import Manifest, load_config
+from ledger_api.client import ClientError, LedgerClient
 from ledger_api.domain.parties import Role, identifiers_hash
 from ledger_api.domain.records import ZERO_ADDRESS
+from ledger_api.settings import DEV_DEPLOYMENT_CONFIG
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +62,38 @@ class DemoParty:
         return account
 
 
-EXPORTER_P = DemoParty("Sakura Precision KK", "JP", Role.EXPORTER, {"corporate_number": "7010001008844"})
-OCEAN = DemoParty("Nippon Ocean Lines", "JP", Role.CARRIER, {"corporate_number": "1010401012345", "scac": "NOLU"})
-RAIL = DemoParty("Rotterdam Hinterland Rail BV", "NL", Role.CARRIER, {"eori": "NL811223344"})
-IMPORTER_P = DemoParty("Delta Distribution BV", "NL", Role.IMPORTER, {"eori": "NL855667788"})
+# Identifiers as registration carries them (their hash is on chain): the legal name, and the
+# numbers each has — a Japanese corporate number, an LEI (ISO 17442, valid check digits),
+# Dutch EORIs and GS1 GLNs (valid check digits). Invented, like the companies.
+EXPORTER_P = DemoParty(
+    "Sakura Precision KK",
+    "JP",
+    Role.EXPORTER,
+    {"name": "Sakura Precision KK", "corporate_number": "7010001008844", "lei": "353800SKRPRC7Q1D0J45"},
+)
+OCEAN = DemoParty(
+    "Nippon Ocean Lines",
+    "JP",
+    Role.CARRIER,
+    {
+        "name": "Nippon Ocean Lines KK",
+        "corporate_number": "1010401012345",
+        "lei": "353800NPPNOCLN4X8W32",
+        "scac": "NOLU",
+    },
+)
+RAIL = DemoParty(
+    "Rotterdam Hinterland Rail BV",
+    "NL",
+    Role.CARRIER,
+    {"name": "Rotterdam Hinterland Rail B.V.", "eori": "NL811223344", "gln": "8718501001014"},
+)
+IMPORTER_P = DemoParty(
+    "Delta Distribution BV",
+    "NL",
+    Role.IMPORTER,
+    {"name": "Delta Distribution B.V.", "eori": "NL855667788", "gln": "8718502001020"},
+)
 PARTIES = (EXPORTER_P, OCEAN, RAIL, IMPORTER_P)
 
 
@@ -205,6 +234,7 @@ def seed(url: str, manifest: Manifest, build_dir: Any, chain_url: str, issue_tok
     jp_customs = client_of(Account.from_key(authority_keys["JP"] or ""))
     nl_customs = client_of(Account.from_key(authority_keys["NL"] or ""))
     _wait_indexed(exporter, [p.account.address for p in PARTIES])
+    _publish_identifiers(exporter, manifest)
     start = datetime.now(UTC).replace(microsecond=0)
 
     def at(minutes: int) -> str:
@@ -253,3 +283,16 @@ def _wait_indexed(client: LedgerClient, addresses: list[str], timeout: float = 3
             if time.monotonic() > deadline:
                 raise RuntimeError(f"party {address} did not appear in the index")
             time.sleep(0.05)
+
+
+def _publish_identifiers(client: LedgerClient, manifest: Manifest) -> None:
+    """Gives the service the demo parties' and the authorities' identifiers, which were
+    registered on chain by their hash only, so that it shows them by name."""
+    known = {a.address: a.identifiers for a in load_config(DEV_DEPLOYMENT_CONFIG).authorities}
+    named: dict[str, dict[str, str]] = {p.account.address: p.identifiers for p in PARTIES}
+    named |= {a["address"]: known[a["address"]] for a in manifest.authorities if a["address"] in known}
+    for address, identifiers in named.items():
+        try:
+            client.publish_identifiers(address, identifiers)
+        except ClientError as exc:  # registered earlier with other identifiers: shown by address
+            log.warning("identifiers of %s not taken: %s", address, exc)

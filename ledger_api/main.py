@@ -27,6 +27,7 @@ from ledger_api.api.routes import (
     recognition_writes,
     records,
     verification,
+    worklist,
 )
 from ledger_api.runtime import Runtime
 from ledger_api.settings import Settings
@@ -272,6 +273,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         instance.router,
         peer.router,
         flags.router,
+        worklist.router,
         page.router,
     ):
         app.include_router(router)

@@ -54,6 +54,7 @@ from ledger_api.services.readiness import Readiness
 from ledger_api.services.recognition_writes import RecognitionWrites
 from ledger_api.services.submission import Submissions
 from ledger_api.services.verification import EvidenceReader, Verifier
+from ledger_api.services.worklist import Worklist
 from ledger_api.settings import ANVIL_CHAIN_ID, ANVIL_DEV_ADDRESSES, Settings
 from ledger_api.store.db import Store
 from ledger_api.store.instance_keys import load_or_create_encryption_key, raw_public_encryption_key
@@ -61,6 +62,9 @@ from ledger_api.store.receipt_keys import KeyRing, load_or_create_keyring, load_
 from ledger_api.store.risk_rules_file import load_rules
 
 log = logging.getLogger(__name__)
+# How often the worklist's refresher looks for changes when nothing wakes it (a request in
+# its process does): a record's line is current within about this long after it is indexed.
+WORKLIST_IDLE = 0.5
 
 
 @dataclass
@@ -80,6 +84,7 @@ class Runtime:
     credentials: Credentials | None = None
     access: Access | None = None
     verifier: Verifier | None = None
+    worklist: Worklist | None = None
     instance: Instance | None = None  # the authority this instance acts for, its endpoint and keys
     peer_records: PeerRecords | None = None  # what it serves to the other authorities' instances
     payload_exchange: PayloadExchange | None = None  # what it fetches from them
@@ -185,6 +190,7 @@ class Runtime:
             receipt_validity_seconds=s.receipt_validity_seconds,
             flags=self.flags,
         )
+        self.worklist = Worklist(self.store, self.evidence_reader, rules)
         self.queries = Queries(self.store, s.confirmations, self.submissions.next_nonce)
         self.readiness = Readiness(
             self.store,
@@ -218,6 +224,9 @@ class Runtime:
         worker_instance = Instance(self.store, identity, keyring, None)
         self.payload_exchange = self._payload_exchange(worker_instance, domain)
         self.flags = self._flags(worker_instance, None, None, None)
+        # The worklist's refresher runs here, beside the indexer, not in the API's process.
+        self.evidence_reader = EvidenceReader(self.store, domain, addresses, s.confirmations)
+        self.worklist = Worklist(self.store, self.evidence_reader, load_rules(s.risk_rules))
         self._run_chain_workers(abi, addresses)
         return self
 
@@ -305,6 +314,8 @@ class Runtime:
                     self.payload_exchange.wake.set()
                 if self.flags is not None:
                     self.flags.wake.set()
+                if self.worklist is not None:
+                    self.worklist.wake.set()
                 for thread in threads:
                     thread.join(timeout=10)
 
@@ -343,6 +354,16 @@ class Runtime:
                 target=run_steps,
                 args=("flag-exchange", flags.step, stop, flags.wake, 1.0),
                 name="flag-exchange",
+                daemon=True,
+            )
+            thread.start()
+            threads.append(thread)
+        worklist = self.worklist
+        if worklist is not None:
+            thread = threading.Thread(
+                target=run_steps,
+                args=("worklist", worklist.step, stop, worklist.wake, WORKLIST_IDLE),
+                name="worklist",
                 daemon=True,
             )
             thread.start()
@@ -398,6 +419,7 @@ class Runtime:
             receipt_validity_seconds=s.receipt_validity_seconds,
             flags=self.flags,
         )
+        self.worklist = Worklist(self.store, self.evidence_reader, rules)
         self.queries = Queries(self.store, s.confirmations, _no_chain)
         self.peer_records = PeerRecords(self.store, identity.authority, identity.public_url)
         return self
@@ -486,6 +508,8 @@ class Runtime:
             self.payload_exchange.wake.set()
         if self.flags is not None:
             self.flags.wake.set()
+        if self.worklist is not None:
+            self.worklist.wake.set()
         for thread in self._threads:
             thread.join(timeout=10)
         if self.peer_client is not None:

@@ -19,6 +19,7 @@ from ledger_api.services.peer_records import PeerRecords
 from ledger_api.services.queries import Queries
 from ledger_api.services.recognition_writes import RecognitionWrites
 from ledger_api.services.submission import Submissions
+from ledger_api.services.worklist import Worklist
 
 
 async def runtime(request: Request) -> Runtime:
@@ -85,6 +86,11 @@ async def caller(  # async: a short read, cheaper on the event loop than on the 
     return who
 
 
+def worklist(rt: Annotated[Runtime, Depends(runtime)]) -> Worklist:
+    assert rt.worklist is not None
+    return rt.worklist
+
+
 async def access(rt: Annotated[Runtime, Depends(runtime)]) -> Access:
     assert rt.access is not None
     return rt.access
@@ -102,6 +108,7 @@ PartyWritesDep = Annotated[PartyWrites, Depends(party_writes)]
 RecognitionWritesDep = Annotated[RecognitionWrites, Depends(recognition_writes)]
 CallerDep = Annotated[Caller, Depends(caller)]
 AccessDep = Annotated[Access, Depends(access)]
+WorklistDep = Annotated[Worklist, Depends(worklist)]
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 InstanceDep = Annotated[Instance, Depends(instance)]
 PeerRecordsDep = Annotated[PeerRecords, Depends(peer_records)]

@@ -152,6 +152,16 @@ class RecordOut(BaseModel):
     accepted_at: str | None
 
 
+NAME_DOC = "legal name; null when the service has not seen the identifiers the chain's hash covers"
+IDENTIFIERS_DOC = "name, EORI, LEI, GLN… as registered (their hash is on chain)"
+
+
+class PartyNameOut(BaseModel):
+    address: str
+    name: str | None = Field(description=NAME_DOC)
+    identifiers: dict[str, str] | None = Field(description=IDENTIFIERS_DOC)
+
+
 class ConsignmentOut(BaseModel):
     ucr: str
     consignment: str
@@ -161,6 +171,7 @@ class ConsignmentOut(BaseModel):
     exporter: str
     route: list[str] = Field(description="origin, destination, then the transit countries in the order added")
     records: list[RecordOut]
+    parties: dict[str, PartyNameOut] = Field(description="the registered parties the records name, by address")
 
 
 class PartyOut(BaseModel):
@@ -173,6 +184,8 @@ class PartyOut(BaseModel):
     registered_block: int
     updated_block: int
     next_nonce: int = Field(description="the nonce this party's next single-mode record must carry")
+    name: str | None = Field(description=NAME_DOC)
+    identifiers: dict[str, str] | None = Field(description=IDENTIFIERS_DOC)
     forwarder_nonce: int | None = Field(
         default=None, description="for an authority: its next nonce at the forwarder (registry writes)"
     )
@@ -198,6 +211,17 @@ class PartyWriteIn(_In):
     nonce: Uint256 = Field(description="the authority's next nonce at the forwarder")
     deadline: Annotated[int, Field(ge=0, lt=2**48, strict=True)]
     signature: Signature
+
+
+class IdentifiersIn(_In):
+    """A registered party's identifiers, accepted when they hash to the registry's identifiers hash."""
+
+    identifiers: dict[IdentifierKey, IdentifierValue] = Field(min_length=1, max_length=8)
+
+
+class IdentifiersOut(BaseModel):
+    address: str
+    identifiers_hash: str
 
 
 class PartyWriteOut(BaseModel):
@@ -331,3 +355,63 @@ class CaptureOut(BaseModel):
     records: list[CapturedRecordOut]
     batch_root: str | None = Field(description="the Merkle root the records are anchored under, for batch consignments")
     status: str
+
+
+# ---------------------------------------------------------------- worklist
+
+
+class FiredNameOut(BaseModel):
+    id: str
+    description: str
+
+
+class LastEventOut(BaseModel):
+    kind: str
+    place: str | None = Field(description="UN/LOCODE, or the customs office of a decision")
+    time: str | None
+
+
+class WorklistItemOut(BaseModel):
+    ucr: str
+    consignment: str
+    lane: Literal["GREEN", "AMBER", "RED"]
+    score: int
+    fired: list[FiredNameOut]
+    exporter: PartyNameOut
+    exporter_aeo_recognised: bool | None = Field(description="the exporter's AEO status, recognised by this country")
+    exporter_aeo_programme: str | None
+    custodian: PartyNameOut
+    last_event: LastEventOut
+    awaiting_decision: bool = Field(description="the country has not decided, or its HOLD / inspection order is open")
+    last_decision: str | None
+    inspected: bool
+    discrepancy: bool
+    hs_chapters: list[str]
+
+
+class WorklistOut(BaseModel):
+    """A page of a country's worklist: RED first, then by score; `next_cursor` pages on."""
+
+    country: str
+    items: list[WorklistItemOut]
+    next_cursor: str | None
+    pending: int = Field(
+        description="consignments on the route whose lines the service is still computing (not in the ranking yet)"
+    )
+
+
+class RuleHitRateOut(BaseModel):
+    rule: str
+    description: str
+    flagged: int = Field(description="consignments declared in the period that the rule flagged")
+    inspected: int = Field(description="of those, how many this country inspected (an INSPECTED outcome)")
+    discrepancies: int = Field(description="of those inspections, how many found a discrepancy")
+    inspection_rate: float | None
+    discrepancy_rate: float | None
+
+
+class HitRatesOut(BaseModel):
+    country: str
+    since: int | None
+    until: int | None
+    rules: list[RuleHitRateOut]

@@ -10,6 +10,7 @@ signatures reach the service.
     ledger transit  --key ALIAS --payload FILE.json [--wait]
     ledger status RECORD_ID
     ledger history UCR
+    ledger party ADDRESS
     ledger import FILE.json|FILE.csv --key ALIAS [--batch-size N | --single] [--wait]
     ledger import-epcis FILE.jsonld --key ALIAS [--chunk-size N] [--wait]
     ledger verify UCR --country CC [--at-block N] [--receipt-out FILE] [--evidence-out FILE]
@@ -41,7 +42,7 @@ This module assembles the commands, a module per group:
     _common.py  exit codes, error mapping, global options, signing options, the party's files
     keys.py     keys new | import | list
     records.py  declare, handover, accept, decide, transit
-    reads.py    status, history
+    reads.py    status, history, party
     imports.py  import, import-epcis
     verify.py   verify, verify-receipt, verify-bundle
     admin.py    admin credentials | receipt-keys | publish-endpoint (operator)
@@ -79,6 +80,7 @@ for spec in records.COMMANDS:
     app.command(spec.name)(records.command(spec))
 app.command("status")(reads.status)
 app.command("history")(reads.history)
+app.command("party")(reads.party)
 app.command("import")(imports.import_records)
 app.command("import-epcis")(imports.import_epcis)
 app.command("demo")(demo.demo)

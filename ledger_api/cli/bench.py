@@ -1,4 +1,4 @@
-"""`ledger bench ingest | verify | consortium`: the benchmarks (ledger_bench, a package of their own
+"""`ledger bench ingest | verify | consortium | worklist`: the benchmarks (ledger_bench, a package of their own
 beside the service's), their figures printed as a table and, with --write-docs, written
 into docs/benchmarks.md. ledger_bench is imported inside each command: it starts services
 and opens their stores, which a party's `ledger` never loads."""
@@ -154,4 +154,34 @@ def bench_consortium(
         command = f"ledger bench consortium --records {records} --rate {rate:g} --seconds {seconds:.0f}"
         command += f" --connections {connections}"
         write_section(BENCHMARKS, "consortium", render_consortium(f, command))
+        console.print("written to docs/benchmarks.md")
+
+
+@app.command("worklist")
+def bench_worklist(
+    consignments: Annotated[int, typer.Option(min=10, help="Open consignments on the worklist.")] = 5_000,
+    requests: Annotated[int, typer.Option(min=10, help="Requests timed of each kind of page.")] = 300,
+    write_docs: WriteDocs = False,
+) -> None:
+    """Latency of a customs officer's worklist page over thousands of open consignments:
+    the first page, pages by cursor, filtered pages, and the page after a new record."""
+    from ledger_bench.docs import BENCHMARKS, write_section
+    from ledger_bench.worklist import render_worklist, run_worklist
+
+    console = out()
+    f = run_worklist(consignments, requests, progress=lambda m: console.print(f"[dim]{m}[/]"))
+    table = Table("worklist page", "p50 / p99 ms", title=f"ledger bench worklist: {f.consignments:,} consignments")
+    table.add_row("first page, lines being computed", f"{f.backlog_p50_ms:.1f} / {f.backlog_p99_ms:.1f}")
+    table.add_row("first page, lines current", f"{f.first_p50_ms:.1f} / {f.first_p99_ms:.1f}")
+    table.add_row("a page further on, by cursor", f"{f.cursor_p50_ms:.1f} / {f.cursor_p99_ms:.1f}")
+    table.add_row("a filtered page", f"{f.filtered_p50_ms:.1f} / {f.filtered_p99_ms:.1f}")
+    table.add_row("first page of all", f"{f.all_p50_ms:.1f} / {f.all_p99_ms:.1f}")
+    table.add_row("after one more consignment", f"{f.after_new_p50_ms:.1f} / {f.after_new_p99_ms:.1f}")
+    table.add_row("the first request", f"{f.first_request_ms:.1f} ms")
+    table.add_row("every line computed (refresher)", f"{f.refresh_seconds:.1f} s")
+    table.add_row("lanes", ", ".join(f"{n:,} {lane}" for lane, n in f.lanes.items()))
+    console.print(table)
+    if write_docs:
+        command = f"ledger bench worklist --consignments {consignments} --requests {requests}"
+        write_section(BENCHMARKS, "worklist", render_worklist(f, command))
         console.print("written to docs/benchmarks.md")

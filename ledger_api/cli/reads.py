@@ -1,15 +1,20 @@
-"""`ledger status RECORD_ID` and `ledger history UCR`: what the service's index holds of a
-record and of a consignment, read with the party's credential (nothing is signed)."""
+"""`ledger status RECORD_ID`, `ledger history UCR` and `ledger party ADDRESS`: what the
+service's index holds of a record, a consignment and a party, read with the party's
+credential (nothing is signed). Parties are shown by name, with their address."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
 from ledger_api.cli._common import EXIT_REFUSED, RECORD_ID, UCR, fail, out, reader, reporting_errors
+
+ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+ADDRESS_HELP = "The party's address, 0x and 40 hex digits."
 
 
 def status(record_id: Annotated[str, typer.Argument(help="The record id, 0x and 64 hex digits.")]) -> None:
@@ -53,19 +58,53 @@ def history(ucr: Annotated[str, typer.Argument(help="The consignment's WCO UCR."
             client.close()
         if consignment is None:
             fail(EXIT_REFUSED, f"no consignment with UCR {ucr}")
+        parties = consignment.get("parties") or {}
         table = Table("#", "kind", "party", "counterparty", "status", "conf.", title=f"consignment {ucr}")
         for record in consignment["records"]:
             table.add_row(
                 str(record["position"]),
                 record["kind"],
-                Text(record["party"]),
-                Text(record.get("counterparty") or "-"),
+                Text(named(record["party"], parties)),
+                Text(named(record.get("counterparty"), parties)),
                 record["status"],
                 str(record["confirmations"]),
             )
         console = out()
         console.print(table)
-        console.print(Text(f"custodian: {consignment['custodian']}"))
-        console.print(Text(f"pending handover to: {consignment.get('pending_custodian') or 'none'}"))
+        console.print(Text(f"custodian: {named(consignment['custodian'], parties)}"))
+        console.print(Text(f"pending handover to: {named(consignment.get('pending_custodian'), parties, 'none')}"))
         # Origin, destination, then the transit countries in the order they were added.
         console.print(Text(f"route: {' → '.join(consignment.get('route') or []) or '-'}"))
+
+
+def named(address: str | None, parties: dict[str, Any], absent: str = "-") -> str:
+    """`Legal Name (0xADDRESS)`, or the address alone when the service holds no name for it."""
+    if not address:
+        return absent
+    name = (parties.get(address) or {}).get("name")
+    return f"{name} ({address})" if name else address
+
+
+def party(address: Annotated[str, typer.Argument(help=ADDRESS_HELP)]) -> None:
+    """Shows a registered party: its legal name and identifiers (EORI, LEI, GLN…), country,
+    roles and status."""
+    if not ADDRESS.fullmatch(address):
+        raise typer.BadParameter("expected 0x and 40 hex digits", param_hint="ADDRESS")
+    with reporting_errors():
+        client = reader()
+        try:
+            found = client.party(address)
+        finally:
+            client.close()
+        if found is None:
+            fail(EXIT_REFUSED, f"no party {address}")
+        table = Table("field", "value", title=f"party {found['address']}")
+        table.add_row("name", Text(found.get("name") or "- (identifiers not known to this service)"))
+        for key, value in sorted((found.get("identifiers") or {}).items()):
+            if key != "name":
+                table.add_row(key, Text(value))
+        table.add_row("country", found["country"])
+        table.add_row("roles", ", ".join(found["roles"]))
+        table.add_row("status", found["status"])
+        table.add_row("identifiers hash", found["identifiers_hash"])
+        out().print(table)

@@ -34,7 +34,9 @@ declaration is a TransactionEvent (action ADD) naming the declaration record; cu
 records are ObjectEvents with bizStep shipping or receiving; customs decisions ObjectEvents
 with bizStep inspecting; a transit declaration an ObjectEvent with bizStep transporting and
 disposition in_transit, its countries in `ledger:transitCountries` (capture takes no
-transporting event: a transit is signed as a ledger record, not captured).
+transporting event: a transit is signed as a ledger record, not captured). The document
+names the parties in `ledger:parties`: each event's DID with its legal name and
+identifiers (EORI, LEI, GLN…), where the service holds them.
 
 Pure: no I/O.
 """
@@ -59,7 +61,7 @@ LEDGER_NAMESPACE = "urn:customs-provenance-ledger:epcis:"
 CONTEXT: list[Any] = [
     EPCIS_CONTEXT,
     {"ledger": LEDGER_NAMESPACE}
-    | {f"ledger:{name}": {"@type": "@json"} for name in ("record", "payload", "transport", "decision")},
+    | {f"ledger:{name}": {"@type": "@json"} for name in ("record", "payload", "transport", "decision", "parties")},
 ]
 MAX_EVENTS = 10_000
 
@@ -357,11 +359,17 @@ def export_event(record: dict[str, Any], chain_id: int) -> dict[str, Any]:
 
 
 def export_document(
-    ucr: str, records: list[dict[str, Any]], chain_id: int, contract: str, created: datetime
+    ucr: str,
+    records: list[dict[str, Any]],
+    chain_id: int,
+    contract: str,
+    created: datetime,
+    parties: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     """The consignment's history as an EPCIS 2.0 document, oldest record first. A revoked
     record's event carries an EPCIS errorDeclaration naming the revocation (and the
-    replacement, if any) as its corrective events."""
+    replacement, if any) as its corrective events. `parties` (address -> identifiers: legal
+    name, EORI, LEI, GLN…) become `ledger:parties`, keyed by the DIDs the events name."""
     events = [export_event(r, chain_id) for r in records]
     by_id = {r["id"]: e for r, e in zip(records, events, strict=True)}
     for record, event in zip(records, events, strict=True):
@@ -386,5 +394,6 @@ def export_document(
         "ledger:ucr": ucr,
         "ledger:chainId": chain_id,
         "ledger:ledgerContract": contract,
+        "ledger:parties": {party_did(chain_id, a): dict(ids) for a, ids in sorted((parties or {}).items())},
         "epcisBody": {"eventList": events},
     }

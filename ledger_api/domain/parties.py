@@ -7,7 +7,9 @@ The one definition of each: a test holds them to the contracts' sources.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 
 import rfc8785
@@ -76,3 +78,56 @@ def identifiers_hash(identifiers: Mapping[str, str]) -> bytes:
     """keccak256 of a party's identifiers (legal name, EORI, LEI, GLN…) as RFC 8785
     canonical JSON, the one canonical form of the project: only this hash goes on chain."""
     return keccak(rfc8785.dumps(dict(identifiers)))
+
+
+# A party's identifiers as registration carries them: its legal name (required), and the
+# registers' numbers it has. Other keys (tin, corporate_number…) are kept as given.
+NAME_KEY = "name"
+_EORI = re.compile(r"^[A-Z]{2}[A-Z0-9]{1,15}$")  # EU/UK EORI: country code and up to 15 characters
+_LEI = re.compile(r"^[A-Z0-9]{18}[0-9]{2}$")  # ISO 17442
+_GLN = re.compile(r"^[0-9]{13}$")  # GS1 Global Location Number
+
+
+def lei_is_valid(lei: str) -> bool:
+    """ISO 17442: 20 characters whose ISO 7064 MOD 97-10 remainder is 1."""
+    if not _LEI.fullmatch(lei):
+        return False
+    return int("".join(str(int(c, 36)) for c in lei)) % 97 == 1
+
+
+def gln_is_valid(gln: str) -> bool:
+    """GS1: 13 digits, the last the mod-10 check digit of the first 12 (weights 1, 3 from the left)."""
+    if not _GLN.fullmatch(gln):
+        return False
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(gln[:12]))
+    return (10 - total % 10) % 10 == int(gln[12])
+
+
+def identifier_errors(identifiers: Mapping[str, str], *, name_required: bool = True) -> list[tuple[str, str]]:
+    """What is wrong with a party's identifiers, as (key, reason) pairs: a missing legal
+    name, or an EORI, LEI or GLN that is not one. Empty when they are fine."""
+    errors: list[tuple[str, str]] = []
+    name = identifiers.get(NAME_KEY)
+    if name is None:
+        if name_required:
+            errors.append((NAME_KEY, "a registration names the party's legal name"))
+    elif not name.strip() or name != name.strip():
+        errors.append((NAME_KEY, "the legal name is empty or has surrounding spaces"))
+    eori, lei, gln = identifiers.get("eori"), identifiers.get("lei"), identifiers.get("gln")
+    if eori is not None and not _EORI.fullmatch(eori):
+        errors.append(("eori", "an EORI is a country code and up to 15 capital letters or digits"))
+    if lei is not None and not lei_is_valid(lei):
+        errors.append(("lei", "not an ISO 17442 LEI (20 characters, check digits mod 97)"))
+    if gln is not None and not gln_is_valid(gln):
+        errors.append(("gln", "not a GS1 GLN (13 digits, the last its check digit)"))
+    return errors
+
+
+@dataclass(frozen=True)
+class PartyName:
+    """A party by name: its identifiers as registered, where the service holds those its
+    on-chain identifiers hash covers (name and identifiers None otherwise)."""
+
+    address: str
+    name: str | None
+    identifiers: dict[str, str] | None

@@ -6,7 +6,8 @@ Five families, told apart by `kind` (the names of `RecordKind`):
 
     DeclarationPayload   DECLARATION           goods, origin, value, containers, seals
     CustodyPayload       HANDOVER, ACCEPTANCE  UN/LOCODE, time, transport, containers, seals
-    DecisionPayload      CUSTOMS_DECISION      authority, office, decision, inspection
+    DecisionPayload      CUSTOMS_DECISION      authority, office, decision, inspection (or
+                                               its outcome: result, discrepancies, findings)
     RevocationPayload    REVOCATION            the revoked record, why, its replacement
     TransitPayload       TRANSIT               the transit countries the custodian adds
 
@@ -430,9 +431,35 @@ class CustodyPayload(_Consignment, _Sealed):
     seal_change_reason: Text512 | None = None
 
 
+# What an examination can find wrong with a consignment against its declaration.
+Discrepancy = Literal["GOODS", "QUANTITY", "VALUE", "ORIGIN", "SEALS"]
+DISCREPANCIES: tuple[str, ...] = ("GOODS", "QUANTITY", "VALUE", "ORIGIN", "SEALS")
+
+
 class Inspection(_Strict):
+    """How customs examined (or will examine) the goods, and with what result. An outcome
+    that does not conform names its discrepancies; `findings` is the officer's free text.
+    Both are left out when absent, so payloads written before they existed hash the same."""
+
     method: Literal["DOCUMENTARY", "NON_INTRUSIVE", "PHYSICAL", "NONE"]
     result: Literal["CONFORM", "NON_CONFORM", "PENDING"]
+    discrepancies: tuple[Discrepancy, ...] | None = Field(default=None, validate_default=True, max_length=5)
+    findings: Text512 | None = None
+
+    @field_validator("discrepancies")
+    @classmethod
+    def _a_non_conformity_names_what(
+        cls, discrepancies: tuple[str, ...] | None, info: ValidationInfo
+    ) -> tuple[str, ...] | None:
+        result = info.data.get("result")
+        if result == "NON_CONFORM" and not discrepancies:
+            raise ValueError(f"a NON_CONFORM result names its discrepancies: one or more of {', '.join(DISCREPANCIES)}")
+        if result != "NON_CONFORM" and discrepancies:
+            raise ValueError("only a NON_CONFORM result has discrepancies")
+        if discrepancies:
+            _unique(discrepancies, "discrepancy")
+            return tuple(sorted(discrepancies, key=DISCREPANCIES.index))  # one canonical order
+        return None
 
 
 class DecisionPayload(_Consignment):
@@ -442,7 +469,9 @@ class DecisionPayload(_Consignment):
     authority_country: CountryCode
     # A UN/LOCODE or the authority's own office reference (an EU COL code is 8 characters).
     customs_office: Annotated[str, _code(r"^[A-Z0-9-]+$", 17)]
-    decision: Literal["EXPORT_RELEASE", "IMPORT_RELEASE", "HOLD", "INSPECTION_ORDERED", "REFUSED"]
+    # INSPECTED is an inspection's outcome: the goods were examined, with the result (and
+    # any discrepancies) in `inspection`; it closes the authority's open decision.
+    decision: Literal["EXPORT_RELEASE", "IMPORT_RELEASE", "HOLD", "INSPECTION_ORDERED", "REFUSED", "INSPECTED"]
     # Validated when absent too, so that an inspection order without one is refused.
     inspection: Inspection | None = Field(default=None, validate_default=True)
     time: UtcTime
@@ -451,9 +480,14 @@ class DecisionPayload(_Consignment):
     @field_validator("inspection")
     @classmethod
     def _an_inspection_order_says_how(cls, inspection: Inspection | None, info: ValidationInfo) -> Inspection | None:
-        ordered = info.data.get("decision") == "INSPECTION_ORDERED"
-        if ordered and (inspection is None or inspection.method == "NONE"):
+        decision = info.data.get("decision")
+        if decision == "INSPECTION_ORDERED" and (inspection is None or inspection.method == "NONE"):
             raise ValueError("an INSPECTION_ORDERED decision must name its inspection method")
+        if decision == "INSPECTED":
+            if inspection is None or inspection.method == "NONE":
+                raise ValueError("an INSPECTED outcome names how the goods were examined (inspection.method)")
+            if inspection.result == "PENDING":
+                raise ValueError("an INSPECTED outcome has a result: CONFORM or NON_CONFORM")
         return inspection
 
 

@@ -131,4 +131,5 @@ class Epcis:
     def export(self, ucr: str) -> dict[str, Any]:
         view = self.queries.consignment(ucr)
         records = [asdict(r) for r in view.records if r.held]  # an event needs the payload
-        return export_document(ucr, records, self.chain_id, self.contract, datetime.now(UTC))
+        parties = {a: p.identifiers for a, p in view.parties.items() if p.identifiers}
+        return export_document(ucr, records, self.chain_id, self.contract, datetime.now(UTC), parties)

@@ -14,11 +14,12 @@ from typing import Protocol
 from sqlalchemy.orm import Session
 
 from ledger_api.domain.forwarding import REGISTRY_CALL_GAS, ForwardRequest, registry_calldata
-from ledger_api.domain.parties import identifiers_hash, roles_of
+from ledger_api.domain.parties import identifier_errors, identifiers_hash, roles_of
 from ledger_api.domain.records import SignatureError
-from ledger_api.errors import ConflictingSubmission, InvalidSubmission, NotAuthorised
+from ledger_api.errors import ConflictingSubmission, InvalidSubmission, NotAuthorised, NotFound
 from ledger_api.store import index, outbox
 from ledger_api.store.db import Store
+from ledger_api.store.directory import save_identifiers
 
 # The registry's status transitions: action -> statuses it may start from.
 FROM_STATUS = {"set_roles": {1, 2}, "suspend": {1}, "reinstate": {2}, "revoke": {1, 2}}
@@ -84,9 +85,35 @@ class PartyWrites:
             raise InvalidSubmission("NO_ROLES", "roles", "name at least one role")
         if request.action == "register" and not request.identifiers:
             raise InvalidSubmission("NO_IDENTIFIERS", "identifiers", "name the party's identifiers (EORI, TIN, LEI…)")
-        return self.enqueue(
-            "PartyRegistry", request, self.calldata(request), lambda session: self._check_rules(session, request)
-        )
+        if request.action == "register":
+            _check_identifiers(request.identifiers)
+
+        def check(session: Session) -> None:
+            self._check_rules(session, request)
+            if request.action == "register":
+                # Kept with the write, so the party has its name as soon as the registry's
+                # event brings the hash; a request refused later leaves a row naming nobody.
+                save_identifiers(session, request.identifiers)
+
+        return self.enqueue("PartyRegistry", request, self.calldata(request), check)
+
+    def publish_identifiers(self, address: str, identifiers: dict[str, str]) -> str:
+        """Keeps the identifiers of a party registered by any means (its authority on chain,
+        the deployment, another instance): accepted only when they hash to the identifiers
+        hash the registry holds for it. Returns the hash."""
+        _check_identifiers(identifiers, name_required=False)
+        with self.store.session() as session:
+            party = index.party(session, address)
+            if party is None:
+                raise NotFound(f"no party {address}")
+            offered = "0x" + identifiers_hash(identifiers).hex()
+            if offered != party.identifiers_hash:
+                raise InvalidSubmission(
+                    "IDENTIFIERS_MISMATCH",
+                    "identifiers",
+                    f"they hash to {offered}, not to the registry's {party.identifiers_hash} for {address}",
+                )
+            return save_identifiers(session, identifiers)
 
     def enqueue(
         self,
@@ -166,3 +193,10 @@ class PartyWrites:
             raise ConflictingSubmission(
                 "INVALID_STATUS_CHANGE", "action", f"cannot {request.action} a party in status {party.status}"
             )
+
+
+def _check_identifiers(identifiers: dict[str, str], *, name_required: bool = True) -> None:
+    errors = identifier_errors(identifiers, name_required=name_required)
+    if errors:
+        key, reason = errors[0]
+        raise InvalidSubmission("BAD_IDENTIFIER", f"identifiers.{key}", reason)

@@ -18,12 +18,13 @@ from sqlalchemy.orm import Session
 
 from ledger_api.domain.custody import consignment_state
 from ledger_api.domain.merkle import MerkleTree
-from ledger_api.domain.parties import role_names, status_name
+from ledger_api.domain.parties import PartyName, role_names, status_name
 from ledger_api.domain.records import ZERO_ADDRESS, RecordKind, consignment_key
 from ledger_api.errors import NotFound
 from ledger_api.store import index
 from ledger_api.store import records as known
 from ledger_api.store.db import Store
+from ledger_api.store.directory import names_of
 from ledger_api.store.tables import RecordRow, route_of
 
 
@@ -67,6 +68,7 @@ class ConsignmentView:
     exporter: str
     route: list[str]  # origin, destination, then the transit countries in the order added
     records: list[RecordView]
+    parties: dict[str, PartyName]  # the registered parties its records name, by address
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,8 @@ class PartyView:
     registered_block: int
     updated_block: int
     next_nonce: int
+    name: str | None
+    identifiers: dict[str, str] | None
 
 
 class Queries:
@@ -111,6 +115,7 @@ class Queries:
                 raise NotFound(f"no consignment {ucr}")
             head = self._head(session)
             views = [self._view(r, ucr, head, None) for r in rows]
+            parties = names_of(session, [a for r in rows for a in (r.party, r.counterparty)])
             conn = session.connection()
             reading = known.reading(conn, known.consignment_rows(conn, [key]))
         state = consignment_state(reading.on_chain, reading.pending).state
@@ -125,6 +130,7 @@ class Queries:
             exporter=state.exporter,
             route=list(state.route),
             records=views,
+            parties=parties,
         )
 
     def party(self, address: str) -> PartyView:
@@ -132,6 +138,7 @@ class Queries:
             row = index.party(session, address)
             if row is None:
                 raise NotFound(f"no party {address}")
+            named = names_of(session, [address])[address]
             return PartyView(
                 address=row.address,
                 country=row.country,
@@ -142,6 +149,8 @@ class Queries:
                 registered_block=row.registered_block,
                 updated_block=row.updated_block,
                 next_nonce=self.next_nonce(row.address),
+                name=named.name,
+                identifiers=named.identifiers,
             )
 
     def indexed_block(self) -> int:

@@ -222,6 +222,38 @@ class PartyRow(Base):
     updated_block: Mapped[int] = mapped_column(BigInteger)
 
 
+class PartyIdentifiersRow(Base):
+    """A party's identifiers (legal name, EORI, LEI, GLN…), keyed by their hash: the chain
+    holds only the hash, so a party's name is shown only where the hash the registry
+    holds for it is this row's (store/directory.py)."""
+
+    __tablename__ = "party_identifiers"
+
+    hash: Mapped[str] = mapped_column(String(66), primary_key=True)
+    identifiers: Mapped[str] = mapped_column(Text)  # RFC 8785 canonical JSON, what was hashed
+
+
+class WorklistRow(Base):
+    """A consignment's line on a route country's worklist (domain/worklist.py), kept while
+    its records stay as they were (`fingerprint`): ranking thousands of consignments reads
+    this table, not every consignment's evidence (store/worklist.py)."""
+
+    __tablename__ = "worklist_entries"
+
+    consignment: Mapped[str] = mapped_column(String(66), primary_key=True)
+    country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    ucr: Mapped[str] = mapped_column(String(35))
+    fingerprint: Mapped[str] = mapped_column(String(80))
+    lane_rank: Mapped[int] = mapped_column(Integer)  # 0 RED, 1 AMBER, 2 GREEN: the ranking's order
+    score: Mapped[int] = mapped_column(Integer)
+    entry: Mapped[str] = mapped_column(Text)  # the line as JSON
+    awaiting: Mapped[int] = mapped_column(Integer)
+    hs_chapters: Mapped[str] = mapped_column(Text)  # ",84,90," for LIKE filters
+    parties: Mapped[str] = mapped_column(Text)  # ",0x…,0x…,"
+    last_event_at: Mapped[int | None] = mapped_column(BigInteger)
+    declared_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
 class CredentialRow(Base):
     """An API credential of a party. Only a hash of its secret is kept: the token is shown
     once, when issued."""
@@ -381,6 +413,13 @@ REFUSALS: Table = PayloadRefusalRow.__table__  # type: ignore[assignment]
 EVENTS: Table = EventRow.__table__  # type: ignore[assignment]
 
 Index("records_by_consignment_position", RecordRow.consignment, RecordRow.position)
+Index("worklist_by_rank", WorklistRow.country, WorklistRow.lane_rank, WorklistRow.score, WorklistRow.ucr)
+# A country's worklist starts from the consignments on its route: the key leads with the consignment.
+Index("routes_by_country", RouteRow.country, RouteRow.consignment)
+# The worklist's refresher asks what changed since its mark: records included in a later
+# block, or accepted (or held) later.
+Index("records_by_block", RecordRow.block_number)
+Index("records_by_accepted_at", RecordRow.accepted_at)
 # Failed records included: the next-nonce check looks at them too, and a partial index
 # serves only queries that exclude them (without this, a post read all its party's records).
 Index("records_by_party_nonce", RecordRow.party, RecordRow.nonce, RecordRow.mode)

@@ -261,6 +261,21 @@ def test_the_event_and_view_the_anchor_check_uses_are_those_of_the_build():
     assert keccak(text=RECORD_WRITTEN).hex() != keccak(text=ANCHORED_AT).hex()
 
 
+def test_history_and_party_show_the_parties_by_legal_name_with_their_address_and_identifiers(demo_service):
+    history = run(demo_service, "history", DELIVERED)
+    assert history.exit_code == 0, history.output
+    exporter = demo.EXPORTER_P.account.address
+    assert f"Sakura Precision KK ({exporter})" in history.stdout
+    assert f"custodian: Rotterdam Hinterland Rail B.V. ({demo.RAIL.account.address})" in history.stdout
+
+    party = run(demo_service, "party", demo.RAIL.account.address)
+    assert party.exit_code == 0, party.output
+    for text in ("Rotterdam Hinterland Rail B.V.", "NL811223344", "8718501001014", "CARRIER", "active"):
+        assert text in party.stdout
+    unknown = run(demo_service, "party", "0x" + "12" * 20)
+    assert unknown.exit_code == 1 and "no party" in unknown.output
+
+
 def _claims(receipt: Path) -> dict[str, Any]:
     part = receipt.read_text().split(".")[1]
     return dict(json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))))

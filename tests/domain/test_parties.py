@@ -11,7 +11,10 @@ from ledger_api.domain.parties import (
     CUSTODIAN_ROLES,
     PartyStatus,
     Role,
+    gln_is_valid,
+    identifier_errors,
     identifiers_hash,
+    lei_is_valid,
     role_names,
     roles_of,
     status_name,
@@ -63,3 +66,21 @@ def test_identifiers_hash_is_keccak_of_rfc8785_json_whatever_the_key_order():
     from eth_utils.crypto import keccak
 
     assert identifiers_hash({"name": "Zürich AG"}) == keccak('{"name":"Zürich AG"}'.encode())
+
+
+def test_a_registration_names_the_legal_name_and_valid_lei_gln_and_eori():
+    good = {"name": "Sakura Precision KK", "lei": "353800SKRPRC7Q1D0J45", "gln": "8718501001014", "eori": "NL811223344"}
+    assert identifier_errors(good) == []
+    assert identifier_errors({"eori": "NL811223344"}) == [("name", "a registration names the party's legal name")]
+    assert identifier_errors({"eori": "NL1"}, name_required=False) == []
+    assert [key for key, _ in identifier_errors({"name": " padded "})] == ["name"]
+    assert [key for key, _ in identifier_errors(good | {"lei": "353800SKRPRC7Q1D0J44"})] == ["lei"]
+    assert [key for key, _ in identifier_errors(good | {"gln": "8718501001013"})] == ["gln"]
+    assert [key for key, _ in identifier_errors(good | {"eori": "811223344"})] == ["eori"]
+
+
+def test_lei_and_gln_check_digits_follow_iso_17442_and_gs1():
+    assert lei_is_valid("5493001KJTIIGC8Y1R12")  # a published LEI
+    assert not lei_is_valid("5493001KJTIIGC8Y1R13") and not lei_is_valid("5493001KJTIIGC8Y1R1")
+    assert gln_is_valid("4000001000005")  # GS1's example GLN
+    assert not gln_is_valid("4000001000006") and not gln_is_valid("400000100000")

@@ -364,3 +364,48 @@ def test_a_consignee_may_be_named_by_an_lei_whose_check_digits_hold():
 def test_a_single_container_number_not_in_a_list_is_refused():
     [(loc, _)] = refusals({**handover(), "containers": "CSQU3054383"})
     assert loc == ("HANDOVER", "containers")
+
+
+# ---------------------------------------------------------------- inspection outcomes
+
+
+def _outcome(**inspection: object) -> dict[str, object]:
+    return examples.decision("6NL123456789-INSP-01", decision="INSPECTED", inspection=inspection)
+
+
+def test_an_inspection_outcome_names_its_method_and_a_conform_or_non_conform_result():
+    assert parse_payload(_outcome(method="PHYSICAL", result="CONFORM")).decision == "INSPECTED"
+    for inspection, field in (
+        ({"method": "NONE", "result": "CONFORM"}, ("CUSTOMS_DECISION", "inspection")),
+        ({"method": "PHYSICAL", "result": "PENDING"}, ("CUSTOMS_DECISION", "inspection")),
+    ):
+        with pytest.raises(ValidationError) as refused:
+            parse_payload(_outcome(**inspection))
+        assert refused.value.errors()[0]["loc"] == field
+
+
+def test_a_non_conform_outcome_names_its_discrepancies_in_one_canonical_order_with_free_text():
+    payload = parse_payload(
+        _outcome(method="PHYSICAL", result="NON_CONFORM", discrepancies=["SEALS", "QUANTITY"], findings="2 short")
+    )
+    assert isinstance(payload, DecisionPayload) and payload.inspection is not None
+    assert payload.inspection.discrepancies == ("QUANTITY", "SEALS")
+    again = _outcome(method="PHYSICAL", result="NON_CONFORM", discrepancies=["QUANTITY", "SEALS"], findings="2 short")
+    assert canonical_json(payload) == canonical_json(parse_payload(again))
+    for inspection in (
+        {"method": "PHYSICAL", "result": "NON_CONFORM"},
+        {"method": "PHYSICAL", "result": "NON_CONFORM", "discrepancies": []},
+        {"method": "PHYSICAL", "result": "NON_CONFORM", "discrepancies": ["WEIGHT"]},
+        {"method": "PHYSICAL", "result": "NON_CONFORM", "discrepancies": ["GOODS", "GOODS"]},
+        {"method": "PHYSICAL", "result": "CONFORM", "discrepancies": ["GOODS"]},
+    ):
+        with pytest.raises(ValidationError) as refused:
+            parse_payload(_outcome(**inspection))
+        assert refused.value.errors()[0]["loc"][:3] == ("CUSTOMS_DECISION", "inspection", "discrepancies")
+
+
+def test_a_decision_written_before_outcomes_existed_hashes_as_it_did():
+    payload = parse_payload(
+        examples.decision("6NL123456789-INSP-02", inspection={"method": "DOCUMENTARY", "result": "CONFORM"})
+    )
+    assert b"discrepancies" not in canonical_json(payload) and b"findings" not in canonical_json(payload)

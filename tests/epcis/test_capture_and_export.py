@@ -169,6 +169,7 @@ def test_the_exported_history_validates_against_gs1s_epcis_2_schema(service: Ser
     carrier.submit(transit(ucr, ["SG", "LK"]))  # a transit: signed as a record, exported as an event
     last = customs.capture(customs.sign_capture(document(inspecting(ucr))))
     exporter.wait_confirmed(last["records"][0]["id"])
+    exporter.publish_identifiers(exporter.address, {"name": "exporter"})  # its registration's, by hash
 
     response = service.http.get(f"/v1/consignments/{ucr}/epcis")
     assert response.status_code == 200 and response.headers["content-type"] == "application/ld+json"
@@ -191,6 +192,8 @@ def test_the_exported_history_validates_against_gs1s_epcis_2_schema(service: Ser
     assert events[1]["destinationList"] == [{"type": "possessing_party", "destination": did(carrier.address)}]
     assert events[2]["sourceList"] == [{"type": "possessing_party", "source": did(exporter.address)}]
     assert all(e["ledger:record"]["status"] == "confirmed" for e in events)
+    # the parties by name where the service holds their identifiers; the others by DID alone
+    assert exported["ledger:parties"][did(exporter.address)] == {"name": "exporter"}
 
 
 def test_the_schema_check_bites_an_export_with_a_field_broken_fails_it(service: Service, gs1: Path):

@@ -52,7 +52,7 @@ def carrier_registration(
     ledger: dict[str, Any], authority: LocalAccount, party: str, *, nonce: int, signer: LocalAccount | None = None
 ) -> dict[str, Any]:
     """A body of POST /v1/parties: `authority` registers `party` as a carrier."""
-    identifiers = {"eori": "NL1"}
+    identifiers = {"name": "Carrier of the tests B.V.", "eori": "NL1"}
     call = registry_calldata("register", party, int(Role.CARRIER), identifiers_hash(identifiers))
     return {
         "action": "register",

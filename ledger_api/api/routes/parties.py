@@ -10,7 +10,14 @@ from fastapi import APIRouter, Path, Response
 
 from ledger_api.api.deps import CallerDep, PartyWritesDep, QueriesDep
 from ledger_api.api.problems import responses
-from ledger_api.api.schemas import ADDRESS_PATTERN, PartyOut, PartyWriteIn, PartyWriteOut
+from ledger_api.api.schemas import (
+    ADDRESS_PATTERN,
+    IdentifiersIn,
+    IdentifiersOut,
+    PartyOut,
+    PartyWriteIn,
+    PartyWriteOut,
+)
 from ledger_api.api.writes import answer_replay, write_responses
 from ledger_api.services.parties import PartyRequest
 
@@ -47,7 +54,22 @@ def write_party(caller: CallerDep, body: PartyWriteIn, writes: PartyWritesDep, r
 def get_party(
     address: Annotated[str, Path(pattern=ADDRESS_PATTERN)], service: QueriesDep, writes: PartyWritesDep
 ) -> PartyOut:
-    """Country, roles, status and identifiers hash of a registered party."""
+    """Country, roles, status, identifiers hash and, when the service holds them, the
+    party's legal name and identifiers."""
     party = service.party(to_checksum_address(address))
     forwarder_nonce = writes.next_forwarder_nonce(party.address) if party.is_authority else None
     return PartyOut(**asdict(party), forwarder_nonce=forwarder_nonce)
+
+
+@router.put("/{address}/identifiers", response_model=IdentifiersOut, responses=responses(401, 404, 422, 429))
+def put_identifiers(
+    address: Annotated[str, Path(pattern=ADDRESS_PATTERN)],
+    _caller: CallerDep,
+    body: IdentifiersIn,
+    writes: PartyWritesDep,
+) -> IdentifiersOut:
+    """Makes a registered party's identifiers (legal name, EORI, LEI, GLN…) known to this
+    service, for a party registered on chain without it: accepted when they hash to the
+    identifiers hash the registry holds for the party (RFC 8785 JSON, keccak256)."""
+    party = to_checksum_address(address)
+    return IdentifiersOut(address=party, identifiers_hash=writes.publish_identifiers(party, dict(body.identifiers)))

@@ -1,0 +1,257 @@
+"""An officer's worklist and the risk rules' hit rates, for customs of one country: the
+consignments on whose route it stands, ranked by risk lane and score (RED first), each
+line kept in the store, so that a page over thousands of consignments is one indexed query.
+
+Lines are computed outside requests: the refresher (`step`, a loop of the chain worker
+beside the indexer) keeps the lines of every country whose worklist was asked for,
+recomputing only those of the consignments whose records changed since its last pass
+(later blocks, acceptances, failures: store/worklist.changed_since) or whose parties'
+registry and recognition facts did. A request computes at most REQUEST_LINES stale lines
+itself (a record just written shows at once) and says how many lines are still pending."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ledger_api.domain.parties import PARTY_EVENTS, PartyName
+from ledger_api.domain.risk import RuleSet, assess
+from ledger_api.domain.worklist import (
+    MAX_PAGE,
+    Cursor,
+    Filters,
+    RuleHitRate,
+    WorklistEntry,
+    cursor_after,
+    entry_of,
+    hit_rates,
+)
+from ledger_api.errors import InvalidSubmission, NotAuthorised, NotFound
+from ledger_api.services.access import Caller
+from ledger_api.services.verification import RECOGNITION_EVENTS, EvidenceReader
+from ledger_api.store import worklist as sql
+from ledger_api.store.db import Store
+from ledger_api.store.directory import names_of
+
+FACT_EVENTS = sorted(PARTY_EVENTS | set(RECOGNITION_EVENTS))
+REQUEST_LINES = 8  # the most stale lines a request computes itself; the refresher computes the rest
+STEP_LINES = 200  # lines a refresher step computes before it returns (and its loop looks at `stop`)
+CHUNK = 100  # lines saved, and consignments looked up, at a time
+
+
+def _records_part(fingerprint: str | None) -> str | None:
+    """A stored fingerprint is the records' fingerprint and the index head it was computed
+    at ("…@block")."""
+    return None if fingerprint is None else fingerprint.partition("@")[0]
+
+
+def _computed_block(fingerprint: str) -> int:
+    _, _, block = fingerprint.partition("@")
+    return int(block) if block.isdigit() else -1
+
+
+@dataclass(frozen=True)
+class WorklistPage:
+    country: str
+    entries: list[WorklistEntry]
+    parties: dict[str, PartyName]  # the exporters and custodians of the page, by address
+    next_cursor: str | None
+    pending: int  # consignments on the route whose lines are being computed (not on the page yet)
+
+
+class Worklist:
+    def __init__(self, store: Store, reader: EvidenceReader, rules: RuleSet) -> None:
+        self.store, self.reader, self.rules = store, reader, rules
+        # country -> the change marker its lines were last current at, and how many were pending then
+        self._checked: dict[str, tuple[str, int]] = {}
+        self._seen: dict[str, sql.Mark] = {}  # country -> where the store stood when this process's lines were current
+        self.wake = threading.Event()  # a request that left lines stale wakes the refresher of its process
+
+    @staticmethod
+    def require_customs_of(caller: Caller, country: str) -> None:
+        """A country's worklist is for its own customs."""
+        if not caller.is_customs or caller.country != country:
+            raise NotAuthorised(
+                "NOT_CUSTOMS_OF",
+                "country",
+                f"the worklist of {country} is for active customs of {country}; the credential is "
+                f"{'customs' if caller.is_customs else 'a party'} of {caller.country or 'no country'}",
+            )
+
+    # ------------------------------------------------------------ keeping lines current
+
+    def step(self) -> int:
+        """The refresher's pass (chain worker, beside the indexer): for each country whose
+        worklist was asked for, recomputes the lines of the consignments whose records or
+        registry and recognition facts changed since its mark, and the lines it lacks;
+        STEP_LINES at most, then it returns and the next step goes on. A country's mark
+        moves on once its lines are all current. Returns how many lines it computed."""
+        with self.store.session() as session:
+            served = sql.served_countries(session)
+            now = sql.current_mark(session)
+        done = 0
+        for country, since in sorted(served.items()):
+            if since == now:
+                continue
+            computed, left = self._catch_up(country, since, now, STEP_LINES - done, facts=True, backlog=True)
+            done += computed
+            if not left:
+                try:
+                    with self.store.session() as session:
+                        sql.save_mark(session, country, now)
+                except IntegrityError:  # asked for at this moment: the next step saves it
+                    pass
+            if done >= STEP_LINES:
+                break
+        return done
+
+    def _freshen(self, country: str) -> int:
+        """A request's share: makes `country` a served one, and computes at most
+        REQUEST_LINES of the lines whose consignments changed since the refresher's last
+        pass (or since this process last looked, while the refresher's first pass for the
+        country is under way), so that a page reflects a record just written without
+        waiting; the lines never computed are the refresher's, but for the very first look
+        at a country. Returns how many lines are still being computed."""
+        with self.store.session() as session:
+            first = sql.serve(session, country)
+            marker = sql.change_marker(session)
+        if first:
+            self.wake.set()
+        checked = self._checked.get(country)
+        if checked is not None and checked[0] == marker:
+            return checked[1]
+        with self.store.session() as session:
+            passed = sql.served_countries(session).get(country)
+            now = sql.current_mark(session)
+        since = passed or self._seen.get(country)
+        _, left = self._catch_up(country, since, now, REQUEST_LINES, facts=False, backlog=since is None)
+        pending = left
+        if passed is None:  # the refresher's first pass for the country is under way: count what it has left
+            with self.store.session() as session:
+                pending = max(left, sql.count_missing(session, country))
+        if since is None or not left:  # after a first look, what was never computed is the refresher's
+            self._seen[country] = now
+        if left:
+            self.wake.set()
+        else:
+            self._checked[country] = (marker, pending)
+        return pending
+
+    def _catch_up(
+        self, country: str, since: sql.Mark | None, now: sql.Mark, budget: int, *, facts: bool, backlog: bool
+    ) -> tuple[int, int]:
+        """Computes up to `budget` of `country`'s stale lines: those of consignments whose
+        records changed after `since` (all, with no mark or after a reorg), (with `backlog`)
+        those never computed, and (with `facts`) those naming a party whose registry or
+        recognition facts changed after the line was computed. Returns how many it computed
+        and how many are left."""
+        with self.store.session() as session:
+            # The refresher looks again at records accepted just before its mark (committed
+            # after it was read); a request, best effort, takes its mark as it is.
+            among = sql.changed_since(session, since, now, sql.ACCEPTED_SLACK if backlog else timedelta(0))
+            current = sql.fingerprints(session, country, among)
+            if backlog or among is None:
+                stored = sql.stored_fingerprints(session, country)
+            else:  # a request: the lines of the consignments that changed alone
+                stored = {}
+                keys = list(current)
+                for start in range(0, len(keys), CHUNK):
+                    stored.update(sql.stored_fingerprints(session, country, keys[start : start + CHUNK]))
+            lacking = [key for key in sql.missing(session, country) if key not in current] if backlog else []
+            for start in range(0, len(lacking), CHUNK):
+                current.update(sql.fingerprints(session, country, lacking[start : start + CHUNK]))
+            forced = self._facts_changed(session, country, stored, since, now) if facts else set()
+            unknown = [key for key in forced if key not in current]
+            for start in range(0, len(unknown), CHUNK):
+                current.update(sql.fingerprints(session, country, unknown[start : start + CHUNK]))
+        gone = [key for key in stored if key not in current] if among is None else []
+        # What changed first, then what was never computed: a request serves the officer's
+        # latest records before the refresher's backlog.
+        todo = [
+            (key, ucr, fingerprint)
+            for key, (ucr, fingerprint) in sorted(current.items(), key=lambda kv: kv[0] not in stored)
+            if key in forced or _records_part(stored.get(key)) != fingerprint
+        ]
+        fresh: list[tuple[WorklistEntry, str]] = []
+        computed = 0
+        for _key, ucr, fingerprint in todo[:budget]:
+            computed += 1
+            if ucr is None:  # none of its records is held here yet: nothing to rank until one is
+                continue
+            try:
+                gathered = self.reader.gather(ucr, country)
+            except NotFound:  # every record failed: nothing to rank
+                continue
+            fresh.append((entry_of(gathered.input, assess(self.rules, gathered.input)), f"{fingerprint}@{now.block}"))
+            if len(fresh) >= CHUNK:  # in chunks: a long catch-up commits as it goes
+                self._save(country, fresh, [])
+                fresh = []
+        self._save(country, fresh, gone)
+        return computed, len(todo) - computed
+
+    @staticmethod
+    def _facts_changed(
+        session: Session, country: str, stored: dict[str, str], since: sql.Mark | None, now: sql.Mark
+    ) -> set[str]:
+        """`country`'s lines computed before a registry or recognition event about one of
+        their parties (or an arrangement, about every line). At its mark every line was
+        current: only the events after it count."""
+        computed_at = {key: _computed_block(fp) for key, fp in stored.items()}
+        after = since.block if since is not None else min(computed_at.values(), default=0)
+        changes = sql.fact_changes(session, FACT_EVENTS, after, now.block)
+        if not changes:
+            return set()
+        everyone = max((block for block, party in changes if party is None), default=-1)
+        latest: dict[str, int] = {}
+        for block, party in changes:
+            if party is not None:
+                latest[party] = max(block, latest.get(party, -1))
+        named = sql.lines_naming(session, country, None if everyone >= 0 else list(latest))
+        stale = set()
+        for key, parties in named.items():
+            needed = max([everyone, *(latest.get(p, -1) for p in parties)])
+            if computed_at.get(key, -1) < needed:
+                stale.add(key)
+        return stale
+
+    def _save(self, country: str, fresh: list[tuple[WorklistEntry, str]], gone: list[str]) -> None:
+        if not (fresh or gone):
+            return
+        try:
+            with self.store.session() as session:
+                sql.save_entries(session, country, fresh, gone)
+        except IntegrityError:
+            # Another process serving the same store (a request beside the refresher, reader
+            # workers) wrote these lines at the same moment, from the same records: theirs
+            # are as good, and the next pass checks.
+            return
+
+    def page(self, country: str, filters: Filters, cursor: str | None, limit: int) -> WorklistPage:
+        after = None
+        if cursor:
+            try:
+                after = Cursor.decode(cursor)
+            except ValueError as exc:
+                raise InvalidSubmission("BAD_CURSOR", "cursor", str(exc)) from exc
+        limit = max(1, min(limit, MAX_PAGE))
+        pending = self._freshen(country)
+        with self.store.session() as session:
+            entries = sql.page(session, country, filters, after, limit + 1)
+            shown = entries[:limit]
+            parties = names_of(session, [a for e in shown for a in (e.exporter, e.custodian)])
+        more = len(entries) > limit
+        return WorklistPage(country, shown, parties, cursor_after(shown[-1]).encode() if more else None, pending)
+
+    def hit_rates(self, country: str, since: int | None, until: int | None) -> list[RuleHitRate]:
+        self._freshen(country)
+        with self.store.session() as session:
+            entries = sql.declared_between(session, country, since, until)
+        return hit_rates(self.rules, entries)
+
+    def marker(self) -> str:
+        with self.store.session() as session:
+            return sql.change_marker(session)
