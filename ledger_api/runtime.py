@@ -190,7 +190,9 @@ class Runtime:
             receipt_validity_seconds=s.receipt_validity_seconds,
             flags=self.flags,
         )
-        self.worklist = Worklist(self.store, self.evidence_reader, rules)
+        self.worklist = Worklist(
+            self.store, self.evidence_reader, rules, flags=self.flags, own_country=self.instance.country
+        )
         self.queries = Queries(self.store, s.confirmations, self.submissions.next_nonce)
         self.readiness = Readiness(
             self.store,
@@ -226,7 +228,13 @@ class Runtime:
         self.flags = self._flags(worker_instance, None, None, None)
         # The worklist's refresher runs here, beside the indexer, not in the API's process.
         self.evidence_reader = EvidenceReader(self.store, domain, addresses, s.confirmations)
-        self.worklist = Worklist(self.store, self.evidence_reader, load_rules(s.risk_rules))
+        self.worklist = Worklist(
+            self.store,
+            self.evidence_reader,
+            load_rules(s.risk_rules),
+            flags=self.flags,
+            own_country=worker_instance.country,
+        )
         self._run_chain_workers(abi, addresses)
         return self
 
@@ -419,7 +427,9 @@ class Runtime:
             receipt_validity_seconds=s.receipt_validity_seconds,
             flags=self.flags,
         )
-        self.worklist = Worklist(self.store, self.evidence_reader, rules)
+        self.worklist = Worklist(
+            self.store, self.evidence_reader, rules, flags=self.flags, own_country=self.instance.country
+        )
         self.queries = Queries(self.store, s.confirmations, _no_chain)
         self.peer_records = PeerRecords(self.store, identity.authority, identity.public_url)
         return self

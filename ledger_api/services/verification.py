@@ -280,6 +280,19 @@ class FlagSource(Protocol):
     def used(self, reasons: Sequence[str]) -> None: ...
 
 
+def flags_for_verdict(
+    flags: FlagSource | None, own_country: str | None, country: str, reader: EvidenceReader, as_of_block: int
+) -> tuple[Sequence[HeldFlag], int | None]:
+    """The flags a verdict (or a worklist line) for `country` reads, with the time of its
+    block that judges which are in force: those this authority holds, for its own country
+    alone (another country's verdict here is not this authority's risk assessment)."""
+    if flags is None or own_country is None or country != own_country:
+        return (), None
+    held = flags.held()
+    block_time = reader.block_time(as_of_block) if held else None
+    return (held, block_time) if block_time is not None else ((), None)
+
+
 class Verifier:
     """Verdict, risk lane and signed receipt for a consignment, as of a block. Outcomes are
     cached by what they depend on (EvidenceReader.fingerprint): a repeated question costs two
@@ -376,12 +389,8 @@ class Verifier:
     def _outcome(self, ucr: str, country: str, at_block: int | None) -> _Outcome:
         gathered = self.reader.gather(ucr, country, at_block)
         result = verify(gathered.input)
-        flags: Sequence[HeldFlag] = ()
-        block_time = None
-        if self.flags is not None and self.issuer is not None and country == self.issuer[1]:
-            flags = self.flags.held()
-            block_time = self.reader.block_time(gathered.input.as_of_block) if flags else None
-            flags = flags if block_time is not None else ()
+        own = self.issuer[1] if self.issuer is not None else None
+        flags, block_time = flags_for_verdict(self.flags, own, country, self.reader, gathered.input.as_of_block)
         risk = assess(self.rules, gathered.input, flags=flags, block_time=block_time)
         evidence = rfc8785.dumps(gathered.bundle())
         checks = [c.as_dict() for c in result.checks]

@@ -12,6 +12,7 @@ itself (a record just written shows at once) and says how many lines are still p
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -32,7 +33,7 @@ from ledger_api.domain.worklist import (
 )
 from ledger_api.errors import InvalidSubmission, NotAuthorised, NotFound
 from ledger_api.services.access import Caller
-from ledger_api.services.verification import RECOGNITION_EVENTS, EvidenceReader
+from ledger_api.services.verification import RECOGNITION_EVENTS, EvidenceReader, FlagSource, flags_for_verdict
 from ledger_api.store import worklist as sql
 from ledger_api.store.db import Store
 from ledger_api.store.directory import names_of
@@ -64,8 +65,20 @@ class WorklistPage:
 
 
 class Worklist:
-    def __init__(self, store: Store, reader: EvidenceReader, rules: RuleSet) -> None:
+    def __init__(
+        self,
+        store: Store,
+        reader: EvidenceReader,
+        rules: RuleSet,
+        *,
+        flags: FlagSource | None = None,
+        own_country: Callable[[], str | None] = lambda: None,
+    ) -> None:
         self.store, self.reader, self.rules = store, reader, rules
+        # The intelligence flags this authority holds fire on its own country's lines, as
+        # in its verdicts; a line remembers the flags' version it was computed with.
+        self.flags, self.own_country = flags, own_country
+        self._flags_passed: dict[str, str] = {}  # country -> the flags' tag of the refresher's last pass
         # country -> the change marker its lines were last current at, and how many were pending then
         self._checked: dict[str, tuple[str, int]] = {}
         self._seen: dict[str, sql.Mark] = {}  # country -> where the store stood when this process's lines were current
@@ -95,11 +108,16 @@ class Worklist:
             now = sql.current_mark(session)
         done = 0
         for country, since in sorted(served.items()):
-            if since == now:
+            tag = self._flags_tag(country)
+            flags_moved = self._flags_passed.get(country, "") != tag
+            if since == now and not flags_moved:
                 continue
+            if flags_moved:  # every line of the country is judged again against the flags now held
+                since = None
             computed, left = self._catch_up(country, since, now, STEP_LINES - done, facts=True, backlog=True)
             done += computed
             if not left:
+                self._flags_passed[country] = tag
                 try:
                     with self.store.session() as session:
                         sql.save_mark(session, country, now)
@@ -168,6 +186,9 @@ class Worklist:
             unknown = [key for key in forced if key not in current]
             for start in range(0, len(unknown), CHUNK):
                 current.update(sql.fingerprints(session, country, unknown[start : start + CHUNK]))
+        tag = self._flags_tag(country)
+        if tag:
+            current = {key: (ucr, fingerprint + tag) for key, (ucr, fingerprint) in current.items()}
         gone = [key for key in stored if key not in current] if among is None else []
         # What changed first, then what was never computed: a request serves the officer's
         # latest records before the refresher's backlog.
@@ -186,12 +207,23 @@ class Worklist:
                 gathered = self.reader.gather(ucr, country)
             except NotFound:  # every record failed: nothing to rank
                 continue
-            fresh.append((entry_of(gathered.input, assess(self.rules, gathered.input)), f"{fingerprint}@{now.block}"))
+            flags, block_time = flags_for_verdict(
+                self.flags, self.own_country(), country, self.reader, gathered.input.as_of_block
+            )
+            risk = assess(self.rules, gathered.input, flags=flags, block_time=block_time)
+            fresh.append((entry_of(gathered.input, risk), f"{fingerprint}@{now.block}"))
             if len(fresh) >= CHUNK:  # in chunks: a long catch-up commits as it goes
                 self._save(country, fresh, [])
                 fresh = []
         self._save(country, fresh, gone)
         return computed, len(todo) - computed
+
+    def _flags_tag(self, country: str) -> str:
+        """What a line's fingerprint adds for the flags its lane reads: their version, on the
+        authority's own country's lines while it holds flags; nothing otherwise."""
+        if self.flags is None or country != self.own_country():
+            return ""
+        return f"|flags {self.flags.version()}"
 
     @staticmethod
     def _facts_changed(

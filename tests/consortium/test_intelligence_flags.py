@@ -72,6 +72,15 @@ def fired(result: dict[str, Any]) -> dict[str, str]:
     return {f["id"]: f["reason"] for f in result["risk"]["fired"]}
 
 
+def worklist_line(instance: Instance, ucr: str) -> dict[str, Any] | None:
+    """`ucr`'s line in the instance's own country's worklist (decided or not), once every
+    line is ranked."""
+    page = instance.http.get("/v1/worklist", params={"country": "NL", "status": "all", "limit": 100}).json()
+    if page["pending"]:
+        return None
+    return next((item for item in page["items"] if item["ucr"] == ucr), None)
+
+
 def complete(instance: Instance, ucr: str, country: str) -> bool:
     """Whether the instance holds every payload it needs for its verdict on `ucr`."""
     response = instance.http.get(f"/v1/consignments/{ucr}/verification", params={"country": country})
@@ -131,6 +140,9 @@ def shared(three: Three) -> Shared:
     wait_until(lambda: complete(three.sg, VIA_SINGAPORE, "SG"), timeout=120, what="SG verifies the transhipment")
     before = verification(three.nl, DELIVERED, "NL")
     sg_before = verification(three.sg, VIA_SINGAPORE, "SG")
+    # The Dutch worklist's lines computed before the flag: it must judge them again.
+    wait_until(lambda: worklist_line(three.nl, DELIVERED) is not None, timeout=120, what="NL's worklist line")
+    assert not FLAG_RULES & {f["id"] for f in worklist_line(three.nl, DELIVERED)["fired"]}  # type: ignore[index]
     sealed = three.jp.http.post("/v1/flags", json=flag_body())
     assert sealed.status_code == 201, sealed.text
     draft = sealed.json()
@@ -167,6 +179,19 @@ def test_the_dutch_lane_turns_red_naming_the_flag_shared_by_japan(three: Three, 
     assert set(reasons) >= FLAG_RULES
     assert f"flag {shared.flag_id} from JP (SANCTIONED_PARTY, HIGH) names party {EXPORTER}" in reasons["R010"]
     assert three.nl.http.get(f"/v1/flags/{shared.flag_id}").json()["uses"] >= 1
+
+
+def test_the_dutch_worklist_ranks_the_flagged_consignment_by_the_flag(three: Three, shared: Shared):
+    """The worklist reads the flags as the verdict does: the line computed before the flag
+    is judged again once the Dutch instance holds it."""
+
+    def flagged() -> bool:
+        line = worklist_line(three.nl, DELIVERED)
+        return line is not None and {f["id"] for f in line["fired"]} >= FLAG_RULES
+
+    wait_until(flagged, timeout=120, what="the Dutch worklist line fires the flag")
+    line = worklist_line(three.nl, DELIVERED)
+    assert line is not None and line["lane"] == "RED"
 
 
 def test_a_verdict_as_of_a_block_before_the_flag_does_not_fire_it(three: Three, shared: Shared):
