@@ -11,7 +11,9 @@ fetch such payloads, within a short time, before a verdict is made.
 
 Risk also reads the intelligence flags this instance's authority holds (`FlagSource`,
 services/flags.py) when the verifying country is the authority's own, judged as of the
-verdict's block; a caller that is not customs is not shown the flag rules that fired."""
+verdict's block; a caller that is not customs is not shown the flag rules that fired. It
+reads, too, the inspection outcomes partner customs recorded on the consignment, with what
+the arrangement in force at the verdict's block time recognises of them."""
 
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ from ledger_api.domain.parties import PARTY_EVENTS
 from ledger_api.domain.receipts import evidence_hash, receipt_claims
 from ledger_api.domain.recognition import Recognition, RecognitionBook
 from ledger_api.domain.records import LedgerDomain, consignment_key
-from ledger_api.domain.risk import RuleSet, assess
+from ledger_api.domain.risk import PartnerInspection, RuleSet, assess, partner_inspections
 from ledger_api.domain.verification import verify
 from ledger_api.errors import NotFound
 from ledger_api.services.access import View
@@ -64,9 +66,20 @@ class VerificationEvidence:
 
     input: VerificationInput
     recognition_events: list[dict[str, Any]]
+    block_time: int | None = None  # of the block the verification stands at (None: not indexed)
 
     def bundle(self) -> dict[str, Any]:
         return to_bundle(self.input, self.recognition_events)
+
+    def partner_inspections(self) -> list[PartnerInspection]:
+        """Inspection outcomes of partner customs on the consignment, each with what the
+        arrangement in force at the verification's block time recognises, as of that block."""
+        if self.block_time is None:
+            return []
+        book = RecognitionBook()
+        for event in self.recognition_events:
+            book.apply(event["name"], event["args"], int(event["timestamp"]))
+        return partner_inspections(self.input, self.block_time, book.in_force_between)
 
 
 @dataclass(frozen=True)
@@ -131,6 +144,7 @@ class EvidenceReader:
             parties = self._parties(session, addresses, as_of)
             events = self._recognition_events(session, as_of)
             head_on_chain = known.chain_head(conn, "0x" + key.hex(), as_of)
+            block = index.block(session, as_of)
         inp = VerificationInput(
             ucr=ucr,
             consignment=key,
@@ -144,7 +158,8 @@ class EvidenceReader:
             contracts=self.contracts,
             chain_head=head_on_chain,
         )
-        return VerificationEvidence(with_recognition(inp, events), events)
+        block_time = None if block is None else int(block.timestamp)
+        return VerificationEvidence(with_recognition(inp, events), events, block_time)
 
     def _chain_facts(self, session: Session, rows: Sequence[RecordRow], as_of: int) -> _ChainFacts:
         """What the records' chain facts need from the index, in three reads for the whole
@@ -382,7 +397,8 @@ class Verifier:
             flags = self.flags.held()
             block_time = self.reader.block_time(gathered.input.as_of_block) if flags else None
             flags = flags if block_time is not None else ()
-        risk = assess(self.rules, gathered.input, flags=flags, block_time=block_time)
+        inspections = gathered.partner_inspections()
+        risk = assess(self.rules, gathered.input, flags=flags, block_time=block_time, partner_inspections=inspections)
         evidence = rfc8785.dumps(gathered.bundle())
         checks = [c.as_dict() for c in result.checks]
         digest = evidence_hash(evidence)

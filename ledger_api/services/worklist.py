@@ -186,7 +186,8 @@ class Worklist:
                 gathered = self.reader.gather(ucr, country)
             except NotFound:  # every record failed: nothing to rank
                 continue
-            fresh.append((entry_of(gathered.input, assess(self.rules, gathered.input)), f"{fingerprint}@{now.block}"))
+            risk = assess(self.rules, gathered.input, partner_inspections=gathered.partner_inspections())
+            fresh.append((entry_of(gathered.input, risk), f"{fingerprint}@{now.block}"))
             if len(fresh) >= CHUNK:  # in chunks: a long catch-up commits as it goes
                 self._save(country, fresh, [])
                 fresh = []
