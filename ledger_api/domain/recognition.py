@@ -215,13 +215,16 @@ class RecognitionBook:
             (x for x in self.arrangements.values() if {x.proposer, x.partner} == pair), key=lambda x: x.mra_id
         )
 
+    def in_force_between(self, a: str, b: str, when: int) -> Arrangement | None:
+        """The arrangement in force between `a` and `b` at `when`, the latest if several
+        are; None when none is."""
+        return next((x for x in reversed(self.between(a, b)) if x.in_force(when)), None)
+
     def recognised_controls(self, a: str, b: str, when: int) -> int:
         """The controls the arrangement in force between `a` and `b` at `when` recognises;
         0 when none is in force (RecognitionRegistry.recognisedControls)."""
-        for arrangement in reversed(self.between(a, b)):
-            if arrangement.in_force(when):
-                return arrangement.recognised_controls
-        return 0
+        arrangement = self.in_force_between(a, b, when)
+        return 0 if arrangement is None else arrangement.recognised_controls
 
     # ------------------------------------------------------------ recognition
 

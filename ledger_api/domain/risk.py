@@ -58,12 +58,15 @@ from ledger_api.domain.intelligence import (
     Severity,
     SeverityName,
 )
-from ledger_api.domain.recognition import RECOGNISED_CONTROLS
+from ledger_api.domain.parties import Role
+from ledger_api.domain.payloads import DecisionPayload, RevocationPayload, parse_payload
+from ledger_api.domain.recognition import RECOGNISED_CONTROLS, Arrangement
 from ledger_api.domain.records import RecordKind
 from ledger_api.errors import ConfigurationError
 
 __all__ = [
     "CONDITION_TYPES",
+    "ArrangementInForce",
     "Condition",
     "FiredRule",
     "Lane",
@@ -80,6 +83,7 @@ __all__ = [
     "RuleSet",
     "assess",
     "parse_rules",
+    "partner_inspections",
 ]
 
 Lane = Literal["GREEN", "AMBER", "RED"]
@@ -141,6 +145,54 @@ class PartnerInspection:
     record_id: str
     recognised_controls: int = 0
     mra_id: int | None = None
+
+
+_ACTIVE = 1  # PartyCheckpoint.status
+
+# The arrangement in force between two countries at a time (unix seconds), None when none
+# is: RecognitionBook.in_force_between, over the events as of the verification's block.
+ArrangementInForce = Callable[[str, str, int], Arrangement | None]
+
+
+def partner_inspections(inp: VerificationInput, at: int, arrangement: ArrangementInForce) -> list[PartnerInspection]:
+    """The inspection outcomes customs of other countries than the verifying one recorded on
+    the consignment: CUSTOMS_DECISIONs on chain as of the verification's block whose decision
+    is INSPECTED, not revoked, signed by a party of the decision's authority country holding
+    the CUSTOMS role at its block. Each carries what the arrangement in force between its
+    country and the verifying country at `at` (the verification's block time) recognises.
+
+    Payloads are read as RiskFacts reads them: one that does not hash to its anchor makes
+    the verdict INVALID (PAYLOAD_INTEGRITY), whatever the lane says."""
+    decisions: list[tuple[RecordFact, int, DecisionPayload]] = []
+    revoked: set[str] = set()
+    for record in inp.records:
+        block = record.block_number
+        if record.payload is None or block is None or block > inp.as_of_block:
+            continue  # not held, or not on chain as of the block
+        try:
+            payload = parse_payload(record.payload)
+        except ValueError:  # pydantic's ValidationError: the verification's finding, not risk's
+            continue
+        if isinstance(payload, RevocationPayload):
+            revoked.add(payload.revoked_record.lower())
+        elif isinstance(payload, DecisionPayload) and payload.decision == "INSPECTED":
+            decisions.append((record, block, payload))
+    parties = {address.lower(): party for address, party in inp.parties.items()}
+    found: list[PartnerInspection] = []
+    for record, block, payload in decisions:
+        country, inspection = payload.authority_country, payload.inspection
+        if country == inp.verifying_country or record.id.lower() in revoked or inspection is None:
+            continue
+        if inspection.result not in ("CONFORM", "NON_CONFORM"):
+            continue
+        signer = parties.get(record.record.party.lower())
+        standing = None if signer is None or signer.country != country else signer.at(block)
+        if standing is None or standing.status != _ACTIVE or not standing.roles & Role.CUSTOMS:
+            continue  # not active customs of the country it speaks for: no control of that country
+        terms = arrangement(country, inp.verifying_country, at)
+        controls, mra_id = (0, None) if terms is None else (terms.recognised_controls, terms.mra_id)
+        found.append(PartnerInspection(country, inspection.result, record.id, controls, mra_id))
+    return found
 
 
 class RiskFacts:

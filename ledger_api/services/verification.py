@@ -11,7 +11,9 @@ fetch such payloads, within a short time, before a verdict is made.
 
 Risk also reads the intelligence flags this instance's authority holds (`FlagSource`,
 services/flags.py) when the verifying country is the authority's own, judged as of the
-verdict's block; a caller that is not customs is not shown the flag rules that fired."""
+verdict's block; a caller that is not customs is not shown the flag rules that fired. It
+reads, too, the inspection outcomes partner customs recorded on the consignment, with what
+the arrangement in force at the verdict's block time recognises of them."""
 
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ from ledger_api.domain.parties import PARTY_EVENTS
 from ledger_api.domain.receipts import evidence_hash, receipt_claims
 from ledger_api.domain.recognition import Recognition, RecognitionBook
 from ledger_api.domain.records import LedgerDomain, consignment_key
-from ledger_api.domain.risk import RuleSet, assess
+from ledger_api.domain.risk import PartnerInspection, RuleSet, assess, partner_inspections
 from ledger_api.domain.verification import verify
 from ledger_api.errors import NotFound
 from ledger_api.services.access import View
@@ -64,9 +66,20 @@ class VerificationEvidence:
 
     input: VerificationInput
     recognition_events: list[dict[str, Any]]
+    block_time: int | None = None  # of the block the verification stands at (None: not indexed)
 
     def bundle(self) -> dict[str, Any]:
         return to_bundle(self.input, self.recognition_events)
+
+    def partner_inspections(self) -> list[PartnerInspection]:
+        """Inspection outcomes of partner customs on the consignment, each with what the
+        arrangement in force at the verification's block time recognises, as of that block."""
+        if self.block_time is None:
+            return []
+        book = RecognitionBook()
+        for event in self.recognition_events:
+            book.apply(event["name"], event["args"], int(event["timestamp"]))
+        return partner_inspections(self.input, self.block_time, book.in_force_between)
 
 
 @dataclass(frozen=True)
@@ -91,11 +104,6 @@ class EvidenceReader:
 
     def indexed_block(self, session: Session) -> int:
         return index.indexed_block(session) or 0
-
-    def block_time(self, number: int) -> int | None:
-        with self.store.session() as session:
-            block = index.block(session, number)
-        return None if block is None else int(block.timestamp)
 
     def fingerprint(self, ucr: str, country: str, at_block: int | None = None) -> tuple[Any, ...]:
         """What a verification's outcome depends on, in two cheap queries: the block it
@@ -131,6 +139,7 @@ class EvidenceReader:
             parties = self._parties(session, addresses, as_of)
             events = self._recognition_events(session, as_of)
             head_on_chain = known.chain_head(conn, "0x" + key.hex(), as_of)
+            block = index.block(session, as_of)
         inp = VerificationInput(
             ucr=ucr,
             consignment=key,
@@ -144,7 +153,8 @@ class EvidenceReader:
             contracts=self.contracts,
             chain_head=head_on_chain,
         )
-        return VerificationEvidence(with_recognition(inp, events), events)
+        block_time = None if block is None else int(block.timestamp)
+        return VerificationEvidence(with_recognition(inp, events), events, block_time)
 
     def _chain_facts(self, session: Session, rows: Sequence[RecordRow], as_of: int) -> _ChainFacts:
         """What the records' chain facts need from the index, in three reads for the whole
@@ -281,16 +291,16 @@ class FlagSource(Protocol):
 
 
 def flags_for_verdict(
-    flags: FlagSource | None, own_country: str | None, country: str, reader: EvidenceReader, as_of_block: int
+    flags: FlagSource | None, own_country: str | None, country: str, block_time: int | None
 ) -> tuple[Sequence[HeldFlag], int | None]:
     """The flags a verdict (or a worklist line) for `country` reads, with the time of its
     block that judges which are in force: those this authority holds, for its own country
     alone (another country's verdict here is not this authority's risk assessment)."""
     if flags is None or own_country is None or country != own_country:
         return (), None
-    held = flags.held()
-    block_time = reader.block_time(as_of_block) if held else None
-    return (held, block_time) if block_time is not None else ((), None)
+    if block_time is None:
+        return (), None
+    return flags.held(), block_time
 
 
 class Verifier:
@@ -390,8 +400,9 @@ class Verifier:
         gathered = self.reader.gather(ucr, country, at_block)
         result = verify(gathered.input)
         own = self.issuer[1] if self.issuer is not None else None
-        flags, block_time = flags_for_verdict(self.flags, own, country, self.reader, gathered.input.as_of_block)
-        risk = assess(self.rules, gathered.input, flags=flags, block_time=block_time)
+        flags, block_time = flags_for_verdict(self.flags, own, country, gathered.block_time)
+        inspections = gathered.partner_inspections()
+        risk = assess(self.rules, gathered.input, flags=flags, block_time=block_time, partner_inspections=inspections)
         evidence = rfc8785.dumps(gathered.bundle())
         checks = [c.as_dict() for c in result.checks]
         digest = evidence_hash(evidence)

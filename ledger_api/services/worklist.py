@@ -207,10 +207,11 @@ class Worklist:
                 gathered = self.reader.gather(ucr, country)
             except NotFound:  # every record failed: nothing to rank
                 continue
-            flags, block_time = flags_for_verdict(
-                self.flags, self.own_country(), country, self.reader, gathered.input.as_of_block
+            flags, block_time = flags_for_verdict(self.flags, self.own_country(), country, gathered.block_time)
+            inspections = gathered.partner_inspections()
+            risk = assess(
+                self.rules, gathered.input, flags=flags, block_time=block_time, partner_inspections=inspections
             )
-            risk = assess(self.rules, gathered.input, flags=flags, block_time=block_time)
             fresh.append((entry_of(gathered.input, risk), f"{fingerprint}@{now.block}"))
             if len(fresh) >= CHUNK:  # in chunks: a long catch-up commits as it goes
                 self._save(country, fresh, [])

@@ -16,10 +16,18 @@ from support import payloads
 
 from ledger_api.domain.facts import PartyCheckpoint, PartyFact, RecordFact, VerificationInput
 from ledger_api.domain.intelligence import HeldFlag, SharedFlag, parse_flag_content
+from ledger_api.domain.parties import Role
 from ledger_api.domain.payloads import canonical_json, parse_payload
-from ledger_api.domain.recognition import Recognition
+from ledger_api.domain.recognition import Recognition, RecognitionBook
 from ledger_api.domain.records import ZERO_ADDRESS, LedgerDomain, Record, RecordKind, consignment_key
-from ledger_api.domain.risk import PartnerInspection, RiskRulesError, RuleSet, assess, parse_rules
+from ledger_api.domain.risk import (
+    PartnerInspection,
+    RiskRulesError,
+    RuleSet,
+    assess,
+    parse_rules,
+    partner_inspections,
+)
 from ledger_api.store.risk_rules_file import load_rules, rules_from_yaml
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config" / "risk-rules.yaml"
@@ -656,6 +664,119 @@ def test_an_inspection_not_recognised_as_the_export_countrys_is_ignored(unrecogn
 def test_the_verifying_countrys_own_export_inspection_is_no_partners():
     rules = rules_from_yaml(INSPECTION_RULES)
     assert inspected(rules, inspection(), inp=consignment(verifying_country="NL")).fired == ()
+
+
+# ---------------------------------------------------------------- partner inspections, from the records
+
+CUSTOMS_NL = to_checksum_address("0x" + "e5" * 20)
+CUSTOMS_JP = to_checksum_address("0x" + "f6" * 20)
+VERIFIED_AT = at("2026-04-02T12:00:00")  # the verification's block time
+
+
+def outcome(n: int, result: str = "CONFORM", *, signer: str = CUSTOMS_NL, country: str = "NL", block: int = 5005):
+    """An inspection outcome recorded by `signer` for customs of `country`."""
+    found = {"method": "PHYSICAL", "result": result}
+    if result == "NON_CONFORM":
+        found["discrepancies"] = ["SEALS"]
+    payload = payloads.decision(UCR, decision="INSPECTED", inspection=found, authority_country=country)
+    return fact(n, RecordKind.CUSTOMS_DECISION, signer, canonical(payload), block)
+
+
+def customs_party(address: str, country: str, roles: int = int(Role.CUSTOMS)) -> PartyFact:
+    return PartyFact(address, country, 20, (PartyCheckpoint(20, roles, 1),))
+
+
+def inspected_consignment(*extra: RecordFact, sensitive: bool = True, **changes: Any) -> VerificationInput:
+    """The clean NL to JP consignment, its goods in a sensitive chapter (AMBER by the shipped
+    rules), with `extra` records after it, and customs of both countries registered."""
+    records = clean_records()
+    if sensitive:
+        goods = [{**declaration()["goods"][0], "hs_code": "930690"}]
+        records = with_record(records, 0, declaration(goods=goods))
+    inp = consignment(records + list(extra), **changes)
+    customs = {CUSTOMS_NL: customs_party(CUSTOMS_NL, "NL"), CUSTOMS_JP: customs_party(CUSTOMS_JP, "JP")}
+    return replace(inp, parties={**inp.parties, **customs})
+
+
+def mra(controls: int | None, *, ratified: int = at("2026-01-01T00:00:00")) -> RecognitionBook:
+    """The recognition book with MRA 3 between NL and JP recognising `controls`, ratified at
+    `ratified`; none when `controls` is None."""
+    book = RecognitionBook()
+    if controls is not None:
+        terms = {"mraId": 3, "proposer": "NL", "partner": "JP", "effectiveFrom": 0, "recognisedControls": controls}
+        book.apply("ArrangementProposed", terms, ratified - 60)
+        book.apply("ArrangementRatified", {"mraId": 3}, ratified)
+    return book
+
+
+def lane_with(inp: VerificationInput, book: RecognitionBook) -> Any:
+    found = partner_inspections(inp, VERIFIED_AT, book.in_force_between)
+    return assess(load_rules(SHIPPED), inp, partner_inspections=found)
+
+
+def test_a_conforming_export_inspection_by_partner_customs_under_an_mra_recognising_it_lowers_the_lane():
+    inp = inspected_consignment(outcome(6))
+    assert partner_inspections(inp, VERIFIED_AT, mra(EXPORT_INSPECTION).in_force_between) == [
+        PartnerInspection("NL", "CONFORM", f"0x{6:064x}", EXPORT_INSPECTION, 3)
+    ]
+    without = assess(load_rules(SHIPPED), inp)
+    assert (without.lane, without.score, without.rule_ids) == ("AMBER", 30, ("R002",))
+    result = lane_with(inp, mra(EXPORT_INSPECTION))
+    assert (result.lane, result.score, result.rule_ids) == ("GREEN", 0, ("R002", "R012"))
+    assert result.fired[1].records == (f"0x{6:064x}",)
+
+
+def test_a_discrepancy_found_by_partner_customs_under_the_mra_raises_the_lane():
+    result = lane_with(inspected_consignment(outcome(6), outcome(7, "NON_CONFORM")), mra(EXPORT_INSPECTION))
+    assert (result.lane, result.score, result.rule_ids) == ("RED", 70, ("R002", "R013"))
+
+
+@pytest.mark.parametrize(
+    ("book", "terms"),
+    [
+        (mra(None), (0, None)),  # no arrangement
+        (mra(0), (0, 3)),  # an arrangement recognising AEO status only
+        (mra(EXPORT_INSPECTION, ratified=VERIFIED_AT + 1), (0, None)),  # not in force at the verification's time
+    ],
+    ids=["no MRA", "AEO only", "not yet in force"],
+)
+def test_a_partner_inspection_without_an_mra_recognising_export_inspections_is_ignored(
+    book: RecognitionBook, terms: tuple[int, int | None]
+):
+    inp = inspected_consignment(outcome(6))
+    found = partner_inspections(inp, VERIFIED_AT, book.in_force_between)
+    assert [(i.result, i.recognised_controls, i.mra_id) for i in found] == [("CONFORM", *terms)]
+    assert lane_with(inp, book).rule_ids == ("R002",)
+    assert lane_with(inspected_consignment(outcome(6, "NON_CONFORM")), book).rule_ids == ("R002",)
+
+
+def test_the_verifying_countrys_own_inspections_are_no_partners():
+    own = inspected_consignment(outcome(6, signer=CUSTOMS_JP, country="JP"))
+    assert partner_inspections(own, VERIFIED_AT, mra(EXPORT_INSPECTION).in_force_between) == []
+    as_nl = inspected_consignment(outcome(6), verifying_country="NL")
+    assert partner_inspections(as_nl, VERIFIED_AT, mra(EXPORT_INSPECTION).in_force_between) == []
+
+
+def revocation_of(n: int, revoked: str) -> RecordFact:
+    payload = {"schema_version": "1", "kind": "REVOCATION", "ucr": UCR, "revoked_record": revoked, "reason": "wrong"}
+    return fact(n, RecordKind.REVOCATION, CUSTOMS_NL, canonical(payload), 5006)
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        (outcome(6, signer=CUSTOMS_JP, country="NL"),),  # JP customs speaking for NL
+        (outcome(6, signer=CARRIER, country="NL"),),  # an NL party that is no customs
+        (outcome(6, block=9200),),  # on chain only after the verification's block (9100)
+        (replace(outcome(6), block_number=None),),  # not on chain
+        (outcome(6), revocation_of(7, f"0x{6:064x}")),  # revoked
+        (replace(outcome(6), payload=None),),  # payload not held
+    ],
+    ids=["wrong country", "not customs", "after the block", "off chain", "revoked", "not held"],
+)
+def test_an_inspection_outcome_that_is_not_partner_customs_on_record_is_left_out(records: tuple[RecordFact, ...]):
+    inp = inspected_consignment(*records)
+    assert partner_inspections(inp, VERIFIED_AT, mra(EXPORT_INSPECTION).in_force_between) == []
 
 
 def test_negative_points_are_refused_on_a_condition_that_cannot_lower_the_lane(tmp_path):
