@@ -363,7 +363,7 @@ class Verifier:
         (services/access.py): a partner customs gets the messages said without the seal and
         container numbers and HS codes it may not see; the verdict, codes, records, lane and
         receipt are the same. `reveal_flags` False (a caller that is not customs): the flag
-        rules that fired are left out of the answer's `risk.fired`."""
+        rules that fired are left out of the answer's `risk.fired` and of its receipt's."""
         key = self.reader.fingerprint(ucr, country, at_block)
         if self.fetch_missing is not None and not all(row[3] for row in key[4]):
             self.fetch_missing(consignment_key(ucr), self.fetch_seconds)
@@ -382,18 +382,22 @@ class Verifier:
                     self._cache.popitem(last=False)
         response, partner_response, claims = cached
         self._refresh_keys()
-        now = int(time.time())
-        receipt = self.keyring.issue(
-            claims(iat=now, jti=uuid.uuid4().hex, requester=requester, exp=now + self.receipt_validity_seconds)
-        )
         answer = partner_response if view == "partner" else response
         fired = answer["risk"]["fired"]
         flagged = [f["reason"] for f in fired if f["id"] in self._flag_rules]
         if flagged and self.flags is not None:
             self.flags.used(flagged)
+        hidden: dict[str, Any] = {}
         if flagged and not reveal_flags:
             kept = [f for f in fired if f["id"] not in self._flag_rules]
             answer = dict(answer, risk=dict(answer["risk"], fired=kept))
+            hidden = {"fired": [f["id"] for f in kept]}  # nor does its receipt name them
+        now = int(time.time())
+        receipt = self.keyring.issue(
+            claims(
+                iat=now, jti=uuid.uuid4().hex, requester=requester, exp=now + self.receipt_validity_seconds, **hidden
+            )
+        )
         return dict(answer, receipt=receipt)
 
     def _outcome(self, ucr: str, country: str, at_block: int | None) -> _Outcome:

@@ -10,6 +10,8 @@ The chain mines every 2 seconds once the setup is done: the waits below are a fe
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -213,6 +215,8 @@ def test_traders_are_not_shown_the_flag_rules_that_fired(three: Three, shared: S
     assert response.status_code == 200, response.text
     assert not FLAG_RULES & set(fired(response.json()))
     assert all("flag" not in f["reason"] for f in response.json()["risk"]["fired"])
+    claims = json.loads(base64.urlsafe_b64decode(response.json()["receipt"].split(".")[1] + "=="))
+    assert claims["risk"]["fired"] == [f["id"] for f in response.json()["risk"]["fired"]]  # nor does its receipt
 
 
 def test_singapore_not_a_recipient_reads_nothing_and_its_lane_does_not_change(three: Three, shared: Shared):
