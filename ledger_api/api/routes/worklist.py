@@ -111,7 +111,10 @@ def get_worklist(
 
 @router.get(
     "/v1/worklist/events",
-    responses={200: {"content": {"text/event-stream": {}}, "description": "`changed` events"}, **responses(401, 403)},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "`changed` events"},
+        **responses(401, 403, 422, 429),
+    },
 )
 async def worklist_events(
     country: Country, caller: CallerDep, worklist: WorklistDep, request: Request
