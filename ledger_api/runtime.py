@@ -346,36 +346,20 @@ class Runtime:
             thread = threading.Thread(target=run_steps, args=(name, watched, stop, wake, 0.02), name=name, daemon=True)
             thread.start()
             threads.append(thread)
-        exchange = self.payload_exchange
-        if exchange is not None:
-            thread = threading.Thread(
-                target=run_steps,
-                args=("payload-exchange", exchange.step, stop, exchange.wake, 0.5),
-                name="payload-exchange",
-                daemon=True,
-            )
-            thread.start()
-            threads.append(thread)
-        flags = self.flags
-        if flags is not None:
-            thread = threading.Thread(
-                target=run_steps,
-                args=("flag-exchange", flags.step, stop, flags.wake, 1.0),
-                name="flag-exchange",
-                daemon=True,
-            )
-            thread.start()
-            threads.append(thread)
-        worklist = self.worklist
-        if worklist is not None:
-            thread = threading.Thread(
-                target=run_steps,
-                args=("worklist", worklist.step, stop, worklist.wake, WORKLIST_IDLE),
-                name="worklist",
-                daemon=True,
-            )
-            thread.start()
-            threads.append(thread)
+        # Beside them, each on its own pause when idle: fetches of what the indexer learnt
+        # from others' instances, flags sent here, the worklist's lines.
+        beside = (
+            ("payload-exchange", self.payload_exchange, 0.5),
+            ("flag-exchange", self.flags, 1.0),
+            ("worklist", self.worklist, WORKLIST_IDLE),
+        )
+        for name, loop, idle in beside:
+            if loop is not None:
+                thread = threading.Thread(
+                    target=run_steps, args=(name, loop.step, stop, loop.wake, idle), name=name, daemon=True
+                )
+                thread.start()
+                threads.append(thread)
         return threads
 
     def chain_worker_status(self) -> dict[str, Any] | None:

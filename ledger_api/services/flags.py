@@ -29,7 +29,6 @@ import os
 import re
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -38,7 +37,6 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from eth_utils.address import to_checksum_address
 from pydantic import ValidationError
 
-from ledger_api.domain import peer_tokens
 from ledger_api.domain.endpoints import Endpoint
 from ledger_api.domain.forwarding import FLAG_WITHDRAW_GAS, flag_share_gas, intelligence_calldata
 from ledger_api.domain.intelligence import (
@@ -57,6 +55,7 @@ from ledger_api.domain.recognition import RecognitionBook
 from ledger_api.errors import ConflictingSubmission, InvalidSubmission, LedgerError, NotAuthorised, NotFound
 from ledger_api.services.access import Caller
 from ledger_api.services.parties import PartyWrites
+from ledger_api.services.payload_exchange import peer_authorization
 from ledger_api.store import flags, index, peers
 from ledger_api.store.db import Store
 from ledger_api.store.flags import FlagRead, FlagState
@@ -380,21 +379,7 @@ class Flags:
             )
 
     def _authorization(self, endpoint: Endpoint) -> Callable[[str], str]:
-        key = self.signing_key().private
-
-        def header(htu: str) -> str:
-            token = peer_tokens.issue(
-                key,
-                authority=self.authority,
-                audience=endpoint.authority,
-                method="GET",
-                path=htu,
-                now=int(self.clock()),
-                jti=uuid.uuid4().hex,
-            )
-            return f"{peer_tokens.AUTH_SCHEME} {token}"
-
-        return header
+        return peer_authorization(self.signing_key().private, self.authority, endpoint.authority, self.clock)
 
     # ------------------------------------------------------------ for verification
 

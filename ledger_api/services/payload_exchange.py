@@ -36,6 +36,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from ledger_api.domain import peer_tokens
 from ledger_api.domain.endpoints import Endpoint
 from ledger_api.domain.exchange import ServedRecord
@@ -57,6 +59,21 @@ FETCHES_AT_ONCE = 4  # consignments asked for at once by the background fetch
 # Refusals that say the peer served something the chain contradicts; other codes say the
 # copy cannot be placed yet (its root not indexed yet, its previous record not held yet).
 MISMATCHES = {"NOT_ON_CHAIN", "PAYLOAD_HASH_MISMATCH", "BAD_SIGNATURE", "WRONG_SIGNER", "PROOF_INVALID"}
+
+
+def peer_authorization(
+    key: Ed25519PrivateKey, authority: str, audience: str, clock: Callable[[], float]
+) -> Callable[[str], str]:
+    """The Authorization header of a GET from `authority`'s instance to `audience`'s, made
+    per request path (`htu`) with a token of its own (the client calls it per request)."""
+
+    def header(htu: str) -> str:
+        token = peer_tokens.issue(
+            key, authority=authority, audience=audience, method="GET", path=htu, now=int(clock()), jti=uuid.uuid4().hex
+        )
+        return f"{peer_tokens.AUTH_SCHEME} {token}"
+
+    return header
 
 
 class PeerFetcher(Protocol):
@@ -226,21 +243,7 @@ class PayloadExchange:
         return served
 
     def _authorization(self, endpoint: Endpoint) -> Callable[[str], str]:
-        key = self.signing_key().private
-
-        def header(htu: str) -> str:
-            token = peer_tokens.issue(
-                key,
-                authority=self.authority,
-                audience=endpoint.authority,
-                method="GET",
-                path=htu,
-                now=int(self.clock()),
-                jti=uuid.uuid4().hex,
-            )
-            return f"{peer_tokens.AUTH_SCHEME} {token}"
-
-        return header
+        return peer_authorization(self.signing_key().private, self.authority, endpoint.authority, self.clock)
 
     def _peers_in_order(self, senders: Iterable[str | None]) -> list[Endpoint]:
         """Every published instance but this one: those whose relayer sent the records'
