@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from eth_abi.abi import decode as abi_decode
 from eth_account import Account
 from web3 import HTTPProvider, Web3
@@ -57,7 +58,11 @@ from ledger_api.services.verification import EvidenceReader, Verifier
 from ledger_api.services.worklist import Worklist
 from ledger_api.settings import ANVIL_CHAIN_ID, ANVIL_DEV_ADDRESSES, Settings
 from ledger_api.store.db import Store
-from ledger_api.store.instance_keys import load_or_create_encryption_key, raw_public_encryption_key
+from ledger_api.store.instance_keys import (
+    load_or_create_encryption_key,
+    load_or_create_shared_encryption_key,
+    raw_public_encryption_key,
+)
 from ledger_api.store.receipt_keys import KeyRing, load_or_create_keyring, load_or_create_shared_keyring
 from ledger_api.store.risk_rules_file import load_rules
 
@@ -96,6 +101,7 @@ class Runtime:
     readiness: Readiness | None = None
     relayer_wake: threading.Event = field(default_factory=threading.Event)  # whichever Relayer runs
     health: dict[str, StepHealth] = field(default_factory=lambda: {"relayer": StepHealth(), "indexer": StepHealth()})
+    _encryption_key: X25519PrivateKey | None = None  # read once: encryption_key()
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -288,7 +294,7 @@ class Runtime:
             self.store,
             instance.authority,
             instance.country,
-            load_or_create_encryption_key(self.settings.receipt_keys),
+            self.encryption_key(),
             writes=writes,
             book=book,
             authenticate=None if served is None else served.authenticate,
@@ -449,7 +455,7 @@ class Runtime:
             country=party.country if party is not None else _configured_country(config, authority),
             public_url=s.peer_url,
             relayer=Account.from_key(s.relayer_secret).address,
-            encryption_key=raw_public_encryption_key(load_or_create_encryption_key(s.receipt_keys)),
+            encryption_key=raw_public_encryption_key(self.encryption_key()),
         )
         if publish and development and party is not None and party.is_authority:
             self._publish_on_development_chain(identity, keyring, rpc, registry)
@@ -476,6 +482,21 @@ class Runtime:
             tx,
         )
 
+    def encryption_key(self) -> X25519PrivateKey:
+        """The authority's encryption key: the store's, shared by every instance, when there
+        is a store key (a writer brings the key file of its folder into an empty store, so
+        the key its authority published stays valid), the folder's otherwise. Read once."""
+        if self._encryption_key is None:
+            s = self.settings
+            store_key = s.receipt_store_key
+            if store_key is None:
+                self._encryption_key = load_or_create_encryption_key(s.receipt_keys)
+            else:
+                assert self.store is not None
+                import_from = s.receipt_keys if s.role != "reader" else None
+                self._encryption_key = load_or_create_shared_encryption_key(self.store, store_key, import_from)
+        return self._encryption_key
+
     def _reader_identity(self, keyring: KeyRing) -> Identity:
         s = self.settings
         assert self.manifest is not None
@@ -488,7 +509,7 @@ class Runtime:
             country=country,
             public_url=s.peer_url,
             relayer=Account.from_key(s.relayer_secret).address,
-            encryption_key=raw_public_encryption_key(load_or_create_encryption_key(s.receipt_keys)),
+            encryption_key=raw_public_encryption_key(self.encryption_key()),
         )
 
     def stop(self) -> None:
