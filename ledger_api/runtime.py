@@ -36,6 +36,7 @@ from ledger_api.chain.worker import (
     read_status,
     run_worker,
 )
+from ledger_api.domain.endpoints import development_publication
 from ledger_api.domain.forwarding import endpoint_calldata
 from ledger_api.domain.peer_tokens import raw_public
 from ledger_api.domain.recognition import RecognitionBook
@@ -432,9 +433,9 @@ class Runtime:
         """Who this instance is: its authority (LEDGER_AUTHORITY, or on a development
         chain the deployment config's first), that authority's country as the registry
         has it, its public URL, relayer and encryption key. On a development chain it also
-        publishes its endpoint from the authority's unlocked account if the chain does not
-        show the current one (never on another chain: there the authority signs,
-        `ledger admin publish-endpoint`)."""
+        publishes its endpoint from the authority's unlocked account when the chain does not
+        show it as domain/endpoints.py development_publication says (never on another chain:
+        there the authority signs, `ledger admin publish-endpoint`)."""
         s = self.settings
         development = s.embedded_chain or s.dev_chain
         authority = s.authority
@@ -464,11 +465,18 @@ class Runtime:
     def _publish_on_development_chain(self, identity: Identity, keyring: KeyRing, rpc: Rpc, registry: str) -> None:
         signing = raw_public(keyring.active.private.public_key())
         current = endpoint_on_chain(rpc, registry, identity.authority, identity.country or "")
-        if current is not None and current.same_publication(
-            identity.public_url, "0x" + signing.hex(), "0x" + identity.encryption_key.hex(), identity.relayer
-        ):
+        publication = development_publication(
+            current,
+            identity.public_url,
+            "0x" + signing.hex(),
+            "0x" + identity.encryption_key.hex(),
+            identity.relayer,
+            shared_store=self.settings.shared_store,
+        )
+        if publication is None:
             return
-        data = endpoint_calldata(identity.public_url, signing, identity.encryption_key, identity.relayer)
+        url, relayer = publication
+        data = endpoint_calldata(url, signing, identity.encryption_key, relayer)
         try:
             tx = publish_from_unlocked(rpc, registry, identity.authority, data)
         except ChainError as exc:
@@ -477,7 +485,7 @@ class Runtime:
         log.info(
             "published the endpoint of %s: %s (kid %s, transaction %s)",
             identity.authority,
-            identity.public_url,
+            url,
             keyring.active.kid,
             tx,
         )
