@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from eth_abi.abi import decode as abi_decode
 from eth_account import Account
 from web3 import HTTPProvider, Web3
@@ -35,6 +36,7 @@ from ledger_api.chain.worker import (
     read_status,
     run_worker,
 )
+from ledger_api.domain.endpoints import development_publication
 from ledger_api.domain.forwarding import endpoint_calldata
 from ledger_api.domain.peer_tokens import raw_public
 from ledger_api.domain.recognition import RecognitionBook
@@ -57,7 +59,11 @@ from ledger_api.services.verification import EvidenceReader, Verifier
 from ledger_api.services.worklist import Worklist
 from ledger_api.settings import ANVIL_CHAIN_ID, ANVIL_DEV_ADDRESSES, Settings
 from ledger_api.store.db import Store
-from ledger_api.store.instance_keys import load_or_create_encryption_key, raw_public_encryption_key
+from ledger_api.store.instance_keys import (
+    load_or_create_encryption_key,
+    load_or_create_shared_encryption_key,
+    raw_public_encryption_key,
+)
 from ledger_api.store.receipt_keys import KeyRing, load_or_create_keyring, load_or_create_shared_keyring
 from ledger_api.store.risk_rules_file import load_rules
 
@@ -96,6 +102,7 @@ class Runtime:
     readiness: Readiness | None = None
     relayer_wake: threading.Event = field(default_factory=threading.Event)  # whichever Relayer runs
     health: dict[str, StepHealth] = field(default_factory=lambda: {"relayer": StepHealth(), "indexer": StepHealth()})
+    _encryption_key: X25519PrivateKey | None = None  # read once: encryption_key()
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -288,7 +295,7 @@ class Runtime:
             self.store,
             instance.authority,
             instance.country,
-            load_or_create_encryption_key(self.settings.receipt_keys),
+            self.encryption_key(),
             writes=writes,
             book=book,
             authenticate=None if served is None else served.authenticate,
@@ -426,9 +433,9 @@ class Runtime:
         """Who this instance is: its authority (LEDGER_AUTHORITY, or on a development
         chain the deployment config's first), that authority's country as the registry
         has it, its public URL, relayer and encryption key. On a development chain it also
-        publishes its endpoint from the authority's unlocked account if the chain does not
-        show the current one (never on another chain: there the authority signs,
-        `ledger admin publish-endpoint`)."""
+        publishes its endpoint from the authority's unlocked account when the chain does not
+        show it as domain/endpoints.py development_publication says (never on another chain:
+        there the authority signs, `ledger admin publish-endpoint`)."""
         s = self.settings
         development = s.embedded_chain or s.dev_chain
         authority = s.authority
@@ -449,7 +456,7 @@ class Runtime:
             country=party.country if party is not None else _configured_country(config, authority),
             public_url=s.peer_url,
             relayer=Account.from_key(s.relayer_secret).address,
-            encryption_key=raw_public_encryption_key(load_or_create_encryption_key(s.receipt_keys)),
+            encryption_key=raw_public_encryption_key(self.encryption_key()),
         )
         if publish and development and party is not None and party.is_authority:
             self._publish_on_development_chain(identity, keyring, rpc, registry)
@@ -458,11 +465,18 @@ class Runtime:
     def _publish_on_development_chain(self, identity: Identity, keyring: KeyRing, rpc: Rpc, registry: str) -> None:
         signing = raw_public(keyring.active.private.public_key())
         current = endpoint_on_chain(rpc, registry, identity.authority, identity.country or "")
-        if current is not None and current.same_publication(
-            identity.public_url, "0x" + signing.hex(), "0x" + identity.encryption_key.hex(), identity.relayer
-        ):
+        publication = development_publication(
+            current,
+            identity.public_url,
+            "0x" + signing.hex(),
+            "0x" + identity.encryption_key.hex(),
+            identity.relayer,
+            shared_store=self.settings.shared_store,
+        )
+        if publication is None:
             return
-        data = endpoint_calldata(identity.public_url, signing, identity.encryption_key, identity.relayer)
+        url, relayer = publication
+        data = endpoint_calldata(url, signing, identity.encryption_key, relayer)
         try:
             tx = publish_from_unlocked(rpc, registry, identity.authority, data)
         except ChainError as exc:
@@ -471,10 +485,25 @@ class Runtime:
         log.info(
             "published the endpoint of %s: %s (kid %s, transaction %s)",
             identity.authority,
-            identity.public_url,
+            url,
             keyring.active.kid,
             tx,
         )
+
+    def encryption_key(self) -> X25519PrivateKey:
+        """The authority's encryption key: the store's, shared by every instance, when there
+        is a store key (a writer brings the key file of its folder into an empty store, so
+        the key its authority published stays valid), the folder's otherwise. Read once."""
+        if self._encryption_key is None:
+            s = self.settings
+            store_key = s.receipt_store_key
+            if store_key is None:
+                self._encryption_key = load_or_create_encryption_key(s.receipt_keys)
+            else:
+                assert self.store is not None
+                import_from = s.receipt_keys if s.role != "reader" else None
+                self._encryption_key = load_or_create_shared_encryption_key(self.store, store_key, import_from)
+        return self._encryption_key
 
     def _reader_identity(self, keyring: KeyRing) -> Identity:
         s = self.settings
@@ -488,7 +517,7 @@ class Runtime:
             country=country,
             public_url=s.peer_url,
             relayer=Account.from_key(s.relayer_secret).address,
-            encryption_key=raw_public_encryption_key(load_or_create_encryption_key(s.receipt_keys)),
+            encryption_key=raw_public_encryption_key(self.encryption_key()),
         )
 
     def stop(self) -> None:

@@ -2,7 +2,8 @@
 
 - what the registry says an authority's endpoint is now (`endpointOf`), and its country;
 - a publication sent from an account the node holds unlocked: a development chain's
-  authorities, so that an instance there publishes its own endpoint at start;
+  authorities, so that an instance there publishes its authority's endpoint at start
+  (what it publishes: domain/endpoints.py development_publication);
 - every signing key an authority ever published (its EndpointPublished logs), for
   `ledger verify-receipt --rpc`, which must verify a receipt signed before a rotation;
 - who sent a transaction (eth_getTransactionByHash): the relayer that wrote a record,

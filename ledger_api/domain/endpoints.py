@@ -5,7 +5,8 @@ receives encrypted messages with, and the account its relayer sends transactions
 
 Also the rule a peer's URL must follow before any request goes to it: an absolute http(s)
 URL with a host, no credentials, no query or fragment, at most MAX_URL_BYTES (the
-registry's limit). Pure: no I/O.
+registry's limit); and what an instance publishes at start on a development chain
+(`development_publication`). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -70,6 +71,24 @@ class Endpoint:
             and self.encryption_key.lower() == encryption_key.lower()
             and self.relayer.lower() == relayer.lower()
         )
+
+
+def development_publication(
+    current: Endpoint | None, url: str, signing_key: str, encryption_key: str, relayer: str, *, shared_store: bool
+) -> tuple[str, str] | None:
+    """The URL and relayer an instance publishes with its authority's keys when it starts on
+    a development chain, or None when the chain already shows what it should. The keys are
+    the authority's, the same on each of its instances (they share them through the store);
+    the URL and relayer are each instance's own. Alone on its store, an instance publishes
+    whatever differs. One of several on a shared store publishes its own URL and relayer
+    only when the chain shows no endpoint yet, and otherwise only keys that differ, keeping
+    the URL and relayer on chain: any writer answers for the authority, and writers with
+    different URLs do not publish over each other at every start."""
+    if current is not None and shared_store:
+        url, relayer = current.url, current.relayer
+    if current is not None and current.same_publication(url, signing_key, encryption_key, relayer):
+        return None
+    return url, relayer
 
 
 def peer_url_problem(url: str) -> str | None:

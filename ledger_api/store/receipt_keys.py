@@ -53,6 +53,9 @@ __all__ = [
     "generate_key",
     "load_or_create_keyring",
     "load_or_create_shared_keyring",
+    "seal",
+    "store_cipher",
+    "unseal",
 ]
 
 log = logging.getLogger(__name__)
@@ -197,11 +200,9 @@ class SharedKeyRing(KeyRing):
 
     def __init__(self, store: Store, store_key: bytes, folder: Path | None = None) -> None:
         """Reads nothing yet: load_or_create_shared_keyring does."""
-        if len(store_key) != 32:
-            raise KeyRingError("the store key must be 32 bytes (LEDGER_STORE_KEY: 64 hex digits or base64)")
         super().__init__(folder or Path("."), [])
         self.store = store
-        self._aead = AESGCM(store_key)
+        self._aead = store_cipher(store_key)
         self._created: dict[int, float] = {}  # sequence -> unix time it was created
 
     @property
@@ -255,19 +256,15 @@ class SharedKeyRing(KeyRing):
             )
 
     def _seal(self, sequence: int, key: SigningKey) -> str:
-        nonce = os.urandom(12)
-        raw = key.private.private_bytes_raw()
-        return base64.b64encode(nonce + self._aead.encrypt(nonce, raw, _associated(sequence))).decode()
+        return seal(self._aead, key.private.private_bytes_raw(), _associated(sequence))
 
     def _open(self, sequence: int, sealed: str, kid: str) -> SigningKey:
-        blob = base64.b64decode(sealed)
-        try:
-            raw = self._aead.decrypt(blob[:12], blob[12:], _associated(sequence))
-        except InvalidTag:
+        raw = unseal(self._aead, sealed, _associated(sequence))
+        if raw is None:
             raise KeyRingError(
                 f"receipt key {sequence} ({kid}) in the store does not open with LEDGER_STORE_KEY: "
                 "every instance of the authority needs the same store key"
-            ) from None
+            )
         key = SigningKey.from_private_bytes(raw)
         if key.kid != kid:
             raise KeyRingError(f"receipt key {sequence} in the store is not the key {kid} it is listed as")
@@ -276,6 +273,32 @@ class SharedKeyRing(KeyRing):
 
 def _associated(sequence: int) -> bytes:
     return f"ledger receipt key {sequence}".encode()
+
+
+def store_cipher(store_key: bytes) -> AESGCM:
+    """The AES-GCM cipher of the store key (LEDGER_STORE_KEY), which seals every private key
+    the store holds: the receipt keys here, the authority's encryption key
+    (store/instance_keys.py)."""
+    if len(store_key) != 32:
+        raise KeyRingError("the store key must be 32 bytes (LEDGER_STORE_KEY: 64 hex digits or base64)")
+    return AESGCM(store_key)
+
+
+def seal(cipher: AESGCM, raw: bytes, associated: bytes) -> str:
+    """`raw` sealed for a column: base64(nonce || AES-GCM(raw)). `associated` names the
+    row, so that a sealed key opens only where it was put."""
+    nonce = os.urandom(12)
+    return base64.b64encode(nonce + cipher.encrypt(nonce, raw, associated)).decode()
+
+
+def unseal(cipher: AESGCM, sealed: str, associated: bytes) -> bytes | None:
+    """What `seal` sealed, or None when it does not open: another store key, another row,
+    or altered."""
+    blob = base64.b64decode(sealed)
+    try:
+        return cipher.decrypt(blob[:12], blob[12:], associated)
+    except InvalidTag:
+        return None
 
 
 def load_or_create_shared_keyring(store: Store, store_key: bytes, import_from: Path | None = None) -> SharedKeyRing:

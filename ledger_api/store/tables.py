@@ -269,7 +269,8 @@ class CredentialRow(Base):
 
 
 class StateRow(Base):
-    """Small key/value facts: the indexer's cursor, each relayer key's next nonce."""
+    """Small key/value facts: the indexer's cursor, each relayer key's next nonce, the
+    authority's encryption key sealed with the store key (store/instance_keys.py)."""
 
     __tablename__ = "state"
 

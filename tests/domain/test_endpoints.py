@@ -11,6 +11,7 @@ from ledger_api.domain.endpoints import (
     MAX_URL_BYTES,
     ZERO_KEY,
     Endpoint,
+    development_publication,
     peer_path,
     peer_url_problem,
     redirect_stays_with_peer,
@@ -69,3 +70,50 @@ def test_an_endpoint_knows_its_kid_and_whether_a_publication_would_change_it():
     assert raw_public(endpoint.public_key()) == raw
     assert endpoint.same_publication("https://jp.example", "0x" + raw.hex().upper(), ZERO_KEY, "0x" + "BB" * 20)
     assert not endpoint.same_publication("https://jp2.example", "0x" + raw.hex(), ZERO_KEY, "0x" + "bb" * 20)
+
+
+SIGNING, ENCRYPTION, RELAYER = "0x" + "11" * 32, "0x" + "22" * 32, "0x" + "bb" * 20
+ON_CHAIN = Endpoint("0x" + "aa" * 20, "JP", "https://a.jp.example", SIGNING, ENCRYPTION, RELAYER, 7)
+
+
+@pytest.mark.parametrize("shared_store", [False, True])
+def test_an_instance_publishes_its_endpoint_when_the_chain_shows_none(shared_store):
+    published = development_publication(
+        None, "https://b.jp.example", SIGNING, ENCRYPTION, RELAYER, shared_store=shared_store
+    )
+    assert published == ("https://b.jp.example", RELAYER)
+
+
+@pytest.mark.parametrize("shared_store", [False, True])
+def test_an_instance_publishes_nothing_when_the_chain_shows_it_already(shared_store):
+    assert (
+        development_publication(ON_CHAIN, ON_CHAIN.url, SIGNING, ENCRYPTION, RELAYER, shared_store=shared_store) is None
+    )
+
+
+def test_an_instance_alone_on_its_store_publishes_its_new_url_or_relayer():
+    new_relayer = "0x" + "cc" * 20
+    assert development_publication(
+        ON_CHAIN, "https://b.jp.example", SIGNING, ENCRYPTION, RELAYER, shared_store=False
+    ) == ("https://b.jp.example", RELAYER)
+    assert development_publication(ON_CHAIN, ON_CHAIN.url, SIGNING, ENCRYPTION, new_relayer, shared_store=False) == (
+        ON_CHAIN.url,
+        new_relayer,
+    )
+
+
+def test_a_writer_sharing_its_store_leaves_another_writer_s_url_and_relayer_on_chain():
+    assert (
+        development_publication(
+            ON_CHAIN, "https://b.jp.example", SIGNING, ENCRYPTION, "0x" + "cc" * 20, shared_store=True
+        )
+        is None
+    )
+
+
+@pytest.mark.parametrize(("signing", "encryption"), [("0x" + "33" * 32, ENCRYPTION), (SIGNING, "0x" + "44" * 32)])
+def test_a_writer_sharing_its_store_publishes_the_authority_s_new_keys_at_the_url_on_chain(signing, encryption):
+    published = development_publication(
+        ON_CHAIN, "https://b.jp.example", signing, encryption, "0x" + "cc" * 20, shared_store=True
+    )
+    assert published == (ON_CHAIN.url, RELAYER)
