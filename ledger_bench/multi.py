@@ -22,7 +22,7 @@ Then, on SQLite and on the two-writer PostgreSQL set-up, verification of one con
 (ledger_bench/verify.py's lane) under closed-loop load (wrk, or Python threads), at the same
 total number of connections: through one reader instance (uvicorn, reader role, on the
 store), and on PostgreSQL through two reader instances at once, the connections split
-between them. Last, on the two writers: the instance holding the relayer is SIGKILLed with
+between them (both readers are started, and asked a few times, before the first run). Last, on the two writers: the instance holding the relayer is SIGKILLed with
 its chain worker, and one record posted to the standby right after; the figures are the
 seconds from the kill until the standby holds the lease, and until that record is
 confirmed (the queue moves again).
@@ -338,54 +338,22 @@ def _reader_up(process: subprocess.Popen[bytes], url: str) -> bool:
         return False
 
 
-def measure_reads(
-    store: str,
-    writers: Writers,
-    folder: Path,
-    instances: int,
-    workers: int,
-    paths: list[str],
-    token: str,
-    seconds: float,
-    connections: int,
-) -> tuple[ReadRun, str]:
-    """`instances` readers started on the writers' store, each asked a few times first (warm),
-    then loaded at once with `connections` split between them (the first ones take the
-    remainder); the readers are stopped after."""
+@contextmanager
+def _readers(
+    writers: Writers, folder: Path, instances: int, workers: int, path: str, token: str
+) -> Iterator[list[str]]:
+    """`instances` readers started on the writers' store, each asked `path` a few times
+    (warm: a worker's first verification builds its caches, which no load run measures);
+    their URLs. Stopped after."""
     readers = []
     try:
         for n in range(instances):
             readers.append(_reader(writers.reader_env(), folder / f"reader-{n}", workers))
         for process, url in readers:
             wait(partial(_reader_up, process, url), 60, "a reader to start", poll=0.1)
-            # Each worker's first verification builds its caches: not what the load run measures.
             for _ in range(4 * workers):
-                _verdict(url + paths[0], token)
-        shares = [connections // instances + (1 if n < connections % instances else 0) for n in range(instances)]
-        runs: list[tuple[LoadRun, str] | None] = [None] * instances
-
-        def load(n: int) -> None:
-            runs[n] = _run_load(readers[n][1], paths, token, seconds, shares[n], VERIFY_RATE_TARGET)
-
-        threads = [threading.Thread(target=load, args=(n,)) for n in range(instances)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        done = [run for run in runs if run is not None]
-        if len(done) != instances:
-            raise RuntimeError("a load run did not finish; see the reader logs")
-        requests = sum(r.requests for r, _ in done)
-        together = LoadRun(
-            connections,
-            requests,
-            requests / seconds,
-            max(r.p50_ms for r, _ in done),
-            max(r.p99_ms for r, _ in done),
-            sum(r.errors for r, _ in done),
-            VERIFY_RATE_TARGET,
-        )
-        return ReadRun(store, instances, together), done[0][1]
+                _verdict(url + path, token)
+        yield [url for _, url in readers]
     finally:
         for process, _ in readers:
             process.send_signal(signal.SIGTERM)
@@ -395,6 +363,39 @@ def measure_reads(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def measure_reads(
+    store: str, urls: list[str], paths: list[str], token: str, seconds: float, connections: int
+) -> tuple[ReadRun, str]:
+    """The readers at `urls` loaded at once, `connections` split between them (the first
+    ones take the remainder): their runs taken together, and the tool that made them."""
+    instances = len(urls)
+    shares = [connections // instances + (1 if n < connections % instances else 0) for n in range(instances)]
+    runs: list[tuple[LoadRun, str] | None] = [None] * instances
+
+    def load(n: int) -> None:
+        runs[n] = _run_load(urls[n], paths, token, seconds, shares[n], VERIFY_RATE_TARGET)
+
+    threads = [threading.Thread(target=load, args=(n,)) for n in range(instances)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done = [run for run in runs if run is not None]
+    if len(done) != instances:
+        raise RuntimeError("a load run did not finish; see the reader logs")
+    requests = sum(r.requests for r, _ in done)
+    together = LoadRun(
+        connections,
+        requests,
+        requests / seconds,
+        max(r.p50_ms for r, _ in done),
+        max(r.p99_ms for r, _ in done),
+        sum(r.errors for r, _ in done),
+        VERIFY_RATE_TARGET,
+    )
+    return ReadRun(store, instances, together), done[0][1]
 
 
 def _verification_paths(writers: Writers, records: int) -> tuple[list[str], str, str]:
@@ -433,10 +434,19 @@ def measure_takeover(writers: Writers, streamer: LocalAccount) -> tuple[float, f
         owner = writers.readyz(standby, operator).get("relayer_holder")
         return owner is not None and not str(owner).startswith(holder_name + " ")
 
-    wait(new_holder, 60, "a standby holding the relayer", poll=0.05)
-    leased = time.monotonic() - killed
-    wait(partial(confirmed, client.http, signed.id), 60, "the queue to move again", poll=0.05)
-    moved = time.monotonic() - killed
+    # Both watched in one loop, each moment stamped with the start of the poll that saw
+    # it, the record first: a record seen confirmed has its takeover seen in the same poll.
+    leased: float | None = None
+    moved: float | None = None
+    while leased is None or moved is None:
+        now = time.monotonic()
+        if now - killed > 120:
+            raise TimeoutError("no standby carried on within 120 s of the kill")
+        if moved is None and confirmed(client.http, signed.id):
+            moved = now - killed
+        if leased is None and new_holder():
+            leased = now - killed
+        time.sleep(0.05)
     client.close()
     return leased, moved
 
@@ -481,9 +491,8 @@ def run_multi(
             ingest.append(measure_ingest(SQLITE, writers, batchers, streamers, *sizes))
             progress(f"SQLite: a {records}-record consignment, verified through one reader")
             paths, token, verdict = _verification_paths(writers, records)
-            read, tool = measure_reads(
-                SQLITE, writers, root / "sqlite", 1, reader_workers, paths, token, seconds, connections
-            )
+            with _readers(writers, root / "sqlite", 1, reader_workers, paths[0], token) as urls:
+                read, tool = measure_reads(SQLITE, urls, paths, token, seconds, connections)
             reads.append(read)
         progress("PostgreSQL, one writer: ingest")
         with _writers(root / "pg1", 1, server.new_database("bench multi 1")) as writers:
@@ -496,12 +505,11 @@ def run_multi(
             paths, token, pg_verdict = _verification_paths(writers, records)
             if pg_verdict != verdict:
                 raise RuntimeError(f"the consignment is {pg_verdict} on PostgreSQL and {verdict} on SQLite")
-            for instances in (1, 2):
-                progress(f"PostgreSQL: verified through {instances} reader instance(s)")
-                read, _ = measure_reads(
-                    POSTGRESQL, writers, root / "pg2", instances, reader_workers, paths, token, seconds, connections
-                )
-                reads.append(read)
+            # Both readers started at once: the second idles through the first's run.
+            with _readers(writers, root / "pg2", 2, reader_workers, paths[0], token) as urls:
+                for instances in (1, 2):
+                    progress(f"PostgreSQL: verified through {instances} reader instance(s)")
+                    reads.append(measure_reads(POSTGRESQL, urls[:instances], paths, token, seconds, connections)[0])
             progress("PostgreSQL: the writer holding the relayer SIGKILLed")
             lease_seconds, queue_seconds = measure_takeover(writers, streamers[0])
     return MultiFigures(
