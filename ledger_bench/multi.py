@@ -22,10 +22,11 @@ Then, on SQLite and on the two-writer PostgreSQL set-up, verification of one con
 (ledger_bench/verify.py's lane) under closed-loop load (wrk, or Python threads), at the same
 total number of connections: through one reader instance (uvicorn, reader role, on the
 store), and on PostgreSQL through two reader instances at once, the connections split
-between them (both readers are started, and asked a few times, before the first run). Last, on the two writers: the instance holding the relayer is SIGKILLed with
-its chain worker, and one record posted to the standby right after; the figures are the
-seconds from the kill until the standby holds the lease, and until that record is
-confirmed (the queue moves again).
+between them (both readers are started, and asked a few times, before the first run).
+Last, on the two writers: the instance holding the relayer is SIGKILLed with its chain
+worker, and one record posted to the standby right after; the figures are the seconds
+from the kill until the standby holds the lease, and until that record is confirmed (the
+queue moves again).
 """
 
 from __future__ import annotations
