@@ -44,7 +44,7 @@ from ledger_api.chain.rpc import Rpc
 from ledger_api.client import LedgerClient, SignedRecord
 from ledger_api.domain.parties import Role, identifiers_hash
 from ledger_api.settings import PROJECT_ROOT
-from ledger_bench.service import Service, confirmed, ok, percentile, registered, wait
+from ledger_bench.service import Served, Service, confirmed, ok, percentile, registered, wait
 
 # anvil's development account 8 (public key material, local chains only): sends the raw-limit transactions.
 RAW_SENDER_KEY = "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97"
@@ -73,7 +73,7 @@ class IngestFigures:
     chain_blocks_at_end: int
 
 
-def _register(service: Service, w3: Web3, parties: list[LocalAccount]) -> None:
+def _register(service: Served, w3: Web3, parties: list[LocalAccount]) -> None:
     contracts = Contracts.load(w3, service.manifest, PROJECT_ROOT / "build")
     nl = next(a["address"] for a in service.manifest.authorities if a["country"] == "NL")
     for account in parties:

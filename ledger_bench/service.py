@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 
@@ -20,6 +21,19 @@ from ledger_api.chain.node import free_port
 from ledger_api.services.credentials import Credentials
 from ledger_api.settings import PROJECT_ROOT
 from ledger_api.store.db import Store
+
+
+class Served(Protocol):
+    """What a benchmark needs of the service under test, one instance or several on one
+    store: where to post (`url`, `http` reading as the benchmark's first party), its chain,
+    its deployment, the operator's way to issue credentials, and the tokens issued."""
+
+    url: str
+    chain_url: str
+    http: httpx.Client
+    manifest: Manifest
+    credentials: Credentials
+    tokens: dict[str, str]
 
 
 class Service:

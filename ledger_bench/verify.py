@@ -40,7 +40,7 @@ from ledger_api.chain.node import free_port
 from ledger_api.client import LedgerClient
 from ledger_api.domain.records import ZERO_ADDRESS, ZERO_HASH
 from ledger_api.settings import PROJECT_ROOT
-from ledger_bench.service import Service, confirmed, ok, percentile, registered, wait
+from ledger_bench.service import Served, Service, confirmed, ok, percentile, registered, wait
 
 VERIFY_RATE_TARGET = 500  # requests/s, one consignment (issue #4)
 DISTINCT_RATE_TARGET = 300  # requests/s, many distinct consignments (issue #17)
@@ -182,7 +182,7 @@ def _run_load(
     return run, "python threads"
 
 
-def _parties(service: Service) -> dict[str, LocalAccount]:
+def _parties(service: Served) -> dict[str, LocalAccount]:
     """The lane's parties, registered on chain and indexed."""
     w3 = Web3(HTTPProvider(service.chain_url))
     demo.register_on_chain(w3, service.manifest, PROJECT_ROOT / "build")
@@ -199,7 +199,7 @@ def _parties(service: Service) -> dict[str, LocalAccount]:
     return accounts
 
 
-def _write_one(service: Service, accounts: dict[str, LocalAccount], records: int) -> list[str]:
+def _write_one(service: Served, accounts: dict[str, LocalAccount], records: int) -> list[str]:
     """One consignment, record by record (single mode); its UCR."""
     clients = {n: LedgerClient(service.url, a, token=service.credentials.issue(a.address)) for n, a in accounts.items()}
     ucr, last = "", ""
@@ -211,7 +211,7 @@ def _write_one(service: Service, accounts: dict[str, LocalAccount], records: int
     return [ucr]
 
 
-def _write_many(service: Service, accounts: dict[str, LocalAccount], records: int, consignments: int) -> list[str]:
+def _write_many(service: Served, accounts: dict[str, LocalAccount], records: int, consignments: int) -> list[str]:
     """`consignments` consignments of `records` records each (batch mode): the lane's n-th
     step of every consignment in one batch of its party, the steps in order; their UCRs."""
     clients = {n: LedgerClient(service.url, a, token=service.credentials.issue(a.address)) for n, a in accounts.items()}

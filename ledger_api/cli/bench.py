@@ -1,4 +1,4 @@
-"""`ledger bench ingest | verify | consortium | worklist`: the benchmarks (ledger_bench, a package of their own
+"""`ledger bench ingest | verify | consortium | worklist | multi`: the benchmarks (ledger_bench, a package of their own
 beside the service's), their figures printed as a table and, with --write-docs, written
 into docs/benchmarks.md. ledger_bench is imported inside each command: it starts services
 and opens their stores, which a party's `ledger` never loads."""
@@ -184,4 +184,66 @@ def bench_worklist(
     if write_docs:
         command = f"ledger bench worklist --consignments {consignments} --requests {requests}"
         write_section(BENCHMARKS, "worklist", render_worklist(f, command))
+        console.print("written to docs/benchmarks.md")
+
+
+@app.command("multi")
+def bench_multi(
+    batch_records: Annotated[int, typer.Option(min=1, help="Records posted in batches, in each set-up.")] = 4_000,
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="Records per batch request.")] = 500,
+    stream_records: Annotated[int, typer.Option(min=1, help="Single records posted by the stream's clients.")] = 1_000,
+    stream_clients: Annotated[int, typer.Option(min=1, max=32, help="Clients posting single records at once.")] = 4,
+    records: Annotated[int, typer.Option(min=3, max=200, help="Records in the verified consignment.")] = 20,
+    seconds: Annotated[float, typer.Option(min=1, max=120, help="Length of each verification load run.")] = 10,
+    connections: Annotated[
+        int, typer.Option(min=2, max=256, help="Concurrent verification clients, split between the readers.")
+    ] = 8,
+    reader_workers: Annotated[int, typer.Option(min=1, max=16, help="uvicorn workers of each reader instance.")] = 1,
+    write_docs: WriteDocs = False,
+) -> None:
+    """One authority's instances on one PostgreSQL (started for the run) beside a lone
+    instance on SQLite: ingest through 1 and 2 writers, verification through 1 and 2
+    readers, and the seconds a standby takes to carry on after the writer holding the
+    relayer is SIGKILLed. Needs PostgreSQL's server (apt-get install postgresql)."""
+    from ledger_bench.docs import BENCHMARKS, write_section
+    from ledger_bench.multi import render_multi, run_multi
+
+    console = out()
+    f = run_multi(
+        batch_records,
+        batch_size,
+        stream_records,
+        stream_clients,
+        records,
+        seconds,
+        connections,
+        reader_workers,
+        progress=lambda m: console.print(f"[dim]{m}[/]"),
+    )
+    table = Table("set-up", "batched ingest", "single-record stream", title="ledger bench multi: ingest")
+    for run in f.ingest:
+        table.add_row(
+            f"{run.store}, {run.instances} writer(s)",
+            f"{f.batch_records / run.batch_seconds:,.0f} records/s",
+            f"{f.stream_records / run.stream_confirmed_seconds:,.0f} records/s",
+        )
+    console.print(table)
+    reads = Table("set-up", "verifications/s", "p50 / p99 ms", "errors", title="ledger bench multi: verification")
+    for read in f.reads:
+        reads.add_row(
+            f"{read.store}, {read.instances} reader(s)",
+            f"{read.load.requests_per_second:,.0f}",
+            f"{read.load.p50_ms:.1f} / {read.load.p99_ms:.1f}",
+            str(read.load.errors),
+        )
+    console.print(reads)
+    console.print(
+        f"takeover after SIGKILL: lease held by the standby after {f.lease_seconds:.1f} s, "
+        f"the queue moving again after {f.queue_seconds:.1f} s"
+    )
+    if write_docs:
+        command = f"ledger bench multi --batch-records {batch_records} --batch-size {batch_size}"
+        command += f" --stream-records {stream_records} --stream-clients {stream_clients} --records {records}"
+        command += f" --seconds {seconds:.0f} --connections {connections} --reader-workers {reader_workers}"
+        write_section(BENCHMARKS, "multi", render_multi(f, command))
         console.print("written to docs/benchmarks.md")
