@@ -204,7 +204,11 @@ def test_a_verdict_as_of_a_block_before_the_flag_does_not_fire_it(three: Three, 
     assert set(fired(at_flag)) >= FLAG_RULES
 
 
-def test_traders_are_not_shown_the_flag_rules_that_fired(three: Three, shared: Shared):
+def test_a_traders_answer_is_computed_as_if_no_flag_existed_while_the_recipient_customs_lane_is_red(
+    three: Three, shared: Shared
+):
+    """A lane that moved would tell the exporter it was flagged: its lane, score, fired rules
+    and receipt are those of the verdict before the flag; the Dutch customs' are RED."""
     wait_until(lambda: three.nl.http.get(f"/v1/flags/{shared.flag_id}").json()["held"], timeout=60, what="held")
     token = three.nl.credential(EXPORTER)
     response = three.nl.http.get(
@@ -213,10 +217,17 @@ def test_traders_are_not_shown_the_flag_rules_that_fired(three: Three, shared: S
         headers={"Authorization": f"Bearer {token}"},
     )
     assert response.status_code == 200, response.text
-    assert not FLAG_RULES & set(fired(response.json()))
-    assert all("flag" not in f["reason"] for f in response.json()["risk"]["fired"])
-    claims = json.loads(base64.urlsafe_b64decode(response.json()["receipt"].split(".")[1] + "=="))
-    assert claims["risk"]["fired"] == [f["id"] for f in response.json()["risk"]["fired"]]  # nor does its receipt
+    trader = response.json()
+    customs = verification(three.nl, DELIVERED, "NL")
+    assert customs["risk"]["lane"] == "RED" and set(fired(customs)) >= FLAG_RULES
+    assert trader["as_of_block"] >= shared.block  # the flag is in force at the trader's block
+    no_flag = shared.before["risk"]
+    assert (trader["risk"]["lane"], trader["risk"]["score"]) == (no_flag["lane"], no_flag["score"])
+    assert trader["risk"]["score"] < customs["risk"]["score"]
+    assert fired(trader) == fired(shared.before)
+    assert all("flag" not in f["reason"] for f in trader["risk"]["fired"])
+    claims = json.loads(base64.urlsafe_b64decode(trader["receipt"].split(".")[1] + "=="))
+    assert claims["risk"] == {"lane": no_flag["lane"], "score": no_flag["score"], "fired": list(fired(shared.before))}
 
 
 def test_singapore_not_a_recipient_reads_nothing_and_its_lane_does_not_change(three: Three, shared: Shared):
