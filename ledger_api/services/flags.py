@@ -384,7 +384,8 @@ class Flags:
     # ------------------------------------------------------------ for verification
 
     def held(self) -> list[HeldFlag]:
-        """The flags sent to this authority whose content is held, withdrawn ones too."""
+        """The flags sent to this authority, and those it shared itself (it knows them: its
+        own verdicts fire them too), whose content is held, withdrawn ones too."""
         with self.store.session() as session:
             return flags.held_flags(session, self.authority)
 

@@ -167,19 +167,19 @@ def flags_of(session: Session, party: str) -> list[FlagState]:
     ]
 
 
-def held_flags(session: Session, recipient: str) -> list[HeldFlag]:
-    """The flags sent to `recipient` whose content is held here, withdrawn ones too: a
-    verification as of a block judges which were in force then."""
+def held_flags(session: Session, authority: str) -> list[HeldFlag]:
+    """The flags `authority` was sent or shared itself whose content is held here,
+    withdrawn ones too: a verification as of a block judges which were in force then."""
     rows = session.execute(
         select(FlagRow, FlagDocumentRow.content)
         .join(FlagDocumentRow, FlagDocumentRow.content_hash == FlagRow.content_hash)
-        .where(FlagRow.recipients.contains(recipient))
+        .where(FlagRow.recipients.contains(authority) | (FlagRow.author == authority))
         .order_by(FlagRow.id)
     ).all()
     return [
         HeldFlag(shared_of(row), parse_flag_content(content), row.withdrawn_at_block)
         for row, content in rows
-        if recipient in json.loads(row.recipients)
+        if row.author == authority or authority in json.loads(row.recipients)
     ]
 
 

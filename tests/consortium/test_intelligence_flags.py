@@ -230,6 +230,17 @@ def test_a_traders_answer_is_computed_as_if_no_flag_existed_while_the_recipient_
     assert claims["risk"] == {"lane": no_flag["lane"], "score": no_flag["score"], "fired": list(fired(shared.before))}
 
 
+def test_japan_sees_its_own_flag_fire_on_its_own_verdicts(three: Three, shared: Shared):
+    """The author knows its flag: Japan's verdict on the exporter's consignment fires it."""
+    mine = verification(three.jp, DELIVERED, "JP")
+    reasons = fired(mine)
+    assert set(reasons) >= FLAG_RULES
+    assert f"flag {shared.flag_id} from JP (SANCTIONED_PARTY, HIGH) names party {EXPORTER}" in reasons["R010"]
+    before = verification(three.jp, DELIVERED, "JP", at_block=shared.block - 1)
+    assert not FLAG_RULES & set(fired(before))
+    assert mine["risk"]["score"] > before["risk"]["score"]
+
+
 def test_singapore_not_a_recipient_reads_nothing_and_its_lane_does_not_change(three: Three, shared: Shared):
     path = f"/v1/peer/flags/{shared.flag_id}"
     key = three.sg.runtime.instance.peer_signing_key().private  # type: ignore[union-attr]

@@ -126,3 +126,14 @@ def test_every_read_is_logged_in_order(store: Store):
         flags.log_read(session, 2, JP, "person", 102)
     with store.session() as session:
         assert flags.reads_of(session, 1) == [flags.FlagRead(NL, "peer", 100), flags.FlagRead(JP, "person", 101)]
+
+
+def test_the_author_holds_its_own_flags_for_its_verdicts(store: Store):
+    own, document, content = shared_flag(1, 10)
+    with store.session() as session:
+        flags.put_shared(session, own)
+        flags.put_document(session, "0x" + own.content_hash.hex(), JP, document, content, own.recipients, "local", 1)
+    with store.session() as session:
+        assert [f.shared for f in flags.held_flags(session, JP)] == [own]
+        assert [f.shared for f in flags.held_flags(session, NL)] == [own]  # its recipient's, once held there
+        assert flags.held_flags(session, SG) == []
