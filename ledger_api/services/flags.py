@@ -241,14 +241,24 @@ class Flags:
 
     def withdraw(self, caller: Caller, flag_id: int, request: SignedFlagWrite) -> tuple[str, bool]:
         """Queues a signed withdrawFlag: by the flag's author, or a customs authority of the
-        author's country. Anyone else is told there is no such flag."""
+        author's country. A recipient (it knows the flag exists) is told why it may not;
+        anyone else is told there is no such flag."""
         writes = self._writes()
         caller.require_acting(request.authority, "authority")
         with self.store.session() as session:
             state = flags.flag(session, flag_id)
             signer = index.party(session, to_checksum_address(request.authority))
-        if state is None or not _may_withdraw(state.shared, signer):
+        if state is None:
             raise NotFound(f"no flag {flag_id}")
+        if not _may_withdraw(state.shared, signer):
+            if to_checksum_address(request.authority) not in state.shared.recipients:
+                raise NotFound(f"no flag {flag_id}")
+            raise NotAuthorised(
+                "NOT_THE_AUTHOR",
+                "authority",
+                f"flag {flag_id} is {state.shared.author}'s: only its author, or customs of "
+                f"{state.shared.author_country}, withdraws it",
+            )
         if state.withdrawn_at_block is not None:
             raise ConflictingSubmission(
                 "ALREADY_WITHDRAWN", "id", f"flag {flag_id} was withdrawn at block {state.withdrawn_at_block}"

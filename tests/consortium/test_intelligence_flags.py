@@ -379,24 +379,45 @@ def test_while_the_authors_instance_is_down_the_recipient_asks_again_and_holds_t
     assert (at_nl() or {})["fetch_error"] is None
 
 
-def test_withdrawal_stops_the_rule_and_earlier_verdicts_keep_it(three: Three, shared: Shared):
-    wait_until(lambda: three.nl.http.get(f"/v1/flags/{shared.flag_id}").json()["held"], timeout=60, what="held")
-    party = three.jp.http.get(f"/v1/parties/{JP_CUSTOMS.address}").json()
+def withdrawal(three: Three, flag_id: int, signer: Any) -> dict[str, Any]:
+    """What `signer` signs to withdraw flag `flag_id` through Japan's instance."""
+    party = three.jp.http.get(f"/v1/parties/{signer.address}").json()
     ledger = three.jp.http.get("/v1/ledger").json()
-    sign = {
+    return {
         "to": ledger["contracts"]["IntelligenceLedger"],
         "gas": 150_000,
         "nonce": party["forwarder_nonce"],
-        "data": "0x" + _withdraw_call(shared.flag_id).hex(),
+        "data": "0x" + _withdraw_call(flag_id).hex(),
         "chain_id": ledger["chain_id"],
         "forwarder": ledger["contracts"]["LedgerForwarder"],
     }
-    # Singapore customs may not withdraw Japan's flag: to it, there is no such flag.
+
+
+def test_a_recipient_may_not_withdraw_the_flag_and_is_told_why_a_non_recipient_is_told_there_is_none(
+    three: Three, shared: Shared
+):
+    nl_at_jp = {"Authorization": f"Bearer {three.jp.credential(NL_CUSTOMS.address)}"}
+    by_nl = signed(three.jp, NL_CUSTOMS, withdrawal(three, shared.flag_id, NL_CUSTOMS))
+    recipient = three.jp.http.request("DELETE", f"/v1/flags/{shared.flag_id}", json=by_nl, headers=nl_at_jp)
+    assert problem(recipient) == (403, "NOT_THE_AUTHOR", "authority")
+    assert "only its author, or customs of JP, withdraws it" in recipient.json()["detail"]
+
+    # Singapore customs, no recipient: to it there is no such flag, word for word.
     sg_at_jp = {"Authorization": f"Bearer {three.jp.credential(SG_CUSTOMS.address)}"}
-    refused = three.jp.http.request(
-        "DELETE", f"/v1/flags/{shared.flag_id}", json=signed(three.jp, SG_CUSTOMS, sign), headers=sg_at_jp
-    )
-    assert refused.status_code == 404
+    by_sg = signed(three.jp, SG_CUSTOMS, withdrawal(three, shared.flag_id, SG_CUSTOMS))
+    refused = three.jp.http.request("DELETE", f"/v1/flags/{shared.flag_id}", json=by_sg, headers=sg_at_jp)
+    unknown = three.jp.http.request("DELETE", "/v1/flags/999999", json=by_sg, headers=sg_at_jp)
+    assert refused.status_code == unknown.status_code == 404
+    assert refused.json()["detail"] == f"no flag {shared.flag_id}" and unknown.json()["detail"] == "no flag 999999"
+    assert {k: v for k, v in refused.json().items() if k not in ("detail", "instance")} == {
+        k: v for k, v in unknown.json().items() if k not in ("detail", "instance")
+    }
+    assert three.jp.http.get(f"/v1/flags/{shared.flag_id}").json()["withdrawn_at_block"] is None
+
+
+def test_withdrawal_stops_the_rule_and_earlier_verdicts_keep_it(three: Three, shared: Shared):
+    wait_until(lambda: three.nl.http.get(f"/v1/flags/{shared.flag_id}").json()["held"], timeout=60, what="held")
+    sign = withdrawal(three, shared.flag_id, JP_CUSTOMS)
     response = three.jp.http.request("DELETE", f"/v1/flags/{shared.flag_id}", json=signed(three.jp, JP_CUSTOMS, sign))
     assert response.status_code == 202, response.text
 
