@@ -5,6 +5,8 @@ chain by Japan's signature, fetched by the Dutch instance, opened and checked ag
 chain, and the Dutch lane turns RED naming it. Singapore, not a recipient, can read
 nothing of it and its lane does not change. A tampered document is refused; a verdict as
 of a block before the flag does not fire it; withdrawal stops it; every read is logged.
+Japan's own verdicts fire its flag; the exporter's answer is computed without it; the
+Dutch instance reports its use of the flag to Japan's, which shows it to the author.
 
 The chain mines every 2 seconds once the setup is done: the waits below are a few blocks."""
 
@@ -239,6 +241,55 @@ def test_japan_sees_its_own_flag_fire_on_its_own_verdicts(three: Three, shared: 
     before = verification(three.jp, DELIVERED, "JP", at_block=shared.block - 1)
     assert not FLAG_RULES & set(fired(before))
     assert mine["risk"]["score"] > before["risk"]["score"]
+
+
+def test_the_author_sees_that_the_dutch_instance_received_its_flag_and_how_often_it_fired(three: Three, shared: Shared):
+    """The Dutch instance reports its use of the flag to Japan's in a signed peer request;
+    Japan's view of its flag shows, per recipient, when it was received, last used, and
+    on how many verdicts and worklist lines it fired."""
+    wait_until(lambda: three.nl.http.get(f"/v1/flags/{shared.flag_id}").json()["held"], timeout=60, what="held")
+    verification(three.nl, DELIVERED, "NL")  # one more verdict that fires it
+    at_nl = three.nl.http.get(f"/v1/flags/{shared.flag_id}").json()
+    assert at_nl["uses"] >= 1 and at_nl["last_used_at"] is not None
+    assert at_nl["used_by"] == []  # the author's view only
+
+    def reported() -> dict[str, Any] | None:
+        used_by = three.jp.http.get(f"/v1/flags/{shared.flag_id}").json()["used_by"]
+        nl = next((u for u in used_by if u["recipient"] == NL_CUSTOMS.address), None)
+        return nl if nl is not None and nl["verdicts"] >= 1 and nl["last_used_at"] is not None else None
+
+    wait_until(reported, timeout=90, what="JP hears that NL used the flag")
+    nl = reported()
+    assert nl is not None
+    assert nl["times_used"] == nl["verdicts"] + nl["worklist_lines"] >= 1
+    assert nl["received_at"] <= nl["last_used_at"] <= nl["reported_at"] + 5
+    assert {u["recipient"] for u in three.jp.http.get(f"/v1/flags/{shared.flag_id}").json()["used_by"]} == {
+        NL_CUSTOMS.address
+    }
+
+
+def test_a_use_report_is_taken_only_from_a_recipients_instance_and_only_with_the_figures_it_signed(
+    three: Three, shared: Shared
+):
+    nl_key = three.nl.runtime.instance.peer_signing_key().private  # type: ignore[union-attr]
+    sg_key = three.sg.runtime.instance.peer_signing_key().private  # type: ignore[union-attr]
+    now = int(time.time())
+    path = f"/v1/peer/flags/{shared.flag_id}/uses?received_at={now}&verdicts=99&worklist_lines=0"
+
+    def post(key: Any, authority: str, signed_path: str, sent_path: str) -> httpx.Response:
+        token = peers.token(key, authority, JP_CUSTOMS.address, signed_path, method="POST")
+        return httpx.post(three.jp.url + sent_path, headers={"Authorization": f"{AUTH_SCHEME} {token}"})
+
+    unknown_path = f"/v1/peer/flags/999999/uses?received_at={now}&verdicts=99&worklist_lines=0"
+    unknown = post(sg_key, SG_CUSTOMS.address, unknown_path, unknown_path)
+    assert unknown.status_code == 404 and unknown.json()["detail"] == "no flag 999999"
+    refused = post(sg_key, SG_CUSTOMS.address, path, path)  # Singapore is no recipient
+    assert refused.status_code == 404 and refused.json()["detail"] == f"no flag {shared.flag_id}"
+    altered = post(nl_key, NL_CUSTOMS.address, path, path.replace("verdicts=99", "verdicts=98"))
+    assert altered.status_code == 404
+    used_by = three.jp.http.get(f"/v1/flags/{shared.flag_id}").json()["used_by"]
+    assert all(u["verdicts"] not in (98, 99) for u in used_by)
+    assert all(u["recipient"] != SG_CUSTOMS.address for u in used_by)
 
 
 def test_singapore_not_a_recipient_reads_nothing_and_its_lane_does_not_change(three: Three, shared: Shared):
