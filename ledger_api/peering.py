@@ -1,6 +1,6 @@
-"""The HTTP client an instance asks other instances with (httpx): GET /v1/peer/… with a
-fresh peer request token per request, under the limits a request to someone else's
-server needs:
+"""The HTTP client an instance asks other instances with (httpx): GET /v1/peer/… (and the
+POST of a flag's use report) with a fresh peer request token per request, under the limits
+a request to someone else's server needs:
 
 - only to an http(s) URL with a host (domain/endpoints.py peer_url_problem): a URL
   published on chain is anyone's to write, and must not lead to a file or a socket;
@@ -71,6 +71,32 @@ class PeerClient:
         intelligence flag: the caller checks them against the chain), or None on 404."""
         found = self.get(base_url, path, authorization, timeout)
         return None if found is None else found[0]
+
+    def post(self, base_url: str, path: str, authorization: Callable[[str], str], timeout: float | None = None) -> bool:
+        """POSTs to `path` (/v1/peer/…) with no body: what it tells is in the path, which the
+        request's token binds. True when the peer took it (2xx), False on 404; PeerError
+        else. A redirect is not followed (a report goes where it was addressed) and the
+        answer's body is not read."""
+        problem = peer_url_problem(base_url)
+        if problem is not None:
+            raise PeerError("BAD_URL", f"the peer URL {base_url[:80]!r} {problem}")
+        url = httpx.URL(base_url.rstrip("/") + path)
+        budget = self.timeout if timeout is None else max(0.05, min(self.timeout, timeout))
+        htu = url.raw_path.decode("ascii")
+        try:
+            with self._http.stream(
+                "POST", url, headers={"Authorization": authorization(htu)}, timeout=httpx.Timeout(budget)
+            ) as response:
+                status = response.status_code
+        except httpx.TimeoutException as exc:
+            raise PeerError("TIMEOUT", f"{url} did not answer in {budget:.1f} s") from exc
+        except httpx.HTTPError as exc:
+            raise PeerError("UNREACHABLE", f"{url} cannot be reached: {exc or type(exc).__name__}") from exc
+        if status == 404:
+            return False
+        if not 200 <= status < 300:
+            raise PeerError(f"HTTP_{status}", f"{url} answered {status}")
+        return True
 
     def get(
         self, base_url: str, path: str, authorization: Callable[[str], str], timeout: float | None = None

@@ -27,7 +27,8 @@ what the arrangement with each recognises (`PartnerInspection`). Both default to
 
 Each finding is said twice: in full, and as a partner customs (one off the consignment's
 route, which sees its verdict but not its records) may read it, without the seal and
-container numbers or the HS codes of the goods (`FiredRule.partner_reason`).
+container numbers, the HS codes of the goods or the places (UN/LOCODEs) where custody was
+(`FiredRule.partner_reason`).
 
 Pure: `parse_rules` takes the file's content already parsed, and the line of each place
 in it from the caller (ledger_api/store/risk_rules_file.py reads the YAML file).
@@ -114,7 +115,7 @@ PositiveCount = Annotated[StrictInt, Field(ge=1)]
 class Match:
     """One finding of a condition: what matched, as a sentence, and the records involved.
     `partner_reason` is the sentence for a partner customs when `reason` names what it may
-    not see (a seal, a container, an HS code); None when `reason` names none of these."""
+    not see (a seal, a container, an HS code, a custody place); None when it names none."""
 
     reason: str
     records: tuple[str, ...]
@@ -393,6 +394,7 @@ class OriginDiffersFromFirstLocation(RiskCondition):
             yield Match(
                 f"origin {origin} is declared, but custody began in {country} ({locode}, {_what(record)})",
                 (facts.declaration.id, record.id),
+                f"origin {origin} is declared, but custody began in {country} ({_what(record)})",
             )
 
 
@@ -431,7 +433,11 @@ class TransshipmentThrough(ListCondition):
             if country in watched and country not in ends and country not in reported:
                 reported.add(country)
                 records = tuple(r.id for c, _, r in facts.custody_countries() if c == country)
-                yield Match(f"custody passed through {country} ({locode}), which is on {self.list}", records)
+                yield Match(
+                    f"custody passed through {country} ({locode}), which is on {self.list}",
+                    records,
+                    f"custody passed through {country}, which is on {self.list}",
+                )
 
 
 class PartyRegisteredWithinBlocks(RiskCondition):
@@ -484,10 +490,12 @@ class DeclarationAfterDeparture(RiskCondition):
         declared = datetime.fromtimestamp(declaration.block_timestamp, UTC)
         departed = departure.astimezone(UTC)
         if declaration.block_timestamp > departure.timestamp() + self.grace_seconds:
+            written = f"the declaration was written at {declared:%Y-%m-%dT%H:%M:%SZ} (block {declaration.block_number})"
+            left = f"{departed:%Y-%m-%dT%H:%M:%SZ}"
             yield Match(
-                f"the declaration was written at {declared:%Y-%m-%dT%H:%M:%SZ} (block {declaration.block_number}), "
-                f"after the first handover at {_text(handover, 'location')} at {departed:%Y-%m-%dT%H:%M:%SZ}",
+                f"{written}, after the first handover at {_text(handover, 'location')} at {left}",
                 (declaration.id, handover.id),
+                f"{written}, after the first handover at {left}",
             )
 
 

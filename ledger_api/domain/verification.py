@@ -45,8 +45,9 @@ Decisions worth knowing:
   (else CUSTODY_GAP), as the contract does.
 - A check reports one reason: that of its first offence in record order; `records`
   lists every offending record, and the message names each offence.
-- A message is said twice where it names a seal or container number: in full, and as a
-  partner customs (off the route: it sees the verdict, not the records) may read it
+- A message is said twice where it names a seal or container number, a custody place (a
+  UN/LOCODE), or the peers whose copies of a payload were refused and why: in full, and as
+  a partner customs (off the route: it sees the verdict, not the records) may read it
   (`CheckResult.as_dict(partner=True)`). Codes and records are the same in both.
 """
 
@@ -238,7 +239,7 @@ class _Offence:
     code: str
     record: str
     message: str
-    partner_message: str | None = None  # without the seals and containers it names; None: the same
+    partner_message: str | None = None  # without the seals, containers, places, refusals it names; None: same
 
     @property
     def for_partner(self) -> str:
@@ -348,6 +349,17 @@ def _payload_problem(fact: RecordFact) -> tuple[str, str] | None:
     return None
 
 
+def _refusals_withheld(fact: RecordFact, code: str) -> str | None:
+    """PAYLOAD_REFUSED_FROM_PEER as a partner customs reads it: without the peers asked and
+    why their copies were refused (exchanges between the route's authorities)."""
+    if code != "PAYLOAD_REFUSED_FROM_PEER":
+        return None
+    return (
+        f"record {_short(fact.id)} is on chain; the payloads served of it do not match the chain, "
+        "and no good copy is held"
+    )
+
+
 def _payload(fact: RecordFact) -> Payload | None:
     """The record's payload, only if it hashes to the record's anchor and validates."""
     if fact.payload_canonical is None or _payload_problem(fact) is not None:
@@ -427,7 +439,7 @@ def check_payload_integrity(inp: VerificationInput) -> CheckResult:
         short = _short(fact.id)
         problem = _payload_problem(fact)
         if problem is not None and problem[0] in _UNAVAILABLE:
-            unavailable.append(_Offence(problem[0], fact.id, problem[1]))
+            unavailable.append(_Offence(problem[0], fact.id, problem[1], _refusals_withheld(fact, problem[0])))
         elif problem is not None:
             offences.append(_Offence(problem[0], fact.id, problem[1]))
         elif fact.payload is not None and json.loads(fact.payload_canonical or b"null") != fact.payload:
@@ -755,6 +767,7 @@ def check_declaration(inp: VerificationInput) -> CheckResult:
                         "ORIGIN_MISMATCH",
                         first.id,
                         f"origin {payload.origin_country}, but custody began in {custody_payload.location} ({where})",
+                        f"origin {payload.origin_country}, but custody began in {where}",
                     )
                 )
         elif custody is not None:

@@ -17,7 +17,15 @@
   its country's authority's, for a law-enforcement author), opened with this instance's
   X25519 key and checked against the chain (domain/intelligence.py open_flag), then kept;
   a peer that is down is asked again later, with a growing pause.
-- Risk: the flags held for this authority, for verification (`held`, `version`, `used`).
+- Use (#16: the author sees that its flag was received and used): each verdict and worklist
+  line here that fires a flag counts one use of it (`used`); the flag exchange loop reports
+  to the author's instance, in a signed peer request (POST /v1/peer/flags/{id}/uses, the
+  figures in its path, which the token binds), when this instance received each flag it
+  fetched, when it last fired, and on how many verdicts and worklist lines, whenever these
+  changed and at most every `report_every` seconds; the author's instance keeps each
+  recipient's latest report (`take_use_report`) and shows them in the author's view.
+- Risk: the flags held for this authority, sent to it or its own, for verification (`held`,
+  `version`, `used`).
 
 Reads of a content through the API are the author's and the recipient authority's only:
 anyone else is told the flag does not exist, in the words used for one that does not."""
@@ -32,6 +40,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlencode
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from eth_utils.address import to_checksum_address
@@ -58,10 +67,10 @@ from ledger_api.services.parties import PartyWrites
 from ledger_api.services.payload_exchange import peer_authorization
 from ledger_api.store import flags, index, peers
 from ledger_api.store.db import Store
-from ledger_api.store.flags import FlagRead, FlagState
+from ledger_api.store.flags import FlagRead, FlagState, RecipientUse, Usage
 from ledger_api.store.tables import PartyRow
 
-__all__ = ["FlagRead", "FlagState", "FlagView", "Flags", "SealedDraft", "SignedFlagWrite"]
+__all__ = ["FlagRead", "FlagState", "FlagView", "Flags", "RecipientUse", "SealedDraft", "SignedFlagWrite", "UseReport"]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +85,10 @@ class DocumentFetcher(Protocol):
     def document(
         self, base_url: str, path: str, authorization: Callable[[str], str], timeout: float | None = None
     ) -> bytes | None: ...
+
+    def post(
+        self, base_url: str, path: str, authorization: Callable[[str], str], timeout: float | None = None
+    ) -> bool: ...
 
 
 # Checks a peer request's token: the requesting authority and its country, or raises the
@@ -116,6 +129,27 @@ class FlagView:
     state: FlagState
     content: FlagContent | None  # None while a recipient's instance has not fetched it
     reads: tuple[FlagRead, ...]  # the author's view only: who read it, when
+    recipient_uses: tuple[RecipientUse, ...] = ()  # the author's view only: what each recipient reported
+
+
+@dataclass(frozen=True)
+class UseReport:
+    """A recipient's report of its use of a flag, as the author's instance is told it."""
+
+    received_at: int
+    last_used_at: int | None
+    verdicts: int
+    worklist_lines: int
+
+    def query(self) -> str:
+        said = {"received_at": self.received_at, "verdicts": self.verdicts, "worklist_lines": self.worklist_lines}
+        if self.last_used_at is not None:
+            said["last_used_at"] = self.last_used_at
+        return urlencode(said)
+
+    @classmethod
+    def of(cls, usage: Usage) -> UseReport:
+        return cls(usage.received_at, usage.last_used_at, usage.verdicts, usage.worklist_lines)
 
 
 @dataclass
@@ -137,6 +171,9 @@ class _Due:
         attempt.due = now + BACKOFF[min(attempt.count, len(BACKOFF) - 1)]
         attempt.count += 1
 
+    def after(self, flag_id: int, due: float) -> None:
+        self.attempts[flag_id] = _Attempts(0, due)
+
 
 class Flags:
     def __init__(
@@ -154,13 +191,17 @@ class Flags:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         salt: Callable[[], bytes] = lambda: os.urandom(32),
+        report_every: float = 10.0,
     ) -> None:
         self.store, self.authority, self.country = store, authority, country
         self.encryption_key, self.writes, self.book = encryption_key, writes, book
         self.authenticate, self.fetcher, self.signing_key = authenticate, fetcher, signing_key
         self.clock, self.monotonic, self.salt = clock, monotonic, salt
+        self.report_every = report_every  # seconds between two use reports of one flag
         self.wake = threading.Event()
         self._due = _Due()
+        self._report_due = _Due()
+        self._reported: dict[int, UseReport] = {}  # flag id -> the last report its author's instance took
 
     # ------------------------------------------------------------ sharing
 
@@ -241,14 +282,24 @@ class Flags:
 
     def withdraw(self, caller: Caller, flag_id: int, request: SignedFlagWrite) -> tuple[str, bool]:
         """Queues a signed withdrawFlag: by the flag's author, or a customs authority of the
-        author's country. Anyone else is told there is no such flag."""
+        author's country. A recipient (it knows the flag exists) is told why it may not;
+        anyone else is told there is no such flag."""
         writes = self._writes()
         caller.require_acting(request.authority, "authority")
         with self.store.session() as session:
             state = flags.flag(session, flag_id)
             signer = index.party(session, to_checksum_address(request.authority))
-        if state is None or not _may_withdraw(state.shared, signer):
+        if state is None:
             raise NotFound(f"no flag {flag_id}")
+        if not _may_withdraw(state.shared, signer):
+            if to_checksum_address(request.authority) not in state.shared.recipients:
+                raise NotFound(f"no flag {flag_id}")
+            raise NotAuthorised(
+                "NOT_THE_AUTHOR",
+                "authority",
+                f"flag {flag_id} is {state.shared.author}'s: only its author, or customs of "
+                f"{state.shared.author_country}, withdraws it",
+            )
         if state.withdrawn_at_block is not None:
             raise ConflictingSubmission(
                 "ALREADY_WITHDRAWN", "id", f"flag {flag_id} was withdrawn at block {state.withdrawn_at_block}"
@@ -280,8 +331,10 @@ class Flags:
             held = flags.document_of(session, "0x" + state.shared.content_hash.hex())
             if held is not None:
                 flags.log_read(session, flag_id, me, "person", int(self.clock()))
-            reads = tuple(flags.reads_of(session, flag_id)) if me == state.shared.author else ()
-        return FlagView(state, None if held is None else held.content, reads)
+            mine = me == state.shared.author
+            reads = tuple(flags.reads_of(session, flag_id)) if mine else ()
+            uses = tuple(flags.recipient_uses(session, flag_id)) if mine else ()
+        return FlagView(state, None if held is None else held.content, reads, uses)
 
     # ------------------------------------------------------------ serving peers
 
@@ -302,6 +355,34 @@ class Flags:
         log.info("flag %d served to %s", flag_id, asker)
         return held.document
 
+    def take_use_report(
+        self, authorization: str | None, method: str, path: str, flag_id: int, report: UseReport
+    ) -> None:
+        """Keeps a recipient's report of its use of flag `flag_id`, shared from here, told
+        by its instance; the 404 of an unknown flag for anyone else."""
+        refused = f"no flag {flag_id}"
+        if self.authenticate is None:
+            raise NotFound(refused)
+        asker, _ = self.authenticate(authorization, method, path, refused)
+        with self.store.session() as session:
+            state = flags.flag(session, flag_id)
+            held = None if state is None else flags.document_of(session, "0x" + state.shared.content_hash.hex())
+            if state is None or held is None or held.origin != "local" or asker not in state.shared.recipients:
+                log.warning(
+                    "use report of flag %d from %s not taken: not a recipient, or not shared here", flag_id, asker
+                )
+                raise NotFound(refused)
+            use = RecipientUse(
+                asker,
+                report.received_at,
+                report.last_used_at,
+                report.verdicts,
+                report.worklist_lines,
+                int(self.clock()),
+            )
+            flags.put_recipient_use(session, flag_id, use)
+        log.info("flag %d: %s reports %d verdicts, %d worklist lines", flag_id, asker, use.verdicts, use.worklist_lines)
+
     # ------------------------------------------------------------ fetching
 
     def step(self) -> int:
@@ -319,7 +400,34 @@ class Flags:
                 self._due.attempts.pop(shared.flag_id, None)
             else:
                 self._due.failed(shared.flag_id, now)
+        self._report_uses(now)
         return kept
+
+    def _report_uses(self, now: float) -> None:
+        """Tells the authors' instances of the flags fetched here how they were used, where
+        that changed since the last report taken and the report is due."""
+        assert self.fetcher is not None
+        with self.store.session() as session:
+            usage = flags.usage_to_report(session, self.authority)
+        for use in usage:
+            flag_id, report = use.shared.flag_id, UseReport.of(use)
+            if self._reported.get(flag_id) == report or not self._report_due.due(flag_id, now):
+                continue
+            endpoint = self._author_endpoint(use.shared)
+            if endpoint is None:
+                self._report_due.failed(flag_id, now)
+                continue
+            path = f"/v1/peer/flags/{flag_id}/uses?{report.query()}"
+            try:
+                taken = self.fetcher.post(endpoint.url, path, self._authorization(endpoint, "POST"))
+            except LedgerError as exc:
+                log.info("use of flag %d not reported to %s (%s): %s", flag_id, endpoint.authority, endpoint.url, exc)
+                taken = False
+            if taken:
+                self._reported[flag_id] = report
+                self._report_due.after(flag_id, now + self.report_every)
+            else:
+                self._report_due.failed(flag_id, now)
 
     def _fetch(self, shared: SharedFlag) -> bool:
         assert self.fetcher is not None
@@ -378,13 +486,14 @@ class Flags:
                 None,
             )
 
-    def _authorization(self, endpoint: Endpoint) -> Callable[[str], str]:
-        return peer_authorization(self.signing_key().private, self.authority, endpoint.authority, self.clock)
+    def _authorization(self, endpoint: Endpoint, method: str = "GET") -> Callable[[str], str]:
+        return peer_authorization(self.signing_key().private, self.authority, endpoint.authority, self.clock, method)
 
     # ------------------------------------------------------------ for verification
 
     def held(self) -> list[HeldFlag]:
-        """The flags sent to this authority whose content is held, withdrawn ones too."""
+        """The flags sent to this authority, and those it shared itself (it knows them: its
+        own verdicts fire them too), whose content is held, withdrawn ones too."""
         with self.store.session() as session:
             return flags.held_flags(session, self.authority)
 
@@ -392,12 +501,13 @@ class Flags:
         with self.store.session() as session:
             return flags.version(session)
 
-    def used(self, reasons: Sequence[str]) -> None:
-        """Counts one use of each flag a verification's fired flag rules name."""
+    def used(self, reasons: Sequence[str], *, worklist: bool = False) -> None:
+        """Counts one use of each flag a verdict's (or with `worklist` a worklist line's)
+        fired flag rules name."""
         ids = sorted({int(m) for reason in reasons for m in _FLAG_IN_REASON.findall(reason)})
         if ids:
             with self.store.session() as session:
-                flags.count_uses(session, ids)
+                flags.count_uses(session, ids, int(self.clock()), worklist=worklist)
 
     # ------------------------------------------------------------ checks
 

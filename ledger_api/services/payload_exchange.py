@@ -62,14 +62,15 @@ MISMATCHES = {"NOT_ON_CHAIN", "PAYLOAD_HASH_MISMATCH", "BAD_SIGNATURE", "WRONG_S
 
 
 def peer_authorization(
-    key: Ed25519PrivateKey, authority: str, audience: str, clock: Callable[[], float]
+    key: Ed25519PrivateKey, authority: str, audience: str, clock: Callable[[], float], method: str = "GET"
 ) -> Callable[[str], str]:
-    """The Authorization header of a GET from `authority`'s instance to `audience`'s, made
-    per request path (`htu`) with a token of its own (the client calls it per request)."""
+    """The Authorization header of a request (`method`, a GET by default) from `authority`'s
+    instance to `audience`'s, made per request path (`htu`) with a token of its own (the
+    client calls it per request)."""
 
     def header(htu: str) -> str:
         token = peer_tokens.issue(
-            key, authority=authority, audience=audience, method="GET", path=htu, now=int(clock()), jti=uuid.uuid4().hex
+            key, authority=authority, audience=audience, method=method, path=htu, now=int(clock()), jti=uuid.uuid4().hex
         )
         return f"{peer_tokens.AUTH_SCHEME} {token}"
 

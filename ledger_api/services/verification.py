@@ -11,7 +11,7 @@ fetch such payloads, within a short time, before a verdict is made.
 
 Risk also reads the intelligence flags this instance's authority holds (`FlagSource`,
 services/flags.py) when the verifying country is the authority's own, judged as of the
-verdict's block; a caller that is not customs is not shown the flag rules that fired. It
+verdict's block; a caller that is not customs gets the answer computed without them. It
 reads, too, the inspection outcomes partner customs recorded on the consignment, with what
 the arrangement in force at the verdict's block time recognises of them."""
 
@@ -287,7 +287,7 @@ class FlagSource(Protocol):
 
     def held(self) -> Sequence[HeldFlag]: ...
     def version(self) -> object: ...
-    def used(self, reasons: Sequence[str]) -> None: ...
+    def used(self, reasons: Sequence[str], *, worklist: bool = False) -> None: ...
 
 
 def flags_for_verdict(
@@ -363,19 +363,23 @@ class Verifier:
         (services/access.py): a partner customs gets the messages said without the seal and
         container numbers and HS codes it may not see; the verdict, codes, records, lane and
         receipt are the same. `reveal_flags` False (a caller that is not customs): the flag
-        rules that fired are left out of the answer's `risk.fired` and of its receipt's."""
+        rules are computed without any flag: its lane, score, fired rules and receipt are those
+        the consignment would have if no flag existed (a lane that moved would tell a trader
+        it was flagged)."""
         key = self.reader.fingerprint(ucr, country, at_block)
         if self.fetch_missing is not None and not all(row[3] for row in key[4]):
             self.fetch_missing(consignment_key(ucr), self.fetch_seconds)
             key = self.reader.fingerprint(ucr, country, at_block)
-        if self.flags is not None:
+        with_flags = reveal_flags and self.flags is not None
+        if with_flags:
+            assert self.flags is not None
             key = (*key, self.flags.version())
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)
         if cached is None:
-            cached = self._outcome(ucr, country, at_block)
+            cached = self._outcome(ucr, country, at_block, with_flags=with_flags)
             with self._lock:
                 self._cache[key] = cached
                 while len(self._cache) > self.CACHE_SIZE:
@@ -387,24 +391,18 @@ class Verifier:
         flagged = [f["reason"] for f in fired if f["id"] in self._flag_rules]
         if flagged and self.flags is not None:
             self.flags.used(flagged)
-        hidden: dict[str, Any] = {}
-        if flagged and not reveal_flags:
-            kept = [f for f in fired if f["id"] not in self._flag_rules]
-            answer = dict(answer, risk=dict(answer["risk"], fired=kept))
-            hidden = {"fired": [f["id"] for f in kept]}  # nor does its receipt name them
         now = int(time.time())
         receipt = self.keyring.issue(
-            claims(
-                iat=now, jti=uuid.uuid4().hex, requester=requester, exp=now + self.receipt_validity_seconds, **hidden
-            )
+            claims(iat=now, jti=uuid.uuid4().hex, requester=requester, exp=now + self.receipt_validity_seconds)
         )
         return dict(answer, receipt=receipt)
 
-    def _outcome(self, ucr: str, country: str, at_block: int | None) -> _Outcome:
+    def _outcome(self, ucr: str, country: str, at_block: int | None, *, with_flags: bool) -> _Outcome:
         gathered = self.reader.gather(ucr, country, at_block)
         result = verify(gathered.input)
         own = self.issuer[1] if self.issuer is not None else None
-        flags, block_time = flags_for_verdict(self.flags, own, country, gathered.block_time)
+        source = self.flags if with_flags else None
+        flags, block_time = flags_for_verdict(source, own, country, gathered.block_time)
         inspections = gathered.partner_inspections()
         risk = assess(self.rules, gathered.input, flags=flags, block_time=block_time, partner_inspections=inspections)
         evidence = rfc8785.dumps(gathered.bundle())

@@ -78,6 +78,7 @@ class Worklist:
         # The intelligence flags this authority holds fire on its own country's lines, as
         # in its verdicts; a line remembers the flags' version it was computed with.
         self.flags, self.own_country = flags, own_country
+        self._flag_rules = {r.id for r in rules.rules if r.when.type == "intelligence_flag_matches"}
         self._flags_passed: dict[str, str] = {}  # country -> the flags' tag of the refresher's last pass
         # country -> the change marker its lines were last current at, and how many were pending then
         self._checked: dict[str, tuple[str, int]] = {}
@@ -212,6 +213,8 @@ class Worklist:
             risk = assess(
                 self.rules, gathered.input, flags=flags, block_time=block_time, partner_inspections=inspections
             )
+            if flags and self.flags is not None:  # the author hears of each line a flag fired on
+                self.flags.used([f.reason for f in risk.fired if f.id in self._flag_rules], worklist=True)
             fresh.append((entry_of(gathered.input, risk), f"{fingerprint}@{now.block}"))
             if len(fresh) >= CHUNK:  # in chunks: a long catch-up commits as it goes
                 self._save(country, fresh, [])

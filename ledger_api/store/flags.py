@@ -1,7 +1,8 @@
 """The store's side of intelligence flags (#16): the flags the chain shows (`flags`, kept
 by the indexer from FlagShared and FlagWithdrawn), their sealed documents and opened
-contents held here (`flag_documents`), and the log of every read of a content
-(`flag_reads`). Every SQL statement about them is here."""
+contents held here (`flag_documents`), the log of every read of a content
+(`flag_reads`), and what the recipients reported of their use of the flags authored here
+(`flag_recipient_uses`). Every SQL statement about them is here."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from ledger_api.domain.intelligence import FlagContent, HeldFlag, SharedFlag, parse_flag_content
-from ledger_api.store.tables import FlagDocumentRow, FlagReadRow, FlagRow
+from ledger_api.store.tables import FlagDocumentRow, FlagReadRow, FlagRecipientUseRow, FlagRow
 
 
 def _hex(value: bytes) -> str:
@@ -66,7 +67,10 @@ def put_withdrawn(session: Session, flag_id: int, by: str, block: int) -> None:
 
 
 def forget_above(session: Session, block: int) -> None:
-    """What a reorg took away above `block`: flags shared there, withdrawals made there."""
+    """What a reorg took away above `block`: flags shared there (and what their recipients
+    reported of them), withdrawals made there."""
+    gone = select(FlagRow.id).where(FlagRow.block_number > block)
+    session.execute(delete(FlagRecipientUseRow).where(FlagRecipientUseRow.flag_id.in_(gone)))
     session.execute(delete(FlagRow).where(FlagRow.block_number > block))
     session.execute(
         update(FlagRow).where(FlagRow.withdrawn_at_block > block).values(withdrawn_at_block=None, withdrawn_by=None)
@@ -137,11 +141,22 @@ class FlagState:
     withdrawn_by: str | None
     held: bool
     fetch_error: str | None
-    uses: int
+    uses: int  # verdicts here that fired it
+    worklist_uses: int = 0  # worklist lines computed here that fired it
+    last_used_at: int | None = None  # unix seconds
 
 
 def _state(row: FlagRow, held: bool) -> FlagState:
-    return FlagState(shared_of(row), row.withdrawn_at_block, row.withdrawn_by, held, row.fetch_error, row.uses)
+    return FlagState(
+        shared_of(row),
+        row.withdrawn_at_block,
+        row.withdrawn_by,
+        held,
+        row.fetch_error,
+        row.uses,
+        row.worklist_uses or 0,
+        row.last_used_at,
+    )
 
 
 def flag(session: Session, flag_id: int) -> FlagState | None:
@@ -167,19 +182,19 @@ def flags_of(session: Session, party: str) -> list[FlagState]:
     ]
 
 
-def held_flags(session: Session, recipient: str) -> list[HeldFlag]:
-    """The flags sent to `recipient` whose content is held here, withdrawn ones too: a
-    verification as of a block judges which were in force then."""
+def held_flags(session: Session, authority: str) -> list[HeldFlag]:
+    """The flags `authority` was sent or shared itself whose content is held here,
+    withdrawn ones too: a verification as of a block judges which were in force then."""
     rows = session.execute(
         select(FlagRow, FlagDocumentRow.content)
         .join(FlagDocumentRow, FlagDocumentRow.content_hash == FlagRow.content_hash)
-        .where(FlagRow.recipients.contains(recipient))
+        .where(FlagRow.recipients.contains(authority) | (FlagRow.author == authority))
         .order_by(FlagRow.id)
     ).all()
     return [
         HeldFlag(shared_of(row), parse_flag_content(content), row.withdrawn_at_block)
         for row, content in rows
-        if recipient in json.loads(row.recipients)
+        if row.author == authority or authority in json.loads(row.recipients)
     ]
 
 
@@ -207,8 +222,79 @@ def set_fetch_error(session: Session, flag_id: int, error: str | None) -> None:
     session.execute(update(FlagRow).where(FlagRow.id == flag_id).values(fetch_error=error))
 
 
-def count_uses(session: Session, flag_ids: list[int]) -> None:
-    session.execute(update(FlagRow).where(FlagRow.id.in_(flag_ids)).values(uses=FlagRow.uses + 1))
+def count_uses(session: Session, flag_ids: list[int], now: int, *, worklist: bool = False) -> None:
+    """One more use of each flag: a verdict, or with `worklist` a worklist line, that fired it."""
+    counted = {"worklist_uses": FlagRow.worklist_uses + 1} if worklist else {"uses": FlagRow.uses + 1}
+    session.execute(update(FlagRow).where(FlagRow.id.in_(flag_ids)).values(last_used_at=now, **counted))
+
+
+@dataclass(frozen=True)
+class Usage:
+    """A recipient's use of a flag it fetched, as it reports it to the author's instance."""
+
+    shared: SharedFlag
+    received_at: int  # when its content was held here
+    last_used_at: int | None
+    verdicts: int
+    worklist_lines: int
+
+
+def usage_to_report(session: Session, recipient: str) -> list[Usage]:
+    """The flags sent to `recipient` and fetched from their authors' instances, with their use here."""
+    rows = session.execute(
+        select(FlagRow, FlagDocumentRow.created_at)
+        .join(FlagDocumentRow, FlagDocumentRow.content_hash == FlagRow.content_hash)
+        .where(FlagRow.recipients.contains(recipient), FlagDocumentRow.origin == "peer")
+        .order_by(FlagRow.id)
+    ).all()
+    return [
+        Usage(shared_of(row), int(received), row.last_used_at, row.uses, row.worklist_uses or 0)
+        for row, received in rows
+        if recipient in json.loads(row.recipients)
+    ]
+
+
+@dataclass(frozen=True)
+class RecipientUse:
+    """What a recipient reported of its use of a flag authored here (the author's view)."""
+
+    recipient: str
+    received_at: int
+    last_used_at: int | None
+    verdicts: int
+    worklist_lines: int
+    reported_at: int
+
+    @property
+    def times_used(self) -> int:
+        return self.verdicts + self.worklist_lines
+
+
+def put_recipient_use(session: Session, flag_id: int, use: RecipientUse) -> None:
+    """Keeps a recipient's latest report of its use of flag `flag_id`."""
+    session.merge(
+        FlagRecipientUseRow(
+            flag_id=flag_id,
+            recipient=use.recipient,
+            received_at=use.received_at,
+            last_used_at=use.last_used_at,
+            verdicts=use.verdicts,
+            worklist_lines=use.worklist_lines,
+            reported_at=use.reported_at,
+        )
+    )
+
+
+def recipient_uses(session: Session, flag_id: int) -> list[RecipientUse]:
+    rows = session.scalars(
+        select(FlagRecipientUseRow)
+        .where(FlagRecipientUseRow.flag_id == flag_id)
+        .order_by(FlagRecipientUseRow.recipient)
+    ).all()
+    return [
+        RecipientUse(r.recipient, r.received_at, r.last_used_at, r.verdicts, r.worklist_lines, r.reported_at)
+        for r in rows
+    ]
 
 
 def version(session: Session) -> tuple[int, int, int]:

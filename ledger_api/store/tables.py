@@ -371,6 +371,8 @@ class FlagRow(Base):
     # Why the last fetch of its document from the author's instance failed (a recipient's).
     fetch_error: Mapped[str | None] = mapped_column(Text)
     uses: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # verifications here that fired it
+    worklist_uses: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # worklist lines computed here
+    last_used_at: Mapped[int | None] = mapped_column(BigInteger)  # unix seconds: the last verdict or line that fired it
 
 
 class FlagDocumentRow(Base):
@@ -387,6 +389,22 @@ class FlagDocumentRow(Base):
     recipients: Mapped[str] = mapped_column(Text)  # JSON list, in the order sealed (shareFlag's order)
     origin: Mapped[str] = mapped_column(String(8))  # local | peer
     created_at: Mapped[int] = mapped_column(BigInteger)  # unix seconds
+
+
+class FlagRecipientUseRow(Base):
+    """What a recipient's instance reported to the author's of its use of a flag (a signed
+    peer request, the latest report kept): when it held the flag, when it last fired, and
+    on how many verdicts and worklist lines it fired there. The author's view only."""
+
+    __tablename__ = "flag_recipient_uses"
+
+    flag_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    recipient: Mapped[str] = mapped_column(String(42), primary_key=True)
+    received_at: Mapped[int] = mapped_column(BigInteger)  # unix seconds, the recipient's clock
+    last_used_at: Mapped[int | None] = mapped_column(BigInteger)
+    verdicts: Mapped[int] = mapped_column(Integer)
+    worklist_lines: Mapped[int] = mapped_column(Integer)
+    reported_at: Mapped[int] = mapped_column(BigInteger)  # unix seconds, this instance's clock
 
 
 class FlagReadRow(Base):

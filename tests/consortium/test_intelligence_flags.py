@@ -5,6 +5,8 @@ chain by Japan's signature, fetched by the Dutch instance, opened and checked ag
 chain, and the Dutch lane turns RED naming it. Singapore, not a recipient, can read
 nothing of it and its lane does not change. A tampered document is refused; a verdict as
 of a block before the flag does not fire it; withdrawal stops it; every read is logged.
+Japan's own verdicts fire its flag; the exporter's answer is computed without it; the
+Dutch instance reports its use of the flag to Japan's, which shows it to the author.
 
 The chain mines every 2 seconds once the setup is done: the waits below are a few blocks."""
 
@@ -204,7 +206,11 @@ def test_a_verdict_as_of_a_block_before_the_flag_does_not_fire_it(three: Three, 
     assert set(fired(at_flag)) >= FLAG_RULES
 
 
-def test_traders_are_not_shown_the_flag_rules_that_fired(three: Three, shared: Shared):
+def test_a_traders_answer_is_computed_as_if_no_flag_existed_while_the_recipient_customs_lane_is_red(
+    three: Three, shared: Shared
+):
+    """A lane that moved would tell the exporter it was flagged: its lane, score, fired rules
+    and receipt are those of the verdict before the flag; the Dutch customs' are RED."""
     wait_until(lambda: three.nl.http.get(f"/v1/flags/{shared.flag_id}").json()["held"], timeout=60, what="held")
     token = three.nl.credential(EXPORTER)
     response = three.nl.http.get(
@@ -213,10 +219,77 @@ def test_traders_are_not_shown_the_flag_rules_that_fired(three: Three, shared: S
         headers={"Authorization": f"Bearer {token}"},
     )
     assert response.status_code == 200, response.text
-    assert not FLAG_RULES & set(fired(response.json()))
-    assert all("flag" not in f["reason"] for f in response.json()["risk"]["fired"])
-    claims = json.loads(base64.urlsafe_b64decode(response.json()["receipt"].split(".")[1] + "=="))
-    assert claims["risk"]["fired"] == [f["id"] for f in response.json()["risk"]["fired"]]  # nor does its receipt
+    trader = response.json()
+    customs = verification(three.nl, DELIVERED, "NL")
+    assert customs["risk"]["lane"] == "RED" and set(fired(customs)) >= FLAG_RULES
+    assert trader["as_of_block"] >= shared.block  # the flag is in force at the trader's block
+    no_flag = shared.before["risk"]
+    assert (trader["risk"]["lane"], trader["risk"]["score"]) == (no_flag["lane"], no_flag["score"])
+    assert trader["risk"]["score"] < customs["risk"]["score"]
+    assert fired(trader) == fired(shared.before)
+    assert all("flag" not in f["reason"] for f in trader["risk"]["fired"])
+    claims = json.loads(base64.urlsafe_b64decode(trader["receipt"].split(".")[1] + "=="))
+    assert claims["risk"] == {"lane": no_flag["lane"], "score": no_flag["score"], "fired": list(fired(shared.before))}
+
+
+def test_japan_sees_its_own_flag_fire_on_its_own_verdicts(three: Three, shared: Shared):
+    """The author knows its flag: Japan's verdict on the exporter's consignment fires it."""
+    mine = verification(three.jp, DELIVERED, "JP")
+    reasons = fired(mine)
+    assert set(reasons) >= FLAG_RULES
+    assert f"flag {shared.flag_id} from JP (SANCTIONED_PARTY, HIGH) names party {EXPORTER}" in reasons["R010"]
+    before = verification(three.jp, DELIVERED, "JP", at_block=shared.block - 1)
+    assert not FLAG_RULES & set(fired(before))
+    assert mine["risk"]["score"] > before["risk"]["score"]
+
+
+def test_the_author_sees_that_the_dutch_instance_received_its_flag_and_how_often_it_fired(three: Three, shared: Shared):
+    """The Dutch instance reports its use of the flag to Japan's in a signed peer request;
+    Japan's view of its flag shows, per recipient, when it was received, last used, and
+    on how many verdicts and worklist lines it fired."""
+    wait_until(lambda: three.nl.http.get(f"/v1/flags/{shared.flag_id}").json()["held"], timeout=60, what="held")
+    verification(three.nl, DELIVERED, "NL")  # one more verdict that fires it
+    at_nl = three.nl.http.get(f"/v1/flags/{shared.flag_id}").json()
+    assert at_nl["uses"] >= 1 and at_nl["last_used_at"] is not None
+    assert at_nl["used_by"] == []  # the author's view only
+
+    def reported() -> dict[str, Any] | None:
+        used_by = three.jp.http.get(f"/v1/flags/{shared.flag_id}").json()["used_by"]
+        nl = next((u for u in used_by if u["recipient"] == NL_CUSTOMS.address), None)
+        return nl if nl is not None and nl["verdicts"] >= 1 and nl["last_used_at"] is not None else None
+
+    wait_until(reported, timeout=90, what="JP hears that NL used the flag")
+    nl = reported()
+    assert nl is not None
+    assert nl["times_used"] == nl["verdicts"] + nl["worklist_lines"] >= 1
+    assert nl["received_at"] <= nl["last_used_at"] <= nl["reported_at"] + 5
+    assert {u["recipient"] for u in three.jp.http.get(f"/v1/flags/{shared.flag_id}").json()["used_by"]} == {
+        NL_CUSTOMS.address
+    }
+
+
+def test_a_use_report_is_taken_only_from_a_recipients_instance_and_only_with_the_figures_it_signed(
+    three: Three, shared: Shared
+):
+    nl_key = three.nl.runtime.instance.peer_signing_key().private  # type: ignore[union-attr]
+    sg_key = three.sg.runtime.instance.peer_signing_key().private  # type: ignore[union-attr]
+    now = int(time.time())
+    path = f"/v1/peer/flags/{shared.flag_id}/uses?received_at={now}&verdicts=99&worklist_lines=0"
+
+    def post(key: Any, authority: str, signed_path: str, sent_path: str) -> httpx.Response:
+        token = peers.token(key, authority, JP_CUSTOMS.address, signed_path, method="POST")
+        return httpx.post(three.jp.url + sent_path, headers={"Authorization": f"{AUTH_SCHEME} {token}"})
+
+    unknown_path = f"/v1/peer/flags/999999/uses?received_at={now}&verdicts=99&worklist_lines=0"
+    unknown = post(sg_key, SG_CUSTOMS.address, unknown_path, unknown_path)
+    assert unknown.status_code == 404 and unknown.json()["detail"] == "no flag 999999"
+    refused = post(sg_key, SG_CUSTOMS.address, path, path)  # Singapore is no recipient
+    assert refused.status_code == 404 and refused.json()["detail"] == f"no flag {shared.flag_id}"
+    altered = post(nl_key, NL_CUSTOMS.address, path, path.replace("verdicts=99", "verdicts=98"))
+    assert altered.status_code == 404
+    used_by = three.jp.http.get(f"/v1/flags/{shared.flag_id}").json()["used_by"]
+    assert all(u["verdicts"] not in (98, 99) for u in used_by)
+    assert all(u["recipient"] != SG_CUSTOMS.address for u in used_by)
 
 
 def test_singapore_not_a_recipient_reads_nothing_and_its_lane_does_not_change(three: Three, shared: Shared):
@@ -357,24 +430,45 @@ def test_while_the_authors_instance_is_down_the_recipient_asks_again_and_holds_t
     assert (at_nl() or {})["fetch_error"] is None
 
 
-def test_withdrawal_stops_the_rule_and_earlier_verdicts_keep_it(three: Three, shared: Shared):
-    wait_until(lambda: three.nl.http.get(f"/v1/flags/{shared.flag_id}").json()["held"], timeout=60, what="held")
-    party = three.jp.http.get(f"/v1/parties/{JP_CUSTOMS.address}").json()
+def withdrawal(three: Three, flag_id: int, signer: Any) -> dict[str, Any]:
+    """What `signer` signs to withdraw flag `flag_id` through Japan's instance."""
+    party = three.jp.http.get(f"/v1/parties/{signer.address}").json()
     ledger = three.jp.http.get("/v1/ledger").json()
-    sign = {
+    return {
         "to": ledger["contracts"]["IntelligenceLedger"],
         "gas": 150_000,
         "nonce": party["forwarder_nonce"],
-        "data": "0x" + _withdraw_call(shared.flag_id).hex(),
+        "data": "0x" + _withdraw_call(flag_id).hex(),
         "chain_id": ledger["chain_id"],
         "forwarder": ledger["contracts"]["LedgerForwarder"],
     }
-    # Singapore customs may not withdraw Japan's flag: to it, there is no such flag.
+
+
+def test_a_recipient_may_not_withdraw_the_flag_and_is_told_why_a_non_recipient_is_told_there_is_none(
+    three: Three, shared: Shared
+):
+    nl_at_jp = {"Authorization": f"Bearer {three.jp.credential(NL_CUSTOMS.address)}"}
+    by_nl = signed(three.jp, NL_CUSTOMS, withdrawal(three, shared.flag_id, NL_CUSTOMS))
+    recipient = three.jp.http.request("DELETE", f"/v1/flags/{shared.flag_id}", json=by_nl, headers=nl_at_jp)
+    assert problem(recipient) == (403, "NOT_THE_AUTHOR", "authority")
+    assert "only its author, or customs of JP, withdraws it" in recipient.json()["detail"]
+
+    # Singapore customs, no recipient: to it there is no such flag, word for word.
     sg_at_jp = {"Authorization": f"Bearer {three.jp.credential(SG_CUSTOMS.address)}"}
-    refused = three.jp.http.request(
-        "DELETE", f"/v1/flags/{shared.flag_id}", json=signed(three.jp, SG_CUSTOMS, sign), headers=sg_at_jp
-    )
-    assert refused.status_code == 404
+    by_sg = signed(three.jp, SG_CUSTOMS, withdrawal(three, shared.flag_id, SG_CUSTOMS))
+    refused = three.jp.http.request("DELETE", f"/v1/flags/{shared.flag_id}", json=by_sg, headers=sg_at_jp)
+    unknown = three.jp.http.request("DELETE", "/v1/flags/999999", json=by_sg, headers=sg_at_jp)
+    assert refused.status_code == unknown.status_code == 404
+    assert refused.json()["detail"] == f"no flag {shared.flag_id}" and unknown.json()["detail"] == "no flag 999999"
+    assert {k: v for k, v in refused.json().items() if k not in ("detail", "instance")} == {
+        k: v for k, v in unknown.json().items() if k not in ("detail", "instance")
+    }
+    assert three.jp.http.get(f"/v1/flags/{shared.flag_id}").json()["withdrawn_at_block"] is None
+
+
+def test_withdrawal_stops_the_rule_and_earlier_verdicts_keep_it(three: Three, shared: Shared):
+    wait_until(lambda: three.nl.http.get(f"/v1/flags/{shared.flag_id}").json()["held"], timeout=60, what="held")
+    sign = withdrawal(three, shared.flag_id, JP_CUSTOMS)
     response = three.jp.http.request("DELETE", f"/v1/flags/{shared.flag_id}", json=signed(three.jp, JP_CUSTOMS, sign))
     assert response.status_code == 202, response.text
 

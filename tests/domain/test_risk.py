@@ -248,9 +248,31 @@ def test_a_partner_customs_reads_which_rules_fired_without_seals_containers_or_h
 
 
 def test_a_reason_that_names_nothing_withheld_reads_the_same_for_a_partner_customs(every_condition):
+    inp = consignment(clean_records(), recognition=None)
+    reason, _ = fired(every_condition, inp)["NOT_RECOGNISED"]
+    assert partner_reasons(every_condition, inp)["NOT_RECOGNISED"] == reason
+
+
+def test_a_partner_customs_reads_in_which_country_custody_was_but_not_the_place(every_condition):
+    """UN/LOCODEs (a port, a terminal) are the records' business: a partner customs reads
+    the country alone, in the origin, watched-transit and late-declaration reasons."""
     records = with_record(clean_records(), 0, declaration(origin_country="DE"))
-    reason, _ = fired(every_condition, consignment(records))["ORIGIN"]
-    assert partner_reasons(every_condition, consignment(records))["ORIGIN"] == reason
+    records = with_record(records, 3, custody("HANDOVER", "IRBND", "2026-04-02T09:00:00Z"))
+    records = [replace(records[0], block_timestamp=at("2026-03-01T12:00:00")), *records[1:]]
+    inp = consignment(records)
+    full = fired(every_condition, inp)
+    partner = partner_reasons(every_condition, inp)
+    assert {"ORIGIN", "WATCHED", "LATE"} <= set(partner)
+    assert "NLRTM" in full["ORIGIN"][0] and "IRBND" in full["WATCHED"][0] and "NLRTM" in full["LATE"][0]
+    assert partner["ORIGIN"] == "origin DE is declared, but custody began in NL (HANDOVER 0x00000000)"
+    assert partner["WATCHED"] == "custody passed through IR, which is on transshipment_watch"
+    assert partner["LATE"] == (
+        "the declaration was written at 2026-03-01T12:00:00Z (block 5000), after the first handover at "
+        "2026-03-01T10:30:00Z"
+    )
+    told = " ".join(partner.values())
+    for place in ("NLRTM", "IRBND", "JPTYO", "RTM", "BND", "TYO"):
+        assert place not in told, place
 
 
 def test_an_origin_other_than_where_custody_began_fires(every_condition):

@@ -594,6 +594,20 @@ def test_custody_that_begins_outside_the_declared_origin_country_is_an_origin_mi
     assert invalid(result) == {"DECLARATION": "ORIGIN_MISMATCH"}
 
 
+def test_a_partner_customs_reads_where_custody_began_by_country_not_by_place():
+    steps = good_steps()
+    for step in steps[2:4]:
+        assert isinstance(step.payload, dict)
+        step.payload["location"] = "BEANR"
+    check = verify(build(steps)).check("DECLARATION")
+    full, partner = check.as_dict(), check.as_dict(partner=True)
+    assert "BEANR" in full["reason"]["message"]
+    assert "BEANR" not in partner["reason"]["message"] and "ANR" not in partner["reason"]["message"]
+    assert partner["reason"]["message"].endswith("but custody began in BE")
+    assert {k: v for k, v in partner.items() if k != "reason"} == {k: v for k, v in full.items() if k != "reason"}
+    assert partner["reason"]["code"] == full["reason"]["code"] == "ORIGIN_MISMATCH"
+
+
 def test_a_declaration_by_a_party_that_is_not_an_exporter_fails_the_declaration_check():
     parties = {address(n): active(n) for n in CAST}
     parties[address("exporter")] = PartyFact(address("exporter"), "NL", 1, (PartyCheckpoint(1, CARRIER, 1),))
@@ -781,6 +795,22 @@ def test_a_record_whose_payload_a_peer_served_wrong_names_the_peer_while_no_good
     integrity = result.check("PAYLOAD_INTEGRITY")
     assert (integrity.status, integrity.reason.code) == (Status.ERROR, "PAYLOAD_REFUSED_FROM_PEER")
     assert refusal.peer_authority in integrity.reason.message and refusal.peer_url in integrity.reason.message
+
+
+def test_a_partner_customs_is_not_told_which_peers_served_a_payload_wrong_nor_why():
+    """Which authorities' instances were asked for a payload, and why their copies were
+    refused, is between the route's customs: a partner customs reads that the copies served
+    did not match, with the same code and records."""
+    refusal = PayloadRefusal("0x" + "5a" * 20, "https://ledger.customs.example.sg", "payload hash mismatch")
+    inp = with_record(chain_fact_only(build(good_steps()), 6), 6, refusals=(refusal,))
+    integrity = verify(inp).check("PAYLOAD_INTEGRITY")
+    full, partner = integrity.as_dict(), integrity.as_dict(partner=True)
+    told = partner["reason"]["message"]
+    for withheld in (refusal.peer_authority, refusal.peer_url, refusal.reason, "customs.example"):
+        assert withheld in full["reason"]["message"] and withheld not in told, withheld
+    assert "the payloads served of it do not match the chain" in told
+    assert {k: v for k, v in partner.items() if k != "reason"} == {k: v for k, v in full.items() if k != "reason"}
+    assert partner["reason"]["code"] == full["reason"]["code"] == "PAYLOAD_REFUSED_FROM_PEER"
 
 
 def test_a_record_neither_held_nor_on_chain_fails_the_signature_check():

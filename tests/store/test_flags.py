@@ -126,3 +126,55 @@ def test_every_read_is_logged_in_order(store: Store):
         flags.log_read(session, 2, JP, "person", 102)
     with store.session() as session:
         assert flags.reads_of(session, 1) == [flags.FlagRead(NL, "peer", 100), flags.FlagRead(JP, "person", 101)]
+
+
+def test_the_author_holds_its_own_flags_for_its_verdicts(store: Store):
+    own, document, content = shared_flag(1, 10)
+    with store.session() as session:
+        flags.put_shared(session, own)
+        flags.put_document(session, "0x" + own.content_hash.hex(), JP, document, content, own.recipients, "local", 1)
+    with store.session() as session:
+        assert [f.shared for f in flags.held_flags(session, JP)] == [own]
+        assert [f.shared for f in flags.held_flags(session, NL)] == [own]  # its recipient's, once held there
+        assert flags.held_flags(session, SG) == []
+
+
+def test_a_recipient_counts_verdicts_and_worklist_lines_and_reports_the_flags_it_fetched(store: Store):
+    fetched, document, content = shared_flag(1, 10)
+    waiting, *_ = shared_flag(2, 11)
+    with store.session() as session:
+        flags.put_shared(session, fetched)
+        flags.put_shared(session, waiting)
+    hold(store, fetched, document, content)  # received at 1
+    with store.session() as session:
+        flags.count_uses(session, [1], 50)
+        flags.count_uses(session, [1], 60, worklist=True)
+        flags.count_uses(session, [1], 70, worklist=True)
+    with store.session() as session:
+        state = flags.flag(session, 1)
+        assert state is not None and (state.uses, state.worklist_uses, state.last_used_at) == (1, 2, 70)
+        assert flags.usage_to_report(session, NL) == [flags.Usage(fetched, 1, 70, 1, 2)]
+        assert flags.usage_to_report(session, JP) == []  # the author's own are not reported to itself
+
+
+def test_the_author_keeps_each_recipients_latest_report_and_a_reorg_forgets_those_of_flags_it_took(store: Store):
+    kept, *_ = shared_flag(1, 10, recipients=(NL, SG))
+    gone, *_ = shared_flag(2, 15)
+    with store.session() as session:
+        flags.put_shared(session, kept)
+        flags.put_shared(session, gone)
+        flags.put_recipient_use(session, 1, flags.RecipientUse(NL, 5, None, 0, 0, 6))
+        flags.put_recipient_use(session, 1, flags.RecipientUse(SG, 7, 8, 1, 0, 9))
+        flags.put_recipient_use(session, 2, flags.RecipientUse(NL, 5, 6, 1, 1, 7))
+    with store.session() as session:
+        flags.put_recipient_use(session, 1, flags.RecipientUse(NL, 5, 40, 3, 4, 41))
+    with store.session() as session:
+        used = flags.recipient_uses(session, 1)
+        assert {u.recipient: (u.last_used_at, u.times_used, u.reported_at) for u in used} == {
+            NL: (40, 7, 41),
+            SG: (8, 1, 9),
+        }
+        flags.forget_above(session, 14)
+    with store.session() as session:
+        assert flags.recipient_uses(session, 2) == []
+        assert len(flags.recipient_uses(session, 1)) == 2

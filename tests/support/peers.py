@@ -39,13 +39,14 @@ def token(
     now: int | None = None,
     jti: str | None = None,
     lifetime: int = 30,
+    method: str = "GET",
 ) -> str:
-    """A token for GET `path` at `audience`'s instance, from `authority`'s."""
+    """A token for `method` (GET by default) `path` at `audience`'s instance, from `authority`'s."""
     return peer_tokens.issue(
         key,
         authority=authority,
         audience=audience,
-        method="GET",
+        method=method,
         path=path,
         now=int(time.time()) if now is None else now,
         jti=jti or uuid.uuid4().hex,

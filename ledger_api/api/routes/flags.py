@@ -1,12 +1,13 @@
 """Intelligence flags (#16): sealed here for the recipient authorities, shared on chain by
 the author's signature, read by the author and the recipients only (every read logged),
-and served to the recipients' instances. See services/flags.py."""
+served to the recipients' instances, whose reports of their use of a flag are taken here.
+See services/flags.py."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger_api.api.deps import CallerDep, FlagsDep
@@ -15,7 +16,7 @@ from ledger_api.api.routes.peer import _routed_path
 from ledger_api.api.schemas import RECORD_ID_PATTERN, Address, Signature, Uint256
 from ledger_api.api.writes import answer_replay, write_responses
 from ledger_api.domain.intelligence import MAX_RECIPIENTS, MAX_TEXT_LENGTH, CategoryName, SeverityName, Subject
-from ledger_api.services.flags import FlagState, FlagView, SignedFlagWrite
+from ledger_api.services.flags import FlagState, FlagView, SignedFlagWrite, UseReport
 
 router = APIRouter(tags=["intelligence"])
 
@@ -91,6 +92,16 @@ class FlagReadOut(BaseModel):
     at: int
 
 
+class RecipientUseOut(BaseModel):
+    recipient: str
+    received_at: int = Field(description="when the recipient's instance held the flag (its clock, unix seconds)")
+    last_used_at: int | None = Field(description="when a verdict or worklist line there last fired it")
+    times_used: int = Field(description="verdicts and worklist lines there that fired it")
+    verdicts: int
+    worklist_lines: int
+    reported_at: int = Field(description="when its instance last reported (this instance's clock)")
+
+
 class FlagOut(BaseModel):
     id: int
     author: str
@@ -107,11 +118,16 @@ class FlagOut(BaseModel):
     held: bool = Field(description="whether its content is held here")
     fetch_error: str | None = Field(description="a recipient's: why its content could not be fetched yet")
     uses: int = Field(description="verifications here that fired a rule naming it")
+    worklist_uses: int = Field(description="worklist lines computed here that fired a rule naming it")
+    last_used_at: int | None = Field(description="when a verification or worklist line here last fired it")
 
 
 class FlagDetailOut(FlagOut):
     content: dict[str, Any] | None
     reads: list[FlagReadOut] = Field(description="the author's view: every read of its content")
+    used_by: list[RecipientUseOut] = Field(
+        description="the author's view: what each recipient's instance reported of its use of the flag"
+    )
 
 
 class FlagsOut(BaseModel):
@@ -136,6 +152,8 @@ def _out(state: FlagState) -> dict[str, Any]:
         "held": state.held,
         "fetch_error": state.fetch_error,
         "uses": state.uses,
+        "worklist_uses": state.worklist_uses,
+        "last_used_at": state.last_used_at,
     }
 
 
@@ -144,6 +162,18 @@ def _detail(view: FlagView) -> FlagDetailOut:
         **_out(view.state),
         content=None if view.content is None else view.content.model_dump(mode="json"),
         reads=[FlagReadOut(reader=r.reader, kind=r.kind, at=r.at) for r in view.reads],
+        used_by=[
+            RecipientUseOut(
+                recipient=u.recipient,
+                received_at=u.received_at,
+                last_used_at=u.last_used_at,
+                times_used=u.times_used,
+                verdicts=u.verdicts,
+                worklist_lines=u.worklist_lines,
+                reported_at=u.reported_at,
+            )
+            for u in view.recipient_uses
+        ],
     )
 
 
@@ -199,7 +229,8 @@ def list_flags(caller: CallerDep, flags: FlagsDep) -> FlagsOut:
 @router.get("/v1/flags/{flag_id}", response_model=FlagDetailOut, responses=responses(401, 404, 422, 429))
 def get_flag(caller: CallerDep, flag_id: FlagId, flags: FlagsDep) -> FlagDetailOut:
     """The flag with its content, for its author and its recipients only (this read is
-    logged); the author also sees every read. Anyone else: 404."""
+    logged); the author also sees every read, and what each recipient reported of its use.
+    Anyone else: 404."""
     return _detail(flags.show(caller, flag_id))
 
 
@@ -218,3 +249,27 @@ def peer_flag(
     of one of its recipients (a peer request token); the 404 of an unknown flag otherwise."""
     document = flags.serve(authorization, request.method, _routed_path(request), flag_id)
     return Response(document, media_type="application/json")
+
+
+Count = Annotated[int, Query(ge=0, le=2**31 - 1)]
+Moment = Annotated[int, Query(ge=0, le=2**63 - 1, description="unix seconds")]
+
+
+@router.post("/v1/peer/flags/{flag_id}/uses", status_code=204, tags=["consortium"], responses=responses(404, 422))
+def peer_flag_uses(
+    flag_id: FlagId,
+    request: Request,
+    flags: FlagsDep,
+    received_at: Moment,
+    verdicts: Count,
+    worklist_lines: Count,
+    last_used_at: Moment | None = None,
+    authorization: Annotated[str | None, Header(description="Peer <token>")] = None,
+) -> Response:
+    """A recipient's instance reports its use of the flag to the author's (a peer request
+    token, which binds this path with its query: the figures are signed): when it held the
+    flag, when it last fired, and on how many verdicts and worklist lines. The 404 of an
+    unknown flag for anyone but a recipient's instance."""
+    report = UseReport(received_at, last_used_at, verdicts, worklist_lines)
+    flags.take_use_report(authorization, request.method, _routed_path(request), flag_id, report)
+    return Response(status_code=204)

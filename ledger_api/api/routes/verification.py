@@ -47,7 +47,7 @@ async def verify_consignment(
     view = access.require(caller, ucr, partner_ok=True)
     access.require_verifying_country(caller, ucr, country)
     assert rt.verifier is not None
-    # Traders and carriers are not shown the intelligence flag rules that fired.
+    # Traders and carriers get the answer computed without intelligence flags (lane and score too).
     return rt.verifier.verify(
         ucr, country, at_block, requester=caller.address, view=view, reveal_flags=caller.is_customs
     )
