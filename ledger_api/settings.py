@@ -102,7 +102,7 @@ class Settings(BaseSettings):
     # Verification: risk rules (an operator may replace the file) and receipt signing keys.
     risk_rules: Path = PROJECT_ROOT / "config" / "risk-rules.yaml"
     receipt_keys_dir: Path | None = None  # default: data_dir / "receipt-keys"
-    # Seals the receipt-signing keys kept in the store (32 bytes: 64 hex digits or base64),
+    # Seals the receipt-signing keys and the encryption key kept in the store (32 bytes: 64 hex digits or base64),
     # the same for every instance of the authority. With it, or on a PostgreSQL store, the
     # keys live in the store and every instance (readers too) signs with the same ones;
     # without it on SQLite they stay in receipt_keys_dir, as for a lone instance. A
@@ -187,7 +187,7 @@ class Settings(BaseSettings):
 
     @property
     def receipt_store_key(self) -> bytes | None:
-        """The key sealing the receipt keys in the store; None: they stay in receipt_keys_dir."""
+        """The key sealing the receipt keys and the encryption key in the store; None: they stay in receipt_keys_dir."""
         if self.store_key is not None:
             return _store_key_bytes(self.store_key.get_secret_value())
         return DEV_STORE_KEY if self.shared_store else None
@@ -242,7 +242,7 @@ class Settings(BaseSettings):
             if self.store_key is None:
                 raise ValueError(
                     "LEDGER_STORE_KEY is required in production on a PostgreSQL store: it seals the receipt-signing "
-                    "keys every instance shares"
+                    "keys and the encryption key every instance shares"
                 )
             if _store_key_bytes(self.store_key.get_secret_value()) == DEV_STORE_KEY:
                 raise ValueError("LEDGER_STORE_KEY is the public development key")

@@ -18,7 +18,7 @@ signatures reach the service.
     ledger verify-bundle FILE [--rpc URL]
 
 and, on the operator's side, `ledger admin …` (the service's store and receipt keys),
-`ledger demo` and `ledger bench ingest|verify`.
+`ledger demo` and `ledger bench ingest|verify|worklist|consortium|multi`.
 
 Exit codes, for scripts:
 
@@ -46,7 +46,7 @@ This module assembles the commands, a module per group:
     imports.py  import, import-epcis
     verify.py   verify, verify-receipt, verify-bundle
     admin.py    admin credentials | receipt-keys | publish-endpoint (operator)
-    bench.py    bench ingest | verify (ledger_bench)
+    bench.py    bench ingest | verify | worklist | consortium | multi (ledger_bench)
     demo.py     demo
 
 A party's commands import nothing of the service's side (store, runtime, services): the
