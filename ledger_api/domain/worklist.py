@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ledger_api.domain.custody import ConsignmentState, CustodyRuleError, replay
-from ledger_api.domain.decisions import decision_state
+from ledger_api.domain.decisions import decision_state, revoked_ids
 from ledger_api.domain.facts import VerificationInput
 from ledger_api.domain.payloads import DecisionPayload, parse_payload
 from ledger_api.domain.records import RecordKind
@@ -70,6 +70,9 @@ def entry_of(inp: VerificationInput, risk: RiskResult) -> WorklistEntry:
     last_kind, last_place, last_time = "", None, None
     chapters: set[str] = set()
     parties: set[str] = set()
+    # A revoked decision (an inspection outcome recorded in error, say) stands for nothing:
+    # neither where the country's decision stands nor what its inspections found.
+    revoked = revoked_ids(inp.records)
     for fact in inp.records:
         record = fact.record
         try:
@@ -83,7 +86,7 @@ def entry_of(inp: VerificationInput, risk: RiskResult) -> WorklistEntry:
         last_time = payload.get("time") or last_time
         if record.kind == RecordKind.DECLARATION:
             chapters.update(str(g.get("hs_code", ""))[:2] for g in payload.get("goods", []) if g.get("hs_code"))
-        if record.kind == RecordKind.CUSTOMS_DECISION and payload:
+        if record.kind == RecordKind.CUSTOMS_DECISION and payload and fact.id.lower() not in revoked:
             try:
                 parsed = parse_payload(payload)
             except ValueError:
