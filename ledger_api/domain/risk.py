@@ -88,6 +88,7 @@ __all__ = [
     "Rule",
     "RuleSet",
     "assess",
+    "flags_naming",
     "parse_rules",
     "partner_inspections",
 ]
@@ -565,6 +566,13 @@ def _subject_in(
     if facts.route == (subject.from_country, subject.to_country):
         return f"route {subject.from_country} to {subject.to_country}", None, declaration
     return None
+
+
+def flags_naming(inp: VerificationInput, flags: Sequence[HeldFlag]) -> list[HeldFlag]:
+    """The flags of `flags` whose subject names the consignment (as intelligence_flag_matches
+    reads it), whatever their validity: those whose validity a worklist line must watch."""
+    facts = RiskFacts(inp, {})
+    return [flag for flag in flags if _subject_in(facts, flag.content.subject) is not None]
 
 
 class RecognisedExportInspection(RiskCondition):
