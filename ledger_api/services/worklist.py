@@ -8,12 +8,14 @@ recomputing only those of the consignments whose records changed since its last 
 (later blocks, acceptances, failures: store/worklist.changed_since), whose parties'
 registry and recognition facts did, or whose inputs changed by time alone (a line keeps the
 earliest block time at which one does, domain/worklist.next_change: it is recomputed once
-the index head's block time passes it). A request computes at most REQUEST_LINES stale
-lines itself (a record just written shows at once) and says how many lines are still
-pending; the very first request for a country computes a handful of the lines it lacks,
-found by index, and leaves fingerprinting the route to the refresher's first pass. With no
-country asked for, the refresher does not touch the store but to look, every
-IDLE_LOOK_SECONDS, whether one was (a request in its own process wakes it at once)."""
+the index head's block time passes it). A pass that finds more stale lines than a step
+computes goes on from its list over the next steps rather than looking again. A request
+computes at most REQUEST_LINES stale lines itself (a record just written shows at once)
+and says how many lines are still pending; the very first request for a country computes
+a handful of the lines it lacks, found by index, and leaves fingerprinting the route to the
+refresher's first pass. With no country asked for, the refresher does not touch the store
+but to look, every IDLE_LOOK_SECONDS, whether one was (a request in its own process wakes
+it at once)."""
 
 from __future__ import annotations
 
@@ -90,6 +92,16 @@ def _expiry(
     return next_change(watched, arrangements, gathered.input.as_of_block, gathered.block_time)
 
 
+@dataclass
+class _Pass:
+    """A refresher pass over more lines than a step computes: the mark it started at (saved
+    when it ends), the flags' tag it judged with, and the stale lines it has still to compute."""
+
+    now: sql.Mark
+    tag: str
+    todo: list[tuple[str, str | None, str]]
+
+
 @dataclass(frozen=True)
 class WorklistPage:
     country: str
@@ -119,6 +131,7 @@ class Worklist:
         self._seen: dict[str, sql.Mark] = {}  # country -> where the store stood when this process's lines were current
         self.wake = threading.Event()  # a request that left lines stale wakes the refresher of its process
         self._next_look = 0.0  # monotonic time of the refresher's next look while no country is served
+        self._passes: dict[str, _Pass] = {}  # country -> the refresher's pass under way, over several steps
 
     @staticmethod
     def require_customs_of(caller: Caller, country: str) -> None:
@@ -154,18 +167,31 @@ class Worklist:
         done = 0
         for country, since in sorted(served.items()):
             tag = self._flags_tag(country)
-            flags_moved = self._flags_passed.get(country, "") != tag
-            if since == now and not flags_moved:
-                continue
-            if flags_moved:  # every line of the country is judged again against the flags now held
-                since = None
-            computed, left = self._catch_up(country, since, now, STEP_LINES - done, facts=True, backlog=True)
-            done += computed
+            underway = self._passes.get(country)
+            if underway is not None and underway.tag == tag:
+                # A pass that found more than a step's lines goes on from its list, as of its
+                # mark: what changed since is the next pass's, not a reason to look again.
+                budget = STEP_LINES - done
+                batch, underway.todo = underway.todo[:budget], underway.todo[budget:]
+                done += self._compute(country, batch, underway.now, [])
+                mark, left = underway.now, len(underway.todo)
+            else:
+                flags_moved = self._flags_passed.get(country, "") != tag
+                if since == now and not flags_moved:
+                    continue
+                if flags_moved:  # every line of the country is judged again against the flags now held
+                    since = None
+                computed, rest = self._catch_up(country, since, now, STEP_LINES - done, facts=True, backlog=True)
+                done += computed
+                mark, left = now, len(rest)
+                if rest:
+                    self._passes[country] = _Pass(now, tag, rest)
             if not left:
+                self._passes.pop(country, None)
                 self._flags_passed[country] = tag
                 try:
                     with self.store.session() as session:
-                        sql.save_mark(session, country, now)
+                        sql.save_mark(session, country, mark)
                 except IntegrityError:  # asked for at this moment: the next step saves it
                     pass
             if done >= STEP_LINES:
@@ -193,13 +219,13 @@ class Worklist:
             now = sql.current_mark(session)
         since = passed or self._seen.get(country)
         if since is None:
-            left = self._first_look(country, now)
+            left = pending = self._first_look(country, now)
         else:
-            _, left = self._catch_up(country, since, now, REQUEST_LINES, facts=False, backlog=False)
-        pending = left
-        if passed is None:  # the refresher's first pass for the country is under way: count what it has left
-            with self.store.session() as session:
-                pending = max(left, sql.count_missing(session, country))
+            _, rest = self._catch_up(country, since, now, REQUEST_LINES, facts=False, backlog=False)
+            left = pending = len(rest)
+            if passed is None:  # the refresher's first pass for the country is under way: count what it has left
+                with self.store.session() as session:
+                    pending = max(left, sql.count_missing(session, country))
         if since is None or not left:  # after a first look, what was never computed is the refresher's
             self._seen[country] = now
         if left:
@@ -223,12 +249,13 @@ class Worklist:
 
     def _catch_up(
         self, country: str, since: sql.Mark | None, now: sql.Mark, budget: int, *, facts: bool, backlog: bool
-    ) -> tuple[int, int]:
+    ) -> tuple[int, list[tuple[str, str | None, str]]]:
         """Computes up to `budget` of `country`'s stale lines: those of consignments whose
         records changed after `since` (all, with no mark or after a reorg), (with `backlog`)
-        those never computed, and (with `facts`) those naming a party whose registry or
-        recognition facts changed after the line was computed. Returns how many it computed
-        and how many are left."""
+        those never computed, (with `facts`) those naming a party whose registry or
+        recognition facts changed after the line was computed, and those whose inputs
+        changed by time alone. Returns how many it computed and the stale lines it left
+        (key, UCR, fingerprint)."""
         with self.store.session() as session:
             # The refresher looks again at records accepted just before its mark (committed
             # after it was read); a request, best effort, takes its mark as it is.
@@ -257,13 +284,13 @@ class Worklist:
         gone = [key for key in stored if key not in current] if among is None else []
         # What changed first, then what was never computed: a request serves the officer's
         # latest records before the refresher's backlog.
-        todo = [
+        todo: list[tuple[str, str | None, str]] = [
             (key, ucr, fingerprint)
             for key, (ucr, fingerprint) in sorted(current.items(), key=lambda kv: kv[0] not in stored)
             if key in forced or _records_part(stored.get(key)) != fingerprint
         ]
         computed = self._compute(country, todo[:budget], now, gone)
-        return computed, len(todo) - computed
+        return computed, todo[computed:]
 
     def _compute(
         self, country: str, todo: Sequence[tuple[str, str | None, str]], now: sql.Mark, gone: list[str]

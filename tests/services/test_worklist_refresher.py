@@ -201,6 +201,36 @@ def test_the_first_request_computes_a_handful_of_the_lines_it_lacks_without_fing
     assert looked_up == [service.REQUEST_LINES]  # the handful it computed, by key: not the whole route
 
 
+def test_a_pass_over_more_lines_than_a_step_computes_looks_at_the_route_once_and_moves_the_mark_at_its_end(
+    store: Store, worklist, monkeypatch: pytest.MonkeyPatch
+):
+    wl, reader = worklist
+    ucrs = _declare(store, 1, 20)
+    _page_ucrs(wl)  # the first request: 8 lines
+    monkeypatch.setattr(service, "STEP_LINES", 5)
+    whole_route: list[str] = []
+    fingerprints = service.sql.fingerprints
+
+    def counted(session: Any, country: str, among: Any) -> Any:
+        if among is None:
+            whole_route.append(country)
+        return fingerprints(session, country, among)
+
+    monkeypatch.setattr(service.sql, "fingerprints", counted)
+    (new,) = _declare(store, 21, 1)  # declared while the pass is under way: the next pass's
+    assert [wl.step(), wl.step()] == [5, 5]
+    with store.session() as session:
+        assert service.sql.served_countries(session)["JP"] is None  # not current yet: no mark
+    (late,) = _declare(store, 22, 1)
+    assert wl.step() == 3  # the pass's last lines, from its list
+    assert whole_route == ["JP"]  # the route fingerprinted once for the whole pass
+    with store.session() as session:
+        assert service.sql.served_countries(session)["JP"] is not None
+    assert wl.step() == 1 and reader.gathered[-1] == late  # what came after the pass's mark
+    assert wl.step() == 0
+    assert _page_ucrs(wl) == (sorted([*ucrs, new, late]), 0)
+
+
 def test_with_no_country_asked_for_the_refresher_looks_once_in_a_while_and_queries_nothing_else(store: Store, worklist):
     wl, _ = worklist
     _declare(store, 1, 3)
