@@ -301,6 +301,19 @@ class RecognitionOut(BaseModel):
     valid_until: int | None
 
 
+class DecisionInForceOut(BaseModel):
+    """The verifying country's customs decision in force as of the verdict's block: its
+    latest on chain, not revoked, signed by its active customs."""
+
+    decision: Literal["EXPORT_RELEASE", "IMPORT_RELEASE", "HOLD", "INSPECTION_ORDERED", "REFUSED", "INSPECTED"]
+    country: str
+    by: str = Field(description="the officer's address that signed it")
+    record: str
+    block: int
+    customs_office: str
+    time: str
+
+
 class VerificationOut(BaseModel):
     """The verdict with every check and its reason, the risk lane with the rules that
     fired, and a receipt (compact JWS, EdDSA) anyone can check against /v1/keys."""
@@ -312,6 +325,9 @@ class VerificationOut(BaseModel):
     checks: list[CheckOut]
     risk: RiskOut
     recognition: RecognitionOut | None
+    decision: DecisionInForceOut | None = Field(
+        default=None, description="the verifying country's customs decision in force (HOLD, release…), if any"
+    )
     evidence_hash: str
     receipt: str
 

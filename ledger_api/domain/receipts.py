@@ -207,6 +207,7 @@ def receipt_claims(
     requester: str | None = None,
     exp: int | None = None,
     as_of_block_hash: str | None = None,
+    decision: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The claims of a receipt, from plain values.
 
@@ -223,7 +224,9 @@ def receipt_claims(
     --rpc`); receipts of an instance that acts for none leave them out. `requester` is the
     address whose credential asked for the verification, `exp` the time (unix seconds) after
     which the receipt is not to be relied on, `as_of_block_hash` the hash of the block the
-    verdict was computed at (a reorg that replaced it shows)."""
+    verdict was computed at (a reorg that replaced it shows), `decision` the verifying
+    country's customs decision in force then (domain/decisions.py DecisionInForce.as_dict),
+    left out when there is none."""
     if verdict not in VERDICTS:
         raise ValueError(f"verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
     if lane not in LANES:
@@ -246,6 +249,7 @@ def receipt_claims(
         **({} if requester is None else {"requester": requester}),
         **({} if exp is None else {"exp": exp}),
         **({} if as_of_block_hash is None else {"as_of_block_hash": as_of_block_hash}),
+        **({} if decision is None else {"decision": dict(decision)}),
     }
 
 

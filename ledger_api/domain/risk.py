@@ -13,6 +13,10 @@ The rules file has three parts::
         points: 30
         when: {type: hs_chapter_in, list: sensitive_hs_chapters}
 
+A rule may also set a floor to the lane (`min_lane: RED`): when it fires, the lane is at
+least that, whatever the score (a HOLD of the verifying country's own customs in force is
+RED even where a recognised inspection lowered the score).
+
 A condition is one of a small fixed vocabulary, never code: an operator can replace the
 file, and a file that names anything else is refused at start with its line and the
 reason. Each condition type is one class below (a `RiskCondition`): its `type` tag, its
@@ -23,7 +27,8 @@ Points are 0 or more, except on a condition that recognises a control done elsew
 Besides the consignment's records, the conditions read facts the service gathers for the
 verifying authority: the intelligence flags it holds (domain/intelligence.py), judged as of
 the verification's block and its time, and the inspection outcomes of partner customs with
-what the arrangement with each recognises (`PartnerInspection`). Both default to none.
+what the arrangement with each recognises (`PartnerInspection`). Both default to none. The
+verifying country's own decision in force is read from the records (domain/decisions.py).
 
 Each finding is said twice: in full, and as a partner customs (one off the consignment's
 route, which sees its verdict but not its records) may read it, without the seal and
@@ -48,6 +53,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, ValidationError, model_validator
 
+from ledger_api.domain.decisions import decision_in_force
 from ledger_api.domain.facts import RecordFact, VerificationInput
 from ledger_api.domain.intelligence import (
     CategoryName,
@@ -83,6 +89,7 @@ __all__ = [
     "Rule",
     "RuleSet",
     "assess",
+    "flags_naming",
     "parse_rules",
     "partner_inspections",
 ]
@@ -569,6 +576,13 @@ def _subject_in(
     return None
 
 
+def flags_naming(inp: VerificationInput, flags: Sequence[HeldFlag]) -> list[HeldFlag]:
+    """The flags of `flags` whose subject names the consignment (as intelligence_flag_matches
+    reads it), whatever their validity: those whose validity a worklist line must watch."""
+    facts = RiskFacts(inp, {})
+    return [flag for flag in flags if _subject_in(facts, flag.content.subject) is not None]
+
+
 class RecognisedExportInspection(RiskCondition):
     """The export country's customs inspected the goods, and the arrangement in force between
     it and the verifying country recognises its export inspections (EXPORT_INSPECTION). With
@@ -604,6 +618,27 @@ class RecognisedExportInspection(RiskCondition):
         )
 
 
+DecisionName = Literal["EXPORT_RELEASE", "IMPORT_RELEASE", "HOLD", "INSPECTION_ORDERED", "REFUSED", "INSPECTED"]
+
+
+class CustomsDecisionInForce(RiskCondition):
+    """The verifying country's own customs has one of `decisions` in force on the
+    consignment: its latest decision on chain as of the verification's block, not revoked,
+    signed by its active customs (domain/decisions.py, decision_in_force)."""
+
+    type: Literal["customs_decision_in_force"]
+    decisions: Annotated[tuple[DecisionName, ...], Field(min_length=1)]
+
+    def evaluate(self, facts: RiskFacts) -> Iterator[Match]:
+        found = decision_in_force(facts.inp)
+        if found is not None and found.decision in self.decisions:
+            yield Match(
+                f"customs of {found.country} recorded {found.decision} at block {found.block} "
+                f"({found.customs_office}, record {found.record[:10]}), in force",
+                (found.record,),
+            )
+
+
 # The vocabulary, gathered from the classes above: pydantic picks the class by `type`;
 # mypy, which cannot follow a union built at run time, sees their common base.
 if TYPE_CHECKING:
@@ -627,6 +662,8 @@ class Rule(_Strict):
     description: Description
     points: Points
     when: Condition
+    # When the rule fires the lane is at least this, whatever the score.
+    min_lane: Literal["AMBER", "RED"] | None = None
 
 
 class _RuleProblem(ValueError):
@@ -764,16 +801,26 @@ def assess(
     """Evaluates every rule against the consignment's facts (see RiskFacts for the optional
     ones). The score is the sum of the points of the rules that fired (each rule once,
     however often it matched), and 0 if that sum is below 0; the lane is GREEN below
-    `lanes.amber`, AMBER from it, RED from `lanes.red`."""
+    `lanes.amber`, AMBER from it, RED from `lanes.red`, and at least the `min_lane` of
+    every rule that fired."""
     facts = RiskFacts(inp, rules.lists, flags=flags, block_time=block_time, partner_inspections=partner_inspections)
     fired: list[FiredRule] = []
+    floors: set[str] = set()
     for rule in rules.rules:
         matches = list(rule.when.evaluate(facts))
         if matches:
+            if rule.min_lane is not None:
+                floors.add(rule.min_lane)
             records = tuple(dict.fromkeys(rid for match in matches for rid in match.records))
             reason = "; ".join(match.reason for match in matches)
             partner_reason = "; ".join(dict.fromkeys(match.for_partner for match in matches))
             fired.append(FiredRule(rule.id, rule.description, rule.points, reason, records, partner_reason))
     score = max(0, sum(rule.points for rule in fired))
-    lane: Lane = "RED" if score >= rules.lanes.red else "AMBER" if score >= rules.lanes.amber else "GREEN"
+    lane: Lane = (
+        "RED"
+        if score >= rules.lanes.red or "RED" in floors
+        else "AMBER"
+        if score >= rules.lanes.amber or "AMBER" in floors
+        else "GREEN"
+    )
     return RiskResult(lane=lane, score=score, fired=tuple(fired))

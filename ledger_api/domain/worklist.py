@@ -1,8 +1,10 @@
 """An officer's worklist, as rules: what one consignment's line says (lane and score, the
 rules that fired, the exporter's AEO status, the current custodian, the last event and its
 place, where the country's decision stands), the ranking (RED first, then by score), the
-cursor that pages through it, and each risk rule's hit rate (flagged, inspected, found a
-discrepancy) over a period.
+cursor that pages through it, each risk rule's hit rate (flagged, inspected, found a
+discrepancy) over a period, and when a line's inputs change by time alone (`next_change`:
+an intelligence flag's validity starting or ending, an arrangement taking or ceasing
+effect), so that the line is recomputed then with no new record of its consignment.
 
 Pure: the facts come in (domain/facts.py), nothing is read or written here.
 """
@@ -11,14 +13,16 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from ledger_api.domain.custody import ConsignmentState, CustodyRuleError, replay
-from ledger_api.domain.decisions import decision_state
+from ledger_api.domain.decisions import decision_state, revoked_ids
 from ledger_api.domain.facts import VerificationInput
+from ledger_api.domain.intelligence import HeldFlag
 from ledger_api.domain.payloads import DecisionPayload, parse_payload
+from ledger_api.domain.recognition import Arrangement
 from ledger_api.domain.records import RecordKind
 from ledger_api.domain.risk import RiskResult, RuleSet
 
@@ -51,6 +55,33 @@ class WorklistEntry:
     discrepancy: bool
     hs_chapters: tuple[str, ...]
     parties: tuple[str, ...]
+    expires_at: int | None = None  # block time at which an input changes by time alone (next_change)
+
+
+def next_change(
+    flags: Sequence[HeldFlag], arrangements: Iterable[Arrangement], as_of_block: int, block_time: int | None
+) -> int | None:
+    """The earliest block time after `block_time` at which what a line read as of
+    `as_of_block` changes by time alone: a flag naming the consignment (`flags`, shared by
+    then and not withdrawn) coming into force or expiring, or an arrangement with a country
+    whose inspection the line reads taking or ceasing effect. None when nothing does.
+
+    The exporter's AEO recognition is judged at the declaration's block time, which time
+    passing does not move: a certificate's expiry changes no line once declared."""
+    if block_time is None:
+        return None
+    times: list[int] = []
+    for flag in flags:
+        shared = flag.shared
+        withdrawn = flag.withdrawn_block is not None and flag.withdrawn_block <= as_of_block
+        if shared.block_number <= as_of_block and not withdrawn:
+            times += [shared.valid_from, shared.valid_until]
+    for arrangement in arrangements:
+        if arrangement.ratified_at:
+            times.append(max(arrangement.effective_from, arrangement.ratified_at))
+        if arrangement.terminated_at:
+            times.append(arrangement.terminated_at)
+    return min((t for t in times if t > block_time), default=None)
 
 
 def _seconds(text: object) -> int | None:
@@ -70,6 +101,9 @@ def entry_of(inp: VerificationInput, risk: RiskResult) -> WorklistEntry:
     last_kind, last_place, last_time = "", None, None
     chapters: set[str] = set()
     parties: set[str] = set()
+    # A revoked decision (an inspection outcome recorded in error, say) stands for nothing:
+    # neither where the country's decision stands nor what its inspections found.
+    revoked = revoked_ids(inp.records)
     for fact in inp.records:
         record = fact.record
         try:
@@ -83,7 +117,7 @@ def entry_of(inp: VerificationInput, risk: RiskResult) -> WorklistEntry:
         last_time = payload.get("time") or last_time
         if record.kind == RecordKind.DECLARATION:
             chapters.update(str(g.get("hs_code", ""))[:2] for g in payload.get("goods", []) if g.get("hs_code"))
-        if record.kind == RecordKind.CUSTOMS_DECISION and payload:
+        if record.kind == RecordKind.CUSTOMS_DECISION and payload and fact.id.lower() not in revoked:
             try:
                 parsed = parse_payload(payload)
             except ValueError:

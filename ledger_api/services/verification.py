@@ -30,6 +30,7 @@ from typing import Any, Protocol
 import rfc8785
 from sqlalchemy.orm import Session
 
+from ledger_api.domain.decisions import decision_in_force
 from ledger_api.domain.evidence import to_bundle, with_recognition
 from ledger_api.domain.facts import PartyCheckpoint, PartyFact, PayloadRefusal, RecordFact, VerificationInput
 from ledger_api.domain.intelligence import HeldFlag
@@ -405,6 +406,8 @@ class Verifier:
         flags, block_time = flags_for_verdict(source, own, country, gathered.block_time)
         inspections = gathered.partner_inspections()
         risk = assess(self.rules, gathered.input, flags=flags, block_time=block_time, partner_inspections=inspections)
+        in_force = decision_in_force(gathered.input)
+        decision = None if in_force is None else in_force.as_dict()
         evidence = rfc8785.dumps(gathered.bundle())
         checks = [c.as_dict() for c in result.checks]
         digest = evidence_hash(evidence)
@@ -426,6 +429,7 @@ class Verifier:
             authority=self.issuer[0] if self.issuer else None,
             country=self.issuer[1] if self.issuer else None,
             as_of_block_hash=self.reader.block_hash(result.as_of_block),
+            decision=decision,
         )
         recognition = gathered.input.recognition
 
@@ -451,6 +455,7 @@ class Verifier:
                     ],
                 },
                 "recognition": None if recognition is None else asdict(recognition),
+                "decision": decision,
                 "evidence_hash": digest,
             }
 

@@ -5,22 +5,33 @@ line kept in the store, so that a page over thousands of consignments is one ind
 Lines are computed outside requests: the refresher (`step`, a loop of the chain worker
 beside the indexer) keeps the lines of every country whose worklist was asked for,
 recomputing only those of the consignments whose records changed since its last pass
-(later blocks, acceptances, failures: store/worklist.changed_since) or whose parties'
-registry and recognition facts did. A request computes at most REQUEST_LINES stale lines
-itself (a record just written shows at once) and says how many lines are still pending."""
+(later blocks, acceptances, failures: store/worklist.changed_since), whose parties'
+registry and recognition facts did, or whose inputs changed by time alone (a line keeps the
+earliest block time at which one does, domain/worklist.next_change: it is recomputed once
+the index head's block time passes it). A pass that finds more stale lines than a step
+computes goes on from its list over the next steps rather than looking again. A request
+computes at most REQUEST_LINES stale lines itself (a record just written shows at once)
+and says how many lines are still pending; the very first request for a country computes
+a handful of the lines it lacks, found by index, and leaves fingerprinting the route to the
+refresher's first pass. With no country asked for, the refresher does not touch the store
+but to look, every IDLE_LOOK_SECONDS, whether one was (a request in its own process wakes
+it at once)."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ledger_api.domain.intelligence import HeldFlag
 from ledger_api.domain.parties import PARTY_EVENTS, PartyName
-from ledger_api.domain.risk import RuleSet, assess
+from ledger_api.domain.recognition import RecognitionBook
+from ledger_api.domain.risk import PartnerInspection, RuleSet, assess, flags_naming
 from ledger_api.domain.worklist import (
     MAX_PAGE,
     Cursor,
@@ -30,10 +41,17 @@ from ledger_api.domain.worklist import (
     cursor_after,
     entry_of,
     hit_rates,
+    next_change,
 )
 from ledger_api.errors import InvalidSubmission, NotAuthorised, NotFound
 from ledger_api.services.access import Caller
-from ledger_api.services.verification import RECOGNITION_EVENTS, EvidenceReader, FlagSource, flags_for_verdict
+from ledger_api.services.verification import (
+    RECOGNITION_EVENTS,
+    EvidenceReader,
+    FlagSource,
+    VerificationEvidence,
+    flags_for_verdict,
+)
 from ledger_api.store import worklist as sql
 from ledger_api.store.db import Store
 from ledger_api.store.directory import names_of
@@ -42,6 +60,7 @@ FACT_EVENTS = sorted(PARTY_EVENTS | set(RECOGNITION_EVENTS))
 REQUEST_LINES = 8  # the most stale lines a request computes itself; the refresher computes the rest
 STEP_LINES = 200  # lines a refresher step computes before it returns (and its loop looks at `stop`)
 CHUNK = 100  # lines saved, and consignments looked up, at a time
+IDLE_LOOK_SECONDS = 5.0  # with no country asked for, how often the refresher looks whether one was
 
 
 def _records_part(fingerprint: str | None) -> str | None:
@@ -53,6 +72,34 @@ def _records_part(fingerprint: str | None) -> str | None:
 def _computed_block(fingerprint: str) -> int:
     _, _, block = fingerprint.partition("@")
     return int(block) if block.isdigit() else -1
+
+
+def _expiry(
+    gathered: VerificationEvidence, flags: Sequence[HeldFlag], inspections: Sequence[PartnerInspection]
+) -> int | None:
+    """When a line computed from `gathered` changes by time alone (domain/worklist.next_change):
+    the flags naming its consignment, and the arrangements with the countries whose
+    inspections it reads."""
+    watched = flags_naming(gathered.input, flags) if flags else []
+    arrangements = []
+    if inspections:
+        book = RecognitionBook()
+        for event in gathered.recognition_events:
+            book.apply(event["name"], event["args"], int(event["timestamp"]))
+        country = gathered.input.verifying_country
+        for partner in sorted({i.country for i in inspections}):
+            arrangements += book.between(partner, country)
+    return next_change(watched, arrangements, gathered.input.as_of_block, gathered.block_time)
+
+
+@dataclass
+class _Pass:
+    """A refresher pass over more lines than a step computes: the mark it started at (saved
+    when it ends), the flags' tag it judged with, and the stale lines it has still to compute."""
+
+    now: sql.Mark
+    tag: str
+    todo: list[tuple[str, str | None, str]]
 
 
 @dataclass(frozen=True)
@@ -84,6 +131,8 @@ class Worklist:
         self._checked: dict[str, tuple[str, int]] = {}
         self._seen: dict[str, sql.Mark] = {}  # country -> where the store stood when this process's lines were current
         self.wake = threading.Event()  # a request that left lines stale wakes the refresher of its process
+        self._next_look = 0.0  # monotonic time of the refresher's next look while no country is served
+        self._passes: dict[str, _Pass] = {}  # country -> the refresher's pass under way, over several steps
 
     @staticmethod
     def require_customs_of(caller: Caller, country: str) -> None:
@@ -103,25 +152,47 @@ class Worklist:
         worklist was asked for, recomputes the lines of the consignments whose records or
         registry and recognition facts changed since its mark, and the lines it lacks;
         STEP_LINES at most, then it returns and the next step goes on. A country's mark
-        moves on once its lines are all current. Returns how many lines it computed."""
+        moves on once its lines are all current. Returns how many lines it computed.
+
+        While no country is served it looks only every IDLE_LOOK_SECONDS, with one query:
+        a request in another process (the API's, another instance's) cannot wake it."""
+        if time.monotonic() < self._next_look:
+            return 0
         with self.store.session() as session:
             served = sql.served_countries(session)
+            if not served:
+                self._next_look = time.monotonic() + IDLE_LOOK_SECONDS
+                return 0
             now = sql.current_mark(session)
+        self._next_look = 0.0
         done = 0
         for country, since in sorted(served.items()):
             tag = self._flags_tag(country)
-            flags_moved = self._flags_passed.get(country, "") != tag
-            if since == now and not flags_moved:
-                continue
-            if flags_moved:  # every line of the country is judged again against the flags now held
-                since = None
-            computed, left = self._catch_up(country, since, now, STEP_LINES - done, facts=True, backlog=True)
-            done += computed
+            underway = self._passes.get(country)
+            if underway is not None and underway.tag == tag:
+                # A pass that found more than a step's lines goes on from its list, as of its
+                # mark: what changed since is the next pass's, not a reason to look again.
+                budget = STEP_LINES - done
+                batch, underway.todo = underway.todo[:budget], underway.todo[budget:]
+                done += self._compute(country, batch, underway.now, [])
+                mark, left = underway.now, len(underway.todo)
+            else:
+                flags_moved = self._flags_passed.get(country, "") != tag
+                if since == now and not flags_moved:
+                    continue
+                if flags_moved:  # every line of the country is judged again against the flags now held
+                    since = None
+                computed, rest = self._catch_up(country, since, now, STEP_LINES - done, facts=True, backlog=True)
+                done += computed
+                mark, left = now, len(rest)
+                if rest:
+                    self._passes[country] = _Pass(now, tag, rest)
             if not left:
+                self._passes.pop(country, None)
                 self._flags_passed[country] = tag
                 try:
                     with self.store.session() as session:
-                        sql.save_mark(session, country, now)
+                        sql.save_mark(session, country, mark)
                 except IntegrityError:  # asked for at this moment: the next step saves it
                     pass
             if done >= STEP_LINES:
@@ -139,6 +210,7 @@ class Worklist:
             first = sql.serve(session, country)
             marker = sql.change_marker(session)
         if first:
+            self._next_look = 0.0
             self.wake.set()
         checked = self._checked.get(country)
         if checked is not None and checked[0] == marker:
@@ -147,11 +219,14 @@ class Worklist:
             passed = sql.served_countries(session).get(country)
             now = sql.current_mark(session)
         since = passed or self._seen.get(country)
-        _, left = self._catch_up(country, since, now, REQUEST_LINES, facts=False, backlog=since is None)
-        pending = left
-        if passed is None:  # the refresher's first pass for the country is under way: count what it has left
-            with self.store.session() as session:
-                pending = max(left, sql.count_missing(session, country))
+        if since is None:
+            left = pending = self._first_look(country, now)
+        else:
+            _, rest = self._catch_up(country, since, now, REQUEST_LINES, facts=False, backlog=False)
+            left = pending = len(rest)
+            if passed is None:  # the refresher's first pass for the country is under way: count what it has left
+                with self.store.session() as session:
+                    pending = max(left, sql.count_missing(session, country))
         if since is None or not left:  # after a first look, what was never computed is the refresher's
             self._seen[country] = now
         if left:
@@ -160,14 +235,28 @@ class Worklist:
             self._checked[country] = (marker, pending)
         return pending
 
+    def _first_look(self, country: str, now: sql.Mark) -> int:
+        """This process's first look at `country` with no refresher pass done: computes at
+        most REQUEST_LINES of the lines it lacks, found by index (fingerprinting every
+        consignment on the route is the refresher's first pass). Returns how many lack one."""
+        with self.store.session() as session:
+            lacking = sql.missing(session, country, limit=REQUEST_LINES)
+            current = sql.fingerprints(session, country, lacking) if lacking else {}
+        tag = self._flags_tag(country)
+        todo = [(key, ucr, fingerprint + tag) for key, (ucr, fingerprint) in current.items()]
+        self._compute(country, todo, now, [])
+        with self.store.session() as session:
+            return sql.count_missing(session, country)
+
     def _catch_up(
         self, country: str, since: sql.Mark | None, now: sql.Mark, budget: int, *, facts: bool, backlog: bool
-    ) -> tuple[int, int]:
+    ) -> tuple[int, list[tuple[str, str | None, str]]]:
         """Computes up to `budget` of `country`'s stale lines: those of consignments whose
         records changed after `since` (all, with no mark or after a reorg), (with `backlog`)
-        those never computed, and (with `facts`) those naming a party whose registry or
-        recognition facts changed after the line was computed. Returns how many it computed
-        and how many are left."""
+        those never computed, (with `facts`) those naming a party whose registry or
+        recognition facts changed after the line was computed, and those whose inputs
+        changed by time alone. Returns how many it computed and the stale lines it left
+        (key, UCR, fingerprint)."""
         with self.store.session() as session:
             # The refresher looks again at records accepted just before its mark (committed
             # after it was read); a request, best effort, takes its mark as it is.
@@ -184,6 +273,9 @@ class Worklist:
             for start in range(0, len(lacking), CHUNK):
                 current.update(sql.fingerprints(session, country, lacking[start : start + CHUNK]))
             forced = self._facts_changed(session, country, stored, since, now) if facts else set()
+            head_time = sql.head_time(session, now.block)
+            if head_time is not None:  # lines an input of which changed by time alone since
+                forced.update(sql.expired(session, country, head_time))
             unknown = [key for key in forced if key not in current]
             for start in range(0, len(unknown), CHUNK):
                 current.update(sql.fingerprints(session, country, unknown[start : start + CHUNK]))
@@ -193,14 +285,22 @@ class Worklist:
         gone = [key for key in stored if key not in current] if among is None else []
         # What changed first, then what was never computed: a request serves the officer's
         # latest records before the refresher's backlog.
-        todo = [
+        todo: list[tuple[str, str | None, str]] = [
             (key, ucr, fingerprint)
             for key, (ucr, fingerprint) in sorted(current.items(), key=lambda kv: kv[0] not in stored)
             if key in forced or _records_part(stored.get(key)) != fingerprint
         ]
+        computed = self._compute(country, todo[:budget], now, gone)
+        return computed, todo[computed:]
+
+    def _compute(
+        self, country: str, todo: Sequence[tuple[str, str | None, str]], now: sql.Mark, gone: list[str]
+    ) -> int:
+        """Computes and saves the lines of `todo` (key, UCR, fingerprint), drops those of
+        `gone`; returns how many of `todo` it looked at."""
         fresh: list[tuple[WorklistEntry, str]] = []
         computed = 0
-        for _key, ucr, fingerprint in todo[:budget]:
+        for _key, ucr, fingerprint in todo:
             computed += 1
             if ucr is None:  # none of its records is held here yet: nothing to rank until one is
                 continue
@@ -215,12 +315,13 @@ class Worklist:
             )
             if flags and self.flags is not None:  # the author hears of each line a flag fired on
                 self.flags.used([f.reason for f in risk.fired if f.id in self._flag_rules], worklist=True)
-            fresh.append((entry_of(gathered.input, risk), f"{fingerprint}@{now.block}"))
+            entry = replace(entry_of(gathered.input, risk), expires_at=_expiry(gathered, flags, inspections))
+            fresh.append((entry, f"{fingerprint}@{now.block}"))
             if len(fresh) >= CHUNK:  # in chunks: a long catch-up commits as it goes
                 self._save(country, fresh, [])
                 fresh = []
         self._save(country, fresh, gone)
-        return computed, len(todo) - computed
+        return computed
 
     def _flags_tag(self, country: str) -> str:
         """What a line's fingerprint adds for the flags its lane reads: their version, on the

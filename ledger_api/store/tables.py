@@ -252,6 +252,9 @@ class WorklistRow(Base):
     parties: Mapped[str] = mapped_column(Text)  # ",0x…,0x…,"
     last_event_at: Mapped[int | None] = mapped_column(BigInteger)
     declared_at: Mapped[int | None] = mapped_column(BigInteger)
+    # The block time at which an input of the line changes by time alone (a flag's validity,
+    # an arrangement's start or end): the refresher recomputes it once the index head passes.
+    expires_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class CredentialRow(Base):
@@ -433,6 +436,7 @@ EVENTS: Table = EventRow.__table__  # type: ignore[assignment]
 
 Index("records_by_consignment_position", RecordRow.consignment, RecordRow.position)
 Index("worklist_by_rank", WorklistRow.country, WorklistRow.lane_rank, WorklistRow.score, WorklistRow.ucr)
+Index("worklist_by_expiry", WorklistRow.country, WorklistRow.expires_at)
 # A country's worklist starts from the consignments on its route: the key leads with the consignment.
 Index("routes_by_country", RouteRow.country, RouteRow.consignment)
 # The worklist's refresher asks what changed since its mark: records included in a later

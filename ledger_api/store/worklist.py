@@ -172,6 +172,19 @@ def fingerprints(
     return {key: (ucr, f"{n}:{top}:{blocks}:{failed}:{held}") for key, ucr, n, top, blocks, failed, held in rows}
 
 
+def head_time(session: Session, block: int) -> int | None:
+    """The time (unix seconds) of an indexed block; None when the index has not got it."""
+    row = session.get(BlockRow, block)
+    return None if row is None else int(row.timestamp)
+
+
+def expired(session: Session, country: str, at: int) -> list[str]:
+    """`country`'s lines with an input that changed by time alone at or before `at` (block
+    time): a flag's validity or an arrangement's start or end passed since they were computed."""
+    query = select(WorklistRow.consignment).where(WorklistRow.country == country, WorklistRow.expires_at <= at)
+    return list(session.scalars(query))
+
+
 def stored_fingerprints(session: Session, country: str, among: Collection[str] | None = None) -> dict[str, str]:
     query = select(WorklistRow.consignment, WorklistRow.fingerprint).where(WorklistRow.country == country)
     if among is not None:
@@ -219,6 +232,7 @@ def _row(entry: WorklistEntry, fingerprint: str) -> dict[str, Any]:
         "parties": "," + ",".join(entry.parties) + ",",
         "last_event_at": entry.last_event_at,
         "declared_at": entry.declared_at,
+        "expires_at": entry.expires_at,
     }
 
 

@@ -1,7 +1,9 @@
 """The customs officer's page in a real browser (Playwright driving Debian's chromium)
 against the service seeded with the demo consignments: a verdict with its checks and
 risk lane, the parties by name, the broken consignment's reason, the downloads, and the
-401 message without a credential.
+401 message without a credential; the worklist; decisions signed in the browser, a HOLD
+changing the verdict (the decision in force, the RED lane) and the worklist.
+The worklist's tests run before the HOLD, on the demo lane as seeded.
 Screenshots go under the test's tmp_path and one of each to screenshots/ (gitignored)."""
 
 from __future__ import annotations
@@ -178,11 +180,106 @@ def test_without_a_credential_the_page_asks_for_one(demo_service, browser, tmp_p
         context.close()
 
 
-# ---------------------------------------------------------------- decisions signed in the browser
-
 PASSPHRASE = "officer page passphrase 7"
 NL_AUTHORITY, SG_AUTHORITY = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
 AWAITING_NL = f"{demo.UCR_PREFIX}0005"  # declared and released for export: the Dutch decision is awaited
+
+
+# ---------------------------------------------------------------- the worklist
+
+
+def _worklist(page, token: str, country: str = "NL") -> None:
+    page.goto("/")
+    page.fill("#token", token)
+    page.fill("#country", country)
+    page.click("#load-worklist")
+
+
+def test_the_worklist_ranks_the_demo_lane_updates_live_when_a_record_is_written_and_a_row_opens_its_verification(
+    demo_service, browser, tmp_path
+):
+    http, _ = demo_service
+    context, page = _page(browser, str(http.base_url))
+    try:
+        expect = sync_api.expect
+        _worklist(page, _token(http))
+        rows = page.locator("#worklist tbody tr")
+        expect(rows).to_have_count(3, timeout=20_000)
+        # AMBER (the unexplained seal change) first, then GREEN by UCR; released ones are off it
+        assert [rows.nth(i).get_attribute("data-ucr") for i in range(3)] == [BROKEN, IN_TRANSIT, AWAITING_NL]
+        assert [rows.nth(i).get_attribute("data-lane") for i in range(3)] == ["AMBER", "GREEN", "GREEN"]
+        expect(rows.first).to_contain_text("R004 Seals changed in custody without a stated reason")
+        expect(rows.first).to_contain_text("Rotterdam Hinterland Rail B.V.")
+        expect(rows.first).to_contain_text("\u2714 AEO JP-AEO-EXPORTER")
+        expect(rows.first).to_contain_text("ACCEPTANCE NLRTM")
+        expect(page.locator("#live-status")).to_contain_text("Live", timeout=20_000)
+        _shot(page, tmp_path, "officer-worklist")
+
+        # a record written elsewhere (the CLI, another officer) shows without a reload
+        customs = LedgerClient(
+            str(http.base_url).rstrip("/"),
+            Account.from_key(demo.ANVIL_AUTHORITY_KEYS[NL_AUTHORITY]),
+            token=_token(http),
+        )
+        try:
+            ordered = decision(
+                IN_TRANSIT, decision="INSPECTION_ORDERED", inspection={"method": "NON_INTRUSIVE", "result": "PENDING"}
+            )
+            customs.submit(ordered)
+        finally:
+            customs.close()
+        transit = page.locator(f'#worklist tr[data-ucr="{IN_TRANSIT}"] .decision-cell')
+        expect(transit).to_have_text("INSPECTION_ORDERED \u2014 open", timeout=20_000)
+        # the open inspection order of NL's own customs sends it to the RED lane, first
+        expect(rows.first).to_have_attribute("data-ucr", IN_TRANSIT)
+        expect(rows.first).to_have_attribute("data-lane", "RED")
+        expect(rows.first).to_contain_text("R014 This customs holds the consignment or ordered its inspection")
+        _shot(page, tmp_path, "officer-worklist-live-update")
+
+        page.click(f'#worklist tr[data-ucr="{BROKEN}"] td.code')
+        expect(page.locator("#verdict")).to_have_text("\u2716 FAILED", timeout=20_000)
+        assert page.input_value("#ucr") == BROKEN
+
+        page.click("#load-rates")
+        r004 = page.locator('#hit-rates tr[data-rule="R004"] td')
+        expect(r004.nth(1)).to_have_text("1", timeout=20_000)  # flagged: the broken consignment
+        _shot(page, tmp_path, "officer-hit-rates")
+
+        page.reload()  # the tab holds the credential: the page opens on the worklist
+        expect(page.locator("#worklist tbody tr")).to_have_count(3, timeout=20_000)
+    finally:
+        context.close()
+
+
+def test_the_page_says_when_it_lost_the_live_connection_and_reconnects(demo_service, browser, tmp_path):
+    http, _ = demo_service
+    context, page = _page(browser, str(http.base_url))
+    try:
+        page.route("**/v1/worklist/events**", lambda route: route.abort())
+        _worklist(page, _token(http))
+        live = page.locator("#live-status")
+        sync_api.expect(live).to_contain_text("Connection lost", timeout=20_000)
+        assert "lost" in (live.get_attribute("class") or "")
+        _shot(page, tmp_path, "officer-worklist-connection-lost")
+        page.unroute("**/v1/worklist/events**")
+        sync_api.expect(live).to_contain_text("Live", timeout=30_000)
+    finally:
+        context.close()
+
+
+def test_a_worklist_of_another_country_is_refused_with_a_clear_message(demo_service, browser, tmp_path):
+    http, _ = demo_service
+    context, page = _page(browser, str(http.base_url))
+    try:
+        _worklist(page, _token(http), country="JP")  # an NL credential
+        message = page.locator("#worklist-message")
+        sync_api.expect(message).to_contain_text("This worklist is for customs of JP", timeout=20_000)
+        _shot(page, tmp_path, "officer-worklist-403")
+    finally:
+        context.close()
+
+
+# ---------------------------------------------------------------- decisions signed in the browser
 
 
 def _keystore(tmp_path: Path, alias: str, key: str, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -225,6 +322,9 @@ def test_an_officer_loads_a_keystore_signs_a_hold_in_the_browser_and_the_view_sh
         _verify(page, AWAITING_NL, _credential(demo_service, NL_AUTHORITY))
         expect(page.locator("#verdict")).to_be_visible(timeout=20_000)
         expect(page.locator("#decision-state")).to_contain_text("awaiting its decision")
+        expect(page.locator("#lane")).to_contain_text("GREEN")
+        expect(page.locator("#verdict-decision")).to_have_text("No decision of customs of NL in force.")
+        assert "R014" not in page.locator("#fired").inner_text()
         page.click("#load-worklist")
         awaiting = page.locator(f'#worklist tr[data-ucr="{AWAITING_NL}"] .decision-cell')
         expect(awaiting).to_have_text("awaiting", timeout=20_000)
@@ -239,7 +339,23 @@ def test_an_officer_loads_a_keystore_signs_a_hold_in_the_browser_and_the_view_sh
         expect(page.locator("#decision-state")).to_have_attribute("data-decision", "HOLD", timeout=20_000)
         expect(page.locator("#decision-state")).to_contain_text("decision open")
         expect(page.locator("#timeline tbody tr").last).to_contain_text("CUSTOMS_DECISION")
+        # the verdict changes: the HOLD is in force, named with its officer and block, and the lane is RED
+        in_force = page.locator("#verdict-decision")
+        expect(in_force).to_have_attribute("data-decision", "HOLD", timeout=20_000)
+        expect(in_force).to_contain_text("HOLD in force \u2014 customs of NL, signed by Douane Nederland")
+        expect(in_force.locator(".party")).to_have_attribute("data-address", NL_AUTHORITY)
+        expect(page.locator("#lane")).to_contain_text("RED")
+        expect(page.locator("#fired")).to_contain_text("R014")
+        held = http.get(f"/v1/consignments/{AWAITING_NL}/verification", params={"country": "NL"}).json()
+        assert (held["decision"]["decision"], held["decision"]["by"], held["risk"]["lane"]) == (
+            "HOLD",
+            NL_AUTHORITY,
+            "RED",
+        )
+        assert f"at block {held['decision']['block']}" in in_force.inner_text()
         expect(awaiting).to_have_text("HOLD \u2014 open", timeout=20_000)  # the worklist follows
+        held_row = page.locator(f'#worklist tr[data-ucr="{AWAITING_NL}"]')
+        expect(held_row).to_have_attribute("data-lane", "RED", timeout=20_000)
         _shot(page, tmp_path, "officer-signed-hold")
         records = http.get(f"/v1/consignments/{AWAITING_NL}").json()["records"]
         assert (records[-1]["party"], records[-1]["payload"]["decision"]) == (NL_AUTHORITY, "HOLD")
@@ -333,95 +449,5 @@ def test_customs_of_a_country_not_on_the_route_is_refused_with_a_clear_message(
         sync_api.expect(message).to_contain_text("not on this consignment's route", timeout=20_000)
         sync_api.expect(message).to_contain_text("customs of SG")
         _shot(page, tmp_path, "officer-not-on-route")
-    finally:
-        context.close()
-
-
-# ---------------------------------------------------------------- the worklist
-
-
-def _worklist(page, token: str, country: str = "NL") -> None:
-    page.goto("/")
-    page.fill("#token", token)
-    page.fill("#country", country)
-    page.click("#load-worklist")
-
-
-def test_the_worklist_ranks_the_demo_lane_updates_live_when_a_record_is_written_and_a_row_opens_its_verification(
-    demo_service, browser, tmp_path
-):
-    http, _ = demo_service
-    context, page = _page(browser, str(http.base_url))
-    try:
-        expect = sync_api.expect
-        _worklist(page, _token(http))
-        rows = page.locator("#worklist tbody tr")
-        expect(rows).to_have_count(3, timeout=20_000)
-        # AMBER (the unexplained seal change) first, then GREEN by UCR; released ones are off it
-        assert [rows.nth(i).get_attribute("data-ucr") for i in range(3)] == [BROKEN, IN_TRANSIT, AWAITING_NL]
-        assert [rows.nth(i).get_attribute("data-lane") for i in range(3)] == ["AMBER", "GREEN", "GREEN"]
-        expect(rows.first).to_contain_text("R004 Seals changed in custody without a stated reason")
-        expect(rows.first).to_contain_text("Rotterdam Hinterland Rail B.V.")
-        expect(rows.first).to_contain_text("\u2714 AEO JP-AEO-EXPORTER")
-        expect(rows.first).to_contain_text("ACCEPTANCE NLRTM")
-        expect(page.locator("#live-status")).to_contain_text("Live", timeout=20_000)
-        _shot(page, tmp_path, "officer-worklist")
-
-        # a record written elsewhere (the CLI, another officer) shows without a reload
-        customs = LedgerClient(
-            str(http.base_url).rstrip("/"),
-            Account.from_key(demo.ANVIL_AUTHORITY_KEYS[NL_AUTHORITY]),
-            token=_token(http),
-        )
-        try:
-            ordered = decision(
-                IN_TRANSIT, decision="INSPECTION_ORDERED", inspection={"method": "NON_INTRUSIVE", "result": "PENDING"}
-            )
-            customs.submit(ordered)
-        finally:
-            customs.close()
-        transit = page.locator(f'#worklist tr[data-ucr="{IN_TRANSIT}"] .decision-cell')
-        expect(transit).to_have_text("INSPECTION_ORDERED \u2014 open", timeout=20_000)
-        _shot(page, tmp_path, "officer-worklist-live-update")
-
-        page.click(f'#worklist tr[data-ucr="{BROKEN}"] td.code')
-        expect(page.locator("#verdict")).to_have_text("\u2716 FAILED", timeout=20_000)
-        assert page.input_value("#ucr") == BROKEN
-
-        page.click("#load-rates")
-        r004 = page.locator('#hit-rates tr[data-rule="R004"] td')
-        expect(r004.nth(1)).to_have_text("1", timeout=20_000)  # flagged: the broken consignment
-        _shot(page, tmp_path, "officer-hit-rates")
-
-        page.reload()  # the tab holds the credential: the page opens on the worklist
-        expect(page.locator("#worklist tbody tr")).to_have_count(3, timeout=20_000)
-    finally:
-        context.close()
-
-
-def test_the_page_says_when_it_lost_the_live_connection_and_reconnects(demo_service, browser, tmp_path):
-    http, _ = demo_service
-    context, page = _page(browser, str(http.base_url))
-    try:
-        page.route("**/v1/worklist/events**", lambda route: route.abort())
-        _worklist(page, _token(http))
-        live = page.locator("#live-status")
-        sync_api.expect(live).to_contain_text("Connection lost", timeout=20_000)
-        assert "lost" in (live.get_attribute("class") or "")
-        _shot(page, tmp_path, "officer-worklist-connection-lost")
-        page.unroute("**/v1/worklist/events**")
-        sync_api.expect(live).to_contain_text("Live", timeout=30_000)
-    finally:
-        context.close()
-
-
-def test_a_worklist_of_another_country_is_refused_with_a_clear_message(demo_service, browser, tmp_path):
-    http, _ = demo_service
-    context, page = _page(browser, str(http.base_url))
-    try:
-        _worklist(page, _token(http), country="JP")  # an NL credential
-        message = page.locator("#worklist-message")
-        sync_api.expect(message).to_contain_text("This worklist is for customs of JP", timeout=20_000)
-        _shot(page, tmp_path, "officer-worklist-403")
     finally:
         context.close()

@@ -17,6 +17,7 @@ from support.payloads import decision
 
 from ledger_api import demo
 from ledger_api.client import LedgerClient
+from ledger_api.domain.receipts import verify_receipt
 
 NL_AUTHORITY, JP_AUTHORITY = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
 UCR = {n: f"{demo.UCR_PREFIX}{n:04d}" for n in range(1, 6)}
@@ -132,6 +133,15 @@ def test_an_inspection_outcome_closes_the_open_decision_is_streamed_live_and_cou
         customs.wait_confirmed(customs.submit(ordered))
         _wait(lambda: "event: changed" in lines, "a change on the stream")
         assert _ucrs(http)[0] == UCR[3]  # an inspection order leaves the decision open
+        # the verdict names the order in force, RED, and its receipt says so too
+        verdict = http.get(f"/v1/consignments/{UCR[3]}/verification", params={"country": "NL"}).json()
+        in_force = verdict["decision"]
+        assert (in_force["decision"], in_force["by"], in_force["country"]) == ("INSPECTION_ORDERED", NL_AUTHORITY, "NL")
+        assert verdict["risk"]["lane"] == "RED" and "R014" in [f["id"] for f in verdict["risk"]["fired"]]
+        claims = verify_receipt(verdict["receipt"], http.get("/v1/keys").json())
+        assert claims["decision"] == in_force and claims["risk"]["lane"] == "RED"
+        line = http.get("/v1/worklist", params={"country": "NL"}).json()["items"][0]
+        assert (line["lane"], line["fired"][-1]["id"]) == ("RED", "R014")
         inspection = {"method": "PHYSICAL", "result": "NON_CONFORM", "discrepancies": ["SEALS"], "findings": "resealed"}
         customs.wait_confirmed(customs.submit(decision(UCR[3], decision="INSPECTED", inspection=inspection)))
     finally:
@@ -140,6 +150,9 @@ def test_an_inspection_outcome_closes_the_open_decision_is_streamed_live_and_cou
         listener.join(timeout=10)
         customs.close()
     assert UCR[3] not in _ucrs(http)
+    # the outcome closed the order: nothing in force keeps it RED
+    verdict = http.get(f"/v1/consignments/{UCR[3]}/verification", params={"country": "NL"}).json()
+    assert verdict["decision"]["decision"] == "INSPECTED" and "R014" not in [f["id"] for f in verdict["risk"]["fired"]]
     closed = next(i for i in http.get("/v1/worklist", params={"country": "NL", "status": "decided"}).json()["items"])
     assert (closed["ucr"], closed["last_decision"], closed["inspected"], closed["discrepancy"]) == (
         UCR[3],

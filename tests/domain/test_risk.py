@@ -179,6 +179,7 @@ def test_the_shipped_rules_load_and_use_every_condition_type():
         "transshipment",
         "intelligence_flag_matches",
         "recognised_export_inspection",
+        "customs_decision_in_force",
     }
 
 
@@ -935,3 +936,79 @@ def test_rules_already_parsed_are_placed_by_the_line_the_reader_gives():
     assert asked == [("rules", 0, "when")]
     with pytest.raises(RiskRulesError, match=r"^<rules>:1: rules\[0\]\.when: required field is missing$"):
         parse_rules(data)
+
+
+# ---------------------------------------------------------------- the verifying country's own decision in force
+
+
+def decided(n: int, decision: str, *, signer: str = CUSTOMS_JP, country: str = "JP", block: int = 9050):
+    """A decision recorded by `signer` for customs of `country` (JP verifies by default)."""
+    changes: dict[str, Any] = {"decision": decision, "authority_country": country, "customs_office": "JPTYO"}
+    if decision == "INSPECTION_ORDERED":
+        changes["inspection"] = {"method": "PHYSICAL", "result": "PENDING"}
+    return fact(n, RecordKind.CUSTOMS_DECISION, signer, canonical(payloads.decision(UCR, **changes)), block)
+
+
+@pytest.mark.parametrize("decision", ["HOLD", "INSPECTION_ORDERED"])
+def test_a_hold_or_inspection_order_of_the_verifying_countrys_customs_in_force_sends_the_consignment_to_red(
+    decision: str,
+):
+    result = assess(load_rules(SHIPPED), inspected_consignment(decided(6, decision), sensitive=False))
+    assert (result.lane, result.score, result.rule_ids) == ("RED", 60, ("R014",))
+    assert result.fired[0].reason == (
+        f"customs of JP recorded {decision} at block 9050 (JPTYO, record {f'0x{6:064x}'[:10]}), in force"
+    )
+    assert result.fired[0].records == (f"0x{6:064x}",)
+
+
+def test_a_hold_is_red_even_where_a_recognised_export_inspection_lowers_the_score():
+    inp = inspected_consignment(outcome(6), decided(7, "HOLD"), sensitive=False)
+    result = lane_with(inp, mra(EXPORT_INSPECTION))
+    assert (result.lane, result.score, result.rule_ids) == ("RED", 30, ("R012", "R014"))
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        (decided(6, "HOLD"), decided(7, "IMPORT_RELEASE")),  # released since: the release is in force
+        (decided(6, "HOLD"), revocation_of(7, f"0x{6:064x}")),  # the hold revoked
+        (decided(6, "HOLD", signer=CUSTOMS_NL, country="NL"),),  # the other country's hold
+        (decided(6, "HOLD", block=9200),),  # on chain only after the verification's block
+    ],
+    ids=["released since", "revoked", "another country's", "after the block"],
+)
+def test_a_hold_that_is_not_the_verifying_countrys_decision_in_force_fires_nothing(records: tuple[RecordFact, ...]):
+    result = assess(load_rules(SHIPPED), inspected_consignment(*records, sensitive=False))
+    assert (result.lane, result.rule_ids) == ("GREEN", ())
+
+
+def test_a_rule_sets_a_floor_to_the_lane_and_the_score_stays_the_sum_of_points():
+    rules = rules_from_yaml(
+        """
+lanes: {amber: 30, red: 60}
+rules:
+  - {id: HELD, description: d, points: 5, min_lane: RED, when: {type: customs_decision_in_force, decisions: [HOLD]}}
+  - {id: SEEN, description: d, points: 1, min_lane: AMBER, when: {type: exporter_not_recognised}}
+"""
+    )
+    held = assess(rules, inspected_consignment(decided(6, "HOLD"), sensitive=False, recognition=None))
+    assert (held.lane, held.score, held.rule_ids) == ("RED", 6, ("HELD", "SEEN"))
+    seen = assess(rules, inspected_consignment(sensitive=False, recognition=None))
+    assert (seen.lane, seen.score, seen.rule_ids) == ("AMBER", 1, ("SEEN",))
+
+
+@pytest.mark.parametrize(
+    ("rule", "reason"),
+    [
+        ("{id: X, description: d, points: 1, min_lane: GREEN, when: {type: exporter_not_recognised}}", "min_lane"),
+        ("{id: X, description: d, points: 1, when: {type: customs_decision_in_force, decisions: []}}", "decisions"),
+        (
+            "{id: X, description: d, points: 1, when: {type: customs_decision_in_force, decisions: [PAUSE]}}",
+            "decisions",
+        ),
+    ],
+    ids=["a floor below AMBER", "no decision", "an unknown decision"],
+)
+def test_a_lane_floor_or_decision_list_that_cannot_be_used_is_refused(rule: str, reason: str):
+    with pytest.raises(RiskRulesError, match=reason):
+        rules_from_yaml(f"lanes: {{amber: 30, red: 60}}\nrules:\n  - {rule}\n")

@@ -142,6 +142,8 @@
     lane.textContent = (LANE_ICON[v.risk.lane] || "") + " " + v.risk.lane + " lane \u00B7 score " + v.risk.score;
     lane.setAttribute("aria-label", v.risk.lane + " lane, risk score " + v.risk.score);
 
+    renderDecisionInForce(v, {});
+
     var body = $("checks").tBodies[0];
     body.textContent = "";
     v.checks.forEach(function (c) {
@@ -160,6 +162,23 @@
         el("span", { class: "code", text: f.id }), " (+" + f.points + ") " + f.description + ": " + f.reason,
       ]));
     });
+  }
+
+  /* The verifying country's customs decision in force, as the verdict (and its receipt)
+     carries it: which, by whom, at which block; names once the consignment's parties are known. */
+  function renderDecisionInForce(v, parties) {
+    var box = $("verdict-decision");
+    box.textContent = "";
+    var d = v.decision;
+    box.setAttribute("data-decision", d ? d.decision : "");
+    box.className = "decision-in-force" + (d && OPENING[d.decision] ? " open" : "");
+    if (!d) {
+      box.textContent = "No decision of customs of " + v.verifying_country + " in force.";
+      return;
+    }
+    box.appendChild(document.createTextNode(d.decision + " in force — customs of " + d.country + ", signed by "));
+    box.appendChild(partyEl(d.by, parties));
+    box.appendChild(document.createTextNode(" at block " + d.block + " (" + d.customs_office + ", " + d.time + ")"));
   }
 
   function renderTimeline(c) {
@@ -224,6 +243,7 @@
           if (last) last.consignment = c;
           renderTimeline(c);
           renderDecisionState(c, country);
+          renderDecisionInForce(v, c.parties);
         }, function (err) {
           $("timeline").tBodies[0].textContent = "";
           $("custody").textContent = "Custody timeline unavailable: " + explain(err).text;
@@ -245,9 +265,15 @@
   var OPENING = { HOLD: true, INSPECTION_ORDERED: true };
   var DISCREPANCY_ORDER = ["GOODS", "QUANTITY", "VALUE", "ORIGIN", "SEALS"];
 
+  /* The country's decisions in the consignment's order; a revoked one stands for nothing. */
   function decisionsOf(c, country) {
+    var revoked = {};
+    c.records.forEach(function (r) {
+      if (r.kind === "REVOCATION" && r.status !== "failed" && r.payload) revoked[String(r.payload.revoked_record).toLowerCase()] = true;
+    });
     return c.records.filter(function (r) {
-      return r.kind === "CUSTOMS_DECISION" && r.status !== "failed" && (r.payload || {}).authority_country === country;
+      return r.kind === "CUSTOMS_DECISION" && r.status !== "failed" && !revoked[String(r.id).toLowerCase()] &&
+        (r.payload || {}).authority_country === country;
     }).map(function (r) { return r.payload; });
   }
 
@@ -624,6 +650,8 @@
     var text = "Verification receipt (compact JWS, EdDSA; check against /v1/keys)\n" +
       "UCR: " + v.ucr + "\nVerifying country: " + v.verifying_country + "\nVerdict: " + v.verdict +
       "\nLane: " + v.risk.lane + " (score " + v.risk.score + ")\nAs of block: " + v.as_of_block +
+      "\nDecision in force: " + (v.decision ? v.decision.decision + " by " + v.decision.by + " (customs of " +
+        v.decision.country + ") at block " + v.decision.block : "none") +
       "\nEvidence hash: " + v.evidence_hash + "\n\n" + v.receipt + "\n";
     save(new Blob([text], { type: "text/plain" }), "receipt-" + v.ucr + "-" + v.verifying_country + ".txt");
   }
