@@ -267,7 +267,7 @@ class HeldFlags:
     def version(self) -> object:
         return len(self.flags)
 
-    def used(self, reasons: Sequence[str]) -> None:
+    def used(self, reasons: Sequence[str], *, worklist: bool = False) -> None:
         pass
 
 
