@@ -4,6 +4,12 @@ once, whatever the node forgets.
 - Signing: each pending row gets the relayer's next nonce and is signed, and the raw
   transaction is stored (committed) before it is ever sent. A resend is therefore the very
   same transaction: it can be mined once at most, because its nonce can be used once.
+- Preflight: each write and pack is called (`eth_call`) against the latest block right
+  before it is signed and, in the same step, first sent (chain/preflight.py): a record
+  whose write would revert for good (its party suspended or revoked on chain since it was
+  accepted, not yet indexed; an expired deadline) fails with the contract's reason and is
+  never sent; a pack goes without it. That call is the signer's standing re-checked just
+  before sending.
 - Packing: single records waiting together go out in one `writeMany` transaction (a
   "pack" row carrying their ids; their own rows become `packed`): the contract checks each
   as `write` does and rejects a bad one alone (RecordRejected, which the indexer turns into
@@ -54,6 +60,7 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from sqlalchemy.orm import Session
 
+from ledger_api.chain import preflight
 from ledger_api.chain.abi import ContractAbi
 from ledger_api.chain.loop import run_steps
 from ledger_api.chain.rpc import Rpc, RpcError
@@ -150,12 +157,7 @@ class Relayer:
             )
             return self.addresses["ConsignmentLedger"], data
         if row.action == "write":
-            record = records[row.ref]
-            assert record.signature is not None  # a write carries a record accepted here
-            data = self.abi.encode_call(
-                "ConsignmentLedger", "write", record.to_record().as_tuple(), bytes.fromhex(record.signature[2:])
-            )
-            return self.addresses["ConsignmentLedger"], data
+            return self.addresses["ConsignmentLedger"], self._write_call(records[row.ref])
         if row.action == "anchor":
             batch = outbox.batch(session, row.ref)
             assert batch is not None
@@ -176,6 +178,12 @@ class Relayer:
             return self.addresses["LedgerForwarder"], self.abi.encode_call("LedgerForwarder", "execute", req)
         raise ValueError(f"unknown outbox action {row.action}")
 
+    def _write_call(self, record: RecordRow) -> bytes:
+        assert record.signature is not None  # a write carries a record accepted here
+        return self.abi.encode_call(
+            "ConsignmentLedger", "write", record.to_record().as_tuple(), bytes.fromhex(record.signature[2:])
+        )
+
     def _sign_pending(self, limit: int = 1000) -> int:
         with self.store.session() as session:
             pending = outbox.claim_pending(session, limit)
@@ -186,8 +194,10 @@ class Relayer:
             txs = self._packed(session, self._drop_failed(session, pending))
             refs = [rid for row in txs for rid in _record_ids(row)]
             records = outbox.records_by_id(session, refs)
+            calls = {row.id: self._calldata(session, row, records) for row in txs}
+            txs = self._preflight(session, pending, txs, calls, records)
             for row in txs:
-                to, data = self._calldata(session, row, records)
+                to, data = calls[row.id]
                 gas = PACK_GAS_BASE + PACK_GAS_PER_RECORD * len(_record_ids(row)) if row.action == "pack" else None
                 raw, tx_hash = self._signer.sign(
                     nonce=nonce, gas_price=gas_price, gas=gas or GAS[row.action], to=to, data=data
@@ -198,6 +208,59 @@ class Relayer:
                 nonce += 1
             outbox.set_relayer_nonce(session, self.account.address, nonce)
             return len(pending)
+
+    def _preflight(
+        self,
+        session: Session,
+        pending: Sequence[OutboxRow],
+        txs: Sequence[OutboxRow],
+        calls: dict[int, tuple[str, bytes]],
+        records: dict[str, RecordRow],
+    ) -> list[OutboxRow]:
+        """The transactions worth signing: each write and pack is called first against the
+        latest block (chain/preflight.py; signing and the first send follow in this step,
+        so that is the signer's standing re-checked just before sending). A record whose
+        write would revert for good fails with the contract's reason, and so does what was
+        built on it; its row is never sent; a pack goes without it (or not at all)."""
+        checked = [
+            preflight.Transaction(
+                calls[row.id][1], [(rid, records[rid].party) for rid in _record_ids(row)], row.action == "pack"
+            )
+            for row in txs
+            if row.action in ("write", "pack")
+        ]
+        doomed = preflight.doomed(
+            self.rpc,
+            self.abi,
+            self.account.address,
+            self.addresses["ConsignmentLedger"],
+            checked,
+            lambda rid: self._write_call(records[rid]),
+        )
+        if not doomed:
+            return list(txs)
+        outbox.fail_unsent(session, doomed)
+        failed = outbox.failed_reasons(session, [rid for row in txs for rid in _record_ids(row)])
+        log.warning("relayer: %d records would revert; failed unsent: %s", len(failed), sorted(set(doomed.values())))
+        members = {row.ref: row for row in pending if row.action == "write"}
+        kept: list[OutboxRow] = []
+        for row in txs:
+            ids = _record_ids(row)
+            if not any(rid in failed for rid in ids):
+                kept.append(row)
+                continue
+            for rid in ids:
+                if rid in failed:
+                    members[rid].status, members[rid].error = "failed", failed[rid]
+            if row.action == "pack":
+                left = [rid for rid in ids if rid not in failed]
+                if not left:
+                    session.delete(row)
+                    continue
+                row.payload = json.dumps(left)
+                calls[row.id] = self._calldata(session, row, records)
+                kept.append(row)
+        return kept
 
     def _drop_failed(self, session: Session, rows: Sequence[OutboxRow]) -> list[OutboxRow]:
         """The pending rows worth a transaction: a write whose record failed before it was
