@@ -14,23 +14,30 @@ that follows one of them reverts here over its nonce, the consignment's head or 
 custodian, and would pass once they are mined. Such a revert is no verdict: the record is
 sent and the contract decides, as before. Only reasons that no transaction ahead of the
 record can cure fail it here (FINAL): the party's standing, an expired deadline, a
-signature by someone else, a malformed record. A party found not active fails every one
-of its records of the round, whichever its nonce.
+signature by someone else, a malformed record.
 
 One `eth_call` per transaction, all in one JSON-RPC batch: a pack is called as the
-`writeMany` it is, which answers how many of its records it would write. Only a pack
-that would leave some out has its records called one by one (one more batch), since
-`writeMany` reports which in its events, which a call does not return.
+`writeMany` it is, which answers how many of its records it would write, but not which
+(its events would say, and a call returns none). So where a pack would leave records
+out, or a lone write reverts for a reason that is no verdict, the standing of the
+parties concerned is read from the registry instead, one call per party, in a second
+batch: a party not active fails every one of its records of the round, whichever its
+nonce, with the reason the contract gives (`LedgerPartyNotActive`). Inside a pack, the
+other reasons (an expired deadline, a role withdrawn) are left to the contract, which
+rejects such a record alone for a few thousand gas.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from eth_abi.abi import decode as abi_decode
 
 from ledger_api.chain.abi import ContractAbi, DecodedError
 from ledger_api.chain.rpc import Rpc, RpcError
 
+ACTIVE = 1  # IPartyRegistry.Status.Active
 # Reverts of `write` that no transaction still ahead of the record can cure.
 FINAL = frozenset(
     {
@@ -65,47 +72,40 @@ def decode_revert(abi: ContractAbi, error: RpcError) -> DecodedError | None:
 
 
 def doomed(
-    rpc: Rpc,
-    abi: ContractAbi,
-    sender: str,
-    ledger: str,
-    txs: Sequence[Transaction],
-    write_call: Callable[[str], bytes],
+    rpc: Rpc, abi: ContractAbi, sender: str, addresses: dict[str, str], txs: Sequence[Transaction]
 ) -> dict[str, str]:
-    """The records of `txs` whose write would revert for good, with the reason;
-    `write_call` gives a record's own `write` calldata by its id (asked only of the
-    records of a pack that would leave some out)."""
+    """The records of `txs` whose write would revert for good, with the reason."""
     if not txs:
         return {}
 
-    def calls(datas: Sequence[bytes]) -> list[object]:
-        return rpc.batch(
-            [("eth_call", [{"from": sender, "to": ledger, "data": "0x" + d.hex()}, "latest"]) for d in datas]
-        )
+    def calls(to: str, datas: Sequence[bytes]) -> list[object]:
+        return rpc.batch([("eth_call", [{"from": sender, "to": to, "data": "0x" + d.hex()}, "latest"]) for d in datas])
 
     failed: dict[str, str] = {}
     inactive: dict[str, str] = {}  # party -> reason
-
-    def judge(record: tuple[str, str], answer: object) -> None:
-        if not isinstance(answer, RpcError):
-            return
-        decoded = decode_revert(abi, answer)
-        if decoded is None or decoded.name not in FINAL:
-            return
-        failed[record[0]] = str(decoded)
-        if decoded.name == "LedgerPartyNotActive":
-            inactive[record[1]] = str(decoded)
-
-    one_by_one: list[tuple[str, str]] = []
-    for tx, answer in zip(txs, calls([tx.data for tx in txs]), strict=True):
+    unsure: set[str] = set()  # parties whose standing the calls did not tell
+    for tx, answer in zip(txs, calls(addresses["ConsignmentLedger"], [tx.data for tx in txs]), strict=True):
         if not tx.pack:
-            judge(tx.records[0], answer)
+            if isinstance(answer, RpcError):
+                (rid, party) = tx.records[0]
+                decoded = decode_revert(abi, answer)
+                if decoded is not None and decoded.name in FINAL:
+                    failed[rid] = str(decoded)
+                    if decoded.name == "LedgerPartyNotActive":
+                        inactive[party] = str(decoded)
+                else:
+                    unsure.add(party)
         elif isinstance(answer, str) and int(answer, 16) < len(tx.records):
-            one_by_one.extend(tx.records)  # writeMany would skip some: which, only its events would say
+            unsure.update(party for _, party in tx.records)
         # A pack whose call reverts as a whole (it cannot: each record runs in its own call)
         # or that the node would not run is sent: the contract decides.
-    for record, answer in zip(one_by_one, calls([write_call(rid) for rid, _ in one_by_one]), strict=True):
-        judge(record, answer)
+    parties = sorted(unsure - inactive.keys())
+    registry = addresses["PartyRegistry"]
+    states = calls(registry, [abi.encode_call("PartyRegistry", "stateOf", party) for party in parties])
+    for party, state in zip(parties, states, strict=True):
+        if isinstance(state, str) and abi_decode(["uint64", "uint8"], bytes.fromhex(state[2:]))[1] != ACTIVE:
+            # What the contract says of each of its records once the nonce is its turn.
+            inactive[party] = str(DecodedError("LedgerPartyNotActive", {"party": party.lower()}))
     for tx in txs:
         for rid, party in tx.records:
             if party in inactive and rid not in failed:

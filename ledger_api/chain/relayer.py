@@ -175,15 +175,7 @@ class Relayer:
     def _calldata(self, session: Session, row: OutboxRow, records: dict[str, RecordRow]) -> tuple[str, bytes]:
         if row.action == "pack":
             packed = [records[rid] for rid in json.loads(row.payload or "[]")]
-            signatures = [r.signature for r in packed]
-            assert None not in signatures  # a pack carries records accepted here
-            data = self.abi.encode_call(
-                "ConsignmentLedger",
-                "writeMany",
-                [r.to_record().as_tuple() for r in packed],
-                [bytes.fromhex(sig[2:]) for sig in signatures if sig is not None],
-            )
-            return self.addresses["ConsignmentLedger"], data
+            return self.addresses["ConsignmentLedger"], self._write_many_call(packed)
         if row.action == "write":
             return self.addresses["ConsignmentLedger"], self._write_call(records[row.ref])
         if row.action == "anchor":
@@ -206,6 +198,16 @@ class Relayer:
             return self.addresses["LedgerForwarder"], self.abi.encode_call("LedgerForwarder", "execute", req)
         raise ValueError(f"unknown outbox action {row.action}")
 
+    def _write_many_call(self, packed: Sequence[RecordRow]) -> bytes:
+        signatures = [r.signature for r in packed]
+        assert None not in signatures  # a pack carries records accepted here
+        return self.abi.encode_call(
+            "ConsignmentLedger",
+            "writeMany",
+            [r.to_record().as_tuple() for r in packed],
+            [bytes.fromhex(sig[2:]) for sig in signatures if sig is not None],
+        )
+
     def _write_call(self, record: RecordRow) -> bytes:
         assert record.signature is not None  # a write carries a record accepted here
         return self.abi.encode_call(
@@ -217,15 +219,16 @@ class Relayer:
             pending = outbox.claim_pending(session, limit)
             if not pending:
                 return 0
+            # First, while nothing is written yet: on SQLite the first write takes the
+            # store's one write lock, which must not wait for the node's answers.
+            self._preflight(session, pending)
             nonce = self._next_nonce(session)
             fees = self._fees()
             txs = self._packed(session, self._drop_failed(session, pending))
             refs = [rid for row in txs for rid in _record_ids(row)]
             records = outbox.records_by_id(session, refs)
-            calls = {row.id: self._calldata(session, row, records) for row in txs}
-            txs = self._preflight(session, pending, txs, calls, records)
             for row in txs:
-                to, data = calls[row.id]
+                to, data = self._calldata(session, row, records)
                 gas = PACK_GAS_BASE + PACK_GAS_PER_RECORD * len(_record_ids(row)) if row.action == "pack" else None
                 raw, tx_hash = self._signer.sign(nonce=nonce, fees=fees, gas=gas or GAS[row.action], to=to, data=data)
                 row.raw_tx, row.tx_hash, row.other_tx_hashes = _hex(raw), _hex(tx_hash), None
@@ -235,63 +238,43 @@ class Relayer:
             outbox.set_relayer_nonce(session, self.account.address, nonce)
             return len(pending)
 
-    def _preflight(
-        self,
-        session: Session,
-        pending: Sequence[OutboxRow],
-        txs: Sequence[OutboxRow],
-        calls: dict[int, tuple[str, bytes]],
-        records: dict[str, RecordRow],
-    ) -> list[OutboxRow]:
-        """The transactions worth signing: each write and pack is called first against the
-        latest block (chain/preflight.py; signing and the first send follow in this step,
-        so that is the signer's standing re-checked just before sending). A record whose
-        write would revert for good fails with the contract's reason, and so does what was
-        built on it; its row is never sent; a pack goes without it (or not at all)."""
-        checked = [
-            preflight.Transaction(
-                calls[row.id][1], [(rid, records[rid].party) for rid in _record_ids(row)], row.action == "pack"
+    def _preflight(self, session: Session, pending: Sequence[OutboxRow]) -> None:
+        """The pending writes are called against the latest block as the transactions they
+        are about to make (runs of consecutive writes as packs, as _packed makes them;
+        chain/preflight.py): signing and the first send follow in this step, so this is
+        the signer's standing re-checked just before sending. A record whose write would
+        revert for good fails here with the contract's reason, and what was built on it;
+        _drop_failed then keeps its row from being sent, and its pack goes without it."""
+        writes = [row for row in pending if row.action == "write"]
+        if not writes:
+            return
+        failed = outbox.failed_reasons(session, [row.ref for row in writes])
+        records = outbox.records_by_id(session, [row.ref for row in writes if row.ref not in failed])
+        runs: list[list[str]] = [[]]
+        for row in pending:
+            if row.action != "write":
+                runs.append([])
+            elif row.ref not in failed:
+                runs[-1].append(row.ref)
+        txs: list[preflight.Transaction] = []
+        for run in runs:
+            for i in range(0, len(run), PACK_MAX):
+                ids = run[i : i + PACK_MAX]
+                chunk = [records[rid] for rid in ids]
+                data = self._write_call(chunk[0]) if len(chunk) == 1 else self._write_many_call(chunk)
+                txs.append(preflight.Transaction(data, [(r.id, r.party) for r in chunk], len(chunk) > 1))
+        doomed = preflight.doomed(self.rpc, self.abi, self.account.address, self.addresses, txs)
+        if doomed:
+            log.warning(
+                "relayer: %d records would revert, failed unsent: %s", len(doomed), sorted(set(doomed.values()))
             )
-            for row in txs
-            if row.action in ("write", "pack")
-        ]
-        doomed = preflight.doomed(
-            self.rpc,
-            self.abi,
-            self.account.address,
-            self.addresses["ConsignmentLedger"],
-            checked,
-            lambda rid: self._write_call(records[rid]),
-        )
-        if not doomed:
-            return list(txs)
-        outbox.fail_unsent(session, doomed)
-        failed = outbox.failed_reasons(session, [rid for row in txs for rid in _record_ids(row)])
-        log.warning("relayer: %d records would revert; failed unsent: %s", len(failed), sorted(set(doomed.values())))
-        members = {row.ref: row for row in pending if row.action == "write"}
-        kept: list[OutboxRow] = []
-        for row in txs:
-            ids = _record_ids(row)
-            if not any(rid in failed for rid in ids):
-                kept.append(row)
-                continue
-            for rid in ids:
-                if rid in failed:
-                    members[rid].status, members[rid].error = "failed", failed[rid]
-            if row.action == "pack":
-                left = [rid for rid in ids if rid not in failed]
-                if not left:
-                    session.delete(row)
-                    continue
-                row.payload = json.dumps(left)
-                calls[row.id] = self._calldata(session, row, records)
-                kept.append(row)
-        return kept
+            outbox.fail_unsent(session, doomed)
 
     def _drop_failed(self, session: Session, rows: Sequence[OutboxRow]) -> list[OutboxRow]:
         """The pending rows worth a transaction: a write whose record failed before it was
-        signed (displaced by a record on chain, or built on one that failed) would only
-        revert, so it fails here with its record's reason, never sent."""
+        signed (displaced by a record on chain, built on one that failed, or found by the
+        preflight to revert for good) would only revert, so it fails here with its
+        record's reason, never sent."""
         failed = outbox.failed_reasons(session, [row.ref for row in rows if row.action == "write"])
         kept: list[OutboxRow] = []
         for row in rows:

@@ -2,7 +2,8 @@
 (#14, gas drain): a record that would revert for good (its party revoked or suspended on
 chain since it was accepted, before the index shows it) fails with the contract's reason
 and the relayer sends nothing for it, while a record that reverts only because the one it
-follows is still in flight is sent all the same. A pack costs one call."""
+follows is still in flight is sent all the same. A pack costs one call, and one per party
+when it would leave records out."""
 
 from __future__ import annotations
 
@@ -81,9 +82,7 @@ def test_a_party_revoked_on_chain_after_acceptance_fails_with_the_reason_and_cos
     assert (write.status, write.error, write.raw_tx, write.relayer_nonce) == ("failed", row.error, None, None)
 
 
-def test_a_pack_goes_without_the_records_of_a_party_revoked_since_acceptance_and_costs_one_call(
-    stepped_runtime, monkeypatch
-):
+def test_a_pack_goes_without_the_records_of_a_party_revoked_since_acceptance(stepped_runtime, monkeypatch):
     rt, contracts = stepped_runtime(confirmations=1)
     w3 = contracts.w3
     for account in (EXPORTER, REVOKED):
@@ -100,8 +99,9 @@ def test_a_pack_goes_without_the_records_of_a_party_revoked_since_acceptance_and
     rows = _step_until_settled(rt, [a.record_id for a in good + bad])
 
     assert w3.eth.get_transaction_count(relayer) == sent_before + 1
-    # The pack's call says two of five would be left out; only then are they called one by one.
-    assert eth_calls == [1, 5]
+    # The pack's call says two of five would be left out, not which: then the standing of
+    # each of its two parties is read, one call each.
+    assert eth_calls == [1, 2]
     with rt.store.session() as session:
         pack = session.scalars(select(OutboxRow).where(OutboxRow.action == "pack")).one()
         members = {r.ref: r for r in session.scalars(select(OutboxRow).where(OutboxRow.action == "write"))}
@@ -156,3 +156,33 @@ def test_a_record_that_follows_one_still_in_flight_is_sent_although_its_call_rev
     node("evm_setAutomine", [True])  # type: ignore[arg-type]
     rows = _step_until_settled(rt, [first.record_id, second.record_id])
     assert [rows[a.record_id].status for a in (first, second)] == ["included", "included"]
+
+
+def test_a_record_behind_one_in_flight_fails_unsent_when_its_party_was_revoked_meanwhile(stepped_runtime):
+    rt, contracts = stepped_runtime(confirmations=1)
+    w3 = contracts.w3
+    register_exporter(contracts, rt.manifest, REVOKED)
+    rt.indexer.step()
+    domain = contracts.ledger_domain
+    node = w3.provider.make_request
+    node("evm_setAutomine", [False])  # type: ignore[arg-type]
+    first = rt.submissions.submit(signed_declaration(domain, REVOKED, "6NL123456789-PRE-I1", 0))
+    rt.relayer.step()  # the preflight passes it; sent, unmined
+    # Revoked in the block that mines the first (ahead of it, for its higher fee), and not indexed.
+    authority = rt.manifest.authorities[0]["address"]
+    contracts.registry.functions.revokeParty(REVOKED.address).transact({"from": authority, "gasPrice": 1000 * 10**9})
+    node("evm_mine", [])  # type: ignore[arg-type]
+    node("evm_setAutomine", [True])  # type: ignore[arg-type]
+    # Its nonce 1: against the latest block, where nonce 0 was never used, its own call
+    # reverts over the nonce, which says nothing of its party; the registry is asked.
+    second = rt.submissions.submit(signed_declaration(domain, REVOKED, "6NL123456789-PRE-I2", 1))
+    relayer = rt.relayer.account.address
+    sent_before = w3.eth.get_transaction_count(relayer)
+
+    rows = _step_until_settled(rt, [first.record_id, second.record_id])
+
+    reason = f"LedgerPartyNotActive(party={REVOKED.address.lower()})"
+    assert rows[first.record_id].status == "failed"  # reverted on chain
+    assert (rows[second.record_id].status, rows[second.record_id].error) == ("failed", reason)
+    assert rows[second.record_id].tx_hash is None
+    assert w3.eth.get_transaction_count(relayer) == sent_before
