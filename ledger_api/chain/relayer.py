@@ -1,9 +1,16 @@
 """The relayer: turns the outbox into transactions and sees them onto the chain exactly
 once, whatever the node forgets.
 
-- Signing: each pending row gets the relayer's next nonce and is signed, and the raw
+- Signing: each pending row gets the relayer's next nonce and is signed at the chain's
+  fees of now (EIP-1559 where it has a base fee, legacy where not), and the raw
   transaction is stored (committed) before it is ever sent. A resend is therefore the very
   same transaction: it can be mined once at most, because its nonce can be used once.
+- Preflight: each write and pack is called (`eth_call`) against the latest block right
+  before it is signed and, in the same step, first sent (chain/preflight.py): a record
+  whose write would revert for good (its party suspended or revoked on chain since it was
+  accepted, not yet indexed; an expired deadline) fails with the contract's reason and is
+  never sent; a pack goes without it. That call is the signer's standing re-checked just
+  before sending.
 - Packing: single records waiting together go out in one `writeMany` transaction (a
   "pack" row carrying their ids; their own rows become `packed`): the contract checks each
   as `write` does and rejects a bad one alone (RecordRejected, which the indexer turns into
@@ -20,6 +27,11 @@ once, whatever the node forgets.
   an account nonce past a transaction whose receipt it does not show yet, and re-signing
   that one would send the same call twice (the second reverts, and a record that is on
   chain would be marked failed).
+- Replacing: a sent transaction unmined for `replace_after` seconds while the chain's
+  fees rose past what it offers is signed again with the same nonce and call, offering
+  the fees of now and at least 10 % more (what nodes require to replace one). Its row
+  keeps every hash signed for the nonce: whichever is mined is the row's transaction
+  (only one can be), and a record on chain is never failed for the other.
 - A write, pack or anchor that reverted is not failed at once: anyone may replay the
   relayer's `write` call or anchor the same root first, and then the chain holds the
   record or root although this transaction reverted. It waits, `reverted`, until the
@@ -54,10 +66,11 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from sqlalchemy.orm import Session
 
+from ledger_api.chain import preflight
 from ledger_api.chain.abi import ContractAbi
 from ledger_api.chain.loop import run_steps
 from ledger_api.chain.rpc import Rpc, RpcError
-from ledger_api.chain.txsign import LegacySigner
+from ledger_api.chain.txsign import Fees, TxSigner, fees_of, resign
 from ledger_api.store import outbox
 from ledger_api.store.db import Store
 from ledger_api.store.tables import OutboxRow, RecordRow
@@ -69,8 +82,9 @@ PACK_MAX = 50  # records per writeMany transaction
 # A pack's gas limit: each record is a `write` called by the ledger itself, which must
 # never run out of gas (that would revert the whole pack); only gas used is paid.
 PACK_GAS_BASE, PACK_GAS_PER_RECORD = 60_000, 250_000
-GAS_PRICE_TTL = 30.0  # seconds between two asks of the node's gas price
+GAS_PRICE_TTL = 30.0  # seconds between two asks of the node's fees
 TAKEN_GRACE = 10.0  # seconds a row must look "nonce taken, no receipt" before it is re-signed
+REPLACE_AFTER = 30.0  # seconds a sent transaction waits unmined before fees that rose replace it
 
 
 def _hex(b: bytes) -> str:
@@ -88,6 +102,7 @@ class Relayer:
         addresses: dict[str, str],
         *,
         resend_after: float = 2.0,
+        replace_after: float = REPLACE_AFTER,
         own_node: bool = False,
     ) -> None:
         self.store, self.rpc, self.abi, self.account = store, rpc, abi, account
@@ -96,12 +111,14 @@ class Relayer:
         # made to it: a consortium chain has none, and its blocks are not ours to make.
         self.own_node = own_node
         self.chain_id, self.addresses = chain_id, addresses
-        self._signer = LegacySigner(bytes(account.key), chain_id)
+        self._signer = TxSigner(bytes(account.key), chain_id)
         self.resend_after = timedelta(seconds=resend_after)
+        self.replace_after = replace_after
         self.wake = threading.Event()
         self.mined = threading.Event()  # set when a transaction was mined: the indexer waits on it
-        self._gas_price: tuple[int, float] | None = None  # price, when asked
+        self._fees_asked: tuple[Fees, float] | None = None  # fees, when asked
         self._taken_since: dict[int, float] = {}  # outbox row id -> when it first looked taken
+        self._unmined_since: dict[int, float] = {}  # outbox row id -> when its transaction was first seen unmined
         self._mined_checked_at = 0.0
         self._dev_node: bool | None = None  # anvil: mines on arrival only; learnt from web3_clientVersion
 
@@ -120,15 +137,33 @@ class Relayer:
 
     # ------------------------------------------------------------ signing
 
-    def _gas(self) -> int:
-        """Twice the node's suggested price (room for the base fee to rise over a few blocks
-        of an EIP-1559 chain), asked again every GAS_PRICE_TTL seconds so the relayer
-        follows the chain's fees. No floor: a consortium chain that charges nothing
+    def _fees(self) -> Fees:
+        """What to offer per gas, asked of the node again every GAS_PRICE_TTL seconds so the
+        relayer follows the chain's fees. Where the latest block has a base fee, EIP-1559:
+        the node's suggested tip, never above its gas price (a chain run without fees
+        suggests a tip all the same, and prices gas at 0), and a fee cap of twice the base
+        fee plus that tip, room for the base fee to rise over a few blocks; elsewhere a
+        legacy price of twice the node's. No floor: a consortium chain that charges nothing
         (min gas price 0, as Besu and Quorum are often run) gets transactions priced 0."""
         now = time.monotonic()
-        if self._gas_price is None or now - self._gas_price[1] > GAS_PRICE_TTL:
-            self._gas_price = (2 * int(self.rpc.call("eth_gasPrice"), 16), now)
-        return self._gas_price[0]
+        if self._fees_asked is None or now - self._fees_asked[1] > GAS_PRICE_TTL:
+            price, block, tip = self.rpc.batch(
+                [("eth_gasPrice", []), ("eth_getBlockByNumber", ["latest", False]), ("eth_maxPriorityFeePerGas", [])]
+            )
+            for answer in (price, block):
+                if isinstance(answer, RpcError):
+                    raise answer
+            gas_price = int(price, 16)
+            base = block.get("baseFeePerGas") if isinstance(block, dict) else None
+            if base is None:
+                fees = Fees(2 * gas_price)
+            else:
+                base_fee = int(base, 16)
+                # A node without eth_maxPriorityFeePerGas prices gas as base fee plus tip.
+                suggested = max(0, gas_price - base_fee) if isinstance(tip, RpcError) else int(tip, 16)
+                fees = Fees(2 * base_fee + min(suggested, gas_price), min(suggested, gas_price))
+            self._fees_asked = (fees, now)
+        return self._fees_asked[0]
 
     def _next_nonce(self, session: Session) -> int:
         return outbox.next_relayer_nonce(
@@ -140,22 +175,9 @@ class Relayer:
     def _calldata(self, session: Session, row: OutboxRow, records: dict[str, RecordRow]) -> tuple[str, bytes]:
         if row.action == "pack":
             packed = [records[rid] for rid in json.loads(row.payload or "[]")]
-            signatures = [r.signature for r in packed]
-            assert None not in signatures  # a pack carries records accepted here
-            data = self.abi.encode_call(
-                "ConsignmentLedger",
-                "writeMany",
-                [r.to_record().as_tuple() for r in packed],
-                [bytes.fromhex(sig[2:]) for sig in signatures if sig is not None],
-            )
-            return self.addresses["ConsignmentLedger"], data
+            return self.addresses["ConsignmentLedger"], self._write_many_call(packed)
         if row.action == "write":
-            record = records[row.ref]
-            assert record.signature is not None  # a write carries a record accepted here
-            data = self.abi.encode_call(
-                "ConsignmentLedger", "write", record.to_record().as_tuple(), bytes.fromhex(record.signature[2:])
-            )
-            return self.addresses["ConsignmentLedger"], data
+            return self.addresses["ConsignmentLedger"], self._write_call(records[row.ref])
         if row.action == "anchor":
             batch = outbox.batch(session, row.ref)
             assert batch is not None
@@ -176,33 +198,83 @@ class Relayer:
             return self.addresses["LedgerForwarder"], self.abi.encode_call("LedgerForwarder", "execute", req)
         raise ValueError(f"unknown outbox action {row.action}")
 
+    def _write_many_call(self, packed: Sequence[RecordRow]) -> bytes:
+        signatures = [r.signature for r in packed]
+        assert None not in signatures  # a pack carries records accepted here
+        return self.abi.encode_call(
+            "ConsignmentLedger",
+            "writeMany",
+            [r.to_record().as_tuple() for r in packed],
+            [bytes.fromhex(sig[2:]) for sig in signatures if sig is not None],
+        )
+
+    def _write_call(self, record: RecordRow) -> bytes:
+        assert record.signature is not None  # a write carries a record accepted here
+        return self.abi.encode_call(
+            "ConsignmentLedger", "write", record.to_record().as_tuple(), bytes.fromhex(record.signature[2:])
+        )
+
     def _sign_pending(self, limit: int = 1000) -> int:
         with self.store.session() as session:
             pending = outbox.claim_pending(session, limit)
             if not pending:
                 return 0
+            # First, while nothing is written yet: on SQLite the first write takes the
+            # store's one write lock, which must not wait for the node's answers.
+            self._preflight(session, pending)
             nonce = self._next_nonce(session)
-            gas_price = self._gas()
+            fees = self._fees()
             txs = self._packed(session, self._drop_failed(session, pending))
             refs = [rid for row in txs for rid in _record_ids(row)]
             records = outbox.records_by_id(session, refs)
             for row in txs:
                 to, data = self._calldata(session, row, records)
                 gas = PACK_GAS_BASE + PACK_GAS_PER_RECORD * len(_record_ids(row)) if row.action == "pack" else None
-                raw, tx_hash = self._signer.sign(
-                    nonce=nonce, gas_price=gas_price, gas=gas or GAS[row.action], to=to, data=data
-                )
-                row.raw_tx, row.tx_hash = _hex(raw), _hex(tx_hash)
+                raw, tx_hash = self._signer.sign(nonce=nonce, fees=fees, gas=gas or GAS[row.action], to=to, data=data)
+                row.raw_tx, row.tx_hash, row.other_tx_hashes = _hex(raw), _hex(tx_hash), None
                 row.relayer_nonce = nonce
                 row.status = "signed"
                 nonce += 1
             outbox.set_relayer_nonce(session, self.account.address, nonce)
             return len(pending)
 
+    def _preflight(self, session: Session, pending: Sequence[OutboxRow]) -> None:
+        """The pending writes are called against the latest block as the transactions they
+        are about to make (runs of consecutive writes as packs, as _packed makes them;
+        chain/preflight.py): signing and the first send follow in this step, so this is
+        the signer's standing re-checked just before sending. A record whose write would
+        revert for good fails here with the contract's reason, and what was built on it;
+        _drop_failed then keeps its row from being sent, and its pack goes without it."""
+        writes = [row for row in pending if row.action == "write"]
+        if not writes:
+            return
+        failed = outbox.failed_reasons(session, [row.ref for row in writes])
+        records = outbox.records_by_id(session, [row.ref for row in writes if row.ref not in failed])
+        runs: list[list[str]] = [[]]
+        for row in pending:
+            if row.action != "write":
+                runs.append([])
+            elif row.ref not in failed:
+                runs[-1].append(row.ref)
+        txs: list[preflight.Transaction] = []
+        for run in runs:
+            for i in range(0, len(run), PACK_MAX):
+                ids = run[i : i + PACK_MAX]
+                chunk = [records[rid] for rid in ids]
+                data = self._write_call(chunk[0]) if len(chunk) == 1 else self._write_many_call(chunk)
+                txs.append(preflight.Transaction(data, [(r.id, r.party) for r in chunk], len(chunk) > 1))
+        doomed = preflight.doomed(self.rpc, self.abi, self.account.address, self.addresses, txs)
+        if doomed:
+            log.warning(
+                "relayer: %d records would revert, failed unsent: %s", len(doomed), sorted(set(doomed.values()))
+            )
+            outbox.fail_unsent(session, doomed)
+
     def _drop_failed(self, session: Session, rows: Sequence[OutboxRow]) -> list[OutboxRow]:
         """The pending rows worth a transaction: a write whose record failed before it was
-        signed (displaced by a record on chain, or built on one that failed) would only
-        revert, so it fails here with its record's reason, never sent."""
+        signed (displaced by a record on chain, built on one that failed, or found by the
+        preflight to revert for good) would only revert, so it fails here with its
+        record's reason, never sent."""
         failed = outbox.failed_reasons(session, [row.ref for row in rows if row.action == "write"])
         kept: list[OutboxRow] = []
         for row in rows:
@@ -290,7 +362,7 @@ class Relayer:
             # The nonce first, the receipts after: a transaction of ours mined in between
             # then shows its receipt, and is never mistaken for one whose nonce was taken.
             chain_nonce = int(self.rpc.call("eth_getTransactionCount", self.account.address, "latest"), 16)
-            receipts = self.rpc.batch([("eth_getTransactionReceipt", [r.tx_hash]) for r in rows])
+            receipts = self._receipts(rows)
             changed = 0
             mined: list[int] = []
             for row, receipt in zip(rows, receipts, strict=True):
@@ -311,11 +383,15 @@ class Relayer:
                         if time.monotonic() - since < TAKEN_GRACE:
                             continue
                         del self._taken_since[row.id]
+                        self._unmined_since.pop(row.id, None)
                         log.warning("relayer: nonce %s taken by another transaction; re-signing", row.relayer_nonce)
                         row.status, row.relayer_nonce, row.raw_tx = "pending", None, None
                         changed += 1
+                    elif row.status == "sent" and self._replace_if_underpriced(row):
+                        changed += 1
                     continue
                 self._taken_since.pop(row.id, None)
+                self._unmined_since.pop(row.id, None)
                 if row.status == "mined":
                     continue
                 changed += 1
@@ -334,6 +410,52 @@ class Relayer:
             if self._nudge_if_stalled(rows, receipts, chain_nonce):
                 changed += 1
             return changed
+
+    def _receipts(self, rows: Sequence[OutboxRow]) -> list[Any]:
+        """Each row's receipt (None: not mined; an RpcError: not known now), of whichever of
+        the transactions signed for its nonce was mined (at most one can be): that one
+        becomes the row's tx_hash, which is what the indexer confirms and rewinds by; the
+        others stay listed, since a lost block may let another be mined in its place."""
+        asked = [(row, tx) for row in rows for tx in [row.tx_hash, *_other_hashes(row)]]
+        answers = self.rpc.batch([("eth_getTransactionReceipt", [tx]) for _, tx in asked])
+        found: dict[int, Any] = {}
+        for (row, tx), answer in zip(asked, answers, strict=True):
+            if isinstance(answer, dict):
+                if tx != row.tx_hash:
+                    log.info("relayer: nonce %s mined as %s, which %s replaced", row.relayer_nonce, tx, row.tx_hash)
+                    row.other_tx_hashes = json.dumps([h for h in [row.tx_hash, *_other_hashes(row)] if h != tx])
+                    row.tx_hash = tx
+                found[row.id] = answer
+            elif isinstance(answer, RpcError) and not isinstance(found.get(row.id), dict):
+                found[row.id] = answer
+        return [found.get(row.id) for row in rows]
+
+    def _replace_if_underpriced(self, row: OutboxRow) -> bool:
+        """A sent transaction unmined for `replace_after` seconds while the chain's fees rose
+        past what it offers is signed again, same call and nonce, offering today's fees and
+        at least 10 % more than before (what nodes require to replace one in their pool):
+        sent at once by the next step, and either it or the one it replaces is mined, never
+        both (_receipts finds whichever). Resending the same bytes, as after a node dropped
+        them, would never get it mined while the base fee stays above its fee cap."""
+        now = time.monotonic()
+        if row.raw_tx is None or now - self._unmined_since.setdefault(row.id, now) < self.replace_after:
+            return False
+        raw = bytes.fromhex(row.raw_tx[2:])
+        offered, quote = fees_of(raw), self._fees()
+        if quote.max_fee <= offered.max_fee:
+            return False
+        fees = quote.at_least(offered.bumped(10))
+        replacement, tx_hash = resign(self._signer, raw, fees)
+        log.warning(
+            "relayer: nonce %s unmined while fees rose; replacing it, fee cap %d -> %d",
+            row.relayer_nonce,
+            offered.max_fee,
+            fees.max_fee,
+        )
+        row.other_tx_hashes = json.dumps([*_other_hashes(row), row.tx_hash])
+        row.raw_tx, row.tx_hash, row.status = _hex(replacement), _hex(tx_hash), "signed"
+        self._unmined_since[row.id] = now
+        return True
 
     def _nudge_if_stalled(self, rows: Sequence[OutboxRow], receipts: list[Any], chain_nonce: int) -> bool:
         """anvil's automine mines when a transaction arrives. A backlog sent at once fills a
@@ -386,7 +508,7 @@ class Relayer:
             if not rows:
                 return 0
             indexed = outbox.indexed_block(session)
-            receipts = self.rpc.batch([("eth_getTransactionReceipt", [r.tx_hash]) for r in rows])
+            receipts = self._receipts(rows)
             settled = 0
             for row, receipt in zip(rows, receipts, strict=True):
                 if isinstance(receipt, RpcError):
@@ -416,6 +538,11 @@ def _record_ids(row: OutboxRow) -> list[str]:
     if row.action == "pack":
         return list(json.loads(row.payload or "[]"))
     return []
+
+
+def _other_hashes(row: OutboxRow) -> list[str]:
+    """The transactions signed for the row's nonce besides its tx_hash (replaced ones)."""
+    return list(json.loads(row.other_tx_hashes)) if row.other_tx_hashes else []
 
 
 def _harmless_send_error(error: RpcError) -> bool:

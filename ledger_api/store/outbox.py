@@ -26,6 +26,7 @@ __all__ = [
     "claim_pending",
     "due_to_send",
     "fail",
+    "fail_unsent",
     "failed_reasons",
     "forward_refs",
     "forwards",
@@ -138,6 +139,21 @@ def failed_reasons(session: Session, ids: Sequence[str]) -> dict[str, str | None
         select(RecordRow.id, RecordRow.error).where(RecordRow.id.in_(ids), RecordRow.status == "failed")
     ).all()
     return {rid: error for rid, error in rows}
+
+
+def fail_unsent(session: Session, reasons: dict[str, str]) -> None:
+    """Records whose write the relayer will not send (its preflight found it would revert
+    for good) fail with the reason, and what was built on them; one on chain, or failed
+    already, keeps its status."""
+    if not reasons:
+        return
+    session.execute(
+        update(RECORDS)
+        .where(RECORDS.c.id == bindparam("rid"), RECORDS.c.status != "failed", RECORDS.c.status != "included")
+        .values(status="failed", error=bindparam("why")),
+        [{"rid": rid, "why": why} for rid, why in reasons.items()],
+    )
+    known_records.fail_built_on_failed(session.connection())
 
 
 def add_packs(session: Session, packs: Sequence[OutboxRow]) -> None:

@@ -174,6 +174,9 @@ class OutboxRow(Base):
     relayer_nonce: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     raw_tx: Mapped[str | None] = mapped_column(Text)
     tx_hash: Mapped[str | None] = mapped_column(String(66), index=True)
+    # The other transactions signed for this row's nonce, replaced by a higher fee (JSON
+    # list of hashes): one of them may be mined instead, and is then the row's tx_hash.
+    other_tx_hashes: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     error: Mapped[str | None] = mapped_column(Text)

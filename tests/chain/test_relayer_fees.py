@@ -1,7 +1,7 @@
 """The relayer prices its transactions from the chain's fees as they are now (#14): it
-follows a base fee that rose since it started, and on a chain that charges nothing (a
-consortium chain run with min gas price 0) it sends at price 0 from an account holding
-no ether."""
+follows a base fee that rose since it started (EIP-1559, where the chain has a base fee),
+and on a chain that charges nothing (a consortium chain run with min gas price 0) it
+sends at price 0 from an account holding no ether."""
 
 from __future__ import annotations
 
@@ -59,7 +59,8 @@ def test_the_price_follows_a_base_fee_that_rose_since_the_relayer_started(steppe
     row = _settle(rt, second.record_id)
     assert row.status == "included"
     tx = w3.eth.get_transaction(row.tx_hash)
-    assert tx["gasPrice"] >= base_fee
+    assert tx["type"] == 2  # EIP-1559, the chain having a base fee: its offer is the fee cap
+    assert tx["maxFeePerGas"] >= base_fee
 
 
 def test_on_a_chain_without_fees_the_relayer_needs_no_ether(tmp_path: Path):

@@ -38,13 +38,20 @@ def test_records_waiting_together_go_in_one_transaction_and_a_bad_one_fails_alon
     domain = contracts.ledger_domain
     good = [rt.submissions.submit(signed_declaration(domain, GOOD, f"6NL123456789-PACK-G{n}", n)) for n in range(3)]
     bad = [rt.submissions.submit(signed_declaration(domain, SUSPENDED, f"6NL123456789-PACK-S{n}", n)) for n in range(2)]
-    # Accepted while active, suspended before the relayer sends: the contract refuses them.
-    authority = rt.manifest.authorities[0]["address"]
-    w3.eth.wait_for_transaction_receipt(
-        contracts.registry.functions.suspendParty(SUSPENDED.address).transact({"from": authority})
-    )
     relayer = rt.relayer.account.address
     sent_before = w3.eth.get_transaction_count(relayer)
+    # Accepted while active, suspended after the relayer's preflight passed them and sent
+    # the pack, in the block that mines it (ahead of it, for its higher fee): the contract
+    # refuses them.
+    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    rt.relayer.step()
+    authority = rt.manifest.authorities[0]["address"]
+    suspension = contracts.registry.functions.suspendParty(SUSPENDED.address).transact(
+        {"from": authority, "gasPrice": 1000 * 10**9}
+    )
+    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+    assert w3.eth.get_transaction_receipt(suspension)["status"] == 1
 
     ids = [a.record_id for a in good + bad]
 
