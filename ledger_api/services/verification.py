@@ -28,6 +28,7 @@ from functools import partial
 from typing import Any, Protocol
 
 import rfc8785
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from ledger_api.domain.evidence import to_bundle, with_recognition
@@ -46,7 +47,7 @@ from ledger_api.store import index
 from ledger_api.store import records as known
 from ledger_api.store.db import Store
 from ledger_api.store.receipt_keys import KeyRing
-from ledger_api.store.tables import RecordRow
+from ledger_api.store.tables import record_of
 
 # A party's facts: an authority's own registration names no `party` and makes none.
 _PARTY_FACT_EVENTS = sorted(PARTY_EVENTS - {"AuthorityRegistered"})
@@ -67,6 +68,8 @@ class VerificationEvidence:
     input: VerificationInput
     recognition_events: list[dict[str, Any]]
     block_time: int | None = None  # of the block the verification stands at (None: not indexed)
+    block_hash: str | None = None  # of that block
+    book: RecognitionBook | None = None  # the recognition events replayed (None: replayed when asked)
 
     def bundle(self) -> dict[str, Any]:
         return to_bundle(self.input, self.recognition_events)
@@ -76,10 +79,58 @@ class VerificationEvidence:
         arrangement in force at the verification's block time recognises, as of that block."""
         if self.block_time is None:
             return []
-        book = RecognitionBook()
-        for event in self.recognition_events:
-            book.apply(event["name"], event["args"], int(event["timestamp"]))
+        book = self.book if self.book is not None else replayed(self.recognition_events)
         return partner_inspections(self.input, self.block_time, book.in_force_between)
+
+
+def replayed(events: Sequence[dict[str, Any]]) -> RecognitionBook:
+    """The recognition book the events (`_recognition_events`' form) make."""
+    book = RecognitionBook()
+    for event in events:
+        book.apply(event["name"], event["args"], int(event["timestamp"]))
+    return book
+
+
+@dataclass(frozen=True)
+class _BlockFacts:
+    """What every verification as of one block reads alike, whichever the consignment: the
+    block's time, every party's role and status history, the recognition events and the
+    book they make. Read once per block (and reorg: the block's hash is in the key) per
+    process, not once per verdict. Nothing reads them to change them: the book is only
+    asked, the events only serialised."""
+
+    timestamp: int | None
+    parties: dict[str, PartyFact]  # every party registered by the block, in registration order
+    recognition_events: list[dict[str, Any]]
+    book: RecognitionBook
+
+    def parties_of(self, addresses: set[str]) -> dict[str, PartyFact]:
+        return {address: fact for address, fact in self.parties.items() if address in addresses}
+
+
+def _party_facts(events: Sequence[tuple[str, dict[str, Any], int]]) -> dict[str, PartyFact]:
+    """Each party's facts from the registry's events (name, args, block), in chain order."""
+    state: dict[str, dict[str, Any]] = {}
+    for name, args, number in events:
+        party = args["party"]
+        if name == "PartyRegistered":
+            state[party] = {
+                "country": bytes.fromhex(args["country"][2:]).decode("ascii", "replace"),
+                "registered": number,
+                "roles": int(args["roles"]),
+                "status": 1,
+                "history": [],
+            }
+        elif party in state and name == "PartyRolesChanged":
+            state[party]["roles"] = int(args["roles"])
+        elif party in state and name == "PartyStatusChanged":
+            state[party]["status"] = int(args["status"])
+        if party in state:
+            s = state[party]
+            s["history"].append(PartyCheckpoint(number, s["roles"], s["status"]))
+    return {
+        address: PartyFact(address, s["country"], s["registered"], tuple(s["history"])) for address, s in state.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -91,61 +142,66 @@ class _ChainFacts:
 
 class EvidenceReader:
     """Reads what a verification needs from the store and the chain index, and answers
-    recognition questions from the same events."""
+    recognition questions from the same events. What depends on the block alone (parties,
+    recognition) is kept per block (`_BlockFacts`); what depends on the consignment is read
+    per verdict, in one transaction of a few statements."""
+
+    BLOCKS_KEPT = 16  # blocks whose facts are kept: the head's, and a few asked `at_block`
 
     def __init__(self, store: Store, domain: LedgerDomain, contracts: dict[str, str], confirmations: int) -> None:
         self.store, self.domain, self.contracts, self.confirmations = store, domain, contracts, confirmations
+        self._blocks: OrderedDict[tuple[int, str | None], _BlockFacts] = OrderedDict()
+        self._blocks_lock = threading.Lock()
 
     def block_hash(self, number: int) -> str | None:
         """The hash of an indexed block (None for block 0 before anything was indexed)."""
-        with self.store.session() as session:
-            block = index.block(session, number)
+        with self.store.connection() as conn:
+            block = index.block_at(conn, number)
         return block.hash if block else None
 
     def indexed_block(self, session: Session) -> int:
         return index.indexed_block(session) or 0
 
     def fingerprint(self, ucr: str, country: str, at_block: int | None = None) -> tuple[Any, ...]:
-        """What a verification's outcome depends on, in two cheap queries: the block it
+        """What a verification's outcome depends on, in three cheap reads: the block it
         stands at (and that block's hash, which a reorg changes) and each record's place.
         Registry and recognition events up to that block cannot change while its hash
         does not."""
         key = "0x" + consignment_key(ucr).hex()
-        with self.store.session() as session:
-            head = self.indexed_block(session)
+        with self.store.connection() as conn:
+            head = index.cursor(conn) or 0
             as_of = head if at_block is None else min(at_block, head)
-            block = index.block(session, as_of)
-            rows = known.record_places(session, key)
+            block = index.block_at(conn, as_of)
+            rows = known.record_places(conn, key)
             refused = 0
             if not all(held for *_, held in rows):  # a refusal matters only while no good copy is held
-                refused = known.refusal_count(session, [r[0] for r in rows])
+                refused = known.refusal_count(conn, [r[0] for r in rows])
         return (ucr, country, as_of, block.hash if block else None, tuple(tuple(r) for r in rows), refused)
 
     def gather(self, ucr: str, country: str, at_block: int | None = None) -> VerificationEvidence:
         key = consignment_key(ucr)
-        with self.store.session() as session:
-            head = self.indexed_block(session)
+        with self.store.connection() as conn:
+            head = index.cursor(conn) or 0
             as_of = head if at_block is None else min(at_block, head)
-            rows = known.live_consignment_records(session, "0x" + key.hex())
+            rows = known.verifying_rows(conn, "0x" + key.hex())
             if not rows:
                 raise NotFound(f"no consignment {ucr}")
-            conn = session.connection()
             unheld = [row.id for row in rows if row.payload is None]
             added = known.added_routes(conn, unheld)
             refusals = known.refusals_of(conn, unheld)
-            known_facts = self._chain_facts(session, rows, as_of)
-            records = tuple(self._record(session, row, as_of, added, refusals, known_facts) for row in rows)
-            addresses = {r.record.party for r in records} | {r.record.counterparty for r in records}
-            parties = self._parties(session, addresses, as_of)
-            events = self._recognition_events(session, as_of)
+            known_facts = self._chain_facts(conn, rows, as_of)
+            records = tuple(self._record(conn, row, as_of, added, refusals, known_facts) for row in rows)
             head_on_chain = known.chain_head(conn, "0x" + key.hex(), as_of)
-            block = index.block(session, as_of)
+            block = index.block_at(conn, as_of)
+            block_hash = None if block is None else block.hash
+            at = self._block_facts(conn, as_of, block_hash)
+        addresses = {r.record.party for r in records} | {r.record.counterparty for r in records}
         inp = VerificationInput(
             ucr=ucr,
             consignment=key,
             domain=self.domain,
             records=records,
-            parties=parties,
+            parties=at.parties_of(addresses),
             verifying_country=country,
             as_of_block=as_of,
             confirmations_required=self.confirmations,
@@ -153,10 +209,39 @@ class EvidenceReader:
             contracts=self.contracts,
             chain_head=head_on_chain,
         )
-        block_time = None if block is None else int(block.timestamp)
-        return VerificationEvidence(with_recognition(inp, events), events, block_time)
+        return VerificationEvidence(
+            with_recognition(inp, at.recognition_events, book=at.book),
+            at.recognition_events,
+            at.timestamp,
+            block_hash,
+            at.book,
+        )
 
-    def _chain_facts(self, session: Session, rows: Sequence[RecordRow], as_of: int) -> _ChainFacts:
+    def _block_facts(self, conn: Connection, as_of: int, block_hash: str | None) -> _BlockFacts:
+        """The facts of block `as_of` whose hash is `block_hash`: kept, or read now."""
+        key = (as_of, block_hash)
+        with self._blocks_lock:
+            kept = self._blocks.get(key)
+            if kept is not None:
+                self._blocks.move_to_end(key)
+                return kept
+        block = index.block_at(conn, as_of)
+        registry = index.events_of(conn, _PARTY_FACT_EVENTS, as_of)
+        parties = [(e.name, json.loads(e.args), e.block_number) for e in registry]
+        events = [
+            {"name": e.name, "args": json.loads(e.args), "block": e.block_number, "timestamp": e.timestamp}
+            for e in index.events_of(conn, RECOGNITION_EVENTS, as_of)
+        ]
+        facts = _BlockFacts(
+            None if block is None else int(block.timestamp), _party_facts(parties), events, replayed(events)
+        )
+        with self._blocks_lock:
+            self._blocks[key] = facts
+            while len(self._blocks) > self.BLOCKS_KEPT:
+                self._blocks.popitem(last=False)
+        return facts
+
+    def _chain_facts(self, conn: Connection, rows: Sequence[known.KnownRow], as_of: int) -> _ChainFacts:
         """What the records' chain facts need from the index, in three reads for the whole
         consignment (not three per record): their blocks' times, their batches' anchoring
         blocks (kept on the batch by the indexer), and which single records have their
@@ -165,15 +250,15 @@ class EvidenceReader:
         roots = {r.batch_root for r in rows if r.mode == "batch" and r.batch_root is not None}
         singles = [r.id for r in rows if not (r.mode == "batch" and r.batch_root is not None)]
         return _ChainFacts(
-            index.block_times(session, numbers),
-            index.anchoring_blocks(session, roots, as_of),
-            index.written_singles(session, singles, as_of),
+            index.block_times(conn, numbers),
+            index.anchoring_blocks(conn, roots, as_of),
+            index.written_singles(conn, singles, as_of),
         )
 
     def _record(
         self,
-        session: Session,
-        row: RecordRow,
+        conn: Connection,
+        row: known.KnownRow,
         as_of: int,
         added: dict[str, tuple[str, ...]],
         refusals: dict[str, tuple[known.Refusal, ...]],
@@ -184,11 +269,11 @@ class EvidenceReader:
         proof = root_block = None
         written = None
         held = row.payload is not None
-        record = row.to_record() if held else replace(row.to_record(), route=added.get(row.id, ()))
+        record = record_of(row) if held else replace(record_of(row), route=added.get(row.id, ()))
         if row.mode == "batch" and row.proof is not None:  # kept at acceptance, or received with the record
             proof = json.loads(row.proof)
         if row.mode == "batch" and row.batch_root is not None and proof is None:  # accepted before proofs were kept
-            ids = known.batch_member_ids(session, row.batch_root)
+            ids = known.batch_member_ids(conn, row.batch_root)
             proof = [
                 "0x" + p.hex() for p in MerkleTree([bytes.fromhex(i[2:]) for i in ids]).proof(bytes.fromhex(row.id[2:]))
             ]
@@ -215,50 +300,13 @@ class EvidenceReader:
             refusals=tuple(PayloadRefusal(r.peer_authority, r.peer_url, r.reason) for r in refusals.get(row.id, ())),
         )
 
-    def _parties(self, session: Session, addresses: set[str], as_of: int) -> dict[str, PartyFact]:
-        events = index.events_until(session, _PARTY_FACT_EVENTS, as_of)
-        state: dict[str, dict[str, Any]] = {}
-        for event in events:
-            args = json.loads(event.args)
-            party = args["party"]
-            if party not in addresses:
-                continue
-            if event.name == "PartyRegistered":
-                state[party] = {
-                    "country": bytes.fromhex(args["country"][2:]).decode("ascii", "replace"),
-                    "registered": event.block_number,
-                    "roles": int(args["roles"]),
-                    "status": 1,
-                    "history": [],
-                }
-            elif party in state and event.name == "PartyRolesChanged":
-                state[party]["roles"] = int(args["roles"])
-            elif party in state and event.name == "PartyStatusChanged":
-                state[party]["status"] = int(args["status"])
-            if party in state:
-                s = state[party]
-                s["history"].append(PartyCheckpoint(event.block_number, s["roles"], s["status"]))
-        return {
-            address: PartyFact(address, s["country"], s["registered"], tuple(s["history"]))
-            for address, s in state.items()
-        }
-
-    def _recognition_events(self, session: Session, as_of: int) -> list[dict[str, Any]]:
-        return [
-            {"name": event.name, "args": json.loads(event.args), "block": event.block_number, "timestamp": ts}
-            for event, ts in index.timed_events_until(session, RECOGNITION_EVENTS, as_of)
-        ]
-
     def book(self) -> tuple[RecognitionBook, int]:
         """Certificates and arrangements as of the index head, and that head's block time."""
-        with self.store.session() as session:
-            head = self.indexed_block(session)
-            events = self._recognition_events(session, head)
-            block = index.block(session, head)
-        book = RecognitionBook()
-        for event in events:
-            book.apply(event["name"], event["args"], int(event["timestamp"]))
-        return book, block.timestamp if block else 0
+        with self.store.connection() as conn:
+            head = index.cursor(conn) or 0
+            block = index.block_at(conn, head)
+            facts = self._block_facts(conn, head, None if block is None else block.hash)
+        return facts.book, facts.timestamp or 0
 
     def recognition(self, operator: str, country: str, when: int | None) -> Recognition:
         book, now = self.book()
@@ -427,7 +475,7 @@ class Verifier:
             iss=self.service_id,
             authority=self.issuer[0] if self.issuer else None,
             country=self.issuer[1] if self.issuer else None,
-            as_of_block_hash=self.reader.block_hash(result.as_of_block),
+            as_of_block_hash=gathered.block_hash,
         )
         recognition = gathered.input.recognition
 

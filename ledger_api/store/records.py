@@ -603,7 +603,7 @@ def record(session: Session, record_id: str) -> RecordRow | None:
     return session.get(RecordRow, record_id)
 
 
-def batch_member_ids(session: Session, root: str) -> Sequence[str]:
+def batch_member_ids(session: Session | Connection, root: str) -> Sequence[str]:
     """The ids of a batch's records, in the batch's order (its Merkle tree's leaves)."""
     return session.scalars(
         select(RecordRow.id).where(RecordRow.batch_root == root).order_by(RecordRow.batch_index)
@@ -645,16 +645,52 @@ def live_batch_records(session: Session, root: str) -> Sequence[RecordRow]:
     ).all()
 
 
-def record_places(session: Session, consignment: str) -> Sequence[Row[str, str, int | None, bool]]:
+# What a verification reads of each record, on every request (its places: the cached
+# outcome's key) and on a cold one (the live records with what their facts need): Core
+# statements built once, where ORM objects cost more than the reads.
+_PLACES = (
+    select(_c.id, _c.status, _c.block_number, _c.payload.is_not(None))
+    .where(_c.consignment == bindparam("key"))
+    .order_by(_c.position, _c.id)
+)
+_VERIFYING = (
+    select(
+        _c.id,
+        _c.consignment,
+        _c.kind,
+        _c.party,
+        _c.counterparty,
+        _c.previous,
+        _c.payload_hash,
+        _c.nonce,
+        _c.deadline,
+        _c.route,
+        _c.signature,
+        _c.payload,
+        _c.mode,
+        _c.batch_root,
+        _c.proof,
+        _c.block_number,
+        _c.block_hash,
+    )
+    .where(_c.consignment == bindparam("key"), _c.status != "failed")
+    .order_by(_c.position)
+)
+
+
+def record_places(conn: Connection, consignment: str) -> Sequence[Row[str, str, int | None, bool]]:
     """(id, status, block number, held) of each of a consignment's records, in hash-chain
     order (a failed record shares its place; ties by id)."""
-    return session.execute(
-        select(RecordRow.id, RecordRow.status, RecordRow.block_number, RecordRow.payload.is_not(None))
-        .where(RecordRow.consignment == consignment)
-        .order_by(RecordRow.position, RecordRow.id)
-    ).all()
+    return conn.execute(_PLACES, {"key": consignment}).all()
 
 
-def refusal_count(session: Session, record_ids: Collection[str]) -> int:
+def verifying_rows(conn: Connection, consignment: str) -> Sequence[KnownRow]:
+    """A consignment's records that did not fail, in hash-chain order, with what a
+    verification reads of them (`record_of` reads each as its signed record)."""
+    return conn.execute(_VERIFYING, {"key": consignment}).all()
+
+
+def refusal_count(conn: Connection, record_ids: Collection[str]) -> int:
     """How many refusals of a payload by a peer the records `record_ids` have."""
-    return session.scalar(select(func.count()).select_from(REFUSALS).where(REFUSALS.c.record_id.in_(record_ids))) or 0
+    statement = select(func.count()).select_from(REFUSALS).where(REFUSALS.c.record_id.in_(list(record_ids)))
+    return conn.scalar(statement) or 0

@@ -411,6 +411,8 @@ CREDENTIALS: Table = CredentialRow.__table__  # type: ignore[assignment]
 ROUTES: Table = RouteRow.__table__  # type: ignore[assignment]
 REFUSALS: Table = PayloadRefusalRow.__table__  # type: ignore[assignment]
 EVENTS: Table = EventRow.__table__  # type: ignore[assignment]
+BLOCKS: Table = BlockRow.__table__  # type: ignore[assignment]
+STATE: Table = StateRow.__table__  # type: ignore[assignment]
 
 Index("records_by_consignment_position", RecordRow.consignment, RecordRow.position)
 Index("worklist_by_rank", WorklistRow.country, WorklistRow.lane_rank, WorklistRow.score, WorklistRow.ucr)
