@@ -351,6 +351,24 @@ def flags_for_verdict(
     return flags.held(), block_time
 
 
+@dataclass(frozen=True)
+class _HeldOnce:
+    """The verifier's flag source, its held flags read once per version."""
+
+    verifier: Verifier
+    at_version: object
+
+    def held(self) -> Sequence[HeldFlag]:
+        return self.verifier._held_at(self.at_version)
+
+    def version(self) -> object:
+        return self.at_version
+
+    def used(self, reasons: Sequence[str]) -> None:
+        assert self.verifier.flags is not None
+        self.verifier.flags.used(reasons)
+
+
 class Verifier:
     """Verdict, risk lane and signed receipt for a consignment, as of a block. Outcomes are
     cached by what they depend on (EvidenceReader.fingerprint): a repeated question costs two
@@ -376,6 +394,7 @@ class Verifier:
     ) -> None:
         self.reader, self.rules, self.keyring, self.service_id = reader, rules, keyring, service_id
         self.flags = flags
+        self._held: tuple[object, Sequence[HeldFlag]] | None = None  # the flags held, read at a version
         self._flag_rules = {r.id for r in rules.rules if r.when.type == "intelligence_flag_matches"}
         self.issuer = issuer
         self.receipt_validity_seconds = receipt_validity_seconds
@@ -416,14 +435,16 @@ class Verifier:
         if self.fetch_missing is not None and not all(row[3] for row in key[4]):
             self.fetch_missing(consignment_key(ucr), self.fetch_seconds)
             key = self.reader.fingerprint(ucr, country, at_block)
+        version = None
         if self.flags is not None:
-            key = (*key, self.flags.version())
+            version = self.flags.version()
+            key = (*key, version)
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)
         if cached is None:
-            cached = self._outcome(ucr, country, at_block)
+            cached = self._outcome(ucr, country, at_block, version)
             with self._lock:
                 self._cache[key] = cached
                 while len(self._cache) > self.CACHE_SIZE:
@@ -448,11 +469,29 @@ class Verifier:
         )
         return dict(answer, receipt=receipt)
 
-    def _outcome(self, ucr: str, country: str, at_block: int | None) -> _Outcome:
+    def _flags_of(self, version: object) -> FlagSource | None:
+        """`self.flags`, with its held flags read once per version (flags.version()), not
+        once per verdict."""
+        if self.flags is None:
+            return None
+        return _HeldOnce(self, version)
+
+    def _held_at(self, version: object) -> Sequence[HeldFlag]:
+        assert self.flags is not None
+        with self._lock:
+            kept = self._held
+        if kept is not None and kept[0] == version:
+            return kept[1]
+        held = self.flags.held()
+        with self._lock:
+            self._held = (version, held)
+        return held
+
+    def _outcome(self, ucr: str, country: str, at_block: int | None, flags_version: object = None) -> _Outcome:
         gathered = self.reader.gather(ucr, country, at_block)
         result = verify(gathered.input)
         own = self.issuer[1] if self.issuer is not None else None
-        flags, block_time = flags_for_verdict(self.flags, own, country, gathered.block_time)
+        flags, block_time = flags_for_verdict(self._flags_of(flags_version), own, country, gathered.block_time)
         inspections = gathered.partner_inspections()
         risk = assess(self.rules, gathered.input, flags=flags, block_time=block_time, partner_inspections=inspections)
         evidence = canonical.dumps(gathered.bundle())
