@@ -13,7 +13,19 @@ Risk also reads the intelligence flags this instance's authority holds (`FlagSou
 services/flags.py) when the verifying country is the authority's own, judged as of the
 verdict's block; a caller that is not customs is not shown the flag rules that fired. It
 reads, too, the inspection outcomes partner customs recorded on the consignment, with what
-the arrangement in force at the verdict's block time recognises of them."""
+the arrangement in force at the verdict's block time recognises of them.
+
+What a verdict trusts of the store, and what it re-derives every time. The chain's facts
+are the index's (events, blocks, the records' places and blocks). Of a held record, every
+verdict re-derives its id from its signed fields (and compares it with the id the chain
+knows), keccak256 of its payload (against its payloadHash), the payload's validity and
+canonical form, its Merkle proof, custody. It takes as checked when the record was held
+one thing: whom its signature recovered to (`records.signer`: a copy whose signature
+recovers to anyone but its party is never held). So a stored payload changed afterwards
+is PAYLOAD_HASH_MISMATCH and a changed party or other signed field RECORD_ID_MISMATCH
+(tests/services/test_verification_trust.py); a stored signature changed afterwards alone
+is caught where the evidence bundle is re-derived (`ledger verify-bundle` recovers every
+signature: a bundle carries no kept signer), not by the live verdict."""
 
 from __future__ import annotations
 
@@ -133,13 +145,6 @@ def _party_facts(events: Sequence[tuple[str, dict[str, Any], int]]) -> dict[str,
     }
 
 
-@dataclass(frozen=True)
-class _ChainFacts:
-    block_times: dict[int, int]  # block number -> its timestamp
-    anchored: dict[str, int]  # batch root -> the block that anchored it, by as_of
-    written: set[str]  # single records whose RecordWritten the index has, by as_of
-
-
 class EvidenceReader:
     """Reads what a verification needs from the store and the chain index, and answers
     recognition questions from the same events. What depends on the block alone (parties,
@@ -183,14 +188,13 @@ class EvidenceReader:
         with self.store.connection() as conn:
             head = index.cursor(conn) or 0
             as_of = head if at_block is None else min(at_block, head)
-            rows = known.verifying_rows(conn, "0x" + key.hex())
+            rows = known.verifying_rows(conn, "0x" + key.hex(), as_of)
             if not rows:
                 raise NotFound(f"no consignment {ucr}")
             unheld = [row.id for row in rows if row.payload is None]
             added = known.added_routes(conn, unheld)
             refusals = known.refusals_of(conn, unheld)
-            known_facts = self._chain_facts(conn, rows, as_of)
-            records = tuple(self._record(conn, row, as_of, added, refusals, known_facts) for row in rows)
+            records = tuple(self._record(conn, row, as_of, added, refusals) for row in rows)
             head_on_chain = known.chain_head(conn, "0x" + key.hex(), as_of)
             block = index.block_at(conn, as_of)
             block_hash = None if block is None else block.hash
@@ -241,20 +245,6 @@ class EvidenceReader:
                 self._blocks.popitem(last=False)
         return facts
 
-    def _chain_facts(self, conn: Connection, rows: Sequence[known.KnownRow], as_of: int) -> _ChainFacts:
-        """What the records' chain facts need from the index, in three reads for the whole
-        consignment (not three per record): their blocks' times, their batches' anchoring
-        blocks (kept on the batch by the indexer), and which single records have their
-        RecordWritten event by `as_of`."""
-        numbers = {r.block_number for r in rows if r.block_number is not None and r.block_number <= as_of}
-        roots = {r.batch_root for r in rows if r.mode == "batch" and r.batch_root is not None}
-        singles = [r.id for r in rows if not (r.mode == "batch" and r.batch_root is not None)]
-        return _ChainFacts(
-            index.block_times(conn, numbers),
-            index.anchoring_blocks(conn, roots, as_of),
-            index.written_singles(conn, singles, as_of),
-        )
-
     def _record(
         self,
         conn: Connection,
@@ -262,10 +252,10 @@ class EvidenceReader:
         as_of: int,
         added: dict[str, tuple[str, ...]],
         refusals: dict[str, tuple[known.Refusal, ...]],
-        facts: _ChainFacts,
     ) -> RecordFact:
+        """A row of `known.verifying_rows` (read as of `as_of`) as the checks read it."""
         on_chain = row.block_number is not None and row.block_number <= as_of
-        timestamp = facts.block_times.get(row.block_number) if on_chain and row.block_number is not None else None
+        timestamp = row.block_timestamp if on_chain else None
         proof = root_block = None
         written = None
         held = row.payload is not None
@@ -278,9 +268,9 @@ class EvidenceReader:
                 "0x" + p.hex() for p in MerkleTree([bytes.fromhex(i[2:]) for i in ids]).proof(bytes.fromhex(row.id[2:]))
             ]
         if row.mode == "batch" and row.batch_root is not None:
-            root_block = facts.anchored.get(row.batch_root)
+            root_block = row.root_block if row.root_block is not None and row.root_block <= as_of else None
         else:
-            written = row.id in facts.written
+            written = bool(row.written)
         return RecordFact(
             id=row.id,
             record=record,
@@ -298,6 +288,7 @@ class EvidenceReader:
             written_on_chain=written,
             held=held,
             refusals=tuple(PayloadRefusal(r.peer_authority, r.peer_url, r.reason) for r in refusals.get(row.id, ())),
+            signer=row.signer if held else None,
         )
 
     def book(self) -> tuple[RecognitionBook, int]:

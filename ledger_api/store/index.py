@@ -1,8 +1,9 @@
 """What the indexer keeps, as the use cases read it: a party as the registry has it, the
 indexer's cursor and its blocks, events by name (with their blocks' times: the
-recognition book and the parties' histories are replayed from them), and the chain facts
-a verification needs of a consignment's records (blocks' times, batches' anchoring
-blocks, which single records have their RecordWritten)."""
+recognition book and the parties' histories are replayed from them). The chain facts a
+verification needs of a consignment's records (blocks' times, batches' anchoring blocks,
+which single records have their RecordWritten) come with the records themselves
+(store/records.py `verifying_rows`)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,12 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, select
 from sqlalchemy.orm import Session
 
-from ledger_api.store.tables import BATCHES, BLOCKS, EVENTS, STATE, BlockRow, EventRow, PartyRow, StateRow
+from ledger_api.store.tables import BLOCKS, EVENTS, STATE, BlockRow, EventRow, PartyRow, StateRow
 
 __all__ = [
     "CURSOR_KEY",
-    "anchoring_blocks",
     "block",
     "block_at",
-    "block_times",
     "cursor",
     "events_named",
     "events_of",
@@ -28,7 +27,6 @@ __all__ = [
     "indexed_block",
     "party",
     "timed_events_until",
-    "written_singles",
 ]
 
 IndexRow = Row[*tuple[Any, ...]]
@@ -88,42 +86,6 @@ def timed_events_until(session: Session, names: Collection[str], as_of: int) -> 
         .order_by(EventRow.block_number, EventRow.log_index)
     ).all()
     return [(event, timestamp) for event, timestamp in rows]
-
-
-def block_times(conn: Connection, numbers: Collection[int]) -> dict[int, int]:
-    """The timestamps of the blocks `numbers` the index has."""
-    if not numbers:
-        return {}
-    rows = conn.execute(select(BLOCKS.c.number, BLOCKS.c.timestamp).where(BLOCKS.c.number.in_(list(numbers))))
-    return {number: timestamp for number, timestamp in rows}
-
-
-def anchoring_blocks(conn: Connection, roots: Collection[str], as_of: int) -> dict[str, int]:
-    """The blocks, up to `as_of`, that anchored the batches `roots` (kept on the batch by
-    the indexer); a root not anchored by then is absent."""
-    if not roots:
-        return {}
-    anchored: dict[str, int] = {}
-    rows = conn.execute(select(BATCHES.c.root, BATCHES.c.block_number).where(BATCHES.c.root.in_(list(roots))))
-    for root, number in rows:
-        if number is not None and number <= as_of:
-            anchored[root] = number
-    return anchored
-
-
-def written_singles(conn: Connection, record_ids: Collection[str], as_of: int) -> set[str]:
-    """The records among `record_ids` whose RecordWritten the index has, by block `as_of`."""
-    if not record_ids:
-        return set()
-    return set(
-        conn.scalars(
-            select(EVENTS.c.record_id).where(
-                EVENTS.c.record_id.in_(list(record_ids)),
-                EVENTS.c.name == "RecordWritten",
-                EVENTS.c.block_number <= as_of,
-            )
-        )
-    )
 
 
 # The statements a verification runs on every request, built once: Core on one connection,
