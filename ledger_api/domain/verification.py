@@ -511,7 +511,23 @@ class _Step:
     broken: CustodyRuleError | None
 
 
+# The last input walked and its walk: two checks walk the same input, one after the other.
+_last_walk: tuple[VerificationInput, tuple[list[_Step], ConsignmentState]] | None = None
+
+
 def _custody_walk(inp: VerificationInput) -> tuple[list[_Step], ConsignmentState]:
+    """`_walk(inp)`, once for the input the checks are judging (frozen: the walk of the
+    same object is the same), not once per check."""
+    global _last_walk
+    last = _last_walk
+    if last is not None and last[0] is inp:
+        return last[1]
+    walked = _walk(inp)
+    _last_walk = (inp, walked)
+    return walked
+
+
+def _walk(inp: VerificationInput) -> tuple[list[_Step], ConsignmentState]:
     """The records replayed through the custody rules, each judged against the state the
     records before it left and then moved on by what it claims, whatever the verdict:
     the rules are custody.py's (those the contract enforces), its parties' standing aside

@@ -48,6 +48,7 @@ from ledger_api.domain.facts import PartyCheckpoint, PartyFact, PayloadRefusal, 
 from ledger_api.domain.intelligence import HeldFlag
 from ledger_api.domain.merkle import MerkleTree
 from ledger_api.domain.parties import PARTY_EVENTS
+from ledger_api.domain.payloads import load_code_lists
 from ledger_api.domain.receipts import evidence_hash, receipt_claims
 from ledger_api.domain.recognition import Recognition, RecognitionBook
 from ledger_api.domain.records import LedgerDomain, consignment_key
@@ -393,6 +394,7 @@ class Verifier:
         self._cache: OrderedDict[tuple[Any, ...], _Outcome] = OrderedDict()
         self._lock = threading.Lock()
         self._keys_loaded = time.monotonic()
+        load_code_lists()  # now, not in the first verdicts: the payload validators' code lists
 
     def jwks(self) -> dict[str, Any]:
         self._refresh_keys()
