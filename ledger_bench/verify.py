@@ -213,8 +213,13 @@ def _write_one(service: Served, accounts: dict[str, LocalAccount], records: int)
 
 def _write_many(service: Served, accounts: dict[str, LocalAccount], records: int, consignments: int) -> list[str]:
     """`consignments` consignments of `records` records each (batch mode): the lane's n-th
-    step of every consignment in one batch of its party, the steps in order; their UCRs."""
-    clients = {n: LedgerClient(service.url, a, token=service.credentials.issue(a.address)) for n, a in accounts.items()}
+    step of every consignment in one batch of its party, the steps in order; their UCRs.
+    A batch of a thousand records can take longer than a client's default 30 s to be
+    accepted on a busy machine: the writing is not what is measured."""
+    clients = {
+        n: LedgerClient(service.url, a, token=service.credentials.issue(a.address), timeout=300)
+        for n, a in accounts.items()
+    }
     lanes = [_lane_of(records, f"6JP7010001008-BV{n:06d}") for n in range(consignments)]
     heads = [ZERO_HASH] * consignments
     nonces = dict.fromkeys(accounts, 0)

@@ -18,8 +18,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
-import rfc8785
-
+from ledger_api.domain import canonical
 from ledger_api.domain.facts import PartyCheckpoint, PartyFact, PayloadRefusal, RecordFact, VerificationInput
 from ledger_api.domain.recognition import RecognitionBook
 from ledger_api.domain.records import LedgerDomain, Record, RecordKind
@@ -170,15 +169,19 @@ def from_bundle(bundle: dict[str, Any]) -> VerificationInput:
     return with_recognition(inp, bundle["recognition_events"])
 
 
-def with_recognition(inp: VerificationInput, events: list[dict[str, Any]]) -> VerificationInput:
+def with_recognition(
+    inp: VerificationInput, events: list[dict[str, Any]], book: RecognitionBook | None = None
+) -> VerificationInput:
     """`inp` with the exporter's recognition recomputed from the registry's events, at the
-    declaration's block time (or the latest record time when it is not on chain yet)."""
+    declaration's block time (or the latest record time when it is not on chain yet).
+    `book`: those events replayed already (a service keeps one per block), else replayed here."""
     declaration = next((r for r in inp.records if r.record.kind == RecordKind.DECLARATION), None)
     if declaration is None:
         return replace(inp, recognition=None)
-    book = RecognitionBook()
-    for event in events:
-        book.apply(event["name"], event["args"], int(event["timestamp"]))
+    if book is None:
+        book = RecognitionBook()
+        for event in events:
+            book.apply(event["name"], event["args"], int(event["timestamp"]))
     times = [r.block_timestamp for r in inp.records if r.block_timestamp is not None]
     when = declaration.block_timestamp or (max(times) if times else 0)
     return replace(inp, recognition=book.recognition(declaration.record.party, inp.verifying_country, when))
@@ -186,4 +189,4 @@ def with_recognition(inp: VerificationInput, events: list[dict[str, Any]]) -> Ve
 
 def bundle_hash(bundle: dict[str, Any]) -> str:
     """sha256 of the bundle's RFC 8785 canonical JSON: what the receipt signs."""
-    return "sha256:" + hashlib.sha256(rfc8785.dumps(bundle)).hexdigest()
+    return "sha256:" + hashlib.sha256(canonical.dumps(bundle)).hexdigest()

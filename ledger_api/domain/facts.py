@@ -46,6 +46,11 @@ class RecordFact:
     written_on_chain: bool | None = None  # single mode: a RecordWritten event with this id exists
     held: bool = True  # the signed record and its payload are known, not only its chain facts
     refusals: tuple[PayloadRefusal, ...] = ()
+    # Whom `signature` recovered to when the verifying service held the record (it refuses a
+    # copy whose signature recovers to anyone but its party): RECORD_SIGNATURE takes it
+    # instead of recovering again, once the record's id is re-derived from its fields.
+    # None (an evidence bundle, a record held before it was kept): recovered here.
+    signer: str | None = None
 
 
 @dataclass(frozen=True)

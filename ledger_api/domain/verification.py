@@ -62,6 +62,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
+from eth_hash.auto import keccak as keccak256  # bytes only: without eth_utils' argument checks, per payload
 from eth_utils.crypto import keccak
 from pydantic import ValidationError
 
@@ -341,7 +342,7 @@ def _payload_problem(fact: RecordFact) -> tuple[str, str] | None:
         )
     if fact.payload_canonical is None:
         return "PAYLOAD_MISSING", f"record {_short(fact.id)} has no stored payload"
-    if keccak(fact.payload_canonical) != fact.record.payload_hash:
+    if keccak256(fact.payload_canonical) != fact.record.payload_hash:
         return "PAYLOAD_HASH_MISMATCH", f"record {_short(fact.id)}'s payload does not hash to its payloadHash"
     read = _read(fact.payload_canonical)
     if isinstance(read, str):
@@ -387,7 +388,10 @@ def _all_ids(inp: VerificationInput) -> tuple[str, ...]:
 
 
 def check_record_signature(inp: VerificationInput) -> CheckResult:
-    """Every record's EIP-712 digest is the id the chain knows, and recovers to its party."""
+    """Every record's EIP-712 digest is the id the chain knows, and recovers to its party.
+    A record's `signer`, when given (what its signature recovered to when the service held
+    it), is taken as the recovery's answer: its digest is still re-derived here from its
+    fields and compared with the id the chain knows."""
     separator = domain_separator(inp.domain)
     offences: list[_Offence] = []
     for fact in inp.records:
@@ -412,7 +416,7 @@ def check_record_signature(inp: VerificationInput) -> CheckResult:
             )
             continue
         try:
-            signer = fast_recover(digest, fact.signature)
+            signer = fact.signer if fact.signer is not None else fast_recover(digest, fact.signature)
         except SignatureError as exc:
             offences.append(_Offence("SIGNATURE_INVALID", fact.id, f"record {_short(fact.id)}: {exc}"))
             continue
@@ -519,7 +523,23 @@ class _Step:
     broken: CustodyRuleError | None
 
 
+# The last input walked and its walk: two checks walk the same input, one after the other.
+_last_walk: tuple[VerificationInput, tuple[list[_Step], ConsignmentState]] | None = None
+
+
 def _custody_walk(inp: VerificationInput) -> tuple[list[_Step], ConsignmentState]:
+    """`_walk(inp)`, once for the input the checks are judging (frozen: the walk of the
+    same object is the same), not once per check."""
+    global _last_walk
+    last = _last_walk
+    if last is not None and last[0] is inp:
+        return last[1]
+    walked = _walk(inp)
+    _last_walk = (inp, walked)
+    return walked
+
+
+def _walk(inp: VerificationInput) -> tuple[list[_Step], ConsignmentState]:
     """The records replayed through the custody rules, each judged against the state the
     records before it left and then moved on by what it claims, whatever the verdict:
     the rules are custody.py's (those the contract enforces), its parties' standing aside

@@ -498,8 +498,8 @@ class Flags:
             return flags.held_flags(session, self.authority)
 
     def version(self) -> tuple[int, int, int]:
-        with self.store.session() as session:
-            return flags.version(session)
+        with self.store.connection() as conn:  # Core: every verification asks it
+            return flags.version(conn)
 
     def used(self, reasons: Sequence[str], *, worklist: bool = False) -> None:
         """Counts one use of each flag a verdict's (or with `worklist` a worklist line's)

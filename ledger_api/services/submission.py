@@ -514,6 +514,7 @@ class Submissions:
             deadline=str(r.deadline),
             route=route_text(r.route),
             signature=_hex(item.signature),
+            signer=r.party,  # what the signature recovered to: anyone else's is refused (WRONG_SIGNER)
             payload=canonical.decode(),
             mode=mode,
             batch_root=root,

@@ -13,7 +13,19 @@ Risk also reads the intelligence flags this instance's authority holds (`FlagSou
 services/flags.py) when the verifying country is the authority's own, judged as of the
 verdict's block; a caller that is not customs gets the answer computed without them. It
 reads, too, the inspection outcomes partner customs recorded on the consignment, with what
-the arrangement in force at the verdict's block time recognises of them."""
+the arrangement in force at the verdict's block time recognises of them.
+
+What a verdict trusts of the store, and what it re-derives every time. The chain's facts
+are the index's (events, blocks, the records' places and blocks). Of a held record, every
+verdict re-derives its id from its signed fields (and compares it with the id the chain
+knows), keccak256 of its payload (against its payloadHash), the payload's validity and
+canonical form, its Merkle proof, custody. It takes as checked when the record was held
+one thing: whom its signature recovered to (`records.signer`: a copy whose signature
+recovers to anyone but its party is never held). So a stored payload changed afterwards
+is PAYLOAD_HASH_MISMATCH and a changed party or other signed field RECORD_ID_MISMATCH
+(tests/services/test_verification_trust.py); a stored signature changed afterwards alone
+is caught where the evidence bundle is re-derived (`ledger verify-bundle` recovers every
+signature: a bundle carries no kept signer), not by the live verdict."""
 
 from __future__ import annotations
 
@@ -27,15 +39,17 @@ from dataclasses import asdict, dataclass, replace
 from functools import partial
 from typing import Any, Protocol
 
-import rfc8785
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
+from ledger_api.domain import canonical
 from ledger_api.domain.decisions import decision_in_force
 from ledger_api.domain.evidence import to_bundle, with_recognition
 from ledger_api.domain.facts import PartyCheckpoint, PartyFact, PayloadRefusal, RecordFact, VerificationInput
 from ledger_api.domain.intelligence import HeldFlag
 from ledger_api.domain.merkle import MerkleTree
 from ledger_api.domain.parties import PARTY_EVENTS
+from ledger_api.domain.payloads import load_code_lists
 from ledger_api.domain.receipts import evidence_hash, receipt_claims
 from ledger_api.domain.recognition import Recognition, RecognitionBook
 from ledger_api.domain.records import LedgerDomain, consignment_key
@@ -47,7 +61,7 @@ from ledger_api.store import index
 from ledger_api.store import records as known
 from ledger_api.store.db import Store
 from ledger_api.store.receipt_keys import KeyRing
-from ledger_api.store.tables import RecordRow
+from ledger_api.store.tables import record_of
 
 # A party's facts: an authority's own registration names no `party` and makes none.
 _PARTY_FACT_EVENTS = sorted(PARTY_EVENTS - {"AuthorityRegistered"})
@@ -68,6 +82,8 @@ class VerificationEvidence:
     input: VerificationInput
     recognition_events: list[dict[str, Any]]
     block_time: int | None = None  # of the block the verification stands at (None: not indexed)
+    block_hash: str | None = None  # of that block
+    book: RecognitionBook | None = None  # the recognition events replayed (None: replayed when asked)
 
     def bundle(self) -> dict[str, Any]:
         return to_bundle(self.input, self.recognition_events)
@@ -77,76 +93,121 @@ class VerificationEvidence:
         arrangement in force at the verification's block time recognises, as of that block."""
         if self.block_time is None:
             return []
-        book = RecognitionBook()
-        for event in self.recognition_events:
-            book.apply(event["name"], event["args"], int(event["timestamp"]))
+        book = self.book if self.book is not None else replayed(self.recognition_events)
         return partner_inspections(self.input, self.block_time, book.in_force_between)
 
 
+def replayed(events: Sequence[dict[str, Any]]) -> RecognitionBook:
+    """The recognition book the events (`_recognition_events`' form) make."""
+    book = RecognitionBook()
+    for event in events:
+        book.apply(event["name"], event["args"], int(event["timestamp"]))
+    return book
+
+
 @dataclass(frozen=True)
-class _ChainFacts:
-    block_times: dict[int, int]  # block number -> its timestamp
-    anchored: dict[str, int]  # batch root -> the block that anchored it, by as_of
-    written: set[str]  # single records whose RecordWritten the index has, by as_of
+class _BlockFacts:
+    """What every verification as of one block reads alike, whichever the consignment: the
+    block's time, every party's role and status history, the recognition events and the
+    book they make. Read once per block (and reorg: the block's hash is in the key) per
+    process, not once per verdict. Nothing reads them to change them: the book is only
+    asked, the events only serialised."""
+
+    timestamp: int | None
+    parties: dict[str, PartyFact]  # every party registered by the block, in registration order
+    recognition_events: list[dict[str, Any]]
+    book: RecognitionBook
+
+    def parties_of(self, addresses: set[str]) -> dict[str, PartyFact]:
+        return {address: fact for address, fact in self.parties.items() if address in addresses}
+
+
+def _party_facts(events: Sequence[tuple[str, dict[str, Any], int]]) -> dict[str, PartyFact]:
+    """Each party's facts from the registry's events (name, args, block), in chain order."""
+    state: dict[str, dict[str, Any]] = {}
+    for name, args, number in events:
+        party = args["party"]
+        if name == "PartyRegistered":
+            state[party] = {
+                "country": bytes.fromhex(args["country"][2:]).decode("ascii", "replace"),
+                "registered": number,
+                "roles": int(args["roles"]),
+                "status": 1,
+                "history": [],
+            }
+        elif party in state and name == "PartyRolesChanged":
+            state[party]["roles"] = int(args["roles"])
+        elif party in state and name == "PartyStatusChanged":
+            state[party]["status"] = int(args["status"])
+        if party in state:
+            s = state[party]
+            s["history"].append(PartyCheckpoint(number, s["roles"], s["status"]))
+    return {
+        address: PartyFact(address, s["country"], s["registered"], tuple(s["history"])) for address, s in state.items()
+    }
 
 
 class EvidenceReader:
     """Reads what a verification needs from the store and the chain index, and answers
-    recognition questions from the same events."""
+    recognition questions from the same events. What depends on the block alone (parties,
+    recognition) is kept per block (`_BlockFacts`); what depends on the consignment is read
+    per verdict, in one transaction of a few statements."""
+
+    BLOCKS_KEPT = 16  # blocks whose facts are kept: the head's, and a few asked `at_block`
 
     def __init__(self, store: Store, domain: LedgerDomain, contracts: dict[str, str], confirmations: int) -> None:
         self.store, self.domain, self.contracts, self.confirmations = store, domain, contracts, confirmations
+        self._blocks: OrderedDict[tuple[int, str | None], _BlockFacts] = OrderedDict()
+        self._blocks_lock = threading.Lock()
 
     def block_hash(self, number: int) -> str | None:
         """The hash of an indexed block (None for block 0 before anything was indexed)."""
-        with self.store.session() as session:
-            block = index.block(session, number)
+        with self.store.connection() as conn:
+            block = index.block_at(conn, number)
         return block.hash if block else None
 
     def indexed_block(self, session: Session) -> int:
         return index.indexed_block(session) or 0
 
     def fingerprint(self, ucr: str, country: str, at_block: int | None = None) -> tuple[Any, ...]:
-        """What a verification's outcome depends on, in two cheap queries: the block it
+        """What a verification's outcome depends on, in three cheap reads: the block it
         stands at (and that block's hash, which a reorg changes) and each record's place.
         Registry and recognition events up to that block cannot change while its hash
         does not."""
         key = "0x" + consignment_key(ucr).hex()
-        with self.store.session() as session:
-            head = self.indexed_block(session)
+        with self.store.connection() as conn:
+            head = index.cursor(conn) or 0
             as_of = head if at_block is None else min(at_block, head)
-            block = index.block(session, as_of)
-            rows = known.record_places(session, key)
+            block = index.block_at(conn, as_of)
+            rows = known.record_places(conn, key)
             refused = 0
             if not all(held for *_, held in rows):  # a refusal matters only while no good copy is held
-                refused = known.refusal_count(session, [r[0] for r in rows])
+                refused = known.refusal_count(conn, [r[0] for r in rows])
         return (ucr, country, as_of, block.hash if block else None, tuple(tuple(r) for r in rows), refused)
 
     def gather(self, ucr: str, country: str, at_block: int | None = None) -> VerificationEvidence:
         key = consignment_key(ucr)
-        with self.store.session() as session:
-            head = self.indexed_block(session)
+        with self.store.connection() as conn:
+            head = index.cursor(conn) or 0
             as_of = head if at_block is None else min(at_block, head)
-            rows = known.live_consignment_records(session, "0x" + key.hex())
+            rows = known.verifying_rows(conn, "0x" + key.hex(), as_of)
             if not rows:
                 raise NotFound(f"no consignment {ucr}")
-            conn = session.connection()
             unheld = [row.id for row in rows if row.payload is None]
             added = known.added_routes(conn, unheld)
             refusals = known.refusals_of(conn, unheld)
-            known_facts = self._chain_facts(session, rows, as_of)
-            records = tuple(self._record(session, row, as_of, added, refusals, known_facts) for row in rows)
-            addresses = {r.record.party for r in records} | {r.record.counterparty for r in records}
-            parties = self._parties(session, addresses, as_of)
-            events = self._recognition_events(session, as_of)
+            records = tuple(self._record(conn, row, as_of, added, refusals) for row in rows)
             head_on_chain = known.chain_head(conn, "0x" + key.hex(), as_of)
-            block = index.block(session, as_of)
+            block = index.block_at(conn, as_of)
+            block_hash = None if block is None else block.hash
+            at = self._block_facts(conn, as_of, block_hash)
+        addresses = {r.record.party for r in records} | {r.record.counterparty for r in records}
         inp = VerificationInput(
             ucr=ucr,
             consignment=key,
             domain=self.domain,
             records=records,
-            parties=parties,
+            parties=at.parties_of(addresses),
             verifying_country=country,
             as_of_block=as_of,
             confirmations_required=self.confirmations,
@@ -154,49 +215,64 @@ class EvidenceReader:
             contracts=self.contracts,
             chain_head=head_on_chain,
         )
-        block_time = None if block is None else int(block.timestamp)
-        return VerificationEvidence(with_recognition(inp, events), events, block_time)
-
-    def _chain_facts(self, session: Session, rows: Sequence[RecordRow], as_of: int) -> _ChainFacts:
-        """What the records' chain facts need from the index, in three reads for the whole
-        consignment (not three per record): their blocks' times, their batches' anchoring
-        blocks (kept on the batch by the indexer), and which single records have their
-        RecordWritten event by `as_of`."""
-        numbers = {r.block_number for r in rows if r.block_number is not None and r.block_number <= as_of}
-        roots = {r.batch_root for r in rows if r.mode == "batch" and r.batch_root is not None}
-        singles = [r.id for r in rows if not (r.mode == "batch" and r.batch_root is not None)]
-        return _ChainFacts(
-            index.block_times(session, numbers),
-            index.anchoring_blocks(session, roots, as_of),
-            index.written_singles(session, singles, as_of),
+        return VerificationEvidence(
+            with_recognition(inp, at.recognition_events, book=at.book),
+            at.recognition_events,
+            at.timestamp,
+            block_hash,
+            at.book,
         )
+
+    def _block_facts(self, conn: Connection, as_of: int, block_hash: str | None) -> _BlockFacts:
+        """The facts of block `as_of` whose hash is `block_hash`: kept, or read now."""
+        key = (as_of, block_hash)
+        with self._blocks_lock:
+            kept = self._blocks.get(key)
+            if kept is not None:
+                self._blocks.move_to_end(key)
+                return kept
+        block = index.block_at(conn, as_of)
+        registry = index.events_of(conn, _PARTY_FACT_EVENTS, as_of)
+        parties = [(e.name, json.loads(e.args), e.block_number) for e in registry]
+        events = [
+            {"name": e.name, "args": json.loads(e.args), "block": e.block_number, "timestamp": e.timestamp}
+            for e in index.events_of(conn, RECOGNITION_EVENTS, as_of)
+        ]
+        facts = _BlockFacts(
+            None if block is None else int(block.timestamp), _party_facts(parties), events, replayed(events)
+        )
+        with self._blocks_lock:
+            self._blocks[key] = facts
+            while len(self._blocks) > self.BLOCKS_KEPT:
+                self._blocks.popitem(last=False)
+        return facts
 
     def _record(
         self,
-        session: Session,
-        row: RecordRow,
+        conn: Connection,
+        row: known.KnownRow,
         as_of: int,
         added: dict[str, tuple[str, ...]],
         refusals: dict[str, tuple[known.Refusal, ...]],
-        facts: _ChainFacts,
     ) -> RecordFact:
+        """A row of `known.verifying_rows` (read as of `as_of`) as the checks read it."""
         on_chain = row.block_number is not None and row.block_number <= as_of
-        timestamp = facts.block_times.get(row.block_number) if on_chain and row.block_number is not None else None
+        timestamp = row.block_timestamp if on_chain else None
         proof = root_block = None
         written = None
         held = row.payload is not None
-        record = row.to_record() if held else replace(row.to_record(), route=added.get(row.id, ()))
+        record = record_of(row) if held else replace(record_of(row), route=added.get(row.id, ()))
         if row.mode == "batch" and row.proof is not None:  # kept at acceptance, or received with the record
             proof = json.loads(row.proof)
         if row.mode == "batch" and row.batch_root is not None and proof is None:  # accepted before proofs were kept
-            ids = known.batch_member_ids(session, row.batch_root)
+            ids = known.batch_member_ids(conn, row.batch_root)
             proof = [
                 "0x" + p.hex() for p in MerkleTree([bytes.fromhex(i[2:]) for i in ids]).proof(bytes.fromhex(row.id[2:]))
             ]
         if row.mode == "batch" and row.batch_root is not None:
-            root_block = facts.anchored.get(row.batch_root)
+            root_block = row.root_block if row.root_block is not None and row.root_block <= as_of else None
         else:
-            written = row.id in facts.written
+            written = bool(row.written)
         return RecordFact(
             id=row.id,
             record=record,
@@ -214,52 +290,16 @@ class EvidenceReader:
             written_on_chain=written,
             held=held,
             refusals=tuple(PayloadRefusal(r.peer_authority, r.peer_url, r.reason) for r in refusals.get(row.id, ())),
+            signer=row.signer if held else None,
         )
-
-    def _parties(self, session: Session, addresses: set[str], as_of: int) -> dict[str, PartyFact]:
-        events = index.events_until(session, _PARTY_FACT_EVENTS, as_of)
-        state: dict[str, dict[str, Any]] = {}
-        for event in events:
-            args = json.loads(event.args)
-            party = args["party"]
-            if party not in addresses:
-                continue
-            if event.name == "PartyRegistered":
-                state[party] = {
-                    "country": bytes.fromhex(args["country"][2:]).decode("ascii", "replace"),
-                    "registered": event.block_number,
-                    "roles": int(args["roles"]),
-                    "status": 1,
-                    "history": [],
-                }
-            elif party in state and event.name == "PartyRolesChanged":
-                state[party]["roles"] = int(args["roles"])
-            elif party in state and event.name == "PartyStatusChanged":
-                state[party]["status"] = int(args["status"])
-            if party in state:
-                s = state[party]
-                s["history"].append(PartyCheckpoint(event.block_number, s["roles"], s["status"]))
-        return {
-            address: PartyFact(address, s["country"], s["registered"], tuple(s["history"]))
-            for address, s in state.items()
-        }
-
-    def _recognition_events(self, session: Session, as_of: int) -> list[dict[str, Any]]:
-        return [
-            {"name": event.name, "args": json.loads(event.args), "block": event.block_number, "timestamp": ts}
-            for event, ts in index.timed_events_until(session, RECOGNITION_EVENTS, as_of)
-        ]
 
     def book(self) -> tuple[RecognitionBook, int]:
         """Certificates and arrangements as of the index head, and that head's block time."""
-        with self.store.session() as session:
-            head = self.indexed_block(session)
-            events = self._recognition_events(session, head)
-            block = index.block(session, head)
-        book = RecognitionBook()
-        for event in events:
-            book.apply(event["name"], event["args"], int(event["timestamp"]))
-        return book, block.timestamp if block else 0
+        with self.store.connection() as conn:
+            head = index.cursor(conn) or 0
+            block = index.block_at(conn, head)
+            facts = self._block_facts(conn, head, None if block is None else block.hash)
+        return facts.book, facts.timestamp or 0
 
     def recognition(self, operator: str, country: str, when: int | None) -> Recognition:
         book, now = self.book()
@@ -304,6 +344,24 @@ def flags_for_verdict(
     return flags.held(), block_time
 
 
+@dataclass(frozen=True)
+class _HeldOnce:
+    """The verifier's flag source, its held flags read once per version."""
+
+    verifier: Verifier
+    at_version: object
+
+    def held(self) -> Sequence[HeldFlag]:
+        return self.verifier._held_at(self.at_version)
+
+    def version(self) -> object:
+        return self.at_version
+
+    def used(self, reasons: Sequence[str], *, worklist: bool = False) -> None:
+        assert self.verifier.flags is not None
+        self.verifier.flags.used(reasons, worklist=worklist)
+
+
 class Verifier:
     """Verdict, risk lane and signed receipt for a consignment, as of a block. Outcomes are
     cached by what they depend on (EvidenceReader.fingerprint): a repeated question costs two
@@ -329,6 +387,7 @@ class Verifier:
     ) -> None:
         self.reader, self.rules, self.keyring, self.service_id = reader, rules, keyring, service_id
         self.flags = flags
+        self._held: tuple[object, Sequence[HeldFlag]] | None = None  # the flags held, read at a version
         self._flag_rules = {r.id for r in rules.rules if r.when.type == "intelligence_flag_matches"}
         self.issuer = issuer
         self.receipt_validity_seconds = receipt_validity_seconds
@@ -336,6 +395,7 @@ class Verifier:
         self._cache: OrderedDict[tuple[Any, ...], _Outcome] = OrderedDict()
         self._lock = threading.Lock()
         self._keys_loaded = time.monotonic()
+        load_code_lists()  # now, not in the first verdicts: the payload validators' code lists
 
     def jwks(self) -> dict[str, Any]:
         self._refresh_keys()
@@ -348,7 +408,7 @@ class Verifier:
 
     def evidence(self, ucr: str, country: str, at_block: int | None = None) -> bytes:
         """The evidence bundle as canonical JSON bytes: the exact bytes a receipt hashes."""
-        return rfc8785.dumps(self.reader.gather(ucr, country, at_block).bundle())
+        return canonical.dumps(self.reader.gather(ucr, country, at_block).bundle())
 
     def verify(
         self,
@@ -372,15 +432,17 @@ class Verifier:
             self.fetch_missing(consignment_key(ucr), self.fetch_seconds)
             key = self.reader.fingerprint(ucr, country, at_block)
         with_flags = reveal_flags and self.flags is not None
+        version = None
         if with_flags:
             assert self.flags is not None
-            key = (*key, self.flags.version())
+            version = self.flags.version()
+            key = (*key, version)
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)
         if cached is None:
-            cached = self._outcome(ucr, country, at_block, with_flags=with_flags)
+            cached = self._outcome(ucr, country, at_block, version, with_flags=with_flags)
             with self._lock:
                 self._cache[key] = cached
                 while len(self._cache) > self.CACHE_SIZE:
@@ -398,17 +460,37 @@ class Verifier:
         )
         return dict(answer, receipt=receipt)
 
-    def _outcome(self, ucr: str, country: str, at_block: int | None, *, with_flags: bool) -> _Outcome:
+    def _flags_of(self, version: object) -> FlagSource | None:
+        """`self.flags`, with its held flags read once per version (flags.version()), not
+        once per verdict."""
+        if self.flags is None:
+            return None
+        return _HeldOnce(self, version)
+
+    def _held_at(self, version: object) -> Sequence[HeldFlag]:
+        assert self.flags is not None
+        with self._lock:
+            kept = self._held
+        if kept is not None and kept[0] == version:
+            return kept[1]
+        held = self.flags.held()
+        with self._lock:
+            self._held = (version, held)
+        return held
+
+    def _outcome(
+        self, ucr: str, country: str, at_block: int | None, flags_version: object = None, *, with_flags: bool = True
+    ) -> _Outcome:
         gathered = self.reader.gather(ucr, country, at_block)
         result = verify(gathered.input)
         own = self.issuer[1] if self.issuer is not None else None
-        source = self.flags if with_flags else None
+        source = self._flags_of(flags_version) if with_flags else None
         flags, block_time = flags_for_verdict(source, own, country, gathered.block_time)
         inspections = gathered.partner_inspections()
         risk = assess(self.rules, gathered.input, flags=flags, block_time=block_time, partner_inspections=inspections)
         in_force = decision_in_force(gathered.input)
         decision = None if in_force is None else in_force.as_dict()
-        evidence = rfc8785.dumps(gathered.bundle())
+        evidence = canonical.dumps(gathered.bundle())
         checks = [c.as_dict() for c in result.checks]
         digest = evidence_hash(evidence)
         # What every receipt for this outcome says; each receipt adds its own time and id.
@@ -428,7 +510,7 @@ class Verifier:
             iss=self.service_id,
             authority=self.issuer[0] if self.issuer else None,
             country=self.issuer[1] if self.issuer else None,
-            as_of_block_hash=self.reader.block_hash(result.as_of_block),
+            as_of_block_hash=gathered.block_hash,
             decision=decision,
         )
         recognition = gathered.input.recognition

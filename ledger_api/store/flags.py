@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from ledger_api.domain.intelligence import FlagContent, HeldFlag, SharedFlag, parse_flag_content
@@ -297,12 +297,19 @@ def recipient_uses(session: Session, flag_id: int) -> list[RecipientUse]:
     ]
 
 
-def version(session: Session) -> tuple[int, int, int]:
+# One statement: every verification asks it (its cached outcome's key).
+_VERSION = select(
+    func.count(FlagRow.id),
+    func.count(FlagRow.withdrawn_at_block),
+    select(func.count()).select_from(FlagDocumentRow).scalar_subquery(),
+)
+
+
+def version(session: Session | Connection) -> tuple[int, int, int]:
     """What the flags a verification reads depend on, cheaply: how many flags, withdrawals
     and documents are held. A verification's cached outcome is kept while these stay."""
-    flags, withdrawn = session.execute(select(func.count(FlagRow.id), func.count(FlagRow.withdrawn_at_block))).one()
-    documents = session.scalar(select(func.count()).select_from(FlagDocumentRow)) or 0
-    return int(flags), int(withdrawn), int(documents)
+    flags, withdrawn, documents = session.execute(_VERSION).one()
+    return int(flags), int(withdrawn), int(documents or 0)
 
 
 # ---------------------------------------------------------------- reads of a content

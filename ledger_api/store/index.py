@@ -1,32 +1,35 @@
 """What the indexer keeps, as the use cases read it: a party as the registry has it, the
 indexer's cursor and its blocks, events by name (with their blocks' times: the
-recognition book and the parties' histories are replayed from them), and the chain facts
-a verification needs of a consignment's records (blocks' times, batches' anchoring
-blocks, which single records have their RecordWritten)."""
+recognition book and the parties' histories are replayed from them). The chain facts a
+verification needs of a consignment's records (blocks' times, batches' anchoring blocks,
+which single records have their RecordWritten) come with the records themselves
+(store/records.py `verifying_rows`)."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Row, bindparam, select
 from sqlalchemy.orm import Session
 
-from ledger_api.store.tables import BatchRow, BlockRow, EventRow, PartyRow, StateRow
+from ledger_api.store.tables import BLOCKS, EVENTS, STATE, BlockRow, EventRow, PartyRow, StateRow
 
 __all__ = [
     "CURSOR_KEY",
-    "anchoring_blocks",
     "block",
-    "block_times",
+    "block_at",
+    "cursor",
     "events_named",
+    "events_of",
     "events_until",
     "head_time",
     "indexed_block",
     "party",
     "timed_events_until",
-    "written_singles",
 ]
 
+IndexRow = Row[*tuple[Any, ...]]
 CURSOR_KEY = "indexed_block"  # the indexer's cursor (indexer.CURSOR_KEY)
 
 
@@ -85,36 +88,30 @@ def timed_events_until(session: Session, names: Collection[str], as_of: int) -> 
     return [(event, timestamp) for event, timestamp in rows]
 
 
-def block_times(session: Session, numbers: Collection[int]) -> dict[int, int]:
-    """The timestamps of the blocks `numbers` the index has."""
-    if not numbers:
-        return {}
-    rows = session.execute(select(BlockRow.number, BlockRow.timestamp).where(BlockRow.number.in_(numbers)))
-    return {number: timestamp for number, timestamp in rows}
+# The statements a verification runs on every request, built once: Core on one connection,
+# where an ORM session's identity map and statement building cost more than the reads.
+_CURSOR = select(STATE.c.value).where(STATE.c.key == CURSOR_KEY)
+_BLOCK = select(BLOCKS.c.number, BLOCKS.c.hash, BLOCKS.c.timestamp).where(BLOCKS.c.number == bindparam("number"))
+_EVENTS_UNTIL = (
+    select(EVENTS.c.name, EVENTS.c.args, EVENTS.c.block_number, BLOCKS.c.timestamp)
+    .join(BLOCKS, BLOCKS.c.number == EVENTS.c.block_number)
+    .where(EVENTS.c.name.in_(bindparam("names", expanding=True)), EVENTS.c.block_number <= bindparam("as_of"))
+    .order_by(EVENTS.c.block_number, EVENTS.c.log_index)
+)
 
 
-def anchoring_blocks(session: Session, roots: Collection[str], as_of: int) -> dict[str, int]:
-    """The blocks, up to `as_of`, that anchored the batches `roots` (kept on the batch by
-    the indexer); a root not anchored by then is absent."""
-    if not roots:
-        return {}
-    anchored: dict[str, int] = {}
-    for root, number in session.execute(select(BatchRow.root, BatchRow.block_number).where(BatchRow.root.in_(roots))):
-        if number is not None and number <= as_of:
-            anchored[root] = number
-    return anchored
+def cursor(conn: Connection) -> int | None:
+    """`indexed_block` on a Core connection."""
+    value = conn.scalar(_CURSOR)
+    return None if value is None else int(value)
 
 
-def written_singles(session: Session, record_ids: Collection[str], as_of: int) -> set[str]:
-    """The records among `record_ids` whose RecordWritten the index has, by block `as_of`."""
-    if not record_ids:
-        return set()
-    return set(
-        session.scalars(
-            select(EventRow.record_id).where(
-                EventRow.record_id.in_(record_ids),
-                EventRow.name == "RecordWritten",
-                EventRow.block_number <= as_of,
-            )
-        )
-    )
+def block_at(conn: Connection, number: int) -> IndexRow | None:
+    """(number, hash, timestamp) of an indexed block, on a Core connection."""
+    return conn.execute(_BLOCK, {"number": number}).first()
+
+
+def events_of(conn: Connection, names: Collection[str], as_of: int) -> Sequence[IndexRow]:
+    """(name, args as JSON, block number, block timestamp) of the events named, up to
+    block `as_of`, in chain order."""
+    return conn.execute(_EVENTS_UNTIL, {"names": list(names), "as_of": as_of}).all()

@@ -54,6 +54,7 @@ from ledger_api.domain.records import (
 from ledger_api.errors import HoldRefused
 from ledger_api.store.tables import (
     BATCHES,
+    BLOCKS,
     EVENTS,
     OUTBOX,
     RECORDS,
@@ -400,6 +401,8 @@ def hold_batch_record(
 
 
 def _check_copy(rid: str, record: Record, signature: bytes, payload_canonical: bytes) -> None:
+    """HoldRefused unless the payload hashes to the record's payloadHash and the signature
+    recovers to its party (what `_held_values` then keeps as its signer)."""
     digest = keccak(payload_canonical)
     if digest != record.payload_hash:
         raise HoldRefused(
@@ -420,6 +423,7 @@ def _held_values(record: Record, signature: bytes, payload_canonical: bytes, ori
         "deadline": str(record.deadline),
         "route": route_text(record.route),
         "signature": _hex(signature),
+        "signer": record.party,  # what the signature recovered to (_check_copy)
         "payload": payload_canonical.decode(),
         "origin": origin,
         "accepted_at": datetime.now(UTC),
@@ -508,17 +512,24 @@ def added_routes(conn: Connection, record_ids: Collection[str]) -> dict[str, tup
     }
 
 
+_CHAIN_HEAD = (
+    select(EVENTS.c.record_id)
+    .select_from(EVENTS.join(RECORDS, _c.id == EVENTS.c.record_id))
+    .where(
+        EVENTS.c.name == "RecordWritten",
+        _c.consignment == bindparam("key"),
+        EVENTS.c.block_number <= bindparam("as_of"),
+    )
+    .order_by(EVENTS.c.block_number.desc(), EVENTS.c.log_index.desc())
+    .limit(1)
+)
+
+
 def chain_head(conn: Connection, consignment: str, as_of: int) -> str | None:
     """The id of the consignment's (0x key) last record written on chain by block `as_of`
     (its last RecordWritten, by block and log index): its head on chain, whoever wrote
     it, whether or not the records before it are known here."""
-    return conn.scalar(
-        select(EVENTS.c.record_id)
-        .select_from(EVENTS.join(RECORDS, _c.id == EVENTS.c.record_id))
-        .where(EVENTS.c.name == "RecordWritten", _c.consignment == consignment, EVENTS.c.block_number <= as_of)
-        .order_by(EVENTS.c.block_number.desc(), EVENTS.c.log_index.desc())
-        .limit(1)
-    )
+    return conn.scalar(_CHAIN_HEAD, {"key": consignment, "as_of": as_of})
 
 
 def route_countries(conn: Connection, consignment: str) -> set[str]:
@@ -603,7 +614,7 @@ def record(session: Session, record_id: str) -> RecordRow | None:
     return session.get(RecordRow, record_id)
 
 
-def batch_member_ids(session: Session, root: str) -> Sequence[str]:
+def batch_member_ids(session: Session | Connection, root: str) -> Sequence[str]:
     """The ids of a batch's records, in the batch's order (its Merkle tree's leaves)."""
     return session.scalars(
         select(RecordRow.id).where(RecordRow.batch_root == root).order_by(RecordRow.batch_index)
@@ -645,16 +656,75 @@ def live_batch_records(session: Session, root: str) -> Sequence[RecordRow]:
     ).all()
 
 
-def record_places(session: Session, consignment: str) -> Sequence[Row[str, str, int | None, bool]]:
+# What a verification reads of each record, on every request (its places: the cached
+# outcome's key) and on a cold one (the live records with what their facts need): Core
+# statements built once, where ORM objects cost more than the reads.
+_PLACES = (
+    select(_c.id, _c.status, _c.block_number, _c.payload.is_not(None))
+    .where(_c.consignment == bindparam("key"))
+    .order_by(_c.position, _c.id)
+)
+_WRITTEN = (
+    select(EVENTS.c.record_id)
+    .where(
+        EVENTS.c.record_id == _c.id,
+        EVENTS.c.name == "RecordWritten",
+        EVENTS.c.block_number <= bindparam("as_of"),
+    )
+    .exists()
+)
+_VERIFYING = (
+    select(
+        _c.id,
+        _c.consignment,
+        _c.kind,
+        _c.party,
+        _c.counterparty,
+        _c.previous,
+        _c.payload_hash,
+        _c.nonce,
+        _c.deadline,
+        _c.route,
+        _c.signature,
+        _c.signer,
+        _c.payload,
+        _c.mode,
+        _c.batch_root,
+        _c.proof,
+        _c.block_number,
+        _c.block_hash,
+        # The chain facts of each record, as of a block: its block's time, its batch's
+        # anchoring block, whether its RecordWritten is indexed (single records).
+        BLOCKS.c.timestamp.label("block_timestamp"),
+        BATCHES.c.block_number.label("root_block"),
+        _WRITTEN.label("written"),
+    )
+    .select_from(
+        RECORDS.outerjoin(BLOCKS, BLOCKS.c.number == _c.block_number).outerjoin(
+            BATCHES, BATCHES.c.root == _c.batch_root
+        )
+    )
+    .where(_c.consignment == bindparam("key"), _c.status != "failed")
+    .order_by(_c.position)
+)
+
+
+def record_places(conn: Connection, consignment: str) -> Sequence[Row[str, str, int | None, bool]]:
     """(id, status, block number, held) of each of a consignment's records, in hash-chain
     order (a failed record shares its place; ties by id)."""
-    return session.execute(
-        select(RecordRow.id, RecordRow.status, RecordRow.block_number, RecordRow.payload.is_not(None))
-        .where(RecordRow.consignment == consignment)
-        .order_by(RecordRow.position, RecordRow.id)
-    ).all()
+    return conn.execute(_PLACES, {"key": consignment}).all()
 
 
-def refusal_count(session: Session, record_ids: Collection[str]) -> int:
+def verifying_rows(conn: Connection, consignment: str, as_of: int) -> Sequence[KnownRow]:
+    """A consignment's records that did not fail, in hash-chain order, with what a
+    verification reads of them as of block `as_of` (`record_of` reads each as its signed
+    record): `block_timestamp` (of its block, if indexed), `root_block` (the block that
+    anchored its batch root, if any: compare with `as_of`), `written` (its RecordWritten
+    is indexed by `as_of`)."""
+    return conn.execute(_VERIFYING, {"key": consignment, "as_of": as_of}).all()
+
+
+def refusal_count(conn: Connection, record_ids: Collection[str]) -> int:
     """How many refusals of a payload by a peer the records `record_ids` have."""
-    return session.scalar(select(func.count()).select_from(REFUSALS).where(REFUSALS.c.record_id.in_(record_ids))) or 0
+    statement = select(func.count()).select_from(REFUSALS).where(REFUSALS.c.record_id.in_(list(record_ids)))
+    return conn.scalar(statement) or 0

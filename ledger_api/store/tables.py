@@ -43,6 +43,11 @@ class RecordRow(Base):
     # carry none). NULL when not held, and in rows of stores made before routes were signed.
     route: Mapped[str | None] = mapped_column(Text)
     signature: Mapped[str | None] = mapped_column(String(132))
+    # The address `signature` recovered to when the record was held here: its party (a copy
+    # signed by anyone else is refused), checked with its id and its payload against the
+    # chain. A verification takes it instead of recovering again (services/verification.py
+    # says what that trusts). NULL when not held, or held before it was kept.
+    signer: Mapped[str | None] = mapped_column(String(42))
     payload: Mapped[str | None] = mapped_column(Text)  # canonical JSON (RFC 8785), hashed on chain
     mode: Mapped[str] = mapped_column(String(8))  # "single" (own transaction) or "batch" (Merkle root)
     batch_root: Mapped[str | None] = mapped_column(String(66), index=True)
@@ -436,6 +441,8 @@ CREDENTIALS: Table = CredentialRow.__table__  # type: ignore[assignment]
 ROUTES: Table = RouteRow.__table__  # type: ignore[assignment]
 REFUSALS: Table = PayloadRefusalRow.__table__  # type: ignore[assignment]
 EVENTS: Table = EventRow.__table__  # type: ignore[assignment]
+BLOCKS: Table = BlockRow.__table__  # type: ignore[assignment]
+STATE: Table = StateRow.__table__  # type: ignore[assignment]
 
 Index("records_by_consignment_position", RecordRow.consignment, RecordRow.position)
 Index("worklist_by_rank", WorklistRow.country, WorklistRow.lane_rank, WorklistRow.score, WorklistRow.ucr)
