@@ -11,7 +11,9 @@ of the same node in the same run. Run through `ledger bench ingest`. Figures:
 - single-record latency: one record at a time, POST until the index reports it confirmed;
 - single-record stream: several clients, each its own party, posting single records at
   once (the relayer packs those waiting together into `writeMany` transactions), timed
-  until all are accepted and until all are confirmed.
+  until all are accepted and until all are confirmed, with the CPU time each of the
+  service's processes spent per record meanwhile (Linux: /proc), which says where a
+  stream's time goes on a machine of few cores.
 
 Every record is a declaration like the demo consignments' (ledger_api/demo.py), each of its own
 consignment.
@@ -20,13 +22,14 @@ consignment.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -71,6 +74,45 @@ class IngestFigures:
     stream_accepted_seconds: float
     stream_confirmed_seconds: float
     chain_blocks_at_end: int
+    # CPU milliseconds per streamed record, by process: "API", "relayer and indexer", "anvil"
+    stream_cpu_ms: dict[str, float] = field(default_factory=dict)
+
+
+def _process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (Linux); [] where /proc does not tell."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [pid, *(p for child in children for p in _process_tree(int(child)))]
+
+
+def _cpu_seconds(pid: int) -> tuple[str, float] | None:
+    """What the process is (its command line, read as API, relayer and indexer, or anvil)
+    and the CPU seconds it has used (user and system), or None once it is gone."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    if "anvil" in command:
+        what = "anvil"
+    elif "spawn_main" in command:
+        what = "relayer and indexer"
+    elif "ledger_api.run" in command:
+        what = "API"
+    else:
+        what = "other"
+    return what, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_by_process(pid: int) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for each in _process_tree(pid):
+        used = _cpu_seconds(each)
+        if used is not None:
+            totals[used[0]] = totals.get(used[0], 0.0) + used[1]
+    return totals
 
 
 def _register(service: Served, w3: Web3, parties: list[LocalAccount]) -> None:
@@ -253,10 +295,18 @@ def run_ingest(
                 service, LedgerClient(service.url, single, token=service.tokens[single.address]), samples
             )
             progress(f"single-record stream: {stream_records:,} records from {stream_clients} clients at once")
+            cpu_before = _cpu_by_process(service.process.pid)
             accepted_after, confirmed_after = measure_stream(
                 [LedgerClient(service.url, a, token=service.tokens[a.address]) for a in streamers],
                 stream_records // stream_clients,
             )
+            cpu_after = _cpu_by_process(service.process.pid)
+            streamed = stream_records // stream_clients * stream_clients
+            stream_cpu_ms: dict[str, float] = {
+                what: 1000 * (cpu_after[what] - cpu_before.get(what, 0.0)) / streamed
+                for what in ("API", "relayer and indexer", "anvil")
+                if what in cpu_after
+            }
             progress(f"raw limit: {raw_records:,} pre-signed write transactions straight to the node")
             raw_seconds = measure_raw(service, w3, raw_party, raw_records)
             progress(f"raw latency: {samples} pre-signed write transactions one at a time")
@@ -283,6 +333,7 @@ def run_ingest(
         stream_accepted_seconds=accepted_after,
         stream_confirmed_seconds=confirmed_after,
         chain_blocks_at_end=blocks,
+        stream_cpu_ms=stream_cpu_ms,
     )
 
 
@@ -334,6 +385,15 @@ def render_ingest(f: IngestFigures, command: str) -> str:
             f"≥ 50% of the raw limit: {stream_ratio:.0%} ({'met' if stream_ratio >= 0.5 else 'not met'})",
         ),
     ]
+    if f.stream_cpu_ms:
+        rows.append(
+            (
+                "CPU time per streamed record, by process of the service",
+                ", ".join(f"{what} {ms:.1f} ms" for what, ms in f.stream_cpu_ms.items()),
+                "",
+                "",
+            )
+        )
     lines = [
         f"`{command}` — {anvil}; service and load generator in separate processes on the same 2-core",
         f"machine; the chain had {f.chain_blocks_at_end:,} blocks at the end of the run.",

@@ -56,6 +56,11 @@ def bench_ingest(
         f"({figures.stream_records:,} confirmed in {figures.stream_confirmed_seconds:.1f} s, "
         f"accepted in {figures.stream_accepted_seconds:.1f} s)",
     )
+    if figures.stream_cpu_ms:
+        table.add_row(
+            "CPU per streamed record",
+            ", ".join(f"{what} {ms:.1f} ms" for what, ms in figures.stream_cpu_ms.items()),
+        )
     table.add_row("chain length at the end", f"{figures.chain_blocks_at_end:,} blocks")
     console.print(table)
     if write_docs:

@@ -15,6 +15,12 @@ of its records on chain or held here, nor customs of a country on its route) not
 it: no head, custodian, pending custodian or route in its message, and its write mode
 only once the custody rules pass.
 
+Submissions take the writers' lock one at a time. Posts of one record that wait for it
+are stored together: whoever takes it stores every post queued by then, each checked as
+if alone, in one transaction, so that they share one commit (an fsync of the log on
+SQLite, a WAL flush on PostgreSQL) instead of queuing behind one each. A post answers
+only once its record is committed; a refusal is its own post's alone.
+
 While the chain cannot be reached, writes are still accepted and queued in the outbox, up
 to `max_queued` writes not yet handed to the chain; beyond it a new write is refused with
 WritesQueueFull (503, Retry-After) until the queue drains. Once one party holds
@@ -35,6 +41,7 @@ Two modes, fixed per consignment by its declaration:
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -70,6 +77,7 @@ from ledger_api.errors import (
     ConflictingSubmission,
     HoldRefused,
     InvalidSubmission,
+    LedgerError,
     NotAuthorised,
     PartyQueueFull,
     WritesQueueFull,
@@ -78,6 +86,8 @@ from ledger_api.store import records as known
 from ledger_api.store import submissions as stored_writes
 from ledger_api.store.db import Store
 from ledger_api.store.tables import route_text
+
+log = logging.getLogger(__name__)
 
 FORBIDDEN_CODES = {"MISSING_ROLE", "PARTY_NOT_ACTIVE", "COUNTERPARTY_NOT_CUSTODIAN", "NOT_ON_ROUTE"}
 
@@ -184,6 +194,32 @@ _DOCUMENT = _EntryPoint(  # submit_many: the records an EPCIS document becomes
 )
 
 
+@dataclass(frozen=True)
+class _Work:
+    """A submission checked alone (_check_alone), to be checked against the store and stored."""
+
+    items: Sequence[Submission]
+    entry: _EntryPoint
+    errors: list[_RecordErrors]
+    checked: list[tuple[bytes, bytes]]  # (record id, canonical payload) per item
+    ids: list[str]
+    tree: MerkleTree | None  # batch mode
+
+    @property
+    def root(self) -> str | None:
+        return None if self.tree is None else _hex(self.tree.root)
+
+
+@dataclass
+class _Turn:
+    """A post waiting to be stored by whoever holds the writers' lock (Submissions._in_group)."""
+
+    work: _Work
+    created: bool = False
+    error: Exception | None = None
+    done: bool = False
+
+
 class Submissions:
     def __init__(
         self,
@@ -204,6 +240,8 @@ class Submissions:
         self.chain_nonce = chain_nonce
         self.wake_relayer = wake_relayer
         self._lock = threading.Lock()  # one writer at a time keeps consignment order simple
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Turn] = []  # posts waiting for the writers' lock, in their order
         self._next_nonces: dict[str, int] = {}  # party -> its next single-mode nonce, as last seen
 
     # ------------------------------------------------------------ public
@@ -248,7 +286,8 @@ class Submissions:
 
     def _accept(self, items: Sequence[Submission], entry: _EntryPoint) -> tuple[list[str], str | None, bool]:
         """Checks `items` and stores them, all or nothing, in one transaction under the
-        writers' lock. Returns their ids, the batch root (batch mode), and whether they are
+        writers' lock (a post's, shared with the posts waiting for the lock with it:
+        _in_group). Returns their ids, the batch root (batch mode), and whether they are
         new: False when the same submission was accepted before (the same records; in
         batch mode, the same root)."""
         if not items:
@@ -259,71 +298,143 @@ class Submissions:
         if len(set(ids)) != len(ids):
             raise InvalidSubmission("DUPLICATE_RECORD", "records", entry.duplicate)
         tree = MerkleTree([rid for rid, _ in checked]) if entry.mode == "batch" else None
-        root = None if tree is None else _hex(tree.root)
-        with self._lock, self.store.connection() as conn:
-            stored = stored_writes.stored(conn, ids)
-            if len(stored) == len(ids):
-                if root is None and not all(stored.values()):
-                    self._hold(conn, items, checked, stored, errors)
-                    return ids, root, False
-                if root is None or stored_writes.batch_exists(conn, root):
-                    return ids, root, False  # a replay is answered before the queue limit
-            queued = self._queued(conn) if entry.queue_limit or self.max_pending_per_party is not None else 0
-            if entry.queue_limit:
-                self._refuse_if_queue_full(queued)
-            self._refuse_if_over_share(conn, items, queued)
-            if stored:
-                index = next(n for n, i in enumerate(ids) if i in stored)
-                raise ConflictingSubmission(
-                    "RECORD_EXISTS",
-                    f"records[{index}]",
-                    f"record {ids[index]} was accepted before, in another submission",
+        work = _Work(items, entry, errors, checked, ids, tree)
+        if entry is _POST:
+            created = self._in_group(work)  # woken by whoever committed it
+        else:
+            with self._lock, self.store.connection() as conn:
+                created = self._store(conn, work)
+            if created:
+                self._wake()
+        return ids, work.root, created
+
+    def _in_group(self, work: _Work) -> bool:
+        """Stores one post's record, committed together with the posts waiting for the
+        writers' lock meanwhile: whoever takes the lock stores every post queued by then,
+        in their order, in one transaction, and wakes the relayer once. A post answers
+        only once its own record is committed, as alone; only the commit (an fsync of
+        the log) is shared. Returns whether the record is new."""
+        turn = _Turn(work)
+        with self._queue_lock:
+            self._queue.append(turn)
+        with self._lock:
+            if not turn.done:
+                with self._queue_lock:
+                    group, self._queue = self._queue, []
+                self._serve(group)
+        if turn.error is not None:
+            raise turn.error
+        return turn.created
+
+    def _serve(self, group: list[_Turn]) -> None:
+        """Stores `group` (under the writers' lock) in one transaction, as if each had
+        been stored alone in turn: a post refused by a check wrote nothing, so the others
+        go on. Anything else (a place taken meanwhile, a statement failing, the commit
+        failing) rolls the group back and stores each post alone, in its own
+        transaction, as before grouping."""
+        try:
+            if len(group) > 1:
+                try:
+                    with self.store.connection() as conn:
+                        for turn in group:
+                            try:
+                                turn.created = self._store(conn, turn.work)
+                            except LedgerError as exc:
+                                if isinstance(exc, ConflictingSubmission) and exc.code == "CONCURRENT_WRITE":
+                                    raise  # its statement failed: the transaction is not to be trusted
+                                turn.error = exc
+                except Exception:
+                    log.warning("a group of %d posts is stored again one by one", len(group), exc_info=True)
+                    for turn in group:
+                        turn.created, turn.error = False, None
+                else:
+                    for turn in group:
+                        turn.done = True
+            for turn in group:
+                if not turn.done:
+                    try:
+                        with self.store.connection() as conn:
+                            turn.created = self._store(conn, turn.work)
+                    except Exception as exc:  # handed to its own request, raised there
+                        turn.error = exc
+                    turn.done = True
+        finally:
+            for turn in group:
+                if not turn.done:  # the post serving it was interrupted: whether it is stored is unknown
+                    turn.error = RuntimeError("the post storing this one was interrupted; posting it again is safe")
+                    turn.done = True
+        if any(turn.created for turn in group):
+            self._wake()
+
+    def _store(self, conn: Connection, work: _Work) -> bool:
+        """Checks `work` against the store and stores it, within the writers' lock, in
+        `conn`'s transaction. Nothing is written before the last check passed: a refusal
+        (a LedgerError other than CONCURRENT_WRITE) leaves the transaction as it found it.
+        Returns whether the records are new."""
+        items, entry, errors, checked = work.items, work.entry, work.errors, work.checked
+        ids, tree, root = work.ids, work.tree, work.root
+        stored = stored_writes.stored(conn, ids)
+        if len(stored) == len(ids):
+            if root is None and not all(stored.values()):
+                self._hold(conn, items, checked, stored, errors)
+                return False
+            if root is None or stored_writes.batch_exists(conn, root):
+                return False  # a replay is answered before the queue limit
+        queued = self._queued(conn) if entry.queue_limit or self.max_pending_per_party is not None else 0
+        if entry.queue_limit:
+            self._refuse_if_queue_full(queued)
+        self._refuse_if_over_share(conn, items, queued)
+        if stored:
+            index = next(n for n, i in enumerate(ids) if i in stored)
+            raise ConflictingSubmission(
+                "RECORD_EXISTS",
+                f"records[{index}]",
+                f"record {ids[index]} was accepted before, in another submission",
+            )
+        now = time.time()
+        for item, where in zip(items, errors, strict=True):
+            if item.record.deadline < now:
+                raise where.invalid("EXPIRED", "record.deadline", "the signature's deadline has passed")
+            if item.record.deadline < now + self.min_deadline_margin:
+                raise where.invalid(
+                    "DEADLINE_TOO_CLOSE",
+                    "record.deadline",
+                    f"the signature's deadline is {item.record.deadline - now:.0f} s away; a record is taken "
+                    f"with at least {self.min_deadline_margin} s left (LEDGER_MIN_DEADLINE_MARGIN_SECONDS), "
+                    "for the relayer to get it mined before then: sign it again with a later deadline",
                 )
-            now = time.time()
-            for item, where in zip(items, errors, strict=True):
-                if item.record.deadline < now:
-                    raise where.invalid("EXPIRED", "record.deadline", "the signature's deadline has passed")
-                if item.record.deadline < now + self.min_deadline_margin:
-                    raise where.invalid(
-                        "DEADLINE_TOO_CLOSE",
-                        "record.deadline",
-                        f"the signature's deadline is {item.record.deadline - now:.0f} s away; a record is taken "
-                        f"with at least {self.min_deadline_margin} s left (LEDGER_MIN_DEADLINE_MARGIN_SECONDS), "
-                        "for the relayer to get it mined before then: sign it again with a later deadline",
+        consignments = self._consignments(conn, {item.record.consignment for item in items})
+        standings: dict[str, PartyStanding] = {}
+        nonces: dict[str, int] = {}  # party -> its next single-mode nonce after the records before
+        rows = []
+        for i, (item, (rid, canonical), where) in enumerate(zip(items, checked, errors, strict=True)):
+            record = item.record
+            consignment = consignments.setdefault(record.consignment, _Consignment(ConsignmentState(), None, set()))
+            # The custody rules first: a signer that is no party learns nothing more, its
+            # write mode included, from a refusal.
+            consignment.state = self._apply_rules(conn, consignment, record, rid, where, standings)
+            if consignment.mode not in (None, entry.mode):
+                raise where.conflict("MODE_MISMATCH", "record.consignment", entry.other_mode)
+            consignment.mode = entry.mode
+            consignment.parties.update((record.party, record.counterparty))
+            if entry.mode == "single":
+                expected = nonces.get(record.party)
+                if expected is None:
+                    expected = self._next_nonce(conn, record.party)
+                if record.nonce != expected:
+                    raise where.conflict(
+                        "NONCE_MISMATCH", "record.nonce", f"the party's next nonce on the ledger is {expected}"
                     )
-            consignments = self._consignments(conn, {item.record.consignment for item in items})
-            standings: dict[str, PartyStanding] = {}
-            nonces: dict[str, int] = {}  # party -> its next single-mode nonce after the records before
-            rows = []
-            for i, (item, (rid, canonical), where) in enumerate(zip(items, checked, errors, strict=True)):
-                record = item.record
-                consignment = consignments.setdefault(record.consignment, _Consignment(ConsignmentState(), None, set()))
-                # The custody rules first: a signer that is no party learns nothing more, its
-                # write mode included, from a refusal.
-                consignment.state = self._apply_rules(conn, consignment, record, rid, where, standings)
-                if consignment.mode not in (None, entry.mode):
-                    raise where.conflict("MODE_MISMATCH", "record.consignment", entry.other_mode)
-                consignment.mode = entry.mode
-                consignment.parties.update((record.party, record.counterparty))
-                if entry.mode == "single":
-                    expected = nonces.get(record.party)
-                    if expected is None:
-                        expected = self._next_nonce(conn, record.party)
-                    if record.nonce != expected:
-                        raise where.conflict(
-                            "NONCE_MISMATCH", "record.nonce", f"the party's next nonce on the ledger is {expected}"
-                        )
-                    nonces[record.party] = expected + 1
-                rows.append(
-                    self._values(
-                        item, rid, canonical, consignment.state.position, entry.mode, root, None if root is None else i
-                    )
-                    | ({} if tree is None else {"proof": json.dumps([_hex(p) for p in tree.proof(rid)])})
+                nonces[record.party] = expected + 1
+            rows.append(
+                self._values(
+                    item, rid, canonical, consignment.state.position, entry.mode, root, None if root is None else i
                 )
-            self._insert(conn, rows, batch=None if root is None else {"root": root, "count": len(items)})
-            self._next_nonces.update(nonces)  # checked on use: a rollback is noticed
-        self._wake()
-        return ids, root, True
+                | ({} if tree is None else {"proof": json.dumps([_hex(p) for p in tree.proof(rid)])})
+            )
+        self._insert(conn, rows, batch=None if root is None else {"root": root, "count": len(items)})
+        self._next_nonces.update(nonces)  # checked on use: a rollback is noticed
+        return True
 
     def _hold(
         self,

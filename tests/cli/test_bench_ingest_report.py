@@ -5,6 +5,8 @@ node's own send-to-receipt p50."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from ledger_bench.ingest import IngestFigures, render_ingest
@@ -58,3 +60,10 @@ def test_one_records_latency_is_judged_against_twice_the_nodes_own(p50, verdict)
     page = render_ingest(_figures(single_p50_ms=p50), "ledger bench ingest")
     assert _row(page, "single record, POST until confirmed").endswith(f"twice the raw latency: {verdict} |")
     assert "| 5.0 ms |" in _row(page, "raw latency of the same node")
+
+
+def test_the_cpu_each_process_spent_per_streamed_record_is_reported_when_measured():
+    measured = replace(_figures(), stream_cpu_ms={"API": 4.3, "relayer and indexer": 3.0, "anvil": 1.04})
+    row = _row(render_ingest(measured, "ledger bench ingest"), "CPU time per streamed record")
+    assert "API 4.3 ms, relayer and indexer 3.0 ms, anvil 1.0 ms" in row
+    assert "CPU time" not in render_ingest(_figures(), "ledger bench ingest")
