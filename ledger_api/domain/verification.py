@@ -623,7 +623,15 @@ def _custody_offence(step: _Step, pending_handover: str) -> _Offence | None:
             "ACCEPTED_BY_WRONG_PARTY",
             fact.id,
             f"acceptance {short} signed by {record.party}, handover was to {before.pending_custodian}",
+            f"acceptance {short} signed by another party than the handover named",
         )
+    # A partner customs reads the consignment's parties nowhere (the consignee may be the
+    # custodian named): the same sentence without the addresses.
+    partner_messages = {
+        "NOT_CUSTODIAN": f"{what} by a party that was not the custodian",
+        "HANDOVER_PENDING": f"handover {short} while handover {_short(pending_handover)} was never accepted",
+        "INVALID_COUNTERPARTY": f"{what} names a counterparty it may not: {error.public}",
+    }
     messages = {
         "UNKNOWN_CONSIGNMENT": f"{what} comes before any declaration: custody began nowhere",
         "NOT_CUSTODIAN": f"{what} by {record.party}, not the custodian {before.custodian}",
@@ -634,7 +642,12 @@ def _custody_offence(step: _Step, pending_handover: str) -> _Offence | None:
         "NOT_PENDING_CUSTODIAN": f"acceptance {short} with no handover pending",
         "INVALID_COUNTERPARTY": f"{what} names {record.counterparty}: {error.message}",
     }
-    return _Offence("CUSTODY_GAP", fact.id, messages.get(error.code, f"{what}: {error.message}"))
+    return _Offence(
+        "CUSTODY_GAP",
+        fact.id,
+        messages.get(error.code, f"{what}: {error.message}"),
+        partner_messages.get(error.code, f"{what}: {error.public}"),
+    )
 
 
 def check_custody_continuity(inp: VerificationInput) -> CheckResult:
@@ -724,7 +737,9 @@ def check_custody_continuity(inp: VerificationInput) -> CheckResult:
     )
     if result.status == Status.VALID and after.pending_custodian != ZERO_ADDRESS:
         reason = Reason.of(
-            "IN_TRANSIT", f"handover {_short(pending_handover)} to {after.pending_custodian} awaits acceptance"
+            "IN_TRANSIT",
+            f"handover {_short(pending_handover)} to {after.pending_custodian} awaits acceptance",
+            f"handover {_short(pending_handover)} awaits acceptance",
         )
         return CheckResult("CUSTODY_CONTINUITY", Status.VALID, reason, (pending_handover,))
     return result

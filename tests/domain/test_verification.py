@@ -5,6 +5,7 @@ the check that should catch it, with the reason customs would read."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -921,3 +922,24 @@ def test_the_published_reason_codes_are_never_renamed_or_renumbered():
 def test_the_published_table_cannot_be_changed_at_run_time():
     with pytest.raises(TypeError):
         PUBLISHED_REASON_CODES["NEW"] = 99  # type: ignore[index]
+
+
+def test_a_partner_customs_reads_of_custody_without_the_parties_addresses():
+    # In transit: the pending custodian (the consignee, maybe) is named to the parties only.
+    inp = build(good_steps()[:5])
+    check = check_custody_continuity(inp)
+    pending = inp.records[4].record.counterparty
+    full, partner = check.as_dict(), check.as_dict(partner=True)
+    assert pending in full["reason"]["message"]
+    assert pending not in partner["reason"]["message"] and "awaits acceptance" in partner["reason"]["message"]
+    # A transit declared by a carrier that does not hold the goods: neither it nor the custodian.
+    steps = good_steps()
+    steps.insert(2, transit_step("carrier"))
+    inp = build(steps)
+    check = verify(inp).check("CUSTODY_CONTINUITY")
+    full, partner = check.as_dict(), check.as_dict(partner=True)
+    named = re.findall(r"0x[0-9a-fA-F]{40}", full["reason"]["message"])
+    assert inp.records[2].record.party in named and len(named) == 2
+    assert not re.findall(r"0x[0-9a-fA-F]{40}", partner["reason"]["message"])
+    assert "not the custodian" in partner["reason"]["message"]
+    assert (partner["reason"]["code"], partner["status"]) == (full["reason"]["code"], full["status"])
