@@ -492,10 +492,11 @@ class Flags:
     # ------------------------------------------------------------ for verification
 
     def held(self) -> list[HeldFlag]:
-        """The flags sent to this authority, and those it shared itself (it knows them: its
-        own verdicts fire them too), whose content is held, withdrawn ones too."""
+        """The flags sent to this authority, and those it or a law-enforcement party of its
+        country shared here (it knows them: its own verdicts fire them too), whose content is
+        held, withdrawn ones too."""
         with self.store.session() as session:
-            return flags.held_flags(session, self.authority)
+            return flags.held_flags(session, self.authority, self.country())
 
     def version(self) -> tuple[int, int, int]:
         with self.store.connection() as conn:  # Core: every verification asks it

@@ -182,19 +182,24 @@ def flags_of(session: Session, party: str) -> list[FlagState]:
     ]
 
 
-def held_flags(session: Session, authority: str) -> list[HeldFlag]:
-    """The flags `authority` was sent or shared itself whose content is held here,
-    withdrawn ones too: a verification as of a block judges which were in force then."""
+def held_flags(session: Session, authority: str, country: str | None = None) -> list[HeldFlag]:
+    """The flags `authority` was sent or shared itself whose content is held here, and
+    those a law-enforcement party of its `country` shared (through this instance, which
+    holds their content): withdrawn ones too, a verification as of a block judges which
+    were in force then."""
+    mine = FlagRow.recipients.contains(authority) | (FlagRow.author == authority)
+    if country is not None:
+        mine = mine | (FlagRow.author_country == country)
     rows = session.execute(
         select(FlagRow, FlagDocumentRow.content)
         .join(FlagDocumentRow, FlagDocumentRow.content_hash == FlagRow.content_hash)
-        .where(FlagRow.recipients.contains(authority) | (FlagRow.author == authority))
+        .where(mine)
         .order_by(FlagRow.id)
     ).all()
     return [
         HeldFlag(shared_of(row), parse_flag_content(content), row.withdrawn_at_block)
         for row, content in rows
-        if row.author == authority or authority in json.loads(row.recipients)
+        if row.author == authority or authority in json.loads(row.recipients) or row.author_country == country
     ]
 
 

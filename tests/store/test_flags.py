@@ -4,6 +4,7 @@ them, the contents held for a recipient, and what a reorg takes back."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -178,3 +179,18 @@ def test_the_author_keeps_each_recipients_latest_report_and_a_reorg_forgets_thos
     with store.session() as session:
         assert flags.recipient_uses(session, 2) == []
         assert len(flags.recipient_uses(session, 1)) == 2
+
+
+def test_a_flag_shared_here_by_a_law_enforcement_party_is_held_for_its_countrys_customs(store: Store):
+    police = to_checksum_address("0x" + "c3" * 20)  # a law-enforcement party of JP, not its authority
+    shared, document, content = shared_flag(1, 10)
+    shared = replace(shared, author=police)
+    with store.session() as session:
+        flags.put_shared(session, shared)
+        flags.put_document(
+            session, "0x" + shared.content_hash.hex(), police, document, content, shared.recipients, "local", 1
+        )
+    with store.session() as session:
+        assert [f.shared for f in flags.held_flags(session, JP, "JP")] == [shared]
+        assert flags.held_flags(session, JP) == []  # without its country: not the authority's own
+        assert flags.held_flags(session, SG, "SG") == []
