@@ -332,6 +332,15 @@ def verify_receipt_command(
         grid.add_row("as of block", Text(str(claims.get("as_of_block"))))
         grid.add_row("lane", Text(f"{risk.get('lane')} (score {risk.get('score')})"))
         grid.add_row("fired rules", Text(", ".join(str(f) for f in risk.get("fired") or []) or "none"))
+        decision = claims.get("decision")
+        if isinstance(decision, dict):
+            grid.add_row(
+                "decision in force",
+                Text(
+                    f"{decision.get('decision')} by customs of {decision.get('country')} ({decision.get('by')}), "
+                    f"record {decision.get('record')} at block {decision.get('block')}"
+                ),
+            )
         grid.add_row("evidence", Text(str(claims.get("evidence"))))
         grid.add_row("chain id", Text(str(claims.get("chain_id"))))
         grid.add_row("ledger", Text(str(claims.get("ledger"))))

@@ -95,6 +95,8 @@ def test_the_receipt_verifies_against_the_service_keys(demo_service, delivered):
     assert result.exit_code == 0, result.output
     assert "signature valid (kid " in result.stdout
     assert DELIVERED in result.stdout and "VERIFIED" in result.stdout and "GREEN" in result.stdout
+    # The Dutch import release is the decision in force the receipt carries.
+    assert "decision in force" in result.stdout and "IMPORT_RELEASE by customs of NL" in result.stdout
     from ledger_api.domain.receipts import evidence_hash
 
     assert evidence_hash(evidence.read_bytes()) in result.stdout
