@@ -62,7 +62,15 @@ from ledger_api.store.db import Store
 from ledger_bench.ingest import SEAL, _register, measure_stream
 from ledger_bench.postgres import PostgresServer, postgres_server
 from ledger_bench.service import confirmed, ok, wait
-from ledger_bench.verify import VERIFY_RATE_TARGET, LoadRun, _parties, _run_load, _verdict, _write_one
+from ledger_bench.verify import (
+    VERIFY_RATE_TARGET,
+    LoadRun,
+    _parties,
+    _run_load,
+    _verdict,
+    _write_one,
+    reader_command,
+)
 
 BATCH_CLIENTS = 2
 SQLITE, POSTGRESQL = "SQLite", "PostgreSQL"
@@ -306,21 +314,7 @@ def _reader(env: dict[str, str], folder: Path, workers: int) -> tuple[subprocess
     port = free_port()
     with open(folder / "reader.log", "ab") as log:  # the process keeps its own copy of the descriptor
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "ledger_api.main:app_from_env",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                str(workers),
-                "--log-level",
-                "warning",
-            ],
+            reader_command(port, workers),
             cwd=folder,
             env=env,
             stdout=log,

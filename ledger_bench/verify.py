@@ -78,6 +78,26 @@ class VerifyFigures:
     verdicts: dict[str, int] | None = None  # distinct mode: how many consignments had each verdict
 
 
+def reader_command(port: int, workers: int) -> list[str]:
+    """uvicorn serving the app factory on 127.0.0.1:`port` with `workers` workers: a reader
+    instance as the benchmarks start it (LEDGER_ROLE=reader in its environment)."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "ledger_api.main:app_from_env",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+    ]
+
+
 def _lane_of(records: int, ucr: str = "6JP7010001008-BENCH-VERIFY") -> list[tuple[str, Any]]:
     """A consignment of `records` records: declaration, export release, custody hops
     between the demo's two carriers, import release. Each step: (party, (payload, the
@@ -277,21 +297,7 @@ def run_verify(
             port = free_port()
             env = {**os.environ, "LEDGER_DATA_DIR": str(data), "LEDGER_ROLE": "reader"}
             reader = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "--factory",
-                    "ledger_api.main:app_from_env",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--workers",
-                    str(workers),
-                    "--log-level",
-                    "warning",
-                ],
+                reader_command(port, workers),
                 cwd=PROJECT_ROOT,
                 env=env,
                 stdout=service.log,

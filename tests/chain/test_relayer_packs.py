@@ -10,23 +10,12 @@ import json
 from eth_account import Account
 from eth_utils.crypto import keccak
 from sqlalchemy import select
-from support.submissions import register_exporter, signed_declaration
+from support.submissions import register_exporter, signed_declaration, step_until_settled
 
 from ledger_api.store.tables import OutboxRow, RecordRow
 
 GOOD = Account.from_key(keccak(text="pack test exporter, active"))
 SUSPENDED = Account.from_key(keccak(text="pack test exporter, suspended after acceptance"))
-
-
-def _index_until_settled(rt, ids: list[str]) -> dict[str, RecordRow]:
-    for _ in range(50):
-        rt.relayer.step()
-        rt.indexer.step()
-        with rt.store.session() as session:
-            rows = {r.id: r for r in session.scalars(select(RecordRow).where(RecordRow.id.in_(ids)))}
-        if all(r.status in ("included", "confirmed", "failed") for r in rows.values()):
-            return rows
-    raise AssertionError(f"records not settled: {[(r.id, r.status) for r in rows.values()]}")
 
 
 def test_records_waiting_together_go_in_one_transaction_and_a_bad_one_fails_alone(stepped_runtime):
@@ -60,7 +49,7 @@ def test_records_waiting_together_go_in_one_transaction_and_a_bad_one_fails_alon
             "0x" + bytes(contracts.ledger.functions.consignmentOf(bytes.fromhex(row.consignment[2:])).call()[0]).hex()
         )
 
-    rows = _index_until_settled(rt, ids)
+    rows = step_until_settled(rt, ids)
 
     assert w3.eth.get_transaction_count(relayer) == sent_before + 1  # one transaction for five records
     with rt.store.session() as session:
@@ -83,7 +72,7 @@ def test_a_lone_record_goes_as_its_own_write(stepped_runtime):
     register_exporter(contracts, rt.manifest, GOOD)
     rt.indexer.step()
     accepted = rt.submissions.submit(signed_declaration(contracts.ledger_domain, GOOD, "6NL123456789-LONE-1", 0))
-    rows = _index_until_settled(rt, [accepted.record_id])
+    rows = step_until_settled(rt, [accepted.record_id])
     assert rows[accepted.record_id].status == "included"
     with rt.store.session() as session:
         actions = session.scalars(select(OutboxRow.action).where(OutboxRow.ref == accepted.record_id)).all()

@@ -12,24 +12,13 @@ from typing import Any
 from eth_account import Account
 from eth_utils.crypto import keccak
 from sqlalchemy import select
-from support.submissions import register_exporter, signed_declaration
+from support.submissions import register_exporter, signed_declaration, step_until_settled
 
 from ledger_api.store import outbox
-from ledger_api.store.tables import OutboxRow, RecordRow
+from ledger_api.store.tables import OutboxRow
 
 EXPORTER = Account.from_key(keccak(text="preflight test exporter, active"))
 REVOKED = Account.from_key(keccak(text="preflight test exporter, revoked on chain after acceptance"))
-
-
-def _step_until_settled(rt, ids: list[str]) -> dict[str, RecordRow]:
-    for _ in range(50):
-        rt.relayer.step()
-        rt.indexer.step()
-        with rt.store.session() as session:
-            rows = {r.id: r for r in session.scalars(select(RecordRow).where(RecordRow.id.in_(ids)))}
-        if all(r.status in ("included", "confirmed", "failed") for r in rows.values()):
-            return rows
-    raise AssertionError(f"records not settled: {[(r.id, r.status) for r in rows.values()]}")
 
 
 def _relayer_nonce(rt) -> int:
@@ -70,7 +59,7 @@ def test_a_party_revoked_on_chain_after_acceptance_fails_with_the_reason_and_cos
     relayer = rt.relayer.account.address
     sent_before, nonce_before = w3.eth.get_transaction_count(relayer), _relayer_nonce(rt)
 
-    row = _step_until_settled(rt, [accepted.record_id])[accepted.record_id]
+    row = step_until_settled(rt, [accepted.record_id])[accepted.record_id]
 
     assert row.status == "failed"
     assert row.error == f"LedgerPartyNotActive(party={REVOKED.address.lower()})"
@@ -96,7 +85,7 @@ def test_a_pack_goes_without_the_records_of_a_party_revoked_since_acceptance(ste
     sent_before = w3.eth.get_transaction_count(relayer)
     eth_calls = _count_eth_calls(rt, monkeypatch)
 
-    rows = _step_until_settled(rt, [a.record_id for a in good + bad])
+    rows = step_until_settled(rt, [a.record_id for a in good + bad])
 
     assert w3.eth.get_transaction_count(relayer) == sent_before + 1
     # The pack's call says two of five would be left out, not which: then the standing of
@@ -130,7 +119,7 @@ def test_a_pack_whose_records_all_pass_costs_one_call(stepped_runtime, monkeypat
         rt.submissions.submit(signed_declaration(domain, EXPORTER, f"6NL123456789-PRE-C{n}", n)) for n in range(4)
     ]
     eth_calls = _count_eth_calls(rt, monkeypatch)
-    rows = _step_until_settled(rt, [a.record_id for a in accepted])
+    rows = step_until_settled(rt, [a.record_id for a in accepted])
     assert [rows[a.record_id].status for a in accepted] == ["included"] * 4
     assert eth_calls == [1]
 
@@ -154,7 +143,7 @@ def test_a_record_that_follows_one_still_in_flight_is_sent_although_its_call_rev
     assert statuses == ["sent", "sent"]
     node("evm_mine", [])  # type: ignore[arg-type]
     node("evm_setAutomine", [True])  # type: ignore[arg-type]
-    rows = _step_until_settled(rt, [first.record_id, second.record_id])
+    rows = step_until_settled(rt, [first.record_id, second.record_id])
     assert [rows[a.record_id].status for a in (first, second)] == ["included", "included"]
 
 
@@ -179,7 +168,7 @@ def test_a_record_behind_one_in_flight_fails_unsent_when_its_party_was_revoked_m
     relayer = rt.relayer.account.address
     sent_before = w3.eth.get_transaction_count(relayer)
 
-    rows = _step_until_settled(rt, [first.record_id, second.record_id])
+    rows = step_until_settled(rt, [first.record_id, second.record_id])
 
     reason = f"LedgerPartyNotActive(party={REVOKED.address.lower()})"
     assert rows[first.record_id].status == "failed"  # reverted on chain

@@ -6,9 +6,10 @@ the party's nonce on chain is a stub (CHAIN_NONCE)."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from ledger_api.chain.contracts import Contracts
 from ledger_api.chain.deploy import Manifest
@@ -97,3 +98,17 @@ def set_status(store: Store, party: str, nonce: int, status: str) -> None:
 def numbered_declaration(key: LocalAccount, n: int, nonce: int) -> Submission:
     """The declaration of consignment number `n` (6NL123456789-NN-nnnn), signed for DOMAIN."""
     return signed_declaration(DOMAIN, key, f"6NL123456789-NN-{n:04d}", nonce)
+
+
+def step_until_settled(rt: Any, ids: list[str]) -> dict[str, RecordRow]:
+    """Steps a stepped runtime's relayer and indexer until each record of `ids` is included,
+    confirmed or failed: their rows then."""
+    rows: dict[str, RecordRow] = {}
+    for _ in range(50):
+        rt.relayer.step()
+        rt.indexer.step()
+        with rt.store.session() as session:
+            rows = {r.id: r for r in session.scalars(select(RecordRow).where(RecordRow.id.in_(ids)))}
+        if all(r.status in ("included", "confirmed", "failed") for r in rows.values()):
+            return rows
+    raise AssertionError(f"records not settled: {[(r.id, r.status) for r in rows.values()]}")
