@@ -96,8 +96,8 @@ class Indexer:
         return int(row.value) if row else self.deploy_block - 1
 
     def step(self) -> int:
-        """Indexes the next blocks; returns how many of our events it applied (at least 1
-        when it did any work, 0 when there was none)."""
+        """Indexes the next blocks; returns how many transactions of ours it applied (at
+        least 1 when it did any work, 0 when there was none)."""
         head = int(self.rpc.call("eth_blockNumber"), 16)
         self.head = head
         with self.store.session() as session:
@@ -144,7 +144,10 @@ class Indexer:
             self._confirm(session, last)
         with self.updated:
             self.updated.notify_all()
-        return max(1, len(logs))
+        # Transactions, not events: one record's transaction emits several events, and a
+        # count above 1 makes the loop pause for a backlog to gather (chain/loop.py), which
+        # held up the next lone record's confirmation by that pause.
+        return max(1, len({entry["transactionHash"] for entry in logs}))
 
     # ------------------------------------------------------------ reorgs
 

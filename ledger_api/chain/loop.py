@@ -12,7 +12,7 @@ before the next: a step costs about the same for one record as for many (a few q
 a commit, JSON-RPC round trips), and under a stream of single posts a loop stepping flat
 out handled them one or two at a time, spending the process's one core on overhead the
 HTTP side needed. One record alone is never held back: the relayer reports the most rows
-one part of its step handled, the indexer the events it applied."""
+one part of its step handled, the indexer the transactions whose events it applied."""
 
 from __future__ import annotations
 
