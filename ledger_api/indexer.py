@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 
 from ledger_api.chain.abi import ContractAbi
 from ledger_api.chain.loop import run_steps
-from ledger_api.chain.rpc import Rpc
+from ledger_api.chain.rpc import Rpc, RpcError
 from ledger_api.domain.intelligence import SharedFlag
 from ledger_api.domain.parties import PARTY_EVENTS, PartyStatus
 from ledger_api.store import flags, records
@@ -98,11 +98,21 @@ class Indexer:
     def step(self) -> int:
         """Indexes the next blocks; returns how many transactions of ours it applied (at
         least 1 when it did any work, 0 when there was none)."""
-        head = int(self.rpc.call("eth_blockNumber"), 16)
-        self.head = head
         with self.store.session() as session:
             cursor = self.cursor(session)
-            if self._rewind_if_forked(session, cursor, head):
+            # The head and the indexed block as the chain has it now, in one round trip: every
+            # step (idle polls too) makes this check, and a round trip costs both processes CPU.
+            calls: list[tuple[str, list[Any]]] = [("eth_blockNumber", [])]
+            if cursor >= self.deploy_block:
+                calls.append(("eth_getBlockByNumber", [hex(cursor), False]))
+            answers = self.rpc.batch(calls)
+            for answer in answers:
+                if isinstance(answer, RpcError):
+                    raise answer
+            head = int(answers[0], 16)
+            self.head = head
+            at_cursor = answers[1] if len(answers) > 1 else None
+            if self._rewind_if_forked(session, cursor, head, at_cursor):
                 return 1
         if head <= cursor:
             return 0
@@ -151,7 +161,10 @@ class Indexer:
 
     # ------------------------------------------------------------ reorgs
 
-    def _rewind_if_forked(self, session: Session, cursor: int, head: int) -> bool:
+    def _rewind_if_forked(
+        self, session: Session, cursor: int, head: int, at_cursor: dict[str, Any] | None = None
+    ) -> bool:
+        """`at_cursor`: block `cursor` as the chain gave it with `head` (None: not asked)."""
         if cursor < self.deploy_block:
             return False
         target = min(cursor, head)
@@ -159,7 +172,10 @@ class Indexer:
             stored = session.get(BlockRow, target)
             if stored is None:
                 break
-            chain_block = self.rpc.call("eth_getBlockByNumber", hex(target), False)
+            if target == cursor and at_cursor is not None:
+                chain_block = at_cursor
+            else:
+                chain_block = self.rpc.call("eth_getBlockByNumber", hex(target), False)
             if chain_block is not None and chain_block["hash"] == stored.hash:
                 break
             target -= 1
