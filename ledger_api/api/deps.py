@@ -22,45 +22,47 @@ from ledger_api.services.submission import Submissions
 from ledger_api.services.worklist import Worklist
 
 
+# The dependencies below only read what the runtime holds: `async def`, as FastAPI runs a
+# plain `def` dependency on the thread pool, a thread hop per dependency per request.
 async def runtime(request: Request) -> Runtime:
     rt: Runtime = request.app.state.runtime
     return rt
 
 
-def submissions(rt: Annotated[Runtime, Depends(runtime)]) -> Submissions:
+async def submissions(rt: Annotated[Runtime, Depends(runtime)]) -> Submissions:
     if rt.submissions is None:
         raise NodeUnavailable("this instance serves reads only: send writes to the writing instance")
     return rt.submissions
 
 
-def queries(rt: Annotated[Runtime, Depends(runtime)]) -> Queries:
+async def queries(rt: Annotated[Runtime, Depends(runtime)]) -> Queries:
     assert rt.queries is not None
     return rt.queries
 
 
-def party_writes(rt: Annotated[Runtime, Depends(runtime)]) -> PartyWrites:
+async def party_writes(rt: Annotated[Runtime, Depends(runtime)]) -> PartyWrites:
     if rt.party_writes is None:
         raise NodeUnavailable("this instance serves reads only: send writes to the writing instance")
     return rt.party_writes
 
 
-def recognition_writes(rt: Annotated[Runtime, Depends(runtime)]) -> RecognitionWrites:
+async def recognition_writes(rt: Annotated[Runtime, Depends(runtime)]) -> RecognitionWrites:
     if rt.recognition_writes is None:
         raise NodeUnavailable("this instance serves reads only: send writes to the writing instance")
     return rt.recognition_writes
 
 
-def instance(rt: Annotated[Runtime, Depends(runtime)]) -> Instance:
+async def instance(rt: Annotated[Runtime, Depends(runtime)]) -> Instance:
     assert rt.instance is not None
     return rt.instance
 
 
-def peer_records(rt: Annotated[Runtime, Depends(runtime)]) -> PeerRecords:
+async def peer_records(rt: Annotated[Runtime, Depends(runtime)]) -> PeerRecords:
     assert rt.peer_records is not None
     return rt.peer_records
 
 
-def flags(rt: Annotated[Runtime, Depends(runtime)]) -> Flags:
+async def flags(rt: Annotated[Runtime, Depends(runtime)]) -> Flags:
     if rt.flags is None:
         raise NodeUnavailable("this instance serves reads only: intelligence flags are at the writing instance")
     return rt.flags
@@ -86,7 +88,7 @@ async def caller(  # async: a short read, cheaper on the event loop than on the 
     return who
 
 
-def worklist(rt: Annotated[Runtime, Depends(runtime)]) -> Worklist:
+async def worklist(rt: Annotated[Runtime, Depends(runtime)]) -> Worklist:
     assert rt.worklist is not None
     return rt.worklist
 
@@ -96,7 +98,7 @@ async def access(rt: Annotated[Runtime, Depends(runtime)]) -> Access:
     return rt.access
 
 
-def batch_limit(rt: Annotated[Runtime, Depends(runtime)]) -> int:
+async def batch_limit(rt: Annotated[Runtime, Depends(runtime)]) -> int:
     """The most records one batch or EPCIS document may carry here (LEDGER_MAX_BATCH_RECORDS)."""
     return rt.settings.max_batch_records
 

@@ -464,10 +464,21 @@ _READING = select(
 ).order_by(_c.consignment, _c.position)
 
 
+_NOT_FAILED = _c.status != "failed"
+# Built once: a statement built per call is compiled per call too (its cache key is
+# generated every time), and every single post reads its consignment.
+_READING_ONE = _READING.where(_c.consignment == bindparam("key"), _NOT_FAILED)
+_READING_MANY = _READING.where(_c.consignment.in_(bindparam("keys", expanding=True)), _NOT_FAILED)
+
+
 def consignment_rows(conn: Connection, keys: Collection[str]) -> Sequence[KnownRow]:
     """The records not failed of the consignments `keys` (0x hex), in consignment and
-    hash-chain order, with what their reading needs (`held`: the payload is here)."""
-    return conn.execute(_READING.where(_c.consignment.in_(list(keys)), _c.status != "failed")).all()
+    hash-chain order, with what their reading needs (`held`: the payload is here). One
+    key, a single post's, is looked up plainly: an IN list is rendered into the statement
+    again on every execution."""
+    if len(keys) == 1:
+        return conn.execute(_READING_ONE, {"key": next(iter(keys))}).all()
+    return conn.execute(_READING_MANY, {"keys": list(keys)}).all()
 
 
 @dataclass(frozen=True)

@@ -43,13 +43,23 @@ _PENDING_OF_PARTY = select(func.count(func.distinct(func.coalesce(RECORDS.c.batc
 _STANDINGS = select(PARTIES.c.address, PARTIES.c.roles, PARTIES.c.status, PARTIES.c.country).where(
     PARTIES.c.address.in_(bindparam("a", expanding=True))
 )
+# A post's two parties (one when it is its own counterparty, then named twice).
+_STANDINGS_OF_TWO = select(PARTIES.c.address, PARTIES.c.roles, PARTIES.c.status, PARTIES.c.country).where(
+    PARTIES.c.address.in_([bindparam("a0"), bindparam("a1")])
+)
 _SINGLE_OF_PARTY = (RECORDS.c.party == bindparam("party"), RECORDS.c.mode == "single")
 _NONCES_AROUND = select(RECORDS.c.nonce, RECORDS.c.status).where(
     *_SINGLE_OF_PARTY, RECORDS.c.nonce.in_(bindparam("nonces", expanding=True))
 )
+# The usual question, a nonce and the one before it: two plain parameters, as an expanding
+# IN list is rendered into the statement again on every execution.
+_TWO_NONCES = select(RECORDS.c.nonce, RECORDS.c.status).where(
+    *_SINGLE_OF_PARTY, RECORDS.c.nonce.in_([bindparam("n0"), bindparam("n1")])
+)
 _HIGHEST_NONCE = select(func.max(cast(RECORDS.c.nonce, BigInteger))).where(
     *_SINGLE_OF_PARTY, RECORDS.c.status != "failed"
 )
+_INSERT_BATCH, _INSERT_RECORDS, _INSERT_OUTBOX = insert(BATCHES), insert(RECORDS), insert(OUTBOX)
 
 
 class PlaceTaken(LedgerError):
@@ -94,13 +104,20 @@ def pending_of_party(conn: Connection, party: str) -> int:
 
 def standings(conn: Connection, addresses: Collection[str]) -> dict[str, tuple[int, int, str]]:
     """(roles, status, country) of those of `addresses` the index has."""
-    rows = conn.execute(_STANDINGS, {"a": sorted(addresses)})
+    if 1 <= len(addresses) <= 2:
+        first, *rest = addresses
+        rows = conn.execute(_STANDINGS_OF_TWO, {"a0": first, "a1": rest[0] if rest else first})
+    else:
+        rows = conn.execute(_STANDINGS, {"a": sorted(addresses)})
     return {address: (roles, status, country) for address, roles, status, country in rows}
 
 
 def nonces_around(conn: Connection, party: str, nonces: Sequence[int]) -> dict[str, str]:
     """The statuses of the party's single-mode records with these nonces, by nonce (text)."""
-    rows = conn.execute(_NONCES_AROUND, {"party": party, "nonces": [str(n) for n in nonces]}).all()
+    if len(nonces) == 2:
+        rows = conn.execute(_TWO_NONCES, {"party": party, "n0": str(nonces[0]), "n1": str(nonces[1])}).all()
+    else:
+        rows = conn.execute(_NONCES_AROUND, {"party": party, "nonces": [str(n) for n in nonces]}).all()
     return {nonce: status for nonce, status in rows}
 
 
@@ -120,8 +137,8 @@ def insert_accepted(conn: Connection, rows: list[dict[str, Any]], batch: dict[st
         outbox = [{"action": "anchor", "ref": batch["root"]}]
     try:
         if batch is not None:
-            conn.execute(insert(BATCHES), {**batch, "status": "accepted", "accepted_at": datetime.now(UTC)})
-        conn.execute(insert(RECORDS), rows)  # one executemany, not one ORM object per record
+            conn.execute(_INSERT_BATCH, {**batch, "status": "accepted", "accepted_at": datetime.now(UTC)})
+        conn.execute(_INSERT_RECORDS, rows)  # one executemany, not one ORM object per record
     except IntegrityError as exc:
         raise PlaceTaken(str(exc.orig)) from exc
-    conn.execute(insert(OUTBOX), [{**entry, "status": "pending", "attempts": 0} for entry in outbox])
+    conn.execute(_INSERT_OUTBOX, [{**entry, "status": "pending", "attempts": 0} for entry in outbox])
