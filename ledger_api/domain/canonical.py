@@ -31,7 +31,26 @@ def _plain(value: Any) -> bool:
     stack = [value]
     while stack:
         item = stack.pop()
-        if isinstance(item, str) or item is None or isinstance(item, bool):
+        kind = type(item)
+        # The exact types first, by identity (what parsed JSON and the bundles are made of):
+        # a verification walks every value of its evidence bundle. Subclasses take the
+        # general path below.
+        if kind is str or item is None or kind is bool:
+            continue
+        if kind is int:
+            if -_INT_MAX <= item <= _INT_MAX:
+                continue
+            return False
+        if kind is dict:
+            for key in item:
+                if not (isinstance(key, str) and key.isascii()):
+                    return False
+            stack.extend(item.values())
+            continue
+        if kind is list or kind is tuple:
+            stack.extend(item)
+            continue
+        if isinstance(item, str | bool):
             continue
         if isinstance(item, int):
             if -_INT_MAX <= item <= _INT_MAX:

@@ -162,6 +162,17 @@ _ACTIVE = 1  # PartyCheckpoint.status
 ArrangementInForce = Callable[[str, str, int], Arrangement | None]
 
 
+# The payload kinds partner_inspections reads (the payload union's `kind` tags).
+_INSPECTION_KINDS = frozenset({"CUSTOMS_DECISION", "REVOCATION"})
+
+
+def _other_kind(payload: Any) -> bool:
+    """Whether a JSON payload's `kind` tag (a string) names a kind that cannot parse to a
+    decision or a revocation: the union is discriminated by that exact string."""
+    kind = payload.get("kind") if isinstance(payload, dict) else None
+    return isinstance(kind, str) and kind not in _INSPECTION_KINDS
+
+
 def partner_inspections(inp: VerificationInput, at: int, arrangement: ArrangementInForce) -> list[PartnerInspection]:
     """The inspection outcomes customs of other countries than the verifying one recorded on
     the consignment: CUSTOMS_DECISIONs on chain as of the verification's block whose decision
@@ -177,6 +188,8 @@ def partner_inspections(inp: VerificationInput, at: int, arrangement: Arrangemen
         block = record.block_number
         if record.payload is None or block is None or block > inp.as_of_block:
             continue  # not held, or not on chain as of the block
+        if _other_kind(record.payload):
+            continue  # neither a decision nor a revocation, whatever it parses to: not validated for nothing
         try:
             payload = parse_payload(record.payload)
         except ValueError:  # pydantic's ValidationError: the verification's finding, not risk's

@@ -321,6 +321,14 @@ def _read(canonical: bytes) -> Payload | str:
     return parsed
 
 
+@lru_cache(maxsize=4096)
+def _payload_digest(canonical: bytes) -> bytes:
+    """keccak256 of a payload's bytes, once per bytes: the checks ask it of each record
+    several times in one verdict (a pure function of the bytes, compared with the chain's
+    payloadHash each time)."""
+    return keccak256(canonical)
+
+
 # Why a record on chain has no payload here: not wrong, not yet known (ERROR, never INVALID).
 _UNAVAILABLE = frozenset({"PAYLOAD_UNAVAILABLE", "PAYLOAD_REFUSED_FROM_PEER"})
 
@@ -342,7 +350,7 @@ def _payload_problem(fact: RecordFact) -> tuple[str, str] | None:
         )
     if fact.payload_canonical is None:
         return "PAYLOAD_MISSING", f"record {_short(fact.id)} has no stored payload"
-    if keccak256(fact.payload_canonical) != fact.record.payload_hash:
+    if _payload_digest(fact.payload_canonical) != fact.record.payload_hash:
         return "PAYLOAD_HASH_MISMATCH", f"record {_short(fact.id)}'s payload does not hash to its payloadHash"
     read = _read(fact.payload_canonical)
     if isinstance(read, str):
@@ -588,7 +596,7 @@ def check_signer_authority(inp: VerificationInput) -> CheckResult:
         )
         if acts_as_customs:
             roles, needed = Role.CUSTOMS, "CUSTOMS" if kind == RecordKind.CUSTOMS_DECISION else "CUSTOMS (or custody)"
-        if not standing.roles & roles:
+        if not int(standing.roles) & int(roles):  # plain ints: an enum result per record is slow
             offences.append(
                 _Offence(
                     "SIGNER_LACKS_ROLE",

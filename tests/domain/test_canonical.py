@@ -1,6 +1,8 @@
 """The fast canonical JSON (domain/canonical.py) writes what `rfc8785.dumps` writes, byte for
 byte, and refuses what it refuses: payload hashes and evidence hashes are over these bytes."""
 
+from collections import OrderedDict
+
 import pytest
 import rfc8785
 from hypothesis import given
@@ -48,3 +50,32 @@ def test_what_rfc8785_refuses_is_refused(value):
         rfc8785.dumps(value)
     with pytest.raises(rfc8785.CanonicalizationError):
         canonical.dumps(value)
+
+
+class _Text(str):
+    pass
+
+
+class _Number(int):
+    pass
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"text": _Text("x"), "number": _Number(7), "big": _Number(2**53)},
+        {_Text("key"): [OrderedDict(b=1, a=2)]},
+        OrderedDict(z=[_Number(-(2**53) + 1)], a=True),
+    ],
+)
+def test_subclasses_of_json_types_are_written_or_refused_as_rfc8785_does(value):
+    """The plainness walk tests the exact types first: a subclass takes its general path."""
+    try:
+        expected: bytes | type[Exception] = rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError as exc:
+        expected = type(exc)
+    if isinstance(expected, bytes):
+        assert canonical.dumps(value) == expected
+    else:
+        with pytest.raises(expected):
+            canonical.dumps(value)
