@@ -296,14 +296,14 @@ def run_verify(
             progress(f"{workers} uvicorn workers reading the same store")
             port = free_port()
             env = {**os.environ, "LEDGER_DATA_DIR": str(data), "LEDGER_ROLE": "reader"}
-            reader = subprocess.Popen(
-                reader_command(port, workers),
-                cwd=PROJECT_ROOT,
-                env=env,
-                stdout=service.log,
-                stderr=service.log,
-            )
+            reader_log = data / "readers.log"
+            with reader_log.open("ab") as log:
+                command = reader_command(port, workers)
+                reader = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log)
             base = f"http://127.0.0.1:{port}"
+            # Every worker up before the load starts: wrk's connections stay with the worker that
+            # accepted them, and a worker still starting left them all to the other one.
+            wait(partial(_started, reader_log, workers), 60, "the readers")
             # /healthz, not a verification: the caches stay cold until the first run.
             wait(partial(_answers, f"{base}/healthz", token), 60, "the readers")
             verdicts: dict[str, int] | None = None
@@ -330,6 +330,11 @@ def run_verify(
                 reader.wait(timeout=30)
             service.stop()
     return VerifyFigures(records, verdict, workers, seconds, tool, runs, static, consignments, verdicts)
+
+
+def _started(log: Path, workers: int) -> bool:
+    """All `workers` uvicorn workers logged their startup complete."""
+    return log.read_text(errors="replace").count("Application startup complete") >= workers
 
 
 def _verdict(url: str, token: str) -> str:
