@@ -93,8 +93,10 @@ def reader_command(port: int, workers: int) -> list[str]:
         str(port),
         "--workers",
         str(workers),
+        # info for each worker's startup line, which the benchmark waits for; no line per request.
         "--log-level",
-        "warning",
+        "info",
+        "--no-access-log",
     ]
 
 
