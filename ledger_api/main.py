@@ -3,6 +3,7 @@ that starts and stops the runtime (chain, relayer, indexer)."""
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
@@ -236,7 +237,15 @@ def _is_json(content_type: bytes) -> bool:
     return media == b"application/json" or (media.startswith(b"application/") and media.endswith(b"+json"))
 
 
-def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, runtime: Runtime | None = None, *, freeze_heap: bool = False
+) -> FastAPI:
+    """`freeze_heap`, for a server process (not for tests, which make many apps in one
+    process): once started, what the process holds is moved out of the garbage collector's
+    reach (gc.freeze). Its full collections walked every object of the imports and the
+    runtime, and under a verification load each one held a worker for 100-200 ms
+    (docs/benchmarks.md); freed by reference counting as before, those objects are only
+    never searched for cycles."""
     settings = settings or Settings.load()
     rt = runtime or Runtime(settings)
 
@@ -248,6 +257,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             else:
                 rt.start()
         app.state.runtime = rt
+        if freeze_heap:
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
@@ -291,4 +303,4 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 def app_from_env() -> FastAPI:
     """For `uvicorn --factory ledger_api.main:app_from_env [--workers N]`: settings from the
     environment (a reader role for more than one worker: see Settings.role)."""
-    return create_app(Settings.load())
+    return create_app(Settings.load(), freeze_heap=True)

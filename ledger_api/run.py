@@ -95,7 +95,7 @@ def main() -> int:
         )
         return 1
     runtime = Runtime(settings)
-    app = create_app(settings, runtime)
+    app = create_app(settings, runtime, freeze_heap=True)
     server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info"))
     if settings.embedded_chain and settings.seed_demo:
         threading.Thread(target=_seed_when_up, args=(server, runtime, settings), name="demo", daemon=True).start()
