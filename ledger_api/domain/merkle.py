@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from eth_hash.auto import keccak  # bytes in, bytes out: without eth_utils' argument checks, per node
+from ledger_api.domain.hashing import keccak256 as keccak
 
 
 def leaf_hash(record_id: bytes) -> bytes:

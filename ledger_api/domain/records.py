@@ -16,6 +16,8 @@ from eth_account.messages import SignableMessage, encode_typed_data
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
+from ledger_api.domain.hashing import keccak256
+
 ZERO_ADDRESS = "0x" + "00" * 20
 ZERO_HASH = b"\x00" * 32
 
@@ -49,7 +51,7 @@ class RecordKind(IntEnum):
 
 def consignment_key(ucr: str) -> bytes:
     """The ledger keys a consignment by keccak256 of its UCR."""
-    return keccak(text=ucr)
+    return keccak256(ucr.encode())
 
 
 @dataclass(frozen=True)
@@ -178,12 +180,12 @@ def _word_address(address: str) -> bytes:
 def route_hash(route: tuple[str, ...]) -> bytes:
     """EIP-712's encoding of the `bytes2[] route` member: keccak256 of each element's
     32-byte encoding (a bytesN value is left-aligned, zero-padded), concatenated."""
-    return keccak(b"".join(country_bytes(c) + bytes(30) for c in route))
+    return keccak256(b"".join(country_bytes(c) + bytes(30) for c in route))
 
 
 def fast_record_id(record: Record, separator: bytes) -> bytes:
     """The same digest as `record_id`, computed directly for the fixed Record type."""
-    struct_hash = keccak(
+    struct_hash = keccak256(
         RECORD_TYPEHASH
         + record.consignment
         + int(record.kind).to_bytes(32, "big")
@@ -195,7 +197,7 @@ def fast_record_id(record: Record, separator: bytes) -> bytes:
         + record.deadline.to_bytes(32, "big")
         + route_hash(record.route)
     )
-    return keccak(b"\x19\x01" + separator + struct_hash)
+    return keccak256(b"\x19\x01" + separator + struct_hash)
 
 
 def fast_recover(digest: bytes, signature: bytes) -> str:
@@ -215,4 +217,4 @@ def fast_recover(digest: bytes, signature: bytes) -> str:
         public = PublicKey.from_signature_and_message(signature[:64] + bytes([v - 27]), digest, hasher=None)
     except Exception as exc:  # coincurve raises a bare Exception for an unrecoverable signature
         raise SignatureError("signature does not recover to any key") from exc
-    return to_checksum_address(keccak(public.format(compressed=False)[1:])[-20:])
+    return to_checksum_address(keccak256(public.format(compressed=False)[1:])[-20:])

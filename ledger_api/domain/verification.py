@@ -62,13 +62,13 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
-from eth_hash.auto import keccak as keccak256  # bytes only: without eth_utils' argument checks, per payload
 from eth_utils.crypto import keccak
 from pydantic import ValidationError
 
 from ledger_api.domain import merkle
 from ledger_api.domain.custody import TRUSTED, ConsignmentState, CustodyRuleError, advance, check
 from ledger_api.domain.facts import PartyCheckpoint, PartyFact, RecordFact, VerificationInput
+from ledger_api.domain.hashing import keccak256
 from ledger_api.domain.parties import CUSTODIAN_ROLES, PartyStatus, Role, status_name
 from ledger_api.domain.payloads import (
     CustodyPayload,
