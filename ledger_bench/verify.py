@@ -6,9 +6,10 @@ Two modes:
 - one consignment, asked again and again: the verdict is cached per block after the first
   request, so this measures the service's path around the cache;
 - many distinct consignments (`consignments` > 1), written in batches before the readers
-  start (their caches are cold), each request for the next one of a shuffled list per
-  client: this measures verification itself, as a customs service verifying thousands of
-  different consignments sees it.
+  start, each request for the next one of a shuffled list per client, on readers started
+  afresh for each concurrency (their caches cold: a run on the readers of the run before
+  would find most verdicts cached): this measures verification itself, as a customs
+  service verifying thousands of different consignments sees it.
 """
 
 from __future__ import annotations
@@ -277,13 +278,13 @@ def run_verify(
     static answer of the same server at the same concurrencies. In a closed loop, latency
     grows with concurrency once the server is busy (each client waits its turn), so the
     target is met when one concurrency meets both the rate and the p99. With
-    `consignments` > 1, the requests are spread over that many distinct consignments and
-    the readers start after they are written (cold caches)."""
+    `consignments` > 1, the requests are spread over that many distinct consignments, and
+    each concurrency has readers of its own, started after they are written (cold caches)."""
     rate_target = VERIFY_RATE_TARGET if consignments == 1 else DISTINCT_RATE_TARGET
     with tempfile.TemporaryDirectory(prefix="ledger-bench-verify-") as tmp:
         data = Path(tmp)
         service = Service(data)
-        reader: subprocess.Popen[bytes] | None = None
+        readers: _Readers | None = None
         try:
             accounts = _parties(service)
             if consignments == 1:
@@ -296,25 +297,18 @@ def run_verify(
             paths = [f"/v1/consignments/{ucr}/verification?country=NL" for ucr in ucrs]
             token = service.credentials.issue(accounts["customs NL"].address, "bench verify")
             progress(f"{workers} uvicorn workers reading the same store")
-            port = free_port()
-            env = {**os.environ, "LEDGER_DATA_DIR": str(data), "LEDGER_ROLE": "reader"}
-            reader_log = data / "readers.log"
-            with reader_log.open("ab") as log:
-                command = reader_command(port, workers)
-                reader = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log)
-            base = f"http://127.0.0.1:{port}"
-            # Every worker up before the load starts: wrk's connections stay with the worker that
-            # accepted them, and a worker still starting left them all to the other one.
-            wait(partial(_started, reader_log, workers), 60, "the readers")
-            # /healthz, not a verification: the caches stay cold until the first run.
-            wait(partial(_answers, f"{base}/healthz", token), 60, "the readers")
+            readers = _Readers(data, workers, token)
             verdicts: dict[str, int] | None = None
             if consignments == 1:
-                verdict = _verdict(base + paths[0], token)
+                verdict = _verdict(readers.start() + paths[0], token)
             else:
                 verdict, verdicts = "", {}
             runs, static, tool = [], [], ""
             for c in connections:
+                if consignments > 1:
+                    # Fresh readers for each concurrency: the run before warmed their caches.
+                    readers.stop()
+                base = readers.start()
                 progress(f"verification, {c} connections for {seconds:.0f} s")
                 run, tool = _run_load(base, paths, token, seconds, c, rate_target)
                 runs.append(run)
@@ -322,16 +316,50 @@ def run_verify(
                 static.append(_run_load(base, ["/healthz"], token, seconds, c, rate_target)[0])
             if verdicts is not None:
                 # After the runs, not before: asking first would warm the caches.
+                base = readers.start()
                 for path in paths:
                     v = _verdict(base + path, token)
                     verdicts[v] = verdicts.get(v, 0) + 1
                 verdict = ", ".join(f"{n:,} {v}" for v, n in sorted(verdicts.items()))
         finally:
-            if reader is not None:
-                reader.send_signal(signal.SIGTERM)
-                reader.wait(timeout=30)
+            if readers is not None:
+                readers.stop()
             service.stop()
     return VerifyFigures(records, verdict, workers, seconds, tool, runs, static, consignments, verdicts)
+
+
+class _Readers:
+    """The reader workers on the benchmark's store: `start()` starts them unless they run,
+    waits until every worker answers, and returns their base URL; `stop()` stops them."""
+
+    def __init__(self, data: Path, workers: int, token: str) -> None:
+        self.data, self.workers, self.token = data, workers, token
+        self.process: subprocess.Popen[bytes] | None = None
+        self.base = ""
+
+    def start(self) -> str:
+        if self.process is not None:
+            return self.base
+        port = free_port()
+        env = {**os.environ, "LEDGER_DATA_DIR": str(self.data), "LEDGER_ROLE": "reader"}
+        log_path = self.data / f"readers-{port}.log"
+        with log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                reader_command(port, self.workers), cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log
+            )
+        self.base = f"http://127.0.0.1:{port}"
+        # Every worker up before the load starts: wrk's connections stay with the worker that
+        # accepted them, and a worker still starting left them all to the other one.
+        wait(partial(_started, log_path, self.workers), 60, "the readers")
+        # /healthz, not a verification: the caches stay cold until the first run.
+        wait(partial(_answers, f"{self.base}/healthz", self.token), 60, "the readers")
+        return self.base
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=30)
+            self.process = None
 
 
 def _started(log: Path, workers: int) -> bool:

@@ -37,3 +37,57 @@ def test_the_report_names_the_concurrencies_that_met_the_target_and_each_runs_fi
 def test_the_report_says_so_when_no_concurrency_met_the_target():
     figures = VerifyFigures(20, "VERIFIED", 2, 10, "wrk", [_run(16, 625, 67.2)], [_run(16, 2105, 96.7)])
     assert "not met at any concurrency" in render_verify(figures, "ledger bench verify")
+
+
+def test_each_concurrency_of_the_distinct_mode_loads_readers_started_afresh(monkeypatch, tmp_path):
+    """Over distinct consignments, a run on the readers of the run before would find most
+    verdicts cached by it: each concurrency gets readers no load has touched (cold caches),
+    while the one-consignment mode keeps its readers. The service, the writing and the load
+    are stood in for here: what is checked is the benchmark's order of things."""
+    import ledger_bench.verify as bench
+
+    starts: list[int] = []
+    loaded: list[tuple[int, str]] = []  # (readers' start number, path or "/healthz")
+
+    class FakeReaders:
+        def __init__(self, *_args: object) -> None:
+            self.running: int | None = None
+
+        def start(self) -> str:
+            if self.running is None:
+                starts.append(len(starts))
+                self.running = starts[-1]
+            return f"http://readers-{self.running}"
+
+        def stop(self) -> None:
+            self.running = None
+
+    class FakeService:
+        def __init__(self, _data: object) -> None:
+            self.credentials = type("C", (), {"issue": staticmethod(lambda *_a: "token")})()
+
+        def stop(self) -> None:
+            pass
+
+    def load(base, paths, _token, _seconds, connections, rate_target):
+        loaded.append((int(base.rsplit("-", 1)[1]), paths[0]))
+        return LoadRun(connections, 10, 1.0, 1.0, 1.0, 0, rate_target), "test"
+
+    nl = type("A", (), {"address": "0x" + "11" * 20})()
+    monkeypatch.setattr(bench, "Service", FakeService)
+    monkeypatch.setattr(bench, "_Readers", FakeReaders)
+    monkeypatch.setattr(bench, "_parties", lambda _s: {"customs NL": nl})
+    monkeypatch.setattr(bench, "_write_many", lambda _s, _a, _r, n: [f"UCR{i}" for i in range(n)])
+    monkeypatch.setattr(bench, "_write_one", lambda _s, _a, _r: ["UCR0"])
+    monkeypatch.setattr(bench, "_run_load", load)
+    monkeypatch.setattr(bench, "_verdict", lambda _url, _token: "VERIFIED")
+
+    figures = bench.run_verify(connections=(4, 8, 16), consignments=50)
+    verifications = [readers for readers, path in loaded if path != "/healthz"]
+    assert verifications == [0, 1, 2]  # three concurrencies, three fresh starts
+    assert figures.verdicts == {"VERIFIED": 50}
+
+    starts.clear()
+    loaded.clear()
+    bench.run_verify(connections=(4, 8, 16), consignments=1)
+    assert [readers for readers, path in loaded if path != "/healthz"] == [0, 0, 0]
