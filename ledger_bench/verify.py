@@ -385,8 +385,8 @@ def render_verify(f: VerifyFigures, command: str) -> str:
         f"verification of one {f.records}-record consignment (verdict {f.verdict}), asked again and again"
         if f.consignments == 1
         else f"verification of {f.consignments:,} distinct consignments of {f.records} records each (verdicts: "
-        f"{f.verdict}), each client taking them in turn from its own place in a shuffled list, the readers "
-        "started after they were written (cold caches)"
+        f"{f.verdict}), taken in turn from a shuffled list, on readers started afresh for each concurrency "
+        "(cold caches)"
     )
     rows = [
         f"| {run.connections} | **{run.requests_per_second:,.0f}** | {run.p50_ms:.1f} / **{run.p99_ms:.1f}** "
