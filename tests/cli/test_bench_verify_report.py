@@ -39,7 +39,7 @@ def test_the_report_says_so_when_no_concurrency_met_the_target():
     assert "not met at any concurrency" in render_verify(figures, "ledger bench verify")
 
 
-def test_each_concurrency_of_the_distinct_mode_loads_readers_started_afresh(monkeypatch, tmp_path):
+def test_each_concurrency_of_the_distinct_mode_loads_readers_started_afresh(monkeypatch):
     """Over distinct consignments, a run on the readers of the run before would find most
     verdicts cached by it: each concurrency gets readers no load has touched (cold caches),
     while the one-consignment mode keeps its readers. The service, the writing and the load
