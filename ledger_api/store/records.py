@@ -35,11 +35,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from eth_utils.crypto import keccak
 from sqlalchemy import Connection, Row, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from ledger_api.domain import merkle
+from ledger_api.domain.hashing import keccak256
 from ledger_api.domain.records import (
     ZERO_HASH,
     LedgerDomain,
@@ -403,7 +403,7 @@ def hold_batch_record(
 def _check_copy(rid: str, record: Record, signature: bytes, payload_canonical: bytes) -> None:
     """HoldRefused unless the payload hashes to the record's payloadHash and the signature
     recovers to its party (what `_held_values` then keeps as its signer)."""
-    digest = keccak(payload_canonical)
+    digest = keccak256(payload_canonical)
     if digest != record.payload_hash:
         raise HoldRefused(
             "PAYLOAD_HASH_MISMATCH",
