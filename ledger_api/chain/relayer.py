@@ -115,7 +115,7 @@ class Relayer:
         self.resend_after = timedelta(seconds=resend_after)
         self.replace_after = replace_after
         self.wake = threading.Event()
-        self.mined = threading.Event()  # set when a transaction was mined: the indexer waits on it
+        self.mined = threading.Event()  # set when transactions were sent or mined: the indexer waits on it
         self._fees_asked: tuple[Fees, float] | None = None  # fees, when asked
         self._taken_since: dict[int, float] = {}  # outbox row id -> when it first looked taken
         self._unmined_since: dict[int, float] = {}  # outbox row id -> when its transaction was first seen unmined
@@ -131,6 +131,11 @@ class Relayer:
         """One round; returns the most rows one part of it handled (0: nothing to do)."""
         signed = self._sign_pending()
         sent = self._send_due()
+        if sent:
+            # A node that mines on arrival (anvil, a dev chain) has mined them by now: the
+            # indexer looks at once rather than after this step's receipts. Elsewhere it
+            # finds no new block and waits as before.
+            self.mined.set()
         mined = self._reconcile()
         settled = self._settle_reverted()
         return max(signed, sent, mined, settled)
