@@ -42,6 +42,7 @@ from ledger_api.domain.records import (
 from ledger_api.errors import LedgerError
 
 DEFAULT_VALIDITY = 3600
+MAX_WAIT_SECONDS = 30  # the longest the service holds a read of a record (`?wait=`, api/routes/records.py)
 
 
 class ClientError(LedgerError):
@@ -376,13 +377,20 @@ class LedgerClient:
             raise ClientError(response.status_code, response.json())
         return dict(response.json())
 
-    def wait_confirmed(self, record_id: str, timeout: float = 30.0, poll: float = 0.02) -> dict[str, Any]:
+    def wait_confirmed(self, record_id: str, timeout: float = 30.0) -> dict[str, Any]:
+        """The record once it is confirmed or failed, or as it stands after `timeout`
+        seconds: the service holds each read until then (`?wait=`, at most
+        MAX_WAIT_SECONDS a request), so nothing polls from here."""
         deadline = time.monotonic() + timeout
         while True:
-            record = self.record(record_id)
-            if record["status"] in ("confirmed", "failed") or time.monotonic() > deadline:
+            wait = min(max(0.0, deadline - time.monotonic()), MAX_WAIT_SECONDS)
+            # Room beyond the wait for the answer itself, whatever the client's own timeout.
+            response = self.http.get(f"/v1/records/{record_id}", params={"wait": f"{wait:.3f}"}, timeout=wait + 10)
+            if response.status_code >= 400:
+                raise ClientError(response.status_code, response.json())
+            record = dict(response.json())
+            if record["status"] in ("confirmed", "failed") or time.monotonic() >= deadline:
                 return record
-            time.sleep(poll)
 
     def close(self) -> None:
         self.http.close()

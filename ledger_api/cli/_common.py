@@ -47,8 +47,6 @@ UCR = re.compile(r"[0-9][A-Z]{2}[A-Z0-9-]{1,32}")
 _PAYLOAD_TAGS = {"DECLARATION", "HANDOVER", "ACCEPTANCE", "CUSTOMS_DECISION", "REVOCATION"}
 # Reads never sign: any account serves a read-only LedgerClient, which insists on one.
 READER = Account.from_key(b"\x01" * 32)
-# Seconds between status polls with --wait: a person waiting does not need 50 requests a second.
-POLL = 0.1
 
 
 class LocalError(LedgerError):

@@ -23,7 +23,6 @@ from rich.text import Text
 from ledger_api.cli._common import (
     EXIT_REFUSED,
     EXIT_UNAVAILABLE,
-    POLL,
     KeyAlias,
     LocalError,
     PasswordFile,
@@ -238,7 +237,7 @@ def _wait_all(client: LedgerClient, ids: list[str], timeout: float, progress: Pr
     deadline = time.monotonic() + timeout
     unconfirmed = []
     for record_id in ids:
-        record = client.wait_confirmed(record_id, timeout=max(0.0, deadline - time.monotonic()), poll=POLL)
+        record = client.wait_confirmed(record_id, timeout=max(0.0, deadline - time.monotonic()))
         if record["status"] != "confirmed":
             unconfirmed.append(f"{record_id} {record['status']}")
         progress.advance(task)

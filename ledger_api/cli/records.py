@@ -20,7 +20,6 @@ from rich.text import Text
 
 from ledger_api.cli._common import (
     EXIT_UNAVAILABLE,
-    POLL,
     KeyAlias,
     LocalError,
     PasswordFile,
@@ -157,7 +156,7 @@ def _sign_and_post(
             record_id = str(accepted["id"])
             out().print(record_id, soft_wrap=True)
             if wait:
-                record = client.wait_confirmed(record_id, timeout=timeout, poll=POLL)
+                record = client.wait_confirmed(record_id, timeout=timeout)
                 _print_record_summary(record)
                 if record["status"] != "confirmed":
                     what = "failed on chain" if record["status"] == "failed" else f"not confirmed after {timeout:g}s"

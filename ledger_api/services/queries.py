@@ -107,6 +107,15 @@ class Queries:
             ucr = row.ucr or known.consignment_ucr(session, row.consignment)
             return self._view(row, ucr, self._head(session), proof)
 
+    def record_status(self, record_id: str) -> str | None:
+        """The record's status as record() tells it, None if there is no such record: two
+        indexed reads, for a wait that looks often."""
+        with self.store.session() as session:
+            found = known.status(session.connection(), record_id.lower())
+            if found is None:
+                return None
+            return self._status(*found, self._head(session))
+
     def consignment(self, ucr: str) -> ConsignmentView:
         key = "0x" + consignment_key(ucr).hex()
         with self.store.session() as session:
@@ -162,14 +171,16 @@ class Queries:
     def _head(self, session: Session) -> int:
         return index.indexed_block(session) or 0
 
+    def _status(self, stored: str, block_number: int | None, head: int) -> str:
+        """An included record is confirmed once its block has enough on top, counting its own."""
+        if stored != "included":
+            return stored
+        return "confirmed" if _confirmations(block_number, head) >= self.confirmations else "submitted"
+
     def _view(self, row: RecordRow, ucr: str | None, head: int, proof: list[str] | None) -> RecordView:
-        confirmations = 0 if row.block_number is None else max(0, head - row.block_number + 1)
-        status = row.status
-        if status == "included":
-            status = "confirmed" if confirmations >= self.confirmations else "submitted"
         return RecordView(
             id=row.id,
-            status=status,
+            status=self._status(row.status, row.block_number, head),
             ucr=row.ucr or ucr,
             consignment=row.consignment,
             position=row.position,
@@ -187,9 +198,13 @@ class Queries:
             tx_hash=row.tx_hash,
             block_number=row.block_number,
             block_hash=row.block_hash,
-            confirmations=confirmations,
+            confirmations=_confirmations(row.block_number, head),
             batch_root=row.batch_root,
             inclusion_proof=proof,
             error=row.error,
             accepted_at=None if row.accepted_at is None else row.accepted_at.isoformat(),
         )
+
+
+def _confirmations(block_number: int | None, head: int) -> int:
+    return 0 if block_number is None else max(0, head - block_number + 1)

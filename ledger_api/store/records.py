@@ -625,6 +625,15 @@ def record(session: Session, record_id: str) -> RecordRow | None:
     return session.get(RecordRow, record_id)
 
 
+_STATUS_OF = select(RECORDS.c.status, RECORDS.c.block_number).where(RECORDS.c.id == bindparam("id"))
+
+
+def status(conn: Connection, record_id: str) -> tuple[str, int | None] | None:
+    """A record's stored status and block alone (None: no such record): what a wait for it polls."""
+    row = conn.execute(_STATUS_OF, {"id": record_id}).first()
+    return None if row is None else (row.status, row.block_number)
+
+
 def batch_member_ids(session: Session | Connection, root: str) -> Sequence[str]:
     """The ids of a batch's records, in the batch's order (its Merkle tree's leaves)."""
     return session.scalars(

@@ -1,11 +1,15 @@
-"""Signed records: submit one, submit a batch, read one."""
+"""Signed records: submit one, submit a batch, read one (at once, or once it is
+confirmed or failed: `?wait=`)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
+from starlette.concurrency import run_in_threadpool
 
 from ledger_api.api.deps import AccessDep, BatchLimitDep, CallerDep, QueriesDep, SubmissionsDep
 from ledger_api.api.problems import responses
@@ -18,6 +22,8 @@ from ledger_api.api.schemas import (
     SubmissionIn,
 )
 from ledger_api.api.writes import answer_replay, require_at_most, write_responses
+from ledger_api.services.access import Access, Caller
+from ledger_api.services.queries import Queries
 from ledger_api.services.submission import Submission
 
 router = APIRouter(prefix="/v1/records", tags=["records"])
@@ -66,15 +72,55 @@ def submit_batch(
     )
 
 
+MAX_WAIT_SECONDS = 30
+FINAL = ("confirmed", "failed")
+# How often a wait looks at the record's status: every WAIT_POLL_SECONDS while a single
+# record's confirmation is due (a few tens of milliseconds after its post on a chain that
+# mines on arrival), then at twice the interval each time up to WAIT_POLL_MAX_SECONDS.
+WAIT_POLL_SECONDS, WAIT_FAST_SECONDS, WAIT_POLL_MAX_SECONDS = 0.002, 0.25, 0.1
+
+
 @router.get("/{record_id}", response_model=RecordOut, responses=responses(401, 404, 422, 429))
-def get_record(
+async def get_record(
     record_id: Annotated[str, Path(pattern=RECORD_ID_PATTERN, description="the record id (EIP-712 digest)")],
     service: QueriesDep,
     caller: CallerDep,
     access: AccessDep,
+    wait: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=MAX_WAIT_SECONDS,
+            description="seconds to wait for the record to be confirmed or failed before answering "
+            "(a long poll; 0: answer at once). Answered as soon as it is, or with its status "
+            "of then when the time is up",
+        ),
+    ] = 0,
 ) -> RecordOut:
     """Status (accepted, submitted, confirmed, failed), transaction, block, confirmations,
     and for a batched record its Merkle inclusion proof. For the parties to its
     consignment and the customs of the countries on its route."""
+    if wait:
+        await run_in_threadpool(access.require_record, caller, record_id)
+        await _until_final(service, record_id, wait)
+    return await run_in_threadpool(_read_record, service, caller, access, record_id)
+
+
+def _read_record(service: Queries, caller: Caller, access: Access, record_id: str) -> RecordOut:
     access.require_record(caller, record_id)
     return RecordOut(**asdict(service.record(record_id)))
+
+
+async def _until_final(service: Queries, record_id: str, seconds: float) -> None:
+    """Returns once the record is confirmed or failed (or gone), or after `seconds`. Its
+    status is one indexed read, made on the event loop as the caller's credential is
+    (api/deps.py): cheaper there than a hop to the thread pool at every look."""
+    start = time.monotonic()
+    pause = WAIT_POLL_SECONDS
+    while service.record_status(record_id) not in (*FINAL, None):
+        waited = time.monotonic() - start
+        if waited >= seconds:
+            return
+        if waited > WAIT_FAST_SECONDS:
+            pause = min(2 * pause, WAIT_POLL_MAX_SECONDS)
+        await asyncio.sleep(min(pause, seconds - waited))
