@@ -68,7 +68,8 @@ class IngestFigures:
     raw_records: int
     raw_seconds: float
     raw_records_per_second: float
-    raw_single_p50_ms: float
+    raw_single_p50_ms: float  # sign, send, receipt
+    raw_send_p50_ms: float  # of that, send to receipt
     single_samples: int
     single_p50_ms: float
     single_p99_ms: float
@@ -179,33 +180,40 @@ def measure_batches(service: Service, client: LedgerClient, records: int, batch_
 
 def _raw_writes(
     service: Service, w3: Web3, party: LocalAccount, prefix: str, first_nonce: int, count: int, sent_before: int = 0
-) -> list[str]:
-    """`count` declarations of `party` (nonces from `first_nonce`), each signed into its
-    own `write` transaction from RAW_SENDER_KEY (0x hex), ready to send to the node after
-    `sent_before` others of that sender signed earlier."""
+) -> list[dict[str, Any]]:
+    """`count` declarations of `party` (nonces from `first_nonce`), each signed by the party
+    and made a `write` transaction from RAW_SENDER_KEY, unsigned yet (_signed), to send to
+    the node after `sent_before` others of that sender."""
     sender: LocalAccount = Account.from_key(RAW_SENDER_KEY)
     client = LedgerClient(service.url, party, token=service.tokens[party.address])
     abi = ContractAbi(load_artifacts(PROJECT_ROOT / "build"))
     ledger = service.manifest.address("ConsignmentLedger")
     base_nonce = w3.eth.get_transaction_count(sender.address) + sent_before
     gas_price = 2 * w3.eth.gas_price + 1
-    raw = []
+    txs = []
     for n in range(count):
         s: SignedRecord = client.sign(
             demo.declaration(f"{prefix}{n:07d}", SEAL), previous=bytes(32), nonce=first_nonce + n, deadline=2**40
         )
-        tx: dict[str, Any] = {
-            "nonce": base_nonce + n,
-            "gasPrice": gas_price,
-            "gas": 300_000,
-            "to": ledger,
-            "value": 0,
-            "data": abi.encode_call("ConsignmentLedger", "write", s.record.as_tuple(), s.signature),
-            "chainId": service.manifest.chain_id,
-        }
-        raw.append("0x" + bytes(sender.sign_transaction(tx).raw_transaction).hex())
+        txs.append(
+            {
+                "nonce": base_nonce + n,
+                "gasPrice": gas_price,
+                "gas": 300_000,
+                "to": ledger,
+                "value": 0,
+                "data": abi.encode_call("ConsignmentLedger", "write", s.record.as_tuple(), s.signature),
+                "chainId": service.manifest.chain_id,
+            }
+        )
     client.close()
-    return raw
+    return txs
+
+
+def _signed(tx: dict[str, Any]) -> str:
+    """The transaction signed by RAW_SENDER_KEY with eth-account, as a client of the node
+    would sign it (0x hex)."""
+    return "0x" + bytes(Account.from_key(RAW_SENDER_KEY).sign_transaction(tx).raw_transaction).hex()
 
 
 def measure_raw(service: Service, raw: list[str]) -> float:
@@ -231,19 +239,25 @@ def measure_raw(service: Service, raw: list[str]) -> float:
     return seconds
 
 
-def measure_raw_latency(service: Service, raws: list[str]) -> list[float]:
-    """One pre-signed `write` (_raw_writes) at a time: eth_sendRawTransaction until its
-    receipt, the node mining on arrival."""
+def measure_raw_latency(service: Service, txs: list[dict[str, Any]]) -> tuple[list[float], list[float]]:
+    """One `write` (_raw_writes) at a time, the node mining on arrival: signed (eth-account),
+    sent and waited for until its receipt; and of that the part from the send to the
+    receipt. The issue's raw figure is the first (sign, send, receipt); the second is the
+    node's alone."""
     rpc = Rpc(service.chain_url)
-    latencies = []
-    for raw in raws:
+    latencies, sent_to_receipt = [], []
+    for tx in txs:
         t = time.perf_counter()
+        raw = _signed(tx)
+        sent = time.perf_counter()
         tx_hash = rpc.call("eth_sendRawTransaction", raw)
         while rpc.call("eth_getTransactionReceipt", tx_hash) is None:
             time.sleep(0.001)
-        latencies.append((time.perf_counter() - t) * 1000)
+        done = time.perf_counter()
+        latencies.append((done - t) * 1000)
+        sent_to_receipt.append((done - sent) * 1000)
     rpc.close()
-    return latencies
+    return latencies, sent_to_receipt
 
 
 def measure_single(service: Service, client: LedgerClient, samples: int) -> list[float]:
@@ -253,7 +267,10 @@ def measure_single(service: Service, client: LedgerClient, samples: int) -> list
         signed = client.sign(demo.declaration(f"6NL000000001-S{n:07d}", SEAL), previous=bytes(32), nonce=nonce + n)
         t = time.perf_counter()
         ok(client.http.post("/v1/records", json=signed.body()))
-        wait(partial(confirmed, client.http, signed.id), 30, "a single record", poll=0.002)
+        # The service holds the read until the record is confirmed (?wait=): a client
+        # polling instead would spend the cores the service and the node share with it.
+        if client.wait_confirmed(signed.id, timeout=30)["status"] != "confirmed":
+            raise RuntimeError(f"single record {signed.id} was not confirmed in 30 s")
         latencies.append((time.perf_counter() - t) * 1000)
     return latencies
 
@@ -322,10 +339,11 @@ def run_ingest(
             # grows with the contract's storage, which the stream below adds to), the service paused.
             # Signed first: signing asks the service for the party's domain.
             raw_one_by_one = _raw_writes(service, w3, raw_party, "6NL000000002-L", 0, samples)
-            raw = _raw_writes(service, w3, raw_party, "6NL000000002-R", samples, raw_records, samples)
+            raw_txs = _raw_writes(service, w3, raw_party, "6NL000000002-R", samples, raw_records, samples)
+            raw = [_signed(tx) for tx in raw_txs]
             with _service_paused(service.process.pid):
-                progress(f"raw latency: {samples} pre-signed write transactions one at a time")
-                raw_single_ms = measure_raw_latency(service, raw_one_by_one)
+                progress(f"raw latency: {samples} write transactions one at a time, signed, sent, until receipt")
+                raw_single_ms, raw_send_ms = measure_raw_latency(service, raw_one_by_one)
             head = w3.eth.block_number  # the stream starts once the service has indexed those
             wait(partial(_indexed_to, service, head), 60, "the raw transactions indexed")
             progress(f"single-record stream: {stream_records:,} records from {stream_clients} clients at once")
@@ -358,6 +376,7 @@ def run_ingest(
         raw_seconds=raw_seconds,
         raw_records_per_second=raw_records / raw_seconds,
         raw_single_p50_ms=statistics.median(raw_single_ms),
+        raw_send_p50_ms=statistics.median(raw_send_ms),
         single_samples=samples,
         single_p50_ms=statistics.median(single_ms),
         single_p99_ms=percentile(single_ms, 99),
@@ -399,8 +418,9 @@ def render_ingest(f: IngestFigures, command: str) -> str:
         ),
         ("service / raw limit", "", f"**{ratio:.0%}**", "≥ 50%"),
         (
-            f"raw latency of the same node: one pre-signed `write`, send until receipt, p50 ({f.single_samples})",
-            "",
+            f"raw latency of the same node: one `write` signed (eth-account), sent, until its receipt, p50 "
+            f"({f.single_samples})",
+            f"of which send to receipt {f.raw_send_p50_ms:.1f} ms",
             f"{f.raw_single_p50_ms:.1f} ms",
             "",
         ),
@@ -408,7 +428,8 @@ def render_ingest(f: IngestFigures, command: str) -> str:
             f"single record, POST until confirmed in the index, p50 / p99 ({f.single_samples} samples)",
             "",
             f"**{f.single_p50_ms:.1f}** / {f.single_p99_ms:.1f} ms",
-            f"p50 ≤ twice the raw latency: {latency_ratio:.1f} times ({'met' if latency_ratio <= 2 else 'not met'})",
+            f"p50 ≤ twice the raw latency: {latency_ratio:.1f} times ({'met' if latency_ratio <= 2 else 'not met'}; "
+            f"{f.single_p50_ms / f.raw_send_p50_ms:.1f} times send to receipt)",
         ),
         (
             f"single records from {f.stream_clients} clients at once (packed by the relayer), until all confirmed",
