@@ -100,28 +100,37 @@ class Indexer:
         least 1 when it did any work, 0 when there was none)."""
         with self.store.session() as session:
             cursor = self.cursor(session)
-            # The head and the indexed block as the chain has it now, in one round trip: every
-            # step (idle polls too) makes this check, and a round trip costs both processes CPU.
-            calls: list[tuple[str, list[Any]]] = [("eth_blockNumber", [])]
+            following = cursor + 1
+            # One round trip for every step, idle polls too (a round trip costs both processes
+            # CPU): the head, the block after the cursor with its logs (the common case of a
+            # step with work: one new block, as a node that mines on arrival makes for a lone
+            # record, taken in as it came), and the indexed block as the chain has it now.
+            calls: list[tuple[str, list[Any]]] = [
+                ("eth_blockNumber", []),
+                ("eth_getBlockByNumber", [hex(following), False]),
+                ("eth_getLogs", [self._logs_filter(following, following)]),
+            ]
             if cursor >= self.deploy_block:
                 calls.append(("eth_getBlockByNumber", [hex(cursor), False]))
             answers = self.rpc.batch(calls)
-            for answer in answers:
+            for answer in (answers[0], *answers[3:]):
                 if isinstance(answer, RpcError):
                     raise answer
             head = int(answers[0], 16)
             self.head = head
-            at_cursor = answers[1] if len(answers) > 1 else None
+            at_cursor = answers[3] if len(answers) > 3 else None
             if self._rewind_if_forked(session, cursor, head, at_cursor):
                 return 1
         if head <= cursor:
             return 0
-        last = min(head, cursor + STEP_BLOCKS)
-        numbers = list(range(cursor + 1, last + 1))
-        blocks = self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
-        logs = self.rpc.call(
-            "eth_getLogs", {"fromBlock": hex(numbers[0]), "toBlock": hex(last), "address": list(self.names)}
-        )
+        next_block, next_logs = answers[1], answers[2]
+        if head == following and isinstance(next_block, dict) and isinstance(next_logs, list):
+            last, numbers, blocks, logs = following, [following], [next_block], next_logs
+        else:
+            last = min(head, cursor + STEP_BLOCKS)
+            numbers = list(range(following, last + 1))
+            blocks = self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
+            logs = self.rpc.call("eth_getLogs", self._logs_filter(following, last))
         by_number = {int(b["number"], 16): b for b in blocks if isinstance(b, dict)}
         if len(by_number) != len(numbers):
             return 0  # the chain moved under us; try again
@@ -158,6 +167,9 @@ class Indexer:
         # count above 1 makes the loop pause for a backlog to gather (chain/loop.py), which
         # held up the next lone record's confirmation by that pause.
         return max(1, len({entry["transactionHash"] for entry in logs}))
+
+    def _logs_filter(self, first: int, last: int) -> dict[str, Any]:
+        return {"fromBlock": hex(first), "toBlock": hex(last), "address": list(self.names)}
 
     # ------------------------------------------------------------ reorgs
 
