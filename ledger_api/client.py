@@ -43,6 +43,7 @@ from ledger_api.errors import LedgerError
 
 DEFAULT_VALIDITY = 3600
 MAX_WAIT_SECONDS = 30  # the longest the service holds a read of a record (`?wait=`, api/routes/records.py)
+EARLY_ANSWER_PAUSE = 0.2  # seconds before asking again when the service answered a wait at once
 
 
 class ClientError(LedgerError):
@@ -383,14 +384,18 @@ class LedgerClient:
         MAX_WAIT_SECONDS a request), so nothing polls from here."""
         deadline = time.monotonic() + timeout
         while True:
-            wait = min(max(0.0, deadline - time.monotonic()), MAX_WAIT_SECONDS)
+            asked = time.monotonic()
+            wait = min(max(0.0, deadline - asked), MAX_WAIT_SECONDS)
             # Room beyond the wait for the answer itself, whatever the client's own timeout.
             response = self.http.get(f"/v1/records/{record_id}", params={"wait": f"{wait:.3f}"}, timeout=wait + 10)
             if response.status_code >= 400:
                 raise ClientError(response.status_code, response.json())
             record = dict(response.json())
-            if record["status"] in ("confirmed", "failed") or time.monotonic() >= deadline:
+            now = time.monotonic()
+            if record["status"] in ("confirmed", "failed") or now >= deadline:
                 return record
+            if now - asked < wait - 0.05:  # answered early, not waited (too many reads held open)
+                time.sleep(min(EARLY_ANSWER_PAUSE, max(0.0, deadline - now)))
 
     def close(self) -> None:
         self.http.close()

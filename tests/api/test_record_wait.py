@@ -5,6 +5,7 @@ never a way to wait on a record the caller may not see."""
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from support.payloads import declaration
 from support.service import Service
@@ -48,3 +49,46 @@ def test_a_wait_on_a_record_the_caller_may_not_see_is_refused_at_once_as_an_unkn
     assert time.monotonic() - start < 4  # neither waited
     assert hidden.status_code == missing.status_code == 404
     assert hidden.json()["detail"].replace(record_id, "?") == missing.json()["detail"].replace(unknown, "?")
+
+
+def test_reads_held_open_past_a_credentials_bound_are_answered_at_once(service: Service, monkeypatch):
+    from ledger_api.api.routes import records as route
+
+    monkeypatch.setattr(route, "WAITS_PER_CREDENTIAL", 2)
+    exporter = service.client("exporter")
+    service.w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    try:
+        record_id = exporter.submit(declaration("6NL123456789-WAIT-0004"))
+
+        def read() -> float:
+            start = time.monotonic()
+            response = exporter.http.get(f"/v1/records/{record_id}", params={"wait": 1.5})
+            assert response.status_code == 200 and response.json()["status"] in ("accepted", "submitted")
+            return time.monotonic() - start
+
+        with ThreadPoolExecutor(3) as pool:
+            took = sorted(pool.map(lambda _: read(), range(3)))
+        assert took[0] < 1.0 and took[1] >= 1.5  # one answered at once, two held the time asked
+        assert route._waits.total == 0 and not route._waits.by_credential  # all let go
+    finally:
+        service.w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+    service.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    assert exporter.wait_confirmed(record_id)["status"] == "confirmed"
+
+
+def test_the_client_pauses_between_reads_the_service_answered_at_once(service: Service, monkeypatch):
+    from ledger_api.api.routes import records as route
+
+    monkeypatch.setattr(route, "WAITS_PER_CREDENTIAL", 0)  # every wait answered at once
+    exporter = service.client("exporter")
+    asked: list[object] = []
+    exporter.http.event_hooks["request"].append(asked.append)
+    service.w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    try:
+        record_id = exporter.submit(declaration("6NL123456789-WAIT-0005"))
+        asked.clear()
+        assert exporter.wait_confirmed(record_id, timeout=1.0)["status"] in ("accepted", "submitted")
+    finally:
+        service.w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+    service.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    assert 3 <= len(asked) <= 7  # a read every EARLY_ANSWER_PAUSE (0.2 s), not a busy loop

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Annotated
 
@@ -78,6 +81,37 @@ FINAL = ("confirmed", "failed")
 # record's confirmation is due (a few tens of milliseconds after its post on a chain that
 # mines on arrival), then at twice the interval each time up to WAIT_POLL_MAX_SECONDS.
 WAIT_POLL_SECONDS, WAIT_FAST_SECONDS, WAIT_POLL_MAX_SECONDS = 0.002, 0.25, 0.1
+# Reads held open at once, per credential and in all, per process.
+WAITS_PER_CREDENTIAL, WAITS_IN_ALL = 32, 1024
+
+
+class _Waits:
+    """The reads held open now (only the event loop touches this): each costs a status
+    read every few milliseconds, and a credential's rate allows far more requests than
+    that should hold. A wait past either bound is answered at once, as a plain read;
+    LedgerClient.wait_confirmed then pauses before it asks again."""
+
+    def __init__(self) -> None:
+        self.by_credential: Counter[str] = Counter()
+        self.total = 0
+
+    @contextmanager
+    def hold(self, credential: str) -> Iterator[bool]:
+        allowed = self.by_credential[credential] < WAITS_PER_CREDENTIAL and self.total < WAITS_IN_ALL
+        if allowed:
+            self.by_credential[credential] += 1
+            self.total += 1
+        try:
+            yield allowed
+        finally:
+            if allowed:
+                self.total -= 1
+                self.by_credential[credential] -= 1
+                if not self.by_credential[credential]:
+                    del self.by_credential[credential]
+
+
+_waits = _Waits()
 
 
 @router.get("/{record_id}", response_model=RecordOut, responses=responses(401, 404, 422, 429))
@@ -93,7 +127,8 @@ async def get_record(
             le=MAX_WAIT_SECONDS,
             description="seconds to wait for the record to be confirmed or failed before answering "
             "(a long poll; 0: answer at once). Answered as soon as it is, or with its status "
-            "of then when the time is up",
+            f"of then when the time is up; at once past {WAITS_PER_CREDENTIAL} reads held open "
+            "for one credential",
         ),
     ] = 0,
 ) -> RecordOut:
@@ -101,8 +136,10 @@ async def get_record(
     and for a batched record its Merkle inclusion proof. For the parties to its
     consignment and the customs of the countries on its route."""
     if wait:
-        await run_in_threadpool(access.require_record, caller, record_id)
-        await _until_final(service, record_id, wait)
+        with _waits.hold(caller.credential) as allowed:
+            if allowed:
+                await run_in_threadpool(access.require_record, caller, record_id)
+                await _until_final(service, record_id, wait)
     return await run_in_threadpool(_read_record, service, caller, access, record_id)
 
 
