@@ -210,10 +210,10 @@ def _raw_writes(
     return txs
 
 
-def _signed(tx: dict[str, Any]) -> str:
-    """The transaction signed by RAW_SENDER_KEY with eth-account, as a client of the node
-    would sign it (0x hex)."""
-    return "0x" + bytes(Account.from_key(RAW_SENDER_KEY).sign_transaction(tx).raw_transaction).hex()
+def _signed(tx: dict[str, Any], sender: LocalAccount) -> str:
+    """The transaction signed by `sender` (RAW_SENDER_KEY's account) with eth-account, as a
+    client of the node would sign it (0x hex)."""
+    return "0x" + bytes(sender.sign_transaction(tx).raw_transaction).hex()
 
 
 def measure_raw(service: Service, raw: list[str]) -> float:
@@ -245,10 +245,11 @@ def measure_raw_latency(service: Service, txs: list[dict[str, Any]]) -> tuple[li
     receipt. The issue's raw figure is the first (sign, send, receipt); the second is the
     node's alone."""
     rpc = Rpc(service.chain_url)
+    sender: LocalAccount = Account.from_key(RAW_SENDER_KEY)  # a client holds its account
     latencies, sent_to_receipt = [], []
     for tx in txs:
         t = time.perf_counter()
-        raw = _signed(tx)
+        raw = _signed(tx, sender)
         sent = time.perf_counter()
         tx_hash = rpc.call("eth_sendRawTransaction", raw)
         while rpc.call("eth_getTransactionReceipt", tx_hash) is None:
@@ -340,7 +341,8 @@ def run_ingest(
             # Signed first: signing asks the service for the party's domain.
             raw_one_by_one = _raw_writes(service, w3, raw_party, "6NL000000002-L", 0, samples)
             raw_txs = _raw_writes(service, w3, raw_party, "6NL000000002-R", samples, raw_records, samples)
-            raw = [_signed(tx) for tx in raw_txs]
+            raw_sender: LocalAccount = Account.from_key(RAW_SENDER_KEY)
+            raw = [_signed(tx, raw_sender) for tx in raw_txs]
             with _service_paused(service.process.pid):
                 progress(f"raw latency: {samples} write transactions one at a time, signed, sent, until receipt")
                 raw_single_ms, raw_send_ms = measure_raw_latency(service, raw_one_by_one)
