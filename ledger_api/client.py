@@ -381,7 +381,8 @@ class LedgerClient:
     def wait_confirmed(self, record_id: str, timeout: float = 30.0) -> dict[str, Any]:
         """The record once it is confirmed or failed, or as it stands after `timeout`
         seconds: the service holds each read until then (`?wait=`, at most
-        MAX_WAIT_SECONDS a request), so nothing polls from here."""
+        MAX_WAIT_SECONDS a request). A read it answers at once, holding too many for this
+        credential already, is asked again after EARLY_ANSWER_PAUSE."""
         deadline = time.monotonic() + timeout
         while True:
             asked = time.monotonic()
