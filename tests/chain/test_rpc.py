@@ -1,5 +1,5 @@
-"""The JSON-RPC client (chain/rpc.py): calls and batches against a real anvil, one
-connection per thread, and what it makes of a node that is down, closes idle
+"""The JSON-RPC client (chain/rpc.py): calls and batches against a real anvil, from many
+threads over a bounded pool, and what it makes of a node that is down, closes idle
 connections, fails over HTTP or answers something other than JSON."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ledger_api.chain.node import AnvilNode, free_port
-from ledger_api.chain.rpc import Rpc, RpcError
+from ledger_api.chain.rpc import POOL_SIZE, Rpc, RpcError
 from ledger_api.errors import NodeUnavailable
 
 
@@ -40,7 +40,7 @@ def test_a_call_and_a_batch_answer_in_order_and_errors_stay_per_call(node: Anvil
         assert rpc.batch([]) == []
 
 
-def test_threads_calling_at_once_each_get_their_own_answers(node: AnvilNode) -> None:
+def test_threads_calling_at_once_each_get_their_own_answers_over_a_bounded_pool(node: AnvilNode) -> None:
     rpc = Rpc(node.url)
     accounts = rpc.call("eth_accounts")
 
@@ -51,9 +51,20 @@ def test_threads_calling_at_once_each_get_their_own_answers(node: AnvilNode) -> 
         answers = list(pool.map(balance_of, range(200)))
     expected = {a: rpc.call("eth_getTransactionCount", a, "latest") for a in accounts}
     assert all(count == expected[account] for account, count in answers)
+    assert rpc._pool.num_connections <= POOL_SIZE  # eight threads, at most POOL_SIZE connections
     rpc.close()
-    assert rpc.call("eth_chainId") == hex(31337)  # closed connections open again on use
-    rpc.close()
+    with pytest.raises(NodeUnavailable):
+        rpc.call("eth_chainId")
+
+
+def test_threads_that_come_and_go_reuse_the_pools_connections(node: AnvilNode) -> None:
+    """As the API's worker threads do (anyio retires idle ones): none leaves a connection behind."""
+    with Rpc(node.url) as rpc:
+        for _ in range(30):
+            thread = threading.Thread(target=rpc.call, args=("eth_blockNumber",))
+            thread.start()
+            thread.join()
+        assert rpc._pool.num_connections == 1  # connections made in all
 
 
 def test_a_node_that_is_down_is_unavailable_not_an_rpc_error() -> None:
