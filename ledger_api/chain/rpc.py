@@ -18,6 +18,7 @@ from typing import Any
 
 import urllib3
 from urllib3.exceptions import HTTPError as TransportError
+from urllib3.exceptions import ProtocolError
 
 from ledger_api.errors import ChainError, NodeUnavailable
 
@@ -45,9 +46,9 @@ class Rpc:
         if parts.auth:  # https://user:secret@node/ as many node providers hand out
             self._headers |= urllib3.util.make_headers(basic_auth=parts.auth)
         self._timeout = timeout
-        # A connection the node closed while idle is noticed before it is used again and
-        # replaced; one that fails to connect is tried once more. A request whose answer
-        # did not come (a timeout) is not sent again: the caller decides.
+        # A connection the node closed while idle is mostly noticed before it is used again
+        # and replaced (else _post sends again once); one that fails to connect is tried once
+        # more. A request whose answer did not come in time is not sent again: the caller decides.
         self._pool = urllib3.connection_from_url(
             url,
             maxsize=POOL_SIZE,
@@ -59,10 +60,18 @@ class Rpc:
         self._ids_lock = threading.Lock()
 
     def _post(self, body: Any) -> Any:
-        try:
-            response = self._pool.urlopen("POST", self._path, body=json.dumps(body).encode(), headers=self._headers)
-        except TransportError as exc:
-            raise NodeUnavailable(f"chain node at {self.url} cannot be reached: {exc}") from exc
+        data = json.dumps(body).encode()
+        for attempt in (1, 2):
+            try:
+                response = self._pool.urlopen("POST", self._path, body=data, headers=self._headers)
+                break
+            except TransportError as exc:
+                # The node closed the connection as it was taken from the pool (it closes idle
+                # ones): sent again once, on a new one. Every JSON-RPC call the service makes
+                # may be sent twice (a raw transaction sent again is the same transaction).
+                if attempt == 1 and isinstance(getattr(exc, "reason", exc), ProtocolError):
+                    continue
+                raise NodeUnavailable(f"chain node at {self.url} cannot be reached: {exc}") from exc
         if response.status >= 400:
             raise NodeUnavailable(f"chain node at {self.url} answered HTTP {response.status} {response.reason}")
         try:

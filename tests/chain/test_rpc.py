@@ -132,6 +132,20 @@ def test_a_connection_the_node_closed_while_idle_is_opened_again_for_the_same_re
     assert len(seen) == 3  # each sent once: the retry is only for a request the node never read
 
 
+def test_a_request_the_node_drops_unanswered_as_it_closes_the_connection_is_sent_again_once(stand_in) -> None:
+    def answer_once_per_connection(handler: _Node, body: dict) -> None:
+        handler.served = getattr(handler, "served", 0) + 1  # one handler per connection
+        if handler.served == 1:
+            _result(handler, body)
+        else:  # read, then closed without an answer: as a node closing an idle connection
+            handler.close_connection = True
+
+    address, seen = stand_in(answer_once_per_connection)
+    with Rpc(f"http://{address}") as rpc:
+        assert [rpc.call("eth_blockNumber") for _ in range(3)] == ["0x1"] * 3
+    assert len(seen) == 5  # the second and third calls each sent twice: dropped, then answered
+
+
 @pytest.mark.parametrize(
     ("answer", "match"),
     [
