@@ -26,15 +26,32 @@ def bench_ingest(
     stream_records: Annotated[
         int, typer.Option(min=4, help="Single records posted by 4 clients at once (one transaction each).")
     ] = 10_000,
+    block_period: Annotated[
+        int,
+        typer.Option(
+            min=0, max=15, help="Seconds between blocks for the latencies measured again at a block period (0: not)."
+        ),
+    ] = 1,
+    block_period_samples: Annotated[
+        int, typer.Option(min=1, help="Single records, and as many raw writes, timed at that block period.")
+    ] = 40,
     write_docs: WriteDocs = False,
 ) -> None:
-    """Ingest throughput and latency of a fresh service, beside the raw limit of its node."""
+    """Ingest throughput and latency of a fresh service, beside the raw limit of its node;
+    then the latencies again with the node mining on a block period."""
     from ledger_bench.docs import BENCHMARKS, write_section
     from ledger_bench.ingest import render_ingest, run_ingest
 
     console = out()
     figures = run_ingest(
-        records, batch_size, raw_records, samples, stream_records, progress=lambda m: console.print(f"[dim]{m}[/]")
+        records,
+        batch_size,
+        raw_records,
+        samples,
+        stream_records,
+        block_period=block_period,
+        block_period_samples=block_period_samples,
+        progress=lambda m: console.print(f"[dim]{m}[/]"),
     )
     table = Table("figure", "value", title="ledger bench ingest")
     table.add_row("batch ingest", f"{figures.records:,} records in {figures.seconds:.2f} s")
@@ -64,11 +81,21 @@ def bench_ingest(
             "CPU per streamed record",
             ", ".join(f"{what} {ms:.1f} ms" for what, ms in figures.stream_cpu_ms.items()),
         )
+    if (b := figures.block_period) is not None:
+        table.add_row(
+            f"at a {b.seconds} s block period: raw sign-send-receipt p50 / p99",
+            f"{b.raw_p50_ms:.0f} / {b.raw_p99_ms:.0f} ms",
+        )
+        table.add_row(
+            f"at a {b.seconds} s block period: single record confirmed p50 / p99",
+            f"{b.single_p50_ms:.0f} / {b.single_p99_ms:.0f} ms",
+        )
     table.add_row("chain length at the end", f"{figures.chain_blocks_at_end:,} blocks")
     console.print(table)
     if write_docs:
         command = f"ledger bench ingest --records {records} --batch-size {batch_size} --raw-records {raw_records}"
         command += f" --samples {samples} --stream-records {stream_records}"
+        command += f" --block-period {block_period} --block-period-samples {block_period_samples}"
         write_section(BENCHMARKS, "ingest", render_ingest(figures, command))
         console.print("written to docs/benchmarks.md")
 

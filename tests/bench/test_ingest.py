@@ -1,0 +1,36 @@
+"""`ledger bench ingest` (ledger_bench/ingest.py) end to end at a tiny size: a fresh
+service in its own process, each phase run in turn on one chain (batches, single records,
+the node's own latency with the service paused, the stream, the raw limit, then both
+latencies again with the node mining every second), and the section it writes. The
+phases share parties and the raw sender, so a nonce counted wrong in one makes a later
+one fail; every phase returns only once what it sent is confirmed or has its receipt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ledger_bench.docs import write_section
+from ledger_bench.ingest import render_ingest, run_ingest
+
+
+def test_every_phase_runs_on_one_chain_and_the_latencies_at_a_block_period_wait_for_a_block(tmp_path: Path):
+    f = run_ingest(
+        records=20, batch_size=10, raw_records=10, samples=3, stream_records=8, block_period=1, block_period_samples=4
+    )
+    assert f.records_per_second > 0 and f.raw_records_per_second > 0
+    assert 0 < f.raw_send_p50_ms <= f.raw_single_p50_ms and 0 < f.single_p50_ms <= f.single_p99_ms
+    assert 0 < f.stream_accepted_seconds <= f.stream_confirmed_seconds
+    assert set(f.stream_cpu_ms) == {"API", "relayer and indexer", "anvil"}
+    period = f.block_period
+    assert period is not None and (period.seconds, period.samples) == (1, 4)
+    # Sent at a random point of the period, a write waits for the next block: at most the
+    # period and the node's own time. A record may miss the block its post came in and wait
+    # for the next one.
+    assert 0 < period.raw_p50_ms <= period.raw_p99_ms < 1_500
+    assert 0 < period.single_p50_ms <= period.single_p99_ms < 2_500
+
+    page = tmp_path / "benchmarks.md"
+    page.write_text("# Benchmarks\n")
+    write_section(page, "ingest", render_ingest(f, "ledger bench ingest --records 20"))
+    text = page.read_text()
+    assert "mining a block every 1 s" in text and "`ledger bench ingest --records 20`" in text
