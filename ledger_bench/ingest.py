@@ -29,6 +29,7 @@ import random
 import signal
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -38,6 +39,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import httpx
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
@@ -47,6 +49,7 @@ from ledger_api import demo
 from ledger_api.chain.abi import ContractAbi
 from ledger_api.chain.artifacts import load_artifacts
 from ledger_api.chain.contracts import Contracts
+from ledger_api.chain.node import free_port
 from ledger_api.chain.rpc import Rpc
 from ledger_api.client import LedgerClient, SignedRecord
 from ledger_api.domain.parties import Role, identifiers_hash
@@ -75,6 +78,16 @@ class BlockPeriodFigures:
 
 
 @dataclass(frozen=True)
+class FloorFigures:
+    """The stream's clients posting to an endpoint that does nothing (ledger_bench/floor.py)."""
+
+    posts: int
+    seconds: float
+    server_cpu_ms: float  # per post
+    load_cpu_ms: float  # the load generator's, per post
+
+
+@dataclass(frozen=True)
 class IngestFigures:
     records: int
     batch_size: int
@@ -98,6 +111,7 @@ class IngestFigures:
     # CPU milliseconds per streamed record, by process: "API", "relayer and indexer", "anvil"
     stream_cpu_ms: dict[str, float] = field(default_factory=dict)
     block_period: BlockPeriodFigures | None = None  # not measured: None
+    floor: FloorFigures | None = None  # not measured: None
 
 
 def _process_tree(pid: int) -> list[int]:
@@ -342,9 +356,10 @@ def measure_single(
     return latencies
 
 
-def measure_stream(clients: list[LedgerClient], per_client: int) -> tuple[float, float]:
+def measure_stream(clients: list[LedgerClient], per_client: int) -> tuple[float, float, float]:
     """Each client posts its own party's single records in nonce order, all clients at
-    once: seconds until every record was accepted, and until every one was confirmed."""
+    once: seconds until every record was accepted, and until every one was confirmed; and
+    the CPU seconds the load generator (this process) used meanwhile."""
     bodies = []
     for i, client in enumerate(clients):
         base = client.next_nonce()
@@ -356,24 +371,76 @@ def measure_stream(clients: list[LedgerClient], per_client: int) -> tuple[float,
         ]
         bodies.append([(s.id, json.dumps(s.body()).encode()) for s in signed])  # before the clock starts
 
-    def post_all(client: LedgerClient, own: list[tuple[str, bytes]]) -> None:
-        for _, body in own:
-            ok(client.http.post("/v1/records", content=body, headers={"content-type": "application/json"}))
+    start, load_before = time.perf_counter(), time.process_time()
+    accepted_after = _post_all([c.http for c in clients], [[body for _, body in own] for own in bodies])
+    for client, own in zip(clients, bodies, strict=True):  # each party's last record, confirmed last
+        wait(partial(confirmed, client.http, own[-1][0]), 300, "the stream to be confirmed")
+    confirmed_after, load_seconds = time.perf_counter() - start, time.process_time() - load_before
+    unconfirmed = [rid for c, own in zip(clients, bodies, strict=True) for rid, _ in own if not confirmed(c.http, rid)]
+    if unconfirmed:
+        raise RuntimeError(f"{len(unconfirmed)} records of the stream are not confirmed, e.g. {unconfirmed[0]}")
+    return accepted_after, confirmed_after, load_seconds
 
-    posters = [threading.Thread(target=post_all, args=pair) for pair in zip(clients, bodies, strict=True)]
+
+def _post_all(clients: list[httpx.Client], bodies: list[list[bytes]]) -> float:
+    """Each client posts its bodies in order, all clients at once; the seconds it took."""
+
+    def post(client: httpx.Client, own: list[bytes]) -> None:
+        for body in own:
+            ok(client.post("/v1/records", content=body, headers={"content-type": "application/json"}))
+
+    posters = [threading.Thread(target=post, args=pair) for pair in zip(clients, bodies, strict=True)]
     start = time.perf_counter()
     for t in posters:
         t.start()
     for t in posters:
         t.join()
-    accepted_after = time.perf_counter() - start
-    for client, own in zip(clients, bodies, strict=True):  # each party's last record, confirmed last
-        wait(partial(confirmed, client.http, own[-1][0]), 300, "the stream to be confirmed")
-    confirmed_after = time.perf_counter() - start
-    unconfirmed = [rid for c, own in zip(clients, bodies, strict=True) for rid, _ in own if not confirmed(c.http, rid)]
-    if unconfirmed:
-        raise RuntimeError(f"{len(unconfirmed)} records of the stream are not confirmed, e.g. {unconfirmed[0]}")
-    return accepted_after, confirmed_after
+    return time.perf_counter() - start
+
+
+def measure_http_floor(clients: list[LedgerClient], per_client: int) -> FloorFigures:
+    """Each client posts one of its own signed records `per_client` times to an endpoint
+    that only reads the JSON body and answers 202 (ledger_bench/floor.py), in its own
+    process, all clients at once, as in measure_stream: the rate HTTP alone allows on
+    this machine, and the CPU it costs the server and the load generator per post."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ledger_bench.floor", str(port)],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    http = [httpx.Client(base_url=url, headers=c.http.headers, timeout=60) for c in clients]
+    try:
+        wait(partial(_answers, http[0]), 60, "the empty endpoint to start")
+        bodies = []
+        for i, client in enumerate(clients):
+            signed = client.sign(demo.declaration(f"6NL00000000{i}-F", SEAL), previous=bytes(32), nonce=0)
+            bodies.append([json.dumps(signed.body()).encode()] * per_client)
+        cpu_before, load_before = _cpu_seconds(server.pid), time.process_time()
+        seconds = _post_all(http, bodies)
+        cpu_after, load_after = _cpu_seconds(server.pid), time.process_time()
+    finally:
+        for h in http:
+            h.close()
+        server.terminate()
+        server.wait(timeout=30)
+    assert cpu_before is not None and cpu_after is not None
+    posts = per_client * len(clients)
+    return FloorFigures(
+        posts=posts,
+        seconds=seconds,
+        server_cpu_ms=1000 * (cpu_after[1] - cpu_before[1]) / posts,
+        load_cpu_ms=1000 * (load_after - load_before) / posts,
+    )
+
+
+def _answers(http: httpx.Client) -> bool:
+    try:
+        return http.get("/healthz").status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def run_ingest(
@@ -416,11 +483,9 @@ def run_ingest(
             head = w3.eth.block_number  # the stream starts once the service has indexed those
             wait(partial(_indexed_to, service, head), 60, "the raw transactions indexed")
             progress(f"single-record stream: {stream_records:,} records from {stream_clients} clients at once")
+            streaming = [LedgerClient(service.url, a, token=service.tokens[a.address]) for a in streamers]
             cpu_before = _cpu_by_process(service.process.pid)
-            accepted_after, confirmed_after = measure_stream(
-                [LedgerClient(service.url, a, token=service.tokens[a.address]) for a in streamers],
-                stream_records // stream_clients,
-            )
+            accepted_after, confirmed_after, load_seconds = measure_stream(streaming, stream_records // stream_clients)
             cpu_after = _cpu_by_process(service.process.pid)
             streamed = stream_records // stream_clients * stream_clients
             stream_cpu_ms: dict[str, float] = {
@@ -428,6 +493,10 @@ def run_ingest(
                 for what in ("API", "relayer and indexer", "anvil")
                 if what in cpu_after
             }
+            stream_cpu_ms["load generator"] = 1000 * load_seconds / streamed
+            with _service_paused(service.process.pid):
+                progress(f"the same clients posting {streamed:,} bodies to an endpoint that does nothing")
+                floor = measure_http_floor(streaming, stream_records // stream_clients)
             with _service_paused(service.process.pid):
                 progress(f"raw limit: {raw_records:,} pre-signed write transactions straight to the node")
                 raw_seconds = measure_raw(service, raw)
@@ -465,6 +534,7 @@ def run_ingest(
         chain_blocks_at_end=blocks,
         stream_cpu_ms=stream_cpu_ms,
         block_period=period,
+        floor=floor,
     )
 
 
@@ -538,10 +608,22 @@ def render_ingest(f: IngestFigures, command: str) -> str:
                 f"({'met' if period_ratio <= 2 else 'not met'})",
             ),
         ]
+    if f.floor is not None:
+        floor_rate = f.floor.posts / f.floor.seconds
+        rows.append(
+            (
+                f"the same {f.stream_clients} clients posting to an endpoint that only reads the JSON body and "
+                "answers 202 (FastAPI and uvicorn as the service's; no checks, store or chain)",
+                f"{f.floor.posts:,} posts in {f.floor.seconds:.1f} s; CPU per post: server "
+                f"{f.floor.server_cpu_ms:.2f} ms, load generator {f.floor.load_cpu_ms:.2f} ms",
+                f"{floor_rate:,.0f} posts/s",
+                f"{floor_rate / f.raw_records_per_second:.0%} of the raw limit",
+            )
+        )
     if f.stream_cpu_ms:
         rows.append(
             (
-                "CPU time per streamed record, by process of the service",
+                "CPU time per streamed record, by process",
                 ", ".join(f"{what} {ms:.1f} ms" for what, ms in f.stream_cpu_ms.items()),
                 "",
                 "",

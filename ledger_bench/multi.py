@@ -302,7 +302,7 @@ def measure_ingest(
         LedgerClient(writers.urls[i % len(writers.urls)], a, token=writers.tokens[a.address])
         for i, a in enumerate(streamers)
     ]
-    accepted, confirmed_after = measure_stream(clients, stream_records // len(streamers))
+    accepted, confirmed_after, _ = measure_stream(clients, stream_records // len(streamers))
     for client in clients:
         client.close()
     return IngestRun(store, len(writers.urls), batch_seconds, accepted, confirmed_after)

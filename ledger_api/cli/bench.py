@@ -81,6 +81,12 @@ def bench_ingest(
             "CPU per streamed record",
             ", ".join(f"{what} {ms:.1f} ms" for what, ms in figures.stream_cpu_ms.items()),
         )
+    if (floor := figures.floor) is not None:
+        table.add_row(
+            "the stream's clients, an endpoint that does nothing",
+            f"{floor.posts / floor.seconds:,.0f} posts/s (CPU per post: server {floor.server_cpu_ms:.2f} ms, "
+            f"load generator {floor.load_cpu_ms:.2f} ms)",
+        )
     if (b := figures.block_period) is not None:
         table.add_row(
             f"at a {b.seconds} s block period: raw sign-send-receipt p50 / p99",

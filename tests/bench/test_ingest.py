@@ -1,9 +1,10 @@
 """`ledger bench ingest` (ledger_bench/ingest.py) end to end at a tiny size: a fresh
 service in its own process, each phase run in turn on one chain (batches, single records,
-the node's own latency with the service paused, the stream, the raw limit, then both
-latencies again with the node mining every second), and the section it writes. The
-phases share parties and the raw sender, so a nonce counted wrong in one makes a later
-one fail; every phase returns only once what it sent is confirmed or has its receipt."""
+the node's own latency with the service paused, the stream, the stream's clients posting
+to an endpoint that does nothing, the raw limit, then both latencies again with the node
+mining every second), and the section it writes. The phases share parties and the raw
+sender, so a nonce counted wrong in one makes a later one fail; every phase returns only
+once what it sent is confirmed or has its receipt."""
 
 from __future__ import annotations
 
@@ -20,7 +21,10 @@ def test_every_phase_runs_on_one_chain_and_the_latencies_at_a_block_period_wait_
     assert f.records_per_second > 0 and f.raw_records_per_second > 0
     assert 0 < f.raw_send_p50_ms <= f.raw_single_p50_ms and 0 < f.single_p50_ms <= f.single_p99_ms
     assert 0 < f.stream_accepted_seconds <= f.stream_confirmed_seconds
-    assert set(f.stream_cpu_ms) == {"API", "relayer and indexer", "anvil"}
+    assert set(f.stream_cpu_ms) == {"API", "relayer and indexer", "anvil", "load generator"}
+    assert all(ms > 0 for ms in f.stream_cpu_ms.values()), f.stream_cpu_ms
+    assert f.floor is not None and f.floor.posts == 8 and f.floor.seconds > 0
+    assert f.floor.server_cpu_ms > 0 and f.floor.load_cpu_ms > 0
     period = f.block_period
     assert period is not None and (period.seconds, period.samples) == (1, 4)
     # Sent at a random point of the period, a write waits for the next block: at most the

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from ledger_bench.ingest import BlockPeriodFigures, IngestFigures, render_ingest
+from ledger_bench.ingest import BlockPeriodFigures, FloorFigures, IngestFigures, render_ingest
 
 
 def _figures(
@@ -69,7 +69,7 @@ def test_one_records_latency_is_judged_against_twice_the_nodes_own(p50, verdict)
 
 def test_the_cpu_each_process_spent_per_streamed_record_is_reported_when_measured():
     measured = replace(_figures(), stream_cpu_ms={"API": 4.3, "relayer and indexer": 3.0, "anvil": 1.04})
-    row = _row(render_ingest(measured, "ledger bench ingest"), "CPU time per streamed record")
+    row = _row(render_ingest(measured, "ledger bench ingest"), "CPU time per streamed record, by process")
     assert "API 4.3 ms, relayer and indexer 3.0 ms, anvil 1.0 ms" in row
     assert "CPU time" not in render_ingest(_figures(), "ledger bench ingest")
 
@@ -85,3 +85,11 @@ def test_at_a_block_period_one_records_latency_is_judged_against_the_nodes_own_a
     single = _row(page, "single record at that block period")
     assert single.endswith(f"twice the raw latency at that period: {verdict} |")
     assert "block period" not in render_ingest(_figures(), "ledger bench ingest")
+
+
+def test_what_http_alone_allows_the_streams_clients_is_set_beside_the_raw_limit():
+    floor = FloorFigures(posts=10_000, seconds=8.0, server_cpu_ms=0.48, load_cpu_ms=0.71)
+    row = _row(render_ingest(replace(_figures(), floor=floor), "ledger bench ingest"), "the same 4 clients posting")
+    # 1,250 posts/s against the raw limit's 2,500 records/s
+    assert row.endswith("CPU per post: server 0.48 ms, load generator 0.71 ms | 1,250 posts/s | 50% of the raw limit |")
+    assert "does nothing" not in render_ingest(_figures(), "ledger bench ingest")
