@@ -6,15 +6,19 @@ of the same node in the same run. Run through `ledger bench ingest`. Figures:
 - raw limit: the same node taking pre-signed `write` transactions (one record each) sent
   directly in JSON-RPC batches with automine off, then mined in full blocks, timed until
   the last receipt;
-- raw latency: one pre-signed `write` transaction at a time, sent to the node (mining on
-  arrival) until its receipt, the floor under any service's single-record latency (both
-  raw figures with the service's own processes paused: the node's alone);
+- raw latency: one `write` transaction at a time, signed (eth-account) and sent to the
+  node (mining on arrival) until its receipt, the floor under any service's single-record
+  latency (both raw figures with the service's own processes paused: the node's alone);
 - single-record latency: one record at a time, POST until the index reports it confirmed;
 - single-record stream: several clients, each its own party, posting single records at
   once (the relayer packs those waiting together into `writeMany` transactions), timed
   until all are accepted and until all are confirmed, with the CPU time each of the
   service's processes spent per record meanwhile (Linux: /proc), which says where a
-  stream's time goes on a machine of few cores.
+  stream's time goes on a machine of few cores, and the load generator's own;
+- what HTTP alone allows: the stream's clients posting as many bodies to an endpoint that
+  only reads them and answers 202 (ledger_bench/floor.py), the service paused;
+- both latencies again with the node mining a block every second, as a consortium chain
+  does, each sample sent at a random point of the period.
 
 Every record is a declaration like the demo consignments' (ledger_api/demo.py), each of its own
 consignment.
@@ -108,7 +112,8 @@ class IngestFigures:
     stream_accepted_seconds: float
     stream_confirmed_seconds: float
     chain_blocks_at_end: int
-    # CPU milliseconds per streamed record, by process: "API", "relayer and indexer", "anvil"
+    # CPU milliseconds per streamed record, by process: "API", "relayer and indexer", "anvil",
+    # "load generator"
     stream_cpu_ms: dict[str, float] = field(default_factory=dict)
     block_period: BlockPeriodFigures | None = None  # not measured: None
     floor: FloorFigures | None = None  # not measured: None
@@ -502,6 +507,9 @@ def run_ingest(
                 raw_seconds = measure_raw(service, raw)
             period = None
             if block_period:
+                # The service resumed with the raw limit's transactions to index: its records
+                # would queue behind them.
+                wait(partial(_indexed_to, service, w3.eth.block_number), 120, "the raw limit's transactions indexed")
                 progress(
                     f"the node mining every {block_period} s: {block_period_samples} single records, "
                     f"then {block_period_samples} write transactions, one at a time"
