@@ -17,8 +17,9 @@ of the same node in the same run. Run through `ledger bench ingest`. Figures:
   stream's time goes on a machine of few cores, and the load generator's own;
 - what HTTP alone allows: the stream's clients posting as many bodies to an endpoint that
   only reads them and answers 202 (ledger_bench/floor.py), the service paused;
-- both latencies again with the node mining a block every second, as a consortium chain
-  does, each sample sent at a random point of the period.
+- both latencies again, right after the first pair and at about its chain state, with the
+  node mining a block every second as a consortium chain does, each sample sent at a
+  random point of the period.
 
 Every record is a declaration like the demo consignments' (ledger_api/demo.py), each of its own
 consignment.
@@ -317,16 +318,19 @@ def measure_at_block_period(
     point of the period (a writer does not time its posts to the blocks), so each waits for
     the next block, as on such a chain; a record the service hands to the node after that
     block's cut waits for the one after. The single records first, then the node's own with
-    the service paused, both at the same chain state."""
+    the service paused, both at the same chain state and with the same pauses before each
+    sample, so that the period's draw is not what tells them apart."""
     rpc = Rpc(service.chain_url)
-    rng = random.Random(17)
-    arrival = partial(rng.uniform, 0, period)
+
+    def arrivals() -> Arrival:  # the same pauses for both, in the same order
+        return partial(random.Random(17).uniform, 0, period)
+
     rpc.call("evm_setIntervalMining", period)
     try:
-        single_ms = measure_single(service, single, samples, "6NL000000001-P", arrival)
+        single_ms = measure_single(service, single, samples, "6NL000000001-P", arrivals())
         txs = _raw_writes(service, w3, raw_party, "6NL000000002-P", first_raw_nonce, samples)
         with _service_paused(service.process.pid):
-            raw_ms, _ = measure_raw_latency(service, txs, arrival)
+            raw_ms, _ = measure_raw_latency(service, txs, arrivals())
     finally:
         rpc.call("evm_setAutomine", True)  # ends the interval mining
         rpc.close()
@@ -479,12 +483,22 @@ def run_ingest(
             # grows with the contract's storage, which the stream below adds to), the service paused.
             # Signed first: signing asks the service for the party's domain.
             raw_one_by_one = _raw_writes(service, w3, raw_party, "6NL000000002-L", 0, samples)
-            raw_txs = _raw_writes(service, w3, raw_party, "6NL000000002-R", samples, raw_records, samples)
-            raw_sender: LocalAccount = Account.from_key(RAW_SENDER_KEY)
-            raw = [_signed(tx, raw_sender) for tx in raw_txs]
             with _service_paused(service.process.pid):
                 progress(f"raw latency: {samples} write transactions one at a time, signed, sent, until receipt")
                 raw_single_ms, raw_send_ms = measure_raw_latency(service, raw_one_by_one)
+            raw_party_nonce = samples
+            period = None
+            if block_period:
+                # The service resumed with the raw transactions to index: its records would queue behind them.
+                wait(partial(_indexed_to, service, w3.eth.block_number), 60, "the raw transactions indexed")
+                progress(
+                    f"the node mining every {block_period} s: {block_period_samples} single records, "
+                    f"then {block_period_samples} write transactions, one at a time"
+                )
+                period = measure_at_block_period(
+                    service, w3, single_client, raw_party, raw_party_nonce, block_period, block_period_samples
+                )
+                raw_party_nonce += block_period_samples
             head = w3.eth.block_number  # the stream starts once the service has indexed those
             wait(partial(_indexed_to, service, head), 60, "the raw transactions indexed")
             progress(f"single-record stream: {stream_records:,} records from {stream_clients} clients at once")
@@ -502,21 +516,12 @@ def run_ingest(
             with _service_paused(service.process.pid):
                 progress(f"the same clients posting {streamed:,} bodies to an endpoint that does nothing")
                 floor = measure_http_floor(streaming, stream_records // stream_clients)
+            raw_txs = _raw_writes(service, w3, raw_party, "6NL000000002-R", raw_party_nonce, raw_records)
+            raw_sender: LocalAccount = Account.from_key(RAW_SENDER_KEY)
+            raw = [_signed(tx, raw_sender) for tx in raw_txs]
             with _service_paused(service.process.pid):
                 progress(f"raw limit: {raw_records:,} pre-signed write transactions straight to the node")
                 raw_seconds = measure_raw(service, raw)
-            period = None
-            if block_period:
-                # The service resumed with the raw limit's transactions to index: its records
-                # would queue behind them.
-                wait(partial(_indexed_to, service, w3.eth.block_number), 120, "the raw limit's transactions indexed")
-                progress(
-                    f"the node mining every {block_period} s: {block_period_samples} single records, "
-                    f"then {block_period_samples} write transactions, one at a time"
-                )
-                period = measure_at_block_period(
-                    service, w3, single_client, raw_party, samples + raw_records, block_period, block_period_samples
-                )
             blocks = w3.eth.block_number
         finally:
             service.stop()

@@ -1,10 +1,10 @@
 """`ledger bench ingest` (ledger_bench/ingest.py) end to end at a tiny size: a fresh
 service in its own process, each phase run in turn on one chain (batches, single records,
-the node's own latency with the service paused, the stream, the stream's clients posting
-to an endpoint that does nothing, the raw limit, then both latencies again with the node
-mining every second), and the section it writes. The phases share parties and the raw
-sender, so a nonce counted wrong in one makes a later one fail; every phase returns only
-once what it sent is confirmed or has its receipt."""
+the node's own latency with the service paused, both latencies again with the node mining
+every second, the stream, the stream's clients posting to an endpoint that does nothing,
+the raw limit), and the section it writes. The phases share parties and the raw sender,
+so a nonce counted wrong in one makes a later one fail; every phase returns only once
+what it sent is confirmed or has its receipt."""
 
 from __future__ import annotations
 
