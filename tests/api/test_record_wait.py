@@ -5,7 +5,9 @@ never a way to wait on a record the caller may not see."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from support.payloads import declaration
 from support.service import Service
@@ -92,3 +94,50 @@ def test_the_client_pauses_between_reads_the_service_answered_at_once(service: S
         service.w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
     service.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
     assert 3 <= len(asked) <= 7  # a read every EARLY_ANSWER_PAUSE (0.2 s), not a busy loop
+
+
+def test_reads_held_on_one_record_look_at_it_when_the_index_moves_not_on_a_clock(service: Service, monkeypatch):
+    """Eight reads held on a record whose block comes a second later: each looks at the
+    record when it begins, when the index moves and every WAIT_POLL_MAX_SECONDS besides
+    (made longer than the test here), so a handful of looks in all, not one every few
+    milliseconds each; they are answered once the block is indexed; and nothing reads the
+    index once no read is held."""
+    from ledger_api.api.routes import records as route
+    from ledger_api.services.queries import Queries
+
+    monkeypatch.setattr(route, "WAIT_POLL_MAX_SECONDS", 10.0)
+    looks = {"record": 0, "index": 0}
+
+    def counted(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        def look(self: Queries, *args: Any) -> Any:
+            looks[name] += 1
+            return method(self, *args)
+
+        return look
+
+    monkeypatch.setattr(Queries, "record_status", counted("record", Queries.record_status))
+    monkeypatch.setattr(Queries, "indexed_block", counted("index", Queries.indexed_block))
+    exporter = service.client("exporter")
+    service.w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    try:
+        record_id = exporter.submit(declaration("6NL123456789-WAIT-0006"))
+
+        def read() -> tuple[str, float]:
+            response = exporter.http.get(f"/v1/records/{record_id}", params={"wait": 8})
+            return response.json()["status"], time.monotonic()
+
+        with ThreadPoolExecutor(8) as pool:
+            held = [pool.submit(read) for _ in range(8)]
+            time.sleep(1.0)
+            mined = time.monotonic()
+            service.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+            answers = [h.result() for h in held]
+    finally:
+        service.w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+    assert [status for status, _ in answers] == ["confirmed"] * 8
+    assert all(at - mined < 5 for _, at in answers)  # woken by the index, not at the end of the wait
+    assert looks["record"] <= 8 * 4, looks  # polled, each would look every 2 ms at first: hundreds
+    time.sleep(0.1)
+    settled = looks["index"]
+    time.sleep(0.3)
+    assert looks["index"] == settled, looks  # the watch ended with the last read held
