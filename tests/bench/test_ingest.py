@@ -22,9 +22,10 @@ def test_every_phase_runs_on_one_chain_and_the_latencies_at_a_block_period_wait_
     assert 0 < f.raw_send_p50_ms <= f.raw_single_p50_ms and 0 < f.single_p50_ms <= f.single_p99_ms
     assert 0 < f.stream_accepted_seconds <= f.stream_confirmed_seconds
     assert set(f.stream_cpu_ms) == {"API", "relayer and indexer", "anvil", "load generator"}
-    assert all(ms > 0 for ms in f.stream_cpu_ms.values()), f.stream_cpu_ms
+    # /proc counts CPU in clock ticks (10 ms): eight records may cost one process none.
+    assert all(ms >= 0 for ms in f.stream_cpu_ms.values()) and sum(f.stream_cpu_ms.values()) > 0, f.stream_cpu_ms
     assert f.floor is not None and f.floor.posts == 8 and f.floor.seconds > 0
-    assert f.floor.server_cpu_ms > 0 and f.floor.load_cpu_ms > 0
+    assert f.floor.server_cpu_ms >= 0 and f.floor.load_cpu_ms > 0
     period = f.block_period
     assert period is not None and (period.seconds, period.samples) == (1, 4)
     # Sent at a random point of the period, a write waits for the next block: at most the
