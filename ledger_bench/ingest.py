@@ -59,7 +59,7 @@ from ledger_api.chain.rpc import Rpc
 from ledger_api.client import LedgerClient, SignedRecord
 from ledger_api.domain.parties import Role, identifiers_hash
 from ledger_api.settings import PROJECT_ROOT
-from ledger_bench.service import Served, Service, confirmed, ok, percentile, registered, wait
+from ledger_bench.service import Served, Service, answers, confirmed, ok, percentile, registered, wait
 
 # anvil's development account 8 (public key material, local chains only): sends the raw-limit transactions.
 RAW_SENDER_KEY = "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97"
@@ -381,7 +381,7 @@ def measure_stream(clients: list[LedgerClient], per_client: int) -> tuple[float,
         bodies.append([(s.id, json.dumps(s.body()).encode()) for s in signed])  # before the clock starts
 
     start, load_before = time.perf_counter(), time.process_time()
-    accepted_after = _post_all([c.http for c in clients], [[body for _, body in own] for own in bodies])
+    accepted_after = post_all([c.http for c in clients], [[body for _, body in own] for own in bodies])
     for client, own in zip(clients, bodies, strict=True):  # each party's last record, confirmed last
         wait(partial(confirmed, client.http, own[-1][0]), 300, "the stream to be confirmed")
     confirmed_after, load_seconds = time.perf_counter() - start, time.process_time() - load_before
@@ -391,12 +391,13 @@ def measure_stream(clients: list[LedgerClient], per_client: int) -> tuple[float,
     return accepted_after, confirmed_after, load_seconds
 
 
-def _post_all(clients: list[httpx.Client], bodies: list[list[bytes]]) -> float:
-    """Each client posts its bodies in order, all clients at once; the seconds it took."""
+def post_all(clients: list[httpx.Client], bodies: list[list[bytes]], path: str = "/v1/records") -> float:
+    """Each client posts its bodies (JSON) to `path` in order, all clients at once; the
+    seconds until all were answered."""
 
     def post(client: httpx.Client, own: list[bytes]) -> None:
         for body in own:
-            ok(client.post("/v1/records", content=body, headers={"content-type": "application/json"}))
+            ok(client.post(path, content=body, headers={"content-type": "application/json"}))
 
     posters = [threading.Thread(target=post, args=pair) for pair in zip(clients, bodies, strict=True)]
     start = time.perf_counter()
@@ -422,13 +423,13 @@ def measure_http_floor(clients: list[LedgerClient], per_client: int) -> FloorFig
     url = f"http://127.0.0.1:{port}"
     http = [httpx.Client(base_url=url, headers=c.http.headers, timeout=60) for c in clients]
     try:
-        wait(partial(_answers, http[0]), 60, "the empty endpoint to start")
+        wait(partial(answers, f"{url}/healthz"), 60, "the empty endpoint to start")
         bodies = []
         for i, client in enumerate(clients):
             signed = client.sign(demo.declaration(f"6NL00000000{i}-F", SEAL), previous=bytes(32), nonce=0)
             bodies.append([json.dumps(signed.body()).encode()] * per_client)
         cpu_before, load_before = _cpu_seconds(server.pid), time.process_time()
-        seconds = _post_all(http, bodies)
+        seconds = post_all(http, bodies)
         cpu_after, load_after = _cpu_seconds(server.pid), time.process_time()
     finally:
         for h in http:
@@ -443,13 +444,6 @@ def measure_http_floor(clients: list[LedgerClient], per_client: int) -> FloorFig
         server_cpu_ms=1000 * (cpu_after[1] - cpu_before[1]) / posts,
         load_cpu_ms=1000 * (load_after - load_before) / posts,
     )
-
-
-def _answers(http: httpx.Client) -> bool:
-    try:
-        return http.get("/healthz").status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def run_ingest(

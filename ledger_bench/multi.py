@@ -59,9 +59,9 @@ from ledger_api.client import LedgerClient
 from ledger_api.services.credentials import Credentials
 from ledger_api.settings import ANVIL_ACCOUNT_9_KEY, ANVIL_DEV_KEYS, PROJECT_ROOT
 from ledger_api.store.db import Store
-from ledger_bench.ingest import SEAL, _register, measure_stream
+from ledger_bench.ingest import SEAL, _register, measure_stream, post_all
 from ledger_bench.postgres import PostgresServer, postgres_server
-from ledger_bench.service import confirmed, ok, wait
+from ledger_bench.service import answers, confirmed, ok, wait
 from ledger_bench.verify import (
     VERIFY_RATE_TARGET,
     LoadRun,
@@ -269,16 +269,8 @@ def measure_batches(writers: Writers, batchers: list[LocalAccount], records: int
         bodies = [json.dumps({"records": [s.body() for s in chunk]}).encode() for chunk in chunks]
         work.append((client, bodies, [chunk[-1].id for chunk in chunks]))
 
-    def post_all(client: LedgerClient, bodies: list[bytes]) -> None:
-        for body in bodies:
-            ok(client.http.post("/v1/records/batch", content=body, headers={"content-type": "application/json"}))
-
-    posters = [threading.Thread(target=post_all, args=(client, bodies)) for client, bodies, _ in work]
     start = time.perf_counter()
-    for t in posters:
-        t.start()
-    for t in posters:
-        t.join()
+    post_all([client.http for client, _, _ in work], [bodies for _, bodies, _ in work], "/v1/records/batch")
     for client, _, lasts in work:
         for last in lasts:
             wait(partial(confirmed, client.http, last), 300, "a batch to be confirmed")
@@ -327,10 +319,7 @@ def _reader(env: dict[str, str], folder: Path, workers: int) -> tuple[subprocess
 def _reader_up(process: subprocess.Popen[bytes], url: str) -> bool:
     if process.poll() is not None:
         raise RuntimeError(f"a reader exited; see its reader.log ({url})")
-    try:
-        return httpx.get(f"{url}/healthz").status_code == 200
-    except httpx.HTTPError:
-        return False
+    return answers(f"{url}/healthz")
 
 
 @contextmanager

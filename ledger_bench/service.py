@@ -89,6 +89,16 @@ def ok(response: httpx.Response) -> None:
         raise RuntimeError(f"the service refused: {response.status_code} {response.text}")
 
 
+def answers(url: str, token: str | None = None) -> bool:
+    """Whether `url` answers 200 (with `token` as the bearer credential); False while
+    nothing listens there yet."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        return httpx.get(url, headers=headers).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def registered(http: httpx.Client, address: str) -> bool:
     return http.get(f"/v1/parties/{address}").status_code == 200
 

@@ -41,7 +41,7 @@ from ledger_api.chain.node import free_port
 from ledger_api.client import LedgerClient
 from ledger_api.domain.records import ZERO_ADDRESS, ZERO_HASH
 from ledger_api.settings import PROJECT_ROOT
-from ledger_bench.service import Served, Service, confirmed, ok, percentile, registered, wait
+from ledger_bench.service import Served, Service, answers, confirmed, ok, percentile, registered, wait
 
 VERIFY_RATE_TARGET = 500  # requests/s, one consignment (issue #4)
 DISTINCT_RATE_TARGET = 300  # requests/s, many distinct consignments (issue #17)
@@ -352,7 +352,7 @@ class _Readers:
         # accepted them, and a worker still starting left them all to the other one.
         wait(partial(_started, log_path, self.workers), 60, "the readers")
         # /healthz, not a verification: the caches stay cold until the first run.
-        wait(partial(_answers, f"{self.base}/healthz", self.token), 60, "the readers")
+        wait(partial(answers, f"{self.base}/healthz", self.token), 60, "the readers")
         return self.base
 
     def stop(self) -> None:
@@ -369,13 +369,6 @@ def _started(log: Path, workers: int) -> bool:
 
 def _verdict(url: str, token: str) -> str:
     return str(httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=30).json()["verdict"])
-
-
-def _answers(url: str, token: str) -> bool:
-    try:
-        return httpx.get(url, headers={"Authorization": f"Bearer {token}"}).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def render_verify(f: VerifyFigures, command: str) -> str:
