@@ -6,8 +6,9 @@ itself (docs/benchmarks.md).
 It speaks HTTP through urllib3's connection pool (at most POOL_SIZE keep-alive
 connections, shared by the threads that call it: the relayer, the indexer, the payload
 exchange, request threads of the API): a round trip to a local anvil took 0.37 to 0.41 ms
-that way against 0.62 to 0.76 ms through httpx (median of 1,000 `eth_blockNumber` calls,
-docs/benchmarks.md), and a single record makes about eight on its way to confirmed."""
+that way against 0.62 to 0.76 ms through httpx (median of 1,000 `eth_blockNumber` calls;
+docs/benchmarks.md, figures behind choices), and a single record makes about eight on its
+way to confirmed."""
 
 from __future__ import annotations
 
