@@ -141,3 +141,35 @@ def test_reads_held_on_one_record_look_at_it_when_the_index_moves_not_on_a_clock
     settled = looks["index"]
     time.sleep(0.3)
     assert looks["index"] == settled, looks  # the watch ended with the last read held
+
+
+def test_a_record_failed_without_a_block_ends_the_reads_held_on_it(service: Service, monkeypatch):
+    """The relayer fails a record its preflight finds would revert for good, and no block
+    comes of it: the index does not move, so a held read learns of it from its own look
+    every WAIT_POLL_MAX_SECONDS, not at the end of its wait. Once the chain holds the
+    record after all, the chain's word stands: it is confirmed."""
+    from ledger_api.api.routes import records as route
+    from ledger_api.store import outbox
+
+    monkeypatch.setattr(route, "WAIT_POLL_MAX_SECONDS", 0.3)
+    exporter = service.client("exporter")
+    service.w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    try:
+        record_id = exporter.submit(declaration("6NL123456789-WAIT-0007"))
+        with ThreadPoolExecutor(1) as pool:
+            held = pool.submit(lambda: exporter.http.get(f"/v1/records/{record_id}", params={"wait": 8}))
+            time.sleep(0.5)
+            with service.runtime.store.session() as session:  # the relayer's own way of failing it unsent
+                outbox.fail_unsent(session, {record_id: "would revert: test"})
+            failed_at = time.monotonic()
+            answer = held.result()
+        assert answer.status_code == 200 and answer.json()["status"] == "failed", answer.json()
+        assert time.monotonic() - failed_at < 4  # its own look, not the end of the 8 s wait
+    finally:
+        service.w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+    service.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    # A wait answers "failed" at once (final as far as this instance knows): look until the index has the block.
+    deadline = time.monotonic() + 15
+    while exporter.record(record_id)["status"] != "confirmed" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert exporter.record(record_id)["status"] == "confirmed"
