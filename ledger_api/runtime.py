@@ -24,6 +24,7 @@ from ledger_api.chain.deploy import DeploymentConfig, Manifest, Sender, load_con
 from ledger_api.chain.deployed import stored_manifest, use_or_deploy
 from ledger_api.chain.election import Leadership, StepHealth, lease_name
 from ledger_api.chain.endpoints import endpoint_on_chain, party_on_chain, publish_from_unlocked, transaction_sender
+from ledger_api.chain.heads import follow_heads, ws_url_of
 from ledger_api.chain.loop import run_steps
 from ledger_api.chain.node import AnvilNode
 from ledger_api.chain.relayer import Relayer
@@ -342,6 +343,15 @@ class Runtime:
         thread.start()
         self._threads.append(thread)
 
+    def _heads_url(self) -> str | None:
+        """Where the node announces its new blocks: LEDGER_WS_URL, or on an anvil (embedded,
+        or a LEDGER_DEV_CHAIN one) its RPC port; None: the indexer polls only."""
+        s = self.settings
+        if s.ws_url is not None:
+            return s.ws_url
+        assert self.rpc is not None
+        return ws_url_of(self.rpc.url) if s.embedded_chain or s.dev_chain else None
+
     def _loops(self, stop: threading.Event) -> list[threading.Thread]:
         assert self.relayer is not None and self.indexer is not None
         threads = []
@@ -351,6 +361,13 @@ class Runtime:
         ):
             watched = self.health[name].watch(step)
             thread = threading.Thread(target=run_steps, args=(name, watched, stop, wake, 0.02), name=name, daemon=True)
+            thread.start()
+            threads.append(thread)
+        heads = self._heads_url()
+        if heads is not None:  # the indexer woken by each new block, besides its poll
+            thread = threading.Thread(
+                target=follow_heads, args=(heads, self.indexer.wake.set, stop), name="heads", daemon=True
+            )
             thread.start()
             threads.append(thread)
         # Beside them, each on its own pause when idle: fetches of what the indexer learnt

@@ -7,6 +7,7 @@ import base64
 import socket
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from eth_utils.address import is_address, to_checksum_address
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -74,6 +75,12 @@ class Settings(BaseSettings):
     # and the development authorities are allowed on it. Refused in production; without it,
     # they are refused on any chain the service did not start itself.
     dev_chain: bool = False
+    # The node's WebSocket endpoint (ws:// or wss://), where it announces each new block
+    # (eth_subscribe newHeads): the indexer then takes a block in as soon as it exists
+    # instead of at its next poll (chain/heads.py). Besu serves it with --rpc-ws-enabled
+    # (port 8546 by default). Without it the indexer polls, except on the embedded anvil
+    # and a LEDGER_DEV_CHAIN anvil, which serve it on their RPC port.
+    ws_url: str | None = None
     anvil_port: int = 8545
     deployment_config: Path = DEV_DEPLOYMENT_CONFIG
     manifest_path: Path | None = None
@@ -213,6 +220,16 @@ class Settings(BaseSettings):
         if not is_address(value):
             raise ValueError("LEDGER_AUTHORITY must be an address (0x and 40 hex digits)")
         return str(to_checksum_address(value))
+
+    @field_validator("ws_url")
+    @classmethod
+    def _ws_url_is_websocket(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("ws", "wss") or not parts.hostname:
+            raise ValueError("LEDGER_WS_URL must be a ws:// or wss:// URL with a host")
+        return value
 
     @field_validator("public_url")
     @classmethod
