@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 OPEN_TIMEOUT = 5.0
 RETRY_SECONDS, RETRY_MAX_SECONDS = 1.0, 60.0
-LISTEN_SECONDS = 0.5  # how long one receive waits before it looks at `stop`
+LISTEN_SECONDS = 0.1  # how long one receive waits before it looks at `stop`: a stop joins this thread
 MAX_MESSAGE_BYTES = 1 << 20  # a head is about 2 kB
 
 
