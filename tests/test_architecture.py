@@ -25,7 +25,18 @@ ALLOWED: dict[str, set[str]] = {
     "cli": {"", "cli", "client", "chain", "domain", "errors", "keystore", "settings", "services", "store"},
 }
 # Libraries that do I/O (or talk to a database, a node or a network): never in the domain.
-IO_LIBRARIES = {"sqlalchemy", "web3", "websockets", "httpx", "fastapi", "uvicorn", "yaml", "requests", "urllib", "socket"}
+IO_LIBRARIES = {
+    "sqlalchemy",
+    "web3",
+    "websockets",
+    "httpx",
+    "fastapi",
+    "uvicorn",
+    "yaml",
+    "requests",
+    "urllib",
+    "socket",
+}
 
 
 def _imports(path: Path) -> list[str]:
