@@ -24,7 +24,7 @@ from ledger_api.chain.deploy import DeploymentConfig, Manifest, Sender, load_con
 from ledger_api.chain.deployed import stored_manifest, use_or_deploy
 from ledger_api.chain.election import Leadership, StepHealth, lease_name
 from ledger_api.chain.endpoints import endpoint_on_chain, party_on_chain, publish_from_unlocked, transaction_sender
-from ledger_api.chain.heads import follow_heads, ws_url_of
+from ledger_api.chain.heads import HeadsState, follow_heads, ws_url_of
 from ledger_api.chain.loop import run_steps
 from ledger_api.chain.node import AnvilNode
 from ledger_api.chain.relayer import Relayer
@@ -103,6 +103,7 @@ class Runtime:
     readiness: Readiness | None = None
     relayer_wake: threading.Event = field(default_factory=threading.Event)  # whichever Relayer runs
     health: dict[str, StepHealth] = field(default_factory=lambda: {"relayer": StepHealth(), "indexer": StepHealth()})
+    heads: HeadsState | None = None  # the node's new blocks, when it announces them (LEDGER_WS_URL)
     _encryption_key: X25519PrivateKey | None = None  # read once: encryption_key()
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -365,8 +366,9 @@ class Runtime:
             threads.append(thread)
         heads = self._heads_url()
         if heads is not None:  # the indexer woken by each new block, besides its poll
+            self.heads = HeadsState()
             thread = threading.Thread(
-                target=follow_heads, args=(heads, self.indexer.wake.set, stop), name="heads", daemon=True
+                target=follow_heads, args=(heads, self.indexer.wake.set, stop, self.heads), name="heads", daemon=True
             )
             thread.start()
             threads.append(thread)
@@ -403,6 +405,7 @@ class Runtime:
             "active": leadership.active if leadership is not None else True,
             "token": leadership.token if leadership is not None else None,
             **{name: health.as_json() for name, health in self.health.items()},
+            "heads": self.heads.as_json() if self.heads is not None else None,
         }
 
     def start_reader(self) -> Runtime:

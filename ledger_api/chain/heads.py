@@ -18,7 +18,10 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from websockets.exceptions import WebSocketException
@@ -30,6 +33,19 @@ OPEN_TIMEOUT = 5.0
 RETRY_SECONDS, RETRY_MAX_SECONDS = 1.0, 60.0
 LISTEN_SECONDS = 0.1  # how long one receive waits before it looks at `stop`: a stop joins this thread
 MAX_MESSAGE_BYTES = 1 << 20  # a head is about 2 kB
+
+
+@dataclass
+class HeadsState:
+    """Whether the subscription is up, for /readyz's details (it is no readiness problem:
+    the indexer polls without it). Written by follow_heads' thread."""
+
+    following: bool = False
+    last_error: str | None = None
+    last_head: float | None = None  # time.time() of the last announcement
+
+    def as_json(self) -> dict[str, Any]:
+        return {"following": self.following, "last_error": self.last_error, "last_head": self.last_head}
 
 
 def ws_url_of(rpc_url: str) -> str:
@@ -44,9 +60,10 @@ def _shown(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
 
 
-def follow_heads(url: str, on_head: Callable[[], None], stop: threading.Event) -> None:
+def follow_heads(url: str, on_head: Callable[[], None], stop: threading.Event, state: HeadsState | None = None) -> None:
     """Calls `on_head()` for each block the node at `url` (ws:// or wss://) announces, until
-    `stop` is set; never raises for the node's sake."""
+    `stop` is set, keeping `state`; never raises for the node's sake."""
+    state = state or HeadsState()
     pause = RETRY_SECONDS
     while not stop.is_set():
         try:
@@ -56,15 +73,19 @@ def follow_heads(url: str, on_head: Callable[[], None], stop: threading.Event) -
                 if not isinstance(answer, dict) or "result" not in answer:
                     raise ValueError(f"eth_subscribe newHeads was refused: {str(answer)[:200]}")
                 log.info("following the chain's new blocks at %s", _shown(url))
-                pause = RETRY_SECONDS
+                state.following, state.last_error, pause = True, None, RETRY_SECONDS
                 on_head()  # a block may have come while there was no subscription
                 while not stop.is_set():
                     try:
                         ws.recv(timeout=LISTEN_SECONDS)
                     except TimeoutError:
                         continue
+                    state.last_head = time.time()
                     on_head()
+            state.following = False
         except (OSError, TimeoutError, WebSocketException, ValueError) as exc:
-            log.warning("new blocks at %s: %s; the indexer polls; trying again in %.0f s", _shown(url), exc, pause)
+            reason = f"{type(exc).__name__}: {exc}".replace(url, _shown(url))[:300]  # an invalid URI names itself
+            state.following, state.last_error = False, reason
+            log.warning("new blocks at %s: %s; the indexer polls; trying again in %.0f s", _shown(url), reason, pause)
             stop.wait(pause)
             pause = min(2 * pause, RETRY_MAX_SECONDS)

@@ -1,6 +1,7 @@
 """What /readyz says of a writer beyond the chain and the index: whether its deployment is
 the store's, which instance holds the relayer and indexer, whether this instance's relayer
-or indexer step keeps failing, and whether the write queue moves.
+or indexer step keeps failing, and whether the write queue moves; in its details, whether
+the node's new blocks are followed (chain/heads.py: not a problem, the indexer polls).
 
 The queue "moves" while its oldest waiting row (outbox: pending, signed or sent) changes;
 one that stays the oldest for `stalled_after` seconds means nothing gets through, whoever
@@ -60,7 +61,7 @@ class Readiness:
         if status is None and self.worker_expected():
             problems.append("the relayer and indexer process has not reported yet (starting)")
         if status is not None:
-            body["chain_worker_status"] = {k: status.get(k) for k in ("active", "token", "relayer", "indexer")}
+            body["chain_worker_status"] = {k: status.get(k) for k in ("active", "token", "relayer", "indexer", "heads")}
             silent = time.time() - float(status.get("updated", 0))
             if silent > SILENT_SECONDS:
                 problems.append(f"the relayer and indexer process has not reported for {silent:.0f} s")

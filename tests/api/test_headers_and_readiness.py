@@ -4,6 +4,8 @@ credential (security review: /readyz told anyone the worker's pid and the queue 
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 from eth_account import Account
@@ -29,6 +31,13 @@ def test_readiness_tells_a_credential_holder_what_it_stands_on(service: Service)
     body = service.http.get("/readyz").json()
     assert body["status"] == "ready" and body["problems"] == []
     assert {"chain_head", "indexed_block", "indexer_lag", "queued_writes"} <= body.keys()
+    # The embedded anvil announces its blocks: the worker follows them (its report comes every second).
+    deadline = time.monotonic() + 15
+    while not ((body.get("chain_worker_status") or {}).get("heads") or {}).get("following"):
+        assert time.monotonic() < deadline, f"the node's new blocks are not followed: {body.get('chain_worker_status')}"
+        time.sleep(0.2)
+        body = service.http.get("/readyz").json()
+    assert body["chain_worker_status"]["heads"]["last_error"] is None
 
 
 def test_the_officer_page_may_not_be_framed_or_load_from_elsewhere(service: Service):

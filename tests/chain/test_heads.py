@@ -36,6 +36,7 @@ class Heads:
     def __init__(self) -> None:
         self.count = 0
         self.changed = threading.Condition()
+        self.state = heads.HeadsState()
 
     def on_head(self) -> None:
         with self.changed:
@@ -50,7 +51,7 @@ class Heads:
 @contextmanager
 def following(url: str) -> Iterator[tuple[Heads, threading.Thread]]:
     seen, stop = Heads(), threading.Event()
-    thread = threading.Thread(target=heads.follow_heads, args=(url, seen.on_head, stop), daemon=True)
+    thread = threading.Thread(target=heads.follow_heads, args=(url, seen.on_head, stop, seen.state), daemon=True)
     thread.start()
     try:
         yield seen, thread
@@ -72,6 +73,7 @@ def test_each_block_the_node_announces_is_heard(anvil):
         before = seen.count
         mine(anvil.url, 3)
         assert seen.wait_for(before + 3), f"{seen.count - before} of 3 new blocks heard"
+        assert seen.state.following and seen.state.last_error is None and seen.state.last_head is not None
 
 
 def test_a_node_that_went_away_is_followed_again_once_it_is_back(tmp_path, monkeypatch, caplog):
@@ -93,16 +95,19 @@ def test_a_node_that_went_away_is_followed_again_once_it_is_back(tmp_path, monke
             assert seen.wait_for(before + 3), "the new blocks of the node back on its port were not heard"
 
 
-def test_a_node_that_cannot_be_reached_is_logged_without_the_secrets_of_its_url(caplog):
+def test_a_node_that_cannot_be_reached_is_logged_and_reported_without_the_secrets_of_its_url(caplog):
     url = f"ws://user:hunter2@127.0.0.1:{free_port()}/v3/project-key-1234"
     with caplog.at_level(logging.WARNING, heads.__name__), following(url) as (seen, _):
         deadline = time.monotonic() + 15
         while not caplog.records and time.monotonic() < deadline:
             time.sleep(0.05)
         assert seen.count == 0
+        assert not seen.state.following and "Connection refused" in (seen.state.last_error or "")
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "127.0.0.1" in logged and "the indexer polls" in logged
     assert "hunter2" not in logged and "project-key-1234" not in logged
+    shown = seen.state.last_error or ""  # /readyz's details
+    assert "hunter2" not in shown and "project-key-1234" not in shown
 
 
 @pytest.mark.parametrize("value", ["http://127.0.0.1:8546", "127.0.0.1:8546", "ws://"])
