@@ -96,6 +96,11 @@ def bench_ingest(
             f"at a {b.seconds} s block period: single record confirmed p50 / p99",
             f"{b.single_p50_ms:.0f} / {b.single_p99_ms:.0f} ms",
         )
+        table.add_row(
+            "  of which after its block was announced, p50 / p99",
+            f"{b.single_after_block_p50_ms:.1f} / {b.single_after_block_p99_ms:.1f} ms "
+            f"(the node's own client: {b.raw_after_block_p50_ms:.1f} ms)",
+        )
     table.add_row("chain length at the end", f"{figures.chain_blocks_at_end:,} blocks")
     console.print(table)
     if write_docs:

@@ -105,3 +105,38 @@ def test_what_http_alone_allows_the_streams_clients_is_set_beside_the_raw_limit(
     # 1,250 posts/s against the raw limit's 2,500 records/s
     assert row.endswith("CPU per post: server 0.48 ms, load generator 0.71 ms | 1,250 posts/s | 50% of the raw limit |")
     assert "does nothing" not in render_ingest(_figures(), "ledger bench ingest")
+
+
+def test_the_command_prints_the_block_period_figures_and_passes_its_options(monkeypatch):
+    """`ledger bench ingest` hands --block-period and --block-period-samples to the run and
+    prints what it measured at that period, the time after the block included."""
+    from typer.testing import CliRunner
+
+    import ledger_bench.ingest
+    from ledger_api.cli import app
+
+    asked: dict[str, object] = {}
+    period = BlockPeriodFigures(
+        seconds=5,
+        samples=12,
+        raw_p50_ms=2_000.0,
+        raw_p99_ms=4_900.0,
+        single_p50_ms=2_050.0,
+        single_p99_ms=4_950.0,
+        single_after_block_p50_ms=14.1,
+        single_after_block_p99_ms=20.1,
+        raw_after_block_p50_ms=0.7,
+    )
+
+    def run_ingest(*args: object, **kwargs: object) -> IngestFigures:
+        asked.update(kwargs)
+        return replace(_figures(), block_period=period)
+
+    monkeypatch.setattr(ledger_bench.ingest, "run_ingest", run_ingest)
+    result = CliRunner().invoke(
+        app, ["bench", "ingest", "--block-period", "5", "--block-period-samples", "12"], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 0, result.output
+    assert (asked["block_period"], asked["block_period_samples"]) == (5, 12)
+    assert "2050 / 4950 ms" in result.output
+    assert "14.1 / 20.1 ms (the node's own client: 0.7 ms)" in result.output
