@@ -11,10 +11,10 @@ from typing import Any
 
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
-from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from ledger_api.chain.artifacts import Artifact
+from ledger_api.domain.records import checksummed
 
 
 def _canonical_type(item: dict[str, Any]) -> str:
@@ -48,7 +48,7 @@ class DecodedError:
 
 def _normal(typ: str, value: Any) -> Any:
     """Addresses in EIP-55 form, as everywhere else in the package (eth-abi gives lower case)."""
-    return to_checksum_address(value) if typ == "address" else value
+    return checksummed(value) if typ == "address" else value
 
 
 def _show(value: Any) -> str:
