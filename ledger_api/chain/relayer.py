@@ -177,12 +177,19 @@ class Relayer:
             lambda: int(self.rpc.call("eth_getTransactionCount", self.account.address, "pending"), 16),
         )
 
-    def _calldata(self, session: Session, row: OutboxRow, records: dict[str, RecordRow]) -> tuple[str, bytes]:
+    def _calldata(
+        self, session: Session, row: OutboxRow, records: dict[str, RecordRow], called: dict[tuple[str, ...], bytes]
+    ) -> tuple[str, bytes]:
+        """The row's transaction: to whom, with what calldata. `called`: the calldata the
+        preflight encoded, by the records it carries (encoding a pack again cost the
+        relayer as much as the preflight's encoding did)."""
         if row.action == "pack":
-            packed = [records[rid] for rid in json.loads(row.payload or "[]")]
-            return self.addresses["ConsignmentLedger"], self._write_many_call(packed)
+            ids = json.loads(row.payload or "[]")
+            data = called.get(tuple(ids)) or self._write_many_call([records[rid] for rid in ids])
+            return self.addresses["ConsignmentLedger"], data
         if row.action == "write":
-            return self.addresses["ConsignmentLedger"], self._write_call(records[row.ref])
+            data = called.get((row.ref,)) or self._write_call(records[row.ref])
+            return self.addresses["ConsignmentLedger"], data
         if row.action == "anchor":
             batch = outbox.batch(session, row.ref)
             assert batch is not None
@@ -226,14 +233,14 @@ class Relayer:
                 return 0
             # First, while nothing is written yet: on SQLite the first write takes the
             # store's one write lock, which must not wait for the node's answers.
-            self._preflight(session, pending)
+            called = self._preflight(session, pending)
             nonce = self._next_nonce(session)
             fees = self._fees()
             txs = self._packed(session, self._drop_failed(session, pending))
             refs = [rid for row in txs for rid in _record_ids(row)]
             records = outbox.records_by_id(session, refs)
             for row in txs:
-                to, data = self._calldata(session, row, records)
+                to, data = self._calldata(session, row, records, called)
                 gas = PACK_GAS_BASE + PACK_GAS_PER_RECORD * len(_record_ids(row)) if row.action == "pack" else None
                 raw, tx_hash = self._signer.sign(nonce=nonce, fees=fees, gas=gas or GAS[row.action], to=to, data=data)
                 row.raw_tx, row.tx_hash, row.other_tx_hashes = _hex(raw), _hex(tx_hash), None
@@ -243,16 +250,17 @@ class Relayer:
             outbox.set_relayer_nonce(session, self.account.address, nonce)
             return len(pending)
 
-    def _preflight(self, session: Session, pending: Sequence[OutboxRow]) -> None:
+    def _preflight(self, session: Session, pending: Sequence[OutboxRow]) -> dict[tuple[str, ...], bytes]:
         """The pending writes are called against the latest block as the transactions they
         are about to make (runs of consecutive writes as packs, as _packed makes them;
         chain/preflight.py): signing and the first send follow in this step, so this is
         the signer's standing re-checked just before sending. A record whose write would
         revert for good fails here with the contract's reason, and what was built on it;
-        _drop_failed then keeps its row from being sent, and its pack goes without it."""
+        _drop_failed then keeps its row from being sent, and its pack goes without it.
+        Returns the calldata of each transaction called, by the records it carries."""
         writes = [row for row in pending if row.action == "write"]
         if not writes:
-            return
+            return {}
         failed = outbox.failed_reasons(session, [row.ref for row in writes])
         records = outbox.records_by_id(session, [row.ref for row in writes if row.ref not in failed])
         runs: list[list[str]] = [[]]
@@ -274,6 +282,7 @@ class Relayer:
                 "relayer: %d records would revert, failed unsent: %s", len(doomed), sorted(set(doomed.values()))
             )
             outbox.fail_unsent(session, doomed)
+        return {tuple(rid for rid, _ in tx.records): tx.data for tx in txs}
 
     def _drop_failed(self, session: Session, rows: Sequence[OutboxRow]) -> list[OutboxRow]:
         """The pending rows worth a transaction: a write whose record failed before it was
