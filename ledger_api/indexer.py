@@ -33,9 +33,10 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from ledger_api.chain.abi import ContractAbi
@@ -46,7 +47,7 @@ from ledger_api.domain.parties import PARTY_EVENTS, PartyStatus
 from ledger_api.store import flags, records
 from ledger_api.store.db import Store
 from ledger_api.store.peers import ENDPOINT_EVENT, endpoint_of_event, put_endpoint, rebuild_endpoints
-from ledger_api.store.records import WrittenFact
+from ledger_api.store.records import RouteFact, WrittenFact
 from ledger_api.store.tables import BatchRow, BlockRow, EventRow, OutboxRow, PartyRow, RecordRow, StateRow
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,15 @@ STEP_BLOCKS = 500
 
 def _hex(b: bytes) -> str:
     return "0x" + b.hex()
+
+
+@dataclass
+class _Applied:
+    """What a step's events say, gathered to be stored together once all are applied."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)  # rows of `events`
+    written: list[WrittenFact] = field(default_factory=list)
+    routes: list[RouteFact] = field(default_factory=list)
 
 
 def _jsonable(value: Any) -> Any:
@@ -150,13 +160,17 @@ class Indexer:
                     BlockRow(number=n, hash=b["hash"], parent_hash=b["parentHash"], timestamp=int(b["timestamp"], 16))
                 )
             session.flush()
-            written: list[WrittenFact] = []
+            applied = _Applied()
             rejected = False
             for entry in logs:
-                rejected |= self._apply_log(session, entry, written) == "RecordRejected"
+                rejected |= self._apply_log(session, entry, applied) == "RecordRejected"
             session.flush()
             conn = session.connection()
-            records.learn_written(conn, written)  # the records written, in few statements rather than a few each
+            # The events, the records written and the routes, in few statements rather than a few each.
+            if applied.events:
+                conn.execute(insert(EventRow), applied.events)
+            records.learn_written(conn, applied.written)
+            records.learn_routes(conn, applied.routes)
             if rejected:
                 records.fail_built_on_failed(conn)  # nothing built on a rejected record can be written
             self._set_cursor(session, last)
@@ -243,30 +257,31 @@ class Indexer:
 
     # ------------------------------------------------------------ projections
 
-    def _apply_log(self, session: Session, entry: dict[str, Any], written: list[WrittenFact]) -> str | None:
-        """Stores the event and applies what it says; a written record is added to
-        `written`, for the caller to learn them all at once. Returns the event's name."""
+    def _apply_log(self, session: Session, entry: dict[str, Any], applied: _Applied) -> str | None:
+        """Applies what the event says; the event itself, a written record and a route are
+        added to `applied`, for the caller to store them all at once. Returns the event's
+        name."""
         decoded = self.abi.decode_log(entry)
         if decoded is None:
             return None
         spec, args = decoded
         block, block_hash, tx_hash = int(entry["blockNumber"], 16), entry["blockHash"], entry["transactionHash"]
         record_id = _hex(args["recordId"]) if "recordId" in args else None
-        session.add(
-            EventRow(
-                block_number=block,
-                log_index=int(entry["logIndex"], 16),
-                block_hash=block_hash,
-                tx_hash=tx_hash,
-                contract=self.names.get(entry["address"].lower(), "?"),
-                name=spec.name,
-                args=json.dumps({k: _jsonable(v) for k, v in args.items()}),
-                record_id=record_id,
-            )
+        applied.events.append(
+            {
+                "block_number": block,
+                "log_index": int(entry["logIndex"], 16),
+                "block_hash": block_hash,
+                "tx_hash": tx_hash,
+                "contract": self.names.get(entry["address"].lower(), "?"),
+                "name": spec.name,
+                "args": json.dumps({k: _jsonable(v) for k, v in args.items()}),
+                "record_id": record_id,
+            }
         )
         if spec.name == "RecordWritten":
             assert record_id is not None
-            written.append(
+            applied.written.append(
                 WrittenFact(
                     record_id=record_id,
                     consignment=_hex(args["consignment"]),
@@ -296,7 +311,7 @@ class Indexer:
         elif spec.name == "RouteExtended":
             assert record_id is not None
             countries = [bytes(c).decode("ascii", "replace") for c in args["countries"]]
-            records.learn_route(session.connection(), _hex(args["consignment"]), countries, block, record_id)
+            applied.routes.append(RouteFact(_hex(args["consignment"]), countries, block, record_id))
         elif spec.name == "RootAnchored":
             records.learn_anchor(
                 session.connection(),

@@ -249,15 +249,48 @@ def fail_built_on_failed(conn: Connection) -> list[str]:
         failed.extend(r.id for r in rows)
 
 
+@dataclass(frozen=True)
+class RouteFact:
+    """Countries joining a consignment's route (a RouteExtended event, or a held batch
+    declaration or transit), with the block and the record that added them."""
+
+    consignment: str
+    countries: Sequence[str]
+    block: int
+    record_id: str
+
+
 def learn_route(conn: Connection, consignment: str, countries: Iterable[str], block: int, record_id: str) -> None:
-    """Countries joining a consignment's route (RouteExtended, or a held batch declaration
-    or transit); those on it already keep the block they joined at."""
-    present = set(conn.scalars(select(ROUTES.c.country).where(ROUTES.c.consignment == consignment)))
-    rows = [
-        {"consignment": consignment, "country": c, "block_number": block, "record_id": record_id}
-        for c in dict.fromkeys(countries)
-        if c not in present
-    ]
+    learn_routes(conn, [RouteFact(consignment, list(countries), block, record_id)])
+
+
+def learn_routes(conn: Connection, facts: Sequence[RouteFact]) -> None:
+    """Countries joining consignments' routes, in chain order; those on a route already
+    keep the block they joined at. One read and one insert for all of them: the indexer
+    learns a block's routes together, as it learns its records (a read and an insert per
+    event were a seventh of the worker's time under a stream, docs/benchmarks.md)."""
+    if not facts:
+        return
+    keys = list(dict.fromkeys(f.consignment for f in facts))
+    present: set[tuple[str, str]] = set()
+    for start in range(0, len(keys), _CHUNK):
+        on_routes = select(ROUTES.c.consignment, ROUTES.c.country).where(
+            ROUTES.c.consignment.in_(keys[start : start + _CHUNK])
+        )
+        present.update((consignment, country) for consignment, country in conn.execute(on_routes))
+    rows = []
+    for fact in facts:
+        for country in fact.countries:
+            if (fact.consignment, country) not in present:
+                present.add((fact.consignment, country))
+                rows.append(
+                    {
+                        "consignment": fact.consignment,
+                        "country": country,
+                        "block_number": fact.block,
+                        "record_id": fact.record_id,
+                    }
+                )
     if rows:
         conn.execute(insert(ROUTES), rows)
 

@@ -235,3 +235,32 @@ def test_a_reorg_forgets_what_was_learnt_from_the_chain_above_the_fork_and_keeps
         assert session.get(RecordRow, declared.id) is not None  # sent from here: the indexer puts it back in flight
         assert sorted(session.scalars(select(RouteRow.country))) == ["JP", "NL"]
         assert session.scalars(select(BatchRow)).all() == []
+
+
+def test_routes_learnt_together_keep_the_block_each_country_joined_at(store: Store) -> None:
+    """A step's RouteExtended events are learnt in one go, in chain order: a country keeps
+    the block and record it first joined with, whether it was on the route before the
+    step or came twice within it; each consignment gets only its own countries."""
+    first, second = "0x" + consignment_key(UCR).hex(), "0x" + consignment_key(UCR + "-2").hex()
+    with store.connection() as conn:
+        records.learn_route(conn, first, ["NL", "JP"], 10, "0x" + "01" * 32)
+        records.learn_routes(
+            conn,
+            [
+                records.RouteFact(first, ["JP", "SG"], 11, "0x" + "02" * 32),
+                records.RouteFact(second, ["DE", "US"], 11, "0x" + "03" * 32),
+                records.RouteFact(first, ["SG", "MY", "MY"], 12, "0x" + "04" * 32),
+            ],
+        )
+    with store.session() as session:
+        routes = {
+            (r.consignment, r.country): (r.block_number, r.record_id[2:4]) for r in session.scalars(select(RouteRow))
+        }
+    assert routes == {
+        (first, "NL"): (10, "01"),
+        (first, "JP"): (10, "01"),
+        (first, "SG"): (11, "02"),
+        (first, "MY"): (12, "04"),
+        (second, "DE"): (11, "03"),
+        (second, "US"): (11, "03"),
+    }
