@@ -25,7 +25,7 @@ from ledger_api.chain.deployed import stored_manifest, use_or_deploy
 from ledger_api.chain.election import Leadership, StepHealth, lease_name
 from ledger_api.chain.endpoints import endpoint_on_chain, party_on_chain, publish_from_unlocked, transaction_sender
 from ledger_api.chain.heads import HeadsState, follow_heads, ws_url_of
-from ledger_api.chain.loop import run_steps
+from ledger_api.chain.loop import QUIET_IDLE_SECONDS, run_steps
 from ledger_api.chain.node import AnvilNode
 from ledger_api.chain.relayer import Relayer
 from ledger_api.chain.rpc import Rpc
@@ -69,6 +69,7 @@ from ledger_api.store.receipt_keys import KeyRing, load_or_create_keyring, load_
 from ledger_api.store.risk_rules_file import load_rules
 
 log = logging.getLogger(__name__)
+LOOP_IDLE = 0.02  # the relayer's and the indexer's pause without work, in seconds (chain/loop.py)
 # How often the worklist's refresher looks for changes when nothing wakes it (a request in
 # its process does): a record's line is current within about this long after it is indexed.
 WORKLIST_IDLE = 0.5
@@ -344,6 +345,13 @@ class Runtime:
         thread.start()
         self._threads.append(thread)
 
+    def _indexer_idle(self) -> float:
+        """The indexer's pause without work: short while no subscription tells it of new
+        blocks; while one does, as long as an idle loop's (chain/loop.py), since each
+        block wakes it and each transaction the relayer sends too. Its polls between two
+        blocks of a stream were a fifth of the worker's time (docs/benchmarks.md)."""
+        return QUIET_IDLE_SECONDS if self.heads is not None and self.heads.following else LOOP_IDLE
+
     def _heads_url(self) -> str | None:
         """Where the node announces its new blocks: LEDGER_WS_URL, or on an anvil (embedded,
         or a LEDGER_DEV_CHAIN one) its RPC port; None: the indexer polls only."""
@@ -356,17 +364,17 @@ class Runtime:
     def _loops(self, stop: threading.Event) -> list[threading.Thread]:
         assert self.relayer is not None and self.indexer is not None
         threads = []
-        for name, step, wake in (
-            ("relayer", self.relayer.step, self.relayer.wake),
-            ("indexer", self.indexer.step, self.indexer.wake),
+        heads = self._heads_url()
+        self.heads = HeadsState() if heads is not None else None
+        for name, step, wake, idle in (
+            ("relayer", self.relayer.step, self.relayer.wake, LOOP_IDLE),
+            ("indexer", self.indexer.step, self.indexer.wake, self._indexer_idle),
         ):
             watched = self.health[name].watch(step)
-            thread = threading.Thread(target=run_steps, args=(name, watched, stop, wake, 0.02), name=name, daemon=True)
+            thread = threading.Thread(target=run_steps, args=(name, watched, stop, wake, idle), name=name, daemon=True)
             thread.start()
             threads.append(thread)
-        heads = self._heads_url()
         if heads is not None:  # the indexer woken by each new block, besides its poll
-            self.heads = HeadsState()
             thread = threading.Thread(
                 target=follow_heads, args=(heads, self.indexer.wake.set, stop, self.heads), name="heads", daemon=True
             )

@@ -29,8 +29,15 @@ QUIET_IDLE_SECONDS = 0.25
 GATHER_SECONDS = 0.05  # the pause after a step that found a backlog
 
 
-def run_steps(name: str, step: Callable[[], int], stop: threading.Event, wake: threading.Event, idle: float) -> None:
-    """`step` returns how much it handled (0 when there was nothing; a bool will do)."""
+def run_steps(
+    name: str,
+    step: Callable[[], int],
+    stop: threading.Event,
+    wake: threading.Event,
+    idle: float | Callable[[], float],
+) -> None:
+    """`step` returns how much it handled (0 when there was nothing; a bool will do).
+    `idle`: the pause without work, or what tells it before each pause."""
     log = logging.getLogger(f"ledger_api.{name}")
     last_work = time.monotonic()
     while not stop.is_set():
@@ -50,5 +57,6 @@ def run_steps(name: str, step: Callable[[], int], stop: threading.Event, wake: t
                 stop.wait(GATHER_SECONDS)
         else:
             quiet = time.monotonic() - last_work > QUIET_AFTER_SECONDS
-            wake.wait(max(idle, QUIET_IDLE_SECONDS) if quiet else idle)
+            pause = idle() if callable(idle) else idle
+            wake.wait(max(pause, QUIET_IDLE_SECONDS) if quiet else pause)
             wake.clear()

@@ -23,6 +23,7 @@ from ledger_api.chain.contracts import Contracts
 from ledger_api.chain.node import AnvilNode, free_port
 from ledger_api.chain.rpc import Rpc
 from ledger_api.errors import ConfigurationError
+from ledger_api.indexer import Indexer
 from ledger_api.runtime import Runtime
 from ledger_api.settings import PROJECT_ROOT, Settings
 from ledger_api.store.tables import PartyRow
@@ -148,3 +149,37 @@ def _within(seconds: float, predicate: Callable[[], bool]) -> bool:
             return True
         time.sleep(0.05)
     return predicate()
+
+
+@pytest.mark.parametrize("followed", [True, False], ids=["blocks followed", "no subscription"])
+def test_the_indexer_polls_rarely_while_the_blocks_are_followed_and_often_without(tmp_path, monkeypatch, followed):
+    """While the subscription is up, each block and each transaction the relayer sends
+    wake the indexer, so its pause without work is the quiet loop's, not the 20 ms it
+    keeps without one (its polls between a stream's blocks were a fifth of the worker's
+    time). Counted over a second with nothing to index, the quiet-after delay made long
+    so that only this choice sets the pause."""
+    monkeypatch.setattr(loop, "QUIET_AFTER_SECONDS", 600.0)
+    if not followed:
+        monkeypatch.setattr(Runtime, "_heads_url", lambda self: None)
+    steps: list[float] = []
+    step = Indexer.step
+
+    def counted(self: Indexer) -> int:
+        steps.append(time.monotonic())
+        return step(self)
+
+    monkeypatch.setattr(Indexer, "step", counted)
+    rt = Runtime(local_settings(tmp_path, chain_worker="thread")).start()
+    try:
+        assert (rt.heads is not None) is followed
+        assert not followed or _within(10.0, lambda: rt.heads is not None and rt.heads.following)
+        time.sleep(0.5)  # what the start sent is indexed
+        before = len(steps)
+        time.sleep(1.0)
+        polls = len(steps) - before
+    finally:
+        rt.stop()
+    if followed:
+        assert polls <= 6, f"{polls} polls in a second with the blocks followed"
+    else:
+        assert polls >= 20, f"{polls} polls in a second without a subscription"
