@@ -6,11 +6,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from eth_utils.address import is_checksum_address, to_checksum_address
+from eth_utils.address import is_checksum_address
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from ledger_api.domain.payloads import Payload
-from ledger_api.domain.records import Record, RecordKind
+from ledger_api.domain.records import Record, RecordKind, checksummed
 
 UCR_PATTERN = r"^[0-9][A-Z]{2}[A-Z0-9-]{1,32}$"
 RECORD_ID_PATTERN = r"^0x[0-9a-fA-F]{64}$"
@@ -30,7 +30,7 @@ def _checksummed(value: str) -> str:
     # A mixed-case address must carry a valid EIP-55 checksum: a typo is refused, not sent.
     if value != value.lower() and value[2:] != value[2:].upper() and not is_checksum_address(value):
         raise ValueError("mixed-case address with a wrong EIP-55 checksum")
-    return to_checksum_address(value)
+    return checksummed(value)
 
 
 Address = Annotated[str, StringConstraints(pattern=ADDRESS_PATTERN), AfterValidator(_checksummed)]
