@@ -261,6 +261,7 @@ class RouteFact:
 
 
 def learn_route(conn: Connection, consignment: str, countries: Iterable[str], block: int, record_id: str) -> None:
+    """One record's countries joining its consignment's route (learn_routes)."""
     learn_routes(conn, [RouteFact(consignment, list(countries), block, record_id)])
 
 
