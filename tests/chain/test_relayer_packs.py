@@ -78,3 +78,28 @@ def test_a_lone_record_goes_as_its_own_write(stepped_runtime):
         actions = session.scalars(select(OutboxRow.action).where(OutboxRow.ref == accepted.record_id)).all()
         assert session.scalars(select(OutboxRow).where(OutboxRow.action == "pack")).first() is None
     assert actions == ["write"]
+
+
+def test_a_pack_is_signed_with_the_calldata_its_preflight_encoded_not_encoded_again(stepped_runtime, monkeypatch):
+    """The preflight's `eth_call` and the signed transaction carry the same calldata: the
+    relayer encodes a pack once per step (encoding it again for signing was a sixth of the
+    worker's time under a stream, docs/benchmarks.md), and the pack still lands whole."""
+    rt, contracts = stepped_runtime(confirmations=1)
+    register_exporter(contracts, rt.manifest, GOOD)
+    rt.indexer.step()
+    domain = contracts.ledger_domain
+    ids = [
+        rt.submissions.submit(signed_declaration(domain, GOOD, f"6NL123456789-ONCE-{n}", n)).record_id for n in range(3)
+    ]
+    encoded: list[list[str]] = []
+    encode = rt.relayer._write_many_call
+
+    def counted(packed):  # type: ignore[no-untyped-def]
+        encoded.append([r.id for r in packed])
+        return encode(packed)
+
+    monkeypatch.setattr(rt.relayer, "_write_many_call", counted)
+    rt.relayer.step()
+    assert encoded == [ids], f"the pack was encoded {len(encoded)} times in one step"
+    rows = step_until_settled(rt, ids)
+    assert [rows[i].status for i in ids] == ["included"] * 3
