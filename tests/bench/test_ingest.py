@@ -35,7 +35,11 @@ def test_every_phase_runs_on_one_chain_and_the_latencies_at_a_block_period_wait_
     assert 0 < period.single_p50_ms <= period.single_p99_ms < 2_500
     # Heard after the block holding the write was announced, and within its wait.
     assert 0 < period.single_after_block_p50_ms <= period.single_after_block_p99_ms <= period.single_p99_ms
-    assert 0 < period.raw_after_block_p50_ms <= period.raw_p99_ms
+    # The node's own client asks for its receipt every ms over HTTP and may have it a little
+    # before the announcement reaches the bench over its WebSocket (3 of 7 runs here, p50
+    # -0.1 ms): not above zero, but far below the service's.
+    assert period.raw_after_block_p50_ms < period.single_after_block_p50_ms
+    assert period.raw_after_block_p50_ms <= period.raw_p99_ms
 
     page = tmp_path / "benchmarks.md"
     page.write_text("# Benchmarks\n")
