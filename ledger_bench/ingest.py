@@ -16,7 +16,16 @@ of the same node in the same run. Run through `ledger bench ingest`. Figures:
   service's processes spent per record meanwhile (Linux: /proc), which says where a
   stream's time goes on a machine of few cores, and the load generator's own;
 - what HTTP alone allows: the stream's clients posting as many bodies to an endpoint that
-  only reads them and answers 202 (ledger_bench/floor.py), the service paused;
+  only reads them and answers 202 (ledger_bench/floor.py), the service paused; and one
+  client's POST and GET round trips to it, one at a time;
+- the I/O under one record's way from POST to confirmed, each part alone beside the node's
+  own latency: those two round trips, the preflight's `eth_call` of a `write`, the
+  indexer's read of one new block, and a durable commit (three on the way: the outbox's,
+  the signed transaction's, the index's). Their sum is the I/O this write path does in
+  turn for a lone record (the outbox stored durably, the transaction stored before it is
+  sent, the confirmation taken from the chain's events, asked for with a held read), with
+  none of the service's own work: what a record's latency cannot go below on this machine
+  while the path stays as it is;
 - both latencies again, right after the first pair and at about its chain state, with the
   node mining a block every second as a consortium chain does, each sample sent at a
   random point of the period; and for each sample the time from the node announcing the
@@ -35,6 +44,7 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -68,6 +78,7 @@ from ledger_bench.service import Served, Service, answers, confirmed, ok, percen
 # anvil's development account 8 (public key material, local chains only): sends the raw-limit transactions.
 RAW_SENDER_KEY = "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97"
 SEAL = "JP-SEAL-BENCH"
+JSON_BODY = {"content-type": "application/json"}
 
 
 # A pause before a latency sample, outside the clock (None: none).
@@ -102,6 +113,25 @@ class FloorFigures:
     seconds: float
     server_cpu_ms: float  # per post
     load_cpu_ms: float  # the load generator's, per post
+    # One client, one request at a time: a POST of a stream's body, a GET (p50, ms).
+    post_p50_ms: float
+    get_p50_ms: float
+
+
+@dataclass(frozen=True)
+class PathParts:
+    """Parts of one record's way from POST to confirmed besides HTTP and the node's own
+    sign-send-receipt, each measured alone (p50, ms)."""
+
+    call_ms: float  # the preflight: a `write` called (eth_call) against the latest block
+    read_ms: float  # the indexer's one round trip for a new block: head, block, logs, the block before
+    commit_ms: float  # a row inserted and committed durably, as the store commits (SQLite: WAL, synchronous=FULL)
+
+    def floor_ms(self, floor: FloorFigures, node_ms: float) -> float:
+        """The sum on the way: the POST, the outbox's commit, the preflight, the node's
+        sign-send-receipt with the signed transaction's commit before the send, the
+        indexer's read and commit, the held GET answering."""
+        return floor.post_p50_ms + 3 * self.commit_ms + self.call_ms + node_ms + self.read_ms + floor.get_p50_ms
 
 
 @dataclass(frozen=True)
@@ -130,6 +160,7 @@ class IngestFigures:
     stream_cpu_ms: dict[str, float] = field(default_factory=dict)
     block_period: BlockPeriodFigures | None = None  # not measured: None
     floor: FloorFigures | None = None  # not measured: None
+    parts: PathParts | None = None  # not measured: None
 
 
 def _process_tree(pid: int) -> list[int]:
@@ -460,7 +491,7 @@ def post_all(clients: list[httpx.Client], bodies: list[list[bytes]], path: str =
 
     def post(client: httpx.Client, own: list[bytes]) -> None:
         for body in own:
-            ok(client.post(path, content=body, headers={"content-type": "application/json"}))
+            ok(client.post(path, content=body, headers=JSON_BODY))
 
     posters = [threading.Thread(target=post, args=pair) for pair in zip(clients, bodies, strict=True)]
     start = time.perf_counter()
@@ -471,11 +502,13 @@ def post_all(clients: list[httpx.Client], bodies: list[list[bytes]], path: str =
     return time.perf_counter() - start
 
 
-def measure_http_floor(clients: list[LedgerClient], per_client: int) -> FloorFigures:
+def measure_http_floor(clients: list[LedgerClient], per_client: int, round_trips: int) -> FloorFigures:
     """Each client posts one of its own signed records `per_client` times to an endpoint
     that only reads the JSON body and answers 202 (ledger_bench/floor.py), in its own
     process, all clients at once, as in measure_stream: the rate HTTP alone allows on
-    this machine, and the CPU it costs the server and the load generator per post."""
+    this machine, and the CPU it costs the server and the load generator per post. Before
+    that, the first client alone, one request at a time: `round_trips` POSTs of its body
+    and as many GETs, the HTTP under one record's POST and its held read."""
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "ledger_bench.floor", str(port)],
@@ -491,6 +524,10 @@ def measure_http_floor(clients: list[LedgerClient], per_client: int) -> FloorFig
         for i, client in enumerate(clients):
             signed = client.sign(demo.declaration(f"6NL00000000{i}-F", SEAL), previous=bytes(32), nonce=0)
             bodies.append([json.dumps(signed.body()).encode()] * per_client)
+        post_ms, get_ms = [], []
+        for _ in range(round_trips):
+            post_ms.append(_timed_ms(lambda: ok(http[0].post("/v1/records", content=bodies[0][0], headers=JSON_BODY))))
+            get_ms.append(_timed_ms(lambda: ok(http[0].get("/healthz"))))
         cpu_before, load_before = _cpu_seconds(server.pid), time.process_time()
         seconds = post_all(http, bodies)
         cpu_after, load_after = _cpu_seconds(server.pid), time.process_time()
@@ -506,7 +543,61 @@ def measure_http_floor(clients: list[LedgerClient], per_client: int) -> FloorFig
         seconds=seconds,
         server_cpu_ms=1000 * (cpu_after[1] - cpu_before[1]) / posts,
         load_cpu_ms=1000 * (load_after - load_before) / posts,
+        post_p50_ms=statistics.median(post_ms),
+        get_p50_ms=statistics.median(get_ms),
     )
+
+
+def measure_path_parts(service: Service, txs: list[dict[str, Any]], scratch: Path) -> PathParts:
+    """The node's and the disk's parts of one record's way, each alone, once per write of
+    `txs` (_raw_writes), sent one at a time with the service paused: the write called as
+    the relayer's preflight calls it, then signed and sent until its receipt (not timed:
+    the raw latency is that), then its block read as the indexer reads a new one; and as
+    many durable commits of one row to a scratch SQLite file in `scratch` (the store's
+    file system), with the store's settings."""
+    rpc = Rpc(service.chain_url)
+    sender: LocalAccount = Account.from_key(RAW_SENDER_KEY)
+    call_ms, read_ms = [], []
+    for tx in txs:
+        call = {"from": sender.address, "to": tx["to"], "data": "0x" + bytes(tx["data"]).hex()}
+        call_ms.append(_timed_ms(partial(rpc.call, "eth_call", call, "latest")))
+        tx_hash = rpc.call("eth_sendRawTransaction", _signed(tx, sender))
+        while (receipt := rpc.call("eth_getTransactionReceipt", tx_hash)) is None:
+            time.sleep(0.001)
+        block = int(receipt["blockNumber"], 16)
+        logs = {"fromBlock": hex(block), "toBlock": hex(block), "address": [tx["to"]]}
+        read: list[tuple[str, list[Any]]] = [
+            ("eth_blockNumber", []),
+            ("eth_getBlockByNumber", [hex(block), False]),
+            ("eth_getLogs", [logs]),
+            ("eth_getBlockByNumber", [hex(block - 1), False]),
+        ]
+        read_ms.append(_timed_ms(partial(rpc.batch, read)))
+    rpc.close()
+    db = sqlite3.connect(scratch / "commit-floor.sqlite", isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("CREATE TABLE rows (id INTEGER PRIMARY KEY, body TEXT)")
+        body = "x" * 300
+
+        def commit() -> None:
+            db.execute("BEGIN")
+            db.execute("INSERT INTO rows (body) VALUES (?)", (body,))
+            db.execute("COMMIT")
+
+        commit_ms = [_timed_ms(commit) for _ in txs]
+    finally:
+        db.close()
+    return PathParts(
+        call_ms=statistics.median(call_ms), read_ms=statistics.median(read_ms), commit_ms=statistics.median(commit_ms)
+    )
+
+
+def _timed_ms(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return (time.perf_counter() - start) * 1000
 
 
 def run_ingest(
@@ -540,10 +631,13 @@ def run_ingest(
             # grows with the contract's storage, which the stream below adds to), the service paused.
             # Signed first: signing asks the service for the party's domain.
             raw_one_by_one = _raw_writes(service, w3, raw_party, "6NL000000002-L", 0, samples)
+            for_parts = _raw_writes(service, w3, raw_party, "6NL000000002-Q", samples, samples, sent_before=samples)
             with _service_paused(service.process.pid):
                 progress(f"raw latency: {samples} write transactions one at a time, signed, sent, until receipt")
                 raw_single_ms, raw_send_ms = measure_raw_latency(service, raw_one_by_one)
-            raw_party_nonce = samples
+                progress(f"the parts of one record's way: {samples} preflight calls, block reads and durable commits")
+                parts = measure_path_parts(service, for_parts, Path(tmp))
+            raw_party_nonce = 2 * samples
             period = None
             if block_period:
                 # The service resumed with the raw transactions to index: its records would queue behind them.
@@ -572,7 +666,7 @@ def run_ingest(
             stream_cpu_ms["load generator"] = 1000 * load_seconds / streamed
             with _service_paused(service.process.pid):
                 progress(f"the same clients posting {streamed:,} bodies to an endpoint that does nothing")
-                floor = measure_http_floor(streaming, stream_records // stream_clients)
+                floor = measure_http_floor(streaming, stream_records // stream_clients, samples)
             raw_txs = _raw_writes(service, w3, raw_party, "6NL000000002-R", raw_party_nonce, raw_records)
             raw_sender: LocalAccount = Account.from_key(RAW_SENDER_KEY)
             raw = [_signed(tx, raw_sender) for tx in raw_txs]
@@ -605,6 +699,7 @@ def run_ingest(
         stream_cpu_ms=stream_cpu_ms,
         block_period=period,
         floor=floor,
+        parts=parts,
     )
 
 
@@ -650,6 +745,22 @@ def render_ingest(f: IngestFigures, command: str) -> str:
             f"p50 ≤ twice the raw latency: {latency_ratio:.1f} times ({'met' if latency_ratio <= 2 else 'not met'}; "
             f"{f.single_p50_ms / f.raw_send_p50_ms:.1f} times send to receipt)",
         ),
+    ]
+    if f.floor is not None and f.parts is not None:
+        floor_ms = f.parts.floor_ms(f.floor, f.raw_single_p50_ms)
+        rows.append(
+            (
+                "the least that way can take here: the I/O under it, each part alone, p50 — a POST and a GET round "
+                "trip to the endpoint that does nothing (below), three durable commits (the outbox's, the signed "
+                "transaction's, the index's), the relayer's preflight `eth_call`, the node's sign-send-receipt "
+                "(above), the indexer's read of the block",
+                f"POST {f.floor.post_p50_ms:.2f}, GET {f.floor.get_p50_ms:.2f}, commit {f.parts.commit_ms:.2f}, "
+                f"call {f.parts.call_ms:.2f}, read {f.parts.read_ms:.2f} ms",
+                f"{floor_ms:.1f} ms",
+                f"{floor_ms / f.raw_single_p50_ms:.1f} times the raw latency, before any work of the service's",
+            )
+        )
+    rows += [
         (
             f"single records from {f.stream_clients} clients at once (packed by the relayer), until all confirmed",
             f"{f.stream_records:,} records in {f.stream_confirmed_seconds:.1f} s "

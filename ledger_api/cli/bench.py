@@ -70,6 +70,11 @@ def bench_ingest(
         f"{figures.raw_single_p50_ms:.1f} ms (send to receipt {figures.raw_send_p50_ms:.1f} ms)",
     )
     table.add_row("single record confirmed p50 / p99", f"{figures.single_p50_ms:.1f} / {figures.single_p99_ms:.1f} ms")
+    if figures.floor is not None and figures.parts is not None:
+        table.add_row(
+            "  the least that can take here (its I/O alone)",
+            f"{figures.parts.floor_ms(figures.floor, figures.raw_single_p50_ms):.1f} ms",
+        )
     table.add_row(
         f"single-record stream, {figures.stream_clients} clients (packed)",
         f"{figures.stream_records / figures.stream_confirmed_seconds:,.0f} records/s "

@@ -1,10 +1,11 @@
 """`ledger bench ingest` (ledger_bench/ingest.py) end to end at a tiny size: a fresh
 service in its own process, each phase run in turn on one chain (batches, single records,
-the node's own latency with the service paused, both latencies again with the node mining
-every second with the time after each write's block, the stream, the stream's clients posting to an endpoint that does nothing,
-the raw limit), and the section it writes. The phases share parties and the raw sender,
-so a nonce counted wrong in one makes a later one fail; every phase returns only once
-what it sent is confirmed or has its receipt."""
+the node's own latency with the service paused and the parts of a record's way beside it,
+both latencies again with the node mining every second with the time after each write's
+block, the stream, the stream's clients posting to an endpoint that does nothing, the raw
+limit), and the section it writes. The phases share parties and the raw sender, so a nonce
+counted wrong in one makes a later one fail; every phase returns only once what it sent is
+confirmed or has its receipt."""
 
 from __future__ import annotations
 
@@ -26,6 +27,10 @@ def test_every_phase_runs_on_one_chain_and_the_latencies_at_a_block_period_wait_
     assert all(ms >= 0 for ms in f.stream_cpu_ms.values()) and sum(f.stream_cpu_ms.values()) > 0, f.stream_cpu_ms
     assert f.floor is not None and f.floor.posts == 8 and f.floor.seconds > 0
     assert f.floor.server_cpu_ms >= 0 and f.floor.load_cpu_ms > 0
+    assert f.floor.post_p50_ms > 0 and f.floor.get_p50_ms > 0
+    parts = f.parts
+    assert parts is not None and parts.call_ms > 0 and parts.read_ms > 0 and parts.commit_ms > 0
+    assert f.raw_single_p50_ms < parts.floor_ms(f.floor, f.raw_single_p50_ms) < f.single_p50_ms
     period = f.block_period
     assert period is not None and (period.seconds, period.samples) == (1, 4)
     # Sent at a random point of the period, a write waits for the next block: at most the

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from ledger_bench.ingest import BlockPeriodFigures, FloorFigures, IngestFigures, render_ingest
+from ledger_bench.ingest import BlockPeriodFigures, FloorFigures, IngestFigures, PathParts, render_ingest
 
 
 def _figures(
@@ -104,12 +104,29 @@ def test_at_a_block_period_one_records_latency_is_judged_against_the_nodes_own_a
     assert "block period" not in render_ingest(_figures(), "ledger bench ingest")
 
 
+FLOOR = FloorFigures(posts=10_000, seconds=8.0, server_cpu_ms=0.48, load_cpu_ms=0.71, post_p50_ms=1.2, get_p50_ms=1.0)
+
+
 def test_what_http_alone_allows_the_streams_clients_is_set_beside_the_raw_limit():
-    floor = FloorFigures(posts=10_000, seconds=8.0, server_cpu_ms=0.48, load_cpu_ms=0.71)
+    floor = FLOOR
     row = _row(render_ingest(replace(_figures(), floor=floor), "ledger bench ingest"), "the same 4 clients posting")
     # 1,250 posts/s against the raw limit's 2,500 records/s
     assert row.endswith("CPU per post: server 0.48 ms, load generator 0.71 ms | 1,250 posts/s | 50% of the raw limit |")
     assert "does nothing" not in render_ingest(_figures(), "ledger bench ingest")
+
+
+def test_the_least_a_records_way_can_take_is_the_sum_of_its_io_set_against_the_nodes_own_latency():
+    parts = PathParts(call_ms=0.5, read_ms=0.4, commit_ms=0.3)
+    page = render_ingest(replace(_figures(), floor=FLOOR, parts=parts), "ledger bench ingest")
+    row = _row(page, "the least that way can take here")
+    # POST 1.2 + three commits 0.9 + call 0.5 + the node's 5.0 + read 0.4 + GET 1.0 = 9.0 ms
+    assert row.endswith(
+        "| POST 1.20, GET 1.00, commit 0.30, call 0.50, read 0.40 ms | 9.0 ms | "
+        "1.8 times the raw latency, before any work of the service's |"
+    )
+    lines = page.splitlines()
+    assert lines.index(row) == lines.index(_row(page, "single record, POST until confirmed")) + 1
+    assert "the least" not in render_ingest(replace(_figures(), floor=FLOOR), "ledger bench ingest")
 
 
 def test_the_command_prints_the_block_period_figures_and_passes_its_options(monkeypatch):
