@@ -22,7 +22,14 @@ def bench_ingest(
     records: Annotated[int, typer.Option(min=1, help="Records posted through /v1/records/batch.")] = 10_000,
     batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="Records per batch request.")] = 1_000,
     raw_records: Annotated[int, typer.Option(min=1, help="Pre-signed write transactions sent to the node.")] = 2_000,
-    samples: Annotated[int, typer.Option(min=1, help="Single records timed one at a time.")] = 200,
+    samples: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Single records timed one at a time; as many of the node's own writes, and of each part of "
+            "a record's way timed alone.",
+        ),
+    ] = 200,
     stream_records: Annotated[
         int, typer.Option(min=4, help="Single records posted by 4 clients at once (one transaction each).")
     ] = 10_000,
