@@ -40,7 +40,6 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from ledger_api.chain.abi import ContractAbi
-from ledger_api.chain.loop import run_steps
 from ledger_api.chain.rpc import Rpc, RpcError
 from ledger_api.domain.intelligence import SharedFlag
 from ledger_api.domain.parties import PARTY_EVENTS, PartyStatus
@@ -97,9 +96,6 @@ class Indexer:
         self.wake = threading.Event()  # set by the relayer when a transaction was mined
 
     # ------------------------------------------------------------ loop
-
-    def run(self, stop: threading.Event, idle: float = 0.02) -> None:
-        run_steps("indexer", self.step, stop, self.wake, idle)
 
     def cursor(self, session: Session) -> int:
         row = session.get(StateRow, CURSOR_KEY)

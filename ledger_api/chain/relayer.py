@@ -68,7 +68,6 @@ from sqlalchemy.orm import Session
 
 from ledger_api.chain import preflight
 from ledger_api.chain.abi import ContractAbi
-from ledger_api.chain.loop import run_steps
 from ledger_api.chain.rpc import Rpc, RpcError
 from ledger_api.chain.txsign import Fees, TxSigner, fees_of, resign
 from ledger_api.store import outbox
@@ -123,9 +122,6 @@ class Relayer:
         self._dev_node: bool | None = None  # anvil: mines on arrival only; learnt from web3_clientVersion
 
     # ------------------------------------------------------------ loop
-
-    def run(self, stop: threading.Event, idle: float = 0.02) -> None:
-        run_steps("relayer", self.step, stop, self.wake, idle)
 
     def step(self) -> int:
         """One round; returns the most rows one part of it handled (0: nothing to do)."""
