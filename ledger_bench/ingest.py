@@ -158,6 +158,7 @@ class IngestFigures:
     # CPU milliseconds per streamed record, by process: "API", "relayer and indexer", "anvil",
     # "load generator"
     stream_cpu_ms: dict[str, float] = field(default_factory=dict)
+    stream_busy: float | None = None  # the machine's CPU share in use during the stream (0..1)
     block_period: BlockPeriodFigures | None = None  # not measured: None
     floor: FloorFigures | None = None  # not measured: None
     parts: PathParts | None = None  # not measured: None
@@ -198,6 +199,14 @@ def _cpu_by_process(pid: int) -> dict[str, float]:
         if used is not None:
             totals[used[0]] = totals.get(used[0], 0.0) + used[1]
     return totals
+
+
+def _machine_cpu() -> tuple[int, int]:
+    """The machine's CPU time so far, in clock ticks over all cores: busy, and in all
+    (/proc/stat; busy is all but idle and I/O wait)."""
+    ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    total = sum(ticks[:8])  # guest time is counted in user time already
+    return total - ticks[3] - ticks[4], total
 
 
 @contextlib.contextmanager
@@ -459,10 +468,22 @@ def measure_single(
     return latencies
 
 
-def measure_stream(clients: list[LedgerClient], per_client: int) -> tuple[float, float, float]:
+@dataclass(frozen=True)
+class StreamRun:
+    accepted_seconds: float  # until every record was accepted
+    confirmed_seconds: float  # until every record was confirmed
+    load_seconds: float  # CPU the load generator (this process) used meanwhile
+    # CPU seconds the service's processes used meanwhile, by what they are (_cpu_seconds):
+    # empty without the service's pid
+    cpu_seconds: dict[str, float]
+    busy: float  # the machine's CPU share in use meanwhile, all processes (0..1)
+
+
+def measure_stream(clients: list[LedgerClient], per_client: int, service_pid: int | None = None) -> StreamRun:
     """Each client posts its own party's single records in nonce order, all clients at
-    once: seconds until every record was accepted, and until every one was confirmed; and
-    the CPU seconds the load generator (this process) used meanwhile."""
+    once, timed until every record was accepted and until every one was confirmed. The
+    CPU figures end there too: the check that every record is confirmed, a read of each,
+    comes after them (counted in, it had doubled the API's share)."""
     bodies = []
     for i, client in enumerate(clients):
         base = client.next_nonce()
@@ -474,15 +495,26 @@ def measure_stream(clients: list[LedgerClient], per_client: int) -> tuple[float,
         ]
         bodies.append([(s.id, json.dumps(s.body()).encode()) for s in signed])  # before the clock starts
 
+    cpu_before = _cpu_by_process(service_pid) if service_pid is not None else {}
+    machine_before = _machine_cpu()
     start, load_before = time.perf_counter(), time.process_time()
     accepted_after = post_all([c.http for c in clients], [[body for _, body in own] for own in bodies])
     for client, own in zip(clients, bodies, strict=True):  # each party's last record, confirmed last
         wait(partial(confirmed, client.http, own[-1][0]), 300, "the stream to be confirmed")
     confirmed_after, load_seconds = time.perf_counter() - start, time.process_time() - load_before
+    machine_after = _machine_cpu()
+    cpu_after = _cpu_by_process(service_pid) if service_pid is not None else {}
     unconfirmed = [rid for c, own in zip(clients, bodies, strict=True) for rid, _ in own if not confirmed(c.http, rid)]
     if unconfirmed:
         raise RuntimeError(f"{len(unconfirmed)} records of the stream are not confirmed, e.g. {unconfirmed[0]}")
-    return accepted_after, confirmed_after, load_seconds
+    busy, total = (after - before for after, before in zip(machine_after, machine_before, strict=True))
+    return StreamRun(
+        accepted_seconds=accepted_after,
+        confirmed_seconds=confirmed_after,
+        load_seconds=load_seconds,
+        cpu_seconds={what: cpu_after[what] - cpu_before.get(what, 0.0) for what in cpu_after},
+        busy=busy / total if total else 0.0,
+    )
 
 
 def post_all(clients: list[httpx.Client], bodies: list[list[bytes]], path: str = "/v1/records") -> float:
@@ -654,16 +686,14 @@ def run_ingest(
             wait(partial(_indexed_to, service, head), 60, "the raw transactions indexed")
             progress(f"single-record stream: {stream_records:,} records from {stream_clients} clients at once")
             streaming = [LedgerClient(service.url, a, token=service.tokens[a.address]) for a in streamers]
-            cpu_before = _cpu_by_process(service.process.pid)
-            accepted_after, confirmed_after, load_seconds = measure_stream(streaming, stream_records // stream_clients)
-            cpu_after = _cpu_by_process(service.process.pid)
+            stream = measure_stream(streaming, stream_records // stream_clients, service.process.pid)
             streamed = stream_records // stream_clients * stream_clients
             stream_cpu_ms: dict[str, float] = {
-                what: 1000 * (cpu_after[what] - cpu_before.get(what, 0.0)) / streamed
+                what: 1000 * stream.cpu_seconds[what] / streamed
                 for what in ("API", "relayer and indexer", "anvil")
-                if what in cpu_after
+                if what in stream.cpu_seconds
             }
-            stream_cpu_ms["load generator"] = 1000 * load_seconds / streamed
+            stream_cpu_ms["load generator"] = 1000 * stream.load_seconds / streamed
             with _service_paused(service.process.pid):
                 progress(f"the same clients posting {streamed:,} bodies to an endpoint that does nothing")
                 floor = measure_http_floor(streaming, stream_records // stream_clients, samples)
@@ -693,8 +723,9 @@ def run_ingest(
         single_p99_ms=percentile(single_ms, 99),
         stream_clients=stream_clients,
         stream_records=stream_records // stream_clients * stream_clients,
-        stream_accepted_seconds=accepted_after,
-        stream_confirmed_seconds=confirmed_after,
+        stream_accepted_seconds=stream.accepted_seconds,
+        stream_confirmed_seconds=stream.confirmed_seconds,
+        stream_busy=stream.busy,
         chain_blocks_at_end=blocks,
         stream_cpu_ms=stream_cpu_ms,
         block_period=period,
@@ -811,9 +842,9 @@ def render_ingest(f: IngestFigures, command: str) -> str:
     if f.stream_cpu_ms:
         rows.append(
             (
-                "CPU time per streamed record, by process",
+                "CPU time per streamed record, by process, until the last was confirmed",
                 ", ".join(f"{what} {ms:.1f} ms" for what, ms in f.stream_cpu_ms.items()),
-                "",
+                "" if f.stream_busy is None else f"the two cores {f.stream_busy:.0%} busy meanwhile",
                 "",
             )
         )

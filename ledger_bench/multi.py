@@ -294,10 +294,10 @@ def measure_ingest(
         LedgerClient(writers.urls[i % len(writers.urls)], a, token=writers.tokens[a.address])
         for i, a in enumerate(streamers)
     ]
-    accepted, confirmed_after, _ = measure_stream(clients, stream_records // len(streamers))
+    stream = measure_stream(clients, stream_records // len(streamers))
     for client in clients:
         client.close()
-    return IngestRun(store, len(writers.urls), batch_seconds, accepted, confirmed_after)
+    return IngestRun(store, len(writers.urls), batch_seconds, stream.accepted_seconds, stream.confirmed_seconds)
 
 
 def _reader(env: dict[str, str], folder: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:

@@ -91,7 +91,8 @@ def bench_ingest(
     if figures.stream_cpu_ms:
         table.add_row(
             "CPU per streamed record",
-            ", ".join(f"{what} {ms:.1f} ms" for what, ms in figures.stream_cpu_ms.items()),
+            ", ".join(f"{what} {ms:.1f} ms" for what, ms in figures.stream_cpu_ms.items())
+            + ("" if figures.stream_busy is None else f" (the cores {figures.stream_busy:.0%} busy)"),
         )
     if (floor := figures.floor) is not None:
         table.add_row(

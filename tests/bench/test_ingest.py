@@ -25,6 +25,7 @@ def test_every_phase_runs_on_one_chain_and_the_latencies_at_a_block_period_wait_
     assert set(f.stream_cpu_ms) == {"API", "relayer and indexer", "anvil", "load generator"}
     # /proc counts CPU in clock ticks (10 ms): eight records may cost one process none.
     assert all(ms >= 0 for ms in f.stream_cpu_ms.values()) and sum(f.stream_cpu_ms.values()) > 0, f.stream_cpu_ms
+    assert f.stream_busy is not None and 0 < f.stream_busy <= 1
     assert f.floor is not None and f.floor.posts == 8 and f.floor.seconds > 0
     assert f.floor.server_cpu_ms >= 0 and f.floor.load_cpu_ms > 0
     assert f.floor.post_p50_ms > 0 and f.floor.get_p50_ms > 0

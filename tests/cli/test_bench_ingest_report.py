@@ -87,7 +87,14 @@ def test_the_cpu_each_process_spent_per_streamed_record_is_reported_when_measure
     measured = replace(_figures(), stream_cpu_ms={"API": 4.3, "relayer and indexer": 3.0, "anvil": 1.04})
     row = _row(render_ingest(measured, "ledger bench ingest"), "CPU time per streamed record, by process")
     assert "API 4.3 ms, relayer and indexer 3.0 ms, anvil 1.0 ms" in row
+    assert "busy" not in row
     assert "CPU time" not in render_ingest(_figures(), "ledger bench ingest")
+
+
+def test_how_busy_the_machine_was_during_the_stream_is_reported_beside_its_cpu():
+    measured = replace(_figures(), stream_cpu_ms={"API": 2.5}, stream_busy=0.674)
+    row = _row(render_ingest(measured, "ledger bench ingest"), "CPU time per streamed record, by process")
+    assert row.endswith("| API 2.5 ms | the two cores 67% busy meanwhile |  |")
 
 
 @pytest.mark.parametrize(("p50", "verdict"), [(1_000.0, "2.00 times (met)"), (1_010.0, "2.02 times (not met)")])
