@@ -331,11 +331,13 @@ class Submissions:
         been stored alone in turn: a post refused by a check wrote nothing, so the others
         go on. Anything else (a place taken meanwhile, a statement failing, the commit
         failing) rolls the group back and stores each post alone, in its own
-        transaction, as before grouping."""
+        transaction, as before grouping. Each transaction holds the store's write lock
+        from its start (Store.writing): posts contend for it with the relayer and the
+        indexer many times a second."""
         try:
             if len(group) > 1:
                 try:
-                    with self.store.connection() as conn:
+                    with self.store.writing() as conn:
                         for turn in group:
                             try:
                                 turn.created = self._store(conn, turn.work)
@@ -353,7 +355,7 @@ class Submissions:
             for turn in group:
                 if not turn.done:
                     try:
-                        with self.store.connection() as conn:
+                        with self.store.writing() as conn:
                             turn.created = self._store(conn, turn.work)
                     except Exception as exc:  # handed to its own request, raised there
                         turn.error = exc

@@ -159,5 +159,11 @@ class FencedStore(Store):
             self._fence(connection)
             yield connection
 
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        with super().writing() as connection:
+            self._fence(connection)
+            yield connection
+
     def close(self) -> None:
         """The engine is the store's, closed with it."""
