@@ -26,7 +26,9 @@ to `max_queued` writes not yet handed to the chain; beyond it a new write is ref
 WritesQueueFull (503, Retry-After) until the queue drains. Once one party holds
 `max_pending_per_party` of them (a batch is one write, as on chain), its new writes are
 refused with PartyQueueFull (429, Retry-After), which tells it of its own writes only, so
-that one party cannot fill the queue for all. A record whose deadline is
+that one party cannot fill the queue for all. The writes waiting are counted afresh at
+most every QUEUE_COUNT_SECONDS, and always before a refusal (_Waiting): a count is a scan
+of the queue. A record whose deadline is
 less than `min_deadline_margin` seconds away is refused (422 DEADLINE_TOO_CLOSE) before it
 costs gas: it could revert for want of time, and a reverted write is paid for.
 
@@ -44,9 +46,11 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Literal
 
 from sqlalchemy import Connection
@@ -210,6 +214,37 @@ class _Work:
         return None if self.tree is None else _hex(self.tree.root)
 
 
+# The queue limits count the writes waiting for the chain, a scan of every waiting row (and,
+# past the share of one party, of its records): with a backlog of 10,000 (the node down,
+# or the relayer behind) that scan was most of a post's work, and grew with the backlog. A
+# count stands for this long, raised by each write stored here meanwhile (_Waiting).
+QUEUE_COUNT_SECONDS = 0.25
+
+
+class _Waiting:
+    """Counts of the writes waiting for the chain, in all (key "") or one party's (key: its
+    address), as the store last gave them, at most QUEUE_COUNT_SECONDS ago, plus the writes
+    stored here since (also those of a transaction that then rolled back: a count only
+    errs high, except for what other instances stored meanwhile). A limit is only ever
+    enforced on a count taken afresh (`fresh`). Used under the writers' lock."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, tuple[int, float]] = {}
+
+    def count(self, key: str, counted: Callable[[], int], *, fresh: bool = False) -> int:
+        now = time.monotonic()
+        held = self._counts.get(key)
+        if fresh or held is None or now - held[1] > QUEUE_COUNT_SECONDS:
+            held = (counted(), now)
+            self._counts[key] = held
+        return held[0]
+
+    def add(self, added: Mapping[str, int]) -> None:
+        for key, n in added.items():
+            if (held := self._counts.get(key)) is not None:
+                self._counts[key] = (held[0] + n, held[1])
+
+
 @dataclass
 class _Turn:
     """A post waiting to be stored by whoever holds the writers' lock (Submissions._in_group)."""
@@ -243,6 +278,7 @@ class Submissions:
         self._queue_lock = threading.Lock()
         self._queue: list[_Turn] = []  # posts waiting for the writers' lock, in their order
         self._next_nonces: dict[str, int] = {}  # party -> its next single-mode nonce, as last seen
+        self._waiting = _Waiting()
 
     # ------------------------------------------------------------ public
 
@@ -382,9 +418,11 @@ class Submissions:
                 return False
             if root is None or stored_writes.batch_exists(conn, root):
                 return False  # a replay is answered before the queue limit
-        queued = self._queued(conn) if entry.queue_limit or self.max_pending_per_party is not None else 0
+        queued = 0
+        if entry.queue_limit or self.max_pending_per_party is not None:
+            queued = self._waiting.count("", lambda: self._queued(conn))
         if entry.queue_limit:
-            self._refuse_if_queue_full(queued)
+            self._refuse_if_queue_full(conn, queued)
         self._refuse_if_over_share(conn, items, queued)
         if stored:
             index = next(n for n, i in enumerate(ids) if i in stored)
@@ -436,6 +474,10 @@ class Submissions:
             )
         self._insert(conn, rows, batch=None if root is None else {"root": root, "count": len(items)})
         self._next_nonces.update(nonces)  # checked on use: a rollback is noticed
+        # As the limits count them: a single record is a write, a batch one anchor (counted
+        # once for each of its parties).
+        parties = Counter(item.record.party for item in items)
+        self._waiting.add({"": len(items), **parties} if root is None else {"": 1, **dict.fromkeys(parties, 1)})
         return True
 
     def _hold(
@@ -461,10 +503,13 @@ class Submissions:
     def _queued(self, conn: Connection) -> int:
         return stored_writes.queued_writes(conn)
 
-    def _refuse_if_queue_full(self, queued: int) -> None:
-        """A replay of an accepted write is answered before this; only new writes wait."""
+    def _refuse_if_queue_full(self, conn: Connection, queued: int) -> None:
+        """A replay of an accepted write is answered before this; only new writes wait.
+        `queued` as _Waiting has it: counted again before a refusal."""
         if self.max_queued is None:
             return
+        if queued >= self.max_queued:
+            queued = self._waiting.count("", lambda: self._queued(conn), fresh=True)
         if queued >= self.max_queued:
             raise WritesQueueFull(
                 f"{queued:,} writes are waiting for the chain (the limit is {self.max_queued:,}): "
@@ -481,7 +526,9 @@ class Submissions:
         if limit is None or queued < limit:
             return
         for party in sorted({item.record.party for item in items}):
-            held = stored_writes.pending_of_party(conn, party)
+            held = self._waiting.count(party, partial(stored_writes.pending_of_party, conn, party))
+            if held >= limit:
+                held = self._waiting.count(party, partial(stored_writes.pending_of_party, conn, party), fresh=True)
             if held >= limit:
                 raise PartyQueueFull(
                     f"{party} has {held:,} writes waiting for the chain, as many as one party may hold "

@@ -16,14 +16,18 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
+from sqlalchemy import update
 from support.postgres import STORES, database_url
 from support.submissions import CHAIN_NONCE, DOMAIN, numbered_declaration, register_exporters, set_status
 
 from ledger_api.domain.records import sign_record
-from ledger_api.errors import InvalidSubmission, PartyQueueFull
+from ledger_api.errors import InvalidSubmission, PartyQueueFull, WritesQueueFull
+from ledger_api.services import submission
 from ledger_api.services.submission import Submission, Submissions
 from ledger_api.settings import Settings
+from ledger_api.store import submissions as stored_writes
 from ledger_api.store.db import Store
+from ledger_api.store.tables import OutboxRow
 
 A, B = (Account.from_key(keccak(text=f"submission limits {name}")) for name in ("a", "b"))
 
@@ -113,6 +117,60 @@ def test_without_a_share_set_only_the_queue_limit_holds(store: Store):
     for n in range(5):
         submissions.submit(declared(A, n, CHAIN_NONCE + n))
     assert submissions.queued_writes() == 5
+
+
+# ---------------------------------------------------------------- counting the queue
+# A count of the queue is a scan of it: taken once per QUEUE_COUNT_SECONDS, raised by each
+# write stored meanwhile, and taken afresh before any refusal.
+
+
+def _all_sent(store: Store) -> None:
+    """The outbox handed to the chain, as the relayer would."""
+    with store.session() as session:
+        session.execute(update(OutboxRow).values(status="sent"))
+
+
+def test_the_queue_is_counted_in_the_store_once_a_period_however_many_posts_go_in(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+):
+    counts: list[int] = []
+    real = stored_writes.queued_writes
+    monkeypatch.setattr(stored_writes, "queued_writes", lambda conn: counts.append(1) or real(conn))
+    monkeypatch.setattr(submission, "QUEUE_COUNT_SECONDS", 3600.0)
+    submissions = limited(store)
+    for n in range(10):
+        submissions.submit(declared(A, n, CHAIN_NONCE + n))
+    assert len(counts) == 1
+    monkeypatch.setattr(submission, "QUEUE_COUNT_SECONDS", -1.0)  # every count stale at once
+    submissions.submit(declared(A, 10, CHAIN_NONCE + 10))
+    assert len(counts) == 2
+
+
+def test_writes_stored_since_the_count_count_and_a_refusal_is_decided_on_a_fresh_count(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(submission, "QUEUE_COUNT_SECONDS", 3600.0)
+    submissions = Submissions(store, DOMAIN, lambda _party: CHAIN_NONCE, max_queued=3)
+    for n in range(3):
+        submissions.submit(declared(A, n, CHAIN_NONCE + n))
+    with pytest.raises(WritesQueueFull):
+        submissions.submit(declared(A, 3, CHAIN_NONCE + 3))
+    _all_sent(store)
+    # The count of the period says 3 waiting; the store, none: the write goes in.
+    assert submissions.submit(declared(A, 3, CHAIN_NONCE + 3)).created
+    assert submissions.queued_writes() == 1
+
+
+def test_a_partys_share_is_refused_on_a_fresh_count_only(store: Store, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(submission, "QUEUE_COUNT_SECONDS", 3600.0)
+    submissions = limited(store, share=2)
+    for n in range(2):
+        submissions.submit(declared(A, n, CHAIN_NONCE + n))
+    with pytest.raises(PartyQueueFull):
+        submissions.submit(declared(A, 2, CHAIN_NONCE + 2))
+    for n in range(2):
+        set_status(store, A.address, CHAIN_NONCE + n, "confirmed")
+    assert submissions.submit(declared(A, 2, CHAIN_NONCE + 2)).created
 
 
 # ---------------------------------------------------------------- the deadline margin
