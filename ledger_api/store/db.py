@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -44,32 +44,30 @@ def _write_ahead_log(cursor: sqlite3.Cursor) -> None:
     """WAL mode, which the file keeps once set. Setting it on a new file takes a lock that
     SQLite does not wait for: of instances opening one new store at once (tests/store),
     one could fail here with `database is locked`, so this waits as the busy timeout would."""
-    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT
+    _while_locked(lambda: cursor.execute("PRAGMA journal_mode=WAL"), SQLITE_BUSY_TIMEOUT, 0.02)
+
+
+def _while_locked(attempt: Callable[[], object], seconds: float, pause: float) -> None:
+    """`attempt` again every `pause` seconds while it finds the database locked, for at most
+    `seconds`; then its error."""
+    deadline = time.monotonic() + seconds
     while True:
         try:
-            cursor.execute("PRAGMA journal_mode=WAL")
+            attempt()
             return
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
-            time.sleep(0.02)
+            time.sleep(pause)
 
 
 def _lock_for_writing(db: sqlite3.Connection) -> None:
     """Begins `db`'s transaction with SQLite's write lock, waiting for it at most the
     connection's busy timeout, as any of its statements would."""
     (timeout_ms,) = db.execute("PRAGMA busy_timeout").fetchone()
-    deadline = time.monotonic() + timeout_ms / 1000
     db.execute("PRAGMA busy_timeout=0")  # a try that finds the lock taken returns at once
     try:
-        while True:
-            try:
-                db.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(WRITE_LOCK_POLL_SECONDS)
+        _while_locked(lambda: db.execute("BEGIN IMMEDIATE"), timeout_ms / 1000, WRITE_LOCK_POLL_SECONDS)
     finally:
         db.execute(f"PRAGMA busy_timeout={int(timeout_ms)}")
 
