@@ -519,11 +519,17 @@ def measure_stream(clients: list[LedgerClient], per_client: int, service_pid: in
 
 def post_all(clients: list[httpx.Client], bodies: list[list[bytes]], path: str = "/v1/records") -> float:
     """Each client posts its bodies (JSON) to `path` in order, all clients at once; the
-    seconds until all were answered."""
+    seconds until all were answered. A refused post ends its client's posts and, once the
+    others are done, raises here (in its client's thread it would end that client's
+    stream unseen)."""
+    errors: list[Exception] = []
 
     def post(client: httpx.Client, own: list[bytes]) -> None:
-        for body in own:
-            ok(client.post(path, content=body, headers=JSON_BODY))
+        try:
+            for body in own:
+                ok(client.post(path, content=body, headers=JSON_BODY))
+        except Exception as exc:  # raised in the caller's thread, below
+            errors.append(exc)
 
     posters = [threading.Thread(target=post, args=pair) for pair in zip(clients, bodies, strict=True)]
     start = time.perf_counter()
@@ -531,6 +537,8 @@ def post_all(clients: list[httpx.Client], bodies: list[list[bytes]], path: str =
         t.start()
     for t in posters:
         t.join()
+    if errors:
+        raise errors[0]
     return time.perf_counter() - start
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import pytest
 
 from ledger_bench import ingest
@@ -62,3 +63,21 @@ def test_the_machines_cpu_is_read_as_busy_and_total_ticks_that_only_grow():
     sum(range(200_000))
     later_busy, later_total = ingest._machine_cpu()
     assert 0 <= busy <= total and busy <= later_busy and total <= later_total
+
+
+class _Http:
+    """A client whose posts are answered 202, but the `refused`-th (counted from 0) 503."""
+
+    def __init__(self, refused: int | None = None) -> None:
+        self.posts, self.refused = 0, refused
+
+    def post(self, path: str, **request: Any) -> httpx.Response:
+        n, self.posts = self.posts, self.posts + 1
+        return httpx.Response(503 if n == self.refused else 202, text="queue full" if n == self.refused else "")
+
+
+def test_a_refused_post_fails_the_run_once_the_other_clients_are_done():
+    refusing, steady = _Http(refused=1), _Http()
+    with pytest.raises(RuntimeError, match="the service refused: 503 queue full"):
+        ingest.post_all([refusing, steady], [[b"{}"] * 3, [b"{}"] * 3])  # type: ignore[list-item]
+    assert (refusing.posts, steady.posts) == (2, 3)
