@@ -75,3 +75,14 @@ def test_a_takeover_waits_for_the_owners_guarded_transaction_in_flight(store: St
     assert taken == [2]
     with store.session() as session:
         assert session.get(StateRow, "written by a") is not None
+
+
+def test_a_deposed_owners_transaction_that_takes_the_write_lock_first_is_refused_too(store: Store):
+    leases.acquire(store, NAME, "a", ttl=0.1)
+    old = FencedStore(store, NAME, "a", 1)
+    time.sleep(0.2)
+    assert leases.acquire(store, NAME, "b", ttl=60) == 2
+    with pytest.raises(LeaseLost, match="held by b"), old.writing() as conn:
+        conn.execute(StateRow.__table__.insert(), {"key": "written by a", "value": "late"})
+    with store.session() as session:
+        assert "written by a" not in set(session.scalars(select(StateRow.key)))
