@@ -10,7 +10,7 @@ BVENV := .venv-brownie
 SOL := $(shell find contracts -name '*.sol')
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup build run test test-contracts test-service postgresql-server lint gas clean vendor
+.PHONY: setup build run test test-contracts test-service postgresql-server bench-tools lint gas clean vendor
 
 setup: node_modules/.installed $(VENV)/.installed $(BVENV)/.installed
 
@@ -71,7 +71,7 @@ test-contracts: setup build
 	  echo "contract suite failed; running it once more to tell a flake from a failure"; \
 	  bin/brownie test tests/contracts -W ignore::FutureWarning; }
 
-test-service: setup build /usr/bin/chromium postgresql-server
+test-service: setup build /usr/bin/chromium postgresql-server bench-tools
 	$(VENV)/bin/pytest
 
 # Debian's chromium for the officer page's browser tests: Playwright drives it and downloads
@@ -92,6 +92,18 @@ postgresql-server:
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get install -y -qq postgresql >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq postgresql; }; \
 	else echo "PostgreSQL's server is missing: sudo apt-get install postgresql (the PostgreSQL tests will skip)"; fi
+
+# Debian's wrk, the load the benchmarks' verification runs are measured with (C, little CPU
+# beside the service on the same cores; without it they load with Python threads, which take
+# a share of those cores and give lower figures: docs/benchmarks.md names the tool of each
+# run). Installed when missing and make runs as root; the suite's benchmark tests then run
+# the same tool.
+bench-tools:
+	@if command -v wrk >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }; \
+	else echo "wrk is missing: sudo apt-get install wrk (the benchmarks load with Python threads)"; fi
 
 # Static analysis of the contracts with the same offline compiler: fails on any
 # High or Medium finding in the project's own contracts.
