@@ -59,7 +59,7 @@ class Access:
         """The party a token speaks for, read with its credential in one statement (every
         request pays it)."""
         credential_id, secret = parse_token(token)
-        with self.store.connection() as conn:
+        with self.store.read() as conn:
             row = stored_credentials.caller(conn, credential_id)
         credential = check_secret(row, secret)
         assert row is not None
@@ -73,7 +73,7 @@ class Access:
     def view_of(self, caller: Caller, key: str) -> View | None:
         """What `caller` may see of the consignment `key` (0x hex): all of it, its
         verification only, or nothing (None, also when it does not exist)."""
-        with self.store.connection() as conn:
+        with self.store.read() as conn:
             rows = known.consignment_parties(conn, key)
             if not rows:
                 return None
@@ -96,7 +96,7 @@ class Access:
         by the registry: `ZZ` has none), and one the caller may act for: customs only for
         their own country; a party to the consignment for a country on its route. Call
         after `require`: the caller sees the consignment."""
-        with self.store.connection() as conn:
+        with self.store.read() as conn:
             member = stored_credentials.customs_authority_of(conn, country)
             route = known.route_countries(conn, "0x" + consignment_key(ucr).hex()) if not caller.is_customs else set()
         if not member:

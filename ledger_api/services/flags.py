@@ -499,7 +499,7 @@ class Flags:
             return flags.held_flags(session, self.authority, self.country())
 
     def version(self) -> tuple[int, int, int]:
-        with self.store.connection() as conn:  # Core: every verification asks it
+        with self.store.read() as conn:  # Core: every verification asks it
             return flags.version(conn)
 
     def used(self, reasons: Sequence[str], *, worklist: bool = False) -> None:

@@ -175,7 +175,7 @@ class EvidenceReader:
         Registry and recognition events up to that block cannot change while its hash
         does not."""
         key = "0x" + consignment_key(ucr).hex()
-        with self.store.connection() as conn:
+        with self.store.read() as conn:
             head = index.cursor(conn) or 0
             as_of = head if at_block is None else min(at_block, head)
             block = index.block_at(conn, as_of)

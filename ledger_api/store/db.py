@@ -9,6 +9,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -72,6 +73,10 @@ def _lock_for_writing(db: sqlite3.Connection) -> None:
         db.execute(f"PRAGMA busy_timeout={int(timeout_ms)}")
 
 
+# The read scope open in this thread or task (Store.reading): its store and connection.
+_reading: ContextVar[tuple[Store, Connection] | None] = ContextVar("ledger_store_reading", default=None)
+
+
 class Store:
     """Opens sessions; each unit of work is one transaction."""
 
@@ -108,6 +113,40 @@ class Store:
                 driver = connection.connection.driver_connection
                 assert isinstance(driver, sqlite3.Connection)
                 _lock_for_writing(driver)
+            yield connection
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """A scope in which every `read()` of this store shares one read-only transaction,
+        for a request made of several short reads (a verification: the caller's view, the
+        country's authority, the cache's fingerprint, the flags' version).
+
+        PostgreSQL: each transaction is a pool checkout with its ping, a BEGIN and a COMMIT,
+        round trips to the server that such a request paid once per read. The one
+        transaction is READ COMMITTED (the server's default): each statement sees what was
+        committed before it, as separate transactions would; a write through it fails.
+        SQLite: nothing changes (a read there waits on no server; one transaction would keep
+        one snapshot throughout, and a read after another connection's write would not
+        see it). A scope within a scope adds nothing."""
+        if self.engine.dialect.name == "sqlite" or _reading.get() is not None:
+            yield
+            return
+        with self.engine.connect().execution_options(postgresql_readonly=True) as connection, connection.begin():
+            token = _reading.set((self, connection))
+            try:
+                yield
+            finally:
+                _reading.reset(token)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection for reads: the transaction of the `reading()` scope open on this
+        store, or one of its own as `connection()`."""
+        bound = _reading.get()
+        if bound is not None and bound[0] is self:
+            yield bound[1]
+            return
+        with self.connection() as connection:
             yield connection
 
     def close(self) -> None:
