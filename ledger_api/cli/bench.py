@@ -146,7 +146,7 @@ def bench_verify(
     """Verification throughput and latency (receipt included) with N reader workers, at
     each concurrency given (default 4, 8 and 16 connections), beside a static answer of
     the same server. With --consignments N, over N distinct consignments whose caches are
-    cold at the start. Uses wrk when installed (apt-get install wrk)."""
+    cold at the start. Uses wrk when installed (`make bench-tools`, or apt-get install wrk)."""
     from ledger_bench.docs import BENCHMARKS, write_section
     from ledger_bench.verify import render_verify, run_verify
 
