@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
-from support.postgres import database_url
 
 from ledger_api.store import leases
 from ledger_api.store.db import Store
@@ -22,12 +20,8 @@ NAME = "chain:0xrelayer"
 
 
 @pytest.fixture
-def store(request: pytest.FixtureRequest) -> Iterator[Store]:
-    url = database_url(request, "postgresql")
-    assert url is not None
-    opened = Store(url)
-    yield opened
-    opened.close()
+def store(postgresql_store: Store) -> Store:
+    return postgresql_store
 
 
 def test_one_owner_at_a_time_and_a_standby_takes_over_an_expired_lease_with_a_new_token(store: Store):
