@@ -4,7 +4,8 @@ an anvil of its own, one after the other:
 
 - SQLite: one writer instance (`python -m ledger_api.run`) with its store in its data folder;
 - PostgreSQL, 1 writer: one writer instance on a new database of a PostgreSQL cluster
-  started for the run (ledger_bench/postgres.py);
+  started for the run (ledger_bench/postgres.py), durable as SQLite's store is (fsync and
+  synchronous commits on);
 - PostgreSQL, 2 writers: two writer instances started at once on another new database,
   one relayer key between them (one holds the relayer and indexer, the other stands by).
 
@@ -448,10 +449,11 @@ def run_multi(
     server: PostgresServer | None = None,
 ) -> MultiFigures:
     """The three set-ups in turn. `server`: a PostgreSQL cluster already started (the
-    tests'); without it, one is started for the run and removed after."""
+    tests', which does not fsync); without it, a durable one is started for the run and
+    removed after."""
     if server is None:
-        progress("starting a PostgreSQL cluster of the run's own")
-        with postgres_server() as own:
+        progress("starting a PostgreSQL cluster of the run's own (durable, as SQLite's store is)")
+        with postgres_server(durable=True) as own:
             return run_multi(
                 batch_records,
                 batch_size,

@@ -6,8 +6,9 @@ server (tests/support/postgres.py) and `ledger bench multi` are both this one.
 
 initdb refuses to run as root: as root (CI), the server runs as the `postgres` system
 user the package creates, and the folder is that user's. Durability is not what the
-tests and benchmarks measure, so the server does not fsync; nothing here kills the server
-itself."""
+tests measure, so their server does not fsync; `ledger bench multi` starts a durable one
+(`durable=True`: PostgreSQL's defaults, fsync and synchronous commits on), as the SQLite
+store it is compared with is (synchronous=FULL). Nothing here kills the server itself."""
 
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ def why_unavailable() -> str | None:
 class PostgresServer:
     """One cluster in a temporary folder; `new_database` hands out databases on it."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        self.durable = durable
         bindir = server_bin()
         if bindir is None:
             raise RuntimeError(str(why_unavailable()))
@@ -90,7 +92,7 @@ class PostgresServer:
                     "-c listen_addresses=127.0.0.1",
                     f"-c unix_socket_directories={self.root}",
                     "-c max_connections=300",
-                    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+                    "" if self.durable else "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
                 )
             )
             try:
@@ -144,8 +146,8 @@ def _wait_gone(pid: int, timeout: float = 30.0) -> None:
 
 
 @contextmanager
-def postgres_server() -> Iterator[PostgresServer]:
-    server = PostgresServer()
+def postgres_server(durable: bool = False) -> Iterator[PostgresServer]:
+    server = PostgresServer(durable)
     try:
         yield server.start()
     finally:
