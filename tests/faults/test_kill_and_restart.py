@@ -12,6 +12,7 @@ import httpx
 import pytest
 from eth_account import Account
 from support.faults import (
+    EXTERNAL_ANVIL_ARGS,
     Figure,
     assert_all_confirmed_once,
     post_in_the_background,
@@ -93,7 +94,7 @@ def test_service_killed_during_a_1000_record_ingest_then_restarted_loses_and_dou
 ):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with AnvilNode(tmp_path / "anvil") as node:
+    with AnvilNode(tmp_path / "anvil", extra_args=EXTERNAL_ANVIL_ARGS) as node:
         w3 = Web3(HTTPProvider(node.url))
         service = service_process(tmp_path, node.url, port, database)
         try:

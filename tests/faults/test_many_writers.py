@@ -28,7 +28,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from sqlalchemy import func, select
-from support.faults import ANVIL_DEPLOYER_KEY, Figure, on_chain_record_ids, presign, up
+from support.faults import ANVIL_DEPLOYER_KEY, EXTERNAL_ANVIL_ARGS, Figure, on_chain_record_ids, presign, up
 from support.service import wait_until
 from web3 import HTTPProvider, Web3
 
@@ -106,7 +106,7 @@ def authority(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     tmp = tmp_path_factory.mktemp("many-writers")
     database = database_url(request, "postgresql")
     assert database is not None
-    with AnvilNode(tmp / "anvil") as node:
+    with AnvilNode(tmp / "anvil", extra_args=EXTERNAL_ANVIL_ARGS) as node:
         writers = []
         for n in range(WRITERS):
             port = free_port()
