@@ -41,11 +41,17 @@ def test_a_released_lease_is_taken_at_once(store: Store):
     assert leases.acquire(store, NAME, "b", ttl=60) == 2
 
 
-def test_a_deposed_owners_guarded_write_is_refused_and_rolled_back(store: Store):
+def _deposed(store: Store) -> FencedStore:
+    """Owner a's fenced store, after its lease expired and b took it over (token 2)."""
     leases.acquire(store, NAME, "a", ttl=0.1)
     old = FencedStore(store, NAME, "a", 1)
     time.sleep(0.2)
     assert leases.acquire(store, NAME, "b", ttl=60) == 2
+    return old
+
+
+def test_a_deposed_owners_guarded_write_is_refused_and_rolled_back(store: Store):
+    old = _deposed(store)
     with pytest.raises(LeaseLost, match="held by b"), old.session() as session:
         session.add(StateRow(key="written by a", value="late"))
     with FencedStore(store, NAME, "b", 2).session() as session:
@@ -72,10 +78,7 @@ def test_a_takeover_waits_for_the_owners_guarded_transaction_in_flight(store: St
 
 
 def test_a_deposed_owners_transaction_that_takes_the_write_lock_first_is_refused_too(store: Store):
-    leases.acquire(store, NAME, "a", ttl=0.1)
-    old = FencedStore(store, NAME, "a", 1)
-    time.sleep(0.2)
-    assert leases.acquire(store, NAME, "b", ttl=60) == 2
+    old = _deposed(store)
     with pytest.raises(LeaseLost, match="held by b"), old.writing() as conn:
         conn.execute(StateRow.__table__.insert(), {"key": "written by a", "value": "late"})
     with store.session() as session:
