@@ -35,6 +35,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, replace
 from functools import partial
 from typing import Any, Protocol
@@ -396,6 +397,11 @@ class Verifier:
         self._lock = threading.Lock()
         self._keys_loaded = time.monotonic()
         load_code_lists()  # now, not in the first verdicts: the payload validators' code lists
+
+    def reading(self) -> AbstractContextManager[None]:
+        """One request's reads in one transaction where that saves round trips (PostgreSQL;
+        Store.reading): the access checks and the verification made within it."""
+        return self.reader.store.reading()
 
     def jwks(self) -> dict[str, Any]:
         self._refresh_keys()

@@ -45,8 +45,8 @@ async def verify_consignment(
     # worker; on the thread pool, many threads fighting over the GIL and the connection
     # pool cost more than the work itself (ledger bench verify). On PostgreSQL its reads
     # share one transaction (Store.reading): each transaction's round trips stall the loop.
-    assert rt.verifier is not None and rt.store is not None
-    with rt.store.reading():
+    assert rt.verifier is not None
+    with rt.verifier.reading():
         view = access.require(caller, ucr, partner_ok=True)
         access.require_verifying_country(caller, ucr, country)
         # Traders and carriers get the answer computed without intelligence flags (lane and score too).
