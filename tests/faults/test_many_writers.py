@@ -347,8 +347,13 @@ def test_a_reader_with_only_the_two_urls_serves_receipts_that_verify_against_eve
         writers = [httpx.Client(base_url=w.url, timeout=15, headers=headers) for w in live]
         key_sets = [c.get("/v1/keys").json() for c in [http, *writers]]
         assert all(k == key_sets[0] for k in key_sets)
-        receipts = [http.get(f"/v1/consignments/{ucr}/verification", params={"country": "NL"}).json() for _ in range(6)]
-        receipts += [c.get(f"/v1/consignments/{ucr}/verification", params={"country": "NL"}).json() for c in writers]
+        # The chain makes a block a second (EXTERNAL_ANVIL_ARGS), and a verdict names the
+        # block it was reached at: every instance is asked at the block of the first answer.
+        first = http.get(f"/v1/consignments/{ucr}/verification", params={"country": "NL"}).json()
+        at = {"country": "NL", "at_block": first["as_of_block"]}
+        receipts = [first] + [http.get(f"/v1/consignments/{ucr}/verification", params=at).json() for _ in range(5)]
+        receipts += [c.get(f"/v1/consignments/{ucr}/verification", params=at).json() for c in writers]
+        assert {r["as_of_block"] for r in receipts} == {first["as_of_block"]}
         assert len({(r["verdict"], r["evidence_hash"]) for r in receipts}) == 1, "one answer, wherever asked"
         for answer in receipts:
             for keys in key_sets:
