@@ -55,7 +55,7 @@ from web3 import HTTPProvider, Web3
 
 from ledger_api import demo
 from ledger_api.chain.deploy import Manifest
-from ledger_api.chain.node import AnvilNode, free_port
+from ledger_api.chain.node import EXTERNAL_ANVIL_ARGS, AnvilNode, free_port
 from ledger_api.client import LedgerClient
 from ledger_api.services.credentials import Credentials
 from ledger_api.settings import ANVIL_ACCOUNT_9_KEY, ANVIL_DEV_KEYS, PROJECT_ROOT
@@ -231,9 +231,9 @@ class Writers:
 
 @contextmanager
 def _writers(root: Path, instances: int, database_url: str | None) -> Iterator[Writers]:
-    """`instances` writers on an anvil of their own."""
+    """`instances` writers on an anvil of their own, reached by URL as a consortium chain is."""
     root.mkdir(parents=True)
-    with AnvilNode(root / "anvil") as node:
+    with AnvilNode(root / "anvil", extra_args=EXTERNAL_ANVIL_ARGS) as node:
         writers = Writers(root, node.url, instances, database_url)
         try:
             yield writers

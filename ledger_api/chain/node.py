@@ -21,6 +21,18 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ANVIL = PROJECT_ROOT / "node_modules" / ".bin" / "anvil"
 
 
+# The arguments of an anvil that services reach by URL, standing in for a consortium chain
+# (the fault tests', `ledger bench multi`'s): it mines on a transaction's arrival and,
+# besides, a block every second (mixed mining). On arrival alone, a transaction the node
+# holds but left out of the block it was mining waits for the next arrival, which may never
+# come: a resend of a known transaction is none, and a service never asks a chain it did not
+# start to mine (only its embedded anvil: Relayer._nudge_if_stalled). Seen in CI: after a
+# restart the relayer's backlog went out at once, and its last transaction stayed in the
+# pool for the test's 120 s, resent 124 times. A consortium chain makes its blocks on its
+# own, as the interval here does.
+EXTERNAL_ANVIL_ARGS = ("--block-time", "1", "--mixed-mining")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -12,7 +12,6 @@ import httpx
 import pytest
 from eth_account import Account
 from support.faults import (
-    EXTERNAL_ANVIL_ARGS,
     Figure,
     assert_all_confirmed_once,
     post_in_the_background,
@@ -28,7 +27,7 @@ from support.service import local_settings, served, wait_until
 from web3 import HTTPProvider, Web3
 
 from ledger_api.chain.deploy import Manifest
-from ledger_api.chain.node import AnvilNode, free_port
+from ledger_api.chain.node import EXTERNAL_ANVIL_ARGS, AnvilNode, free_port
 from ledger_api.client import SignedRecord
 
 RECORDS = 1000

@@ -28,14 +28,14 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from sqlalchemy import func, select
-from support.faults import ANVIL_DEPLOYER_KEY, EXTERNAL_ANVIL_ARGS, Figure, on_chain_record_ids, presign, up
+from support.faults import ANVIL_DEPLOYER_KEY, Figure, on_chain_record_ids, presign, up
 from support.service import wait_until
 from web3 import HTTPProvider, Web3
 
 from ledger_api.chain.artifacts import load_artifacts
 from ledger_api.chain.deploy import Manifest
 from ledger_api.chain.deployed import stored_manifest
-from ledger_api.chain.node import AnvilNode, free_port
+from ledger_api.chain.node import EXTERNAL_ANVIL_ARGS, AnvilNode, free_port
 from ledger_api.client import LedgerClient
 from ledger_api.domain.parties import Role, identifiers_hash
 from ledger_api.domain.receipts import verify_receipt

@@ -25,7 +25,7 @@ from web3 import HTTPProvider, Web3
 
 from ledger_api.chain.artifacts import load_artifacts
 from ledger_api.chain.deploy import Manifest
-from ledger_api.chain.node import AnvilNode, free_port
+from ledger_api.chain.node import EXTERNAL_ANVIL_ARGS, AnvilNode, free_port
 from ledger_api.client import LedgerClient, SignedRecord
 from ledger_api.runtime import Runtime
 from ledger_api.services.credentials import Credentials
@@ -37,15 +37,6 @@ from .service import CAST, register_cast, url_of, wait_until
 
 # `figure(row, measured)`: one row of docs/reliability.md (the `figure` fixture, tests/faults/conftest.py).
 Figure = Callable[[str, str], None]
-# The arguments of the anvil a fault test's services reach by URL: it mines on a
-# transaction's arrival and, besides, a block every second (mixed mining). On arrival alone,
-# a transaction the node holds but left out of the block it was mining waits for the next
-# arrival, which may never come: a resend of a known transaction is none, and a service
-# never asks a chain it did not start to mine (only its embedded anvil:
-# Relayer._nudge_if_stalled). Seen in CI: after a restart the relayer's backlog went out
-# at once, and its last transaction stayed in the pool for the test's 120 s, resent 124
-# times. A consortium chain makes its blocks on its own, as the interval here does.
-EXTERNAL_ANVIL_ARGS = ("--block-time", "1", "--mixed-mining")
 # anvil's development account 0 (public): deploys the contracts on the test's own anvil.
 ANVIL_DEPLOYER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 
